@@ -1,0 +1,277 @@
+import datetime
+
+from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class DeliveryStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DELIVERY_STATUS_UNSPECIFIED: _ClassVar[DeliveryStatus]
+    DELIVERY_STATUS_PENDING: _ClassVar[DeliveryStatus]
+    DELIVERY_STATUS_SENDING: _ClassVar[DeliveryStatus]
+    DELIVERY_STATUS_WAITING_RETRY: _ClassVar[DeliveryStatus]
+    DELIVERY_STATUS_RESENDING: _ClassVar[DeliveryStatus]
+    DELIVERY_STATUS_SUCCEEDED: _ClassVar[DeliveryStatus]
+    DELIVERY_STATUS_FAILED: _ClassVar[DeliveryStatus]
+
+class FailureReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    FAILURE_REASON_UNSPECIFIED: _ClassVar[FailureReason]
+    FAILURE_REASON_REJECTED: _ClassVar[FailureReason]
+    FAILURE_REASON_EXPIRED: _ClassVar[FailureReason]
+    FAILURE_REASON_CANCELLED: _ClassVar[FailureReason]
+
+class AttemptOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ATTEMPT_OUTCOME_UNSPECIFIED: _ClassVar[AttemptOutcome]
+    ATTEMPT_OUTCOME_IN_PROGRESS: _ClassVar[AttemptOutcome]
+    ATTEMPT_OUTCOME_SUCCEEDED: _ClassVar[AttemptOutcome]
+    ATTEMPT_OUTCOME_EXTERNAL_PROBLEM: _ClassVar[AttemptOutcome]
+    ATTEMPT_OUTCOME_REJECTED: _ClassVar[AttemptOutcome]
+    ATTEMPT_OUTCOME_INTERRUPTED: _ClassVar[AttemptOutcome]
+    ATTEMPT_OUTCOME_EXPIRED: _ClassVar[AttemptOutcome]
+DELIVERY_STATUS_UNSPECIFIED: DeliveryStatus
+DELIVERY_STATUS_PENDING: DeliveryStatus
+DELIVERY_STATUS_SENDING: DeliveryStatus
+DELIVERY_STATUS_WAITING_RETRY: DeliveryStatus
+DELIVERY_STATUS_RESENDING: DeliveryStatus
+DELIVERY_STATUS_SUCCEEDED: DeliveryStatus
+DELIVERY_STATUS_FAILED: DeliveryStatus
+FAILURE_REASON_UNSPECIFIED: FailureReason
+FAILURE_REASON_REJECTED: FailureReason
+FAILURE_REASON_EXPIRED: FailureReason
+FAILURE_REASON_CANCELLED: FailureReason
+ATTEMPT_OUTCOME_UNSPECIFIED: AttemptOutcome
+ATTEMPT_OUTCOME_IN_PROGRESS: AttemptOutcome
+ATTEMPT_OUTCOME_SUCCEEDED: AttemptOutcome
+ATTEMPT_OUTCOME_EXTERNAL_PROBLEM: AttemptOutcome
+ATTEMPT_OUTCOME_REJECTED: AttemptOutcome
+ATTEMPT_OUTCOME_INTERRUPTED: AttemptOutcome
+ATTEMPT_OUTCOME_EXPIRED: AttemptOutcome
+
+class UserData(_message.Message):
+    __slots__ = ("email", "phone", "first_name", "last_name", "city", "state", "zip", "country", "external_id", "gender", "date_of_birth", "client_ip_address", "client_user_agent", "fbc", "fbp")
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    PHONE_FIELD_NUMBER: _ClassVar[int]
+    FIRST_NAME_FIELD_NUMBER: _ClassVar[int]
+    LAST_NAME_FIELD_NUMBER: _ClassVar[int]
+    CITY_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ZIP_FIELD_NUMBER: _ClassVar[int]
+    COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_ID_FIELD_NUMBER: _ClassVar[int]
+    GENDER_FIELD_NUMBER: _ClassVar[int]
+    DATE_OF_BIRTH_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_IP_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_USER_AGENT_FIELD_NUMBER: _ClassVar[int]
+    FBC_FIELD_NUMBER: _ClassVar[int]
+    FBP_FIELD_NUMBER: _ClassVar[int]
+    email: str
+    phone: str
+    first_name: str
+    last_name: str
+    city: str
+    state: str
+    zip: str
+    country: str
+    external_id: str
+    gender: str
+    date_of_birth: str
+    client_ip_address: str
+    client_user_agent: str
+    fbc: str
+    fbp: str
+    def __init__(self, email: _Optional[str] = ..., phone: _Optional[str] = ..., first_name: _Optional[str] = ..., last_name: _Optional[str] = ..., city: _Optional[str] = ..., state: _Optional[str] = ..., zip: _Optional[str] = ..., country: _Optional[str] = ..., external_id: _Optional[str] = ..., gender: _Optional[str] = ..., date_of_birth: _Optional[str] = ..., client_ip_address: _Optional[str] = ..., client_user_agent: _Optional[str] = ..., fbc: _Optional[str] = ..., fbp: _Optional[str] = ...) -> None: ...
+
+class Content(_message.Message):
+    __slots__ = ("id", "quantity", "item_price")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    ITEM_PRICE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    quantity: int
+    item_price: float
+    def __init__(self, id: _Optional[str] = ..., quantity: _Optional[int] = ..., item_price: _Optional[float] = ...) -> None: ...
+
+class CustomData(_message.Message):
+    __slots__ = ("value", "currency", "order_id", "contents", "content_type", "extra")
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    CONTENTS_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    EXTRA_FIELD_NUMBER: _ClassVar[int]
+    value: float
+    currency: str
+    order_id: str
+    contents: _containers.RepeatedCompositeFieldContainer[Content]
+    content_type: str
+    extra: _struct_pb2.Struct
+    def __init__(self, value: _Optional[float] = ..., currency: _Optional[str] = ..., order_id: _Optional[str] = ..., contents: _Optional[_Iterable[_Union[Content, _Mapping]]] = ..., content_type: _Optional[str] = ..., extra: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class Event(_message.Message):
+    __slots__ = ("event_id", "event_name", "event_time", "action_source", "event_source_url", "user_data", "custom_data", "destinations")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TIME_FIELD_NUMBER: _ClassVar[int]
+    ACTION_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    EVENT_SOURCE_URL_FIELD_NUMBER: _ClassVar[int]
+    USER_DATA_FIELD_NUMBER: _ClassVar[int]
+    CUSTOM_DATA_FIELD_NUMBER: _ClassVar[int]
+    DESTINATIONS_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    event_name: str
+    event_time: _timestamp_pb2.Timestamp
+    action_source: str
+    event_source_url: str
+    user_data: UserData
+    custom_data: CustomData
+    destinations: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, event_id: _Optional[str] = ..., event_name: _Optional[str] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., action_source: _Optional[str] = ..., event_source_url: _Optional[str] = ..., user_data: _Optional[_Union[UserData, _Mapping]] = ..., custom_data: _Optional[_Union[CustomData, _Mapping]] = ..., destinations: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Attempt(_message.Message):
+    __slots__ = ("number", "trigger", "started_at", "finished_at", "outcome", "http_status", "platform_code", "platform_subcode", "message", "response_excerpt")
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    TRIGGER_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    HTTP_STATUS_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_CODE_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_SUBCODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_EXCERPT_FIELD_NUMBER: _ClassVar[int]
+    number: int
+    trigger: str
+    started_at: _timestamp_pb2.Timestamp
+    finished_at: _timestamp_pb2.Timestamp
+    outcome: AttemptOutcome
+    http_status: int
+    platform_code: int
+    platform_subcode: int
+    message: str
+    response_excerpt: str
+    def __init__(self, number: _Optional[int] = ..., trigger: _Optional[str] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., outcome: _Optional[_Union[AttemptOutcome, str]] = ..., http_status: _Optional[int] = ..., platform_code: _Optional[int] = ..., platform_subcode: _Optional[int] = ..., message: _Optional[str] = ..., response_excerpt: _Optional[str] = ...) -> None: ...
+
+class Delivery(_message.Message):
+    __slots__ = ("id", "destination", "status", "failure_reason", "attempt_count", "next_attempt_at", "deadline", "last_error", "created_at", "updated_at", "attempts")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_REASON_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    NEXT_ATTEMPT_AT_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    destination: str
+    status: DeliveryStatus
+    failure_reason: FailureReason
+    attempt_count: int
+    next_attempt_at: _timestamp_pb2.Timestamp
+    deadline: _timestamp_pb2.Timestamp
+    last_error: str
+    created_at: _timestamp_pb2.Timestamp
+    updated_at: _timestamp_pb2.Timestamp
+    attempts: _containers.RepeatedCompositeFieldContainer[Attempt]
+    def __init__(self, id: _Optional[str] = ..., destination: _Optional[str] = ..., status: _Optional[_Union[DeliveryStatus, str]] = ..., failure_reason: _Optional[_Union[FailureReason, str]] = ..., attempt_count: _Optional[int] = ..., next_attempt_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_error: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attempts: _Optional[_Iterable[_Union[Attempt, _Mapping]]] = ...) -> None: ...
+
+class StoredEvent(_message.Message):
+    __slots__ = ("id", "event", "received_at", "deliveries")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
+    DELIVERIES_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    event: Event
+    received_at: _timestamp_pb2.Timestamp
+    deliveries: _containers.RepeatedCompositeFieldContainer[Delivery]
+    def __init__(self, id: _Optional[str] = ..., event: _Optional[_Union[Event, _Mapping]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deliveries: _Optional[_Iterable[_Union[Delivery, _Mapping]]] = ...) -> None: ...
+
+class SubmitEventRequest(_message.Message):
+    __slots__ = ("event",)
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    event: Event
+    def __init__(self, event: _Optional[_Union[Event, _Mapping]] = ...) -> None: ...
+
+class SubmitEventResponse(_message.Message):
+    __slots__ = ("event", "duplicate")
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    event: StoredEvent
+    duplicate: bool
+    def __init__(self, event: _Optional[_Union[StoredEvent, _Mapping]] = ..., duplicate: _Optional[bool] = ...) -> None: ...
+
+class SubmitEventsRequest(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[Event]
+    def __init__(self, events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ...) -> None: ...
+
+class SubmitEventResult(_message.Message):
+    __slots__ = ("index", "id", "duplicate", "deliveries")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    DELIVERIES_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    id: str
+    duplicate: bool
+    deliveries: _containers.RepeatedCompositeFieldContainer[Delivery]
+    def __init__(self, index: _Optional[int] = ..., id: _Optional[str] = ..., duplicate: _Optional[bool] = ..., deliveries: _Optional[_Iterable[_Union[Delivery, _Mapping]]] = ...) -> None: ...
+
+class SubmitEventsResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[SubmitEventResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[SubmitEventResult, _Mapping]]] = ...) -> None: ...
+
+class GetEventRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class GetEventResponse(_message.Message):
+    __slots__ = ("event",)
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    event: StoredEvent
+    def __init__(self, event: _Optional[_Union[StoredEvent, _Mapping]] = ...) -> None: ...
+
+class ListEventsRequest(_message.Message):
+    __slots__ = ("statuses", "destination", "event_name", "received_after", "received_before", "event_ids", "page_size", "page_token")
+    STATUSES_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    EVENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_AFTER_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    EVENT_IDS_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    statuses: _containers.RepeatedScalarFieldContainer[DeliveryStatus]
+    destination: str
+    event_name: str
+    received_after: _timestamp_pb2.Timestamp
+    received_before: _timestamp_pb2.Timestamp
+    event_ids: _containers.RepeatedScalarFieldContainer[str]
+    page_size: int
+    page_token: str
+    def __init__(self, statuses: _Optional[_Iterable[_Union[DeliveryStatus, str]]] = ..., destination: _Optional[str] = ..., event_name: _Optional[str] = ..., received_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., received_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., event_ids: _Optional[_Iterable[str]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListEventsResponse(_message.Message):
+    __slots__ = ("events", "next_page_token")
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[StoredEvent]
+    next_page_token: str
+    def __init__(self, events: _Optional[_Iterable[_Union[StoredEvent, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,61 @@
+"""Where the database is: the configured server, or an embedded PostgreSQL.
+
+With `TENAZ_DATABASE_URL` unset, Tenaz runs the PostgreSQL server that the
+`pgserver` wheel ships, with its data in `TENAZ_DATA_DIR/postgres`, so that
+`make run` needs nothing installed. Production sets the URL, and any number of
+Tenaz processes on any number of machines share that server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from jobs.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def database_url(settings: Settings) -> Iterator[str]:
+    """The URL to use; starts (and at exit stops) the embedded server when needed."""
+    if settings.database_url:
+        yield settings.database_url
+        return
+    import pgserver  # imported here: only the embedded mode needs it
+
+    data = (settings.data_dir / "postgres").resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    log.info("database.embedded.starting data_dir=%s", data)
+    server = pgserver.get_server(data, cleanup_mode="stop")
+    try:
+        yield str(server.get_uri())
+    finally:
+        server.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def open_pool(url: str, settings: Settings) -> AsyncIterator[AsyncConnectionPool]:
+    async def configure(conn: AsyncConnection[Any]) -> None:
+        # Tenaz writes its own times; the session zone only affects display.
+        await conn.execute("SET TIME ZONE 'UTC'")
+        await conn.commit()
+
+    pool = AsyncConnectionPool(
+        url,
+        min_size=settings.pool_min_size,
+        max_size=settings.pool_max_size,
+        configure=configure,
+        open=False,
+        timeout=settings.pool_timeout.total_seconds(),
+    )
+    await pool.open(wait=True, timeout=30.0)
+    try:
+        yield pool
+    finally:
+        await pool.close()

@@ -1,0 +1,294 @@
+"""The delivery engine: claim what is due for a destination, send it, record the outcome.
+
+One round is three steps, two of them transactions:
+
+1. claim (tx): lock up to a batch of due deliveries (SKIP LOCKED), move each
+   to SENDING or RESENDING, open an attempt row, and give it a lease;
+2. send: one connector call, outside any transaction;
+3. finish (tx): apply each outcome through the status model, close the
+   attempts, write the status changes, and defer the retry job.
+
+If the worker dies between 1 and 3, the lease runs out and the sweeper makes
+the delivery due again, recording the attempt as interrupted. A late finish
+for a delivery whose lease was already recovered is ignored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from jobs import queue, retry_policy
+from jobs.clock import Clock
+from jobs.connectors import ConnectorFactory
+from jobs.platforms.base import Outcome, OutcomeKind, OutgoingEvent
+from jobs.settings import Settings
+from jobs.status import IN_PROGRESS, FailureReason, Status, attempt_status, transition
+from jobs.store import deliveries as store
+from jobs.store import destinations as destination_store
+from jobs.store.rows import Destination, StatusChange
+
+log = logging.getLogger(__name__)
+
+_OUTCOME_COLUMN = {
+    OutcomeKind.SUCCEEDED: "succeeded",
+    OutcomeKind.EXTERNAL_PROBLEM: "external_problem",
+    OutcomeKind.REJECTED: "rejected",
+}
+_EXPIRED_MESSAGE = "the platform's deadline for this event passed before it was delivered"
+
+
+@dataclass(frozen=True)
+class Claimed:
+    delivery_id: int
+    attempt_number: int
+    event: OutgoingEvent
+
+
+class DeliveryEngine:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        clock: Clock,
+        settings: Settings,
+        connectors: ConnectorFactory,
+        app: queue.App,
+    ) -> None:
+        self._pool = pool
+        self._clock = clock
+        self._settings = settings
+        self._connectors = connectors
+        self._app = app
+
+    def retry_interval(self, destination: Destination) -> dt.timedelta:
+        return destination.retry_interval or self._settings.retry_interval
+
+    async def deliver_due(self, destination_id: int) -> int:
+        """Send everything due for the destination now; return how many were attempted."""
+        async with self._pool.connection() as conn:
+            destination = await destination_store.get_destination_by_id(conn, destination_id)
+        if destination is None or not destination.enabled:
+            return 0
+        connector = self._connectors.for_destination(destination)
+        attempted = 0
+        while True:
+            limit = connector.max_batch_size
+            claimed, locked = await self._claim(destination, limit)
+            if claimed:
+                started = time.monotonic()
+                outcomes = await connector.send([c.event for c in claimed])
+                await self._finish(destination, claimed, outcomes, started)
+                attempted += len(claimed)
+            if locked < limit:
+                return attempted
+
+    async def _claim(self, destination: Destination, limit: int) -> tuple[list[Claimed], int]:
+        now = self._clock.now()
+        claimed: list[Claimed] = []
+        updates: list[store.DeliveryUpdate] = []
+        starts: list[store.AttemptStart] = []
+        ends: list[store.AttemptEnd] = []
+        changes: list[StatusChange] = []
+        async with self._pool.connection() as conn, conn.transaction():
+            due = await store.lock_due(conn, destination_id=destination.id, now=now, limit=limit)
+            for row in due:
+                number = row.attempt_count + 1
+                if not retry_policy.can_send(now, row.deadline):
+                    # Never send past the deadline: Meta would reject the whole batch.
+                    path = _expire_path(Status(row.status))
+                    if len(path) == 2:
+                        starts.append(store.AttemptStart(row.id, number, "automatic", now))
+                        ends.append(
+                            store.AttemptEnd(
+                                row.id, number, now, "expired", message=_EXPIRED_MESSAGE
+                            )
+                        )
+                    previous = Status(row.status)
+                    for target in path:
+                        changes.append(
+                            _change(row, previous, target, number, _EXPIRED_MESSAGE, now)
+                        )
+                        previous = target
+                    updates.append(
+                        store.DeliveryUpdate(
+                            row.id,
+                            Status.FAILED,
+                            number if len(path) == 2 else row.attempt_count,
+                            None,
+                            None,
+                            FailureReason.EXPIRED,
+                            _EXPIRED_MESSAGE,
+                        )
+                    )
+                    continue
+                target = attempt_status(row.status)
+                updates.append(
+                    store.DeliveryUpdate(
+                        row.id, target, number, None, now + self._settings.attempt_lease, "", ""
+                    )
+                )
+                starts.append(store.AttemptStart(row.id, number, "automatic", now))
+                changes.append(_change(row, Status(row.status), target, number, "", now))
+                claimed.append(Claimed(row.id, number, OutgoingEvent(row.id, row.payload)))
+            await store.update_deliveries(conn, updates, now=now)
+            await store.start_attempts(conn, starts)
+            await store.finish_attempts(conn, ends)
+            await store.record_status_changes(conn, changes)
+        return claimed, len(due)
+
+    async def _finish(
+        self,
+        destination: Destination,
+        claimed: Sequence[Claimed],
+        outcomes: Sequence[Outcome],
+        started: float,
+    ) -> None:
+        now = self._clock.now()
+        expected = {c.delivery_id: c.attempt_number for c in claimed}
+        by_id = {o.delivery_id: o for o in outcomes}
+        updates: list[store.DeliveryUpdate] = []
+        ends: list[store.AttemptEnd] = []
+        changes: list[StatusChange] = []
+        retry_times: set[dt.datetime] = set()
+        tally: Counter[str] = Counter()
+        interval = self.retry_interval(destination)
+        async with self._pool.connection() as conn, conn.transaction():
+            for row in await store.lock_deliveries(conn, list(expected)):
+                number = expected[row.id]
+                if Status(row.status) not in IN_PROGRESS or row.attempt_count != number:
+                    tally["stale"] += 1
+                    continue
+                outcome = by_id.get(row.id) or Outcome(
+                    row.id, OutcomeKind.EXTERNAL_PROBLEM, message="the connector gave no outcome"
+                )
+                status, reason, next_at, error = self._decide(
+                    row.status, row.deadline, outcome, now, interval
+                )
+                if next_at is not None:
+                    retry_times.add(next_at)
+                updates.append(
+                    store.DeliveryUpdate(row.id, status, number, next_at, None, reason, error)
+                )
+                ends.append(
+                    store.AttemptEnd(
+                        row.id,
+                        number,
+                        now,
+                        _OUTCOME_COLUMN[outcome.kind],
+                        outcome.http_status,
+                        outcome.platform_code,
+                        outcome.platform_subcode,
+                        outcome.message,
+                        outcome.response_excerpt,
+                    )
+                )
+                changes.append(_change(row, Status(row.status), status, number, error, now))
+                tally[status if status != Status.FAILED else f"FAILED:{reason}"] += 1
+            await store.update_deliveries(conn, updates, now=now)
+            await store.finish_attempts(conn, ends)
+            await store.record_status_changes(conn, changes)
+            await self._flag_credentials(conn, destination, outcomes, now)
+            for at in sorted(retry_times):
+                await queue.defer_delivery(self._app, conn, destination_id=destination.id, at=at)
+        log.info(
+            "delivery.attempt.finished destination=%s batch=%d latency_ms=%d %s",
+            destination.id,
+            len(claimed),
+            (time.monotonic() - started) * 1000,
+            " ".join(f"{k}={v}" for k, v in sorted(tally.items())),
+        )
+
+    def _decide(
+        self,
+        current: str,
+        deadline: dt.datetime,
+        outcome: Outcome,
+        now: dt.datetime,
+        interval: dt.timedelta,
+    ) -> tuple[Status, str, dt.datetime | None, str]:
+        """(status, failure reason, next attempt, last error) for one outcome."""
+        if outcome.kind is OutcomeKind.SUCCEEDED:
+            return transition(current, Status.SUCCEEDED), "", None, ""
+        if outcome.kind is OutcomeKind.REJECTED:
+            return (
+                transition(current, Status.FAILED),
+                FailureReason.REJECTED,
+                None,
+                outcome.message,
+            )
+        next_at = retry_policy.next_attempt_at(
+            finished_at=now,
+            interval=interval,
+            deadline=deadline,
+            margin=self._settings.deadline_margin,
+        )
+        if next_at is None:
+            return (
+                transition(current, Status.FAILED),
+                FailureReason.EXPIRED,
+                None,
+                outcome.message,
+            )
+        return transition(current, Status.WAITING_RETRY), "", next_at, outcome.message
+
+    async def _flag_credentials(
+        self,
+        conn: AsyncConnection,
+        destination: Destination,
+        outcomes: Sequence[Outcome],
+        now: dt.datetime,
+    ) -> None:
+        refused = next((o for o in outcomes if o.needs_action), None)
+        if refused is not None:
+            await destination_store.set_needs_action(
+                conn,
+                destination_id=destination.id,
+                needs_action=True,
+                reason=refused.message,
+                now=now,
+            )
+            log.warning(
+                "destination.needs_action destination=%s code=%s",
+                destination.id,
+                refused.platform_code,
+            )
+        elif destination.needs_action and any(o.kind is OutcomeKind.SUCCEEDED for o in outcomes):
+            await destination_store.set_needs_action(
+                conn, destination_id=destination.id, needs_action=False, reason="", now=now
+            )
+
+
+def _expire_path(current: Status) -> list[Status]:
+    """The legal route from a due status to FAILED without sending."""
+    if current is Status.PENDING:
+        return [transition(Status.PENDING, Status.SENDING), Status.FAILED]
+    return [transition(current, Status.FAILED)]
+
+
+def _change(
+    row: store.DueDelivery | store.LockedDelivery,
+    from_status: Status,
+    to_status: Status,
+    attempt_number: int,
+    error: str,
+    at: dt.datetime,
+) -> StatusChange:
+    transition(from_status, to_status)
+    return StatusChange(
+        workspace_id=row.workspace_id,
+        delivery_id=row.id,
+        event_id=row.event_id,
+        destination_id=row.destination_id,
+        from_status=from_status,
+        to_status=to_status,
+        attempt_number=attempt_number,
+        error=error,
+        at=at,
+    )

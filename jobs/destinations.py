@@ -1,0 +1,240 @@
+"""Managing destinations: validation, write-only secrets, and what a change sets in motion.
+
+A destination's access token is stored but never returned. A new token is the
+operator's fix for a destination that `needs_action`: it clears the flag and
+brings the waiting retries forward, so the backlog goes out at once instead of
+at the next 30-minute mark.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
+
+from jobs import queue
+from jobs.clock import Clock
+from jobs.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from jobs.platforms.catalog import KINDS
+from jobs.store import deliveries as delivery_store
+from jobs.store import destinations as store
+from jobs.store.rows import Destination
+
+log = logging.getLogger(__name__)
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_PIXEL_ID = re.compile(r"^\d{1,32}$")
+_API_VERSION = re.compile(r"^v\d{1,3}\.\d{1,3}$")
+MIN_RETRY_INTERVAL = dt.timedelta(seconds=1)
+MAX_RETRY_INTERVAL = dt.timedelta(days=7)
+
+# Which settings each kind has, and which update-mask paths may change them.
+_SETTING_KEYS = {
+    "meta": ("pixel_id", "test_event_code", "api_version", "base_url"),
+    "sandbox": ("transient_failure_rate",),
+}
+UPDATABLE_PATHS = frozenset(
+    {"enabled", "retry_interval", "meta.access_token"}
+    | {f"{kind}.{key}" for kind, keys in _SETTING_KEYS.items() for key in keys}
+)
+
+
+@dataclass(frozen=True)
+class DestinationSpec:
+    """A destination as an operator describes it (create, or the values of an update)."""
+
+    name: str
+    kind: str
+    enabled: bool = True
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    secret: str = ""
+    retry_interval: dt.timedelta | None = None
+
+
+class DestinationService:
+    def __init__(self, pool: AsyncConnectionPool, clock: Clock, app: queue.App) -> None:
+        self._pool = pool
+        self._clock = clock
+        self._app = app
+
+    async def create(self, workspace_id: int, spec: DestinationSpec) -> Destination:
+        violations: list[FieldViolation] = []
+        if not _NAME.match(spec.name):
+            violations.append(
+                FieldViolation(
+                    "destination.name",
+                    "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+                )
+            )
+        settings = _validated_settings(spec, violations)
+        _check_interval(spec.retry_interval, violations)
+        if violations:
+            raise InvalidArgument(violations)
+        async with self._pool.connection() as conn, conn.transaction():
+            created = await store.insert_destination(
+                conn,
+                workspace_id=workspace_id,
+                name=spec.name,
+                kind=spec.kind,
+                enabled=spec.enabled,
+                settings=settings,
+                secret=spec.secret,
+                retry_interval=spec.retry_interval,
+                now=self._clock.now(),
+            )
+        if created is None:
+            raise AlreadyExists(f"a destination named {spec.name!r} already exists")
+        log.info("destination.created destination=%s kind=%s", created.id, created.kind)
+        return created
+
+    async def get(self, workspace_id: int, name: str) -> Destination:
+        async with self._pool.connection() as conn:
+            found = await store.get_destination(conn, workspace_id=workspace_id, name=name)
+        if found is None:
+            raise NotFound(f"no destination named {name!r}")
+        return found
+
+    async def list(self, workspace_id: int) -> list[Destination]:
+        async with self._pool.connection() as conn:
+            return await store.list_destinations(conn, workspace_id=workspace_id)
+
+    async def update(
+        self, workspace_id: int, values: DestinationSpec, paths: list[str]
+    ) -> Destination:
+        if not paths:
+            raise InvalidArgument.one("update_mask", "name at least one field to change")
+        unknown = [p for p in paths if p not in UPDATABLE_PATHS]
+        if unknown:
+            raise InvalidArgument(
+                [
+                    FieldViolation(
+                        "update_mask",
+                        f"{p!r} cannot be changed; changeable: "
+                        + ", ".join(sorted(UPDATABLE_PATHS)),
+                    )
+                    for p in unknown
+                ]
+            )
+        now = self._clock.now()
+        async with self._pool.connection() as conn, conn.transaction():
+            current = await store.get_destination(
+                conn, workspace_id=workspace_id, name=values.name, for_update=True
+            )
+            if current is None:
+                raise NotFound(f"no destination named {values.name!r}")
+            foreign = [p for p in paths if "." in p and p.split(".")[0] != current.kind]
+            if foreign:
+                raise InvalidArgument(
+                    [
+                        FieldViolation(
+                            "update_mask", f"{p!r} does not apply to a {current.kind} destination"
+                        )
+                        for p in foreign
+                    ]
+                )
+            settings = dict(current.settings)
+            for path in paths:
+                if "." in path and path != "meta.access_token":
+                    key = path.split(".", 1)[1]
+                    settings[key] = values.settings.get(key)
+            merged = DestinationSpec(
+                name=current.name,
+                kind=current.kind,
+                enabled=values.enabled if "enabled" in paths else current.enabled,
+                settings=settings,
+                secret=values.secret if "meta.access_token" in paths else current.secret,
+                retry_interval=(
+                    values.retry_interval if "retry_interval" in paths else current.retry_interval
+                ),
+            )
+            violations: list[FieldViolation] = []
+            clean = _validated_settings(merged, violations)
+            _check_interval(merged.retry_interval, violations)
+            if violations:
+                raise InvalidArgument(violations)
+            new_token = "meta.access_token" in paths
+            updated = await store.update_destination(
+                conn,
+                destination_id=current.id,
+                enabled=merged.enabled,
+                settings=clean,
+                secret=merged.secret,
+                retry_interval=merged.retry_interval,
+                needs_action=current.needs_action and not new_token,
+                needs_action_reason="" if new_token else current.needs_action_reason,
+                now=now,
+            )
+            became_usable = new_token or ("enabled" in paths and merged.enabled)
+            if became_usable and updated.enabled:
+                if new_token:
+                    await delivery_store.make_waiting_due(conn, destination_id=current.id, now=now)
+                await queue.defer_delivery(self._app, conn, destination_id=current.id)
+        log.info("destination.updated destination=%s fields=%s", updated.id, ",".join(paths))
+        return updated
+
+    async def delete(self, workspace_id: int, name: str) -> None:
+        async with self._pool.connection() as conn, conn.transaction():
+            current = await store.get_destination(
+                conn, workspace_id=workspace_id, name=name, for_update=True
+            )
+            if current is None:
+                raise NotFound(f"no destination named {name!r}")
+            unfinished = await store.count_unfinished_deliveries(conn, destination_id=current.id)
+            if unfinished:
+                raise FailedPrecondition(
+                    f"destination {name!r} still has {unfinished} deliveries in progress or"
+                    " waiting for a retry; disable it and wait for them to finish"
+                )
+            await store.soft_delete_destination(
+                conn, destination_id=current.id, now=self._clock.now()
+            )
+        log.info("destination.deleted destination=%s", current.id)
+
+
+def _check_interval(interval: dt.timedelta | None, violations: list[FieldViolation]) -> None:
+    if interval is not None and not (MIN_RETRY_INTERVAL <= interval <= MAX_RETRY_INTERVAL):
+        violations.append(
+            FieldViolation("destination.retry_interval", "must be between 1 second and 7 days")
+        )
+
+
+def _validated_settings(spec: DestinationSpec, violations: list[FieldViolation]) -> dict[str, Any]:
+    if spec.kind not in KINDS:
+        violations.append(
+            FieldViolation("destination.platform", "set exactly one of: meta, sandbox")
+        )
+        return {}
+    given = spec.settings
+    clean = {
+        key: given[key] for key in _SETTING_KEYS[spec.kind] if given.get(key) not in (None, "")
+    }
+    if spec.kind == "meta":
+        path = "destination.meta"
+        if not _PIXEL_ID.match(str(clean.get("pixel_id", ""))):
+            violations.append(FieldViolation(f"{path}.pixel_id", "required: the pixel's digits"))
+        if not spec.secret.strip():
+            violations.append(FieldViolation(f"{path}.access_token", "required"))
+        version = clean.get("api_version")
+        if version is not None and not _API_VERSION.match(str(version)):
+            violations.append(FieldViolation(f"{path}.api_version", "a version such as v25.0"))
+        base_url = clean.get("base_url")
+        if base_url is not None and not str(base_url).startswith(("http://", "https://")):
+            violations.append(FieldViolation(f"{path}.base_url", "must be an http(s) URL"))
+        if base_url is not None:
+            clean["base_url"] = str(base_url).rstrip("/")
+        if len(str(clean.get("test_event_code", ""))) > 64:
+            violations.append(FieldViolation(f"{path}.test_event_code", "at most 64 characters"))
+    else:
+        rate = given.get("transient_failure_rate", 0.0) or 0.0
+        if not isinstance(rate, int | float) or not math.isfinite(rate) or not 0 <= rate <= 1:
+            violations.append(
+                FieldViolation("destination.sandbox.transient_failure_rate", "between 0 and 1")
+            )
+        clean = {"transient_failure_rate": float(rate) if isinstance(rate, int | float) else 0.0}
+    return clean

@@ -1,0 +1,88 @@
+"""Reading events back: one event with its attempts, or a filtered, paged list.
+
+Page tokens are opaque to callers: they carry the last event id seen, so pages
+stay stable while new events arrive.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from psycopg_pool import AsyncConnectionPool
+
+from jobs.errors import InvalidArgument, NotFound
+from jobs.store import destinations as destination_store
+from jobs.store import events as store
+from jobs.store.rows import Event
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+
+
+def encode_page_token(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"v1:{last_id}".encode()).decode()
+
+
+def decode_page_token(token: str) -> int | None:
+    if not token:
+        return None
+    try:
+        version, _, value = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
+        if version == "v1" and value.isdigit():
+            return int(value)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        pass
+    raise InvalidArgument.one("page_token", "not a token returned by ListEvents")
+
+
+class EventReads:
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self._pool = pool
+
+    async def get(self, workspace_id: int, event_id: str) -> Event:
+        if not event_id.isdigit():
+            raise InvalidArgument.one("id", "an event id is a number, as SubmitEvent returned it")
+        async with self._pool.connection() as conn:
+            found = await store.get_events(
+                conn, workspace_id=workspace_id, ids=[int(event_id)], with_attempts=True
+            )
+        if not found:
+            raise NotFound(f"no event with id {event_id}")
+        return found[0]
+
+    async def list(
+        self,
+        workspace_id: int,
+        where: store.EventFilter,
+        *,
+        destination_name: str,
+        page_size: int,
+        page_token: str,
+    ) -> tuple[list[Event], str]:
+        if page_size < 0:
+            raise InvalidArgument.one("page_size", "must not be negative")
+        size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        before_id = decode_page_token(page_token)
+        async with self._pool.connection() as conn:
+            if destination_name:
+                found = await destination_store.destinations_by_names(
+                    conn, workspace_id=workspace_id, names=[destination_name]
+                )
+                if destination_name not in found:
+                    raise InvalidArgument.one(
+                        "destination", f"no destination named {destination_name!r}"
+                    )
+                where = store.EventFilter(
+                    statuses=where.statuses,
+                    destination_id=found[destination_name].id,
+                    event_name=where.event_name,
+                    received_after=where.received_after,
+                    received_before=where.received_before,
+                    event_ids=where.event_ids,
+                )
+            events = await store.list_events(
+                conn, workspace_id=workspace_id, where=where, before_id=before_id, limit=size + 1
+            )
+        next_token = encode_page_token(events[size - 1].id) if len(events) > size else ""
+        return events[:size], next_token

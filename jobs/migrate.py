@@ -1,0 +1,56 @@
+"""Schema migrations: procrastinate's schema, then Tenaz's numbered SQL files.
+
+Applied migrations are recorded in `tenaz_schema_migrations`, under an advisory
+lock, so running `tenaz migrate` twice (or from two machines at once) is
+harmless. Procrastinate does not track its own schema; its pinned version's
+schema is migration 0001.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from importlib import resources
+
+import psycopg
+from procrastinate.schema import SchemaManager
+
+log = logging.getLogger(__name__)
+
+# Any constant shared by every Tenaz process: serialises concurrent migrators.
+_ADVISORY_LOCK = 0x7E4A2
+
+
+def _migrations() -> Iterator[tuple[str, str]]:
+    yield "0001_procrastinate_3.10", SchemaManager.get_schema()
+    folder = resources.files("jobs") / "migrations"
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".sql"):
+            yield entry.name.removesuffix(".sql"), entry.read_text(encoding="utf-8")
+
+
+async def migrate(database_url: str) -> list[str]:
+    """Apply every migration not yet applied; return the names applied now."""
+    applied_now: list[str] = []
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute("SELECT pg_advisory_lock(%s)", (_ADVISORY_LOCK,))
+        try:
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS tenaz_schema_migrations ("
+                " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            cursor = await conn.execute("SELECT name FROM tenaz_schema_migrations")
+            done = {row[0] for row in await cursor.fetchall()}
+            for name, sql in _migrations():
+                if name in done:
+                    continue
+                async with conn.transaction():
+                    await conn.execute(sql.encode())
+                    await conn.execute(
+                        "INSERT INTO tenaz_schema_migrations (name) VALUES (%s)", (name,)
+                    )
+                log.info("migration.applied name=%s", name)
+                applied_now.append(name)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(%s)", (_ADVISORY_LOCK,))
+    return applied_now

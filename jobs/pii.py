@@ -1,0 +1,235 @@
+"""Normalise and SHA-256 hash customer data by Meta's documented rules, before it is stored.
+
+Raw personal data must never reach the database, the logs or the platform: the submission path
+calls `hash_user_data` first, and only its output (Meta's `user_data` keys) travels further.
+The rules are the ones Meta documents for the Conversions API; where Meta's own SDKs disagree
+with each other, the documented rule wins (see the platform notes, "PII" and "The official SDKs
+do not agree").
+
+Errors name the field and say what is expected, never the value: an `InvalidPersonalData`
+message ends up in API responses and logs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Final
+
+
+class InvalidPersonalData(ValueError):
+    """A customer parameter cannot be normalised; `field` is the input key ("email", ...)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What one field's rule may need to know about the rest of the input."""
+
+    phone_country_code: str
+    # The normalised country, when the input has a valid one (it decides the US zip rule).
+    country: str | None
+
+
+_Normaliser = Callable[[str, _Context], str]
+
+_SHA256_HEX: Final = re.compile(r"[0-9a-f]{64}")
+# Something@something.tld: one "@", no spaces, a dot in the domain, no empty labels.
+_EMAIL: Final = re.compile(r"[^@\s]+@(?:[^@\s.]+\.)+[^@\s.]{2,}")
+# Separators people write inside phone numbers; anything else that is not a digit is an error.
+_PHONE_SEPARATORS: Final = re.compile(r"[\s\-().]")
+_COUNTRY: Final = re.compile(r"[a-z]{2}")
+_DATE_ISO: Final = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_DATE_COMPACT: Final = re.compile(r"(\d{4})(\d{2})(\d{2})")
+_GENDERS: Final[Mapping[str, str]] = {
+    "f": "f",
+    "female": "f",
+    "feminino": "f",
+    "m": "m",
+    "male": "m",
+    "masculino": "m",
+}
+# E.164 numbers have at most 15 digits; fewer than 8 cannot hold a country code and a number.
+_PHONE_DIGITS: Final = range(8, 16)
+
+
+def _normalise_email(value: str, _: _Context) -> str:
+    # Meta documents trim + lowercase only: no Gmail-dot or "+tag" stripping.
+    email = value.strip().lower()
+    if not _EMAIL.fullmatch(email):
+        raise InvalidPersonalData("email", "must be an email address such as name@example.com")
+    return email
+
+
+def _is_national_number(digits: str, country_code: str) -> bool:
+    """Whether `digits` (no international prefix was written) lacks a country code."""
+    if len(digits) not in (10, 11):
+        return False
+    if country_code == "55":
+        # A Brazilian number with its country code has 12 or 13 digits, so 10 or 11 digits are
+        # always DDD + number, even in DDD 55 (Rio Grande do Sul), whose local numbers start
+        # with the country code's digits.
+        return True
+    return not digits.startswith(country_code)
+
+
+def _normalise_phone(value: str, context: _Context) -> str:
+    phone = _PHONE_SEPARATORS.sub("", value.strip())
+    # "+" or "00" mean the writer put the country code in; a single "0" is a trunk prefix.
+    international = phone.startswith(("+", "00"))
+    phone = phone.removeprefix("+")
+    if not phone.isascii() or not phone.isdigit():
+        raise InvalidPersonalData(
+            "phone",
+            "must contain only digits, spaces, dashes, dots, parentheses and a leading '+'",
+        )
+    phone = phone.lstrip("0")
+    if not international and _is_national_number(phone, context.phone_country_code):
+        phone = context.phone_country_code + phone
+    if len(phone) not in _PHONE_DIGITS:
+        raise InvalidPersonalData(
+            "phone", "must have 8 to 15 digits including the country code, e.g. +55 11 98765-4321"
+        )
+    return phone
+
+
+def _without(value: str, *, spaces: bool) -> str:
+    """Drop punctuation and symbols (and, if asked, whitespace), keeping letters of any script."""
+    return "".join(
+        char
+        for char in value
+        if unicodedata.category(char)[0] not in "PS" and not (spaces and char.isspace())
+    )
+
+
+def _text_rule(field: str, *, spaces: bool) -> _Normaliser:
+    """Names, city and state: lowercase, trimmed, no punctuation; non-Latin letters stay.
+
+    NFC first, so "José" typed with a combining accent hashes like the precomposed one.
+    """
+
+    def normalise(value: str, _: _Context) -> str:
+        text = _without(unicodedata.normalize("NFC", value).strip().lower(), spaces=spaces)
+        text = text.strip()
+        if not text:
+            raise InvalidPersonalData(field, "must contain letters")
+        return text
+
+    return normalise
+
+
+def _normalise_zip(value: str, context: _Context) -> str:
+    zip_code = re.sub(r"[\s\-]", "", value.lower())
+    if context.country == "us":
+        # US ZIP+4: Meta matches on the five-digit ZIP only.
+        zip_code = zip_code[:5]
+    if not zip_code:
+        raise InvalidPersonalData("zip", "must contain letters or digits")
+    return zip_code
+
+
+def _normalise_country(value: str, _: _Context) -> str:
+    country = value.strip().lower()
+    if not _COUNTRY.fullmatch(country):
+        raise InvalidPersonalData("country", "must be a two-letter ISO 3166-1 code such as BR")
+    return country
+
+
+def _normalise_gender(value: str, _: _Context) -> str:
+    gender = _GENDERS.get(value.strip().lower())
+    if gender is None:
+        raise InvalidPersonalData(
+            "gender", "must be f or m (female/male and feminino/masculino are accepted too)"
+        )
+    return gender
+
+
+def _normalise_date_of_birth(value: str, _: _Context) -> str:
+    text = value.strip()
+    match = _DATE_ISO.fullmatch(text) or _DATE_COMPACT.fullmatch(text)
+    problem = "must be a valid date written YYYY-MM-DD or YYYYMMDD"
+    if match is None:
+        raise InvalidPersonalData("date_of_birth", problem)
+    year, month, day = (int(part) for part in match.groups())
+    try:
+        date = dt.date(year, month, day)
+    except ValueError:
+        raise InvalidPersonalData("date_of_birth", problem) from None
+    return date.strftime("%Y%m%d")
+
+
+def _normalise_external_id(value: str, _: _Context) -> str:
+    return value.strip().lower()
+
+
+# Input key (the proto field) -> Meta's user_data key and the rule that prepares it for hashing.
+HASHED_FIELDS: Final[Mapping[str, tuple[str, _Normaliser]]] = {
+    "email": ("em", _normalise_email),
+    "phone": ("ph", _normalise_phone),
+    "first_name": ("fn", _text_rule("first_name", spaces=False)),
+    "last_name": ("ln", _text_rule("last_name", spaces=False)),
+    "city": ("ct", _text_rule("city", spaces=True)),
+    "state": ("st", _text_rule("state", spaces=True)),
+    "zip": ("zp", _normalise_zip),
+    "country": ("country", _normalise_country),
+    "external_id": ("external_id", _normalise_external_id),
+    "gender": ("ge", _normalise_gender),
+    "date_of_birth": ("db", _normalise_date_of_birth),
+}
+
+# Browser identifiers Meta wants in clear: hashing them would make them useless for matching.
+CLEAR_FIELDS: Final[Mapping[str, str]] = {
+    "client_ip_address": "client_ip_address",
+    "client_user_agent": "client_user_agent",
+    "fbc": "fbc",
+    "fbp": "fbp",
+}
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _country_of(user: Mapping[str, str]) -> str | None:
+    country = user.get("country", "").strip().lower()
+    return country if _COUNTRY.fullmatch(country) else None
+
+
+def hash_user_data(
+    user: Mapping[str, str], *, default_phone_country_code: str = "55"
+) -> dict[str, str]:
+    """Meta's `user_data` for `user` (proto field names): contact data hashed, browser ids clear.
+
+    Empty values are skipped. A value that already is a SHA-256 hex digest passes through, so
+    callers that hash on their side are not hashed twice. Raises `InvalidPersonalData` for the
+    first field that cannot be normalised.
+    """
+    if not (default_phone_country_code.isascii() and default_phone_country_code.isdigit()):
+        raise ValueError("default_phone_country_code must be digits, e.g. 55")
+    context = _Context(
+        phone_country_code=default_phone_country_code.lstrip("0"), country=_country_of(user)
+    )
+    hashed: dict[str, str] = {}
+    for field, value in user.items():
+        if not value.strip():
+            continue
+        if field in CLEAR_FIELDS:
+            hashed[CLEAR_FIELDS[field]] = value.strip()
+            continue
+        if field not in HASHED_FIELDS:
+            raise InvalidPersonalData(field, "is not a customer parameter Tenaz knows")
+        key, normalise = HASHED_FIELDS[field]
+        candidate = value.strip().lower()
+        if _SHA256_HEX.fullmatch(candidate):
+            hashed[key] = candidate
+        else:
+            hashed[key] = _sha256(normalise(value, context))
+    return hashed

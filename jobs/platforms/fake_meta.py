@@ -1,0 +1,818 @@
+"""A fake Meta Graph API (the Conversions API `events` edge) that follows the platform notes.
+
+Tests serve it over real HTTP/1.1 on loopback (`FakeMetaServer`), so the connector's HTTP layer,
+timeouts and keep-alive run for real. Tenaz's "sandbox" destination plugs it into its httpx
+client (`FakeMetaTransport`), so nothing leaves the machine. Both wrap one `FakeMeta`, which
+holds the platform's rules and state and knows nothing about transport.
+
+As Meta documents it, the fake refuses the whole request (HTTP 400, a Graph error with code 100)
+when any event is invalid: no event_name, event_time or action_source; no customer parameter;
+contact data that is not a SHA-256 digest; a currency that is not ISO 4217; an event older than
+7 days or in the future. Tokens are checked first (code 190). Where Meta's exact answer is not
+documented (the 2804xxx subcodes, the wording), the fake's own choice is marked as such.
+
+Tests script failures (`fail_next`, `set_down`) and read what the platform received
+(`accepted`, `received_count`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import datetime as dt
+import enum
+import itertools
+import json
+import logging
+import math
+import random
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any, Final, Self
+from urllib.parse import parse_qs, parse_qsl, unquote, urlsplit
+
+import h11
+import httpx
+
+MAX_EVENTS_PER_REQUEST: Final = 1000
+MAX_EVENT_AGE: Final = dt.timedelta(days=7)
+DEFAULT_MAX_FUTURE_SKEW: Final = dt.timedelta(minutes=5)
+
+ACTION_SOURCES: Final = frozenset(
+    {
+        "website",
+        "app",
+        "email",
+        "phone_call",
+        "chat",
+        "physical_store",
+        "system_generated",
+        "business_messaging",
+        "other",
+    }
+)
+
+# A working subset of ISO 4217: the currencies Tenaz's users sell in, and the world's majors.
+CURRENCIES: Final = frozenset(
+    {
+        *("BRL", "USD", "EUR", "GBP", "ARS", "MXN", "CLP", "COP", "PEN", "UYU", "PYG", "BOB"),
+        *("CAD", "AUD", "NZD", "JPY", "CNY", "HKD", "TWD", "KRW", "SGD", "INR", "IDR", "THB"),
+        *("MYR", "PHP", "VND", "CHF", "SEK", "NOK", "DKK", "PLN", "CZK", "HUF", "RON", "TRY"),
+        *("ILS", "AED", "SAR", "QAR", "EGP", "ZAR", "NGN", "KES", "MAD", "RUB", "UAH", "ISK"),
+        *("CRC", "DOP", "GTQ", "HNL", "NIO", "PAB", "VES", "BGN", "PKR", "BDT", "LKR"),
+    }
+)
+
+# user_data keys Meta wants hashed, and those it wants in clear (platform notes, PII table).
+HASHED_KEYS: Final = frozenset(
+    {"em", "ph", "fn", "ln", "ct", "st", "zp", "country", "external_id", "ge", "db"}
+)
+CLEAR_KEYS: Final = frozenset(
+    {
+        *("client_ip_address", "client_user_agent", "fbc", "fbp", "subscription_id"),
+        *("fb_login_id", "lead_id", "anon_id", "madid", "page_id", "ctwa_clid"),
+    }
+)
+# A SHA-256 hex digest, optionally with the 8-character appendix Meta's ParamBuilder (used by
+# the Node SDK since 2026-06) adds: the platform takes both.
+_HASHED_VALUE: Final = re.compile(r"[0-9a-f]{64}(?:\.[A-Za-z0-9_-]{8})?")
+_EVENTS_PATH: Final = re.compile(r"/(v\d+\.\d+)/([^/]+)/events/?")
+
+_MAX_REQUEST_BYTES: Final = 32 << 20
+
+_log = logging.getLogger(__name__)
+
+
+class Subcode(enum.IntEnum):
+    """Subcodes of the fake's code-100 refusals: in Meta's 2804xxx range, numbers invented."""
+
+    MISSING_PARAMETER = 2804001
+    INVALID_PARAMETER = 2804002
+    EVENT_TOO_OLD = 2804003
+    EVENT_IN_FUTURE = 2804004
+    NO_CUSTOMER_INFORMATION = 2804005
+    UNHASHED_CUSTOMER_INFORMATION = 2804006
+    INVALID_CURRENCY = 2804007
+    INVALID_VALUE = 2804008
+    WEBSITE_FIELDS_MISSING = 2804009
+
+
+@dataclass(frozen=True)
+class ErrorReply:
+    """A Graph API error answer; `fbtrace_id` is added when it is sent."""
+
+    status: int
+    code: int
+    message: str
+    subcode: int | None = None
+    user_title: str = ""
+    user_msg: str = ""
+    is_transient: bool = False
+    type: str = "OAuthException"
+
+    def to_json(self, fbtrace_id: str) -> dict[str, Any]:
+        error: dict[str, Any] = {"message": self.message, "type": self.type, "code": self.code}
+        if self.subcode is not None:
+            error["error_subcode"] = self.subcode
+        if self.user_title:
+            error["error_user_title"] = self.user_title
+        if self.user_msg:
+            error["error_user_msg"] = self.user_msg
+        error["is_transient"] = self.is_transient
+        error["fbtrace_id"] = fbtrace_id
+        return {"error": error}
+
+
+def _invalid(subcode: Subcode | None, title: str, detail: str) -> ErrorReply:
+    return ErrorReply(400, 100, "Invalid parameter", subcode, title, detail)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A scripted answer for `FakeMeta.fail_next`.
+
+    `hang` holds the request until `FakeMeta.release()` (or the client gives up); a released
+    request is then processed normally, as a platform that was only slow would.
+    """
+
+    status: int = 0
+    error: ErrorReply | None = None
+    body: bytes = b""
+    content_type: str = "text/plain"
+    hang: bool = False
+
+    @classmethod
+    def graph_error(
+        cls,
+        status: int,
+        code: int,
+        message: str,
+        *,
+        subcode: int | None = None,
+        is_transient: bool = False,
+    ) -> Failure:
+        error = ErrorReply(status, code, message, subcode, is_transient=is_transient)
+        return cls(status=status, error=error)
+
+    @classmethod
+    def http_500(cls) -> Failure:
+        """A bare 500 from the front end, without a Graph error body."""
+        return cls(status=500, body=b"Internal Server Error")
+
+    @classmethod
+    def http_503(cls) -> Failure:
+        return cls.graph_error(503, 2, "Service temporarily unavailable", is_transient=True)
+
+    @classmethod
+    def throttle(cls) -> Failure:
+        """User request limit: HTTP 400 and no `is_transient`, as Meta sends it."""
+        return cls.graph_error(400, 17, "(#17) User request limit reached", subcode=2446079)
+
+    @classmethod
+    def buc_throttle(cls) -> Failure:
+        return cls.graph_error(
+            400,
+            80004,
+            "There have been too many calls to this ad-account. Wait a bit and try again.",
+            subcode=2446079,
+        )
+
+    @classmethod
+    def unavailable(cls) -> Failure:
+        """Code 2, which Meta documents as transient."""
+        return cls.graph_error(400, 2, "An unexpected error has occurred. Please retry later.")
+
+    @classmethod
+    def unknown_error(cls) -> Failure:
+        return cls.graph_error(400, 1, "An unknown error occurred")
+
+    @classmethod
+    def transient(cls, code: int = 100) -> Failure:
+        """`is_transient: true` on a code that would otherwise be permanent."""
+        return cls.graph_error(400, code, "Temporary problem", is_transient=True)
+
+    @classmethod
+    def token_expired(cls) -> Failure:
+        return cls.graph_error(
+            400,
+            190,
+            "Error validating access token: Session has expired.",
+            subcode=463,
+        )
+
+    @classmethod
+    def permission(cls) -> Failure:
+        return cls.graph_error(403, 200, "(#200) Permissions error")
+
+    @classmethod
+    def hanging(cls) -> Failure:
+        return cls(hang=True)
+
+    @classmethod
+    def custom(cls, status: int, body: bytes, *, content_type: str = "application/json") -> Failure:
+        return cls(status=status, body=body, content_type=content_type)
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    """Any request as it reached the platform (tests check where the token travelled)."""
+
+    method: str
+    path: str
+    query: Mapping[str, str]
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class AcceptedRequest:
+    """A request the platform took: all its events count as received."""
+
+    pixel_id: str
+    api_version: str
+    events: tuple[Mapping[str, Any], ...]
+    test_event_code: str | None
+
+    @property
+    def event_count(self) -> int:
+        return len(self.events)
+
+
+class _Refused(Exception):
+    """Stops validation with the answer to send; never leaves this module."""
+
+    def __init__(self, reply: ErrorReply) -> None:
+        super().__init__(reply.message)
+        self.reply = reply
+
+
+Reply = tuple[int, dict[str, str], bytes]
+
+
+def _seconds(value: float | dt.timedelta) -> float:
+    return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+class FakeMeta:
+    """The platform: its rules, what it received, and the failures a test scripted."""
+
+    def __init__(
+        self,
+        *,
+        now: Callable[[], float] = time.time,
+        access_tokens: Mapping[str, str] | None = None,
+        transient_failure_rate: float = 0.0,
+        rng: random.Random | None = None,
+        max_future_skew: float | dt.timedelta = DEFAULT_MAX_FUTURE_SKEW,
+        require_website_fields: bool = False,
+        history_limit: int | None = 1000,
+    ) -> None:
+        """`access_tokens` maps pixel id -> its token (None: any non-empty token works).
+
+        `require_website_fields` refuses website events without event_source_url and
+        client_user_agent, which Meta documents as required for them; off by default because
+        Tenaz accepts such events. `history_limit` bounds `requests` and `accepted` (None: no
+        bound), so a long-running sandbox does not grow without end.
+        """
+        if not 0.0 <= transient_failure_rate <= 1.0:
+            raise ValueError("transient_failure_rate must be between 0 and 1")
+        self._now = now
+        self._access_tokens = dict(access_tokens) if access_tokens is not None else None
+        self._transient_failure_rate = transient_failure_rate
+        self._rng = rng if rng is not None else random.Random()
+        self._max_future_skew = _seconds(max_future_skew)
+        self._max_event_age = MAX_EVENT_AGE.total_seconds()
+        self._require_website_fields = require_website_fields
+
+        self.requests: collections.deque[ReceivedRequest] = collections.deque(maxlen=history_limit)
+        self.accepted: collections.deque[AcceptedRequest] = collections.deque(maxlen=history_limit)
+        self.request_count = 0
+        self.total_events_received = 0
+        self._received: collections.Counter[tuple[str, str]] = collections.Counter()
+        self._failures: collections.deque[Failure] = collections.deque()
+        self._down = False
+        self._trace_ids = itertools.count(1)
+
+        self._hangs_started = 0
+        self._hanging = 0
+        self._hang_started = asyncio.Event()
+        self._release = asyncio.Event()
+
+    # -- scripting -------------------------------------------------------------------------
+
+    def fail_next(self, count: int, failure: Failure) -> None:
+        """Answer the next `count` requests to the events edge with `failure`."""
+        self._failures.extend([failure] * count)
+
+    def set_down(self, down: bool) -> None:
+        """While down, every request gets HTTP 503 (an outage), scripted failures wait."""
+        self._down = down
+
+    def release(self) -> None:
+        """Let every request that is hanging now go on."""
+        self._release.set()
+        self._release = asyncio.Event()
+
+    @property
+    def hanging(self) -> int:
+        """How many requests are held by a `Failure.hanging()` right now."""
+        return self._hanging
+
+    async def wait_for_hang(self, count: int = 1) -> None:
+        """Return once `count` requests in all have started hanging."""
+        while self._hangs_started < count:
+            self._hang_started.clear()
+            await self._hang_started.wait()
+
+    # -- observation -----------------------------------------------------------------------
+
+    def received_count(self, event_name: str, event_id: str) -> int:
+        """How many times the platform took this event (more than 1: a duplicate was sent)."""
+        return self._received[(event_name, event_id)]
+
+    # -- the platform ----------------------------------------------------------------------
+
+    async def handle(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, str],
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> Reply:
+        """Answer one HTTP request: (status, headers, body)."""
+        headers = {name.lower(): value for name, value in headers.items()}
+        self.request_count += 1
+        self.requests.append(ReceivedRequest(method, path, dict(query), headers, body))
+        if self._down:
+            return self._failure_reply(Failure.http_503())
+        route = _EVENTS_PATH.fullmatch(path)
+        if route is None:
+            return self._error_reply(ErrorReply(404, 803, "(#803) Unknown path components"))
+        api_version, pixel_id = route.groups()
+        if method.upper() != "POST":
+            return self._error_reply(
+                ErrorReply(
+                    400,
+                    100,
+                    f"Unsupported {method.lower()} request. Only POST is supported on /events.",
+                    subcode=33,
+                )
+            )
+        failure = self._failures.popleft() if self._failures else None
+        if failure is not None and not failure.hang:
+            return self._failure_reply(failure)
+        if failure is not None:
+            await self._hang()
+        if self._transient_failure_rate and self._rng.random() < self._transient_failure_rate:
+            return self._failure_reply(Failure.http_503())
+        try:
+            params = self._parameters(query, headers, body)
+            self._authenticate(pixel_id, params.get("access_token"))
+            events = self._events(params.get("data"))
+        except _Refused as refused:
+            return self._error_reply(refused.reply)
+        test_event_code = params.get("test_event_code")
+        self._record(
+            AcceptedRequest(
+                pixel_id=pixel_id,
+                api_version=api_version,
+                events=tuple(events),
+                test_event_code=test_event_code if isinstance(test_event_code, str) else None,
+            )
+        )
+        return self._json_reply(
+            200, {"events_received": len(events), "messages": [], "fbtrace_id": self._trace()}
+        )
+
+    async def _hang(self) -> None:
+        release = self._release
+        self._hanging += 1
+        self._hangs_started += 1
+        self._hang_started.set()
+        try:
+            await release.wait()
+        finally:
+            self._hanging -= 1
+
+    def _record(self, request: AcceptedRequest) -> None:
+        self.accepted.append(request)
+        self.total_events_received += request.event_count
+        for event in request.events:
+            event_id = event.get("event_id")
+            self._received[
+                (str(event["event_name"]), "" if event_id is None else str(event_id))
+            ] += 1
+
+    # -- validation, in the order Graph applies it -------------------------------------------
+
+    def _parameters(
+        self, query: Mapping[str, str], headers: Mapping[str, str], body: bytes
+    ) -> dict[str, Any]:
+        """The request's parameters: a JSON body, or a form (the docs' `data=[...]` example)."""
+        content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+        params: dict[str, Any]
+        if content_type == "application/x-www-form-urlencoded":
+            try:
+                form = parse_qs(body.decode("utf-8"), keep_blank_values=True)
+            except UnicodeDecodeError:
+                raise _Refused(_invalid(None, "Bad request", "The form is not UTF-8.")) from None
+            params = {name: values[-1] for name, values in form.items()}
+        elif body.strip():
+            try:
+                document = json.loads(body)
+            except (ValueError, RecursionError):
+                raise _Refused(
+                    _invalid(None, "Bad request", "The body is not valid JSON.")
+                ) from None
+            if not isinstance(document, dict):
+                raise _Refused(_invalid(None, "Bad request", "The body must be a JSON object."))
+            params = document
+        else:
+            params = {}
+        for name, value in query.items():
+            params.setdefault(name, value)
+        return params
+
+    def _authenticate(self, pixel_id: str, token: object) -> None:
+        if not isinstance(token, str) or not token:
+            raise _Refused(
+                ErrorReply(400, 190, "An access token is required to request this resource.")
+            )
+        if self._access_tokens is None:
+            return
+        if token not in self._access_tokens.values():
+            raise _Refused(
+                ErrorReply(400, 190, "Invalid OAuth access token - Cannot parse access token")
+            )
+        expected = self._access_tokens.get(pixel_id)
+        if token != expected:
+            # A good token without access to this pixel: Graph says the object does not exist.
+            raise _Refused(
+                ErrorReply(
+                    400,
+                    100,
+                    f"Unsupported post request. Object with ID '{pixel_id}' does not exist,"
+                    " cannot be loaded due to missing permissions, or does not support this"
+                    " operation.",
+                    subcode=33,
+                )
+            )
+
+    def _events(self, data: object) -> list[dict[str, Any]]:
+        if isinstance(data, str):
+            # Form bodies carry `data` as a JSON array in a string.
+            try:
+                data = json.loads(data)
+            except (ValueError, RecursionError):
+                raise _Refused(
+                    ErrorReply(400, 100, "(#100) param data must be an array.")
+                ) from None
+        if data is None:
+            raise _Refused(ErrorReply(400, 100, "(#100) The parameter data is required"))
+        if not isinstance(data, list):
+            raise _Refused(ErrorReply(400, 100, "(#100) param data must be an array."))
+        if not data:
+            raise _Refused(ErrorReply(400, 100, "(#100) param data must not be empty."))
+        if len(data) > MAX_EVENTS_PER_REQUEST:
+            raise _Refused(
+                ErrorReply(
+                    400,
+                    100,
+                    f"(#100) param data must have at most {MAX_EVENTS_PER_REQUEST} events.",
+                )
+            )
+        now = self._now()
+        return [self._event(index, raw, now) for index, raw in enumerate(data)]
+
+    def _event(self, index: int, raw: object, now: float) -> dict[str, Any]:
+        """One event, checked; any problem refuses the whole request."""
+        if isinstance(raw, str):
+            # The Python SDK sends each event as a JSON-encoded string.
+            with contextlib.suppress(ValueError, RecursionError):
+                raw = json.loads(raw)
+        where = f"Event {index}"
+        if not isinstance(raw, dict):
+            raise _Refused(
+                _invalid(Subcode.INVALID_PARAMETER, "Invalid event", f"{where} is not an object.")
+            )
+        event: dict[str, Any] = raw
+        self._check_required(where, event)
+        self._check_time(where, event["event_time"], now)
+        self._check_user_data(where, event["user_data"])
+        if self._require_website_fields and event["action_source"] == "website":
+            user_agent = event["user_data"].get("client_user_agent")
+            if not event.get("event_source_url") or not user_agent:
+                raise _Refused(
+                    _invalid(
+                        Subcode.WEBSITE_FIELDS_MISSING,
+                        "Missing website parameters",
+                        f"{where}: website events need event_source_url and"
+                        " user_data.client_user_agent.",
+                    )
+                )
+        if "custom_data" in event:
+            self._check_custom_data(where, event["custom_data"])
+        return event
+
+    def _check_required(self, where: str, event: Mapping[str, Any]) -> None:
+        missing = [
+            name
+            for name in ("event_name", "event_time", "action_source", "user_data")
+            if event.get(name) in (None, "")
+        ]
+        if missing:
+            raise _Refused(
+                _invalid(
+                    Subcode.MISSING_PARAMETER,
+                    "Missing parameter",
+                    f"{where}: the parameter {missing[0]} is required.",
+                )
+            )
+        name, event_time, source = event["event_name"], event["event_time"], event["action_source"]
+        problem = ""
+        if not isinstance(name, str):
+            problem = "event_name must be a string"
+        elif not isinstance(event_time, int) or isinstance(event_time, bool):
+            problem = "event_time must be a Unix time in whole seconds"
+        elif source not in ACTION_SOURCES:
+            problem = f"action_source must be one of {', '.join(sorted(ACTION_SOURCES))}"
+        elif not isinstance(event["user_data"], dict):
+            problem = "user_data must be an object"
+        if problem:
+            raise _Refused(
+                _invalid(Subcode.INVALID_PARAMETER, "Invalid parameter", f"{where}: {problem}.")
+            )
+
+    def _check_time(self, where: str, event_time: int, now: float) -> None:
+        if now - event_time > self._max_event_age:
+            raise _Refused(
+                _invalid(
+                    Subcode.EVENT_TOO_OLD,
+                    "Event Timestamp Too Old",
+                    f"{where}: event_time is more than 7 days in the past. Events must be sent"
+                    " within 7 days of when they happened.",
+                )
+            )
+        if event_time - now > self._max_future_skew:
+            raise _Refused(
+                _invalid(
+                    Subcode.EVENT_IN_FUTURE,
+                    "Event Timestamp In The Future",
+                    f"{where}: event_time is in the future.",
+                )
+            )
+
+    def _check_user_data(self, where: str, user_data: Mapping[str, Any]) -> None:
+        present = 0
+        for key, value in user_data.items():
+            if key in HASHED_KEYS:
+                values = value if isinstance(value, list) else [value]
+                if not all(isinstance(v, str) and _HASHED_VALUE.fullmatch(v) for v in values):
+                    # Never echo the value: it may be someone's email address.
+                    raise _Refused(
+                        _invalid(
+                            Subcode.UNHASHED_CUSTOMER_INFORMATION,
+                            "Unhashed customer information",
+                            f"{where}: user_data.{key} must be hashed with SHA-256 (64 lowercase"
+                            " hex characters); contact information is not accepted in clear.",
+                        )
+                    )
+                present += bool(values)
+            elif key in CLEAR_KEYS and value not in (None, "", []):
+                present += 1
+        if not present:
+            raise _Refused(
+                _invalid(
+                    Subcode.NO_CUSTOMER_INFORMATION,
+                    "Missing customer information",
+                    f"{where}: user_data needs at least one customer information parameter.",
+                )
+            )
+
+    def _check_custom_data(self, where: str, custom_data: object) -> None:
+        if not isinstance(custom_data, dict):
+            raise _Refused(
+                _invalid(
+                    Subcode.INVALID_PARAMETER,
+                    "Invalid parameter",
+                    f"{where}: custom_data must be an object.",
+                )
+            )
+        if "currency" in custom_data:
+            currency = custom_data["currency"]
+            if not isinstance(currency, str) or currency.upper() not in CURRENCIES:
+                raise _Refused(
+                    _invalid(
+                        Subcode.INVALID_CURRENCY,
+                        "Invalid currency",
+                        f"{where}: custom_data.currency must be a valid ISO 4217 currency code.",
+                    )
+                )
+        if "value" in custom_data and not _is_number(custom_data["value"]):
+            raise _Refused(
+                _invalid(
+                    Subcode.INVALID_VALUE,
+                    "Invalid value",
+                    f"{where}: custom_data.value must be a number.",
+                )
+            )
+
+    # -- answers ---------------------------------------------------------------------------
+
+    def _trace(self) -> str:
+        return f"Fake{next(self._trace_ids):08d}"
+
+    def _json_reply(self, status: int, document: Mapping[str, Any]) -> Reply:
+        headers = {
+            "content-type": "application/json; charset=UTF-8",
+            "x-fb-trace-id": self._trace(),
+        }
+        return status, headers, json.dumps(document).encode()
+
+    def _error_reply(self, reply: ErrorReply) -> Reply:
+        return self._json_reply(reply.status, reply.to_json(self._trace()))
+
+    def _failure_reply(self, failure: Failure) -> Reply:
+        if failure.error is not None:
+            return self._error_reply(failure.error)
+        return failure.status, {"content-type": failure.content_type}, failure.body
+
+
+class FakeMetaServer:
+    """Serves a `FakeMeta` over HTTP/1.1 on loopback, with keep-alive, for tests.
+
+    An async context manager: `async with FakeMetaServer(fake) as server: server.base_url`.
+    Each connection runs in its own task, so requests on different connections are concurrent
+    (a hanging one does not hold up the others).
+    """
+
+    def __init__(
+        self, fake: FakeMeta | None = None, *, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        self.fake = fake if fake is not None else FakeMeta()
+        self._host = host
+        self._port = port
+        self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.Task[None]] = set()
+        self.connections_opened = 0
+
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the server is not running")
+        host, port = self._server.sockets[0].getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, self._host, self._port)
+
+    async def close(self) -> None:
+        if self._server is None:
+            return
+        self._server.close()
+        # Connections outlive the listening socket; a hanging request must not outlive us.
+        for task in list(self._connections):
+            task.cancel()
+        await asyncio.gather(*self._connections, return_exceptions=True)
+        await self._server.wait_closed()
+        self._server = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Our own task rather than asyncio's: `close` cancels it, and asyncio (3.11) would log
+        # the cancellation of a connection task it created as an error.
+        task = asyncio.get_running_loop().create_task(self._serve(reader, writer))
+        self._connections.add(task)
+        task.add_done_callback(self._connections.discard)
+        self.connections_opened += 1
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connection = h11.Connection(h11.SERVER)
+        try:
+            while True:
+                request = await self._receive(connection, reader)
+                if request is None:
+                    break
+                head, body = request
+                try:
+                    reply = await self._handle(head, body)
+                except Exception:
+                    # A bug in the fake: answer like a broken platform and say so in the log.
+                    _log.exception("fake_meta.request.crashed")
+                    reply = (500, {"content-type": "text/plain"}, b"fake platform crashed")
+                await self._respond(connection, writer, reply, head_only=head.method == b"HEAD")
+                if connection.our_state is not h11.DONE or connection.their_state is not h11.DONE:
+                    break
+                connection.start_next_cycle()
+        except h11.RemoteProtocolError as exc:
+            reply = (exc.error_status_hint, {"content-type": "text/plain"}, b"Bad Request")
+            with contextlib.suppress(h11.LocalProtocolError, OSError):
+                await self._respond(connection, writer, reply)
+        except (OSError, h11.LocalProtocolError):
+            pass  # the client went away mid-exchange; nothing left to answer
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+    async def _handle(self, head: h11.Request, body: bytes) -> Reply:
+        target = urlsplit(head.target.decode("ascii", errors="replace"))
+        return await self.fake.handle(
+            head.method.decode("ascii", errors="replace"),
+            unquote(target.path),
+            dict(parse_qsl(target.query, keep_blank_values=True)),
+            {name.decode("latin-1"): value.decode("latin-1") for name, value in head.headers},
+            body,
+        )
+
+    async def _receive(
+        self, connection: h11.Connection, reader: asyncio.StreamReader
+    ) -> tuple[h11.Request, bytes] | None:
+        """The next request and its body; None when the client closed the connection."""
+        head: h11.Request | None = None
+        body = bytearray()
+        while True:
+            event = connection.next_event()
+            if event is h11.NEED_DATA:
+                connection.receive_data(await reader.read(65536))
+            elif isinstance(event, h11.Request):
+                head = event
+            elif isinstance(event, h11.Data):
+                body += event.data
+                if len(body) > _MAX_REQUEST_BYTES:
+                    raise h11.RemoteProtocolError("request body too large", error_status_hint=413)
+            elif isinstance(event, h11.EndOfMessage) and head is not None:
+                return head, bytes(body)
+            else:
+                # ConnectionClosed, or the client's half is done with this connection.
+                return None
+
+    @staticmethod
+    async def _respond(
+        connection: h11.Connection,
+        writer: asyncio.StreamWriter,
+        reply: Reply,
+        *,
+        head_only: bool = False,
+    ) -> None:
+        status, headers, body = reply
+        try:
+            reason = HTTPStatus(status).phrase.encode()
+        except ValueError:
+            reason = b""
+        fields = [(name.encode(), value.encode()) for name, value in headers.items()]
+        fields.append((b"content-length", str(len(body)).encode()))
+        events: list[h11.Event] = [h11.Response(status_code=status, headers=fields, reason=reason)]
+        if not head_only:
+            events.append(h11.Data(data=body))
+        events.append(h11.EndOfMessage())
+        for event in events:
+            data = connection.send(event)
+            if data:
+                writer.write(data)
+        await writer.drain()
+
+
+class FakeMetaTransport(httpx.AsyncBaseTransport):
+    """Routes an httpx client's requests to a `FakeMeta` in process (the sandbox destination).
+
+    httpx leaves timeouts to the transport, so this one applies the request's read timeout
+    itself: a hanging fake times the client out just as the network would. Unlike the server,
+    where a request the client gave up on is still processed once released, here it is
+    cancelled with the client's wait.
+    """
+
+    def __init__(self, fake: FakeMeta) -> None:
+        self.fake = fake
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        body = await request.aread()
+        timeouts = request.extensions.get("timeout")
+        read_timeout = timeouts.get("read") if isinstance(timeouts, dict) else None
+        try:
+            async with asyncio.timeout(read_timeout):
+                status, headers, content = await self.fake.handle(
+                    request.method,
+                    request.url.path,
+                    dict(request.url.params),
+                    dict(request.headers),
+                    body,
+                )
+        except TimeoutError:
+            raise httpx.ReadTimeout("the fake platform did not answer", request=request) from None
+        return httpx.Response(status, headers=headers, content=content, request=request)

@@ -1,0 +1,361 @@
+"""Meta Conversions API connector: one POST per batch, Meta's answers mapped to outcomes.
+
+Every failure is translated here, at the boundary, into the outcome kinds of `base`; nothing
+above this module sees an httpx exception or a Graph error code:
+
+    httpx.TimeoutException                  -> EXTERNAL_PROBLEM  "timed out after 10.0 s"
+    httpx.TransportError (refused, DNS, ..) -> EXTERNAL_PROBLEM  "connection refused", ...
+    httpx.InvalidURL, UnsupportedProtocol   -> EXTERNAL_PROBLEM, needs_action (bad base URL)
+    an HTTP response                        -> classify(status, body), CLASSIFICATION_RULES
+
+A REJECTED request of several events is split by `isolate_rejections`, because Meta refuses
+the whole request for one bad event. The access token travels in the JSON body only (never in
+the URL, where proxies and access logs would keep it), and is scrubbed from anything this
+module returns.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import quote
+
+import httpx
+
+from jobs.platforms.base import Outcome, OutcomeKind, OutgoingEvent
+from jobs.platforms.batching import isolate_rejections
+
+DEFAULT_API_VERSION: Final = "v25.0"
+DEFAULT_BASE_URL: Final = "https://graph.facebook.com"
+MAX_BATCH_SIZE: Final = 1000
+
+EXCERPT_CHARS: Final = 2000
+# Graph error bodies are small; a bigger body is not one, and is not worth parsing or keeping.
+_MAX_BODY_BYTES: Final = 1 << 20
+_MAX_MESSAGE_CHARS: Final = 1000
+
+THROTTLING_CODES: Final = frozenset({4, 17, 32, 341, 613, *range(80000, 80015)})
+# Meta says these may go away by themselves: unknown error, service down, temporary block.
+TEMPORARY_CODES: Final = frozenset({1, 2, 368})
+# The event is fine; the destination's token or permissions are not. 104 ("an access token is
+# required") is not in the platform notes' table but is Graph's answer to a missing token.
+CREDENTIAL_CODES: Final = frozenset({3, 10, 102, 104, 190, *range(200, 300)})
+INVALID_PARAMETER_CODE: Final = 100
+UNREACHABLE_OBJECT_SUBCODE: Final = 33
+
+
+@dataclass(frozen=True)
+class GraphError:
+    """The fields of a Graph API `error` object that classification reads; wrong types -> None."""
+
+    code: int | None = None
+    subcode: int | None = None
+    message: str = ""
+    user_title: str = ""
+    user_msg: str = ""
+    is_transient: bool = False
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a rule looks at: the HTTP status (None: no response) and the Graph error, if any."""
+
+    status: int | None
+    error: GraphError | None
+
+    def status_in(self, low: int, high: int) -> bool:
+        return self.status is not None and low <= self.status <= high
+
+    @property
+    def code(self) -> int | None:
+        return self.error.code if self.error else None
+
+    @property
+    def subcode(self) -> int | None:
+        return self.error.subcode if self.error else None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One row of the classification table; `name` also serves as the message of last resort."""
+
+    name: str
+    applies: Callable[[Answer], bool]
+    kind: OutcomeKind
+    needs_action: bool = False
+
+
+@dataclass(frozen=True)
+class Classification:
+    """What Meta's answer means for every event of the request."""
+
+    kind: OutcomeKind
+    needs_action: bool = False
+    code: int | None = None
+    subcode: int | None = None
+    message: str = ""
+    rule: str = ""
+
+
+_EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
+_REJECTED = OutcomeKind.REJECTED
+
+# The first rule that applies decides. Codes come before HTTP statuses because Meta sends its
+# throttling and credential errors as HTTP 400, the status of a bad payload too.
+CLASSIFICATION_RULES: Final[tuple[Rule, ...]] = (
+    Rule("accepted", lambda r: r.status_in(200, 299), OutcomeKind.SUCCEEDED),
+    Rule("no response from the platform", lambda r: r.status is None, _EXTERNAL),
+    Rule("platform error (HTTP 5xx)", lambda r: r.status_in(500, 599), _EXTERNAL),
+    Rule("marked transient", lambda r: r.error is not None and r.error.is_transient, _EXTERNAL),
+    Rule("throttled", lambda r: r.code in THROTTLING_CODES, _EXTERNAL),
+    Rule("temporary platform error", lambda r: r.code in TEMPORARY_CODES, _EXTERNAL),
+    Rule(
+        "credentials or permissions refused",
+        lambda r: r.code in CREDENTIAL_CODES,
+        _EXTERNAL,
+        needs_action=True,
+    ),
+    # 100/33: "object does not exist or missing permissions", Graph's answer to a pixel id the
+    # token cannot reach. The event is fine; the destination is misconfigured.
+    Rule(
+        "unknown pixel or no permission on it",
+        lambda r: r.code == INVALID_PARAMETER_CODE and r.subcode == UNREACHABLE_OBJECT_SUBCODE,
+        _EXTERNAL,
+        needs_action=True,
+    ),
+    Rule("invalid parameter", lambda r: r.code == INVALID_PARAMETER_CODE, _REJECTED),
+    Rule("timed out or rate limited (HTTP 408/429)", lambda r: r.status in (408, 429), _EXTERNAL),
+    # Graph never answers a well-formed events request with 404/405/410: the URL is wrong.
+    Rule(
+        "no such endpoint: check the base URL, API version and pixel id",
+        lambda r: r.status in (404, 405, 410),
+        _EXTERNAL,
+        needs_action=True,
+    ),
+    Rule(
+        "refused by the platform",
+        lambda r: r.status_in(400, 499) and r.error is not None,
+        _REJECTED,
+    ),
+    Rule("refused by the platform, no details", lambda r: r.status in (400, 422), _REJECTED),
+    # A redirect or a 4xx without a Graph error is not Meta talking (a proxy, a wrong host).
+    Rule(
+        "unexpected answer: check the destination's base URL",
+        lambda r: r.status_in(300, 499),
+        _EXTERNAL,
+        needs_action=True,
+    ),
+    Rule("unexpected answer from the platform", lambda r: True, _EXTERNAL),
+)
+
+
+def _int_field(error: dict[str, Any], key: str) -> int | None:
+    value = error.get(key)
+    # bool is an int subclass; `"code": true` is garbage, not code 1.
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _str_field(error: dict[str, Any], key: str) -> str:
+    value = error.get(key)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def parse_graph_error(body: bytes) -> GraphError | None:
+    """The Graph `error` object in `body`, or None when the body is not one (never raises)."""
+    if len(body) > _MAX_BODY_BYTES:
+        return None
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        # ValueError covers bad JSON, bad UTF-8 and over-long integers.
+        return None
+    if not isinstance(document, dict):
+        return None
+    error = document.get("error")
+    if not isinstance(error, dict):
+        return None
+    return GraphError(
+        code=_int_field(error, "code"),
+        subcode=_int_field(error, "error_subcode"),
+        message=_str_field(error, "message"),
+        user_title=_str_field(error, "error_user_title"),
+        user_msg=_str_field(error, "error_user_msg"),
+        is_transient=error.get("is_transient") is True,
+    )
+
+
+def _message(rule: Rule, answer: Answer) -> str:
+    error = answer.error
+    parts = [error.message, error.user_title, error.user_msg] if error else []
+    text = ": ".join(part for part in parts if part)
+    if not text:
+        text = rule.name if answer.status is None else f"HTTP {answer.status}: {rule.name}"
+    return text[:_MAX_MESSAGE_CHARS]
+
+
+def classify(http_status: int | None, body: bytes) -> Classification:
+    """What Meta's answer (`http_status` None: none came) means; total, never raises."""
+    is_success = http_status is not None and 200 <= http_status <= 299
+    error = None if is_success else parse_graph_error(body)
+    answer = Answer(http_status, error)
+    rule = next(rule for rule in CLASSIFICATION_RULES if rule.applies(answer))
+    return Classification(
+        kind=rule.kind,
+        needs_action=rule.needs_action,
+        code=error.code if error else None,
+        subcode=error.subcode if error else None,
+        message="" if is_success else _message(rule, answer),
+        rule=rule.name,
+    )
+
+
+def _excerpt(body: bytes) -> str:
+    # A UTF-8 character has at most 4 bytes, so this prefix holds EXCERPT_CHARS characters.
+    return body[: EXCERPT_CHARS * 4].decode("utf-8", errors="replace")[:EXCERPT_CHARS]
+
+
+def _transport_problem(exc: Exception, timeout: float) -> Classification:
+    """Name a network failure without echoing exception text (it could carry request data)."""
+    if isinstance(exc, httpx.TimeoutException):
+        return Classification(_EXTERNAL, message=f"timed out after {timeout} s")
+    if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
+        return Classification(
+            _EXTERNAL, needs_action=True, message="the destination's base URL is not a valid URL"
+        )
+    if isinstance(exc, httpx.ConnectError):
+        cause: BaseException | None = exc
+        while cause is not None:
+            if isinstance(cause, ConnectionRefusedError):
+                return Classification(_EXTERNAL, message="connection refused")
+            if isinstance(cause, socket.gaierror):
+                return Classification(_EXTERNAL, message="could not resolve the platform's host")
+            cause = cause.__cause__ or cause.__context__
+        return Classification(_EXTERNAL, message="could not connect to the platform")
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return Classification(_EXTERNAL, message="the platform broke the HTTP exchange")
+    return Classification(_EXTERNAL, message=f"network error ({type(exc).__name__})")
+
+
+_UNENCODABLE: Final = Classification(
+    _REJECTED, message="the event cannot be encoded as JSON (NaN, infinity or a non-text key)"
+)
+
+
+def _encodable(payload: dict[str, Any]) -> bool:
+    try:
+        json.dumps(payload, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return False
+    return True
+
+
+class MetaConnector:
+    """Sends batches to one Meta pixel (dataset) through the Conversions API."""
+
+    max_batch_size: int = MAX_BATCH_SIZE
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        pixel_id: str,
+        access_token: str,
+        test_event_code: str = "",
+        api_version: str = DEFAULT_API_VERSION,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float = 10.0,
+    ) -> None:
+        self._client = client
+        self._access_token = access_token
+        self._test_event_code = test_event_code
+        self._timeout = timeout
+        # Quoted so that a pixel id or version with "/" or "?" cannot change the request's path.
+        self._url = (
+            f"{base_url.rstrip('/')}/{quote(api_version, safe='')}/{quote(pixel_id, safe='')}"
+            "/events"
+        )
+
+    def __repr__(self) -> str:
+        return f"MetaConnector(url={self._url!r})"
+
+    @property
+    def url(self) -> str:
+        """Where requests go; it holds no credential."""
+        return self._url
+
+    async def send(self, batch: Sequence[OutgoingEvent]) -> list[Outcome]:
+        outcomes: dict[int, Outcome] = {}
+        sendable: list[tuple[int, OutgoingEvent]] = []
+        for index, event in enumerate(batch):
+            if _encodable(event.payload):
+                sendable.append((index, event))
+            else:
+                # Meta would refuse the whole request for it: refuse just this event, here.
+                outcomes[index] = self._outcome(event, None, _UNENCODABLE, "")
+        for start in range(0, len(sendable), self.max_batch_size):
+            chunk = sendable[start : start + self.max_batch_size]
+            results = await isolate_rejections(self._send_request, [e for _, e in chunk])
+            for (index, _), outcome in zip(chunk, results, strict=True):
+                outcomes[index] = outcome
+        return [outcomes[index] for index in range(len(batch))]
+
+    async def _send_request(self, batch: Sequence[OutgoingEvent]) -> list[Outcome]:
+        """One POST for `batch`; every event gets the outcome of the whole request."""
+        try:
+            status, body = await self._post(batch)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            problem = _transport_problem(exc, self._timeout)
+            return [self._outcome(e, None, problem, "") for e in batch]
+        classification = classify(status, body)
+        excerpt = self._scrub(_excerpt(body))
+        return [self._outcome(e, status, classification, excerpt) for e in batch]
+
+    async def _post(self, batch: Sequence[OutgoingEvent]) -> tuple[int, bytes]:
+        document: dict[str, Any] = {
+            "data": [event.payload for event in batch],
+            "access_token": self._access_token,
+        }
+        if self._test_event_code:
+            document["test_event_code"] = self._test_event_code
+        content = json.dumps(document, allow_nan=False, separators=(",", ":")).encode()
+        async with self._client.stream(
+            "POST",
+            self._url,
+            content=content,
+            headers={"content-type": "application/json"},
+            timeout=self._timeout,
+        ) as response:
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > _MAX_BODY_BYTES:
+                    # Not a Graph answer; keep what an excerpt needs and stop reading.
+                    break
+            return response.status_code, bytes(body)
+
+    def _outcome(
+        self,
+        event: OutgoingEvent,
+        status: int | None,
+        classification: Classification,
+        excerpt: str,
+    ) -> Outcome:
+        return Outcome(
+            delivery_id=event.delivery_id,
+            kind=classification.kind,
+            http_status=status,
+            platform_code=classification.code,
+            platform_subcode=classification.subcode,
+            message=self._scrub(classification.message),
+            response_excerpt=excerpt,
+            needs_action=classification.needs_action,
+        )
+
+    def _scrub(self, text: str) -> str:
+        """Remove the token should the platform ever echo it back."""
+        if self._access_token and self._access_token in text:
+            return text.replace(self._access_token, "[access token]")
+        return text

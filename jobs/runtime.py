@@ -1,0 +1,97 @@
+"""The composition root of the delivery domain: every long-lived object, built once.
+
+`open_runtime` turns one `Settings` into the pool, the procrastinate app, the
+HTTP client and the services, and closes them in reverse order. The gRPC
+server and the worker both start from here; tests call it with a `FakeClock`
+and their own `Settings`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import procrastinate
+from psycopg_pool import AsyncConnectionPool
+
+from jobs import queue
+from jobs.clock import Clock, SystemClock
+from jobs.connectors import ConnectorFactory
+from jobs.database import open_pool
+from jobs.delivery import DeliveryEngine
+from jobs.destinations import DestinationService
+from jobs.event_reads import EventReads
+from jobs.settings import Settings
+from jobs.submission import SubmissionService
+from jobs.sweeper import Sweeper
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    clock: Clock
+    pool: AsyncConnectionPool
+    app: queue.App
+    engine: DeliveryEngine
+    sweeper: Sweeper
+    submissions: SubmissionService
+    destinations: DestinationService
+    reads: EventReads
+    connectors: ConnectorFactory
+
+    async def run_worker(self, **options: object) -> None:
+        """Run a procrastinate worker on Tenaz's queues until cancelled or signalled."""
+        worker_options: dict[str, object] = {
+            "queues": list(queue.QUEUES),
+            "concurrency": self.settings.worker_concurrency,
+            "additional_context": {"runtime": self},
+            "delete_jobs": "successful",
+            "shutdown_graceful_timeout": 30.0,
+            # Retries are scheduled jobs, which only polling finds: poll often so
+            # that a retry starts within about a second of its due time.
+            "fetch_job_polling_interval": 1.0,
+        }
+        worker_options.update(options)
+        await self.app.run_worker_async(**worker_options)  # type: ignore[arg-type]
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(
+    settings: Settings,
+    database_url: str,
+    *,
+    clock: Clock | None = None,
+    http_client: httpx.AsyncClient | None = None,
+) -> AsyncIterator[Runtime]:
+    clock = clock or SystemClock()
+    async with contextlib.AsyncExitStack() as stack:
+        pool = await stack.enter_async_context(open_pool(database_url, settings))
+        app = queue.build_app(
+            procrastinate.PsycopgConnector(), sweep_interval=settings.sweep_interval
+        )
+        await stack.enter_async_context(app.open_async(pool))
+        if http_client is None:
+            http_client = await stack.enter_async_context(
+                httpx.AsyncClient(
+                    timeout=settings.http_timeout.total_seconds(),
+                    limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+                )
+            )
+        connectors = ConnectorFactory(
+            http_client, clock, timeout=settings.http_timeout.total_seconds()
+        )
+        stack.push_async_callback(connectors.aclose)
+        yield Runtime(
+            settings=settings,
+            clock=clock,
+            pool=pool,
+            app=app,
+            engine=DeliveryEngine(pool, clock, settings, connectors, app),
+            sweeper=Sweeper(pool, clock, settings, app),
+            submissions=SubmissionService(pool, clock, settings, app),
+            destinations=DestinationService(pool, clock, app),
+            reads=EventReads(pool),
+            connectors=connectors,
+        )

@@ -1,0 +1,108 @@
+"""Tenaz's configuration: one frozen object, read from `TENAZ_*` variables once.
+
+Tests build `Settings(...)` directly and never read the ambient environment.
+Durations accept plain seconds ("1800") or a unit suffix ("30m", "5s", "2h",
+"7d").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+class SettingsError(ValueError):
+    """A TENAZ_* variable has a value Tenaz cannot use."""
+
+
+def parse_duration(text: str, *, name: str = "duration") -> dt.timedelta:
+    match = _DURATION.match(text)
+    if not match:
+        raise SettingsError(f"{name}: {text!r} is not a duration such as 30m, 90s or 1800")
+    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    return dt.timedelta(seconds=seconds)
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Empty: start an embedded PostgreSQL in `data_dir`.
+    database_url: str = ""
+    data_dir: Path = Path(".tenaz")
+    listen_address: str = "127.0.0.1:50051"
+    # From the end of a failed attempt to the next one (per destination override).
+    retry_interval: dt.timedelta = dt.timedelta(minutes=30)
+    # How long an attempt may hold a delivery before it counts as interrupted.
+    attempt_lease: dt.timedelta = dt.timedelta(minutes=4)
+    # How often the sweeper recovers interrupted attempts and orphaned deliveries.
+    sweep_interval: dt.timedelta = dt.timedelta(seconds=30)
+    # The last attempt before a platform's deadline starts this long before it.
+    deadline_margin: dt.timedelta = dt.timedelta(minutes=10)
+    # How far in the future an event_time may be (client clocks drift).
+    max_future_skew: dt.timedelta = dt.timedelta(minutes=5)
+    default_phone_country_code: str = "55"
+    http_timeout: dt.timedelta = dt.timedelta(seconds=10)
+    worker_concurrency: int = 20
+    pool_min_size: int = 2
+    pool_max_size: int = 10
+    # How long a call waits for a database connection before answering UNAVAILABLE.
+    pool_timeout: dt.timedelta = dt.timedelta(seconds=5)
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def duration(name: str, default: dt.timedelta) -> dt.timedelta:
+            raw = env.get(name)
+            return default if raw in (None, "") else parse_duration(raw, name=name)
+
+        def integer(name: str, default: int) -> int:
+            raw = env.get(name)
+            if raw in (None, ""):
+                return default
+            try:
+                return int(raw)
+            except ValueError:
+                raise SettingsError(f"{name}: {raw!r} is not a whole number") from None
+
+        defaults = cls()
+        settings = cls(
+            database_url=env.get("TENAZ_DATABASE_URL", ""),
+            data_dir=Path(env.get("TENAZ_DATA_DIR", str(defaults.data_dir))),
+            listen_address=env.get("TENAZ_LISTEN_ADDRESS", defaults.listen_address),
+            retry_interval=duration("TENAZ_RETRY_INTERVAL", defaults.retry_interval),
+            attempt_lease=duration("TENAZ_ATTEMPT_LEASE", defaults.attempt_lease),
+            sweep_interval=duration("TENAZ_SWEEP_INTERVAL", defaults.sweep_interval),
+            deadline_margin=duration("TENAZ_DEADLINE_MARGIN", defaults.deadline_margin),
+            max_future_skew=duration("TENAZ_MAX_FUTURE_SKEW", defaults.max_future_skew),
+            default_phone_country_code=env.get(
+                "TENAZ_DEFAULT_PHONE_COUNTRY_CODE", defaults.default_phone_country_code
+            ),
+            http_timeout=duration("TENAZ_HTTP_TIMEOUT", defaults.http_timeout),
+            worker_concurrency=integer("TENAZ_WORKER_CONCURRENCY", defaults.worker_concurrency),
+            pool_min_size=integer("TENAZ_POOL_MIN_SIZE", defaults.pool_min_size),
+            pool_max_size=integer("TENAZ_POOL_MAX_SIZE", defaults.pool_max_size),
+            pool_timeout=duration("TENAZ_POOL_TIMEOUT", defaults.pool_timeout),
+            log_level=env.get("TENAZ_LOG_LEVEL", defaults.log_level).upper(),
+        )
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.retry_interval <= dt.timedelta(0):
+            raise SettingsError("TENAZ_RETRY_INTERVAL must be positive")
+        if self.attempt_lease <= dt.timedelta(0) or self.sweep_interval <= dt.timedelta(0):
+            raise SettingsError("TENAZ_ATTEMPT_LEASE and TENAZ_SWEEP_INTERVAL must be positive")
+        if not self.default_phone_country_code.isdigit():
+            raise SettingsError("TENAZ_DEFAULT_PHONE_COUNTRY_CODE must be digits, e.g. 55")
+        if self.worker_concurrency < 1 or self.pool_min_size < 1:
+            raise SettingsError("TENAZ_WORKER_CONCURRENCY and TENAZ_POOL_MIN_SIZE must be >= 1")
+        if self.pool_max_size < self.pool_min_size:
+            raise SettingsError("TENAZ_POOL_MAX_SIZE must be >= TENAZ_POOL_MIN_SIZE")

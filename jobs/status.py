@@ -1,0 +1,95 @@
+"""The delivery status model: the statuses, their labels, and the only legal transitions.
+
+Every write of a delivery status goes through `transition`, so an illegal move
+(say SUCCEEDED -> RESENDING) is an error in the program, never a row in the
+database.
+
+    PENDING -> SENDING -> SUCCEEDED | FAILED | WAITING_RETRY
+    WAITING_RETRY -> RESENDING -> SUCCEEDED | FAILED | WAITING_RETRY
+    WAITING_RETRY -> FAILED      (expired / cancelled)
+    FAILED -> WAITING_RETRY      (manual retry or bulk replay)
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Status(enum.StrEnum):
+    PENDING = "PENDING"
+    SENDING = "SENDING"
+    WAITING_RETRY = "WAITING_RETRY"
+    RESENDING = "RESENDING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
+class FailureReason(enum.StrEnum):
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+LABELS_PT_BR: dict[Status, str] = {
+    Status.PENDING: "Pendente",
+    Status.SENDING: "Enviando",
+    Status.WAITING_RETRY: "Esperando Retentativa",
+    Status.RESENDING: "Reenviando",
+    Status.SUCCEEDED: "Sucesso",
+    Status.FAILED: "Falha",
+}
+
+LABELS_EN: dict[Status, str] = {
+    Status.PENDING: "Pending",
+    Status.SENDING: "Sending",
+    Status.WAITING_RETRY: "Waiting for retry",
+    Status.RESENDING: "Resending",
+    Status.SUCCEEDED: "Succeeded",
+    Status.FAILED: "Failed",
+}
+
+TRANSITIONS: frozenset[tuple[Status, Status]] = frozenset(
+    {
+        (Status.PENDING, Status.SENDING),
+        (Status.SENDING, Status.SUCCEEDED),
+        (Status.SENDING, Status.FAILED),
+        (Status.SENDING, Status.WAITING_RETRY),
+        (Status.WAITING_RETRY, Status.RESENDING),
+        (Status.RESENDING, Status.SUCCEEDED),
+        (Status.RESENDING, Status.FAILED),
+        (Status.RESENDING, Status.WAITING_RETRY),
+        (Status.WAITING_RETRY, Status.FAILED),
+        (Status.FAILED, Status.WAITING_RETRY),
+    }
+)
+
+TERMINAL: frozenset[Status] = frozenset({Status.SUCCEEDED, Status.FAILED})
+IN_PROGRESS: frozenset[Status] = frozenset({Status.SENDING, Status.RESENDING})
+DUE_STATUSES: frozenset[Status] = frozenset({Status.PENDING, Status.WAITING_RETRY})
+
+
+class IllegalTransition(RuntimeError):
+    def __init__(self, current: Status, target: Status) -> None:
+        super().__init__(f"illegal delivery transition {current} -> {target}")
+        self.current = current
+        self.target = target
+
+
+def transition(current: Status | str, target: Status) -> Status:
+    """Return `target` if the status model allows `current -> target`, else raise."""
+    current = Status(current)
+    if (current, target) not in TRANSITIONS:
+        raise IllegalTransition(current, target)
+    return target
+
+
+def attempt_status(current: Status | str) -> Status:
+    """The in-progress status an attempt moves a due delivery to."""
+    current = Status(current)
+    target = Status.SENDING if current is Status.PENDING else Status.RESENDING
+    return transition(current, target)
+
+
+def label(status: Status | str, lang: str = "pt-BR") -> str:
+    labels = LABELS_EN if lang.lower().startswith("en") else LABELS_PT_BR
+    return labels[Status(status)]

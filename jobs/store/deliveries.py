@@ -1,0 +1,245 @@
+"""The delivery queue's rows: claiming due deliveries, recording attempts and
+status changes, and finding what the sweeper must recover.
+
+Claims use `FOR UPDATE SKIP LOCKED`, so any number of workers on any number of
+machines can share one database without two of them attempting the same
+delivery at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import class_row
+
+from jobs.store.rows import StatusChange
+
+
+@dataclass(frozen=True)
+class DueDelivery:
+    """A delivery locked by the current transaction, with what sending it needs."""
+
+    id: int
+    workspace_id: int
+    event_id: int
+    destination_id: int
+    status: str
+    attempt_count: int
+    deadline: dt.datetime
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class LockedDelivery:
+    id: int
+    workspace_id: int
+    event_id: int
+    destination_id: int
+    status: str
+    attempt_count: int
+    deadline: dt.datetime
+
+
+@dataclass(frozen=True)
+class DeliveryUpdate:
+    id: int
+    status: str
+    attempt_count: int
+    next_attempt_at: dt.datetime | None
+    lease_expires_at: dt.datetime | None
+    failure_reason: str
+    last_error: str
+
+
+@dataclass(frozen=True)
+class AttemptStart:
+    delivery_id: int
+    number: int
+    trigger: str
+    started_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class AttemptEnd:
+    delivery_id: int
+    number: int
+    finished_at: dt.datetime
+    outcome: str
+    http_status: int | None = None
+    platform_code: int | None = None
+    platform_subcode: int | None = None
+    message: str = ""
+    response_excerpt: str = ""
+
+
+async def lock_due(
+    conn: AsyncConnection, *, destination_id: int, now: dt.datetime, limit: int
+) -> list[DueDelivery]:
+    """Lock up to `limit` deliveries of a destination that are due at `now`."""
+    cur = conn.cursor(row_factory=class_row(DueDelivery))
+    await cur.execute(
+        "WITH due AS ("
+        "  SELECT id FROM tenaz_deliveries"
+        "  WHERE destination_id = %s AND status IN ('PENDING', 'WAITING_RETRY')"
+        "    AND next_attempt_at <= %s"
+        "  ORDER BY next_attempt_at, id LIMIT %s FOR UPDATE SKIP LOCKED)"
+        " SELECT d.id, d.workspace_id, d.event_id, d.destination_id, d.status, d.attempt_count,"
+        "   d.deadline, e.payload"
+        " FROM due JOIN tenaz_deliveries d USING (id) JOIN tenaz_events e ON e.id = d.event_id"
+        " ORDER BY d.next_attempt_at, d.id",
+        (destination_id, now, limit),
+    )
+    return await cur.fetchall()
+
+
+async def lock_deliveries(conn: AsyncConnection, ids: Sequence[int]) -> list[LockedDelivery]:
+    """Lock deliveries by id (waiting for other holders), to finish an attempt."""
+    cur = conn.cursor(row_factory=class_row(LockedDelivery))
+    await cur.execute(
+        "SELECT id, workspace_id, event_id, destination_id, status, attempt_count, deadline"
+        " FROM tenaz_deliveries WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+        (list(ids),),
+    )
+    return await cur.fetchall()
+
+
+async def lock_expired_leases(
+    conn: AsyncConnection, *, now: dt.datetime, limit: int
+) -> list[LockedDelivery]:
+    """Deliveries whose attempt outlived its lease: the worker died or hung."""
+    cur = conn.cursor(row_factory=class_row(LockedDelivery))
+    await cur.execute(
+        "SELECT id, workspace_id, event_id, destination_id, status, attempt_count, deadline"
+        " FROM tenaz_deliveries WHERE status IN ('SENDING', 'RESENDING')"
+        " AND lease_expires_at <= %s ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+        (now, limit),
+    )
+    return await cur.fetchall()
+
+
+async def lock_waiting_past(
+    conn: AsyncConnection, *, cutoff: dt.datetime, limit: int
+) -> list[LockedDelivery]:
+    """Deliveries waiting for a retry whose last chance (deadline) is before `cutoff`."""
+    cur = conn.cursor(row_factory=class_row(LockedDelivery))
+    await cur.execute(
+        "SELECT id, workspace_id, event_id, destination_id, status, attempt_count, deadline"
+        " FROM tenaz_deliveries WHERE status = 'WAITING_RETRY' AND deadline <= %s"
+        " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+        (cutoff, limit),
+    )
+    return await cur.fetchall()
+
+
+async def overdue_destinations(conn: AsyncConnection, *, cutoff: dt.datetime) -> list[int]:
+    """Enabled destinations with deliveries due before `cutoff` (a job should exist)."""
+    cur = await conn.execute(
+        "SELECT DISTINCT d.destination_id FROM tenaz_deliveries d"
+        " JOIN tenaz_destinations dest ON dest.id = d.destination_id"
+        " WHERE d.status IN ('PENDING', 'WAITING_RETRY') AND d.next_attempt_at <= %s"
+        " AND dest.enabled AND dest.deleted_at IS NULL",
+        (cutoff,),
+    )
+    return [row[0] for row in await cur.fetchall()]
+
+
+async def update_deliveries(
+    conn: AsyncConnection, updates: Sequence[DeliveryUpdate], *, now: dt.datetime
+) -> None:
+    if not updates:
+        return
+    await conn.execute(
+        "UPDATE tenaz_deliveries d SET status = u.status, attempt_count = u.attempt_count,"
+        " next_attempt_at = u.next_attempt_at, lease_expires_at = u.lease_expires_at,"
+        " failure_reason = u.failure_reason, last_error = u.last_error, updated_at = %s"
+        " FROM unnest(%s::bigint[], %s::text[], %s::int[], %s::timestamptz[],"
+        "   %s::timestamptz[], %s::text[], %s::text[])"
+        "   AS u(id, status, attempt_count, next_attempt_at, lease_expires_at, failure_reason,"
+        "        last_error)"
+        " WHERE d.id = u.id",
+        (
+            now,
+            [u.id for u in updates],
+            [u.status for u in updates],
+            [u.attempt_count for u in updates],
+            [u.next_attempt_at for u in updates],
+            [u.lease_expires_at for u in updates],
+            [u.failure_reason for u in updates],
+            [u.last_error for u in updates],
+        ),
+    )
+
+
+async def start_attempts(conn: AsyncConnection, starts: Sequence[AttemptStart]) -> None:
+    if not starts:
+        return
+    await conn.execute(
+        "INSERT INTO tenaz_attempts (delivery_id, number, trigger, started_at, outcome)"
+        " SELECT d, n, t, s, 'in_progress'"
+        " FROM unnest(%s::bigint[], %s::int[], %s::text[], %s::timestamptz[]) AS x(d, n, t, s)",
+        (
+            [a.delivery_id for a in starts],
+            [a.number for a in starts],
+            [a.trigger for a in starts],
+            [a.started_at for a in starts],
+        ),
+    )
+
+
+async def finish_attempts(conn: AsyncConnection, ends: Sequence[AttemptEnd]) -> None:
+    if not ends:
+        return
+    await conn.execute(
+        "UPDATE tenaz_attempts a SET finished_at = x.f, outcome = x.o, http_status = x.h,"
+        " platform_code = x.c, platform_subcode = x.s, message = x.m, response_excerpt = x.r"
+        " FROM unnest(%s::bigint[], %s::int[], %s::timestamptz[], %s::text[], %s::int[],"
+        "   %s::int[], %s::int[], %s::text[], %s::text[]) AS x(d, n, f, o, h, c, s, m, r)"
+        " WHERE a.delivery_id = x.d AND a.number = x.n",
+        (
+            [a.delivery_id for a in ends],
+            [a.number for a in ends],
+            [a.finished_at for a in ends],
+            [a.outcome for a in ends],
+            [a.http_status for a in ends],
+            [a.platform_code for a in ends],
+            [a.platform_subcode for a in ends],
+            [a.message for a in ends],
+            [a.response_excerpt for a in ends],
+        ),
+    )
+
+
+async def record_status_changes(conn: AsyncConnection, changes: Sequence[StatusChange]) -> None:
+    if not changes:
+        return
+    await conn.execute(
+        "INSERT INTO tenaz_status_changes (workspace_id, delivery_id, event_id, destination_id,"
+        " from_status, to_status, attempt_number, error, at)"
+        " SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[],"
+        "   %s::text[], %s::text[], %s::int[], %s::text[], %s::timestamptz[])",
+        (
+            [c.workspace_id for c in changes],
+            [c.delivery_id for c in changes],
+            [c.event_id for c in changes],
+            [c.destination_id for c in changes],
+            [c.from_status for c in changes],
+            [c.to_status for c in changes],
+            [c.attempt_number for c in changes],
+            [c.error for c in changes],
+            [c.at for c in changes],
+        ),
+    )
+
+
+async def make_waiting_due(conn: AsyncConnection, *, destination_id: int, now: dt.datetime) -> int:
+    """Bring the destination's waiting retries forward to `now` (credentials fixed)."""
+    cur = await conn.execute(
+        "UPDATE tenaz_deliveries SET next_attempt_at = %s"
+        " WHERE destination_id = %s AND status = 'WAITING_RETRY' AND next_attempt_at > %s",
+        (now, destination_id, now),
+    )
+    return cur.rowcount

@@ -1,0 +1,176 @@
+"""Destinations: one configured connection to one platform account."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from jobs.store.rows import Destination
+
+_COLUMNS = (
+    "id, workspace_id, name, kind, enabled, settings, secret, retry_interval_seconds,"
+    " needs_action, needs_action_reason, created_at, updated_at"
+)
+
+
+def _destination(row: dict[str, Any]) -> Destination:
+    seconds = row.pop("retry_interval_seconds")
+    return Destination(
+        **row, retry_interval=None if seconds is None else dt.timedelta(seconds=seconds)
+    )
+
+
+def _seconds(interval: dt.timedelta | None) -> float | None:
+    return None if interval is None else interval.total_seconds()
+
+
+async def insert_destination(
+    conn: AsyncConnection,
+    *,
+    workspace_id: int,
+    name: str,
+    kind: str,
+    enabled: bool,
+    settings: dict[str, Any],
+    secret: str,
+    retry_interval: dt.timedelta | None,
+    now: dt.datetime,
+) -> Destination | None:
+    """Insert a destination; None when the name is taken in the workspace."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        "INSERT INTO tenaz_destinations (workspace_id, name, kind, enabled, settings, secret,"
+        " retry_interval_seconds, created_at, updated_at)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (workspace_id, name) WHERE deleted_at IS NULL DO NOTHING"
+        f" RETURNING {_COLUMNS}",
+        (
+            workspace_id,
+            name,
+            kind,
+            enabled,
+            Jsonb(settings),
+            secret,
+            _seconds(retry_interval),
+            now,
+            now,
+        ),
+    )
+    row = await cur.fetchone()
+    return None if row is None else _destination(row)
+
+
+async def get_destination(
+    conn: AsyncConnection, *, workspace_id: int, name: str, for_update: bool = False
+) -> Destination | None:
+    cur = conn.cursor(row_factory=dict_row)
+    lock = " FOR UPDATE" if for_update else ""
+    await cur.execute(
+        f"SELECT {_COLUMNS} FROM tenaz_destinations"
+        f" WHERE workspace_id = %s AND name = %s AND deleted_at IS NULL{lock}",
+        (workspace_id, name),
+    )
+    row = await cur.fetchone()
+    return None if row is None else _destination(row)
+
+
+async def get_destination_by_id(conn: AsyncConnection, destination_id: int) -> Destination | None:
+    """Any destination by id, deleted ones included (their deliveries still exist)."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(f"SELECT {_COLUMNS} FROM tenaz_destinations WHERE id = %s", (destination_id,))
+    row = await cur.fetchone()
+    return None if row is None else _destination(row)
+
+
+async def list_destinations(conn: AsyncConnection, *, workspace_id: int) -> list[Destination]:
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        f"SELECT {_COLUMNS} FROM tenaz_destinations"
+        " WHERE workspace_id = %s AND deleted_at IS NULL ORDER BY name",
+        (workspace_id,),
+    )
+    return [_destination(row) for row in await cur.fetchall()]
+
+
+async def destinations_by_names(
+    conn: AsyncConnection, *, workspace_id: int, names: Sequence[str]
+) -> dict[str, Destination]:
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        f"SELECT {_COLUMNS} FROM tenaz_destinations"
+        " WHERE workspace_id = %s AND name = ANY(%s) AND deleted_at IS NULL",
+        (workspace_id, list(names)),
+    )
+    return {row["name"]: _destination(row) for row in await cur.fetchall()}
+
+
+async def update_destination(
+    conn: AsyncConnection,
+    *,
+    destination_id: int,
+    enabled: bool,
+    settings: dict[str, Any],
+    secret: str,
+    retry_interval: dt.timedelta | None,
+    needs_action: bool,
+    needs_action_reason: str,
+    now: dt.datetime,
+) -> Destination:
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        "UPDATE tenaz_destinations SET enabled = %s, settings = %s, secret = %s,"
+        " retry_interval_seconds = %s, needs_action = %s, needs_action_reason = %s,"
+        f" updated_at = %s WHERE id = %s RETURNING {_COLUMNS}",
+        (
+            enabled,
+            Jsonb(settings),
+            secret,
+            _seconds(retry_interval),
+            needs_action,
+            needs_action_reason,
+            now,
+            destination_id,
+        ),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return _destination(row)
+
+
+async def set_needs_action(
+    conn: AsyncConnection, *, destination_id: int, needs_action: bool, reason: str, now: dt.datetime
+) -> None:
+    """Flag (or clear) a destination whose credentials the platform refused.
+
+    Only writes when the flag changes, so a busy destination's row is not
+    rewritten by every batch.
+    """
+    await conn.execute(
+        "UPDATE tenaz_destinations SET needs_action = %s, needs_action_reason = %s, updated_at = %s"
+        " WHERE id = %s AND (needs_action <> %s OR needs_action_reason <> %s)",
+        (needs_action, reason, now, destination_id, needs_action, reason),
+    )
+
+
+async def soft_delete_destination(
+    conn: AsyncConnection, *, destination_id: int, now: dt.datetime
+) -> None:
+    await conn.execute(
+        "UPDATE tenaz_destinations SET deleted_at = %s, enabled = false, secret = '' WHERE id = %s",
+        (now, destination_id),
+    )
+
+
+async def count_unfinished_deliveries(conn: AsyncConnection, *, destination_id: int) -> int:
+    cur = await conn.execute(
+        "SELECT count(*) FROM tenaz_deliveries WHERE destination_id = %s"
+        " AND status IN ('PENDING', 'SENDING', 'WAITING_RETRY', 'RESENDING')",
+        (destination_id,),
+    )
+    row = await cur.fetchone()
+    return int(row[0]) if row else 0

@@ -1,0 +1,216 @@
+"""Events and the reads that show them with their deliveries and attempts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import class_row, dict_row
+from psycopg.types.json import Jsonb
+
+from jobs.store.rows import Attempt, Delivery, Event
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    event_name: str
+    event_id: str
+    event_time: dt.datetime
+    order_id: str
+    payload: dict[str, Any]
+
+
+async def insert_events(
+    conn: AsyncConnection, *, workspace_id: int, events: Sequence[NewEvent], now: dt.datetime
+) -> dict[tuple[str, str], tuple[int, bool]]:
+    """Insert events that are new; map each (event_name, event_id) to (id, duplicate)."""
+    cur = await conn.execute(
+        "INSERT INTO tenaz_events"
+        " (workspace_id, event_name, event_id, event_time, order_id, payload, received_at)"
+        " SELECT %s, n, i, t, o, p, %s"
+        " FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::text[], %s::jsonb[])"
+        "   AS x(n, i, t, o, p)"
+        " ON CONFLICT (workspace_id, event_name, event_id) DO NOTHING"
+        " RETURNING id, event_name, event_id",
+        (
+            workspace_id,
+            now,
+            [e.event_name for e in events],
+            [e.event_id for e in events],
+            [e.event_time for e in events],
+            [e.order_id for e in events],
+            [Jsonb(e.payload) for e in events],
+        ),
+    )
+    result = {(name, eid): (id_, False) for id_, name, eid in await cur.fetchall()}
+    missing = [
+        (e.event_name, e.event_id) for e in events if (e.event_name, e.event_id) not in result
+    ]
+    if missing:
+        cur = await conn.execute(
+            "SELECT e.id, e.event_name, e.event_id FROM tenaz_events e"
+            " JOIN unnest(%s::text[], %s::text[]) AS x(n, i)"
+            "   ON e.event_name = x.n AND e.event_id = x.i"
+            " WHERE e.workspace_id = %s",
+            ([m[0] for m in missing], [m[1] for m in missing], workspace_id),
+        )
+        for id_, name, eid in await cur.fetchall():
+            result[(name, eid)] = (id_, True)
+    return result
+
+
+async def insert_deliveries(
+    conn: AsyncConnection,
+    *,
+    workspace_id: int,
+    rows: Sequence[tuple[int, int, dt.datetime]],
+    now: dt.datetime,
+) -> list[tuple[int, int, int]]:
+    """Create PENDING deliveries for (event id, destination id, deadline) rows.
+
+    Returns (delivery id, event id, destination id) for each one created.
+    """
+    cur = await conn.execute(
+        "INSERT INTO tenaz_deliveries (workspace_id, event_id, destination_id, status,"
+        " next_attempt_at, deadline, created_at, updated_at)"
+        " SELECT %s, e, d, 'PENDING', %s, dl, %s, %s"
+        " FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[]) AS x(e, d, dl)"
+        " ON CONFLICT (event_id, destination_id) DO NOTHING"
+        " RETURNING id, event_id, destination_id",
+        (
+            workspace_id,
+            now,
+            now,
+            now,
+            [r[0] for r in rows],
+            [r[1] for r in rows],
+            [r[2] for r in rows],
+        ),
+    )
+    return [(r[0], r[1], r[2]) for r in await cur.fetchall()]
+
+
+_DELIVERY_COLUMNS = (
+    "d.id, d.event_id, d.destination_id, dest.name AS destination_name, d.status,"
+    " d.failure_reason, d.attempt_count, d.next_attempt_at, d.deadline, d.last_error,"
+    " d.created_at, d.updated_at"
+)
+
+
+async def _deliveries_of(
+    conn: AsyncConnection, event_ids: Sequence[int], *, with_attempts: bool
+) -> dict[int, list[Delivery]]:
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        f"SELECT {_DELIVERY_COLUMNS} FROM tenaz_deliveries d"
+        " JOIN tenaz_destinations dest ON dest.id = d.destination_id"
+        " WHERE d.event_id = ANY(%s) ORDER BY d.event_id, dest.name",
+        (list(event_ids),),
+    )
+    rows = await cur.fetchall()
+    attempts: dict[int, list[Attempt]] = defaultdict(list)
+    if with_attempts and rows:
+        acur = conn.cursor(row_factory=dict_row)
+        await acur.execute(
+            "SELECT delivery_id, number, trigger, started_at, finished_at, outcome, http_status,"
+            " platform_code, platform_subcode, message, response_excerpt FROM tenaz_attempts"
+            " WHERE delivery_id = ANY(%s) ORDER BY delivery_id, number",
+            ([r["id"] for r in rows],),
+        )
+        for a in await acur.fetchall():
+            attempts[a.pop("delivery_id")].append(Attempt(**a))
+    by_event: dict[int, list[Delivery]] = defaultdict(list)
+    for r in rows:
+        by_event[r["event_id"]].append(Delivery(**r, attempts=tuple(attempts.get(r["id"], ()))))
+    return by_event
+
+
+_EVENT_COLUMNS = "id, workspace_id, event_name, event_id, event_time, payload, received_at"
+
+
+async def get_events(
+    conn: AsyncConnection, *, workspace_id: int, ids: Sequence[int], with_attempts: bool = False
+) -> list[Event]:
+    """Events of the workspace with these ids, in the order of `ids`."""
+    cur = conn.cursor(row_factory=class_row(Event))
+    await cur.execute(
+        f"SELECT {_EVENT_COLUMNS} FROM tenaz_events WHERE workspace_id = %s AND id = ANY(%s)",
+        (workspace_id, list(ids)),
+    )
+    found = {e.id: e for e in await cur.fetchall()}
+    deliveries = await _deliveries_of(conn, list(found), with_attempts=with_attempts)
+    return [_with_deliveries(found[i], deliveries.get(i, [])) for i in ids if i in found]
+
+
+def _with_deliveries(event: Event, deliveries: list[Delivery]) -> Event:
+    return Event(
+        id=event.id,
+        workspace_id=event.workspace_id,
+        event_name=event.event_name,
+        event_id=event.event_id,
+        event_time=event.event_time,
+        payload=event.payload,
+        received_at=event.received_at,
+        deliveries=tuple(deliveries),
+    )
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    statuses: Sequence[str] = ()
+    destination_id: int | None = None
+    event_name: str = ""
+    received_after: dt.datetime | None = None
+    received_before: dt.datetime | None = None
+    event_ids: Sequence[str] = ()
+
+
+async def list_events(
+    conn: AsyncConnection,
+    *,
+    workspace_id: int,
+    where: EventFilter,
+    before_id: int | None,
+    limit: int,
+) -> list[Event]:
+    """Newest first, keyset-paginated on the event id (stable under inserts)."""
+    clauses = ["e.workspace_id = %(ws)s"]
+    params: dict[str, Any] = {"ws": workspace_id, "limit": limit}
+    if before_id is not None:
+        clauses.append("e.id < %(before_id)s")
+        params["before_id"] = before_id
+    if where.event_name:
+        clauses.append("e.event_name = %(event_name)s")
+        params["event_name"] = where.event_name
+    if where.received_after is not None:
+        clauses.append("e.received_at >= %(after)s")
+        params["after"] = where.received_after
+    if where.received_before is not None:
+        clauses.append("e.received_at < %(before)s")
+        params["before"] = where.received_before
+    if where.event_ids:
+        clauses.append("e.event_id = ANY(%(event_ids)s)")
+        params["event_ids"] = list(where.event_ids)
+    if where.statuses or where.destination_id is not None:
+        sub = ["d.event_id = e.id"]
+        if where.statuses:
+            sub.append("d.status = ANY(%(statuses)s)")
+            params["statuses"] = list(where.statuses)
+        if where.destination_id is not None:
+            sub.append("d.destination_id = %(destination_id)s")
+            params["destination_id"] = where.destination_id
+        clauses.append(f"EXISTS (SELECT 1 FROM tenaz_deliveries d WHERE {' AND '.join(sub)})")
+    cur = conn.cursor(row_factory=class_row(Event))
+    await cur.execute(
+        f"SELECT {', '.join('e.' + c for c in _EVENT_COLUMNS.split(', '))}"
+        f" FROM tenaz_events e WHERE {' AND '.join(clauses)}"
+        " ORDER BY e.id DESC LIMIT %(limit)s",
+        params,
+    )
+    events = await cur.fetchall()
+    deliveries = await _deliveries_of(conn, [e.id for e in events], with_attempts=False)
+    return [_with_deliveries(e, deliveries.get(e.id, [])) for e in events]

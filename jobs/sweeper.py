@@ -1,0 +1,164 @@
+"""The sweeper: the reason no delivery is ever stuck.
+
+Run periodically by every worker (procrastinate's periodic task; the queueing
+lock keeps one sweep at a time), it:
+
+- recovers attempts whose lease ran out (the worker was killed or hung): the
+  attempt is closed as `interrupted` and the delivery is due again at once,
+  or FAILED `expired` when its deadline no longer allows a send;
+- expires deliveries waiting for a retry whose deadline passed while they
+  could not be attempted (for instance, their destination was disabled);
+- re-queues a job for any destination with deliveries overdue by more than a
+  sweep interval, whatever happened to the job that should have sent them;
+- hands procrastinate's stalled jobs (their worker stopped sending heartbeats)
+  back to the queue, as procrastinate does not do it by itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from psycopg_pool import AsyncConnectionPool
+
+from jobs import queue, retry_policy
+from jobs.clock import Clock
+from jobs.settings import Settings
+from jobs.status import FailureReason, Status, transition
+from jobs.store import deliveries as store
+from jobs.store.rows import StatusChange
+
+log = logging.getLogger(__name__)
+
+_BATCH = 1000
+_INTERRUPTED = "the attempt was interrupted (the worker stopped before it finished)"
+_EXPIRED = "the platform's deadline for this event passed before it was delivered"
+
+
+class Sweeper:
+    def __init__(
+        self, pool: AsyncConnectionPool, clock: Clock, settings: Settings, app: queue.App
+    ) -> None:
+        self._pool = pool
+        self._clock = clock
+        self._settings = settings
+        self._app = app
+
+    async def sweep(self) -> dict[str, int]:
+        counts = {
+            "interrupted": await self.recover_interrupted(),
+            "expired": await self.expire_waiting(),
+            "requeued": await self.requeue_overdue(),
+            "stalled_jobs": await self.retry_stalled_jobs(),
+        }
+        if any(counts.values()):
+            log.info("sweep.finished %s", " ".join(f"{k}={v}" for k, v in counts.items()))
+        return counts
+
+    async def recover_interrupted(self) -> int:
+        total = 0
+        while True:
+            now = self._clock.now()
+            async with self._pool.connection() as conn, conn.transaction():
+                rows = await store.lock_expired_leases(conn, now=now, limit=_BATCH)
+                updates, ends, changes = [], [], []
+                destinations: set[int] = set()
+                for row in rows:
+                    ends.append(
+                        store.AttemptEnd(
+                            row.id, row.attempt_count, now, "interrupted", message=_INTERRUPTED
+                        )
+                    )
+                    if retry_policy.can_send(now, row.deadline):
+                        target, reason, next_at = Status.WAITING_RETRY, "", now
+                        destinations.add(row.destination_id)
+                    else:
+                        target, reason, next_at = Status.FAILED, FailureReason.EXPIRED, None
+                    updates.append(
+                        store.DeliveryUpdate(
+                            row.id,
+                            transition(row.status, target),
+                            row.attempt_count,
+                            next_at,
+                            None,
+                            reason,
+                            _INTERRUPTED,
+                        )
+                    )
+                    changes.append(_change(row, target, _INTERRUPTED, now))
+                await store.update_deliveries(conn, updates, now=now)
+                await store.finish_attempts(conn, ends)
+                await store.record_status_changes(conn, changes)
+                for destination_id in sorted(destinations):
+                    await queue.defer_delivery(self._app, conn, destination_id=destination_id)
+            if rows:
+                log.warning("delivery.attempt.interrupted deliveries=%d", len(rows))
+            total += len(rows)
+            if len(rows) < _BATCH:
+                return total
+
+    async def expire_waiting(self) -> int:
+        total = 0
+        while True:
+            now = self._clock.now()
+            async with self._pool.connection() as conn, conn.transaction():
+                rows = await store.lock_waiting_past(
+                    conn, cutoff=now + retry_policy.SEND_GUARD, limit=_BATCH
+                )
+                await store.update_deliveries(
+                    conn,
+                    [
+                        store.DeliveryUpdate(
+                            r.id,
+                            transition(r.status, Status.FAILED),
+                            r.attempt_count,
+                            None,
+                            None,
+                            FailureReason.EXPIRED,
+                            _EXPIRED,
+                        )
+                        for r in rows
+                    ],
+                    now=now,
+                )
+                await store.record_status_changes(
+                    conn, [_change(r, Status.FAILED, _EXPIRED, now) for r in rows]
+                )
+            total += len(rows)
+            if len(rows) < _BATCH:
+                return total
+
+    async def requeue_overdue(self) -> int:
+        cutoff = self._clock.now() - self._settings.sweep_interval
+        requeued = 0
+        async with self._pool.connection() as conn, conn.transaction():
+            for destination_id in await store.overdue_destinations(conn, cutoff=cutoff):
+                if await queue.defer_delivery(
+                    self._app,
+                    conn,
+                    destination_id=destination_id,
+                    queueing_lock=f"{queue.DELIVER_TASK}:sweep:{destination_id}",
+                ):
+                    requeued += 1
+        return requeued
+
+    async def retry_stalled_jobs(self) -> int:
+        manager = self._app.job_manager
+        stalled = list(await manager.get_stalled_jobs())
+        for job in stalled:
+            await manager.retry_job(job)
+        return len(stalled)
+
+
+def _change(row: store.LockedDelivery, target: Status, error: str, at: dt.datetime) -> StatusChange:
+    return StatusChange(
+        workspace_id=row.workspace_id,
+        delivery_id=row.id,
+        event_id=row.event_id,
+        destination_id=row.destination_id,
+        from_status=row.status,
+        to_status=target,
+        attempt_number=row.attempt_count,
+        error=error,
+        at=at,
+    )

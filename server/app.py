@@ -1,0 +1,76 @@
+"""The gRPC server: services, health, reflection, and a graceful stop."""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection
+from tenaz.v1 import destinations_pb2, destinations_pb2_grpc, events_pb2, events_pb2_grpc
+
+from jobs import keys
+from jobs.runtime import Runtime
+from server.auth import ApiInterceptor, KeyCache
+from server.destinations_servicer import DestinationServicer
+from server.events_servicer import EventServicer
+
+log = logging.getLogger(__name__)
+
+# 1,000 events of a few KB each must fit in one SubmitEvents call.
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+SERVICE_NAMES = (
+    events_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
+    destinations_pb2.DESCRIPTOR.services_by_name["DestinationService"].full_name,
+)
+
+
+class TenazServer:
+    """A started gRPC server bound to `port`; `stop()` drains it."""
+
+    def __init__(self, server: grpc.aio.Server, health: HealthServicer, port: int) -> None:
+        self.server = server
+        self.health = health
+        self.port = port
+
+    async def stop(self, grace: float = 5.0) -> None:
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+
+
+async def start_server(runtime: Runtime, address: str) -> TenazServer:
+    async def check_key(secret: str) -> keys.Workspace:
+        return await keys.authenticate(runtime.pool, secret)
+
+    server = grpc.aio.server(
+        interceptors=[ApiInterceptor(KeyCache(check_key))],
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.keepalive_time_ms", 30_000),
+            ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+            ("grpc.keepalive_permit_without_calls", 1),
+        ],
+    )
+    events_pb2_grpc.add_EventServiceServicer_to_server(EventServicer(runtime), server)
+    destinations_pb2_grpc.add_DestinationServiceServicer_to_server(
+        DestinationServicer(runtime), server
+    )
+    health = HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    reflection.enable_server_reflection(
+        (
+            *SERVICE_NAMES,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ),
+        server,
+    )
+    port = server.add_insecure_port(address)
+    if port == 0:
+        raise OSError(f"cannot listen on {address}")
+    await server.start()
+    for name in ("", *SERVICE_NAMES):
+        await health.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("server.started address=%s port=%d", address, port)
+    return TenazServer(server, health, port)

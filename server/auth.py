@@ -1,0 +1,121 @@
+"""API-key authentication and error translation for every RPC, as one interceptor.
+
+The interceptor wraps each method's behaviour: it checks the
+`authorization: Bearer <key>` metadata, makes the key's workspace the
+current one for the handler (a context variable), and turns domain errors
+into gRPC statuses through `server.errors`. Health checking and reflection
+stay open, as load balancers and tools call them without a key.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+
+from jobs.errors import Unauthenticated
+from jobs.store.rows import Workspace
+from server.errors import abort
+
+PUBLIC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+_current: contextvars.ContextVar[Workspace] = contextvars.ContextVar("tenaz_workspace")
+
+
+def current_workspace() -> Workspace:
+    """The workspace of the key that made the current call."""
+    return _current.get()
+
+
+class KeyCache:
+    """Remembers recent successful key checks briefly, to spare a query per call.
+
+    A revoked key stops working within `ttl` seconds.
+    """
+
+    def __init__(self, check: Callable[[str], Awaitable[Workspace]], ttl: float = 10.0) -> None:
+        self._check = check
+        self._ttl = ttl
+        self._entries: dict[str, tuple[float, Workspace]] = {}
+
+    async def workspace_for(self, secret: str) -> Workspace:
+        now = time.monotonic()
+        hit = self._entries.get(secret)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        workspace = await self._check(secret)
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[secret] = (now + self._ttl, workspace)
+        return workspace
+
+
+def _bearer(context: grpc.aio.ServicerContext[Any, Any]) -> str:
+    for key, value in context.invocation_metadata() or ():
+        if key == "authorization":
+            text = value.decode() if isinstance(value, bytes) else value
+            scheme, _, token = text.partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+    raise Unauthenticated("missing API key: send the metadata 'authorization: Bearer <key>'")
+
+
+class ApiInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, keys: KeyCache) -> None:
+        self._keys = keys
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        method: str = handler_call_details.method  # type: ignore[attr-defined]
+        if handler is None or method.startswith(PUBLIC_PREFIXES):
+            return handler
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._unary(handler.unary_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                self._stream(handler.unary_stream),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+    async def _enter(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        _current.set(await self._keys.workspace_for(_bearer(context)))
+
+    def _unary(self, behaviour: Any) -> Any:
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            try:
+                await self._enter(context)
+                return await behaviour(request, context)
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:
+                await abort(context, exc)
+
+        return wrapped
+
+    def _stream(self, behaviour: Any) -> Any:
+        async def wrapped(
+            request: Any, context: grpc.aio.ServicerContext[Any, Any]
+        ) -> AsyncIterator[Any]:
+            try:
+                await self._enter(context)
+                async for message in behaviour(request, context):
+                    yield message
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:
+                await abort(context, exc)
+
+        return wrapped

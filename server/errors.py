@@ -1,0 +1,82 @@
+"""The one table from domain errors to gRPC status codes, and the only place that aborts.
+
+Field violations travel as `google.rpc.BadRequest` in the standard
+`grpc-status-details-bin` trailer, which every gRPC language can decode.
+Database outages become UNAVAILABLE (retry later), never a half-done write:
+every write is one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, NoReturn
+
+import grpc
+import psycopg
+import psycopg_pool
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from jobs.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    TenazError,
+    Unauthenticated,
+)
+
+log = logging.getLogger(__name__)
+
+_CODES: tuple[tuple[type[BaseException], grpc.StatusCode, int], ...] = (
+    (InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT, code_pb2.INVALID_ARGUMENT),
+    (NotFound, grpc.StatusCode.NOT_FOUND, code_pb2.NOT_FOUND),
+    (AlreadyExists, grpc.StatusCode.ALREADY_EXISTS, code_pb2.ALREADY_EXISTS),
+    (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION, code_pb2.FAILED_PRECONDITION),
+    (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED, code_pb2.UNAUTHENTICATED),
+)
+
+_UNAVAILABLE = (psycopg.OperationalError, psycopg_pool.PoolTimeout)
+
+
+def to_status(exc: BaseException) -> grpc.Status | None:
+    """The gRPC status for a known error; None for an unexpected one."""
+    for kind, _, proto_code in _CODES:
+        if isinstance(exc, kind):
+            status = status_pb2.Status(code=proto_code, message=str(exc))
+            if isinstance(exc, InvalidArgument):
+                detail = error_details_pb2.BadRequest(
+                    field_violations=[
+                        error_details_pb2.BadRequest.FieldViolation(
+                            field=v.field, description=v.description
+                        )
+                        for v in exc.violations
+                    ]
+                )
+                status.details.add().Pack(detail)
+            return rpc_status.to_status(status)
+    if isinstance(exc, _UNAVAILABLE):
+        return rpc_status.to_status(
+            status_pb2.Status(
+                code=code_pb2.UNAVAILABLE,
+                message="the database is unavailable; nothing was stored, retry later",
+            )
+        )
+    return None
+
+
+async def abort(context: grpc.aio.ServicerContext[Any, Any], exc: BaseException) -> NoReturn:
+    status = to_status(exc)
+    if status is None:
+        # The traceback stays in the server log; the caller learns nothing internal.
+        log.exception("rpc.failed unexpected error", exc_info=exc)
+        status = rpc_status.to_status(
+            status_pb2.Status(code=code_pb2.INTERNAL, message="internal error")
+        )
+    elif isinstance(exc, _UNAVAILABLE):
+        log.warning("rpc.unavailable %s", type(exc).__name__)
+    await context.abort_with_status(status)
+    raise AssertionError("abort_with_status returned")  # pragma: no cover
+
+
+KNOWN = (TenazError, *_UNAVAILABLE)

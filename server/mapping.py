@@ -1,0 +1,253 @@
+"""Translation between the protobuf contract and the domain's plain objects.
+
+Kept apart from the servicers so each servicer reads as decode, call, encode.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
+from google.protobuf.json_format import MessageToDict
+from tenaz.v1 import destinations_pb2, events_pb2
+
+from jobs.destinations import DestinationSpec
+from jobs.status import FailureReason, Status
+from jobs.store import rows
+from jobs.submission import ContentInput, EventInput
+
+_USER_FIELDS = (
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "city",
+    "state",
+    "zip",
+    "country",
+    "external_id",
+    "gender",
+    "date_of_birth",
+    "client_ip_address",
+    "client_user_agent",
+    "fbc",
+    "fbp",
+)
+# Meta's user_data keys for each proto field, to show stored (hashed) events.
+_META_KEY = {
+    "email": "em",
+    "phone": "ph",
+    "first_name": "fn",
+    "last_name": "ln",
+    "city": "ct",
+    "state": "st",
+    "zip": "zp",
+    "country": "country",
+    "external_id": "external_id",
+    "gender": "ge",
+    "date_of_birth": "db",
+    "client_ip_address": "client_ip_address",
+    "client_user_agent": "client_user_agent",
+    "fbc": "fbc",
+    "fbp": "fbp",
+}
+_KNOWN_CUSTOM = {"value", "currency", "order_id", "contents", "content_type", "content_ids"}
+
+STATUS_TO_PROTO = {
+    Status.PENDING: events_pb2.DELIVERY_STATUS_PENDING,
+    Status.SENDING: events_pb2.DELIVERY_STATUS_SENDING,
+    Status.WAITING_RETRY: events_pb2.DELIVERY_STATUS_WAITING_RETRY,
+    Status.RESENDING: events_pb2.DELIVERY_STATUS_RESENDING,
+    Status.SUCCEEDED: events_pb2.DELIVERY_STATUS_SUCCEEDED,
+    Status.FAILED: events_pb2.DELIVERY_STATUS_FAILED,
+}
+STATUS_FROM_PROTO = {v: k for k, v in STATUS_TO_PROTO.items()}
+_REASON = {
+    FailureReason.REJECTED: events_pb2.FAILURE_REASON_REJECTED,
+    FailureReason.EXPIRED: events_pb2.FAILURE_REASON_EXPIRED,
+    FailureReason.CANCELLED: events_pb2.FAILURE_REASON_CANCELLED,
+}
+_OUTCOME = {
+    "in_progress": events_pb2.ATTEMPT_OUTCOME_IN_PROGRESS,
+    "succeeded": events_pb2.ATTEMPT_OUTCOME_SUCCEEDED,
+    "external_problem": events_pb2.ATTEMPT_OUTCOME_EXTERNAL_PROBLEM,
+    "rejected": events_pb2.ATTEMPT_OUTCOME_REJECTED,
+    "interrupted": events_pb2.ATTEMPT_OUTCOME_INTERRUPTED,
+    "expired": events_pb2.ATTEMPT_OUTCOME_EXPIRED,
+}
+
+
+def timestamp(value: dt.datetime | None) -> timestamp_pb2.Timestamp | None:
+    if value is None:
+        return None
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(value)
+    return ts
+
+
+def from_timestamp(message: Any, field: str) -> dt.datetime | None:
+    if not message.HasField(field):
+        return None
+    value: dt.datetime = getattr(message, field).ToDatetime(tzinfo=dt.UTC)
+    return value
+
+
+def event_input(event: events_pb2.Event) -> EventInput:
+    custom = event.custom_data
+    return EventInput(
+        event_id=event.event_id,
+        event_name=event.event_name,
+        event_time=from_timestamp(event, "event_time"),
+        action_source=event.action_source,
+        event_source_url=event.event_source_url,
+        user_data={
+            name: getattr(event.user_data, name)
+            for name in _USER_FIELDS
+            if getattr(event.user_data, name)
+        },
+        value=custom.value if custom.HasField("value") else None,
+        currency=custom.currency,
+        order_id=custom.order_id,
+        contents=[
+            ContentInput(id=c.id, quantity=c.quantity, item_price=c.item_price)
+            for c in custom.contents
+        ],
+        content_type=custom.content_type,
+        extra=MessageToDict(custom.extra) if custom.HasField("extra") else {},
+        destinations=list(event.destinations),
+    )
+
+
+def stored_event(event: rows.Event) -> events_pb2.StoredEvent:
+    payload = event.payload
+    user = payload.get("user_data", {})
+    custom = payload.get("custom_data", {})
+    proto_custom = events_pb2.CustomData(
+        currency=custom.get("currency", ""),
+        order_id=custom.get("order_id", ""),
+        content_type=custom.get("content_type", ""),
+        contents=[
+            events_pb2.Content(
+                id=str(c.get("id", "")),
+                quantity=int(c.get("quantity", 0)),
+                item_price=float(c.get("item_price", 0.0)),
+            )
+            for c in custom.get("contents", [])
+        ],
+    )
+    if "value" in custom:
+        proto_custom.value = float(custom["value"])
+    extra = {k: v for k, v in custom.items() if k not in _KNOWN_CUSTOM}
+    if extra:
+        struct = struct_pb2.Struct()
+        struct.update(extra)
+        proto_custom.extra.CopyFrom(struct)
+    return events_pb2.StoredEvent(
+        id=str(event.id),
+        event=events_pb2.Event(
+            event_id=event.event_id,
+            event_name=event.event_name,
+            event_time=timestamp(event.event_time),
+            action_source=payload.get("action_source", ""),
+            event_source_url=payload.get("event_source_url", ""),
+            user_data=events_pb2.UserData(
+                **{name: str(user[key]) for name, key in _META_KEY.items() if key in user}
+            ),
+            custom_data=proto_custom,
+            destinations=[d.destination_name for d in event.deliveries],
+        ),
+        received_at=timestamp(event.received_at),
+        deliveries=[delivery(d) for d in event.deliveries],
+    )
+
+
+def delivery(row: rows.Delivery) -> events_pb2.Delivery:
+    return events_pb2.Delivery(
+        id=str(row.id),
+        destination=row.destination_name,
+        status=STATUS_TO_PROTO[Status(row.status)],
+        failure_reason=_REASON.get(FailureReason(row.failure_reason), 0)
+        if row.failure_reason
+        else events_pb2.FAILURE_REASON_UNSPECIFIED,
+        attempt_count=row.attempt_count,
+        next_attempt_at=timestamp(row.next_attempt_at),
+        deadline=timestamp(row.deadline),
+        last_error=row.last_error,
+        created_at=timestamp(row.created_at),
+        updated_at=timestamp(row.updated_at),
+        attempts=[attempt(a) for a in row.attempts],
+    )
+
+
+def attempt(row: rows.Attempt) -> events_pb2.Attempt:
+    return events_pb2.Attempt(
+        number=row.number,
+        trigger=row.trigger,
+        started_at=timestamp(row.started_at),
+        finished_at=timestamp(row.finished_at),
+        outcome=_OUTCOME.get(row.outcome, events_pb2.ATTEMPT_OUTCOME_UNSPECIFIED),
+        http_status=row.http_status or 0,
+        platform_code=row.platform_code or 0,
+        platform_subcode=row.platform_subcode or 0,
+        message=row.message,
+        response_excerpt=row.response_excerpt,
+    )
+
+
+def destination_spec(message: destinations_pb2.Destination) -> DestinationSpec:
+    platform = message.WhichOneof("platform") or ""
+    settings: dict[str, Any] = {}
+    secret = ""
+    if platform == "meta":
+        meta = message.meta
+        settings = {
+            "pixel_id": meta.pixel_id,
+            "test_event_code": meta.test_event_code,
+            "api_version": meta.api_version,
+            "base_url": meta.base_url,
+        }
+        secret = meta.access_token
+    elif platform == "sandbox":
+        settings = {"transient_failure_rate": message.sandbox.transient_failure_rate}
+    interval = message.retry_interval.ToTimedelta() if message.HasField("retry_interval") else None
+    return DestinationSpec(
+        name=message.name,
+        kind=platform,
+        enabled=message.enabled,
+        settings=settings,
+        secret=secret,
+        retry_interval=interval,
+    )
+
+
+def destination(row: rows.Destination) -> destinations_pb2.Destination:
+    message = destinations_pb2.Destination(
+        name=row.name,
+        enabled=row.enabled,
+        needs_action=row.needs_action,
+        needs_action_reason=row.needs_action_reason,
+        created_at=timestamp(row.created_at),
+        updated_at=timestamp(row.updated_at),
+    )
+    if row.kind == "meta":
+        message.meta.CopyFrom(
+            destinations_pb2.MetaSettings(
+                pixel_id=str(row.settings.get("pixel_id", "")),
+                access_token_set=bool(row.secret),
+                test_event_code=str(row.settings.get("test_event_code", "")),
+                api_version=str(row.settings.get("api_version", "")),
+                base_url=str(row.settings.get("base_url", "")),
+            )
+        )
+    else:
+        message.sandbox.CopyFrom(
+            destinations_pb2.SandboxSettings(
+                transient_failure_rate=float(row.settings.get("transient_failure_rate", 0.0))
+            )
+        )
+    if row.retry_interval is not None:
+        interval = duration_pb2.Duration()
+        interval.FromTimedelta(row.retry_interval)
+        message.retry_interval.CopyFrom(interval)
+    return message

@@ -1,0 +1,157 @@
+"""Shared fixtures: a real PostgreSQL with a fresh database per test, a fake clock,
+Tenaz's runtime and gRPC server on a loopback port, and a fake Meta over HTTP.
+
+The database server is TENAZ_TEST_DATABASE_URL when set, else the machine's
+PostgreSQL on 127.0.0.1:5432 when it answers, else an embedded one (pgserver).
+Each test gets `CREATE DATABASE ... TEMPLATE` of a database migrated once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from tenaz.client import TenazClient
+
+from jobs import keys
+from jobs.clock import FakeClock
+from jobs.migrate import migrate
+from jobs.platforms.fake_meta import FakeMeta, FakeMetaServer
+from jobs.runtime import Runtime, open_runtime
+from jobs.settings import Settings
+from server.app import TenazServer, start_server
+
+LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def _with_database(url: str, name: str) -> str:
+    return psycopg.conninfo.make_conninfo(url, dbname=name)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with psycopg.connect(url, connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A URL to a server database where tests may create databases."""
+    configured = os.environ.get("TENAZ_TEST_DATABASE_URL")
+    if configured:
+        yield configured
+    elif _answers(LOCAL_POSTGRES):
+        yield LOCAL_POSTGRES
+    else:
+        import pgserver
+
+        with tempfile.TemporaryDirectory(prefix="tenaz-test-pg-") as data:
+            server = pgserver.get_server(Path(data), cleanup_mode="stop")
+            try:
+                yield str(server.get_uri())
+            finally:
+                server.cleanup()
+
+
+def _admin(url: str, statement: sql.Composable) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(statement)
+
+
+@pytest.fixture(scope="session")
+def template_database(postgres_url: str) -> Iterator[str]:
+    name = f"tenaz_template_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    _admin(postgres_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    asyncio.run(migrate(_with_database(postgres_url, name)))
+    try:
+        yield name
+    finally:
+        _admin(
+            postgres_url,
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)),
+        )
+
+
+@pytest.fixture
+def database_url(postgres_url: str, template_database: str) -> Iterator[str]:
+    name = f"tenaz_test_{uuid.uuid4().hex[:12]}"
+    _admin(
+        postgres_url,
+        sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+            sql.Identifier(name), sql.Identifier(template_database)
+        ),
+    )
+    try:
+        yield _with_database(postgres_url, name)
+    finally:
+        _admin(
+            postgres_url,
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)),
+        )
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(dt.datetime.now(dt.UTC).replace(microsecond=0))
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, http_timeout=dt.timedelta(seconds=2))
+
+
+@pytest.fixture
+async def runtime(settings: Settings, clock: FakeClock) -> AsyncIterator[Runtime]:
+    async with open_runtime(settings, settings.database_url, clock=clock) as rt:
+        yield rt
+
+
+@pytest.fixture
+async def api_key(runtime: Runtime) -> str:
+    return (await keys.create_key(runtime.pool, workspace="acme")).secret
+
+
+@pytest.fixture
+async def other_api_key(runtime: Runtime) -> str:
+    return (await keys.create_key(runtime.pool, workspace="globex")).secret
+
+
+@pytest.fixture
+async def server(runtime: Runtime) -> AsyncIterator[TenazServer]:
+    started = await start_server(runtime, "127.0.0.1:0")
+    try:
+        yield started
+    finally:
+        await started.stop(grace=0.5)
+
+
+@pytest.fixture
+async def client(server: TenazServer, api_key: str) -> AsyncIterator[TenazClient]:
+    async with TenazClient(f"127.0.0.1:{server.port}", api_key, timeout=10) as tenaz:
+        yield tenaz
+
+
+@pytest.fixture
+async def fake_meta(clock: FakeClock) -> AsyncIterator[FakeMetaServer]:
+    fake = FakeMeta(now=lambda: clock.now().timestamp(), access_tokens={"111": "good-token"})
+    async with FakeMetaServer(fake) as served:
+        yield served
+
+
+@pytest.fixture
+async def meta(client: TenazClient, fake_meta: FakeMetaServer) -> str:
+    """A Meta destination named 'meta' pointing at the fake Meta; returns its name."""
+    await client.create_meta_destination(
+        "meta", pixel_id="111", access_token="good-token", base_url=fake_meta.base_url
+    )
+    return "meta"

@@ -1,0 +1,166 @@
+"""DestinationService over gRPC, and the sandbox destination kind end to end."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import grpc
+import pytest
+from tenaz.client import TenazClient, TenazError, make_event
+from tenaz.v1 import destinations_pb2, events_pb2
+
+from jobs.clock import FakeClock
+from jobs.runtime import Runtime
+from tests.support import fire_due_retries, run_jobs, status_history
+
+S = events_pb2
+
+
+async def test_create_get_list_update_delete(client: TenazClient) -> None:
+    created = await client.create_meta_destination(
+        "meta-loja", pixel_id="123456", access_token="secret-token", test_event_code="TEST1"
+    )
+    assert created.meta.access_token == ""  # secrets are write-only
+    assert created.meta.access_token_set
+    assert created.meta.pixel_id == "123456"
+    assert created.enabled and not created.needs_action
+    await client.create_sandbox_destination("sandbox", transient_failure_rate=0.25)
+    assert [d.name for d in await client.list_destinations()] == ["meta-loja", "sandbox"]
+
+    fetched = await client.get_destination("meta-loja")
+    fetched.enabled = False
+    fetched.meta.test_event_code = ""
+    fetched.retry_interval.FromTimedelta(dt.timedelta(minutes=5))
+    updated = await client.update_destination(
+        fetched, ["enabled", "meta.test_event_code", "retry_interval"]
+    )
+    assert not updated.enabled
+    assert updated.meta.test_event_code == ""
+    assert updated.retry_interval.ToTimedelta() == dt.timedelta(minutes=5)
+    assert updated.meta.access_token_set  # untouched
+
+    await client.delete_destination("meta-loja")
+    with pytest.raises(TenazError) as caught:
+        await client.get_destination("meta-loja")
+    assert caught.value.code == grpc.StatusCode.NOT_FOUND
+    # The name can be used again.
+    await client.create_sandbox_destination("meta-loja")
+
+
+@pytest.mark.parametrize(
+    ("destination", "field"),
+    [
+        (destinations_pb2.Destination(name="bad name!", sandbox={}), "destination.name"),
+        (
+            destinations_pb2.Destination(name="m", meta={"access_token": "t"}),
+            "destination.meta.pixel_id",
+        ),
+        (
+            destinations_pb2.Destination(name="m", meta={"pixel_id": "1"}),
+            "destination.meta.access_token",
+        ),
+        (destinations_pb2.Destination(name="m"), "destination.platform"),
+        (
+            destinations_pb2.Destination(name="s", sandbox={"transient_failure_rate": 2}),
+            "destination.sandbox.transient_failure_rate",
+        ),
+        (
+            destinations_pb2.Destination(
+                name="m", meta={"pixel_id": "1", "access_token": "t", "base_url": "ftp://x"}
+            ),
+            "destination.meta.base_url",
+        ),
+    ],
+)
+async def test_bad_destinations_are_refused_with_the_field(
+    client: TenazClient, destination: destinations_pb2.Destination, field: str
+) -> None:
+    with pytest.raises(TenazError) as caught:
+        await client.create_destination(destination)
+    assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert field in {v.field for v in caught.value.violations}
+    assert await client.list_destinations() == []
+
+
+async def test_names_are_unique_and_unknown_update_paths_are_refused(client: TenazClient) -> None:
+    await client.create_sandbox_destination("sandbox")
+    with pytest.raises(TenazError) as caught:
+        await client.create_sandbox_destination("sandbox")
+    assert caught.value.code == grpc.StatusCode.ALREADY_EXISTS
+    with pytest.raises(TenazError) as caught:
+        await client.update_destination(destinations_pb2.Destination(name="sandbox"), ["name"])
+    assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(TenazError) as caught:
+        await client.update_destination(
+            destinations_pb2.Destination(name="sandbox"), ["meta.pixel_id"]
+        )
+    assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_a_destination_with_deliveries_waiting_cannot_be_deleted(
+    client: TenazClient, runtime: Runtime, clock: FakeClock
+) -> None:
+    await client.create_sandbox_destination("sandbox", transient_failure_rate=1.0)
+    await client.submit_event(
+        make_event(event_id="o", event_name="Lead", event_time=clock.now(), email="a@example.com")
+    )
+    await run_jobs(runtime)
+    with pytest.raises(TenazError) as caught:
+        await client.delete_destination("sandbox")
+    assert caught.value.code == grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def test_the_sandbox_shows_every_status_without_a_meta_account(
+    client: TenazClient, runtime: Runtime, clock: FakeClock
+) -> None:
+    await client.create_sandbox_destination("sandbox", retry_interval=dt.timedelta(seconds=5))
+    flaky = await client.submit_event(
+        make_event(
+            event_id="demo-1",
+            event_name="Purchase",
+            event_time=clock.now(),
+            email="a@example.com",
+            value=50.0,
+            currency="BRL",
+            extra={"sandbox_fail_attempts": 1},
+        )
+    )
+    invalid = await client.submit_event(
+        make_event(
+            event_id="demo-2",
+            event_name="Purchase",
+            event_time=clock.now(),
+            email="a@example.com",
+            value=50.0,
+            currency="ZZZ",
+        )
+    )
+    await run_jobs(runtime)
+    clock.advance(dt.timedelta(seconds=5))
+    await fire_due_retries(runtime)
+
+    [ok] = (await client.get_event(flaky.event.id)).deliveries
+    assert await status_history(runtime, ok.id) == [
+        "PENDING",
+        "SENDING",
+        "WAITING_RETRY",
+        "RESENDING",
+        "SUCCEEDED",
+    ]
+    [bad] = (await client.get_event(invalid.event.id)).deliveries
+    assert bad.status == S.DELIVERY_STATUS_FAILED
+    assert bad.failure_reason == S.FAILURE_REASON_REJECTED
+    assert "currency" in bad.last_error.lower()
+
+
+async def test_a_sandbox_failing_every_request_keeps_events_waiting(
+    client: TenazClient, runtime: Runtime, clock: FakeClock
+) -> None:
+    await client.create_sandbox_destination("sandbox", transient_failure_rate=1.0)
+    stored = await client.submit_event(
+        make_event(event_id="o", event_name="Lead", event_time=clock.now(), email="a@example.com")
+    )
+    await run_jobs(runtime)
+    [delivery] = (await client.get_event(stored.event.id)).deliveries
+    assert delivery.status == S.DELIVERY_STATUS_WAITING_RETRY
+    assert delivery.attempts[0].http_status == 503

@@ -1,0 +1,43 @@
+"""Configuration from TENAZ_* variables: defaults, parsing, and clear errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from jobs.settings import Settings, SettingsError, parse_duration
+
+
+def test_defaults_are_the_documented_ones() -> None:
+    settings = Settings.from_env({})
+    assert settings.retry_interval == dt.timedelta(minutes=30)
+    assert settings.database_url == ""
+    assert settings.listen_address == "127.0.0.1:50051"
+    assert settings.default_phone_country_code == "55"
+    assert settings.attempt_lease + settings.sweep_interval <= dt.timedelta(minutes=5)
+
+
+def test_durations_take_units_or_seconds() -> None:
+    assert parse_duration("30m") == dt.timedelta(minutes=30)
+    assert parse_duration("1800") == dt.timedelta(seconds=1800)
+    assert parse_duration("1.5s") == dt.timedelta(seconds=1.5)
+    assert parse_duration("7d") == dt.timedelta(days=7)
+    env = {"TENAZ_RETRY_INTERVAL": "10s", "TENAZ_DATABASE_URL": "postgresql://x/y"}
+    settings = Settings.from_env(env)
+    assert settings.retry_interval == dt.timedelta(seconds=10)
+    assert settings.database_url == "postgresql://x/y"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TENAZ_RETRY_INTERVAL", "soon"),
+        ("TENAZ_RETRY_INTERVAL", "0"),
+        ("TENAZ_WORKER_CONCURRENCY", "many"),
+        ("TENAZ_DEFAULT_PHONE_COUNTRY_CODE", "+55"),
+    ],
+)
+def test_bad_values_name_the_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({name: value})
