@@ -100,7 +100,7 @@ class DestinationService:
             raise NotFound(f"no destination named {name!r}")
         return found
 
-    async def list(self, workspace_id: int) -> list[Destination]:
+    async def list_all(self, workspace_id: int) -> list[Destination]:
         async with self._pool.connection() as conn:
             return await store.list_destinations(conn, workspace_id=workspace_id)
 

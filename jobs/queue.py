@@ -16,14 +16,15 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 import procrastinate
-from procrastinate import JobContext
+from procrastinate import App, JobContext
 from procrastinate.exceptions import AlreadyEnqueued
 from psycopg import AsyncConnection
 
 if TYPE_CHECKING:
     from jobs.runtime import Runtime
 
-App = procrastinate.App
+
+__all__ = ["App", "build_app", "defer_delivery", "sweep_cron"]
 
 DELIVER_TASK = "tenaz.deliver"
 SWEEP_TASK = "tenaz.sweep"
@@ -47,7 +48,7 @@ def _runtime(context: JobContext) -> Runtime:
 
 
 def build_app(connector: procrastinate.PsycopgConnector, *, sweep_interval: dt.timedelta) -> App:
-    app = procrastinate.App(connector=connector)
+    app = App(connector=connector)
 
     @app.task(name=DELIVER_TASK, queue=DELIVERY_QUEUE, pass_context=True)
     async def deliver(context: JobContext, destination_id: int) -> None:

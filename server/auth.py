@@ -73,7 +73,7 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(handler_call_details)
-        method: str = handler_call_details.method  # type: ignore[attr-defined]
+        method: str = handler_call_details.method
         if handler is None or method.startswith(PUBLIC_PREFIXES):
             return handler
         if handler.unary_unary is not None:

@@ -15,7 +15,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from jobs.settings import Settings, SettingsError, parse_duration
@@ -63,7 +63,7 @@ async def _run(settings: Settings, *, serve: bool, work: bool) -> None:
                 if work
                 else None
             )
-            waiters = [asyncio.create_task(stop.wait())]
+            waiters: list[asyncio.Task[Any]] = [asyncio.create_task(stop.wait())]
             if worker is not None:
                 waiters.append(worker)
             log.info(
@@ -319,7 +319,7 @@ def main(argv: list[str] | None = None) -> None:
     except SettingsError as exc:
         raise SystemExit(f"tenaz: {exc}") from None
     _configure_logging(settings.log_level)
-    command: Callable[[], Awaitable[None]]
+    command: Callable[[], Coroutine[Any, Any, None]]
     match args.command:
         case "run":
             command = lambda: _run(settings, serve=True, work=True)  # noqa: E731

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
 import grpc
 from tenaz.v1 import destinations_pb2, destinations_pb2_grpc
@@ -12,7 +12,7 @@ from jobs.runtime import Runtime
 from server import mapping
 from server.auth import current_workspace
 
-Context = grpc.aio.ServicerContext[Any, Any]
+Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
 
 
 class DestinationServicer(destinations_pb2_grpc.DestinationServiceServicer):
@@ -38,7 +38,7 @@ class DestinationServicer(destinations_pb2_grpc.DestinationServiceServicer):
     async def ListDestinations(
         self, request: destinations_pb2.ListDestinationsRequest, context: Context
     ) -> destinations_pb2.ListDestinationsResponse:
-        found = await self._service.list(current_workspace().id)
+        found = await self._service.list_all(current_workspace().id)
         return destinations_pb2.ListDestinationsResponse(
             destinations=[mapping.destination(d) for d in found]
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
 import grpc
 from tenaz.v1 import events_pb2, events_pb2_grpc
@@ -13,7 +13,7 @@ from jobs.store.events import EventFilter
 from server import mapping
 from server.auth import current_workspace
 
-Context = grpc.aio.ServicerContext[Any, Any]
+Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
 
 
 class EventServicer(events_pb2_grpc.EventServiceServicer):

@@ -167,9 +167,11 @@ def delivery(row: rows.Delivery) -> events_pb2.Delivery:
         id=str(row.id),
         destination=row.destination_name,
         status=STATUS_TO_PROTO[Status(row.status)],
-        failure_reason=_REASON.get(FailureReason(row.failure_reason), 0)
-        if row.failure_reason
-        else events_pb2.FAILURE_REASON_UNSPECIFIED,
+        failure_reason=(
+            _REASON[FailureReason(row.failure_reason)]
+            if row.failure_reason
+            else events_pb2.FAILURE_REASON_UNSPECIFIED
+        ),
         attempt_count=row.attempt_count,
         next_attempt_at=timestamp(row.next_attempt_at),
         deadline=timestamp(row.deadline),
