@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -27,7 +28,10 @@ def database_url(settings: Settings) -> Iterator[str]:
     if settings.database_url:
         yield settings.database_url
         return
-    import pgserver  # imported here: only the embedded mode needs it
+    with warnings.catch_warnings():
+        # pgserver's platformdirs warns when XDG_RUNTIME_DIR is unset (servers, containers).
+        warnings.simplefilter("ignore")
+        import pgserver  # imported here: only the embedded mode needs it
 
     data = (settings.data_dir / "postgres").resolve()
     data.mkdir(parents=True, exist_ok=True)

@@ -36,8 +36,10 @@ def _configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
-    # httpx logs every request URL at INFO; Tenaz logs its own line per batch.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Tenaz logs one line per unit of work; these libraries' INFO lines (every request,
+    # every job, every step of the embedded server's start) would drown them.
+    for chatty in ("httpx", "procrastinate", "pgserver"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
 # Process commands

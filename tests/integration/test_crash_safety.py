@@ -205,3 +205,19 @@ async def test_an_unreachable_database_is_unavailable_and_stores_nothing(
                 codes.append(exc.code)
     assert set(codes) <= {grpc.StatusCode.UNAVAILABLE}
     assert await count_rows(runtime, "tenaz_events") == 1
+
+
+async def test_the_periodic_sweep_task_recovers_through_the_queue(
+    client: TenazClient, runtime: Runtime, clock: FakeClock, fake_meta: FakeMetaServer, meta: str
+) -> None:
+    event_id = await submit_one(client, clock)
+    async with runtime.pool.connection() as conn:
+        [destination] = await destination_store.list_destinations(conn, workspace_id=1)
+    await runtime.engine._claim(destination, 1000)  # a worker claims, then dies
+    clock.advance(runtime.settings.attempt_lease)
+    await runtime.app.configure_task("tenaz.sweep").defer_async(timestamp=0)
+    await run_jobs(runtime)  # the sweep, which queues a delivery job
+    await run_jobs(runtime)  # that job
+    [delivery] = (await client.get_event(event_id)).deliveries
+    assert delivery.status == S.DELIVERY_STATUS_SUCCEEDED
+    assert delivery.attempts[0].outcome == S.ATTEMPT_OUTCOME_INTERRUPTED

@@ -41,3 +41,10 @@ def test_durations_take_units_or_seconds() -> None:
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         Settings.from_env({name: value})
+
+
+def test_the_sweep_runs_at_the_configured_interval() -> None:
+    from jobs.queue import sweep_cron
+
+    assert sweep_cron(dt.timedelta(seconds=30)) == "* * * * * */30"
+    assert sweep_cron(dt.timedelta(minutes=2)) == "*/2 * * * *"
