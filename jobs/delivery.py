@@ -193,10 +193,10 @@ class DeliveryEngine:
                 tally[status if status != Status.FAILED else f"FAILED:{reason}"] += 1
             await store.update_deliveries(conn, updates, now=now)
             await store.finish_attempts(conn, ends)
-            await store.record_status_changes(conn, changes)
             await self._flag_credentials(conn, destination, outcomes, now)
             for at in sorted(retry_times):
                 await queue.defer_delivery(self._app, conn, destination_id=destination.id, at=at)
+            await store.record_status_changes(conn, changes)
         log.info(
             "delivery.attempt.finished destination=%s batch=%d latency_ms=%d %s",
             destination.id,

@@ -137,6 +137,7 @@ class SubmissionService:
                 id_, duplicate = ids[key]
                 results_meta.append((id_, duplicate or key in seen))
                 seen.add(key)
+        async with self._pool.connection() as conn:
             stored = {
                 e.id: e
                 for e in await event_store.get_events(
@@ -169,6 +170,8 @@ class SubmissionService:
         created = await event_store.insert_deliveries(
             conn, workspace_id=workspace_id, rows=rows, now=now
         )
+        for destination_id in sorted({d for _, _, d in created}):
+            await queue.defer_delivery(self._app, conn, destination_id=destination_id)
         await record_status_changes(
             conn,
             [
@@ -186,8 +189,6 @@ class SubmissionService:
                 for delivery_id, event_id, destination_id in created
             ],
         )
-        for destination_id in sorted({d for _, _, d in created}):
-            await queue.defer_delivery(self._app, conn, destination_id=destination_id)
 
     def _prepare(
         self,

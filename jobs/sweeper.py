@@ -88,9 +88,9 @@ class Sweeper:
                     changes.append(_change(row, target, _INTERRUPTED, now))
                 await store.update_deliveries(conn, updates, now=now)
                 await store.finish_attempts(conn, ends)
-                await store.record_status_changes(conn, changes)
                 for destination_id in sorted(destinations):
                     await queue.defer_delivery(self._app, conn, destination_id=destination_id)
+                await store.record_status_changes(conn, changes)
             if rows:
                 log.warning("delivery.attempt.interrupted deliveries=%d", len(rows))
             total += len(rows)

@@ -97,8 +97,9 @@ CREATE TABLE tenaz_attempts (
     UNIQUE (delivery_id, number)
 );
 
--- One row per status change, in commit-safe order for the status stream:
--- readers only take rows whose xid is below the oldest running transaction.
+-- One row per status change. Writers hold an advisory lock from their insert
+-- to their commit (see the store), so seq values become visible in order and a
+-- stream can resume from "seq > cursor" with no gap.
 CREATE TABLE tenaz_status_changes (
     seq bigserial PRIMARY KEY,
     workspace_id bigint NOT NULL,
@@ -109,7 +110,6 @@ CREATE TABLE tenaz_status_changes (
     to_status text NOT NULL,
     attempt_number integer NOT NULL,
     error text NOT NULL DEFAULT '',
-    at timestamptz NOT NULL,
-    xid xid8 NOT NULL DEFAULT pg_current_xact_id()
+    at timestamptz NOT NULL
 );
 CREATE INDEX tenaz_status_changes_delivery ON tenaz_status_changes (delivery_id, seq);

@@ -213,9 +213,21 @@ async def finish_attempts(conn: AsyncConnection, ends: Sequence[AttemptEnd]) -> 
     )
 
 
+# Serialises the writers of status changes from their insert to their commit.
+_STATUS_CHANGE_LOCK = 0x7E4A3
+
+
 async def record_status_changes(conn: AsyncConnection, changes: Sequence[StatusChange]) -> None:
+    """Append status changes; call it as the transaction's last statement.
+
+    Sequence numbers must become visible in order, or a status stream reading
+    `seq > cursor` could pass over a number that commits later. The advisory
+    lock, held from here to the commit, makes allocation order commit order;
+    being the last statement keeps that window to the insert and the commit.
+    """
     if not changes:
         return
+    await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_STATUS_CHANGE_LOCK,))
     await conn.execute(
         "INSERT INTO tenaz_status_changes (workspace_id, delivery_id, event_id, destination_id,"
         " from_status, to_status, attempt_number, error, at)"
