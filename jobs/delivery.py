@@ -34,6 +34,7 @@ from jobs.status import IN_PROGRESS, FailureReason, Status, attempt_status, tran
 from jobs.store import deliveries as store
 from jobs.store import destinations as destination_store
 from jobs.store.rows import Destination, StatusChange
+from jobs.store.status_changes import record_status_changes
 
 log = logging.getLogger(__name__)
 
@@ -134,13 +135,13 @@ class DeliveryEngine:
                         row.id, target, number, None, now + self._settings.attempt_lease, "", ""
                     )
                 )
-                starts.append(store.AttemptStart(row.id, number, "automatic", now))
+                starts.append(store.AttemptStart(row.id, number, row.next_trigger, now))
                 changes.append(_change(row, Status(row.status), target, number, "", now))
                 claimed.append(Claimed(row.id, number, OutgoingEvent(row.id, row.payload)))
             await store.update_deliveries(conn, updates, now=now)
             await store.start_attempts(conn, starts)
             await store.finish_attempts(conn, ends)
-            await store.record_status_changes(conn, changes)
+            await record_status_changes(conn, changes)
         return claimed, len(due)
 
     async def _finish(
@@ -196,7 +197,7 @@ class DeliveryEngine:
             await self._flag_credentials(conn, destination, outcomes, now)
             for at in sorted(retry_times):
                 await queue.defer_delivery(self._app, conn, destination_id=destination.id, at=at)
-            await store.record_status_changes(conn, changes)
+            await record_status_changes(conn, changes)
         log.info(
             "delivery.attempt.finished destination=%s batch=%d latency_ms=%d %s",
             destination.id,

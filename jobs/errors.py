@@ -8,6 +8,7 @@ The gRPC edge maps each class to one status code in one table
      ├── NotFound             no such event / destination in this workspace
      ├── AlreadyExists        a destination with that name exists
      ├── FailedPrecondition   valid input the current state cannot accept
+     ├── OutOfRange           a stream cursor older than what is kept
      └── Unauthenticated      missing, unknown or revoked API key
 """
 
@@ -48,6 +49,10 @@ class AlreadyExists(TenazError):
 
 
 class FailedPrecondition(TenazError):
+    pass
+
+
+class OutOfRange(TenazError):
     pass
 
 

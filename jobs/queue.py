@@ -3,6 +3,7 @@
     tenaz.deliver(destination_id)   send what is due for one destination, in batches
     tenaz.sweep                     periodic: recover interrupted attempts, expire
                                     what passed its deadline, re-queue orphans
+    tenaz.operation(operation_id)   a bulk retry or cancel, chunk by chunk
 
 Jobs carry only a destination id: the rows in `tenaz_deliveries` say what is
 due, so a job that runs twice, early or late does no harm. Retries are jobs
@@ -28,6 +29,7 @@ __all__ = ["App", "build_app", "defer_delivery", "sweep_cron"]
 
 DELIVER_TASK = "tenaz.deliver"
 SWEEP_TASK = "tenaz.sweep"
+OPERATION_TASK = "tenaz.operation"
 DELIVERY_QUEUE = "tenaz_deliveries"
 MAINTENANCE_QUEUE = "tenaz_maintenance"
 QUEUES = (DELIVERY_QUEUE, MAINTENANCE_QUEUE)
@@ -59,7 +61,11 @@ def build_app(connector: procrastinate.PsycopgConnector, *, sweep_interval: dt.t
     async def sweep(context: JobContext, timestamp: int) -> None:
         await _runtime(context).sweeper.sweep()
 
-    del deliver, sweep
+    @app.task(name=OPERATION_TASK, queue=MAINTENANCE_QUEUE, pass_context=True)
+    async def operation(context: JobContext, operation_id: int) -> None:
+        await _runtime(context).operations.run(operation_id)
+
+    del deliver, sweep, operation
     return app
 
 

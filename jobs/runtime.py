@@ -23,7 +23,10 @@ from jobs.database import open_pool
 from jobs.delivery import DeliveryEngine
 from jobs.destinations import DestinationService
 from jobs.event_reads import EventReads
+from jobs.operations import OperationService
 from jobs.settings import Settings
+from jobs.stats import StatsService
+from jobs.status_feed import StatusFeed
 from jobs.submission import SubmissionService
 from jobs.sweeper import Sweeper
 
@@ -31,6 +34,7 @@ from jobs.sweeper import Sweeper
 @dataclass(frozen=True)
 class Runtime:
     settings: Settings
+    database_url: str
     clock: Clock
     pool: AsyncConnectionPool
     app: queue.App
@@ -39,6 +43,9 @@ class Runtime:
     submissions: SubmissionService
     destinations: DestinationService
     reads: EventReads
+    operations: OperationService
+    stats: StatsService
+    feed: StatusFeed
     connectors: ConnectorFactory
 
     async def run_worker(self, **options: object) -> None:
@@ -85,6 +92,7 @@ async def open_runtime(
         stack.push_async_callback(connectors.aclose)
         yield Runtime(
             settings=settings,
+            database_url=database_url,
             clock=clock,
             pool=pool,
             app=app,
@@ -93,5 +101,8 @@ async def open_runtime(
             submissions=SubmissionService(pool, clock, settings, app),
             destinations=DestinationService(pool, clock, app),
             reads=EventReads(pool),
+            operations=OperationService(pool, clock, app),
+            stats=StatsService(pool, clock),
+            feed=StatusFeed(pool),
             connectors=connectors,
         )

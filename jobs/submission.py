@@ -27,8 +27,8 @@ from jobs.settings import Settings
 from jobs.status import Status
 from jobs.store import destinations as destination_store
 from jobs.store import events as event_store
-from jobs.store.deliveries import record_status_changes
 from jobs.store.rows import Destination, Event, StatusChange
+from jobs.store.status_changes import record_status_changes
 
 log = logging.getLogger(__name__)
 

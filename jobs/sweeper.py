@@ -27,6 +27,7 @@ from jobs.settings import Settings
 from jobs.status import FailureReason, Status, transition
 from jobs.store import deliveries as store
 from jobs.store.rows import StatusChange
+from jobs.store.status_changes import record_status_changes
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ class Sweeper:
                 await store.finish_attempts(conn, ends)
                 for destination_id in sorted(destinations):
                     await queue.defer_delivery(self._app, conn, destination_id=destination_id)
-                await store.record_status_changes(conn, changes)
+                await record_status_changes(conn, changes)
             if rows:
                 log.warning("delivery.attempt.interrupted deliveries=%d", len(rows))
             total += len(rows)
@@ -121,7 +122,7 @@ class Sweeper:
                     ],
                     now=now,
                 )
-                await store.record_status_changes(
+                await record_status_changes(
                     conn, [_change(r, Status.FAILED, _EXPIRED, now) for r in rows]
                 )
             total += len(rows)

@@ -15,6 +15,7 @@ from jobs.runtime import Runtime
 from server.auth import ApiInterceptor, KeyCache
 from server.destinations_servicer import DestinationServicer
 from server.events_servicer import EventServicer
+from server.status_hub import StatusHub
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +30,18 @@ SERVICE_NAMES = (
 class TenazServer:
     """A started gRPC server bound to `port`; `stop()` drains it."""
 
-    def __init__(self, server: grpc.aio.Server, health: HealthServicer, port: int) -> None:
+    def __init__(
+        self, server: grpc.aio.Server, health: HealthServicer, hub: StatusHub, port: int
+    ) -> None:
         self.server = server
         self.health = health
+        self.hub = hub
         self.port = port
 
     async def stop(self, grace: float = 5.0) -> None:
+        """Stop taking calls, end status streams cleanly, then wait for the rest."""
         await self.health.enter_graceful_shutdown()
+        await self.hub.close()
         await self.server.stop(grace)
 
 
@@ -52,7 +58,8 @@ async def start_server(runtime: Runtime, address: str) -> TenazServer:
             ("grpc.keepalive_permit_without_calls", 1),
         ],
     )
-    events_pb2_grpc.add_EventServiceServicer_to_server(EventServicer(runtime), server)
+    hub = StatusHub(runtime.database_url)
+    events_pb2_grpc.add_EventServiceServicer_to_server(EventServicer(runtime, hub), server)
     destinations_pb2_grpc.add_DestinationServiceServicer_to_server(
         DestinationServicer(runtime), server
     )
@@ -70,7 +77,8 @@ async def start_server(runtime: Runtime, address: str) -> TenazServer:
     if port == 0:
         raise OSError(f"cannot listen on {address}")
     await server.start()
+    hub.start()
     for name in ("", *SERVICE_NAMES):
         await health.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("server.started address=%s port=%d", address, port)
-    return TenazServer(server, health, port)
+    return TenazServer(server, health, hub, port)

@@ -22,6 +22,7 @@ from jobs.errors import (
     FailedPrecondition,
     InvalidArgument,
     NotFound,
+    OutOfRange,
     TenazError,
     Unauthenticated,
 )
@@ -33,6 +34,7 @@ _CODES: tuple[tuple[type[BaseException], grpc.StatusCode, int], ...] = (
     (NotFound, grpc.StatusCode.NOT_FOUND, code_pb2.NOT_FOUND),
     (AlreadyExists, grpc.StatusCode.ALREADY_EXISTS, code_pb2.ALREADY_EXISTS),
     (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION, code_pb2.FAILED_PRECONDITION),
+    (OutOfRange, grpc.StatusCode.OUT_OF_RANGE, code_pb2.OUT_OF_RANGE),
     (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED, code_pb2.UNAUTHENTICATED),
 )
 

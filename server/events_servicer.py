@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import AsyncIterator
 from typing import Any, TypeAlias
 
 import grpc
 from tenaz.v1 import events_pb2, events_pb2_grpc
 
 from jobs.errors import InvalidArgument
+from jobs.operations import CANCEL, RETRY
 from jobs.runtime import Runtime
 from jobs.store.events import EventFilter
 from server import mapping
 from server.auth import current_workspace
+from server.status_hub import StatusHub
 
 Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
 
 
+# Status streams: heartbeat when idle, poll in case a wake-up was lost, page size.
+DEFAULT_HEARTBEAT = 15.0
+MIN_HEARTBEAT, MAX_HEARTBEAT = 1.0, 300.0
+POLL_INTERVAL = 2.0
+STREAM_PAGE = 500
+
+
 class EventServicer(events_pb2_grpc.EventServiceServicer):
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, hub: StatusHub) -> None:
         self._runtime = runtime
+        self._hub = hub
 
     async def SubmitEvent(
         self, request: events_pb2.SubmitEventRequest, context: Context
@@ -59,13 +71,8 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
     async def ListEvents(
         self, request: events_pb2.ListEventsRequest, context: Context
     ) -> events_pb2.ListEventsResponse:
-        statuses = []
-        for index, value in enumerate(request.statuses):
-            if value not in mapping.STATUS_FROM_PROTO:
-                raise InvalidArgument.one(f"statuses[{index}]", "not a delivery status")
-            statuses.append(str(mapping.STATUS_FROM_PROTO[value]))
         where = EventFilter(
-            statuses=statuses,
+            statuses=mapping.status_names(request.statuses, "statuses"),
             event_name=request.event_name,
             received_after=mapping.from_timestamp(request, "received_after"),
             received_before=mapping.from_timestamp(request, "received_before"),
@@ -81,3 +88,83 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
         return events_pb2.ListEventsResponse(
             events=[mapping.stored_event(e) for e in events], next_page_token=token
         )
+
+    async def WatchStatus(
+        self, request: events_pb2.WatchStatusRequest, context: Context
+    ) -> AsyncIterator[events_pb2.WatchStatusResponse]:
+        workspace_id = current_workspace().id
+        feed = self._runtime.feed
+        heartbeat = DEFAULT_HEARTBEAT
+        if request.HasField("heartbeat_interval"):
+            heartbeat = request.heartbeat_interval.ToTimedelta().total_seconds()
+            if not MIN_HEARTBEAT <= heartbeat <= MAX_HEARTBEAT:
+                raise InvalidArgument.one("heartbeat_interval", "between 1 second and 5 minutes")
+        where = await feed.filter(
+            workspace_id,
+            destinations=list(request.destinations),
+            statuses=mapping.status_names(request.statuses, "statuses"),
+            event_names=list(request.event_names),
+            client_event_ids=list(request.event_ids),
+        )
+        cursor = await feed.start(
+            workspace_id, request.after_sequence if request.HasField("after_sequence") else None
+        )
+        last_sent = time.monotonic()
+        while not self._hub.closing.is_set():
+            rows, cursor = await feed.read(workspace_id, cursor, where, STREAM_PAGE)
+            for row in rows:
+                yield events_pb2.WatchStatusResponse(change=mapping.status_change(row))
+            if rows:
+                last_sent = time.monotonic()
+                if len(rows) == STREAM_PAGE:
+                    continue
+            idle = time.monotonic() - last_sent
+            if idle >= heartbeat:
+                yield events_pb2.WatchStatusResponse(
+                    heartbeat=events_pb2.Heartbeat(
+                        last_sequence=cursor, at=mapping.timestamp(self._runtime.clock.now())
+                    )
+                )
+                last_sent = time.monotonic()
+                continue
+            await self._hub.wait(min(heartbeat - idle, POLL_INTERVAL))
+
+    async def RetryDeliveries(
+        self, request: events_pb2.RetryDeliveriesRequest, context: Context
+    ) -> events_pb2.RetryDeliveriesResponse:
+        operation = await self._operation(RETRY, request)
+        return events_pb2.RetryDeliveriesResponse(operation=operation)
+
+    async def CancelDeliveries(
+        self, request: events_pb2.CancelDeliveriesRequest, context: Context
+    ) -> events_pb2.CancelDeliveriesResponse:
+        operation = await self._operation(CANCEL, request)
+        return events_pb2.CancelDeliveriesResponse(operation=operation)
+
+    async def _operation(
+        self,
+        kind: str,
+        request: events_pb2.RetryDeliveriesRequest | events_pb2.CancelDeliveriesRequest,
+    ) -> events_pb2.Operation:
+        where = mapping.delivery_filter(request.filter) if request.HasField("filter") else None
+        row = await self._runtime.operations.start(
+            current_workspace().id, kind, ids=list(request.delivery_ids), where=where
+        )
+        return mapping.operation(row)
+
+    async def GetOperation(
+        self, request: events_pb2.GetOperationRequest, context: Context
+    ) -> events_pb2.GetOperationResponse:
+        row = await self._runtime.operations.get(current_workspace().id, request.id)
+        return events_pb2.GetOperationResponse(operation=mapping.operation(row))
+
+    async def GetStats(
+        self, request: events_pb2.GetStatsRequest, context: Context
+    ) -> events_pb2.GetStatsResponse:
+        result = await self._runtime.stats.stats(
+            current_workspace().id,
+            since=mapping.from_timestamp(request, "since"),
+            until=mapping.from_timestamp(request, "until"),
+            bucket=request.bucket.ToTimedelta() if request.HasField("bucket") else None,
+        )
+        return mapping.stats(result)

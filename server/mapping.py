@@ -6,6 +6,7 @@ Kept apart from the servicers so each servicer reads as decode, call, encode.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
@@ -13,8 +14,13 @@ from google.protobuf.json_format import MessageToDict
 from tenaz.v1 import destinations_pb2, events_pb2
 
 from jobs.destinations import DestinationSpec
+from jobs.errors import InvalidArgument
+from jobs.operations import DeliveryFilterInput
+from jobs.stats import Stats
 from jobs.status import FailureReason, Status
 from jobs.store import rows
+from jobs.store.operations import OperationRow
+from jobs.store.status_changes import ChangeView
 from jobs.submission import ContentInput, EventInput
 
 _USER_FIELDS = (
@@ -253,3 +259,109 @@ def destination(row: rows.Destination) -> destinations_pb2.Destination:
         interval.FromTimedelta(row.retry_interval)
         message.retry_interval.CopyFrom(interval)
     return message
+
+
+def status_or_unspecified(value: str | None) -> Any:
+    return STATUS_TO_PROTO[Status(value)] if value else events_pb2.DELIVERY_STATUS_UNSPECIFIED
+
+
+def status_names(values: Iterable[Any], field: str) -> list[str]:
+    """Proto statuses of a filter as domain names; UNSPECIFIED and unknown are errors."""
+    names = []
+    for index, value in enumerate(values):
+        if value not in STATUS_FROM_PROTO:
+            raise InvalidArgument.one(f"{field}[{index}]", "not a delivery status")
+        names.append(str(STATUS_FROM_PROTO[value]))
+    return names
+
+
+def status_change(row: ChangeView) -> events_pb2.StatusChange:
+    return events_pb2.StatusChange(
+        sequence=row.seq,
+        event_id=str(row.event_id),
+        client_event_id=row.client_event_id,
+        event_name=row.event_name,
+        delivery_id=str(row.delivery_id),
+        destination=row.destination,
+        from_status=status_or_unspecified(row.from_status),
+        to_status=STATUS_TO_PROTO[Status(row.to_status)],
+        at=timestamp(row.at),
+        attempt_number=row.attempt_number,
+        error=row.error,
+    )
+
+
+def delivery_filter(message: events_pb2.DeliveryFilter) -> DeliveryFilterInput:
+    return DeliveryFilterInput(
+        statuses=status_names(message.statuses, "filter.statuses"),
+        destination=message.destination,
+        event_name=message.event_name,
+        created_after=from_timestamp(message, "created_after"),
+        created_before=from_timestamp(message, "created_before"),
+    )
+
+
+_OPERATION_KIND = {
+    "retry": events_pb2.OPERATION_KIND_RETRY,
+    "cancel": events_pb2.OPERATION_KIND_CANCEL,
+}
+_OPERATION_STATE = {
+    "running": events_pb2.OPERATION_STATE_RUNNING,
+    "done": events_pb2.OPERATION_STATE_DONE,
+    "failed": events_pb2.OPERATION_STATE_FAILED,
+}
+
+
+def operation(row: OperationRow) -> events_pb2.Operation:
+    return events_pb2.Operation(
+        id=str(row.id),
+        kind=_OPERATION_KIND[row.kind],
+        state=_OPERATION_STATE[row.state],
+        total=row.total,
+        processed=row.processed,
+        changed=row.changed,
+        skipped=row.skipped,
+        created_at=timestamp(row.created_at),
+        finished_at=timestamp(row.finished_at),
+        error=row.error,
+    )
+
+
+_HEALTH = {
+    "healthy": events_pb2.DESTINATION_HEALTH_HEALTHY,
+    "failing": events_pb2.DESTINATION_HEALTH_FAILING,
+    "needs_action": events_pb2.DESTINATION_HEALTH_NEEDS_ACTION,
+    "disabled": events_pb2.DESTINATION_HEALTH_DISABLED,
+}
+
+
+def stats(result: Stats) -> events_pb2.GetStatsResponse:
+    return events_pb2.GetStatsResponse(
+        counts=[
+            events_pb2.StatusCount(
+                destination=name, status=STATUS_TO_PROTO[Status(status)], count=count
+            )
+            for name, status, count in result.counts
+        ],
+        success_rate=result.success_rate,
+        attempts=[
+            events_pb2.AttemptBucket(
+                start=timestamp(result.since + index * result.bucket), **bucket
+            )
+            for index, bucket in enumerate(result.attempts)
+        ],
+        destinations=[
+            events_pb2.DestinationStats(
+                destination=d.name,
+                health=_HEALTH[d.health],
+                reason=d.reason,
+                waiting_retry=d.waiting_retry,
+                success_rate=d.success_rate,
+                last_success_at=timestamp(d.last_success_at),
+                last_failure_at=timestamp(d.last_failure_at),
+            )
+            for d in result.destinations
+        ],
+        since=timestamp(result.since),
+        until=timestamp(result.until),
+    )

@@ -16,8 +16,6 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.rows import class_row
 
-from jobs.store.rows import StatusChange
-
 
 @dataclass(frozen=True)
 class DueDelivery:
@@ -30,6 +28,7 @@ class DueDelivery:
     status: str
     attempt_count: int
     deadline: dt.datetime
+    next_trigger: str
     payload: dict[str, Any]
 
 
@@ -88,7 +87,7 @@ async def lock_due(
         "    AND next_attempt_at <= %s"
         "  ORDER BY next_attempt_at, id LIMIT %s FOR UPDATE SKIP LOCKED)"
         " SELECT d.id, d.workspace_id, d.event_id, d.destination_id, d.status, d.attempt_count,"
-        "   d.deadline, e.payload"
+        "   d.deadline, d.next_trigger, e.payload"
         " FROM due JOIN tenaz_deliveries d USING (id) JOIN tenaz_events e ON e.id = d.event_id"
         " ORDER BY d.next_attempt_at, d.id",
         (destination_id, now, limit),
@@ -155,7 +154,8 @@ async def update_deliveries(
     await conn.execute(
         "UPDATE tenaz_deliveries d SET status = u.status, attempt_count = u.attempt_count,"
         " next_attempt_at = u.next_attempt_at, lease_expires_at = u.lease_expires_at,"
-        " failure_reason = u.failure_reason, last_error = u.last_error, updated_at = %s"
+        " failure_reason = u.failure_reason, last_error = u.last_error, updated_at = %s,"
+        " next_trigger = 'automatic'"
         " FROM unnest(%s::bigint[], %s::text[], %s::int[], %s::timestamptz[],"
         "   %s::timestamptz[], %s::text[], %s::text[])"
         "   AS u(id, status, attempt_count, next_attempt_at, lease_expires_at, failure_reason,"
@@ -209,40 +209,6 @@ async def finish_attempts(conn: AsyncConnection, ends: Sequence[AttemptEnd]) -> 
             [a.platform_subcode for a in ends],
             [a.message for a in ends],
             [a.response_excerpt for a in ends],
-        ),
-    )
-
-
-# Serialises the writers of status changes from their insert to their commit.
-_STATUS_CHANGE_LOCK = 0x7E4A3
-
-
-async def record_status_changes(conn: AsyncConnection, changes: Sequence[StatusChange]) -> None:
-    """Append status changes; call it as the transaction's last statement.
-
-    Sequence numbers must become visible in order, or a status stream reading
-    `seq > cursor` could pass over a number that commits later. The advisory
-    lock, held from here to the commit, makes allocation order commit order;
-    being the last statement keeps that window to the insert and the commit.
-    """
-    if not changes:
-        return
-    await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_STATUS_CHANGE_LOCK,))
-    await conn.execute(
-        "INSERT INTO tenaz_status_changes (workspace_id, delivery_id, event_id, destination_id,"
-        " from_status, to_status, attempt_number, error, at)"
-        " SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[],"
-        "   %s::text[], %s::text[], %s::int[], %s::text[], %s::timestamptz[])",
-        (
-            [c.workspace_id for c in changes],
-            [c.delivery_id for c in changes],
-            [c.event_id for c in changes],
-            [c.destination_id for c in changes],
-            [c.from_status for c in changes],
-            [c.to_status for c in changes],
-            [c.attempt_number for c in changes],
-            [c.error for c in changes],
-            [c.at for c in changes],
         ),
     )
 

@@ -186,6 +186,81 @@ class TenazClient:
             if not token:
                 return
 
+    async def watch_status(
+        self,
+        *,
+        after_sequence: int | None = None,
+        heartbeat_interval: dt.timedelta | None = None,
+        **filters: Any,
+    ) -> AsyncIterator[events_pb2.WatchStatusResponse]:
+        """Status changes (and heartbeats) as they happen, until the server ends the stream.
+
+        `after_sequence=None` starts from now; pass the last `change.sequence`
+        (or `heartbeat.last_sequence`) seen to resume with no gap. Filters are
+        WatchStatusRequest fields: destinations, statuses, event_names, event_ids.
+        """
+        request = events_pb2.WatchStatusRequest(**filters)
+        if after_sequence is not None:
+            request.after_sequence = after_sequence
+        if heartbeat_interval is not None:
+            request.heartbeat_interval.FromTimedelta(heartbeat_interval)
+        call = self.events.WatchStatus(request, metadata=self._metadata)
+        try:
+            async for message in call:
+                yield message
+        except grpc.aio.AioRpcError as exc:
+            raise _error(exc) from None
+        finally:
+            call.cancel()
+
+    async def retry_deliveries(
+        self,
+        delivery_ids: Sequence[str] = (),
+        *,
+        filter: events_pb2.DeliveryFilter | None = None,
+    ) -> events_pb2.Operation:
+        """Send deliveries again now; by ids (done at once) or by filter (background)."""
+        response = await self._call(
+            self.events.RetryDeliveries,
+            events_pb2.RetryDeliveriesRequest(delivery_ids=list(delivery_ids), filter=filter),
+        )
+        return response.operation  # type: ignore[no-any-return]
+
+    async def cancel_deliveries(
+        self,
+        delivery_ids: Sequence[str] = (),
+        *,
+        filter: events_pb2.DeliveryFilter | None = None,
+    ) -> events_pb2.Operation:
+        """Stop retrying deliveries; by ids (done at once) or by filter (background)."""
+        response = await self._call(
+            self.events.CancelDeliveries,
+            events_pb2.CancelDeliveriesRequest(delivery_ids=list(delivery_ids), filter=filter),
+        )
+        return response.operation  # type: ignore[no-any-return]
+
+    async def get_operation(self, operation_id: str) -> events_pb2.Operation:
+        response = await self._call(
+            self.events.GetOperation, events_pb2.GetOperationRequest(id=operation_id)
+        )
+        return response.operation  # type: ignore[no-any-return]
+
+    async def get_stats(
+        self,
+        *,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        bucket: dt.timedelta | None = None,
+    ) -> events_pb2.GetStatsResponse:
+        request = events_pb2.GetStatsRequest()
+        if since is not None:
+            request.since.CopyFrom(_timestamp(since))
+        if until is not None:
+            request.until.CopyFrom(_timestamp(until))
+        if bucket is not None:
+            request.bucket.FromTimedelta(bucket)
+        return await self._call(self.events.GetStats, request)
+
     # Destinations
 
     async def create_destination(

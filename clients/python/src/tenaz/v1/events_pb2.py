@@ -22,55 +22,96 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15tenaz/v1/events.proto\x12\x08tenaz.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x96\x02\n\x08UserData\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\r\n\x05phone\x18\x02 \x01(\t\x12\x12\n\nfirst_name\x18\x03 \x01(\t\x12\x11\n\tlast_name\x18\x04 \x01(\t\x12\x0c\n\x04\x63ity\x18\x05 \x01(\t\x12\r\n\x05state\x18\x06 \x01(\t\x12\x0b\n\x03zip\x18\x07 \x01(\t\x12\x0f\n\x07\x63ountry\x18\x08 \x01(\t\x12\x13\n\x0b\x65xternal_id\x18\t \x01(\t\x12\x0e\n\x06gender\x18\n \x01(\t\x12\x15\n\rdate_of_birth\x18\x0b \x01(\t\x12\x19\n\x11\x63lient_ip_address\x18\x0c \x01(\t\x12\x19\n\x11\x63lient_user_agent\x18\r \x01(\t\x12\x0b\n\x03\x66\x62\x63\x18\x0e \x01(\t\x12\x0b\n\x03\x66\x62p\x18\x0f \x01(\t\";\n\x07\x43ontent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x05\x12\x12\n\nitem_price\x18\x03 \x01(\x01\"\xb1\x01\n\nCustomData\x12\x12\n\x05value\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12\x10\n\x08order_id\x18\x03 \x01(\t\x12#\n\x08\x63ontents\x18\x04 \x03(\x0b\x32\x11.tenaz.v1.Content\x12\x14\n\x0c\x63ontent_type\x18\x05 \x01(\t\x12&\n\x05\x65xtra\x18\x06 \x01(\x0b\x32\x17.google.protobuf.StructB\x08\n\x06_value\"\xf6\x01\n\x05\x45vent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x12\n\nevent_name\x18\x02 \x01(\t\x12.\n\nevent_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\raction_source\x18\x04 \x01(\t\x12\x18\n\x10\x65vent_source_url\x18\x05 \x01(\t\x12%\n\tuser_data\x18\x06 \x01(\x0b\x32\x12.tenaz.v1.UserData\x12)\n\x0b\x63ustom_data\x18\x07 \x01(\x0b\x32\x14.tenaz.v1.CustomData\x12\x14\n\x0c\x64\x65stinations\x18\x08 \x03(\t\"\xa7\x02\n\x07\x41ttempt\x12\x0e\n\x06number\x18\x01 \x01(\x05\x12\x0f\n\x07trigger\x18\x02 \x01(\t\x12.\n\nstarted_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x07outcome\x18\x05 \x01(\x0e\x32\x18.tenaz.v1.AttemptOutcome\x12\x13\n\x0bhttp_status\x18\x06 \x01(\x05\x12\x15\n\rplatform_code\x18\x07 \x01(\x05\x12\x18\n\x10platform_subcode\x18\x08 \x01(\x05\x12\x0f\n\x07message\x18\t \x01(\t\x12\x18\n\x10response_excerpt\x18\n \x01(\t\"\x99\x03\n\x08\x44\x65livery\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65stination\x18\x02 \x01(\t\x12(\n\x06status\x18\x03 \x01(\x0e\x32\x18.tenaz.v1.DeliveryStatus\x12/\n\x0e\x66\x61ilure_reason\x18\x04 \x01(\x0e\x32\x17.tenaz.v1.FailureReason\x12\x15\n\rattempt_count\x18\x05 \x01(\x05\x12\x33\n\x0fnext_attempt_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x64\x65\x61\x64line\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nlast_error\x18\x08 \x01(\t\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12#\n\x08\x61ttempts\x18\x0b \x03(\x0b\x32\x11.tenaz.v1.Attempt\"\x92\x01\n\x0bStoredEvent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x1e\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x0f.tenaz.v1.Event\x12/\n\x0breceived_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\ndeliveries\x18\x04 \x03(\x0b\x32\x12.tenaz.v1.Delivery\"4\n\x12SubmitEventRequest\x12\x1e\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x0f.tenaz.v1.Event\"N\n\x13SubmitEventResponse\x12$\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x15.tenaz.v1.StoredEvent\x12\x11\n\tduplicate\x18\x02 \x01(\x08\"6\n\x13SubmitEventsRequest\x12\x1f\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x0f.tenaz.v1.Event\"i\n\x11SubmitEventResult\x12\r\n\x05index\x18\x01 \x01(\x05\x12\n\n\x02id\x18\x02 \x01(\t\x12\x11\n\tduplicate\x18\x03 \x01(\x08\x12&\n\ndeliveries\x18\x04 \x03(\x0b\x32\x12.tenaz.v1.Delivery\"D\n\x14SubmitEventsResponse\x12,\n\x07results\x18\x01 \x03(\x0b\x32\x1b.tenaz.v1.SubmitEventResult\"\x1d\n\x0fGetEventRequest\x12\n\n\x02id\x18\x01 \x01(\t\"8\n\x10GetEventResponse\x12$\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x15.tenaz.v1.StoredEvent\"\x8b\x02\n\x11ListEventsRequest\x12*\n\x08statuses\x18\x01 \x03(\x0e\x32\x18.tenaz.v1.DeliveryStatus\x12\x13\n\x0b\x64\x65stination\x18\x02 \x01(\t\x12\x12\n\nevent_name\x18\x03 \x01(\t\x12\x32\n\x0ereceived_after\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0freceived_before\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tevent_ids\x18\x06 \x03(\t\x12\x11\n\tpage_size\x18\x07 \x01(\x05\x12\x12\n\npage_token\x18\x08 \x01(\t\"T\n\x12ListEventsResponse\x12%\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x15.tenaz.v1.StoredEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\xe8\x01\n\x0e\x44\x65liveryStatus\x12\x1f\n\x1b\x44\x45LIVERY_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44\x45LIVERY_STATUS_PENDING\x10\x01\x12\x1b\n\x17\x44\x45LIVERY_STATUS_SENDING\x10\x02\x12!\n\x1d\x44\x45LIVERY_STATUS_WAITING_RETRY\x10\x03\x12\x1d\n\x19\x44\x45LIVERY_STATUS_RESENDING\x10\x04\x12\x1d\n\x19\x44\x45LIVERY_STATUS_SUCCEEDED\x10\x05\x12\x1a\n\x16\x44\x45LIVERY_STATUS_FAILED\x10\x06*\x86\x01\n\rFailureReason\x12\x1e\n\x1a\x46\x41ILURE_REASON_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x46\x41ILURE_REASON_REJECTED\x10\x01\x12\x1a\n\x16\x46\x41ILURE_REASON_EXPIRED\x10\x02\x12\x1c\n\x18\x46\x41ILURE_REASON_CANCELLED\x10\x03*\xf3\x01\n\x0e\x41ttemptOutcome\x12\x1f\n\x1b\x41TTEMPT_OUTCOME_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x41TTEMPT_OUTCOME_IN_PROGRESS\x10\x01\x12\x1d\n\x19\x41TTEMPT_OUTCOME_SUCCEEDED\x10\x02\x12$\n ATTEMPT_OUTCOME_EXTERNAL_PROBLEM\x10\x03\x12\x1c\n\x18\x41TTEMPT_OUTCOME_REJECTED\x10\x04\x12\x1f\n\x1b\x41TTEMPT_OUTCOME_INTERRUPTED\x10\x05\x12\x1b\n\x17\x41TTEMPT_OUTCOME_EXPIRED\x10\x06\x32\xb5\x02\n\x0c\x45ventService\x12J\n\x0bSubmitEvent\x12\x1c.tenaz.v1.SubmitEventRequest\x1a\x1d.tenaz.v1.SubmitEventResponse\x12M\n\x0cSubmitEvents\x12\x1d.tenaz.v1.SubmitEventsRequest\x1a\x1e.tenaz.v1.SubmitEventsResponse\x12\x41\n\x08GetEvent\x12\x19.tenaz.v1.GetEventRequest\x1a\x1a.tenaz.v1.GetEventResponse\x12G\n\nListEvents\x12\x1b.tenaz.v1.ListEventsRequest\x1a\x1c.tenaz.v1.ListEventsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15tenaz/v1/events.proto\x12\x08tenaz.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x96\x02\n\x08UserData\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\r\n\x05phone\x18\x02 \x01(\t\x12\x12\n\nfirst_name\x18\x03 \x01(\t\x12\x11\n\tlast_name\x18\x04 \x01(\t\x12\x0c\n\x04\x63ity\x18\x05 \x01(\t\x12\r\n\x05state\x18\x06 \x01(\t\x12\x0b\n\x03zip\x18\x07 \x01(\t\x12\x0f\n\x07\x63ountry\x18\x08 \x01(\t\x12\x13\n\x0b\x65xternal_id\x18\t \x01(\t\x12\x0e\n\x06gender\x18\n \x01(\t\x12\x15\n\rdate_of_birth\x18\x0b \x01(\t\x12\x19\n\x11\x63lient_ip_address\x18\x0c \x01(\t\x12\x19\n\x11\x63lient_user_agent\x18\r \x01(\t\x12\x0b\n\x03\x66\x62\x63\x18\x0e \x01(\t\x12\x0b\n\x03\x66\x62p\x18\x0f \x01(\t\";\n\x07\x43ontent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x05\x12\x12\n\nitem_price\x18\x03 \x01(\x01\"\xb1\x01\n\nCustomData\x12\x12\n\x05value\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12\x10\n\x08order_id\x18\x03 \x01(\t\x12#\n\x08\x63ontents\x18\x04 \x03(\x0b\x32\x11.tenaz.v1.Content\x12\x14\n\x0c\x63ontent_type\x18\x05 \x01(\t\x12&\n\x05\x65xtra\x18\x06 \x01(\x0b\x32\x17.google.protobuf.StructB\x08\n\x06_value\"\xf6\x01\n\x05\x45vent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x12\n\nevent_name\x18\x02 \x01(\t\x12.\n\nevent_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\raction_source\x18\x04 \x01(\t\x12\x18\n\x10\x65vent_source_url\x18\x05 \x01(\t\x12%\n\tuser_data\x18\x06 \x01(\x0b\x32\x12.tenaz.v1.UserData\x12)\n\x0b\x63ustom_data\x18\x07 \x01(\x0b\x32\x14.tenaz.v1.CustomData\x12\x14\n\x0c\x64\x65stinations\x18\x08 \x03(\t\"\xa7\x02\n\x07\x41ttempt\x12\x0e\n\x06number\x18\x01 \x01(\x05\x12\x0f\n\x07trigger\x18\x02 \x01(\t\x12.\n\nstarted_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x07outcome\x18\x05 \x01(\x0e\x32\x18.tenaz.v1.AttemptOutcome\x12\x13\n\x0bhttp_status\x18\x06 \x01(\x05\x12\x15\n\rplatform_code\x18\x07 \x01(\x05\x12\x18\n\x10platform_subcode\x18\x08 \x01(\x05\x12\x0f\n\x07message\x18\t \x01(\t\x12\x18\n\x10response_excerpt\x18\n \x01(\t\"\x99\x03\n\x08\x44\x65livery\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65stination\x18\x02 \x01(\t\x12(\n\x06status\x18\x03 \x01(\x0e\x32\x18.tenaz.v1.DeliveryStatus\x12/\n\x0e\x66\x61ilure_reason\x18\x04 \x01(\x0e\x32\x17.tenaz.v1.FailureReason\x12\x15\n\rattempt_count\x18\x05 \x01(\x05\x12\x33\n\x0fnext_attempt_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x64\x65\x61\x64line\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nlast_error\x18\x08 \x01(\t\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12#\n\x08\x61ttempts\x18\x0b \x03(\x0b\x32\x11.tenaz.v1.Attempt\"\x92\x01\n\x0bStoredEvent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x1e\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x0f.tenaz.v1.Event\x12/\n\x0breceived_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\ndeliveries\x18\x04 \x03(\x0b\x32\x12.tenaz.v1.Delivery\"4\n\x12SubmitEventRequest\x12\x1e\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x0f.tenaz.v1.Event\"N\n\x13SubmitEventResponse\x12$\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x15.tenaz.v1.StoredEvent\x12\x11\n\tduplicate\x18\x02 \x01(\x08\"6\n\x13SubmitEventsRequest\x12\x1f\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x0f.tenaz.v1.Event\"i\n\x11SubmitEventResult\x12\r\n\x05index\x18\x01 \x01(\x05\x12\n\n\x02id\x18\x02 \x01(\t\x12\x11\n\tduplicate\x18\x03 \x01(\x08\x12&\n\ndeliveries\x18\x04 \x03(\x0b\x32\x12.tenaz.v1.Delivery\"D\n\x14SubmitEventsResponse\x12,\n\x07results\x18\x01 \x03(\x0b\x32\x1b.tenaz.v1.SubmitEventResult\"\x1d\n\x0fGetEventRequest\x12\n\n\x02id\x18\x01 \x01(\t\"8\n\x10GetEventResponse\x12$\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x15.tenaz.v1.StoredEvent\"\x8b\x02\n\x11ListEventsRequest\x12*\n\x08statuses\x18\x01 \x03(\x0e\x32\x18.tenaz.v1.DeliveryStatus\x12\x13\n\x0b\x64\x65stination\x18\x02 \x01(\t\x12\x12\n\nevent_name\x18\x03 \x01(\t\x12\x32\n\x0ereceived_after\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0freceived_before\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tevent_ids\x18\x06 \x03(\t\x12\x11\n\tpage_size\x18\x07 \x01(\x05\x12\x12\n\npage_token\x18\x08 \x01(\t\"T\n\x12ListEventsResponse\x12%\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x15.tenaz.v1.StoredEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xb4\x02\n\x0cStatusChange\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12\x17\n\x0f\x63lient_event_id\x18\x03 \x01(\t\x12\x12\n\nevent_name\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65livery_id\x18\x05 \x01(\t\x12\x13\n\x0b\x64\x65stination\x18\x06 \x01(\t\x12-\n\x0b\x66rom_status\x18\x07 \x01(\x0e\x32\x18.tenaz.v1.DeliveryStatus\x12+\n\tto_status\x18\x08 \x01(\x0e\x32\x18.tenaz.v1.DeliveryStatus\x12&\n\x02\x61t\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x61ttempt_number\x18\n \x01(\x05\x12\r\n\x05\x65rror\x18\x0b \x01(\t\"J\n\tHeartbeat\x12\x15\n\rlast_sequence\x18\x01 \x01(\x03\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe5\x01\n\x12WatchStatusRequest\x12\x1b\n\x0e\x61\x66ter_sequence\x18\x01 \x01(\x03H\x00\x88\x01\x01\x12\x14\n\x0c\x64\x65stinations\x18\x02 \x03(\t\x12*\n\x08statuses\x18\x03 \x03(\x0e\x32\x18.tenaz.v1.DeliveryStatus\x12\x13\n\x0b\x65vent_names\x18\x04 \x03(\t\x12\x11\n\tevent_ids\x18\x05 \x03(\t\x12\x35\n\x12heartbeat_interval\x18\x06 \x01(\x0b\x32\x19.google.protobuf.DurationB\x11\n\x0f_after_sequence\"t\n\x13WatchStatusResponse\x12(\n\x06\x63hange\x18\x01 \x01(\x0b\x32\x16.tenaz.v1.StatusChangeH\x00\x12(\n\theartbeat\x18\x02 \x01(\x0b\x32\x13.tenaz.v1.HeartbeatH\x00\x42\t\n\x07message\"\xcc\x01\n\x0e\x44\x65liveryFilter\x12*\n\x08statuses\x18\x01 \x03(\x0e\x32\x18.tenaz.v1.DeliveryStatus\x12\x13\n\x0b\x64\x65stination\x18\x02 \x01(\t\x12\x12\n\nevent_name\x18\x03 \x01(\t\x12\x31\n\rcreated_after\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reated_before\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9b\x02\n\tOperation\x12\n\n\x02id\x18\x01 \x01(\t\x12%\n\x04kind\x18\x02 \x01(\x0e\x32\x17.tenaz.v1.OperationKind\x12\'\n\x05state\x18\x03 \x01(\x0e\x32\x18.tenaz.v1.OperationState\x12\r\n\x05total\x18\x04 \x01(\x03\x12\x11\n\tprocessed\x18\x05 \x01(\x03\x12\x0f\n\x07\x63hanged\x18\x06 \x01(\x03\x12\x0f\n\x07skipped\x18\x07 \x01(\x03\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x65rror\x18\n \x01(\t\"X\n\x16RetryDeliveriesRequest\x12\x14\n\x0c\x64\x65livery_ids\x18\x01 \x03(\t\x12(\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x18.tenaz.v1.DeliveryFilter\"A\n\x17RetryDeliveriesResponse\x12&\n\toperation\x18\x01 \x01(\x0b\x32\x13.tenaz.v1.Operation\"Y\n\x17\x43\x61ncelDeliveriesRequest\x12\x14\n\x0c\x64\x65livery_ids\x18\x01 \x03(\t\x12(\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x18.tenaz.v1.DeliveryFilter\"B\n\x18\x43\x61ncelDeliveriesResponse\x12&\n\toperation\x18\x01 \x01(\x0b\x32\x13.tenaz.v1.Operation\"!\n\x13GetOperationRequest\x12\n\n\x02id\x18\x01 \x01(\t\">\n\x14GetOperationResponse\x12&\n\toperation\x18\x01 \x01(\x0b\x32\x13.tenaz.v1.Operation\"\x92\x01\n\x0fGetStatsRequest\x12)\n\x05since\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x06\x62ucket\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"[\n\x0bStatusCount\x12\x13\n\x0b\x64\x65stination\x18\x01 \x01(\t\x12(\n\x06status\x18\x02 \x01(\x0e\x32\x18.tenaz.v1.DeliveryStatus\x12\r\n\x05\x63ount\x18\x03 \x01(\x03\"\x9f\x01\n\rAttemptBucket\x12)\n\x05start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tsucceeded\x18\x02 \x01(\x03\x12\x18\n\x10\x65xternal_problem\x18\x03 \x01(\x03\x12\x10\n\x08rejected\x18\x04 \x01(\x03\x12\x13\n\x0binterrupted\x18\x05 \x01(\x03\x12\x0f\n\x07\x65xpired\x18\x06 \x01(\x03\"\xfb\x01\n\x10\x44\x65stinationStats\x12\x13\n\x0b\x64\x65stination\x18\x01 \x01(\t\x12+\n\x06health\x18\x02 \x01(\x0e\x32\x1b.tenaz.v1.DestinationHealth\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x15\n\rwaiting_retry\x18\x04 \x01(\x03\x12\x14\n\x0csuccess_rate\x18\x05 \x01(\x01\x12\x33\n\x0flast_success_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0flast_failure_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x82\x02\n\x10GetStatsResponse\x12%\n\x06\x63ounts\x18\x01 \x03(\x0b\x32\x15.tenaz.v1.StatusCount\x12\x14\n\x0csuccess_rate\x18\x02 \x01(\x01\x12)\n\x08\x61ttempts\x18\x03 \x03(\x0b\x32\x17.tenaz.v1.AttemptBucket\x12\x30\n\x0c\x64\x65stinations\x18\x04 \x03(\x0b\x32\x1a.tenaz.v1.DestinationStats\x12)\n\x05since\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xe8\x01\n\x0e\x44\x65liveryStatus\x12\x1f\n\x1b\x44\x45LIVERY_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44\x45LIVERY_STATUS_PENDING\x10\x01\x12\x1b\n\x17\x44\x45LIVERY_STATUS_SENDING\x10\x02\x12!\n\x1d\x44\x45LIVERY_STATUS_WAITING_RETRY\x10\x03\x12\x1d\n\x19\x44\x45LIVERY_STATUS_RESENDING\x10\x04\x12\x1d\n\x19\x44\x45LIVERY_STATUS_SUCCEEDED\x10\x05\x12\x1a\n\x16\x44\x45LIVERY_STATUS_FAILED\x10\x06*\x86\x01\n\rFailureReason\x12\x1e\n\x1a\x46\x41ILURE_REASON_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x46\x41ILURE_REASON_REJECTED\x10\x01\x12\x1a\n\x16\x46\x41ILURE_REASON_EXPIRED\x10\x02\x12\x1c\n\x18\x46\x41ILURE_REASON_CANCELLED\x10\x03*\xf3\x01\n\x0e\x41ttemptOutcome\x12\x1f\n\x1b\x41TTEMPT_OUTCOME_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x41TTEMPT_OUTCOME_IN_PROGRESS\x10\x01\x12\x1d\n\x19\x41TTEMPT_OUTCOME_SUCCEEDED\x10\x02\x12$\n ATTEMPT_OUTCOME_EXTERNAL_PROBLEM\x10\x03\x12\x1c\n\x18\x41TTEMPT_OUTCOME_REJECTED\x10\x04\x12\x1f\n\x1b\x41TTEMPT_OUTCOME_INTERRUPTED\x10\x05\x12\x1b\n\x17\x41TTEMPT_OUTCOME_EXPIRED\x10\x06*d\n\rOperationKind\x12\x1e\n\x1aOPERATION_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14OPERATION_KIND_RETRY\x10\x01\x12\x19\n\x15OPERATION_KIND_CANCEL\x10\x02*\x84\x01\n\x0eOperationState\x12\x1f\n\x1bOPERATION_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17OPERATION_STATE_RUNNING\x10\x01\x12\x18\n\x14OPERATION_STATE_DONE\x10\x02\x12\x1a\n\x16OPERATION_STATE_FAILED\x10\x03*\xbd\x01\n\x11\x44\x65stinationHealth\x12\"\n\x1e\x44\x45STINATION_HEALTH_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x44\x45STINATION_HEALTH_HEALTHY\x10\x01\x12\x1e\n\x1a\x44\x45STINATION_HEALTH_FAILING\x10\x02\x12#\n\x1f\x44\x45STINATION_HEALTH_NEEDS_ACTION\x10\x03\x12\x1f\n\x1b\x44\x45STINATION_HEALTH_DISABLED\x10\x04\x32\xc8\x05\n\x0c\x45ventService\x12J\n\x0bSubmitEvent\x12\x1c.tenaz.v1.SubmitEventRequest\x1a\x1d.tenaz.v1.SubmitEventResponse\x12M\n\x0cSubmitEvents\x12\x1d.tenaz.v1.SubmitEventsRequest\x1a\x1e.tenaz.v1.SubmitEventsResponse\x12\x41\n\x08GetEvent\x12\x19.tenaz.v1.GetEventRequest\x1a\x1a.tenaz.v1.GetEventResponse\x12G\n\nListEvents\x12\x1b.tenaz.v1.ListEventsRequest\x1a\x1c.tenaz.v1.ListEventsResponse\x12L\n\x0bWatchStatus\x12\x1c.tenaz.v1.WatchStatusRequest\x1a\x1d.tenaz.v1.WatchStatusResponse0\x01\x12V\n\x0fRetryDeliveries\x12 .tenaz.v1.RetryDeliveriesRequest\x1a!.tenaz.v1.RetryDeliveriesResponse\x12Y\n\x10\x43\x61ncelDeliveries\x12!.tenaz.v1.CancelDeliveriesRequest\x1a\".tenaz.v1.CancelDeliveriesResponse\x12M\n\x0cGetOperation\x12\x1d.tenaz.v1.GetOperationRequest\x1a\x1e.tenaz.v1.GetOperationResponse\x12\x41\n\x08GetStats\x12\x19.tenaz.v1.GetStatsRequest\x1a\x1a.tenaz.v1.GetStatsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tenaz.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DELIVERYSTATUS']._serialized_start=2541
-  _globals['_DELIVERYSTATUS']._serialized_end=2773
-  _globals['_FAILUREREASON']._serialized_start=2776
-  _globals['_FAILUREREASON']._serialized_end=2910
-  _globals['_ATTEMPTOUTCOME']._serialized_start=2913
-  _globals['_ATTEMPTOUTCOME']._serialized_end=3156
-  _globals['_USERDATA']._serialized_start=99
-  _globals['_USERDATA']._serialized_end=377
-  _globals['_CONTENT']._serialized_start=379
-  _globals['_CONTENT']._serialized_end=438
-  _globals['_CUSTOMDATA']._serialized_start=441
-  _globals['_CUSTOMDATA']._serialized_end=618
-  _globals['_EVENT']._serialized_start=621
-  _globals['_EVENT']._serialized_end=867
-  _globals['_ATTEMPT']._serialized_start=870
-  _globals['_ATTEMPT']._serialized_end=1165
-  _globals['_DELIVERY']._serialized_start=1168
-  _globals['_DELIVERY']._serialized_end=1577
-  _globals['_STOREDEVENT']._serialized_start=1580
-  _globals['_STOREDEVENT']._serialized_end=1726
-  _globals['_SUBMITEVENTREQUEST']._serialized_start=1728
-  _globals['_SUBMITEVENTREQUEST']._serialized_end=1780
-  _globals['_SUBMITEVENTRESPONSE']._serialized_start=1782
-  _globals['_SUBMITEVENTRESPONSE']._serialized_end=1860
-  _globals['_SUBMITEVENTSREQUEST']._serialized_start=1862
-  _globals['_SUBMITEVENTSREQUEST']._serialized_end=1916
-  _globals['_SUBMITEVENTRESULT']._serialized_start=1918
-  _globals['_SUBMITEVENTRESULT']._serialized_end=2023
-  _globals['_SUBMITEVENTSRESPONSE']._serialized_start=2025
-  _globals['_SUBMITEVENTSRESPONSE']._serialized_end=2093
-  _globals['_GETEVENTREQUEST']._serialized_start=2095
-  _globals['_GETEVENTREQUEST']._serialized_end=2124
-  _globals['_GETEVENTRESPONSE']._serialized_start=2126
-  _globals['_GETEVENTRESPONSE']._serialized_end=2182
-  _globals['_LISTEVENTSREQUEST']._serialized_start=2185
-  _globals['_LISTEVENTSREQUEST']._serialized_end=2452
-  _globals['_LISTEVENTSRESPONSE']._serialized_start=2454
-  _globals['_LISTEVENTSRESPONSE']._serialized_end=2538
-  _globals['_EVENTSERVICE']._serialized_start=3159
-  _globals['_EVENTSERVICE']._serialized_end=3468
+  _globals['_DELIVERYSTATUS']._serialized_start=5137
+  _globals['_DELIVERYSTATUS']._serialized_end=5369
+  _globals['_FAILUREREASON']._serialized_start=5372
+  _globals['_FAILUREREASON']._serialized_end=5506
+  _globals['_ATTEMPTOUTCOME']._serialized_start=5509
+  _globals['_ATTEMPTOUTCOME']._serialized_end=5752
+  _globals['_OPERATIONKIND']._serialized_start=5754
+  _globals['_OPERATIONKIND']._serialized_end=5854
+  _globals['_OPERATIONSTATE']._serialized_start=5857
+  _globals['_OPERATIONSTATE']._serialized_end=5989
+  _globals['_DESTINATIONHEALTH']._serialized_start=5992
+  _globals['_DESTINATIONHEALTH']._serialized_end=6181
+  _globals['_USERDATA']._serialized_start=131
+  _globals['_USERDATA']._serialized_end=409
+  _globals['_CONTENT']._serialized_start=411
+  _globals['_CONTENT']._serialized_end=470
+  _globals['_CUSTOMDATA']._serialized_start=473
+  _globals['_CUSTOMDATA']._serialized_end=650
+  _globals['_EVENT']._serialized_start=653
+  _globals['_EVENT']._serialized_end=899
+  _globals['_ATTEMPT']._serialized_start=902
+  _globals['_ATTEMPT']._serialized_end=1197
+  _globals['_DELIVERY']._serialized_start=1200
+  _globals['_DELIVERY']._serialized_end=1609
+  _globals['_STOREDEVENT']._serialized_start=1612
+  _globals['_STOREDEVENT']._serialized_end=1758
+  _globals['_SUBMITEVENTREQUEST']._serialized_start=1760
+  _globals['_SUBMITEVENTREQUEST']._serialized_end=1812
+  _globals['_SUBMITEVENTRESPONSE']._serialized_start=1814
+  _globals['_SUBMITEVENTRESPONSE']._serialized_end=1892
+  _globals['_SUBMITEVENTSREQUEST']._serialized_start=1894
+  _globals['_SUBMITEVENTSREQUEST']._serialized_end=1948
+  _globals['_SUBMITEVENTRESULT']._serialized_start=1950
+  _globals['_SUBMITEVENTRESULT']._serialized_end=2055
+  _globals['_SUBMITEVENTSRESPONSE']._serialized_start=2057
+  _globals['_SUBMITEVENTSRESPONSE']._serialized_end=2125
+  _globals['_GETEVENTREQUEST']._serialized_start=2127
+  _globals['_GETEVENTREQUEST']._serialized_end=2156
+  _globals['_GETEVENTRESPONSE']._serialized_start=2158
+  _globals['_GETEVENTRESPONSE']._serialized_end=2214
+  _globals['_LISTEVENTSREQUEST']._serialized_start=2217
+  _globals['_LISTEVENTSREQUEST']._serialized_end=2484
+  _globals['_LISTEVENTSRESPONSE']._serialized_start=2486
+  _globals['_LISTEVENTSRESPONSE']._serialized_end=2570
+  _globals['_STATUSCHANGE']._serialized_start=2573
+  _globals['_STATUSCHANGE']._serialized_end=2881
+  _globals['_HEARTBEAT']._serialized_start=2883
+  _globals['_HEARTBEAT']._serialized_end=2957
+  _globals['_WATCHSTATUSREQUEST']._serialized_start=2960
+  _globals['_WATCHSTATUSREQUEST']._serialized_end=3189
+  _globals['_WATCHSTATUSRESPONSE']._serialized_start=3191
+  _globals['_WATCHSTATUSRESPONSE']._serialized_end=3307
+  _globals['_DELIVERYFILTER']._serialized_start=3310
+  _globals['_DELIVERYFILTER']._serialized_end=3514
+  _globals['_OPERATION']._serialized_start=3517
+  _globals['_OPERATION']._serialized_end=3800
+  _globals['_RETRYDELIVERIESREQUEST']._serialized_start=3802
+  _globals['_RETRYDELIVERIESREQUEST']._serialized_end=3890
+  _globals['_RETRYDELIVERIESRESPONSE']._serialized_start=3892
+  _globals['_RETRYDELIVERIESRESPONSE']._serialized_end=3957
+  _globals['_CANCELDELIVERIESREQUEST']._serialized_start=3959
+  _globals['_CANCELDELIVERIESREQUEST']._serialized_end=4048
+  _globals['_CANCELDELIVERIESRESPONSE']._serialized_start=4050
+  _globals['_CANCELDELIVERIESRESPONSE']._serialized_end=4116
+  _globals['_GETOPERATIONREQUEST']._serialized_start=4118
+  _globals['_GETOPERATIONREQUEST']._serialized_end=4151
+  _globals['_GETOPERATIONRESPONSE']._serialized_start=4153
+  _globals['_GETOPERATIONRESPONSE']._serialized_end=4215
+  _globals['_GETSTATSREQUEST']._serialized_start=4218
+  _globals['_GETSTATSREQUEST']._serialized_end=4364
+  _globals['_STATUSCOUNT']._serialized_start=4366
+  _globals['_STATUSCOUNT']._serialized_end=4457
+  _globals['_ATTEMPTBUCKET']._serialized_start=4460
+  _globals['_ATTEMPTBUCKET']._serialized_end=4619
+  _globals['_DESTINATIONSTATS']._serialized_start=4622
+  _globals['_DESTINATIONSTATS']._serialized_end=4873
+  _globals['_GETSTATSRESPONSE']._serialized_start=4876
+  _globals['_GETSTATSRESPONSE']._serialized_end=5134
+  _globals['_EVENTSERVICE']._serialized_start=6184
+  _globals['_EVENTSERVICE']._serialized_end=6896
 # @@protoc_insertion_point(module_scope)

@@ -1,5 +1,6 @@
 import datetime
 
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -37,6 +38,27 @@ class AttemptOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ATTEMPT_OUTCOME_REJECTED: _ClassVar[AttemptOutcome]
     ATTEMPT_OUTCOME_INTERRUPTED: _ClassVar[AttemptOutcome]
     ATTEMPT_OUTCOME_EXPIRED: _ClassVar[AttemptOutcome]
+
+class OperationKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    OPERATION_KIND_UNSPECIFIED: _ClassVar[OperationKind]
+    OPERATION_KIND_RETRY: _ClassVar[OperationKind]
+    OPERATION_KIND_CANCEL: _ClassVar[OperationKind]
+
+class OperationState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    OPERATION_STATE_UNSPECIFIED: _ClassVar[OperationState]
+    OPERATION_STATE_RUNNING: _ClassVar[OperationState]
+    OPERATION_STATE_DONE: _ClassVar[OperationState]
+    OPERATION_STATE_FAILED: _ClassVar[OperationState]
+
+class DestinationHealth(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DESTINATION_HEALTH_UNSPECIFIED: _ClassVar[DestinationHealth]
+    DESTINATION_HEALTH_HEALTHY: _ClassVar[DestinationHealth]
+    DESTINATION_HEALTH_FAILING: _ClassVar[DestinationHealth]
+    DESTINATION_HEALTH_NEEDS_ACTION: _ClassVar[DestinationHealth]
+    DESTINATION_HEALTH_DISABLED: _ClassVar[DestinationHealth]
 DELIVERY_STATUS_UNSPECIFIED: DeliveryStatus
 DELIVERY_STATUS_PENDING: DeliveryStatus
 DELIVERY_STATUS_SENDING: DeliveryStatus
@@ -55,6 +77,18 @@ ATTEMPT_OUTCOME_EXTERNAL_PROBLEM: AttemptOutcome
 ATTEMPT_OUTCOME_REJECTED: AttemptOutcome
 ATTEMPT_OUTCOME_INTERRUPTED: AttemptOutcome
 ATTEMPT_OUTCOME_EXPIRED: AttemptOutcome
+OPERATION_KIND_UNSPECIFIED: OperationKind
+OPERATION_KIND_RETRY: OperationKind
+OPERATION_KIND_CANCEL: OperationKind
+OPERATION_STATE_UNSPECIFIED: OperationState
+OPERATION_STATE_RUNNING: OperationState
+OPERATION_STATE_DONE: OperationState
+OPERATION_STATE_FAILED: OperationState
+DESTINATION_HEALTH_UNSPECIFIED: DestinationHealth
+DESTINATION_HEALTH_HEALTHY: DestinationHealth
+DESTINATION_HEALTH_FAILING: DestinationHealth
+DESTINATION_HEALTH_NEEDS_ACTION: DestinationHealth
+DESTINATION_HEALTH_DISABLED: DestinationHealth
 
 class UserData(_message.Message):
     __slots__ = ("email", "phone", "first_name", "last_name", "city", "state", "zip", "country", "external_id", "gender", "date_of_birth", "client_ip_address", "client_user_agent", "fbc", "fbp")
@@ -275,3 +309,209 @@ class ListEventsResponse(_message.Message):
     events: _containers.RepeatedCompositeFieldContainer[StoredEvent]
     next_page_token: str
     def __init__(self, events: _Optional[_Iterable[_Union[StoredEvent, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class StatusChange(_message.Message):
+    __slots__ = ("sequence", "event_id", "client_event_id", "event_name", "delivery_id", "destination", "from_status", "to_status", "at", "attempt_number", "error")
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    DELIVERY_ID_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    FROM_STATUS_FIELD_NUMBER: _ClassVar[int]
+    TO_STATUS_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    sequence: int
+    event_id: str
+    client_event_id: str
+    event_name: str
+    delivery_id: str
+    destination: str
+    from_status: DeliveryStatus
+    to_status: DeliveryStatus
+    at: _timestamp_pb2.Timestamp
+    attempt_number: int
+    error: str
+    def __init__(self, sequence: _Optional[int] = ..., event_id: _Optional[str] = ..., client_event_id: _Optional[str] = ..., event_name: _Optional[str] = ..., delivery_id: _Optional[str] = ..., destination: _Optional[str] = ..., from_status: _Optional[_Union[DeliveryStatus, str]] = ..., to_status: _Optional[_Union[DeliveryStatus, str]] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attempt_number: _Optional[int] = ..., error: _Optional[str] = ...) -> None: ...
+
+class Heartbeat(_message.Message):
+    __slots__ = ("last_sequence", "at")
+    LAST_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    last_sequence: int
+    at: _timestamp_pb2.Timestamp
+    def __init__(self, last_sequence: _Optional[int] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class WatchStatusRequest(_message.Message):
+    __slots__ = ("after_sequence", "destinations", "statuses", "event_names", "event_ids", "heartbeat_interval")
+    AFTER_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    DESTINATIONS_FIELD_NUMBER: _ClassVar[int]
+    STATUSES_FIELD_NUMBER: _ClassVar[int]
+    EVENT_NAMES_FIELD_NUMBER: _ClassVar[int]
+    EVENT_IDS_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    after_sequence: int
+    destinations: _containers.RepeatedScalarFieldContainer[str]
+    statuses: _containers.RepeatedScalarFieldContainer[DeliveryStatus]
+    event_names: _containers.RepeatedScalarFieldContainer[str]
+    event_ids: _containers.RepeatedScalarFieldContainer[str]
+    heartbeat_interval: _duration_pb2.Duration
+    def __init__(self, after_sequence: _Optional[int] = ..., destinations: _Optional[_Iterable[str]] = ..., statuses: _Optional[_Iterable[_Union[DeliveryStatus, str]]] = ..., event_names: _Optional[_Iterable[str]] = ..., event_ids: _Optional[_Iterable[str]] = ..., heartbeat_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class WatchStatusResponse(_message.Message):
+    __slots__ = ("change", "heartbeat")
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    change: StatusChange
+    heartbeat: Heartbeat
+    def __init__(self, change: _Optional[_Union[StatusChange, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ...) -> None: ...
+
+class DeliveryFilter(_message.Message):
+    __slots__ = ("statuses", "destination", "event_name", "created_after", "created_before")
+    STATUSES_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    EVENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AFTER_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    statuses: _containers.RepeatedScalarFieldContainer[DeliveryStatus]
+    destination: str
+    event_name: str
+    created_after: _timestamp_pb2.Timestamp
+    created_before: _timestamp_pb2.Timestamp
+    def __init__(self, statuses: _Optional[_Iterable[_Union[DeliveryStatus, str]]] = ..., destination: _Optional[str] = ..., event_name: _Optional[str] = ..., created_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Operation(_message.Message):
+    __slots__ = ("id", "kind", "state", "total", "processed", "changed", "skipped", "created_at", "finished_at", "error")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    PROCESSED_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    kind: OperationKind
+    state: OperationState
+    total: int
+    processed: int
+    changed: int
+    skipped: int
+    created_at: _timestamp_pb2.Timestamp
+    finished_at: _timestamp_pb2.Timestamp
+    error: str
+    def __init__(self, id: _Optional[str] = ..., kind: _Optional[_Union[OperationKind, str]] = ..., state: _Optional[_Union[OperationState, str]] = ..., total: _Optional[int] = ..., processed: _Optional[int] = ..., changed: _Optional[int] = ..., skipped: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[str] = ...) -> None: ...
+
+class RetryDeliveriesRequest(_message.Message):
+    __slots__ = ("delivery_ids", "filter")
+    DELIVERY_IDS_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    delivery_ids: _containers.RepeatedScalarFieldContainer[str]
+    filter: DeliveryFilter
+    def __init__(self, delivery_ids: _Optional[_Iterable[str]] = ..., filter: _Optional[_Union[DeliveryFilter, _Mapping]] = ...) -> None: ...
+
+class RetryDeliveriesResponse(_message.Message):
+    __slots__ = ("operation",)
+    OPERATION_FIELD_NUMBER: _ClassVar[int]
+    operation: Operation
+    def __init__(self, operation: _Optional[_Union[Operation, _Mapping]] = ...) -> None: ...
+
+class CancelDeliveriesRequest(_message.Message):
+    __slots__ = ("delivery_ids", "filter")
+    DELIVERY_IDS_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    delivery_ids: _containers.RepeatedScalarFieldContainer[str]
+    filter: DeliveryFilter
+    def __init__(self, delivery_ids: _Optional[_Iterable[str]] = ..., filter: _Optional[_Union[DeliveryFilter, _Mapping]] = ...) -> None: ...
+
+class CancelDeliveriesResponse(_message.Message):
+    __slots__ = ("operation",)
+    OPERATION_FIELD_NUMBER: _ClassVar[int]
+    operation: Operation
+    def __init__(self, operation: _Optional[_Union[Operation, _Mapping]] = ...) -> None: ...
+
+class GetOperationRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class GetOperationResponse(_message.Message):
+    __slots__ = ("operation",)
+    OPERATION_FIELD_NUMBER: _ClassVar[int]
+    operation: Operation
+    def __init__(self, operation: _Optional[_Union[Operation, _Mapping]] = ...) -> None: ...
+
+class GetStatsRequest(_message.Message):
+    __slots__ = ("since", "until", "bucket")
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    since: _timestamp_pb2.Timestamp
+    until: _timestamp_pb2.Timestamp
+    bucket: _duration_pb2.Duration
+    def __init__(self, since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., bucket: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class StatusCount(_message.Message):
+    __slots__ = ("destination", "status", "count")
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    destination: str
+    status: DeliveryStatus
+    count: int
+    def __init__(self, destination: _Optional[str] = ..., status: _Optional[_Union[DeliveryStatus, str]] = ..., count: _Optional[int] = ...) -> None: ...
+
+class AttemptBucket(_message.Message):
+    __slots__ = ("start", "succeeded", "external_problem", "rejected", "interrupted", "expired")
+    START_FIELD_NUMBER: _ClassVar[int]
+    SUCCEEDED_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_PROBLEM_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    INTERRUPTED_FIELD_NUMBER: _ClassVar[int]
+    EXPIRED_FIELD_NUMBER: _ClassVar[int]
+    start: _timestamp_pb2.Timestamp
+    succeeded: int
+    external_problem: int
+    rejected: int
+    interrupted: int
+    expired: int
+    def __init__(self, start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., succeeded: _Optional[int] = ..., external_problem: _Optional[int] = ..., rejected: _Optional[int] = ..., interrupted: _Optional[int] = ..., expired: _Optional[int] = ...) -> None: ...
+
+class DestinationStats(_message.Message):
+    __slots__ = ("destination", "health", "reason", "waiting_retry", "success_rate", "last_success_at", "last_failure_at")
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    HEALTH_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    WAITING_RETRY_FIELD_NUMBER: _ClassVar[int]
+    SUCCESS_RATE_FIELD_NUMBER: _ClassVar[int]
+    LAST_SUCCESS_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_FAILURE_AT_FIELD_NUMBER: _ClassVar[int]
+    destination: str
+    health: DestinationHealth
+    reason: str
+    waiting_retry: int
+    success_rate: float
+    last_success_at: _timestamp_pb2.Timestamp
+    last_failure_at: _timestamp_pb2.Timestamp
+    def __init__(self, destination: _Optional[str] = ..., health: _Optional[_Union[DestinationHealth, str]] = ..., reason: _Optional[str] = ..., waiting_retry: _Optional[int] = ..., success_rate: _Optional[float] = ..., last_success_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_failure_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class GetStatsResponse(_message.Message):
+    __slots__ = ("counts", "success_rate", "attempts", "destinations", "since", "until")
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    SUCCESS_RATE_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    DESTINATIONS_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    counts: _containers.RepeatedCompositeFieldContainer[StatusCount]
+    success_rate: float
+    attempts: _containers.RepeatedCompositeFieldContainer[AttemptBucket]
+    destinations: _containers.RepeatedCompositeFieldContainer[DestinationStats]
+    since: _timestamp_pb2.Timestamp
+    until: _timestamp_pb2.Timestamp
+    def __init__(self, counts: _Optional[_Iterable[_Union[StatusCount, _Mapping]]] = ..., success_rate: _Optional[float] = ..., attempts: _Optional[_Iterable[_Union[AttemptBucket, _Mapping]]] = ..., destinations: _Optional[_Iterable[_Union[DestinationStats, _Mapping]]] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -57,6 +57,31 @@ class EventServiceStub:
                 request_serializer=tenaz_dot_v1_dot_events__pb2.ListEventsRequest.SerializeToString,
                 response_deserializer=tenaz_dot_v1_dot_events__pb2.ListEventsResponse.FromString,
                 _registered_method=True)
+        self.WatchStatus = channel.unary_stream(
+                '/tenaz.v1.EventService/WatchStatus',
+                request_serializer=tenaz_dot_v1_dot_events__pb2.WatchStatusRequest.SerializeToString,
+                response_deserializer=tenaz_dot_v1_dot_events__pb2.WatchStatusResponse.FromString,
+                _registered_method=True)
+        self.RetryDeliveries = channel.unary_unary(
+                '/tenaz.v1.EventService/RetryDeliveries',
+                request_serializer=tenaz_dot_v1_dot_events__pb2.RetryDeliveriesRequest.SerializeToString,
+                response_deserializer=tenaz_dot_v1_dot_events__pb2.RetryDeliveriesResponse.FromString,
+                _registered_method=True)
+        self.CancelDeliveries = channel.unary_unary(
+                '/tenaz.v1.EventService/CancelDeliveries',
+                request_serializer=tenaz_dot_v1_dot_events__pb2.CancelDeliveriesRequest.SerializeToString,
+                response_deserializer=tenaz_dot_v1_dot_events__pb2.CancelDeliveriesResponse.FromString,
+                _registered_method=True)
+        self.GetOperation = channel.unary_unary(
+                '/tenaz.v1.EventService/GetOperation',
+                request_serializer=tenaz_dot_v1_dot_events__pb2.GetOperationRequest.SerializeToString,
+                response_deserializer=tenaz_dot_v1_dot_events__pb2.GetOperationResponse.FromString,
+                _registered_method=True)
+        self.GetStats = channel.unary_unary(
+                '/tenaz.v1.EventService/GetStats',
+                request_serializer=tenaz_dot_v1_dot_events__pb2.GetStatsRequest.SerializeToString,
+                response_deserializer=tenaz_dot_v1_dot_events__pb2.GetStatsResponse.FromString,
+                _registered_method=True)
 
 
 class EventServiceServicer:
@@ -97,6 +122,50 @@ class EventServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchStatus(self, request, context):
+        """WatchStatus streams every status change of the workspace's deliveries, in
+        order, each with a sequence number. To resume after a disconnect, send the
+        last sequence received as `after_sequence`: every later change arrives,
+        with no gap and no repeat. Heartbeats come when nothing else does. A
+        sequence older than the retention window gives OUT_OF_RANGE.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RetryDeliveries(self, request, context):
+        """RetryDeliveries sends deliveries again now: FAILED ones (before their
+        deadline) go back to WAITING_RETRY, waiting ones become due at once. Their
+        next attempt is recorded as manual. By ids, or by filter as a background
+        operation whose progress GetOperation reports.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelDeliveries(self, request, context):
+        """CancelDeliveries stops retrying: WAITING_RETRY deliveries become FAILED
+        with reason CANCELLED. By ids, or by filter as a background operation.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetOperation(self, request, context):
+        """GetOperation reports the progress of a retry or cancel operation.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetStats(self, request, context):
+        """GetStats counts deliveries by status and destination, attempts over time,
+        and says how healthy each destination is.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EventServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -119,6 +188,31 @@ def add_EventServiceServicer_to_server(servicer, server):
                     servicer.ListEvents,
                     request_deserializer=tenaz_dot_v1_dot_events__pb2.ListEventsRequest.FromString,
                     response_serializer=tenaz_dot_v1_dot_events__pb2.ListEventsResponse.SerializeToString,
+            ),
+            'WatchStatus': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchStatus,
+                    request_deserializer=tenaz_dot_v1_dot_events__pb2.WatchStatusRequest.FromString,
+                    response_serializer=tenaz_dot_v1_dot_events__pb2.WatchStatusResponse.SerializeToString,
+            ),
+            'RetryDeliveries': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetryDeliveries,
+                    request_deserializer=tenaz_dot_v1_dot_events__pb2.RetryDeliveriesRequest.FromString,
+                    response_serializer=tenaz_dot_v1_dot_events__pb2.RetryDeliveriesResponse.SerializeToString,
+            ),
+            'CancelDeliveries': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelDeliveries,
+                    request_deserializer=tenaz_dot_v1_dot_events__pb2.CancelDeliveriesRequest.FromString,
+                    response_serializer=tenaz_dot_v1_dot_events__pb2.CancelDeliveriesResponse.SerializeToString,
+            ),
+            'GetOperation': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOperation,
+                    request_deserializer=tenaz_dot_v1_dot_events__pb2.GetOperationRequest.FromString,
+                    response_serializer=tenaz_dot_v1_dot_events__pb2.GetOperationResponse.SerializeToString,
+            ),
+            'GetStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStats,
+                    request_deserializer=tenaz_dot_v1_dot_events__pb2.GetStatsRequest.FromString,
+                    response_serializer=tenaz_dot_v1_dot_events__pb2.GetStatsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -232,6 +326,141 @@ class EventService:
             '/tenaz.v1.EventService/ListEvents',
             tenaz_dot_v1_dot_events__pb2.ListEventsRequest.SerializeToString,
             tenaz_dot_v1_dot_events__pb2.ListEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/tenaz.v1.EventService/WatchStatus',
+            tenaz_dot_v1_dot_events__pb2.WatchStatusRequest.SerializeToString,
+            tenaz_dot_v1_dot_events__pb2.WatchStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetryDeliveries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenaz.v1.EventService/RetryDeliveries',
+            tenaz_dot_v1_dot_events__pb2.RetryDeliveriesRequest.SerializeToString,
+            tenaz_dot_v1_dot_events__pb2.RetryDeliveriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelDeliveries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenaz.v1.EventService/CancelDeliveries',
+            tenaz_dot_v1_dot_events__pb2.CancelDeliveriesRequest.SerializeToString,
+            tenaz_dot_v1_dot_events__pb2.CancelDeliveriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOperation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenaz.v1.EventService/GetOperation',
+            tenaz_dot_v1_dot_events__pb2.GetOperationRequest.SerializeToString,
+            tenaz_dot_v1_dot_events__pb2.GetOperationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenaz.v1.EventService/GetStats',
+            tenaz_dot_v1_dot_events__pb2.GetStatsRequest.SerializeToString,
+            tenaz_dot_v1_dot_events__pb2.GetStatsResponse.FromString,
             options,
             channel_credentials,
             insecure,

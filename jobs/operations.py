@@ -1,0 +1,248 @@
+"""Operator actions on deliveries: retry now, or stop retrying.
+
+    retry   FAILED (before its deadline) -> WAITING_RETRY, due now
+            WAITING_RETRY                -> due now
+            the next attempt is recorded with trigger "manual"
+    cancel  WAITING_RETRY -> FAILED, reason "cancelled"
+
+Anything else (in progress, succeeded, past its deadline) is skipped and
+counted. By ids the work is done in the call; by filter it is an operation row
+and a background job that goes through the matches in chunks, recording its
+progress and where it is, so a restarted job resumes instead of starting over.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import Sequence
+
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from jobs import queue, retry_policy
+from jobs.clock import Clock
+from jobs.errors import InvalidArgument, NotFound
+from jobs.status import FailureReason, Status, transition
+from jobs.store import destinations as destination_store
+from jobs.store import operations as store
+from jobs.store.deliveries import DeliveryUpdate, update_deliveries
+from jobs.store.rows import StatusChange
+from jobs.store.status_changes import record_status_changes
+
+log = logging.getLogger(__name__)
+
+MAX_IDS = 1000
+CHUNK = 500
+RETRY, CANCEL = "retry", "cancel"
+CANCELLED_MESSAGE = "cancelled by an operator"
+
+
+@dataclasses.dataclass(frozen=True)
+class DeliveryFilterInput:
+    statuses: Sequence[str] = ()
+    destination: str = ""
+    event_name: str = ""
+    created_after: dt.datetime | None = None
+    created_before: dt.datetime | None = None
+
+
+class OperationService:
+    def __init__(self, pool: AsyncConnectionPool, clock: Clock, app: queue.App) -> None:
+        self._pool = pool
+        self._clock = clock
+        self._app = app
+
+    async def start(
+        self,
+        workspace_id: int,
+        kind: str,
+        *,
+        ids: Sequence[str],
+        where: DeliveryFilterInput | None,
+    ) -> store.OperationRow:
+        """Retry or cancel deliveries by ids (done now) or by filter (in the background)."""
+        if ids and where is not None:
+            raise InvalidArgument.one("filter", "give delivery_ids or a filter, not both")
+        if not ids and where is None:
+            raise InvalidArgument.one("delivery_ids", "give delivery_ids or a filter")
+        if ids:
+            return await self._by_ids(workspace_id, kind, ids)
+        assert where is not None
+        now = self._clock.now()
+        async with self._pool.connection() as conn, conn.transaction():
+            resolved = await self._resolve(conn, workspace_id, where)
+            total = await store.count_matching(conn, workspace_id=workspace_id, where=resolved)
+            operation = await store.insert_operation(
+                conn, workspace_id=workspace_id, kind=kind, where=resolved, total=total, now=now
+            )
+            await self._app.configure_task(queue.OPERATION_TASK, connection=conn).defer_async(
+                operation_id=operation.id
+            )
+        log.info("operation.started operation=%s kind=%s total=%d", operation.id, kind, total)
+        return operation
+
+    async def get(self, workspace_id: int, operation_id: str) -> store.OperationRow:
+        if not operation_id.isdigit():
+            raise InvalidArgument.one("id", "an operation id is a number")
+        async with self._pool.connection() as conn:
+            found = await store.get_operation(
+                conn, operation_id=int(operation_id), workspace_id=workspace_id
+            )
+        if found is None:
+            raise NotFound(f"no operation with id {operation_id}")
+        return found
+
+    async def run(self, operation_id: int) -> None:
+        """The background job: go through the matching deliveries, chunk by chunk."""
+        while True:
+            now = self._clock.now()
+            async with self._pool.connection() as conn, conn.transaction():
+                operation = await store.get_operation(
+                    conn, operation_id=operation_id, for_update=True
+                )
+                if operation is None or operation.state != "running":
+                    return
+                rows = await store.lock_matching(
+                    conn,
+                    workspace_id=operation.workspace_id,
+                    where=store.DeliveryWhere.from_json(operation.filter),
+                    after_id=operation.last_delivery_id,
+                    limit=CHUNK,
+                )
+                done = len(rows) < CHUNK
+                changed = await self._apply(conn, operation.kind, rows, now)
+                await store.record_progress(
+                    conn,
+                    operation_id=operation_id,
+                    processed=len(rows),
+                    changed=changed,
+                    skipped=len(rows) - changed,
+                    last_delivery_id=rows[-1].id if rows else 0,
+                    state="done" if done else "running",
+                    finished_at=now if done else None,
+                )
+            if done:
+                log.info("operation.finished operation=%s", operation_id)
+                return
+
+    async def _by_ids(self, workspace_id: int, kind: str, ids: Sequence[str]) -> store.OperationRow:
+        if len(ids) > MAX_IDS:
+            raise InvalidArgument.one("delivery_ids", f"at most {MAX_IDS} ids; use a filter")
+        bad = [i for i, value in enumerate(ids) if not value.isdigit()]
+        if bad:
+            raise InvalidArgument.one(f"delivery_ids[{bad[0]}]", "a delivery id is a number")
+        now = self._clock.now()
+        async with self._pool.connection() as conn, conn.transaction():
+            wanted = sorted({int(i) for i in ids})
+            rows = await store.lock_by_ids(conn, workspace_id=workspace_id, ids=wanted)
+            if len(rows) < len(wanted):
+                missing = sorted(set(wanted) - {r.id for r in rows})
+                raise NotFound(f"no delivery with id {missing[0]}")
+            operation = await store.insert_operation(
+                conn, workspace_id=workspace_id, kind=kind, where=None, total=len(rows), now=now
+            )
+            changed = await self._apply(conn, kind, rows, now)
+            await store.record_progress(
+                conn,
+                operation_id=operation.id,
+                processed=len(rows),
+                changed=changed,
+                skipped=len(rows) - changed,
+                last_delivery_id=rows[-1].id,
+                state="done",
+                finished_at=now,
+            )
+            finished = await store.get_operation(conn, operation_id=operation.id)
+        assert finished is not None
+        log.info("operation.finished operation=%s kind=%s changed=%d", finished.id, kind, changed)
+        return finished
+
+    async def _resolve(
+        self, conn: AsyncConnection, workspace_id: int, where: DeliveryFilterInput
+    ) -> store.DeliveryWhere:
+        destination_id = None
+        if where.destination:
+            found = await destination_store.get_destination(
+                conn, workspace_id=workspace_id, name=where.destination
+            )
+            if found is None:
+                raise InvalidArgument.one(
+                    "filter.destination", f"no destination named {where.destination!r}"
+                )
+            destination_id = found.id
+        return store.DeliveryWhere(
+            statuses=tuple(where.statuses),
+            destination_id=destination_id,
+            event_name=where.event_name,
+            created_after=where.created_after,
+            created_before=where.created_before,
+        )
+
+    async def _apply(
+        self,
+        conn: AsyncConnection,
+        kind: str,
+        rows: Sequence[store.SelectedDelivery],
+        now: dt.datetime,
+    ) -> int:
+        """Apply the operation to locked deliveries; return how many changed."""
+        updates: list[DeliveryUpdate] = []
+        changes: list[StatusChange] = []
+        manual: list[int] = []
+        destinations: set[int] = set()
+        for row in rows:
+            status = Status(row.status)
+            if kind == RETRY:
+                if status not in (Status.FAILED, Status.WAITING_RETRY):
+                    continue
+                if not retry_policy.can_send(now, row.deadline):
+                    continue
+                if status is Status.FAILED:
+                    target = transition(status, Status.WAITING_RETRY)
+                    updates.append(
+                        DeliveryUpdate(
+                            row.id, target, row.attempt_count, now, None, "", row.last_error
+                        )
+                    )
+                    changes.append(_change(row, target, "retried by an operator", now))
+                manual.append(row.id)
+                destinations.add(row.destination_id)
+            elif status is Status.WAITING_RETRY:
+                target = transition(status, Status.FAILED)
+                updates.append(
+                    DeliveryUpdate(
+                        row.id,
+                        target,
+                        row.attempt_count,
+                        None,
+                        None,
+                        FailureReason.CANCELLED,
+                        CANCELLED_MESSAGE,
+                    )
+                )
+                changes.append(_change(row, target, CANCELLED_MESSAGE, now))
+        await update_deliveries(conn, updates, now=now)
+        if manual:
+            await store.mark_manual(conn, ids=manual, now=now)
+        for destination_id in sorted(destinations):
+            await queue.defer_delivery(self._app, conn, destination_id=destination_id)
+        await record_status_changes(conn, changes)
+        return len(manual) if kind == RETRY else len(updates)
+
+
+def _change(
+    row: store.SelectedDelivery, target: Status, error: str, at: dt.datetime
+) -> StatusChange:
+    return StatusChange(
+        workspace_id=row.workspace_id,
+        delivery_id=row.id,
+        event_id=row.event_id,
+        destination_id=row.destination_id,
+        from_status=row.status,
+        to_status=target,
+        attempt_number=row.attempt_count,
+        error=error,
+        at=at,
+    )

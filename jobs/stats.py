@@ -1,0 +1,136 @@
+"""Statistics for operators: what is where, how attempts went, which destination needs help."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from psycopg_pool import AsyncConnectionPool
+
+from jobs.clock import Clock
+from jobs.errors import InvalidArgument
+from jobs.store import destinations as destination_store
+from jobs.store import stats as store
+
+DEFAULT_WINDOW = dt.timedelta(hours=24)
+DEFAULT_BUCKET = dt.timedelta(hours=1)
+MAX_BUCKETS = 500
+OUTCOMES = ("succeeded", "external_problem", "rejected", "interrupted", "expired")
+
+
+@dataclass(frozen=True)
+class DestinationStats:
+    name: str
+    health: str  # healthy | failing | needs_action | disabled
+    reason: str
+    waiting_retry: int
+    success_rate: float
+    last_success_at: dt.datetime | None
+    last_failure_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class Stats:
+    since: dt.datetime
+    until: dt.datetime
+    bucket: dt.timedelta
+    counts: list[tuple[str, str, int]]  # (destination, status, count)
+    success_rate: float
+    # One dict per bucket, oldest first: outcome -> attempts.
+    attempts: list[dict[str, int]] = field(default_factory=list)
+    destinations: list[DestinationStats] = field(default_factory=list)
+
+
+def _rate(succeeded: int, failed: int) -> float:
+    return succeeded / (succeeded + failed) if succeeded + failed else 0.0
+
+
+class StatsService:
+    def __init__(self, pool: AsyncConnectionPool, clock: Clock) -> None:
+        self._pool = pool
+        self._clock = clock
+
+    async def stats(
+        self,
+        workspace_id: int,
+        *,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        bucket: dt.timedelta | None = None,
+    ) -> Stats:
+        until = until or self._clock.now()
+        since = since or until - DEFAULT_WINDOW
+        bucket = bucket or DEFAULT_BUCKET
+        if since >= until:
+            raise InvalidArgument.one("since", "must be before until")
+        if bucket <= dt.timedelta(0) or (until - since) / bucket > MAX_BUCKETS:
+            raise InvalidArgument.one("bucket", f"positive, and at most {MAX_BUCKETS} buckets")
+        async with self._pool.connection() as conn:
+            destinations = await destination_store.list_destinations(
+                conn, workspace_id=workspace_id
+            )
+            names = {d.id: d.name for d in destinations}
+            counts = await store.status_counts(
+                conn, workspace_id=workspace_id, since=since, until=until
+            )
+            buckets = await store.attempt_buckets(
+                conn, workspace_id=workspace_id, since=since, until=until, bucket=bucket
+            )
+            waiting = await store.waiting_retry_counts(conn, workspace_id=workspace_id)
+            last = await store.last_attempts(
+                conn, workspace_id=workspace_id, since=since, until=until
+            )
+
+        size = int((until - since) / bucket) + (1 if (until - since) % bucket else 0)
+        attempts = [dict.fromkeys(OUTCOMES, 0) for _ in range(size)]
+        for index, outcome, count in buckets:
+            if 0 <= index < size and outcome in OUTCOMES:
+                attempts[index][outcome] += count
+
+        finished: dict[int, tuple[int, int]] = {}
+        for destination_id, status, count in counts:
+            ok, failed = finished.get(destination_id, (0, 0))
+            if status == "SUCCEEDED":
+                ok += count
+            elif status == "FAILED":
+                failed += count
+            finished[destination_id] = (ok, failed)
+
+        per_destination = []
+        for d in destinations:
+            last_attempt, last_success, last_failure = last.get(d.id, (None, None, None))
+            waiting_now = waiting.get(d.id, 0)
+            if not d.enabled:
+                health, reason = "disabled", ""
+            elif d.needs_action:
+                health, reason = "needs_action", d.needs_action_reason
+            elif (
+                last_attempt is not None
+                and last_attempt.outcome in ("external_problem", "interrupted")
+                and waiting_now
+            ):
+                health, reason = "failing", last_attempt.message
+            else:
+                health, reason = "healthy", ""
+            per_destination.append(
+                DestinationStats(
+                    name=d.name,
+                    health=health,
+                    reason=reason,
+                    waiting_retry=waiting_now,
+                    success_rate=_rate(*finished.get(d.id, (0, 0))),
+                    last_success_at=last_success,
+                    last_failure_at=last_failure,
+                )
+            )
+        total_ok = sum(ok for ok, _ in finished.values())
+        total_failed = sum(failed for _, failed in finished.values())
+        return Stats(
+            since=since,
+            until=until,
+            bucket=bucket,
+            counts=[(names.get(i, f"#{i}"), status, count) for i, status, count in counts],
+            success_rate=_rate(total_ok, total_failed),
+            attempts=attempts,
+            destinations=per_destination,
+        )
