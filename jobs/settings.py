@@ -36,6 +36,8 @@ class Settings:
     database_url: str = ""
     data_dir: Path = Path(".tenaz")
     listen_address: str = "127.0.0.1:50051"
+    # The web dashboard's HTTP address; empty: no dashboard.
+    dashboard_address: str = "127.0.0.1:8080"
     # From the end of a failed attempt to the next one (per destination override).
     retry_interval: dt.timedelta = dt.timedelta(minutes=30)
     # How long an attempt may hold a delivery before it counts as interrupted.
@@ -77,6 +79,7 @@ class Settings:
             database_url=env.get("TENAZ_DATABASE_URL", ""),
             data_dir=Path(env.get("TENAZ_DATA_DIR", str(defaults.data_dir))),
             listen_address=env.get("TENAZ_LISTEN_ADDRESS", defaults.listen_address),
+            dashboard_address=env.get("TENAZ_DASHBOARD_ADDRESS", defaults.dashboard_address),
             retry_interval=duration("TENAZ_RETRY_INTERVAL", defaults.retry_interval),
             attempt_lease=duration("TENAZ_ATTEMPT_LEASE", defaults.attempt_lease),
             sweep_interval=duration("TENAZ_SWEEP_INTERVAL", defaults.sweep_interval),
