@@ -4,6 +4,7 @@
     tenaz.sweep                     periodic: recover interrupted attempts, expire
                                     what passed its deadline, re-queue orphans
     tenaz.operation(operation_id)   a bulk retry or cancel, chunk by chunk
+    tenaz.purge                     hourly: delete what is older than the retention
 
 Jobs carry only a destination id: the rows in `tenaz_deliveries` say what is
 due, so a job that runs twice, early or late does no harm. Retries are jobs
@@ -30,6 +31,7 @@ __all__ = ["App", "build_app", "defer_delivery", "sweep_cron"]
 DELIVER_TASK = "tenaz.deliver"
 SWEEP_TASK = "tenaz.sweep"
 OPERATION_TASK = "tenaz.operation"
+PURGE_TASK = "tenaz.purge"
 DELIVERY_QUEUE = "tenaz_deliveries"
 MAINTENANCE_QUEUE = "tenaz_maintenance"
 QUEUES = (DELIVERY_QUEUE, MAINTENANCE_QUEUE)
@@ -65,7 +67,12 @@ def build_app(connector: procrastinate.PsycopgConnector, *, sweep_interval: dt.t
     async def operation(context: JobContext, operation_id: int) -> None:
         await _runtime(context).operations.run(operation_id)
 
-    del deliver, sweep, operation
+    @app.periodic(cron="17 * * * *")
+    @app.task(name=PURGE_TASK, queue=MAINTENANCE_QUEUE, queueing_lock=PURGE_TASK, pass_context=True)
+    async def purge(context: JobContext, timestamp: int) -> None:
+        await _runtime(context).retention.purge()
+
+    del deliver, sweep, operation, purge
     return app
 
 

@@ -24,6 +24,7 @@ from jobs.delivery import DeliveryEngine
 from jobs.destinations import DestinationService
 from jobs.event_reads import EventReads
 from jobs.operations import OperationService
+from jobs.retention import Retention
 from jobs.settings import Settings
 from jobs.stats import StatsService
 from jobs.status_feed import StatusFeed
@@ -46,6 +47,7 @@ class Runtime:
     operations: OperationService
     stats: StatsService
     feed: StatusFeed
+    retention: Retention
     connectors: ConnectorFactory
 
     async def run_worker(self, **options: object) -> None:
@@ -104,5 +106,6 @@ async def open_runtime(
             operations=OperationService(pool, clock, app),
             stats=StatsService(pool, clock),
             feed=StatusFeed(pool),
+            retention=Retention(pool, clock, settings),
             connectors=connectors,
         )

@@ -46,6 +46,8 @@ class Settings:
     sweep_interval: dt.timedelta = dt.timedelta(seconds=30)
     # The last attempt before a platform's deadline starts this long before it.
     deadline_margin: dt.timedelta = dt.timedelta(minutes=10)
+    # Events, attempts and status changes older than this are deleted (LGPD).
+    retention: dt.timedelta = dt.timedelta(days=30)
     # How far in the future an event_time may be (client clocks drift).
     max_future_skew: dt.timedelta = dt.timedelta(minutes=5)
     default_phone_country_code: str = "55"
@@ -85,6 +87,7 @@ class Settings:
             sweep_interval=duration("TENAZ_SWEEP_INTERVAL", defaults.sweep_interval),
             deadline_margin=duration("TENAZ_DEADLINE_MARGIN", defaults.deadline_margin),
             max_future_skew=duration("TENAZ_MAX_FUTURE_SKEW", defaults.max_future_skew),
+            retention=duration("TENAZ_RETENTION", defaults.retention),
             default_phone_country_code=env.get(
                 "TENAZ_DEFAULT_PHONE_COUNTRY_CODE", defaults.default_phone_country_code
             ),
@@ -103,6 +106,10 @@ class Settings:
             raise SettingsError("TENAZ_RETRY_INTERVAL must be positive")
         if self.attempt_lease <= dt.timedelta(0) or self.sweep_interval <= dt.timedelta(0):
             raise SettingsError("TENAZ_ATTEMPT_LEASE and TENAZ_SWEEP_INTERVAL must be positive")
+        if self.retention < dt.timedelta(days=8):
+            raise SettingsError(
+                "TENAZ_RETENTION must be at least 8d: events are retried for up to 7 days"
+            )
         if not self.default_phone_country_code.isdigit():
             raise SettingsError("TENAZ_DEFAULT_PHONE_COUNTRY_CODE must be digits, e.g. 55")
         if self.worker_concurrency < 1 or self.pool_min_size < 1:

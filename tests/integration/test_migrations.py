@@ -20,14 +20,15 @@ async def test_migrating_twice_and_concurrently_is_harmless(postgres_url: str) -
     url = psycopg.conninfo.make_conninfo(postgres_url, dbname=name)
     try:
         first, second = await asyncio.gather(migrate(url), migrate(url))
-        assert sorted([first, second], key=len) == [
-            [],
-            ["0001_procrastinate_3.10", "0002_tenaz", "0003_operations_and_stream"],
-        ]
+        applied = [first, second]
+        assert [] in applied
+        names = next(a for a in applied if a)
+        assert names[:2] == ["0001_procrastinate_3.10", "0002_tenaz"]
+        assert names == sorted(names)
         assert await migrate(url) == []
         with psycopg.connect(url) as conn:
             row = conn.execute("SELECT count(*) FROM tenaz_schema_migrations").fetchone()
-            assert row == (3,)
+            assert row == (len(names),)
     finally:
         with psycopg.connect(postgres_url, autocommit=True) as admin:
             admin.execute(

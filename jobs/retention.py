@@ -1,0 +1,50 @@
+"""Retention: personal data (even hashed) and delivery history are kept for
+`TENAZ_RETENTION` (30 days by default), then deleted, as the LGPD asks of data
+kept no longer than its purpose needs.
+
+Events go only once every delivery is finished; status changes go by age, and
+the stream remembers how far it purged so that a dashboard resuming from an
+older cursor is told (OUT_OF_RANGE) instead of silently missing changes.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from psycopg_pool import AsyncConnectionPool
+
+from jobs.clock import Clock
+from jobs.settings import Settings
+from jobs.store import retention as store
+
+log = logging.getLogger(__name__)
+
+CHUNK = 5000
+
+
+class Retention:
+    def __init__(self, pool: AsyncConnectionPool, clock: Clock, settings: Settings) -> None:
+        self._pool = pool
+        self._clock = clock
+        self._settings = settings
+
+    async def purge(self) -> dict[str, int]:
+        before = self._clock.now() - self._settings.retention
+        counts = {"events": 0, "status_changes": 0, "operations": 0}
+        while True:
+            async with self._pool.connection() as conn, conn.transaction():
+                deleted = await store.delete_old_events(conn, before=before, limit=CHUNK)
+            counts["events"] += deleted
+            if deleted < CHUNK:
+                break
+        while True:
+            async with self._pool.connection() as conn, conn.transaction():
+                deleted, _ = await store.delete_old_status_changes(conn, before=before, limit=CHUNK)
+            counts["status_changes"] += deleted
+            if deleted < CHUNK:
+                break
+        async with self._pool.connection() as conn, conn.transaction():
+            counts["operations"] = await store.delete_old_operations(conn, before=before)
+        if any(counts.values()):
+            log.info("retention.purged %s", " ".join(f"{k}={v}" for k, v in counts.items()))
+        return counts

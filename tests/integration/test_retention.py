@@ -1,0 +1,68 @@
+"""Retention: old events, attempts and status changes are deleted; a stream cursor
+from before the purge gets OUT_OF_RANGE; unfinished deliveries are kept."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import grpc
+import pytest
+from tenaz.client import TenazClient, TenazError, make_event
+
+from jobs.clock import FakeClock
+from jobs.platforms.fake_meta import FakeMetaServer
+from jobs.runtime import Runtime
+from tests.support import count_rows, run_jobs
+
+
+async def test_old_history_is_purged_and_old_cursors_are_out_of_range(
+    client: TenazClient, runtime: Runtime, clock: FakeClock, fake_meta: FakeMetaServer, meta: str
+) -> None:
+    for i in range(3):
+        await client.submit_event(
+            make_event(
+                event_id=f"old-{i}",
+                event_name="Lead",
+                event_time=clock.now(),
+                email="a@example.com",
+            )
+        )
+    await run_jobs(runtime)
+    assert await runtime.retention.purge() == {"events": 0, "status_changes": 0, "operations": 0}
+
+    clock.advance(runtime.settings.retention + dt.timedelta(minutes=1))
+    fake_meta.fake.set_down(True)
+    fresh = await client.submit_event(
+        make_event(event_id="new", event_name="Lead", event_time=clock.now(), email="a@example.com")
+    )
+    await run_jobs(runtime)
+
+    counts = await runtime.retention.purge()
+    assert counts["events"] == 3
+    assert counts["status_changes"] == 9  # PENDING, SENDING, SUCCEEDED for each old event
+    assert await count_rows(runtime, "tenaz_events") == 1
+    assert await count_rows(runtime, "tenaz_attempts") == 1
+    assert (await client.get_event(fresh.event.id)).deliveries
+    with pytest.raises(TenazError) as caught:
+        await anext(client.watch_status(after_sequence=3))
+    assert caught.value.code == grpc.StatusCode.OUT_OF_RANGE
+    # From the purge point on, nothing is missing.
+    stream = client.watch_status(after_sequence=9)
+    first = await anext(stream)
+    assert first.change.client_event_id == "new"
+    await stream.aclose()
+
+
+async def test_unfinished_deliveries_are_never_purged(
+    client: TenazClient, runtime: Runtime, clock: FakeClock, fake_meta: FakeMetaServer, meta: str
+) -> None:
+    fake_meta.fake.set_down(True)
+    await client.submit_event(
+        make_event(
+            event_id="waiting", event_name="Lead", event_time=clock.now(), email="a@example.com"
+        )
+    )
+    await run_jobs(runtime)
+    clock.advance(runtime.settings.retention + dt.timedelta(days=1))
+    assert (await runtime.retention.purge())["events"] == 0
+    assert await count_rows(runtime, "tenaz_events") == 1
