@@ -18,6 +18,7 @@ from jobs.platforms.catalog import META_DEFAULT_API_VERSION, META_DEFAULT_BASE_U
 from jobs.platforms.fake_meta import FakeMeta
 from jobs.platforms.meta import MetaConnector
 from jobs.platforms.sandbox import SandboxTransport
+from jobs.secrets import SecretBox
 from jobs.store.rows import Destination
 
 SANDBOX_PIXEL_ID = "1234567890"
@@ -25,9 +26,12 @@ SANDBOX_TOKEN = "sandbox-token"  # noqa: S105 - the fake platform's own, not a s
 
 
 class ConnectorFactory:
-    def __init__(self, client: httpx.AsyncClient, clock: Clock, *, timeout: float) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, clock: Clock, secrets: SecretBox, *, timeout: float
+    ) -> None:
         self._client = client
         self._clock = clock
+        self._secrets = secrets
         self._timeout = timeout
         # One fake platform per sandbox destination, kept so that it
         # deduplicates like Meta across batches.
@@ -39,7 +43,7 @@ class ConnectorFactory:
             return MetaConnector(
                 self._client,
                 pixel_id=str(settings["pixel_id"]),
-                access_token=destination.secret,
+                access_token=self._secrets.decrypt(destination.secret),
                 test_event_code=str(settings.get("test_event_code", "")),
                 api_version=str(settings.get("api_version") or META_DEFAULT_API_VERSION),
                 base_url=str(settings.get("base_url") or META_DEFAULT_BASE_URL),

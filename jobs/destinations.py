@@ -22,6 +22,7 @@ from jobs import queue
 from jobs.clock import Clock
 from jobs.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from jobs.platforms.catalog import KINDS
+from jobs.secrets import SecretBox
 from jobs.store import deliveries as delivery_store
 from jobs.store import destinations as store
 from jobs.store.rows import Destination
@@ -58,10 +59,13 @@ class DestinationSpec:
 
 
 class DestinationService:
-    def __init__(self, pool: AsyncConnectionPool, clock: Clock, app: queue.App) -> None:
+    def __init__(
+        self, pool: AsyncConnectionPool, clock: Clock, app: queue.App, secrets: SecretBox
+    ) -> None:
         self._pool = pool
         self._clock = clock
         self._app = app
+        self._secrets = secrets
 
     async def create(self, workspace_id: int, spec: DestinationSpec) -> Destination:
         violations: list[FieldViolation] = []
@@ -84,7 +88,7 @@ class DestinationService:
                 kind=spec.kind,
                 enabled=spec.enabled,
                 settings=settings,
-                secret=spec.secret,
+                secret=self._secrets.encrypt(spec.secret),
                 retry_interval=spec.retry_interval,
                 now=self._clock.now(),
             )
@@ -164,7 +168,7 @@ class DestinationService:
                 destination_id=current.id,
                 enabled=merged.enabled,
                 settings=clean,
-                secret=merged.secret,
+                secret=self._secrets.encrypt(merged.secret) if new_token else current.secret,
                 retry_interval=merged.retry_interval,
                 needs_action=current.needs_action and not new_token,
                 needs_action_reason="" if new_token else current.needs_action_reason,
@@ -177,6 +181,18 @@ class DestinationService:
                 await queue.defer_delivery(self._app, conn, destination_id=current.id)
         log.info("destination.updated destination=%s fields=%s", updated.id, ",".join(paths))
         return updated
+
+    async def rotate_secrets(self) -> int:
+        """Re-encrypt every stored secret with the current key; return how many changed."""
+        changed = 0
+        async with self._pool.connection() as conn, conn.transaction():
+            for destination_id, stored in await store.secrets_of_all(conn):
+                if not self._secrets.is_current(stored):
+                    fresh = self._secrets.encrypt(self._secrets.decrypt(stored))
+                    await store.set_secret(conn, destination_id=destination_id, secret=fresh)
+                    changed += 1
+        log.info("destination.secrets.rotated count=%d", changed)
+        return changed
 
     async def delete(self, workspace_id: int, name: str) -> None:
         async with self._pool.connection() as conn, conn.transaction():

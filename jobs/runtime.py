@@ -25,6 +25,7 @@ from jobs.destinations import DestinationService
 from jobs.event_reads import EventReads
 from jobs.operations import OperationService
 from jobs.retention import Retention
+from jobs.secrets import SecretBox, key_from_file
 from jobs.settings import Settings
 from jobs.stats import StatsService
 from jobs.status_feed import StatusFeed
@@ -88,8 +89,11 @@ async def open_runtime(
                     limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
                 )
             )
+        secrets = SecretBox.from_setting(
+            settings.secret_key or key_from_file(settings.data_dir / "secret-key")
+        )
         connectors = ConnectorFactory(
-            http_client, clock, timeout=settings.http_timeout.total_seconds()
+            http_client, clock, secrets, timeout=settings.http_timeout.total_seconds()
         )
         stack.push_async_callback(connectors.aclose)
         yield Runtime(
@@ -101,7 +105,7 @@ async def open_runtime(
             engine=DeliveryEngine(pool, clock, settings, connectors, app),
             sweeper=Sweeper(pool, clock, settings, app),
             submissions=SubmissionService(pool, clock, settings, app),
-            destinations=DestinationService(pool, clock, app),
+            destinations=DestinationService(pool, clock, app, secrets),
             reads=EventReads(pool),
             operations=OperationService(pool, clock, app),
             stats=StatsService(pool, clock),

@@ -36,6 +36,9 @@ class Settings:
     database_url: str = ""
     data_dir: Path = Path(".tenaz")
     listen_address: str = "127.0.0.1:50051"
+    # Keys that encrypt destination secrets (see jobs/secrets.py); empty with the
+    # embedded database: a key file in data_dir.
+    secret_key: str = ""
     # The web dashboard's HTTP address; empty: no dashboard.
     dashboard_address: str = "127.0.0.1:8080"
     # From the end of a failed attempt to the next one (per destination override).
@@ -82,6 +85,7 @@ class Settings:
             data_dir=Path(env.get("TENAZ_DATA_DIR", str(defaults.data_dir))),
             listen_address=env.get("TENAZ_LISTEN_ADDRESS", defaults.listen_address),
             dashboard_address=env.get("TENAZ_DASHBOARD_ADDRESS", defaults.dashboard_address),
+            secret_key=env.get("TENAZ_SECRET_KEY", ""),
             retry_interval=duration("TENAZ_RETRY_INTERVAL", defaults.retry_interval),
             attempt_lease=duration("TENAZ_ATTEMPT_LEASE", defaults.attempt_lease),
             sweep_interval=duration("TENAZ_SWEEP_INTERVAL", defaults.sweep_interval),
@@ -106,6 +110,11 @@ class Settings:
             raise SettingsError("TENAZ_RETRY_INTERVAL must be positive")
         if self.attempt_lease <= dt.timedelta(0) or self.sweep_interval <= dt.timedelta(0):
             raise SettingsError("TENAZ_ATTEMPT_LEASE and TENAZ_SWEEP_INTERVAL must be positive")
+        if self.database_url and not self.secret_key:
+            raise SettingsError(
+                "TENAZ_SECRET_KEY is required with TENAZ_DATABASE_URL (every process sharing the"
+                " database needs the same key); make one with `tenaz secrets generate-key`"
+            )
         if self.retention < dt.timedelta(days=8):
             raise SettingsError(
                 "TENAZ_RETENTION must be at least 8d: events are retried for up to 7 days"

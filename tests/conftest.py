@@ -26,6 +26,7 @@ from jobs.clock import FakeClock
 from jobs.migrate import migrate
 from jobs.platforms.fake_meta import FakeMeta, FakeMetaServer
 from jobs.runtime import Runtime, open_runtime
+from jobs.secrets import generate_key
 from jobs.settings import Settings
 from server.app import TenazServer, start_server
 
@@ -107,7 +108,11 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, http_timeout=dt.timedelta(seconds=2))
+    return Settings(
+        database_url=database_url,
+        secret_key=generate_key(),
+        http_timeout=dt.timedelta(seconds=2),
+    )
 
 
 @pytest.fixture

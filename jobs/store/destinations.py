@@ -174,3 +174,16 @@ async def count_unfinished_deliveries(conn: AsyncConnection, *, destination_id: 
     )
     row = await cur.fetchone()
     return int(row[0]) if row else 0
+
+
+async def secrets_of_all(conn: AsyncConnection) -> list[tuple[int, str]]:
+    cur = await conn.execute(
+        "SELECT id, secret FROM tenaz_destinations WHERE secret <> '' ORDER BY id FOR UPDATE"
+    )
+    return [(row[0], row[1]) for row in await cur.fetchall()]
+
+
+async def set_secret(conn: AsyncConnection, *, destination_id: int, secret: str) -> None:
+    await conn.execute(
+        "UPDATE tenaz_destinations SET secret = %s WHERE id = %s", (secret, destination_id)
+    )

@@ -102,6 +102,7 @@ async def test_a_worker_process_killed_mid_attempt_leaves_nothing_stuck(
     env = {
         **os.environ,
         "TENAZ_DATABASE_URL": settings.database_url,
+        "TENAZ_SECRET_KEY": settings.secret_key,
         "TENAZ_LOG_LEVEL": "WARNING",
     }
     worker = await asyncio.create_subprocess_exec(

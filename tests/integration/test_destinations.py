@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import grpc
@@ -10,7 +11,12 @@ from tenaz.client import TenazClient, TenazError, make_event
 from tenaz.v1 import destinations_pb2, events_pb2
 
 from jobs.clock import FakeClock
-from jobs.runtime import Runtime
+from jobs.platforms.base import OutcomeKind, OutgoingEvent
+from jobs.platforms.fake_meta import FakeMetaServer
+from jobs.runtime import Runtime, open_runtime
+from jobs.secrets import generate_key
+from jobs.settings import Settings
+from jobs.store import destinations as destination_store
 from tests.support import fire_due_retries, run_jobs, status_history
 
 S = events_pb2
@@ -164,3 +170,40 @@ async def test_a_sandbox_failing_every_request_keeps_events_waiting(
     [delivery] = (await client.get_event(stored.event.id)).deliveries
     assert delivery.status == S.DELIVERY_STATUS_WAITING_RETRY
     assert delivery.attempts[0].http_status == 503
+
+
+async def test_access_tokens_are_encrypted_at_rest_and_keys_rotate(
+    client: TenazClient, runtime: Runtime, settings: Settings, fake_meta: FakeMetaServer
+) -> None:
+    await client.create_meta_destination(
+        "meta", pixel_id="111", access_token="good-token", base_url=fake_meta.base_url
+    )
+    async with runtime.pool.connection() as conn:
+        cur = await conn.execute("SELECT secret FROM tenaz_destinations")
+        [(stored,)] = await cur.fetchall()
+    assert "good-token" not in stored
+
+    new_key = generate_key()
+    rotated = dataclasses.replace(settings, secret_key=f"{new_key},{settings.secret_key}")
+    async with open_runtime(rotated, settings.database_url) as second:
+        assert await second.destinations.rotate_secrets() == 1
+        assert await second.destinations.rotate_secrets() == 0
+    only_new = dataclasses.replace(settings, secret_key=new_key)
+    async with open_runtime(only_new, settings.database_url, clock=runtime.clock) as third:
+        async with third.pool.connection() as conn:
+            [destination] = await destination_store.list_destinations(conn, workspace_id=1)
+        connector = third.connectors.for_destination(destination)
+        [outcome] = await connector.send(
+            [
+                OutgoingEvent(
+                    1,
+                    {
+                        "event_name": "Lead",
+                        "event_time": int(runtime.clock.now().timestamp()),
+                        "action_source": "website",
+                        "user_data": {"external_id": "a" * 64},
+                    },
+                )
+            ]
+        )
+        assert outcome.kind is OutcomeKind.SUCCEEDED  # the fake accepts only "good-token"

@@ -23,7 +23,11 @@ def test_durations_take_units_or_seconds() -> None:
     assert parse_duration("1800") == dt.timedelta(seconds=1800)
     assert parse_duration("1.5s") == dt.timedelta(seconds=1.5)
     assert parse_duration("7d") == dt.timedelta(days=7)
-    env = {"TENAZ_RETRY_INTERVAL": "10s", "TENAZ_DATABASE_URL": "postgresql://x/y"}
+    env = {
+        "TENAZ_RETRY_INTERVAL": "10s",
+        "TENAZ_DATABASE_URL": "postgresql://x/y",
+        "TENAZ_SECRET_KEY": "k",
+    }
     settings = Settings.from_env(env)
     assert settings.retry_interval == dt.timedelta(seconds=10)
     assert settings.database_url == "postgresql://x/y"
@@ -48,3 +52,10 @@ def test_the_sweep_runs_at_the_configured_interval() -> None:
 
     assert sweep_cron(dt.timedelta(seconds=30)) == "* * * * * */30"
     assert sweep_cron(dt.timedelta(minutes=2)) == "*/2 * * * *"
+
+
+def test_a_shared_database_needs_a_shared_secret_key() -> None:
+    with pytest.raises(SettingsError, match="TENAZ_SECRET_KEY"):
+        Settings.from_env({"TENAZ_DATABASE_URL": "postgresql://x/y"})
+    with pytest.raises(SettingsError, match="TENAZ_RETENTION"):
+        Settings.from_env({"TENAZ_RETENTION": "2d"})
