@@ -8,6 +8,7 @@ Durations accept plain seconds ("1800") or a unit suffix ("30m", "5s", "2h",
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -20,6 +21,17 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
 class SettingsError(ValueError):
     """A TENAZ_* variable has a value Tenaz cannot use."""
+
+
+def is_loopback(address: str) -> bool:
+    """Whether a host:port address only listens on this machine."""
+    host = address.rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def parse_duration(text: str, *, name: str = "duration") -> dt.timedelta:
@@ -39,6 +51,12 @@ class Settings:
     # Keys that encrypt destination secrets (see jobs/secrets.py); empty with the
     # embedded database: a key file in data_dir.
     secret_key: str = ""
+    # TLS for the gRPC server (PEM files); with a client CA, clients need certificates.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
+    # Serve gRPC without TLS on an address other than loopback (behind a TLS proxy).
+    allow_plaintext: bool = False
     # The web dashboard's HTTP address; empty: no dashboard.
     dashboard_address: str = "127.0.0.1:8080"
     # From the end of a failed attempt to the next one (per destination override).
@@ -79,6 +97,10 @@ class Settings:
             except ValueError:
                 raise SettingsError(f"{name}: {raw!r} is not a whole number") from None
 
+        def path(name: str) -> Path | None:
+            raw = env.get(name, "")
+            return Path(raw) if raw else None
+
         defaults = cls()
         settings = cls(
             database_url=env.get("TENAZ_DATABASE_URL", ""),
@@ -86,6 +108,10 @@ class Settings:
             listen_address=env.get("TENAZ_LISTEN_ADDRESS", defaults.listen_address),
             dashboard_address=env.get("TENAZ_DASHBOARD_ADDRESS", defaults.dashboard_address),
             secret_key=env.get("TENAZ_SECRET_KEY", ""),
+            tls_cert=path("TENAZ_TLS_CERT"),
+            tls_key=path("TENAZ_TLS_KEY"),
+            tls_client_ca=path("TENAZ_TLS_CLIENT_CA"),
+            allow_plaintext=env.get("TENAZ_ALLOW_PLAINTEXT", "").lower() in ("1", "true", "yes"),
             retry_interval=duration("TENAZ_RETRY_INTERVAL", defaults.retry_interval),
             attempt_lease=duration("TENAZ_ATTEMPT_LEASE", defaults.attempt_lease),
             sweep_interval=duration("TENAZ_SWEEP_INTERVAL", defaults.sweep_interval),
@@ -114,6 +140,19 @@ class Settings:
             raise SettingsError(
                 "TENAZ_SECRET_KEY is required with TENAZ_DATABASE_URL (every process sharing the"
                 " database needs the same key); make one with `tenaz secrets generate-key`"
+            )
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise SettingsError("TENAZ_TLS_CERT and TENAZ_TLS_KEY go together")
+        if self.tls_client_ca is not None and self.tls_cert is None:
+            raise SettingsError("TENAZ_TLS_CLIENT_CA needs TENAZ_TLS_CERT and TENAZ_TLS_KEY")
+        if (
+            self.tls_cert is None
+            and not self.allow_plaintext
+            and not is_loopback(self.listen_address)
+        ):
+            raise SettingsError(
+                f"TENAZ_LISTEN_ADDRESS {self.listen_address} is not loopback: set TENAZ_TLS_CERT"
+                " and TENAZ_TLS_KEY, or TENAZ_ALLOW_PLAINTEXT=1 behind a TLS-terminating proxy"
             )
         if self.retention < dt.timedelta(days=8):
             raise SettingsError(

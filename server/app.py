@@ -12,6 +12,7 @@ from tenaz.v1 import destinations_pb2, destinations_pb2_grpc, events_pb2, events
 
 from jobs import keys
 from jobs.runtime import Runtime
+from jobs.settings import Settings
 from server.auth import ApiInterceptor, KeyCache
 from server.destinations_servicer import DestinationServicer
 from server.events_servicer import EventServicer
@@ -45,6 +46,18 @@ class TenazServer:
         await self.server.stop(grace)
 
 
+def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
+    """TLS credentials from the settings; None serves plaintext (loopback or allowed)."""
+    if settings.tls_cert is None or settings.tls_key is None:
+        return None
+    client_ca = settings.tls_client_ca.read_bytes() if settings.tls_client_ca else None
+    return grpc.ssl_server_credentials(
+        [(settings.tls_key.read_bytes(), settings.tls_cert.read_bytes())],
+        root_certificates=client_ca,
+        require_client_auth=client_ca is not None,
+    )
+
+
 async def start_server(runtime: Runtime, address: str) -> TenazServer:
     async def check_key(secret: str) -> keys.Workspace:
         return await keys.authenticate(runtime.pool, secret)
@@ -73,7 +86,12 @@ async def start_server(runtime: Runtime, address: str) -> TenazServer:
         ),
         server,
     )
-    port = server.add_insecure_port(address)
+    credentials = server_credentials(runtime.settings)
+    port = (
+        server.add_secure_port(address, credentials)
+        if credentials is not None
+        else server.add_insecure_port(address)
+    )
     if port == 0:
         raise OSError(f"cannot listen on {address}")
     await server.start()
