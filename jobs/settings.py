@@ -57,6 +57,10 @@ class Settings:
     tls_client_ca: Path | None = None
     # Serve gRPC without TLS on an address other than loopback (behind a TLS proxy).
     allow_plaintext: bool = False
+    # Events per second one API key may submit (per server process); 0: no limit.
+    submit_rate_limit: float = 5000.0
+    # The burst above that rate a key may send at once (at least one full batch).
+    submit_burst: int = 10_000
     # The web dashboard's HTTP address; empty: no dashboard.
     dashboard_address: str = "127.0.0.1:8080"
     # From the end of a failed attempt to the next one (per destination override).
@@ -97,6 +101,15 @@ class Settings:
             except ValueError:
                 raise SettingsError(f"{name}: {raw!r} is not a whole number") from None
 
+        def number(name: str, default: float) -> float:
+            raw = env.get(name)
+            if raw in (None, ""):
+                return default
+            try:
+                return float(raw)
+            except ValueError:
+                raise SettingsError(f"{name}: {raw!r} is not a number") from None
+
         def path(name: str) -> Path | None:
             raw = env.get(name, "")
             return Path(raw) if raw else None
@@ -111,6 +124,8 @@ class Settings:
             tls_cert=path("TENAZ_TLS_CERT"),
             tls_key=path("TENAZ_TLS_KEY"),
             tls_client_ca=path("TENAZ_TLS_CLIENT_CA"),
+            submit_rate_limit=number("TENAZ_SUBMIT_RATE_LIMIT", defaults.submit_rate_limit),
+            submit_burst=integer("TENAZ_SUBMIT_BURST", defaults.submit_burst),
             allow_plaintext=env.get("TENAZ_ALLOW_PLAINTEXT", "").lower() in ("1", "true", "yes"),
             retry_interval=duration("TENAZ_RETRY_INTERVAL", defaults.retry_interval),
             attempt_lease=duration("TENAZ_ATTEMPT_LEASE", defaults.attempt_lease),

@@ -16,6 +16,7 @@ from jobs.settings import Settings
 from server.auth import ApiInterceptor, KeyCache
 from server.destinations_servicer import DestinationServicer
 from server.events_servicer import EventServicer
+from server.rate_limit import SubmissionLimiter
 from server.status_hub import StatusHub
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,8 @@ async def start_server(runtime: Runtime, address: str) -> TenazServer:
         ],
     )
     hub = StatusHub(runtime.database_url)
-    events_pb2_grpc.add_EventServiceServicer_to_server(EventServicer(runtime, hub), server)
+    limiter = SubmissionLimiter(runtime.settings.submit_rate_limit, runtime.settings.submit_burst)
+    events_pb2_grpc.add_EventServiceServicer_to_server(EventServicer(runtime, hub, limiter), server)
     destinations_pb2_grpc.add_DestinationServiceServicer_to_server(
         DestinationServicer(runtime), server
     )

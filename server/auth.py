@@ -10,6 +10,7 @@ stay open, as load balancers and tools call them without a key.
 from __future__ import annotations
 
 import contextvars
+import hashlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -23,11 +24,17 @@ from server.errors import abort
 PUBLIC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
 _current: contextvars.ContextVar[Workspace] = contextvars.ContextVar("tenaz_workspace")
+_current_key: contextvars.ContextVar[str] = contextvars.ContextVar("tenaz_key")
 
 
 def current_workspace() -> Workspace:
     """The workspace of the key that made the current call."""
     return _current.get()
+
+
+def current_key_id() -> str:
+    """An id of the key that made the current call (a hash, never the key)."""
+    return _current_key.get()
 
 
 class KeyCache:
@@ -91,7 +98,9 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
         return handler
 
     async def _enter(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
-        _current.set(await self._keys.workspace_for(_bearer(context)))
+        secret = _bearer(context)
+        _current.set(await self._keys.workspace_for(secret))
+        _current_key.set(hashlib.sha256(secret.encode()).hexdigest()[:16])
 
     def _unary(self, behaviour: Any) -> Any:
         async def wrapped(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:

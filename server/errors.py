@@ -8,12 +8,14 @@ every write is one transaction.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any, NoReturn
 
 import grpc
 import psycopg
 import psycopg_pool
+from google.protobuf import duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -26,6 +28,7 @@ from jobs.errors import (
     TenazError,
     Unauthenticated,
 )
+from server.rate_limit import RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,12 @@ def to_status(exc: BaseException) -> grpc.Status | None:
                 )
                 status.details.add().Pack(detail)
             return rpc_status.to_status(status)
+    if isinstance(exc, RateLimited):
+        status = status_pb2.Status(code=code_pb2.RESOURCE_EXHAUSTED, message=str(exc))
+        delay = duration_pb2.Duration()
+        delay.FromTimedelta(dt.timedelta(seconds=exc.retry_after))
+        status.details.add().Pack(error_details_pb2.RetryInfo(retry_delay=delay))
+        return rpc_status.to_status(status)
     if isinstance(exc, _UNAVAILABLE):
         return rpc_status.to_status(
             status_pb2.Status(
@@ -81,4 +90,4 @@ async def abort(context: grpc.aio.ServicerContext[Any, Any], exc: BaseException)
     raise AssertionError("abort_with_status returned")  # pragma: no cover
 
 
-KNOWN = (TenazError, *_UNAVAILABLE)
+KNOWN = (TenazError, RateLimited, *_UNAVAILABLE)

@@ -14,7 +14,8 @@ from jobs.operations import CANCEL, RETRY
 from jobs.runtime import Runtime
 from jobs.store.events import EventFilter
 from server import mapping
-from server.auth import current_workspace
+from server.auth import current_key_id, current_workspace
+from server.rate_limit import SubmissionLimiter
 from server.status_hub import StatusHub
 
 Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
@@ -28,15 +29,17 @@ STREAM_PAGE = 500
 
 
 class EventServicer(events_pb2_grpc.EventServiceServicer):
-    def __init__(self, runtime: Runtime, hub: StatusHub) -> None:
+    def __init__(self, runtime: Runtime, hub: StatusHub, limiter: SubmissionLimiter) -> None:
         self._runtime = runtime
         self._hub = hub
+        self._limiter = limiter
 
     async def SubmitEvent(
         self, request: events_pb2.SubmitEventRequest, context: Context
     ) -> events_pb2.SubmitEventResponse:
         if not request.HasField("event"):
             raise InvalidArgument.one("event", "required")
+        self._limiter.take(current_key_id(), 1)
         [result] = await self._runtime.submissions.submit(
             current_workspace().id, [mapping.event_input(request.event)], batch=False
         )
@@ -47,6 +50,7 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
     async def SubmitEvents(
         self, request: events_pb2.SubmitEventsRequest, context: Context
     ) -> events_pb2.SubmitEventsResponse:
+        self._limiter.take(current_key_id(), max(len(request.events), 1))
         results = await self._runtime.submissions.submit(
             current_workspace().id, [mapping.event_input(e) for e in request.events], batch=True
         )
