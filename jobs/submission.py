@@ -240,7 +240,11 @@ class SubmissionService:
         if action_source not in ACTION_SOURCES:
             bad("action_source", f"must be one of {', '.join(sorted(ACTION_SOURCES))}")
         url = event.event_source_url
-        if url and (len(url) > MAX_URL_LENGTH or not url.startswith(("http://", "https://"))):
+        if url and (
+            len(url) > MAX_URL_LENGTH
+            or not url.startswith(("http://", "https://"))
+            or "\x00" in url
+        ):
             bad("event_source_url", "must be an http(s) URL of at most 2048 characters")
 
         try:
@@ -287,6 +291,8 @@ class SubmissionService:
 def _check_text(value: str, name: str, limit: int, bad: Any) -> None:
     if not value.strip():
         bad(name, "required")
+    elif "\x00" in value:
+        bad(name, "must not contain NUL characters")
     elif len(value) > limit:
         bad(name, f"at most {limit} characters")
     elif value != value.strip():
@@ -307,6 +313,8 @@ def _custom_data(event: EventInput, bad: Any) -> dict[str, Any]:
             bad("custom_data.currency", "must be an ISO 4217 code such as BRL or USD")
         custom["currency"] = currency
     if event.order_id:
+        if "\x00" in event.order_id or len(event.order_id) > MAX_ID_LENGTH:
+            bad("custom_data.order_id", f"at most {MAX_ID_LENGTH} characters, no NUL")
         custom["order_id"] = event.order_id
     if event.content_type:
         custom["content_type"] = event.content_type

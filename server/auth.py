@@ -17,7 +17,7 @@ from typing import Any
 
 import grpc
 
-from jobs.errors import Unauthenticated
+from jobs.errors import InvalidArgument, Unauthenticated
 from jobs.store.rows import Workspace
 from server.errors import abort
 
@@ -70,6 +70,29 @@ def _bearer(context: grpc.aio.ServicerContext[Any, Any]) -> str:
     raise Unauthenticated("missing API key: send the metadata 'authorization: Bearer <key>'")
 
 
+class _Undecodable:
+    """Stands for a request whose bytes are not the method's message."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+
+def _tolerant(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """A deserializer that never raises, so that garbage gets INVALID_ARGUMENT, not INTERNAL."""
+    if deserialize is None:
+        return None
+    kind = getattr(getattr(deserialize, "__self__", None), "DESCRIPTOR", None)
+    name = kind.full_name if kind is not None else "request"
+
+    def parse(data: bytes) -> Any:
+        try:
+            return deserialize(data)
+        except Exception:
+            return _Undecodable(name)
+
+    return parse
+
+
 class ApiInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, keys: KeyCache) -> None:
         self._keys = keys
@@ -83,21 +106,24 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
         method: str = handler_call_details.method
         if handler is None or method.startswith(PUBLIC_PREFIXES):
             return handler
+        deserializer = _tolerant(handler.request_deserializer)
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
                 self._unary(handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
                 self._stream(handler.unary_stream),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=deserializer,
                 response_serializer=handler.response_serializer,
             )
         return handler
 
-    async def _enter(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+    async def _enter(self, context: grpc.aio.ServicerContext[Any, Any], request: Any) -> None:
+        if isinstance(request, _Undecodable):
+            raise InvalidArgument.one("request", f"not a valid {request.kind} message")
         secret = _bearer(context)
         _current.set(await self._keys.workspace_for(secret))
         _current_key.set(hashlib.sha256(secret.encode()).hexdigest()[:16])
@@ -105,7 +131,7 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
     def _unary(self, behaviour: Any) -> Any:
         async def wrapped(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             try:
-                await self._enter(context)
+                await self._enter(context, request)
                 return await behaviour(request, context)
             except grpc.aio.AbortError:
                 raise
@@ -119,7 +145,7 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
             request: Any, context: grpc.aio.ServicerContext[Any, Any]
         ) -> AsyncIterator[Any]:
             try:
-                await self._enter(context)
+                await self._enter(context, request)
                 async for message in behaviour(request, context):
                     yield message
             except grpc.aio.AbortError:

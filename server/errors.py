@@ -66,6 +66,16 @@ def to_status(exc: BaseException) -> grpc.Status | None:
         delay.FromTimedelta(dt.timedelta(seconds=exc.retry_after))
         status.details.add().Pack(error_details_pb2.RetryInfo(retry_delay=delay))
         return rpc_status.to_status(status)
+    if isinstance(exc, psycopg.DataError):
+        # The database refused a value the request carried (a NUL character in a
+        # text, a number out of range): the caller's input, and nothing was stored.
+        return rpc_status.to_status(
+            status_pb2.Status(
+                code=code_pb2.INVALID_ARGUMENT,
+                message="a value in the request cannot be stored (a NUL character in a text,"
+                " or a number out of range)",
+            )
+        )
     if isinstance(exc, _UNAVAILABLE):
         return rpc_status.to_status(
             status_pb2.Status(
@@ -90,4 +100,4 @@ async def abort(context: grpc.aio.ServicerContext[Any, Any], exc: BaseException)
     raise AssertionError("abort_with_status returned")  # pragma: no cover
 
 
-KNOWN = (TenazError, RateLimited, *_UNAVAILABLE)
+KNOWN = (TenazError, RateLimited, psycopg.DataError, *_UNAVAILABLE)
