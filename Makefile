@@ -7,7 +7,7 @@ PROTOS := $(wildcard protos/tenaz/v1/*.proto)
 GEN_DIR := clients/python/src
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format protos check-protos clean
+.PHONY: help install run test chaos lint format protos check-protos clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ run: protos ## run Tenaz: gRPC server + worker (embedded PostgreSQL unless TENAZ
 
 test: protos ## run the whole test suite against a real PostgreSQL
 	$(BIN)/pytest
+
+chaos: $(STAMP) ## kill servers, workers and PostgreSQL under load; check nothing was lost
+	$(BIN)/python -m tests.chaos.chaos
 
 lint: $(STAMP) ## ruff (lint + format check) and mypy --strict
 	$(BIN)/ruff check server jobs tests clients/python/src/tenaz/client.py

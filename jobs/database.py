@@ -55,6 +55,9 @@ async def open_pool(url: str, settings: Settings) -> AsyncIterator[AsyncConnecti
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
         configure=configure,
+        # A connection broken by a database restart is replaced before use, not
+        # handed to a caller that would fail on it.
+        check=AsyncConnectionPool.check_connection,
         open=False,
         timeout=settings.pool_timeout.total_seconds(),
     )
