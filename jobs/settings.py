@@ -151,6 +151,10 @@ class Settings:
             raise SettingsError("TENAZ_RETRY_INTERVAL must be positive")
         if self.attempt_lease <= dt.timedelta(0) or self.sweep_interval <= dt.timedelta(0):
             raise SettingsError("TENAZ_ATTEMPT_LEASE and TENAZ_SWEEP_INTERVAL must be positive")
+        if self.attempt_lease < 5 * self.http_timeout:
+            # An attempt may make several requests (a rejected batch is split); a
+            # lease that runs out mid-attempt makes another worker send it again.
+            raise SettingsError("TENAZ_ATTEMPT_LEASE must be at least 5 x TENAZ_HTTP_TIMEOUT")
         if self.database_url and not self.secret_key:
             raise SettingsError(
                 "TENAZ_SECRET_KEY is required with TENAZ_DATABASE_URL (every process sharing the"

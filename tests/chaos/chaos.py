@@ -32,11 +32,11 @@ import socket
 import sys
 import tempfile
 import time
+import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import pgserver
 from tenaz.client import TenazClient, TenazError, make_event
 
 from jobs import keys
@@ -46,6 +46,10 @@ from jobs.platforms.fake_meta import FakeMeta, FakeMetaServer
 from jobs.runtime import open_runtime
 from jobs.secrets import generate_key
 from jobs.settings import Settings
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # pgserver warns at import when XDG_RUNTIME_DIR is unset
+    import pgserver
 
 PIXEL, TOKEN = "111", "chaos-token"
 
@@ -229,7 +233,9 @@ async def _run(
             "TENAZ_DASHBOARD_ADDRESS": "",
             "TENAZ_SUBMIT_RATE_LIMIT": "0",
             "TENAZ_RETRY_INTERVAL": "2s",
-            "TENAZ_ATTEMPT_LEASE": "3s",
+            # Long enough for a batch of 1,000 on a loaded machine; short enough that
+            # a killed worker's deliveries come back within the run.
+            "TENAZ_ATTEMPT_LEASE": "20s",
             "TENAZ_SWEEP_INTERVAL": "1s",
             "TENAZ_HTTP_TIMEOUT": "1s",
             "TENAZ_WORKER_CONCURRENCY": "8",
