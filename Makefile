@@ -5,9 +5,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PROTOS := $(wildcard protos/tenaz/v1/*.proto)
 GEN_DIR := clients/python/src
+BUF := clients/tools/node_modules/.bin/buf
+GENERATED := $(GEN_DIR)/tenaz/v1 clients/typescript/src/gen clients/go/gen
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test chaos lint format protos check-protos clean
+.PHONY: help install tools python-protos run test chaos lint format protos check-protos clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -20,17 +22,29 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml
 
 install: $(STAMP) ## create .venv with Tenaz and its development tools
 
-protos: $(STAMP) ## regenerate the Python code from protos/
+tools: ## install buf, protoc-gen-es, the TypeScript client's packages and Debian's Go, when missing
+	clients/setup-tools.sh
+
+python-protos: $(STAMP)
 	$(BIN)/python -m grpc_tools.protoc -Iprotos --python_out=$(GEN_DIR) \
 		--pyi_out=$(GEN_DIR) --grpc_python_out=$(GEN_DIR) $(PROTOS)
 
-check-protos: protos ## fail when the committed generated code is stale
-	git diff --exit-code -- $(GEN_DIR)/tenaz/v1
+protos: python-protos tools ## regenerate the Python, TypeScript and Go code from protos/
+	$(BUF) generate --template clients/typescript/buf.gen.yaml
+	$(BUF) generate --template clients/go/buf.gen.yaml
 
-run: protos ## run Tenaz: gRPC server + worker (embedded PostgreSQL unless TENAZ_DATABASE_URL)
+check-protos: protos ## lint protos/, refuse breaking changes, fail when generated code is stale
+	$(BUF) lint
+	$(BUF) format --diff --exit-code
+	$(BUF) breaking --against protos/released/tenaz-v1.binpb
+	git diff --exit-code -- $(GENERATED)
+	@test -z "$$(git status --porcelain -- $(GENERATED))" || { git status --short -- $(GENERATED); \
+		echo "generated code is not committed: run make protos and commit it"; exit 1; }
+
+run: python-protos ## run Tenaz: gRPC server + worker (embedded PostgreSQL unless TENAZ_DATABASE_URL)
 	$(BIN)/tenaz run
 
-test: protos ## run the whole test suite against a real PostgreSQL
+test: tools protos ## run the whole test suite against a real PostgreSQL
 	$(BIN)/pytest
 
 chaos: $(STAMP) ## kill servers, workers and PostgreSQL under load; check nothing was lost

@@ -59,8 +59,11 @@ class StatsService:
         bucket: dt.timedelta | None = None,
     ) -> Stats:
         until = until or self._clock.now()
-        since = since or until - DEFAULT_WINDOW
         bucket = bucket or DEFAULT_BUCKET
+        try:
+            since = since or until - DEFAULT_WINDOW
+        except OverflowError:
+            raise InvalidArgument.one("until", "not a time Tenaz can count back from") from None
         if since >= until:
             raise InvalidArgument.one("since", "must be before until")
         if bucket <= dt.timedelta(0) or (until - since) / bucket > MAX_BUCKETS:
