@@ -14,13 +14,27 @@ from dataclasses import dataclass
 
 from psycopg_pool import AsyncConnectionPool
 
-from jobs.errors import Unauthenticated
+from jobs.errors import FailedPrecondition, InvalidArgument, NotFound, Unauthenticated
 from jobs.store import workspaces as store
 from jobs.store.rows import Workspace
+from jobs.store.workspaces import ApiKeyRow
 
-__all__ = ["KEY_PREFIX", "NewKey", "Workspace", "authenticate", "create_key", "hash_key"]
+__all__ = [
+    "DISPLAY_PREFIX_LENGTH",
+    "KEY_PREFIX",
+    "ApiKeyRow",
+    "NewKey",
+    "Workspace",
+    "authenticate",
+    "create_key",
+    "hash_key",
+    "list_keys",
+    "revoke_key",
+]
 
 KEY_PREFIX = "tz_"
+# The start of a key that is stored in clear, to tell keys apart in listings.
+DISPLAY_PREFIX_LENGTH = len(KEY_PREFIX) + 6
 
 
 @dataclass(frozen=True)
@@ -43,7 +57,7 @@ async def create_key(pool: AsyncConnectionPool, *, workspace: str, name: str = "
             workspace_id=ws.id,
             name=name,
             key_hash=hash_key(secret),
-            key_prefix=secret[: len(KEY_PREFIX) + 6],
+            key_prefix=secret[:DISPLAY_PREFIX_LENGTH],
         )
     return NewKey(workspace=ws, secret=secret)
 
@@ -57,3 +71,49 @@ async def authenticate(pool: AsyncConnectionPool, secret: str) -> Workspace:
     if found is None or not hmac.compare_digest(found[1], digest):
         raise Unauthenticated("invalid API key")
     return found[0]
+
+
+async def list_keys(pool: AsyncConnectionPool, *, workspace: str | None = None) -> list[ApiKeyRow]:
+    """Every key, live and revoked, of one workspace or of all of them."""
+    async with pool.connection() as conn:
+        return await store.list_api_keys(conn, workspace=workspace)
+
+
+async def revoke_key(
+    pool: AsyncConnectionPool, prefix: str, *, workspace: str | None = None
+) -> ApiKeyRow:
+    """Revoke the one live key that `prefix` names, as `list_keys` shows it.
+
+    A whole key is accepted too (it then names exactly one key). A prefix that
+    names no live key, or several, changes nothing: revoking the wrong key
+    would cut off a service that did nothing wrong.
+    """
+    prefix = prefix.strip()
+    if not prefix.startswith(KEY_PREFIX) or len(prefix) < DISPLAY_PREFIX_LENGTH:
+        raise InvalidArgument.one(
+            "prefix",
+            f"give the key's prefix as the key list shows it ({KEY_PREFIX} and 6 characters)",
+        )
+    whole_key = len(prefix) > DISPLAY_PREFIX_LENGTH
+    async with pool.connection() as conn, conn.transaction():
+        found = await store.lock_api_keys(
+            conn,
+            prefix=prefix[:DISPLAY_PREFIX_LENGTH],
+            key_hash=hash_key(prefix) if whole_key else None,
+            workspace=workspace,
+        )
+        live = [key for key in found if key.revoked_at is None]
+        where = f" in workspace {workspace!r}" if workspace else ""
+        if not found:
+            raise NotFound(f"no API key{where} starts with {prefix[:DISPLAY_PREFIX_LENGTH]}")
+        if not live:
+            raise FailedPrecondition(
+                f"the key {found[0].prefix} was already revoked ({found[0].revoked_at:%Y-%m-%d})"
+            )
+        if len(live) > 1:
+            workspaces = ", ".join(sorted({key.workspace for key in live}))
+            raise FailedPrecondition(
+                f"{len(live)} live keys start with {live[0].prefix} (workspaces: {workspaces});"
+                " name the workspace, or give the whole key"
+            )
+        return await store.revoke_api_key(conn, live[0].id)

@@ -2,10 +2,30 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+
 from psycopg import AsyncConnection
 from psycopg.rows import class_row
 
 from jobs.store.rows import Workspace
+
+
+@dataclass(frozen=True)
+class ApiKeyRow:
+    """What may be shown of a key: never its secret, nor the secret's hash."""
+
+    id: int
+    workspace: str
+    name: str
+    prefix: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+
+_KEY_COLUMNS = (
+    "k.id, w.name AS workspace, k.name, k.key_prefix AS prefix, k.created_at, k.revoked_at"
+)
 
 
 async def ensure_workspace(conn: AsyncConnection, name: str) -> Workspace:
@@ -45,3 +65,51 @@ async def workspace_for_key(
     if row is None:
         return None
     return Workspace(id=row[0], name=row[1]), bytes(row[2])
+
+
+async def list_api_keys(conn: AsyncConnection, *, workspace: str | None = None) -> list[ApiKeyRow]:
+    """Every key (live and revoked), by workspace, oldest first."""
+    cur = conn.cursor(row_factory=class_row(ApiKeyRow))
+    await cur.execute(
+        f"SELECT {_KEY_COLUMNS} FROM tenaz_api_keys k"
+        " JOIN tenaz_workspaces w ON w.id = k.workspace_id"
+        " WHERE %(workspace)s::text IS NULL OR w.name = %(workspace)s"
+        " ORDER BY w.name, k.created_at, k.id",
+        {"workspace": workspace},
+    )
+    return await cur.fetchall()
+
+
+async def lock_api_keys(
+    conn: AsyncConnection,
+    *,
+    prefix: str,
+    key_hash: bytes | None = None,
+    workspace: str | None = None,
+) -> list[ApiKeyRow]:
+    """Keys with this display prefix (and this hash, when given), locked for a change."""
+    cur = conn.cursor(row_factory=class_row(ApiKeyRow))
+    await cur.execute(
+        f"SELECT {_KEY_COLUMNS} FROM tenaz_api_keys k"
+        " JOIN tenaz_workspaces w ON w.id = k.workspace_id"
+        " WHERE k.key_prefix = %(prefix)s"
+        " AND (%(hash)s::bytea IS NULL OR k.key_hash = %(hash)s)"
+        " AND (%(workspace)s::text IS NULL OR w.name = %(workspace)s)"
+        " ORDER BY k.id FOR UPDATE OF k",
+        {"prefix": prefix, "hash": key_hash, "workspace": workspace},
+    )
+    return await cur.fetchall()
+
+
+async def revoke_api_key(conn: AsyncConnection, key_id: int) -> ApiKeyRow:
+    """Mark a key revoked now; authentication refuses it from then on."""
+    cur = conn.cursor(row_factory=class_row(ApiKeyRow))
+    await cur.execute(
+        "UPDATE tenaz_api_keys k SET revoked_at = now() FROM tenaz_workspaces w"
+        " WHERE k.id = %s AND w.id = k.workspace_id"
+        f" RETURNING {_KEY_COLUMNS}",
+        (key_id,),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return row

@@ -46,11 +46,16 @@ class FieldViolation:
 
 @dataclass
 class TenazError(Exception):
-    """A call failed; `violations` names each bad field when the input was invalid."""
+    """A call failed; `violations` names each bad field when the input was invalid.
+
+    `retry_after` is the server's advice (google.rpc.RetryInfo) when it asks the
+    caller to slow down (RESOURCE_EXHAUSTED): the same call may succeed after it.
+    """
 
     code: grpc.StatusCode
     message: str
     violations: list[FieldViolation] = field(default_factory=list)
+    retry_after: dt.timedelta | None = None
 
     def __str__(self) -> str:
         text = f"{self.code.name}: {self.message}"
@@ -102,6 +107,7 @@ def make_event(
 
 def _error(exc: grpc.aio.AioRpcError) -> TenazError:
     violations: list[FieldViolation] = []
+    retry_after: dt.timedelta | None = None
     for key, value in exc.trailing_metadata() or ():
         if key == "grpc-status-details-bin" and isinstance(value, bytes):
             status = rpc_status.status_pb2.Status.FromString(value)
@@ -112,7 +118,11 @@ def _error(exc: grpc.aio.AioRpcError) -> TenazError:
                     violations.extend(
                         FieldViolation(v.field, v.description) for v in request.field_violations
                     )
-    return TenazError(exc.code(), exc.details() or "", violations)
+                elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+                    info = error_details_pb2.RetryInfo()
+                    detail.Unpack(info)
+                    retry_after = info.retry_delay.ToTimedelta()
+    return TenazError(exc.code(), exc.details() or "", violations, retry_after)
 
 
 class TenazClient:
