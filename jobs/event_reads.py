@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 
 from psycopg_pool import AsyncConnectionPool
 
@@ -73,14 +74,7 @@ class EventReads:
                     raise InvalidArgument.one(
                         "destination", f"no destination named {destination_name!r}"
                     )
-                where = store.EventFilter(
-                    statuses=where.statuses,
-                    destination_id=found[destination_name].id,
-                    event_name=where.event_name,
-                    received_after=where.received_after,
-                    received_before=where.received_before,
-                    event_ids=where.event_ids,
-                )
+                where = dataclasses.replace(where, destination_id=found[destination_name].id)
             events = await store.list_events(
                 conn, workspace_id=workspace_id, where=where, before_id=before_id, limit=size + 1
             )

@@ -167,6 +167,9 @@ class EventFilter:
     received_after: dt.datetime | None = None
     received_before: dt.datetime | None = None
     event_ids: Sequence[str] = ()
+    # One exact value that may be either the client's event_id or its order_id
+    # (the dashboard's search box, where operators paste whichever they have).
+    event_or_order_id: str = ""
 
 
 async def list_events(
@@ -195,6 +198,9 @@ async def list_events(
     if where.event_ids:
         clauses.append("e.event_id = ANY(%(event_ids)s)")
         params["event_ids"] = list(where.event_ids)
+    if where.event_or_order_id:
+        clauses.append("(e.event_id = %(search)s OR e.order_id = %(search)s)")
+        params["search"] = where.event_or_order_id
     if where.statuses or where.destination_id is not None:
         sub = ["d.event_id = e.id"]
         if where.statuses:

@@ -40,6 +40,7 @@ async def run(settings: Settings, *, serve: bool, work: bool) -> None:
     from jobs.migrate import migrate
     from jobs.runtime import open_runtime
     from server.app import start_server
+    from server.dashboard import start_dashboard
 
     log = logging.getLogger("tenaz")
     with database_url(settings) as url:
@@ -50,6 +51,11 @@ async def run(settings: Settings, *, serve: bool, work: bool) -> None:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
             server = await start_server(runtime, settings.listen_address) if serve else None
+            dashboard = (
+                await start_dashboard(runtime, server.hub, settings.dashboard_address)
+                if server is not None and settings.dashboard_address
+                else None
+            )
             worker = (
                 asyncio.create_task(runtime.run_worker(install_signal_handlers=False))
                 if work
@@ -59,12 +65,15 @@ async def run(settings: Settings, *, serve: bool, work: bool) -> None:
             if worker is not None:
                 waiters.append(worker)
             log.info(
-                "tenaz.started server=%s worker=%s",
+                "tenaz.started server=%s dashboard=%s worker=%s",
                 settings.listen_address if serve else "off",
+                dashboard.url if dashboard is not None else "off",
                 "on" if work else "off",
             )
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
             log.info("tenaz.stopping")
+            if dashboard is not None:
+                await dashboard.stop()
             if server is not None:
                 await server.stop(grace=5.0)
             if worker is not None and not worker.done():

@@ -12,6 +12,7 @@ import socket
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
@@ -40,9 +41,11 @@ async def tenaz(env: dict[str, str], *args: str) -> str:
 
 async def test_walkthrough_on_the_embedded_database(tmp_path: Path) -> None:
     port = free_port()
+    dashboard_port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("TENAZ_")} | {
         "TENAZ_DATA_DIR": str(tmp_path / "data"),
         "TENAZ_LISTEN_ADDRESS": f"127.0.0.1:{port}",
+        "TENAZ_DASHBOARD_ADDRESS": f"127.0.0.1:{dashboard_port}",
         "TENAZ_RETRY_INTERVAL": "1s",
         "TENAZ_SERVER": f"127.0.0.1:{port}",
     }
@@ -55,6 +58,9 @@ async def test_walkthrough_on_the_embedded_database(tmp_path: Path) -> None:
             while b"tenaz.started" not in await server.stderr.readline():
                 assert server.returncode is None
         drain = asyncio.create_task(server.stderr.read())
+        async with httpx.AsyncClient() as http:
+            login = await http.get(f"http://127.0.0.1:{dashboard_port}/login")
+        assert login.status_code == 200  # the dashboard runs beside the gRPC server
 
         env["TENAZ_API_KEY"] = (await tenaz(env, "keys", "create", "--workspace", "demo")).strip()
         assert env["TENAZ_API_KEY"].startswith("tz_")

@@ -1,0 +1,140 @@
+"""The dashboard's JSON API: decode the request, call the domain service, encode the answer.
+
+    GET  /api/statuses                          the status model and its labels
+    GET  /api/events?status=&destination=&q=    events, newest first, paged
+    GET  /api/events/{id}                       one event, its deliveries and attempts
+    GET  /api/stats?window=24h&bucket=1h        counts, attempts over time, destination health
+    POST /api/deliveries/retry   {"delivery_ids": [...]}
+    POST /api/deliveries/cancel  {"delivery_ids": [...]}
+    POST /api/destinations/{name}/access-token  {"access_token": "..."}
+
+Errors are raised, never answered here: `server.dashboard.errors` maps them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from aiohttp import web
+
+from jobs.destinations import DestinationSpec
+from jobs.errors import InvalidArgument, NotFound
+from jobs.operations import CANCEL, RETRY
+from jobs.runtime import Runtime
+from jobs.stats import DEFAULT_BUCKET, DEFAULT_WINDOW
+from jobs.store.events import EventFilter
+from server.dashboard import encode, params
+from server.dashboard.auth import workspace
+
+# The stats service bounds the number of buckets; this bounds the dates themselves.
+MAX_WINDOW = dt.timedelta(days=366)
+
+
+class DashboardApi:
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/api/statuses", self.statuses),
+            web.get("/api/events", self.list_events),
+            web.get("/api/events/{id}", self.get_event),
+            web.get("/api/stats", self.stats),
+            web.post("/api/deliveries/retry", self.retry),
+            web.post("/api/deliveries/cancel", self.cancel),
+            web.post("/api/destinations/{name}/access-token", self.replace_access_token),
+        ]
+
+    async def statuses(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response(encode.status_model())
+
+    async def list_events(self, request: web.Request) -> web.StreamResponse:
+        workspace_id = workspace(request).id
+        query = request.query
+        where = EventFilter(
+            statuses=params.statuses(query),
+            destination_id=await self._destination_id(workspace_id, query.get("destination", "")),
+            event_or_order_id=query.get("q", "").strip(),
+        )
+        events, next_token = await self._runtime.reads.list(
+            workspace_id,
+            where,
+            destination_name="",
+            page_size=params.whole_number(query, "page_size"),
+            page_token=query.get("page_token", ""),
+        )
+        now = self._runtime.clock.now()
+        return web.json_response(
+            {
+                "events": [encode.event(e, now, with_attempts=False) for e in events],
+                "next_page_token": next_token,
+            }
+        )
+
+    async def get_event(self, request: web.Request) -> web.StreamResponse:
+        found = await self._runtime.reads.get(workspace(request).id, request.match_info["id"])
+        return web.json_response(
+            {"event": encode.event(found, self._runtime.clock.now(), with_attempts=True)}
+        )
+
+    async def stats(self, request: web.Request) -> web.StreamResponse:
+        until = self._runtime.clock.now()
+        window = params.duration(request.query, "window", DEFAULT_WINDOW, at_most=MAX_WINDOW)
+        bucket = params.duration(request.query, "bucket", DEFAULT_BUCKET, at_most=MAX_WINDOW)
+        result = await self._runtime.stats.stats(
+            workspace(request).id,
+            since=_on_a_bucket_edge(until - window, bucket, before=until),
+            until=until,
+            bucket=bucket,
+        )
+        return web.json_response(encode.stats(result))
+
+    async def retry(self, request: web.Request) -> web.StreamResponse:
+        return await self._operation(request, RETRY)
+
+    async def cancel(self, request: web.Request) -> web.StreamResponse:
+        return await self._operation(request, CANCEL)
+
+    async def _operation(self, request: web.Request, kind: str) -> web.StreamResponse:
+        ids = params.delivery_ids(await params.json_object(request))
+        row = await self._runtime.operations.start(workspace(request).id, kind, ids=ids, where=None)
+        return web.json_response({"operation": encode.operation(row)})
+
+    async def replace_access_token(self, request: web.Request) -> web.StreamResponse:
+        """A new Meta access token: clears "needs action" and sends what waits at once."""
+        token = params.text(await params.json_object(request), "access_token")
+        name = request.match_info["name"]
+        updated = await self._runtime.destinations.update(
+            workspace(request).id,
+            DestinationSpec(name=name, kind="meta", secret=token),
+            ["meta.access_token"],
+        )
+        return web.json_response(
+            {"destination": {"name": updated.name, "needs_action": updated.needs_action}}
+        )
+
+    async def _destination_id(self, workspace_id: int, name: str) -> int | None:
+        if not name:
+            return None
+        try:
+            found = await self._runtime.destinations.get(workspace_id, name)
+        except NotFound:
+            # A filter naming an unknown destination is bad input, not a missing resource.
+            raise InvalidArgument.one("destination", f"no destination named {name!r}") from None
+        return found.id
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _on_a_bucket_edge(
+    moment: dt.datetime, bucket: dt.timedelta, *, before: dt.datetime
+) -> dt.datetime:
+    """`moment` moved up to a whole bucket, so the chart's bars start on the hour.
+
+    Moving up keeps the window within what the page says ("the last 24 hours").
+    """
+    if bucket <= dt.timedelta(0):
+        return moment  # the stats service refuses it with the right message
+    edge = _EPOCH - ((_EPOCH - moment) // bucket) * bucket
+    return edge if edge < before else moment

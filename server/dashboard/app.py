@@ -1,0 +1,165 @@
+"""The web dashboard: an aiohttp application on its own HTTP port, in the gRPC server's loop.
+
+    GET  /                   the dashboard page (to /login without a working session)
+    GET  /login              the login page
+    GET  /static/...         the page's HTML, CSS and JavaScript (committed, no build step)
+    POST /api/session        log in: {"api_key": ...} -> HttpOnly cookie
+    GET  /api/session        who is logged in
+    DELETE /api/session      log out
+    GET  /api/stream         live status changes (server-sent events)
+    the rest of /api/        see `server.dashboard.api`
+
+`start_dashboard` binds the port and returns a `DashboardServer`; its `stop()`
+ends the live streams cleanly, then closes the port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from aiohttp import web
+
+from jobs import keys
+from jobs.runtime import Runtime
+from server.auth import KeyCache
+from server.dashboard import auth
+from server.dashboard.api import DashboardApi
+from server.dashboard.auth import Handler, Sessions
+from server.dashboard.errors import error_response, to_response
+from server.dashboard.stream import DEFAULT_HEARTBEAT, StatusStream
+from server.status_hub import StatusHub
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "static"
+STOP_GRACE = 5.0  # seconds handlers get to finish at stop
+
+# The page loads nothing from elsewhere and runs no inline code.
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
+        " connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+# A wildcard address is shown as loopback: the URL is for opening the page on this machine.
+_SHOWN_HOST = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}  # noqa: S104 - not bound
+
+
+class DashboardServer:
+    """A started dashboard bound to `port`; `stop()` ends streams, then closes the port."""
+
+    def __init__(
+        self, runner: web.AppRunner, stopping: asyncio.Event, host: str, port: int
+    ) -> None:
+        self._runner = runner
+        self._stopping = stopping
+        self.port = port
+        shown = _SHOWN_HOST.get(host, host)
+        self.url = f"http://[{shown}]:{port}/" if ":" in shown else f"http://{shown}:{port}/"
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        await self._runner.cleanup()
+        log.info("dashboard.stopped port=%d", self.port)
+
+
+def _split_address(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    if not port.isdigit():
+        raise ValueError(f"dashboard address {address!r} is not host:port")
+    return host.strip("[]"), int(port)
+
+
+@web.middleware
+async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every API error is JSON from the one table; pages keep aiohttp's own answers."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if not request.path.startswith("/api/"):
+            raise
+        return error_response(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
+    except Exception as exc:
+        return to_response(exc)
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.update(_SECURITY_HEADERS)
+    # API answers are live data; pages and scripts are revalidated so an upgrade shows at once.
+    cache = "no-store" if request.path.startswith("/api/") else "no-cache"
+    response.headers.setdefault("Cache-Control", cache)
+
+
+class _Pages:
+    def __init__(self, sessions: Sessions) -> None:
+        self._sessions = sessions
+
+    async def dashboard(self, request: web.Request) -> web.StreamResponse:
+        if not await self._sessions.has_session(request):
+            raise web.HTTPSeeOther("/login")
+        return web.FileResponse(STATIC_DIR / "index.html")
+
+    async def login(self, request: web.Request) -> web.StreamResponse:
+        if await self._sessions.has_session(request):
+            raise web.HTTPSeeOther("/")
+        return web.FileResponse(STATIC_DIR / "login.html")
+
+
+def build_application(
+    runtime: Runtime, hub: StatusHub, stopping: asyncio.Event, *, heartbeat: float
+) -> web.Application:
+    async def check_key(secret: str) -> keys.Workspace:
+        return await keys.authenticate(runtime.pool, secret)
+
+    key_cache = KeyCache(check_key)
+    sessions = Sessions(key_cache)
+    pages = _Pages(sessions)
+    stream = StatusStream(runtime, hub, stopping, heartbeat)
+
+    app = web.Application(middlewares=[_json_errors, auth.middleware(key_cache)])
+    app.on_response_prepare.append(_security_headers)
+
+    async def end_streams(_: web.Application) -> None:
+        stopping.set()
+
+    app.on_shutdown.append(end_streams)
+    app.add_routes(
+        [
+            web.get("/", pages.dashboard),
+            web.get("/login", pages.login),
+            web.post(auth.SESSION_PATH, sessions.login),
+            web.get(auth.SESSION_PATH, sessions.current),
+            web.delete(auth.SESSION_PATH, sessions.logout),
+            web.get("/api/stream", stream.handle),
+            *DashboardApi(runtime).routes(),
+            web.static("/static", STATIC_DIR),
+        ]
+    )
+    return app
+
+
+async def start_dashboard(
+    runtime: Runtime, hub: StatusHub, address: str, *, heartbeat: float = DEFAULT_HEARTBEAT
+) -> DashboardServer:
+    """Serve the dashboard on `address` ("host:port"; port 0 picks a free one)."""
+    host, port = _split_address(address)
+    stopping = asyncio.Event()
+    app = build_application(runtime, hub, stopping, heartbeat=heartbeat)
+    # No access log: one line per poll of every open page says nothing an operator needs.
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=STOP_GRACE)
+    await runner.setup()
+    site = web.TCPSite(runner, host or None, port)
+    try:
+        await site.start()
+    except OSError:
+        await runner.cleanup()
+        raise
+    bound = runner.addresses[0][1]
+    log.info("dashboard.started address=%s port=%d", address, bound)
+    return DashboardServer(runner, stopping, host, bound)

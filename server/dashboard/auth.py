@@ -1,0 +1,132 @@
+"""Who is calling the dashboard: the API key from the session cookie or a Bearer header.
+
+The dashboard accepts the same API keys as the gRPC API and, like it, shows a
+key only its own workspace. The login page posts a key once; the server
+checks it and keeps it in an HttpOnly, SameSite=Strict cookie, so page scripts
+never hold the key and other sites cannot make the browser send it. Scripts
+and tests may send `Authorization: Bearer <key>` instead. Keys never reach a
+log line.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from jobs.errors import InvalidArgument, Unauthenticated
+from jobs.store.rows import Workspace
+from server.auth import KeyCache
+from server.dashboard.errors import error_response
+from server.dashboard.params import json_object
+
+log = logging.getLogger(__name__)
+
+COOKIE = "tenaz_session"
+SESSION_PATH = "/api/session"
+WORKSPACE = web.RequestKey("workspace", Workspace)
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def workspace(request: web.Request) -> Workspace:
+    """The workspace of the key that made this API call (set by `middleware`)."""
+    return request[WORKSPACE]
+
+
+def presented_key(request: web.Request) -> str:
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+        raise Unauthenticated("send the header 'Authorization: Bearer <api key>'")
+    cookie = request.cookies.get(COOKIE, "")
+    if cookie:
+        return cookie
+    raise Unauthenticated("log in with an API key, or send 'Authorization: Bearer <api key>'")
+
+
+def _same_origin(request: web.Request) -> bool:
+    """Whether a state-changing request comes from a page of this dashboard.
+
+    SameSite=Strict already keeps the cookie off cross-site requests; this
+    refuses them outright as well, should a browser ignore the attribute.
+    Only hosts are compared: behind a TLS proxy the scheme differs.
+    """
+    origin = request.headers.get("Origin")
+    if origin is not None and origin != "null":
+        return urlsplit(origin).netloc == request.host
+    return request.headers.get("Sec-Fetch-Site", "same-origin") in ("same-origin", "none")
+
+
+def _needs_key(request: web.Request) -> bool:
+    if not request.path.startswith("/api/"):
+        return False
+    # Logging in presents the key in the body; logging out must work with a stale cookie.
+    return not (request.path == SESSION_PATH and request.method in ("POST", "DELETE"))
+
+
+def middleware(keys: KeyCache) -> Middleware:
+    @web.middleware
+    async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method not in _SAFE_METHODS and not _same_origin(request):
+            return error_response(403, "permission_denied", "cross-site request refused")
+        if _needs_key(request):
+            request[WORKSPACE] = await keys.workspace_for(presented_key(request))
+        return await handler(request)
+
+    return authenticate
+
+
+class Sessions:
+    """Log in (check a key, set the cookie), say who is logged in, log out."""
+
+    def __init__(self, keys: KeyCache) -> None:
+        self._keys = keys
+
+    async def current(self, request: web.Request) -> web.StreamResponse:
+        """The page's first call: which workspace the cookie (or header) opens."""
+        return web.json_response({"workspace": workspace(request).name})
+
+    async def login(self, request: web.Request) -> web.StreamResponse:
+        body = await json_object(request)
+        secret = body.get("api_key")
+        if not isinstance(secret, str) or not secret.strip():
+            raise InvalidArgument.one("api_key", "paste an API key (tenaz keys create)")
+        try:
+            found = await self._keys.workspace_for(secret.strip())
+        except Unauthenticated:
+            log.info("dashboard.login.refused")
+            raise
+        log.info("dashboard.login workspace=%s", found.id)
+        response = web.json_response({"workspace": found.name})
+        response.set_cookie(
+            COOKIE,
+            secret.strip(),
+            httponly=True,
+            samesite="Strict",
+            secure=request.secure,
+            path="/",
+        )
+        return response
+
+    async def logout(self, request: web.Request) -> web.StreamResponse:
+        response = web.json_response({})
+        response.del_cookie(COOKIE, path="/", secure=request.secure, samesite="Strict")
+        return response
+
+    async def has_session(self, request: web.Request) -> bool:
+        """Whether the request's cookie holds a working key (for the HTML pages)."""
+        cookie = request.cookies.get(COOKIE, "")
+        if not cookie:
+            return False
+        try:
+            await self._keys.workspace_for(cookie)
+        except Unauthenticated:
+            return False
+        return True

@@ -1,0 +1,239 @@
+"""The dashboard in a real headless chromium (Debian's, driven by Playwright's async API):
+login, the status labels and the language toggle, a status filter, a change shown live without
+a reload, and the retry button.
+
+Playwright's `expect` polls with a bound, so no test sleeps waiting for the page. Each test
+launches its own browser in the test's event loop, next to the runtime and the dashboard.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from jobs import keys
+from jobs.clock import FakeClock
+from jobs.destinations import DestinationSpec
+from jobs.runtime import Runtime
+from jobs.submission import EventInput
+from server.dashboard import DashboardServer, start_dashboard
+from server.status_hub import StatusHub
+from tests.support import run_jobs
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+WAIT_MS = 10_000  # the bound of every wait on the page
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="no /usr/bin/chromium: `make test` installs it (apt-get install chromium)",
+)
+PT_LABELS = ["Pendente", "Enviando", "Esperando Retentativa", "Reenviando", "Sucesso", "Falha"]
+
+
+@pytest.fixture
+async def hub(runtime: Runtime) -> AsyncIterator[StatusHub]:
+    started = StatusHub(runtime.database_url)
+    started.start()
+    yield started
+    await started.close()
+
+
+@pytest.fixture
+async def dashboard(runtime: Runtime, hub: StatusHub) -> AsyncIterator[DashboardServer]:
+    started = await start_dashboard(runtime, hub, "127.0.0.1:0")
+    yield started
+    await started.stop()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        yield launched
+        await launched.close()
+
+
+@pytest.fixture
+async def page(browser: Browser, dashboard: DashboardServer) -> AsyncIterator[Page]:
+    """A fresh browser tab (no cookie, no remembered language) that must raise no script error.
+
+    Refused requests are not counted: tests that expect one (a wrong key) check it on the
+    page, and the others check that the page's error banner stayed hidden.
+    """
+    context = await browser.new_context(
+        base_url=dashboard.url, viewport={"width": 1400, "height": 1000}
+    )
+    opened = await context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda exc: errors.append(str(exc)))
+    opened.on(
+        "console",
+        lambda m: (
+            errors.append(m.text)
+            if m.type == "error" and not m.text.startswith("Failed to load resource")
+            else None
+        ),
+    )
+    yield opened
+    await context.close()
+    assert errors == []
+
+
+async def log_in(page: Page, key: str) -> None:
+    await page.goto("/")
+    await expect(page).to_have_url(re.compile(r"/login$"))  # no session yet
+    await page.get_by_label("Chave de API").fill(key)
+    await page.get_by_role("button", name="Entrar").click()
+    await expect(page.locator("#live")).to_have_attribute("data-state", "live", timeout=WAIT_MS)
+
+
+async def sandbox(runtime: Runtime, key: str) -> int:
+    workspace = await keys.authenticate(runtime.pool, key)
+    await runtime.destinations.create(workspace.id, DestinationSpec(name="sandbox", kind="sandbox"))
+    return workspace.id
+
+
+async def submit(
+    runtime: Runtime, workspace_id: int, event_id: str, *, currency: str = "BRL"
+) -> None:
+    await runtime.submissions.submit(
+        workspace_id,
+        [
+            EventInput(
+                event_id=event_id,
+                event_name="Purchase",
+                event_time=runtime.clock.now(),
+                user_data={"email": "cliente@example.com"},
+                value=197.0,
+                currency=currency,
+                order_id=f"HP-{event_id}",
+            )
+        ],
+        batch=False,
+    )
+
+
+async def test_the_page_loads_after_login_with_the_labels_and_remembers_english(
+    page: Page, runtime: Runtime, api_key: str
+) -> None:
+    await sandbox(runtime, api_key)
+    await page.goto("/api/events")  # the API refuses a browser without a session
+    assert "unauthenticated" in await page.content()
+    await page.goto("/login")
+    await page.get_by_label("Chave de API").fill("tz_wrong")
+    await page.get_by_role("button", name="Entrar").click()
+    await expect(page.get_by_role("alert")).to_have_text("Chave inválida. Confira e tente de novo.")
+
+    await log_in(page, api_key)
+    await expect(page.locator("#workspace-name")).to_have_text("acme")
+    chips = page.locator("#status-chips .chip")
+    await expect(chips).to_have_text(["Todos", *PT_LABELS])
+    await expect(page.locator("#counts .badge")).to_have_text(PT_LABELS)
+    await expect(page.locator("#destinations")).to_contain_text("Saudável")
+    await expect(page.locator("#chart svg")).to_have_attribute("role", "img")
+
+    await page.get_by_role("button", name="English").click()
+    await expect(chips).to_have_text(
+        ["All", "Pending", "Sending", "Waiting for retry", "Resending", "Succeeded", "Failed"]
+    )
+    await page.reload()
+    await expect(page.get_by_role("heading", name="Events", exact=True)).to_be_visible()
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    await page.get_by_role("button", name="Português").click()
+    await expect(page.get_by_role("heading", name="Eventos", exact=True)).to_be_visible()
+
+    await page.get_by_role("button", name="Sair").click()
+    await expect(page.get_by_label("Chave de API")).to_be_visible()
+    await page.goto("/")
+    await expect(page.get_by_label("Chave de API")).to_be_visible()  # sent back to log in
+
+
+async def test_a_status_filter_and_the_search_box_narrow_the_list(
+    page: Page, runtime: Runtime, api_key: str
+) -> None:
+    workspace_id = await sandbox(runtime, api_key)
+    await submit(runtime, workspace_id, "pedido-1")
+    await run_jobs(runtime)
+    await submit(runtime, workspace_id, "pedido-2", currency="ZZZ")  # the platform refuses it
+    await run_jobs(runtime)
+    await log_in(page, api_key)
+    rows = page.locator("#events tr")
+    await expect(rows).to_have_count(2)
+
+    await page.locator("#status-chips").get_by_role("button", name="Falha").click()
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text("pedido-2")
+    await expect(rows.first.locator(".badge")).to_have_text("Falha")
+    await expect(
+        page.locator("#status-chips").get_by_role("button", name="Falha")
+    ).to_have_attribute("aria-pressed", "true")
+
+    await page.locator("#status-chips").get_by_role("button", name="Todos").click()
+    await expect(rows).to_have_count(2)
+    await page.get_by_label("Buscar por ID do evento ou do pedido").fill("HP-pedido-1")
+    await page.get_by_role("button", name="Buscar").click()
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text("pedido-1")
+    await expect(page.locator("#error-banner")).to_be_hidden()
+
+
+async def test_a_status_change_appears_live_without_a_reload(
+    page: Page, runtime: Runtime, api_key: str, clock: FakeClock
+) -> None:
+    workspace_id = await sandbox(runtime, api_key)
+    await log_in(page, api_key)
+    await expect(page.locator("#empty")).to_be_visible()
+    await page.evaluate("window.tenazTestMarker = 'still the same page'")
+
+    await submit(runtime, workspace_id, "pedido-live")
+    clock.advance(1)  # the counts cover deliveries created before "now"
+    badge = page.locator("#events tr").filter(has_text="pedido-live").locator(".badge")
+    await expect(badge).to_have_text("Pendente", timeout=WAIT_MS)
+    succeeded_count = page.locator('#counts [data-status="SUCCEEDED"] .count-value')
+    await expect(succeeded_count).to_have_text("0")
+
+    await run_jobs(runtime)
+    await expect(badge).to_have_text("Sucesso", timeout=WAIT_MS)
+    await expect(succeeded_count).to_have_text("1", timeout=WAIT_MS)
+    assert await page.evaluate("window.tenazTestMarker") == "still the same page"
+    await expect(page.locator("#error-banner")).to_be_hidden()
+
+
+async def test_the_retry_button_sends_a_failed_delivery_again(
+    page: Page, runtime: Runtime, api_key: str
+) -> None:
+    workspace_id = await sandbox(runtime, api_key)
+    await submit(runtime, workspace_id, "pedido-ruim", currency="ZZZ")
+    await run_jobs(runtime)
+    await log_in(page, api_key)
+
+    await page.get_by_role("link", name="Purchase pedido-ruim").click()
+    detail = page.locator("#detail")
+    await expect(detail.locator("h4 .badge")).to_have_text("Falha")
+    await expect(detail.locator(".timeline li")).to_have_count(1)
+    await expect(detail.locator(".timeline")).to_contain_text("Rejeitado")
+
+    await detail.get_by_role("button", name="Reenviar agora").click()
+    await expect(page.locator("#action-message")).to_have_text("1 de 1 entregas alteradas.")
+    await expect(detail.locator("h4 .badge")).to_have_text("Esperando Retentativa")
+    list_badge = page.locator("#events tr").filter(has_text="pedido-ruim").locator(".badge")
+    await expect(list_badge).to_have_text("Esperando Retentativa")
+
+    await run_jobs(runtime)  # the manual attempt; the platform refuses the data again
+    await expect(detail.locator("h4 .badge")).to_have_text("Falha", timeout=WAIT_MS)
+    await expect(detail.locator(".timeline li")).to_have_count(2)
+    await expect(detail.locator(".timeline li").first).to_contain_text("manual")
+    await expect(page.locator("#error-banner")).to_be_hidden()

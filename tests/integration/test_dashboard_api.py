@@ -1,0 +1,625 @@
+"""The dashboard's JSON API over real HTTP against the real runtime and database: auth and
+sessions, workspace isolation, filters and search, event detail, retry/cancel, stats, a new
+access token, and the live stream (order, resumption with Last-Event-ID, shutdown)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import pytest
+
+from jobs import keys
+from jobs.clock import FakeClock
+from jobs.destinations import DestinationSpec
+from jobs.platforms.fake_meta import Failure, FakeMetaServer
+from jobs.runtime import Runtime
+from jobs.submission import EventInput
+from server.app import TenazServer
+from server.dashboard import DashboardServer, start_dashboard
+from server.dashboard.auth import COOKIE
+from server.status_hub import StatusHub
+from tests.support import run_jobs
+
+# --- fixtures and helpers ------------------------------------------------------------------
+
+
+@pytest.fixture
+async def hub(runtime: Runtime) -> AsyncIterator[StatusHub]:
+    started = StatusHub(runtime.database_url)
+    started.start()
+    yield started
+    await started.close()
+
+
+@pytest.fixture
+async def dashboard(runtime: Runtime, hub: StatusHub) -> AsyncIterator[DashboardServer]:
+    started = await start_dashboard(runtime, hub, "127.0.0.1:0", heartbeat=1.0)
+    yield started
+    await started.stop()
+
+
+@pytest.fixture
+async def http(dashboard: DashboardServer) -> AsyncIterator[aiohttp.ClientSession]:
+    """A client with no credentials; tests add a header or log in."""
+    # unsafe=True: the cookie jar otherwise ignores cookies set by an IP address host.
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(base_url=dashboard.url, cookie_jar=jar) as session:
+        yield session
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def workspace_id(runtime: Runtime, key: str) -> int:
+    return (await keys.authenticate(runtime.pool, key)).id
+
+
+async def sandbox(runtime: Runtime, key: str, name: str = "sandbox") -> None:
+    await runtime.destinations.create(
+        await workspace_id(runtime, key), DestinationSpec(name=name, kind="sandbox")
+    )
+
+
+async def meta(runtime: Runtime, key: str, fake_meta: FakeMetaServer) -> None:
+    await runtime.destinations.create(
+        await workspace_id(runtime, key),
+        DestinationSpec(
+            name="meta",
+            kind="meta",
+            settings={"pixel_id": "111", "base_url": fake_meta.base_url},
+            secret="good-token",
+        ),
+    )
+
+
+async def submit(
+    runtime: Runtime,
+    key: str,
+    event_id: str,
+    *,
+    order_id: str = "",
+    currency: str = "BRL",
+    fail_attempts: int = 0,
+    destinations: tuple[str, ...] = (),
+) -> str:
+    """Submit a Purchase; returns Tenaz's id of the event."""
+    [result] = await runtime.submissions.submit(
+        await workspace_id(runtime, key),
+        [
+            EventInput(
+                event_id=event_id,
+                event_name="Purchase",
+                event_time=runtime.clock.now(),
+                user_data={"email": "cliente@example.com"},
+                value=97.0,
+                currency=currency,
+                order_id=order_id,
+                extra={"sandbox_fail_attempts": fail_attempts} if fail_attempts else {},
+                destinations=destinations,
+            )
+        ],
+        batch=False,
+    )
+    return str(result.event.id)
+
+
+async def get_json(
+    http: aiohttp.ClientSession, path: str, key: str, expect: int = 200, **params: Any
+) -> Any:
+    async with http.get(path, headers=bearer(key), params=params or None) as response:
+        body = await response.json()
+        assert response.status == expect, body
+        return body
+
+
+async def post_json(
+    http: aiohttp.ClientSession, path: str, key: str, body: object, expect: int = 200
+) -> Any:
+    async with http.post(path, headers=bearer(key), json=body) as response:
+        answer = await response.json()
+        assert response.status == expect, answer
+        return answer
+
+
+def event_ids(page: dict[str, Any]) -> list[str]:
+    return [e["event_id"] for e in page["events"]]
+
+
+async def all_sequences(runtime: Runtime) -> list[int]:
+    async with runtime.pool.connection() as conn:
+        cur = await conn.execute("SELECT seq FROM tenaz_status_changes ORDER BY seq")
+        return [row[0] for row in await cur.fetchall()]
+
+
+@dataclass
+class Sse:
+    event: str = "message"
+    id: str | None = None
+    data: str = ""
+    fields: list[str] = field(default_factory=list)
+
+    def json(self) -> Any:
+        return json.loads(self.data)
+
+
+async def sse_messages(response: aiohttp.ClientResponse) -> AsyncIterator[Sse]:
+    """Parse a text/event-stream body into messages (the parts this API uses)."""
+    current = Sse()
+    while True:
+        raw = await response.content.readline()
+        if not raw:
+            return
+        line = raw.decode().rstrip("\n")
+        if not line:
+            if current.fields:
+                yield current
+            current = Sse()
+            continue
+        name, _, value = line.partition(": ")
+        current.fields.append(name)
+        if name == "event":
+            current.event = value
+        elif name == "id":
+            current.id = value
+        elif name == "data":
+            current.data = value
+
+
+# --- auth ----------------------------------------------------------------------------------
+
+
+async def test_no_key_a_bad_key_or_a_bad_header_is_401_in_json(
+    http: aiohttp.ClientSession, api_key: str
+) -> None:
+    for headers in (
+        {},
+        bearer("tz_not-a-real-key"),
+        bearer("nonsense"),
+        {"Authorization": "Basic dXNlcjpwYXNz"},
+    ):
+        async with http.get("/api/events", headers=headers) as response:
+            assert response.status == 401
+            assert (await response.json())["error"]["code"] == "unauthenticated"
+    http.cookie_jar.update_cookies({COOKIE: "tz_forged"})
+    async with http.get("/api/events") as response:
+        assert response.status == 401
+    async with http.get("/", allow_redirects=False) as response:
+        assert response.status == 303
+        assert response.headers["Location"] == "/login"
+
+
+async def test_login_sets_an_httponly_strict_cookie_that_opens_the_api_and_logout_clears_it(
+    http: aiohttp.ClientSession, api_key: str
+) -> None:
+    async with http.post("/api/session", json={"api_key": "tz_wrong"}) as response:
+        assert response.status == 401
+        assert "Set-Cookie" not in response.headers
+    async with http.post("/api/session", json={"api_key": api_key}) as response:
+        assert response.status == 200
+        assert await response.json() == {"workspace": "acme"}
+        cookie = response.headers["Set-Cookie"]
+    attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")}
+    assert {"httponly", "samesite", "path"} <= attributes
+    assert "SameSite=Strict" in cookie
+
+    async with http.get("/api/session") as response:
+        assert (await response.json()) == {"workspace": "acme"}
+    async with http.get("/api/events") as response:
+        assert response.status == 200
+    async with http.get("/", allow_redirects=False) as response:
+        assert response.status == 200
+        assert "text/html" in response.headers["Content-Type"]
+        assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    async with http.get("/login", allow_redirects=False) as response:
+        assert response.status == 303  # already logged in
+
+    async with http.delete("/api/session") as response:
+        assert response.status == 200
+    async with http.get("/api/session") as response:
+        assert response.status == 401
+    async with http.get("/login") as response:
+        assert response.status == 200
+
+
+async def test_state_changing_calls_from_another_site_are_refused(
+    http: aiohttp.ClientSession, api_key: str
+) -> None:
+    async with http.post(
+        "/api/deliveries/retry",
+        headers={**bearer(api_key), "Origin": "https://attacker.example.com"},
+        json={"delivery_ids": ["1"]},
+    ) as response:
+        assert response.status == 403
+        assert (await response.json())["error"]["code"] == "permission_denied"
+    async with http.post(
+        "/api/session",
+        headers={"Sec-Fetch-Site": "cross-site"},
+        json={"api_key": api_key},
+    ) as response:
+        assert response.status == 403
+
+
+async def test_a_key_sees_only_its_own_workspace(
+    http: aiohttp.ClientSession,
+    runtime: Runtime,
+    clock: FakeClock,
+    api_key: str,
+    other_api_key: str,
+) -> None:
+    await sandbox(runtime, api_key)
+    await sandbox(runtime, other_api_key)
+    ours = await submit(runtime, api_key, "acme-1")
+    theirs = await submit(runtime, other_api_key, "globex-1")
+    await run_jobs(runtime)
+
+    assert event_ids(await get_json(http, "/api/events", api_key)) == ["acme-1"]
+    assert event_ids(await get_json(http, "/api/events", other_api_key)) == ["globex-1"]
+    await get_json(http, f"/api/events/{ours}", api_key)
+    missing = await get_json(http, f"/api/events/{theirs}", api_key, expect=404)
+    assert missing["error"]["code"] == "not_found"
+
+    their_event = await get_json(http, f"/api/events/{theirs}", other_api_key)
+    their_delivery = their_event["event"]["deliveries"][0]["id"]
+    await post_json(
+        http, "/api/deliveries/retry", api_key, {"delivery_ids": [their_delivery]}, expect=404
+    )
+    await post_json(
+        http, "/api/deliveries/cancel", api_key, {"delivery_ids": [their_delivery]}, expect=404
+    )
+    clock.advance(1)  # stats cover [until - window, until): move past the deliveries' creation
+    stats = await get_json(http, "/api/stats", api_key)
+    assert stats["counts"]["SUCCEEDED"] == 1
+    assert [d["name"] for d in stats["destinations"]] == ["sandbox"]
+
+
+# --- reads ---------------------------------------------------------------------------------
+
+
+async def test_status_and_destination_filters_search_by_event_or_order_id_and_paging(
+    http: aiohttp.ClientSession,
+    runtime: Runtime,
+    api_key: str,
+    fake_meta: FakeMetaServer,
+) -> None:
+    await sandbox(runtime, api_key)
+    await meta(runtime, api_key, fake_meta)
+    # One at a time: the sandbox fails a whole request that carries a scripted failure.
+    await submit(runtime, api_key, "ok-1", order_id="HP-1001", destinations=("sandbox",))
+    await run_jobs(runtime)
+    await submit(runtime, api_key, "bad-1", order_id="HP-1002", currency="ZZZ")
+    await run_jobs(runtime)
+    await submit(runtime, api_key, "wait-1", fail_attempts=1, destinations=("sandbox",))
+    await run_jobs(runtime)
+
+    def listing(**params: Any) -> Any:
+        return get_json(http, "/api/events", api_key, **params)
+
+    assert event_ids(await listing()) == ["wait-1", "bad-1", "ok-1"]
+    assert event_ids(await listing(status="FAILED")) == ["bad-1"]
+    two = await get_json(http, "/api/events?status=FAILED&status=WAITING_RETRY", api_key)
+    assert event_ids(two) == ["wait-1", "bad-1"]
+    assert event_ids(await listing(destination="meta")) == ["bad-1"]
+    assert event_ids(await listing(destination="sandbox", status="FAILED")) == ["bad-1"]
+    assert event_ids(await listing(destination="meta", status="SUCCEEDED")) == []
+    assert event_ids(await listing(q="wait-1")) == ["wait-1"]
+    assert event_ids(await listing(q="HP-1001")) == ["ok-1"]
+    assert event_ids(await listing(q="  HP-1002 ")) == ["bad-1"]
+    assert event_ids(await listing(q="HP-9999")) == []
+
+    first = await listing(page_size="2")
+    assert event_ids(first) == ["wait-1", "bad-1"] and first["next_page_token"]
+    rest = await listing(page_size="2", page_token=first["next_page_token"])
+    assert event_ids(rest) == ["ok-1"] and rest["next_page_token"] == ""
+
+    row = (await listing(q="bad-1"))["events"][0]
+    assert row["order_id"] == "HP-1002"
+    assert sorted((d["destination"], d["status"]) for d in row["deliveries"]) == [
+        ("meta", "FAILED"),
+        ("sandbox", "FAILED"),
+    ]
+    assert "user_data" not in json.dumps(row) and row["customer_fields"] == ["em"]
+
+    bad = await get_json(http, "/api/events", api_key, expect=400, status="LOST")
+    assert bad["error"]["violations"][0]["field"] == "status[0]"
+    bad = await get_json(http, "/api/events", api_key, expect=400, destination="nowhere")
+    assert bad["error"]["violations"][0]["field"] == "destination"
+    await get_json(http, "/api/events", api_key, expect=400, page_token="garbage")
+    await get_json(http, "/api/events", api_key, expect=400, page_size="-1")
+
+
+async def test_event_detail_shows_each_delivery_with_its_attempt_timeline(
+    http: aiohttp.ClientSession, runtime: Runtime, api_key: str, clock: FakeClock
+) -> None:
+    await sandbox(runtime, api_key)
+    event = await submit(runtime, api_key, "wait-1", order_id="HP-7", fail_attempts=1)
+    await run_jobs(runtime)
+
+    body = (await get_json(http, f"/api/events/{event}", api_key))["event"]
+    assert (body["event_id"], body["event_name"], body["order_id"]) == (
+        "wait-1",
+        "Purchase",
+        "HP-7",
+    )
+    assert (body["value"], body["currency"]) == (97.0, "BRL")
+    [delivery] = body["deliveries"]
+    assert delivery["status"] == "WAITING_RETRY"
+    assert delivery["can_retry"] and delivery["can_cancel"]
+    deadline = dt.datetime.fromisoformat(delivery["deadline"])
+    assert deadline == clock.now() + dt.timedelta(days=7)
+    next_attempt = dt.datetime.fromisoformat(delivery["next_attempt_at"])
+    assert next_attempt == clock.now() + dt.timedelta(minutes=30)
+    [attempt] = delivery["attempts"]
+    assert attempt["number"] == 1 and attempt["trigger"] == "automatic"
+    assert attempt["outcome"] == "external_problem"
+    assert (attempt["http_status"], attempt["platform_code"]) == (503, 2)
+    assert "unavailable" in attempt["message"].lower()
+    assert attempt["started_at"] and attempt["finished_at"]
+
+    await get_json(http, "/api/events/999999", api_key, expect=404)
+    await get_json(http, "/api/events/abc", api_key, expect=400)
+
+
+async def test_statuses_come_with_the_design_labels(
+    http: aiohttp.ClientSession, api_key: str
+) -> None:
+    body = await get_json(http, "/api/statuses", api_key)
+    assert [(s["name"], s["labels"]["pt-BR"]) for s in body["statuses"]] == [
+        ("PENDING", "Pendente"),
+        ("SENDING", "Enviando"),
+        ("WAITING_RETRY", "Esperando Retentativa"),
+        ("RESENDING", "Reenviando"),
+        ("SUCCEEDED", "Sucesso"),
+        ("FAILED", "Falha"),
+    ]
+
+
+# --- actions -------------------------------------------------------------------------------
+
+
+async def test_retry_and_cancel_by_delivery_ids(
+    http: aiohttp.ClientSession, runtime: Runtime, api_key: str
+) -> None:
+    await sandbox(runtime, api_key)
+    failed = await submit(runtime, api_key, "bad-1", currency="ZZZ")
+    succeeded = await submit(runtime, api_key, "ok-1")
+    await run_jobs(runtime)
+
+    async def delivery_of(event: str) -> dict[str, Any]:
+        body = await get_json(http, f"/api/events/{event}", api_key)
+        result: dict[str, Any] = body["event"]["deliveries"][0]
+        return result
+
+    bad = await delivery_of(failed)
+    assert (bad["status"], bad["failure_reason"], bad["can_retry"]) == ("FAILED", "rejected", True)
+    retried = await post_json(http, "/api/deliveries/retry", api_key, {"delivery_ids": [bad["id"]]})
+    assert retried["operation"]["kind"] == "retry"
+    assert (retried["operation"]["changed"], retried["operation"]["skipped"]) == (1, 0)
+    again = await delivery_of(failed)
+    assert again["status"] == "WAITING_RETRY" and again["can_cancel"]
+
+    cancelled = await post_json(
+        http, "/api/deliveries/cancel", api_key, {"delivery_ids": [int(bad["id"])]}
+    )
+    assert cancelled["operation"]["changed"] == 1
+    final = await delivery_of(failed)
+    assert (final["status"], final["failure_reason"]) == ("FAILED", "cancelled")
+
+    ok = await delivery_of(succeeded)
+    skipped = await post_json(http, "/api/deliveries/retry", api_key, {"delivery_ids": [ok["id"]]})
+    assert (skipped["operation"]["changed"], skipped["operation"]["skipped"]) == (0, 1)
+
+    malformed: list[object] = [{}, {"delivery_ids": []}, {"delivery_ids": [True]}, [1]]
+    for body in malformed:
+        await post_json(http, "/api/deliveries/retry", api_key, body, expect=400)
+    async with http.post(
+        "/api/deliveries/retry", headers=bearer(api_key), data=b"{not json"
+    ) as response:
+        assert response.status == 400
+    await post_json(http, "/api/deliveries/retry", api_key, {"delivery_ids": ["x"]}, expect=400)
+
+
+async def test_stats_count_statuses_chart_attempts_and_show_destination_health(
+    http: aiohttp.ClientSession,
+    runtime: Runtime,
+    clock: FakeClock,
+    api_key: str,
+    fake_meta: FakeMetaServer,
+) -> None:
+    await sandbox(runtime, api_key)
+    await meta(runtime, api_key, fake_meta)
+    fake_meta.fake.fail_next(1, Failure.token_expired())
+    await submit(runtime, api_key, "both-1")
+    await submit(runtime, api_key, "sandbox-1", destinations=("sandbox",))
+    await run_jobs(runtime)
+    clock.advance(1)  # stats cover [until - window, until): move past the attempts
+
+    stats = await get_json(http, "/api/stats", api_key, window="2h", bucket="30m")
+    assert stats["counts"] == {
+        "PENDING": 0,
+        "SENDING": 0,
+        "WAITING_RETRY": 1,
+        "RESENDING": 0,
+        "SUCCEEDED": 2,
+        "FAILED": 0,
+    }
+    assert stats["bucket_seconds"] == 1800 and len(stats["attempts"]) == 4
+    assert sum(b["succeeded"] for b in stats["attempts"]) == 2
+    assert sum(b["external_problem"] for b in stats["attempts"]) == 1
+    health = {d["name"]: d for d in stats["destinations"]}
+    assert health["sandbox"]["health"] == "healthy"
+    assert health["meta"]["health"] == "needs_action"
+    assert "access token" in health["meta"]["reason"]
+    assert health["meta"]["waiting_retry"] == 1
+
+    await get_json(http, "/api/stats", api_key, expect=400, window="soon")
+    await get_json(http, "/api/stats", api_key, expect=400, window="99999999999d")
+    await get_json(http, "/api/stats", api_key, expect=400, bucket="0s")
+    await get_json(http, "/api/stats", api_key, expect=400, window="1h", bucket="1s")
+
+
+async def test_a_new_access_token_clears_needs_action_and_sends_the_waiting_events(
+    http: aiohttp.ClientSession,
+    runtime: Runtime,
+    api_key: str,
+    fake_meta: FakeMetaServer,
+) -> None:
+    await meta(runtime, api_key, fake_meta)
+    fake_meta.fake.fail_next(1, Failure.token_expired())
+    event = await submit(runtime, api_key, "token-1")
+    await run_jobs(runtime)
+    stats = await get_json(http, "/api/stats", api_key)
+    assert stats["destinations"][0]["health"] == "needs_action"
+
+    answer = await post_json(
+        http, "/api/destinations/meta/access-token", api_key, {"access_token": "good-token"}
+    )
+    assert answer == {"destination": {"name": "meta", "needs_action": False}}
+    await run_jobs(runtime)  # the job the update queued, due at once
+    body = await get_json(http, f"/api/events/{event}", api_key)
+    assert body["event"]["deliveries"][0]["status"] == "SUCCEEDED"
+    stats = await get_json(http, "/api/stats", api_key)
+    assert stats["destinations"][0]["health"] == "healthy"
+
+    await post_json(
+        http, "/api/destinations/meta/access-token", api_key, {"access_token": " "}, expect=400
+    )
+    await post_json(
+        http, "/api/destinations/nowhere/access-token", api_key, {"access_token": "x"}, expect=404
+    )
+
+
+# --- the live stream -----------------------------------------------------------------------
+
+
+async def test_the_stream_sends_changes_in_order_and_resumes_from_last_event_id(
+    http: aiohttp.ClientSession, runtime: Runtime, api_key: str
+) -> None:
+    await sandbox(runtime, api_key)
+    await submit(runtime, api_key, "before")  # seq 1: before the stream starts
+    received: list[Sse] = []
+    async with asyncio.timeout(10):
+        async with http.get("/api/stream", headers=bearer(api_key)) as response:
+            assert response.status == 200
+            assert response.headers["Content-Type"].startswith("text/event-stream")
+            messages = sse_messages(response)
+            ready = await anext(messages)
+            assert (ready.event, ready.id, ready.json()) == ("ready", "1", {"last_sequence": 1})
+            await submit(runtime, api_key, "live-1", order_id="HP-1")
+            async for message in messages:
+                if message.event == "change":
+                    received.append(message)
+                    break  # drop the connection after the first change, as a flaky network would
+
+        await run_jobs(runtime)  # SENDING, SUCCEEDED for both events, while nobody listens
+
+        headers = {**bearer(api_key), "Last-Event-ID": received[-1].id or ""}
+        async with http.get("/api/stream", headers=headers) as response:
+            messages = sse_messages(response)
+            ready = await anext(messages)
+            assert ready.id == received[-1].id
+            async for message in messages:
+                if message.event == "change":
+                    received.append(message)
+                elif message.event == "heartbeat":
+                    break
+
+    changes = [m.json() for m in received]
+    assert [m.id for m in received] == [str(c["sequence"]) for c in changes]
+    assert [c["sequence"] for c in changes] == (await all_sequences(runtime))[1:]
+    first = changes[0]
+    assert (first["client_event_id"], first["event_name"], first["destination"]) == (
+        "live-1",
+        "Purchase",
+        "sandbox",
+    )
+    assert (first["from_status"], first["to_status"]) == (None, "PENDING")
+    live = [(c["from_status"], c["to_status"]) for c in changes if c["client_event_id"] == "live-1"]
+    assert live == [(None, "PENDING"), ("PENDING", "SENDING"), ("SENDING", "SUCCEEDED")]
+
+
+async def test_the_stream_shows_a_workspace_only_its_own_changes_and_sends_heartbeats(
+    http: aiohttp.ClientSession, runtime: Runtime, api_key: str, other_api_key: str
+) -> None:
+    await sandbox(runtime, api_key)
+    await submit(runtime, api_key, "acme-1")
+    headers = {**bearer(other_api_key), "Last-Event-ID": "0"}
+    async with asyncio.timeout(10), http.get("/api/stream", headers=headers) as response:
+        seen = []
+        async for message in sse_messages(response):
+            seen.append(message.event)
+            if message.event == "heartbeat":
+                assert message.json()["last_sequence"] == 0
+                break
+    assert seen == ["ready", "heartbeat"]
+
+
+async def test_a_purged_or_malformed_cursor_is_refused_before_the_stream_starts(
+    http: aiohttp.ClientSession, runtime: Runtime, api_key: str
+) -> None:
+    async with runtime.pool.connection() as conn:
+        await conn.execute("UPDATE tenaz_stream_state SET purged_through = 5")
+    async with http.get("/api/stream", headers={**bearer(api_key), "Last-Event-ID": "2"}) as r:
+        assert r.status == 410
+        assert (await r.json())["error"]["code"] == "out_of_range"
+    async with http.get("/api/stream", headers={**bearer(api_key), "Last-Event-ID": "x"}) as r:
+        assert r.status == 400
+    async with http.get("/api/stream") as r:
+        assert r.status == 401
+
+
+async def test_stopping_the_dashboard_ends_open_streams_cleanly(
+    runtime: Runtime, hub: StatusHub, api_key: str
+) -> None:
+    dashboard = await start_dashboard(runtime, hub, "127.0.0.1:0", heartbeat=60.0)
+    async with (
+        aiohttp.ClientSession(base_url=dashboard.url) as http,
+        http.get("/api/stream", headers=bearer(api_key)) as response,
+    ):
+        messages = sse_messages(response)
+        assert (await anext(messages)).event == "ready"
+        async with asyncio.timeout(5):
+            stopping = asyncio.create_task(dashboard.stop())
+            rest = [m async for m in messages]  # ends at the server's clean end of stream
+            await stopping
+    assert rest == []
+    assert not hub.closing.is_set()  # the gRPC server's streams are not the dashboard's to end
+
+
+async def test_closing_the_grpc_servers_hub_ends_the_dashboards_streams(
+    runtime: Runtime, server: TenazServer, api_key: str
+) -> None:
+    """Wired as `tenaz serve` wires it: one hub per process, shared with gRPC's WatchStatus."""
+    dashboard = await start_dashboard(runtime, server.hub, "127.0.0.1:0", heartbeat=60.0)
+    try:
+        async with (
+            aiohttp.ClientSession(base_url=dashboard.url) as http,
+            http.get("/api/stream", headers=bearer(api_key)) as response,
+        ):
+            messages = sse_messages(response)
+            assert (await anext(messages)).event == "ready"
+            async with asyncio.timeout(5):
+                await server.hub.close()  # what TenazServer.stop() does first
+                assert [m async for m in messages] == []
+    finally:
+        await dashboard.stop()
+
+
+async def test_unknown_api_paths_answer_json_and_pages_are_served(
+    http: aiohttp.ClientSession, api_key: str
+) -> None:
+    async with http.get("/api/nothing", headers=bearer(api_key)) as response:
+        assert response.status == 404
+        assert (await response.json())["error"]["code"] == "not_found"
+    async with http.get("/static/app.js") as response:
+        assert response.status == 200
+        assert "EventSource" in await response.text()
+    async with http.get("/login") as response:
+        assert response.status == 200
+        assert "Chave de API" in await response.text()
