@@ -35,6 +35,7 @@ from jobs.store import deliveries as store
 from jobs.store import destinations as destination_store
 from jobs.store.rows import Destination, StatusChange
 from jobs.store.status_changes import record_status_changes
+from jobs.transitions import change
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,14 @@ class DeliveryEngine:
                     previous = Status(row.status)
                     for target in path:
                         changes.append(
-                            _change(row, previous, target, number, _EXPIRED_MESSAGE, now)
+                            change(
+                                row,
+                                target,
+                                from_status=previous,
+                                attempt_number=number,
+                                error=_EXPIRED_MESSAGE,
+                                at=now,
+                            )
                         )
                         previous = target
                     updates.append(
@@ -136,7 +144,7 @@ class DeliveryEngine:
                     )
                 )
                 starts.append(store.AttemptStart(row.id, number, row.next_trigger, now))
-                changes.append(_change(row, Status(row.status), target, number, "", now))
+                changes.append(change(row, target, attempt_number=number, error="", at=now))
                 claimed.append(Claimed(row.id, number, OutgoingEvent(row.id, row.payload)))
             await store.update_deliveries(conn, updates, now=now)
             await store.start_attempts(conn, starts)
@@ -190,7 +198,7 @@ class DeliveryEngine:
                         outcome.response_excerpt,
                     )
                 )
-                changes.append(_change(row, Status(row.status), status, number, error, now))
+                changes.append(change(row, status, attempt_number=number, error=error, at=now))
                 tally[status if status != Status.FAILED else f"FAILED:{reason}"] += 1
             await store.update_deliveries(conn, updates, now=now)
             await store.finish_attempts(conn, ends)
@@ -271,25 +279,3 @@ def _expire_path(current: Status) -> list[Status]:
     if current is Status.PENDING:
         return [transition(Status.PENDING, Status.SENDING), Status.FAILED]
     return [transition(current, Status.FAILED)]
-
-
-def _change(
-    row: store.DueDelivery | store.LockedDelivery,
-    from_status: Status,
-    to_status: Status,
-    attempt_number: int,
-    error: str,
-    at: dt.datetime,
-) -> StatusChange:
-    transition(from_status, to_status)
-    return StatusChange(
-        workspace_id=row.workspace_id,
-        delivery_id=row.id,
-        event_id=row.event_id,
-        destination_id=row.destination_id,
-        from_status=from_status,
-        to_status=to_status,
-        attempt_number=attempt_number,
-        error=error,
-        at=at,
-    )

@@ -30,6 +30,7 @@ from jobs.store import operations as store
 from jobs.store.deliveries import DeliveryUpdate, update_deliveries
 from jobs.store.rows import StatusChange
 from jobs.store.status_changes import record_status_changes
+from jobs.transitions import change
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +207,7 @@ class OperationService:
                             row.id, target, row.attempt_count, now, None, "", row.last_error
                         )
                     )
-                    changes.append(_change(row, target, "retried by an operator", now))
+                    changes.append(change(row, target, error="retried by an operator", at=now))
                 manual.append(row.id)
                 destinations.add(row.destination_id)
             elif status is Status.WAITING_RETRY:
@@ -222,7 +223,7 @@ class OperationService:
                         CANCELLED_MESSAGE,
                     )
                 )
-                changes.append(_change(row, target, CANCELLED_MESSAGE, now))
+                changes.append(change(row, target, error=CANCELLED_MESSAGE, at=now))
         await update_deliveries(conn, updates, now=now)
         if manual:
             await store.mark_manual(conn, ids=manual, now=now)
@@ -230,19 +231,3 @@ class OperationService:
             await queue.defer_delivery(self._app, conn, destination_id=destination_id)
         await record_status_changes(conn, changes)
         return len(manual) if kind == RETRY else len(updates)
-
-
-def _change(
-    row: store.SelectedDelivery, target: Status, error: str, at: dt.datetime
-) -> StatusChange:
-    return StatusChange(
-        workspace_id=row.workspace_id,
-        delivery_id=row.id,
-        event_id=row.event_id,
-        destination_id=row.destination_id,
-        from_status=row.status,
-        to_status=target,
-        attempt_number=row.attempt_count,
-        error=error,
-        at=at,
-    )

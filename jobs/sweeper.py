@@ -16,7 +16,6 @@ lock keeps one sweep at a time), it:
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 
 from psycopg_pool import AsyncConnectionPool
@@ -26,8 +25,8 @@ from jobs.clock import Clock
 from jobs.settings import Settings
 from jobs.status import FailureReason, Status, transition
 from jobs.store import deliveries as store
-from jobs.store.rows import StatusChange
 from jobs.store.status_changes import record_status_changes
+from jobs.transitions import change
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +85,7 @@ class Sweeper:
                             _INTERRUPTED,
                         )
                     )
-                    changes.append(_change(row, target, _INTERRUPTED, now))
+                    changes.append(change(row, target, error=_INTERRUPTED, at=now))
                 await store.update_deliveries(conn, updates, now=now)
                 await store.finish_attempts(conn, ends)
                 for destination_id in sorted(destinations):
@@ -123,7 +122,7 @@ class Sweeper:
                     now=now,
                 )
                 await record_status_changes(
-                    conn, [_change(r, Status.FAILED, _EXPIRED, now) for r in rows]
+                    conn, [change(r, Status.FAILED, error=_EXPIRED, at=now) for r in rows]
                 )
             total += len(rows)
             if len(rows) < _BATCH:
@@ -149,17 +148,3 @@ class Sweeper:
         for job in stalled:
             await manager.retry_job(job)
         return len(stalled)
-
-
-def _change(row: store.LockedDelivery, target: Status, error: str, at: dt.datetime) -> StatusChange:
-    return StatusChange(
-        workspace_id=row.workspace_id,
-        delivery_id=row.id,
-        event_id=row.event_id,
-        destination_id=row.destination_id,
-        from_status=row.status,
-        to_status=target,
-        attempt_number=row.attempt_count,
-        error=error,
-        at=at,
-    )
