@@ -33,6 +33,7 @@ from jobs.settings import Settings
 from jobs.status import IN_PROGRESS, FailureReason, Status, attempt_status, transition
 from jobs.store import deliveries as store
 from jobs.store import destinations as destination_store
+from jobs.store import rate_log
 from jobs.store.rows import Destination, StatusChange
 from jobs.store.status_changes import record_status_changes
 from jobs.transitions import change
@@ -47,11 +48,26 @@ _OUTCOME_COLUMN = {
 _EXPIRED_MESSAGE = "the platform's deadline for this event passed before it was delivered"
 
 
+# The window a destination's rate limit is kept over (see _rate_allowance).
+RATE_WINDOW = dt.timedelta(seconds=1.1)
+
+
 @dataclass(frozen=True)
 class Claimed:
     delivery_id: int
     attempt_number: int
     event: OutgoingEvent
+
+
+@dataclass(frozen=True)
+class Round:
+    """One claim: what to send, how many rows it looked at out of `limit`, and
+    when to come back if the destination's rate limit held the rest."""
+
+    claimed: list[Claimed]
+    locked: int
+    limit: int
+    held_until: dt.datetime | None
 
 
 class DeliveryEngine:
@@ -81,17 +97,28 @@ class DeliveryEngine:
         connector = self._connectors.for_destination(destination)
         attempted = 0
         while True:
-            limit = connector.max_batch_size
-            claimed, locked = await self._claim(destination, limit)
-            if claimed:
+            round_ = await self._claim(destination, connector.max_batch_size)
+            if round_.claimed:
                 started = time.monotonic()
-                outcomes = await connector.send([c.event for c in claimed])
-                await self._finish(destination, claimed, outcomes, started)
-                attempted += len(claimed)
-            if locked < limit:
+                outcomes = await connector.send([c.event for c in round_.claimed])
+                await self._finish(destination, round_.claimed, outcomes, started)
+                attempted += len(round_.claimed)
+            if round_.held_until is not None:
+                # Over the destination's rate: the rest waits, without using an attempt.
+                async with self._pool.connection() as conn, conn.transaction():
+                    await queue.defer_delivery(
+                        self._app,
+                        conn,
+                        destination_id=destination.id,
+                        at=round_.held_until,
+                        # One waiting job per destination is enough, however many were held.
+                        queueing_lock=f"{queue.DELIVER_TASK}:rate:{destination.id}",
+                    )
+                return attempted
+            if round_.locked < round_.limit:
                 return attempted
 
-    async def _claim(self, destination: Destination, limit: int) -> tuple[list[Claimed], int]:
+    async def _claim(self, destination: Destination, limit: int) -> Round:
         now = self._clock.now()
         claimed: list[Claimed] = []
         updates: list[store.DeliveryUpdate] = []
@@ -99,6 +126,10 @@ class DeliveryEngine:
         ends: list[store.AttemptEnd] = []
         changes: list[StatusChange] = []
         async with self._pool.connection() as conn, conn.transaction():
+            if destination.rate_limit:
+                limit, held_until = await self._rate_allowance(conn, destination, now, limit)
+                if held_until is not None:
+                    return Round([], 0, limit, held_until)
             due = await store.lock_due(conn, destination_id=destination.id, now=now, limit=limit)
             for row in due:
                 number = row.attempt_count + 1
@@ -146,11 +177,33 @@ class DeliveryEngine:
                 starts.append(store.AttemptStart(row.id, number, row.next_trigger, now))
                 changes.append(change(row, target, attempt_number=number, error="", at=now))
                 claimed.append(Claimed(row.id, number, OutgoingEvent(row.id, row.payload)))
+            if destination.rate_limit and claimed:
+                await rate_log.record_sent(
+                    conn, destination.id, now, len(claimed), forget_before=now - RATE_WINDOW
+                )
             await store.update_deliveries(conn, updates, now=now)
             await store.start_attempts(conn, starts)
             await store.finish_attempts(conn, ends)
             await record_status_changes(conn, changes)
-        return claimed, len(due)
+        return Round(claimed, len(due), limit, None)
+
+    async def _rate_allowance(
+        self, conn: AsyncConnection, destination: Destination, now: dt.datetime, limit: int
+    ) -> tuple[int, dt.datetime | None]:
+        """How many events may be claimed now, or when to come back.
+
+        The limit holds over every window of RATE_WINDOW (a little over a second,
+        so that the few milliseconds between a claim and its request reaching the
+        platform cannot squeeze two windows' worth into one second there).
+        """
+        assert destination.rate_limit is not None
+        await rate_log.lock_destination(conn, destination.id)
+        sent, oldest = await rate_log.sent_since(conn, destination.id, now - RATE_WINDOW)
+        allowed = int(destination.rate_limit) - sent
+        if allowed > 0:
+            return min(limit, allowed), None
+        assert oldest is not None
+        return 0, oldest + RATE_WINDOW
 
     async def _finish(
         self,

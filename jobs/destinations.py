@@ -34,6 +34,7 @@ _PIXEL_ID = re.compile(r"^\d{1,32}$")
 _API_VERSION = re.compile(r"^v\d{1,3}\.\d{1,3}$")
 MIN_RETRY_INTERVAL = dt.timedelta(seconds=1)
 MAX_RETRY_INTERVAL = dt.timedelta(days=7)
+MIN_RATE_LIMIT, MAX_RATE_LIMIT = 1.0, 100_000.0
 
 # Which settings each kind has, and which update-mask paths may change them.
 _SETTING_KEYS = {
@@ -41,7 +42,7 @@ _SETTING_KEYS = {
     "sandbox": ("transient_failure_rate",),
 }
 UPDATABLE_PATHS = frozenset(
-    {"enabled", "retry_interval", "meta.access_token"}
+    {"enabled", "retry_interval", "rate_limit", "meta.access_token"}
     | {f"{kind}.{key}" for kind, keys in _SETTING_KEYS.items() for key in keys}
 )
 
@@ -56,6 +57,8 @@ class DestinationSpec:
     settings: Mapping[str, Any] = field(default_factory=dict)
     secret: str = ""
     retry_interval: dt.timedelta | None = None
+    # Events per second; None: no limit.
+    rate_limit: float | None = None
 
 
 class DestinationService:
@@ -78,6 +81,7 @@ class DestinationService:
             )
         settings = _validated_settings(spec, violations)
         _check_interval(spec.retry_interval, violations)
+        _check_rate(spec.rate_limit, violations)
         if violations:
             raise InvalidArgument(violations)
         async with self._pool.connection() as conn, conn.transaction():
@@ -90,6 +94,7 @@ class DestinationService:
                 settings=settings,
                 secret=self._secrets.encrypt(spec.secret),
                 retry_interval=spec.retry_interval,
+                rate_limit=spec.rate_limit,
                 now=self._clock.now(),
             )
         if created is None:
@@ -156,10 +161,12 @@ class DestinationService:
                 retry_interval=(
                     values.retry_interval if "retry_interval" in paths else current.retry_interval
                 ),
+                rate_limit=values.rate_limit if "rate_limit" in paths else current.rate_limit,
             )
             violations: list[FieldViolation] = []
             clean = _validated_settings(merged, violations)
             _check_interval(merged.retry_interval, violations)
+            _check_rate(merged.rate_limit, violations)
             if violations:
                 raise InvalidArgument(violations)
             new_token = "meta.access_token" in paths
@@ -170,6 +177,7 @@ class DestinationService:
                 settings=clean,
                 secret=self._secrets.encrypt(merged.secret) if new_token else current.secret,
                 retry_interval=merged.retry_interval,
+                rate_limit=merged.rate_limit,
                 needs_action=current.needs_action and not new_token,
                 needs_action_reason="" if new_token else current.needs_action_reason,
                 now=now,
@@ -217,6 +225,17 @@ def _check_interval(interval: dt.timedelta | None, violations: list[FieldViolati
     if interval is not None and not (MIN_RETRY_INTERVAL <= interval <= MAX_RETRY_INTERVAL):
         violations.append(
             FieldViolation("destination.retry_interval", "must be between 1 second and 7 days")
+        )
+
+
+def _check_rate(rate: float | None, violations: list[FieldViolation]) -> None:
+    if rate is not None and not (math.isfinite(rate) and MIN_RATE_LIMIT <= rate <= MAX_RATE_LIMIT):
+        violations.append(
+            FieldViolation(
+                "destination.rate_limit",
+                f"events per second between {MIN_RATE_LIMIT:g} and {MAX_RATE_LIMIT:g},"
+                " or 0 for no limit",
+            )
         )
 
 

@@ -226,6 +226,7 @@ def destination_spec(message: destinations_pb2.Destination) -> DestinationSpec:
         settings=settings,
         secret=secret,
         retry_interval=interval,
+        rate_limit=message.rate_limit or None,
     )
 
 
@@ -254,6 +255,8 @@ def destination(row: rows.Destination) -> destinations_pb2.Destination:
                 transient_failure_rate=float(row.settings.get("transient_failure_rate", 0.0))
             )
         )
+    if row.rate_limit is not None:
+        message.rate_limit = row.rate_limit
     if row.retry_interval is not None:
         interval = duration_pb2.Duration()
         interval.FromTimedelta(row.retry_interval)

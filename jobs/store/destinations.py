@@ -13,7 +13,7 @@ from psycopg.types.json import Jsonb
 from jobs.store.rows import Destination
 
 _COLUMNS = (
-    "id, workspace_id, name, kind, enabled, settings, secret, retry_interval_seconds,"
+    "id, workspace_id, name, kind, enabled, settings, secret, retry_interval_seconds, rate_limit,"
     " needs_action, needs_action_reason, created_at, updated_at"
 )
 
@@ -39,14 +39,15 @@ async def insert_destination(
     settings: dict[str, Any],
     secret: str,
     retry_interval: dt.timedelta | None,
+    rate_limit: float | None,
     now: dt.datetime,
 ) -> Destination | None:
     """Insert a destination; None when the name is taken in the workspace."""
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(
         "INSERT INTO tenaz_destinations (workspace_id, name, kind, enabled, settings, secret,"
-        " retry_interval_seconds, created_at, updated_at)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " retry_interval_seconds, rate_limit, created_at, updated_at)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
         " ON CONFLICT (workspace_id, name) WHERE deleted_at IS NULL DO NOTHING"
         f" RETURNING {_COLUMNS}",
         (
@@ -57,6 +58,7 @@ async def insert_destination(
             Jsonb(settings),
             secret,
             _seconds(retry_interval),
+            rate_limit,
             now,
             now,
         ),
@@ -117,6 +119,7 @@ async def update_destination(
     settings: dict[str, Any],
     secret: str,
     retry_interval: dt.timedelta | None,
+    rate_limit: float | None,
     needs_action: bool,
     needs_action_reason: str,
     now: dt.datetime,
@@ -124,13 +127,15 @@ async def update_destination(
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(
         "UPDATE tenaz_destinations SET enabled = %s, settings = %s, secret = %s,"
-        " retry_interval_seconds = %s, needs_action = %s, needs_action_reason = %s,"
+        " retry_interval_seconds = %s, rate_limit = %s, needs_action = %s,"
+        " needs_action_reason = %s,"
         f" updated_at = %s WHERE id = %s RETURNING {_COLUMNS}",
         (
             enabled,
             Jsonb(settings),
             secret,
             _seconds(retry_interval),
+            rate_limit,
             needs_action,
             needs_action_reason,
             now,

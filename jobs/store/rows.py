@@ -23,6 +23,8 @@ class Destination:
     settings: dict[str, Any]
     secret: str
     retry_interval: dt.timedelta | None
+    # Events per second; None: no limit.
+    rate_limit: float | None
     needs_action: bool
     needs_action_reason: str
     created_at: dt.datetime

@@ -48,7 +48,7 @@ async def test_an_attempt_that_outlives_its_lease_is_recorded_interrupted_and_re
     async with runtime.pool.connection() as conn:
         [destination] = await destination_store.list_destinations(conn, workspace_id=1)
     # A worker claims the delivery and then dies: it never finishes.
-    claimed, _ = await runtime.engine._claim(destination, 1000)
+    claimed = (await runtime.engine._claim(destination, 1000)).claimed
     [delivery] = (await client.get_event(event_id)).deliveries
     assert delivery.status == S.DELIVERY_STATUS_SENDING
 

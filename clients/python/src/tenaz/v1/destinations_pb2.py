@@ -27,7 +27,7 @@ from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mas
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1btenaz/v1/destinations.proto\x12\x08tenaz.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x90\x01\n\x0cMetaSettings\x12\x10\n\x08pixel_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\x12\x18\n\x10\x61\x63\x63\x65ss_token_set\x18\x03 \x01(\x08\x12\x17\n\x0ftest_event_code\x18\x04 \x01(\t\x12\x13\n\x0b\x61pi_version\x18\x05 \x01(\t\x12\x10\n\x08\x62\x61se_url\x18\x06 \x01(\t\"1\n\x0fSandboxSettings\x12\x1e\n\x16transient_failure_rate\x18\x01 \x01(\x01\"\xd4\x02\n\x0b\x44\x65stination\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x02 \x01(\x08\x12&\n\x04meta\x18\x03 \x01(\x0b\x32\x16.tenaz.v1.MetaSettingsH\x00\x12,\n\x07sandbox\x18\x04 \x01(\x0b\x32\x19.tenaz.v1.SandboxSettingsH\x00\x12\x31\n\x0eretry_interval\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x14\n\x0cneeds_action\x18\x06 \x01(\x08\x12\x1b\n\x13needs_action_reason\x18\x07 \x01(\t\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\n\n\x08platform\"F\n\x18\x43reateDestinationRequest\x12*\n\x0b\x64\x65stination\x18\x01 \x01(\x0b\x32\x15.tenaz.v1.Destination\"G\n\x19\x43reateDestinationResponse\x12*\n\x0b\x64\x65stination\x18\x01 \x01(\x0b\x32\x15.tenaz.v1.Destination\"%\n\x15GetDestinationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"D\n\x16GetDestinationResponse\x12*\n\x0b\x64\x65stination\x18\x01 \x01(\x0b\x32\x15.tenaz.v1.Destination\"\x19\n\x17ListDestinationsRequest\"G\n\x18ListDestinationsResponse\x12+\n\x0c\x64\x65stinations\x18\x01 \x03(\x0b\x32\x15.tenaz.v1.Destination\"w\n\x18UpdateDestinationRequest\x12*\n\x0b\x64\x65stination\x18\x01 \x01(\x0b\x32\x15.tenaz.v1.Destination\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"G\n\x19UpdateDestinationResponse\x12*\n\x0b\x64\x65stination\x18\x01 \x01(\x0b\x32\x15.tenaz.v1.Destination\"(\n\x18\x44\x65leteDestinationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x1b\n\x19\x44\x65leteDestinationResponse2\xde\x03\n\x12\x44\x65stinationService\x12\\\n\x11\x43reateDestination\x12\".tenaz.v1.CreateDestinationRequest\x1a#.tenaz.v1.CreateDestinationResponse\x12S\n\x0eGetDestination\x12\x1f.tenaz.v1.GetDestinationRequest\x1a .tenaz.v1.GetDestinationResponse\x12Y\n\x10ListDestinations\x12!.tenaz.v1.ListDestinationsRequest\x1a\".tenaz.v1.ListDestinationsResponse\x12\\\n\x11UpdateDestination\x12\".tenaz.v1.UpdateDestinationRequest\x1a#.tenaz.v1.UpdateDestinationResponse\x12\\\n\x11\x44\x65leteDestination\x12\".tenaz.v1.DeleteDestinationRequest\x1a#.tenaz.v1.DeleteDestinationResponseB8Z6github.com/tenaz/tenaz/clients/go/gen/tenaz/v1;tenazv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1btenaz/v1/destinations.proto\x12\x08tenaz.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x90\x01\n\x0cMetaSettings\x12\x10\n\x08pixel_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\x12\x18\n\x10\x61\x63\x63\x65ss_token_set\x18\x03 \x01(\x08\x12\x17\n\x0ftest_event_code\x18\x04 \x01(\t\x12\x13\n\x0b\x61pi_version\x18\x05 \x01(\t\x12\x10\n\x08\x62\x61se_url\x18\x06 \x01(\t\"1\n\x0fSandboxSettings\x12\x1e\n\x16transient_failure_rate\x18\x01 \x01(\x01\"\xe8\x02\n\x0b\x44\x65stination\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x02 \x01(\x08\x12&\n\x04meta\x18\x03 \x01(\x0b\x32\x16.tenaz.v1.MetaSettingsH\x00\x12,\n\x07sandbox\x18\x04 \x01(\x0b\x32\x19.tenaz.v1.SandboxSettingsH\x00\x12\x31\n\x0eretry_interval\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x14\n\x0cneeds_action\x18\x06 \x01(\x08\x12\x1b\n\x13needs_action_reason\x18\x07 \x01(\t\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrate_limit\x18\n \x01(\x01\x42\n\n\x08platform\"F\n\x18\x43reateDestinationRequest\x12*\n\x0b\x64\x65stination\x18\x01 \x01(\x0b\x32\x15.tenaz.v1.Destination\"G\n\x19\x43reateDestinationResponse\x12*\n\x0b\x64\x65stination\x18\x01 \x01(\x0b\x32\x15.tenaz.v1.Destination\"%\n\x15GetDestinationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"D\n\x16GetDestinationResponse\x12*\n\x0b\x64\x65stination\x18\x01 \x01(\x0b\x32\x15.tenaz.v1.Destination\"\x19\n\x17ListDestinationsRequest\"G\n\x18ListDestinationsResponse\x12+\n\x0c\x64\x65stinations\x18\x01 \x03(\x0b\x32\x15.tenaz.v1.Destination\"w\n\x18UpdateDestinationRequest\x12*\n\x0b\x64\x65stination\x18\x01 \x01(\x0b\x32\x15.tenaz.v1.Destination\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"G\n\x19UpdateDestinationResponse\x12*\n\x0b\x64\x65stination\x18\x01 \x01(\x0b\x32\x15.tenaz.v1.Destination\"(\n\x18\x44\x65leteDestinationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x1b\n\x19\x44\x65leteDestinationResponse2\xde\x03\n\x12\x44\x65stinationService\x12\\\n\x11\x43reateDestination\x12\".tenaz.v1.CreateDestinationRequest\x1a#.tenaz.v1.CreateDestinationResponse\x12S\n\x0eGetDestination\x12\x1f.tenaz.v1.GetDestinationRequest\x1a .tenaz.v1.GetDestinationResponse\x12Y\n\x10ListDestinations\x12!.tenaz.v1.ListDestinationsRequest\x1a\".tenaz.v1.ListDestinationsResponse\x12\\\n\x11UpdateDestination\x12\".tenaz.v1.UpdateDestinationRequest\x1a#.tenaz.v1.UpdateDestinationResponse\x12\\\n\x11\x44\x65leteDestination\x12\".tenaz.v1.DeleteDestinationRequest\x1a#.tenaz.v1.DeleteDestinationResponseB8Z6github.com/tenaz/tenaz/clients/go/gen/tenaz/v1;tenazv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,27 +40,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SANDBOXSETTINGS']._serialized_start=287
   _globals['_SANDBOXSETTINGS']._serialized_end=336
   _globals['_DESTINATION']._serialized_start=339
-  _globals['_DESTINATION']._serialized_end=679
-  _globals['_CREATEDESTINATIONREQUEST']._serialized_start=681
-  _globals['_CREATEDESTINATIONREQUEST']._serialized_end=751
-  _globals['_CREATEDESTINATIONRESPONSE']._serialized_start=753
-  _globals['_CREATEDESTINATIONRESPONSE']._serialized_end=824
-  _globals['_GETDESTINATIONREQUEST']._serialized_start=826
-  _globals['_GETDESTINATIONREQUEST']._serialized_end=863
-  _globals['_GETDESTINATIONRESPONSE']._serialized_start=865
-  _globals['_GETDESTINATIONRESPONSE']._serialized_end=933
-  _globals['_LISTDESTINATIONSREQUEST']._serialized_start=935
-  _globals['_LISTDESTINATIONSREQUEST']._serialized_end=960
-  _globals['_LISTDESTINATIONSRESPONSE']._serialized_start=962
-  _globals['_LISTDESTINATIONSRESPONSE']._serialized_end=1033
-  _globals['_UPDATEDESTINATIONREQUEST']._serialized_start=1035
-  _globals['_UPDATEDESTINATIONREQUEST']._serialized_end=1154
-  _globals['_UPDATEDESTINATIONRESPONSE']._serialized_start=1156
-  _globals['_UPDATEDESTINATIONRESPONSE']._serialized_end=1227
-  _globals['_DELETEDESTINATIONREQUEST']._serialized_start=1229
-  _globals['_DELETEDESTINATIONREQUEST']._serialized_end=1269
-  _globals['_DELETEDESTINATIONRESPONSE']._serialized_start=1271
-  _globals['_DELETEDESTINATIONRESPONSE']._serialized_end=1298
-  _globals['_DESTINATIONSERVICE']._serialized_start=1301
-  _globals['_DESTINATIONSERVICE']._serialized_end=1779
+  _globals['_DESTINATION']._serialized_end=699
+  _globals['_CREATEDESTINATIONREQUEST']._serialized_start=701
+  _globals['_CREATEDESTINATIONREQUEST']._serialized_end=771
+  _globals['_CREATEDESTINATIONRESPONSE']._serialized_start=773
+  _globals['_CREATEDESTINATIONRESPONSE']._serialized_end=844
+  _globals['_GETDESTINATIONREQUEST']._serialized_start=846
+  _globals['_GETDESTINATIONREQUEST']._serialized_end=883
+  _globals['_GETDESTINATIONRESPONSE']._serialized_start=885
+  _globals['_GETDESTINATIONRESPONSE']._serialized_end=953
+  _globals['_LISTDESTINATIONSREQUEST']._serialized_start=955
+  _globals['_LISTDESTINATIONSREQUEST']._serialized_end=980
+  _globals['_LISTDESTINATIONSRESPONSE']._serialized_start=982
+  _globals['_LISTDESTINATIONSRESPONSE']._serialized_end=1053
+  _globals['_UPDATEDESTINATIONREQUEST']._serialized_start=1055
+  _globals['_UPDATEDESTINATIONREQUEST']._serialized_end=1174
+  _globals['_UPDATEDESTINATIONRESPONSE']._serialized_start=1176
+  _globals['_UPDATEDESTINATIONRESPONSE']._serialized_end=1247
+  _globals['_DELETEDESTINATIONREQUEST']._serialized_start=1249
+  _globals['_DELETEDESTINATIONREQUEST']._serialized_end=1289
+  _globals['_DELETEDESTINATIONRESPONSE']._serialized_start=1291
+  _globals['_DELETEDESTINATIONRESPONSE']._serialized_end=1318
+  _globals['_DESTINATIONSERVICE']._serialized_start=1321
+  _globals['_DESTINATIONSERVICE']._serialized_end=1799
 # @@protoc_insertion_point(module_scope)

@@ -34,7 +34,7 @@ class SandboxSettings(_message.Message):
     def __init__(self, transient_failure_rate: _Optional[float] = ...) -> None: ...
 
 class Destination(_message.Message):
-    __slots__ = ("name", "enabled", "meta", "sandbox", "retry_interval", "needs_action", "needs_action_reason", "created_at", "updated_at")
+    __slots__ = ("name", "enabled", "meta", "sandbox", "retry_interval", "needs_action", "needs_action_reason", "created_at", "updated_at", "rate_limit")
     NAME_FIELD_NUMBER: _ClassVar[int]
     ENABLED_FIELD_NUMBER: _ClassVar[int]
     META_FIELD_NUMBER: _ClassVar[int]
@@ -44,6 +44,7 @@ class Destination(_message.Message):
     NEEDS_ACTION_REASON_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    RATE_LIMIT_FIELD_NUMBER: _ClassVar[int]
     name: str
     enabled: bool
     meta: MetaSettings
@@ -53,7 +54,8 @@ class Destination(_message.Message):
     needs_action_reason: str
     created_at: _timestamp_pb2.Timestamp
     updated_at: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., enabled: _Optional[bool] = ..., meta: _Optional[_Union[MetaSettings, _Mapping]] = ..., sandbox: _Optional[_Union[SandboxSettings, _Mapping]] = ..., retry_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., needs_action: _Optional[bool] = ..., needs_action_reason: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    rate_limit: float
+    def __init__(self, name: _Optional[str] = ..., enabled: _Optional[bool] = ..., meta: _Optional[_Union[MetaSettings, _Mapping]] = ..., sandbox: _Optional[_Union[SandboxSettings, _Mapping]] = ..., retry_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., needs_action: _Optional[bool] = ..., needs_action_reason: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rate_limit: _Optional[float] = ...) -> None: ...
 
 class CreateDestinationRequest(_message.Message):
     __slots__ = ("destination",)
