@@ -319,6 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pixel-id")
     p.add_argument("--api-version")
     p.add_argument("--failure-rate", type=float, help="sandbox only")
+    p.add_argument(
+        "--rate-limit", type=float, help="events per second sent to it at most; 0: no limit"
+    )
     p = command(dests_sub, "delete", destinations.delete, "delete a destination", both)
     p.add_argument("name")
 

@@ -150,10 +150,14 @@ def update_request(
             raise UsageError("--failure-rate is a fraction between 0 and 1, e.g. 0.3")
         destination.sandbox.transient_failure_rate = args.failure_rate
         paths.append("sandbox.transient_failure_rate")
+    if args.rate_limit is not None:
+        destination.rate_limit = args.rate_limit
+        paths.append("rate_limit")
     if not paths:
         raise UsageError(
             "say what to change: --enable/--disable, --retry-interval, --new-token,"
-            " --test-event-code, --base-url, --pixel-id, --api-version, --failure-rate"
+            " --test-event-code, --base-url, --pixel-id, --api-version, --failure-rate,"
+            " --rate-limit"
         )
     return destination, paths
 

@@ -373,6 +373,7 @@ def update_args(**given: Any) -> argparse.Namespace:
         "api_version": None,
         "base_url": None,
         "failure_rate": None,
+        "rate_limit": None,
     }
     return argparse.Namespace(**(base | given))
 
@@ -387,6 +388,8 @@ def test_a_destination_update_names_only_what_was_given() -> None:
     assert destination.meta.access_token == "new"
     _, paths = update_request(update_args(retry_interval=dt.timedelta(seconds=10)), token=None)
     assert paths == ["retry_interval"]
+    destination, paths = update_request(update_args(rate_limit=250.0), token=None)
+    assert (paths, destination.rate_limit) == (["rate_limit"], 250.0)
     with pytest.raises(UsageError, match="say what to change"):
         update_request(update_args(), token=None)
 
