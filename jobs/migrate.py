@@ -17,8 +17,9 @@ from procrastinate.schema import SchemaManager
 
 log = logging.getLogger(__name__)
 
-# Any constant shared by every Tenaz process: serialises concurrent migrators.
-_ADVISORY_LOCK = 0x7E4A2
+# Any constants shared by every Tenaz process: serialise concurrent migrators. The
+# two-key form keeps these apart from the status log's one-key locks.
+_ADVISORY_LOCK = (0x7E4A, 2)
 
 
 def _migrations() -> Iterator[tuple[str, str]]:
@@ -33,7 +34,7 @@ async def migrate(database_url: str) -> list[str]:
     """Apply every migration not yet applied; return the names applied now."""
     applied_now: list[str] = []
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
-        await conn.execute("SELECT pg_advisory_lock(%s)", (_ADVISORY_LOCK,))
+        await conn.execute("SELECT pg_advisory_lock(%s, %s)", _ADVISORY_LOCK)
         try:
             await conn.execute(
                 "CREATE TABLE IF NOT EXISTS tenaz_schema_migrations ("
@@ -52,5 +53,5 @@ async def migrate(database_url: str) -> list[str]:
                 log.info("migration.applied name=%s", name)
                 applied_now.append(name)
         finally:
-            await conn.execute("SELECT pg_advisory_unlock(%s)", (_ADVISORY_LOCK,))
+            await conn.execute("SELECT pg_advisory_unlock(%s, %s)", _ADVISORY_LOCK)
     return applied_now

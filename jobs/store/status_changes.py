@@ -1,4 +1,4 @@
-"""The log of status changes: appended in commit order, read by the status streams."""
+"""The log of status changes: numbered, and read back by the status streams in order."""
 
 from __future__ import annotations
 
@@ -12,21 +12,23 @@ from psycopg.rows import class_row
 
 from jobs.store.rows import StatusChange
 
-# Serialises the writers of status changes from their insert to their commit.
-_STATUS_CHANGE_LOCK = 0x7E4A3
+# Status-change sequence numbers must reach readers in order, with none appearing
+# later behind a reader's cursor, although writers commit in any order. Writers
+# announce themselves without waiting for anyone: before taking numbers, each holds,
+# until its commit, a shared advisory lock (one-key form) on the sequence's value at
+# that moment less one; every number it takes is above that. A reader first notes the
+# sequence's value, then the lowest announced value: no writer still running can add
+# a number at or below the smaller of the two (see `safe_sequence`).
+_SEQUENCE = "tenaz_status_changes_seq_seq"
 
 
 async def record_status_changes(conn: AsyncConnection, changes: Sequence[StatusChange]) -> None:
-    """Append status changes; call it as the transaction's last statement.
-
-    Sequence numbers must become visible in order, or a status stream reading
-    `seq > cursor` could pass over a number that commits later. The advisory
-    lock, held from here to the commit, makes allocation order commit order;
-    being the last statement keeps that window to the insert and the commit.
-    """
+    """Append status changes, announced to readers until this transaction ends."""
     if not changes:
         return
-    await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_STATUS_CHANGE_LOCK,))
+    await conn.execute(
+        f"SELECT pg_advisory_xact_lock_shared((SELECT last_value - 1 FROM {_SEQUENCE}))"
+    )
     await conn.execute(
         "INSERT INTO tenaz_status_changes (workspace_id, delivery_id, event_id, destination_id,"
         " from_status, to_status, attempt_number, error, at)"
@@ -98,11 +100,13 @@ async def changes_after(
     if where.client_event_ids:
         clauses.append("e.event_id = ANY(%(ids)s)")
         params["ids"] = list(where.client_event_ids)
-    # The high-water mark is read first: rows committed after it may be missed
-    # by this read, and the cursor must not pass them.
+    # Only numbers no running writer can still add below: the cursor never passes a gap
+    # that a later commit would fill.
+    safe = await safe_sequence(conn)
     cur = await conn.execute(
-        "SELECT coalesce(max(seq), 0) FROM tenaz_status_changes WHERE workspace_id = %s",
-        (workspace_id,),
+        "SELECT coalesce(max(seq), 0) FROM tenaz_status_changes"
+        " WHERE workspace_id = %s AND seq <= %s",
+        (workspace_id, safe),
     )
     row = await cur.fetchone()
     high_water = int(row[0]) if row else 0
@@ -123,10 +127,30 @@ async def changes_after(
     return rows, max(covered, after)
 
 
+async def safe_sequence(conn: AsyncConnection) -> int:
+    """The highest sequence number below which nothing can still be committed."""
+    # First the sequence's value: a writer that takes numbers after this read gets
+    # higher ones. Then the announced writers: one that took numbers before it
+    # still holds its lock, unless it has finished (and its rows are visible).
+    cur = await conn.execute(f"SELECT last_value FROM {_SEQUENCE}")
+    row = await cur.fetchone()
+    assert row is not None
+    issued = int(row[0])
+    cur = await conn.execute(
+        "SELECT min((classid::bigint << 32) | objid::bigint) FROM pg_locks"
+        " WHERE locktype = 'advisory' AND objsubid = 1"
+        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    )
+    row = await cur.fetchone()
+    announced = row[0] if row else None
+    return issued if announced is None else min(issued, int(announced))
+
+
 async def latest_sequence(conn: AsyncConnection, *, workspace_id: int) -> int:
     cur = await conn.execute(
-        "SELECT coalesce(max(seq), 0) FROM tenaz_status_changes WHERE workspace_id = %s",
-        (workspace_id,),
+        "SELECT coalesce(max(seq), 0) FROM tenaz_status_changes"
+        " WHERE workspace_id = %s AND seq <= %s",
+        (workspace_id, await safe_sequence(conn)),
     )
     row = await cur.fetchone()
     return int(row[0]) if row else 0

@@ -1,0 +1,96 @@
+"""The status log under out-of-order commits: a reader never passes a sequence number
+that a running transaction will still commit, and writers never wait for each other."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from tenaz.client import TenazClient, make_event
+
+from jobs.clock import FakeClock
+from jobs.runtime import Runtime
+from jobs.store import status_changes
+from jobs.store.rows import StatusChange
+from jobs.store.status_changes import ChangeFilter
+
+
+async def test_a_reader_waits_for_an_earlier_number_still_in_flight(
+    client: TenazClient, runtime: Runtime, clock: FakeClock, meta: str, database_url: str
+) -> None:
+    stored = await client.submit_event(
+        make_event(event_id="e", event_name="Lead", event_time=clock.now(), email="a@example.com")
+    )
+    delivery = stored.event.deliveries[0]
+    change = StatusChange(
+        workspace_id=1,
+        delivery_id=int(delivery.id),
+        event_id=int(stored.event.id),
+        destination_id=1,
+        from_status="PENDING",
+        to_status="SENDING",
+        attempt_number=1,
+        error="",
+        at=clock.now(),
+    )
+    async with runtime.pool.connection() as reader:
+        cursor = await status_changes.latest_sequence(reader, workspace_id=1)
+    first = await psycopg.AsyncConnection.connect(database_url)
+    second = await psycopg.AsyncConnection.connect(database_url)
+    try:
+        await status_changes.record_status_changes(first, [change])  # takes n, stays open
+        await status_changes.record_status_changes(second, [change])  # takes n + 1 ...
+        await second.commit()  # ... and commits first: writers do not wait
+        async with runtime.pool.connection() as reader:
+            rows, covered = await status_changes.changes_after(
+                reader, workspace_id=1, after=cursor, where=ChangeFilter(), limit=100
+            )
+        assert rows == []
+        assert covered == cursor  # the cursor does not pass the number in flight
+        await first.commit()
+        async with runtime.pool.connection() as reader:
+            rows, covered = await status_changes.changes_after(
+                reader, workspace_id=1, after=cursor, where=ChangeFilter(), limit=100
+            )
+        assert [r.seq for r in rows] == [cursor + 1, cursor + 2]
+        assert covered == cursor + 2
+    finally:
+        await first.close()
+        await second.close()
+
+
+@pytest.mark.parametrize("rollback", [True, False])
+async def test_a_rolled_back_writer_leaves_a_gap_readers_pass(
+    client: TenazClient,
+    runtime: Runtime,
+    clock: FakeClock,
+    meta: str,
+    database_url: str,
+    rollback: bool,
+) -> None:
+    await client.submit_event(
+        make_event(event_id="e", event_name="Lead", event_time=clock.now(), email="a@example.com")
+    )
+    async with runtime.pool.connection() as reader:
+        before = await status_changes.latest_sequence(reader, workspace_id=1)
+    writer = await psycopg.AsyncConnection.connect(database_url)
+    try:
+        change = StatusChange(1, 1, 1, 1, "PENDING", "SENDING", 1, "", clock.now())
+        await status_changes.record_status_changes(writer, [change])
+        if rollback:
+            await writer.rollback()
+        else:
+            await writer.commit()
+        await client.submit_event(
+            make_event(
+                event_id="f", event_name="Lead", event_time=clock.now(), email="a@example.com"
+            )
+        )
+        async with runtime.pool.connection() as reader:
+            rows, covered = await status_changes.changes_after(
+                reader, workspace_id=1, after=before, where=ChangeFilter(), limit=100
+            )
+        expected = [before + 2] if rollback else [before + 1, before + 2]
+        assert [r.seq for r in rows] == expected
+        assert covered == before + 2
+    finally:
+        await writer.close()
