@@ -9,7 +9,7 @@ BUF := clients/tools/node_modules/.bin/buf
 GENERATED := $(GEN_DIR)/tenaz/v1 clients/typescript/src/gen clients/go/gen
 
 .DEFAULT_GOAL := help
-.PHONY: help install tools browser python-protos run test chaos screenshots lint format protos check-protos clean
+.PHONY: help install tools browser python-protos run test bench chaos screenshots lint format protos check-protos clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -53,17 +53,20 @@ browser: ## install Debian's chromium for the dashboard's browser tests, when mi
 screenshots: $(STAMP) browser ## regenerate docs/images from demo data (PostgreSQL + chromium)
 	$(BIN)/python docs/screenshots.py
 
+bench: $(STAMP) ## Tenaz against the naive baseline, side by side; writes docs/benchmarks.md
+	$(BIN)/python -m bench
+
 chaos: $(STAMP) ## kill servers, workers and PostgreSQL under load; check nothing was lost
 	$(BIN)/python -m tests.chaos.chaos
 
 lint: $(STAMP) ## ruff (lint + format check) and mypy --strict
-	$(BIN)/ruff check server jobs tests docs/screenshots.py clients/python/src/tenaz/client.py
-	$(BIN)/ruff format --check server jobs tests docs/screenshots.py clients/python/src/tenaz/client.py
+	$(BIN)/ruff check server jobs tests bench docs/screenshots.py clients/python/src/tenaz/client.py
+	$(BIN)/ruff format --check server jobs tests bench docs/screenshots.py clients/python/src/tenaz/client.py
 	$(BIN)/mypy
 
 format: $(STAMP) ## format the code with ruff
-	$(BIN)/ruff format server jobs tests docs/screenshots.py clients/python/src/tenaz/client.py
-	$(BIN)/ruff check --fix server jobs tests docs/screenshots.py clients/python/src/tenaz/client.py
+	$(BIN)/ruff format server jobs tests bench docs/screenshots.py clients/python/src/tenaz/client.py
+	$(BIN)/ruff check --fix server jobs tests bench docs/screenshots.py clients/python/src/tenaz/client.py
 
 clean: ## remove the virtualenv and caches (not the embedded database in .tenaz/)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,234 @@
+"""A load-generating client, run as a process of its own: `python -m bench.load MODE ...`.
+
+It speaks `tenaz.v1.EventService` (both systems serve it) and follows a small protocol with
+the harness: it builds its events, connects, prints `{"ready": true}`, waits for one line on
+stdin ("go"), runs, writes its results as JSON to `--out`, and prints `{"done": true}`.
+
+    batches  SubmitEvents: `--events` in batches of `--batch`, `--inflight` calls at a time
+    unary    SubmitEvent: `--callers` concurrent callers, one event per call, `--duration` s
+    paced    SubmitEvent at a steady `--rate` events/s for `--duration` s (open loop: a slow
+             answer does not delay the next call); records each acknowledgement's time
+
+Times written are wall-clock (time.time()), to compare with the times the systems store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+from google.protobuf import timestamp_pb2
+from tenaz.v1 import events_pb2, events_pb2_grpc
+
+RETRYABLE = frozenset(
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+    }
+)
+MAX_TRIES = 3
+CALL_TIMEOUT = 60.0
+
+
+def make_event(prefix: str, index: int) -> events_pb2.Event:
+    """A realistic purchase: contact data to hash, browser data kept clear, a value."""
+    now = timestamp_pb2.Timestamp()
+    now.GetCurrentTime()
+    event_id = f"{prefix}-{index}"
+    return events_pb2.Event(
+        event_id=event_id,
+        event_name="Purchase",
+        event_time=now,
+        action_source="website",
+        event_source_url="https://loja.example.com.br/checkout/obrigado",
+        user_data=events_pb2.UserData(
+            email=f"cliente.{index}@example.com.br",
+            external_id=f"cliente-{index}",
+            client_ip_address="203.0.113.7",
+            client_user_agent="Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/128.0",
+        ),
+        custom_data=events_pb2.CustomData(value=197.0, currency="BRL", order_id=event_id),
+    )
+
+
+class Load:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.metadata = (("authorization", f"Bearer {args.api_key}"),)
+        self.latencies_ms: list[float] = []
+        self.acknowledged = 0
+        self.errors = 0
+        self.error_samples: list[str] = []
+        self.acks: dict[str, float] = {}
+        self.started = 0.0
+        self.cpu_started = 0.0
+        self.sent = 0
+        self.planned = 0
+
+    def _error(self, exc: grpc.aio.AioRpcError) -> None:
+        self.errors += 1
+        if len(self.error_samples) < 5:
+            self.error_samples.append(f"{exc.code().name}: {exc.details()}")
+
+    async def _call(
+        self, method: Callable[..., Awaitable[Any]], request: Any, *, tries: int = 1
+    ) -> Any | None:
+        """One call, tried again (at most `tries` times in all) when the server says it may
+        succeed later; None when it failed."""
+        for attempt in range(1, tries + 1):
+            try:
+                return await method(request, metadata=self.metadata, timeout=CALL_TIMEOUT)
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() not in RETRYABLE or attempt == tries:
+                    self._error(exc)
+                    return None
+        return None
+
+    async def batches(self) -> None:
+        a = self.args
+        requests = [
+            events_pb2.SubmitEventsRequest(
+                events=[
+                    make_event(a.prefix, i) for i in range(start, min(start + a.batch, a.events))
+                ]
+            )
+            for start in range(0, a.events, a.batch)
+        ]
+        await self._ready()
+        queue = list(reversed(requests))
+
+        async def sender() -> None:
+            while queue:
+                request = queue.pop()
+                began = time.perf_counter()
+                # A drain must deliver everything: a call refused for load is tried again.
+                answer = await self._call(self.stub.SubmitEvents, request, tries=MAX_TRIES)
+                if answer is not None:
+                    self.latencies_ms.append((time.perf_counter() - began) * 1000)
+                    self.acknowledged += len(request.events)
+
+        await asyncio.gather(*(sender() for _ in range(a.inflight)))
+
+    async def unary(self) -> None:
+        a = self.args
+        await self._ready()
+        deadline = time.monotonic() + a.duration
+        counter = iter(range(10**9))
+
+        async def caller() -> None:
+            while time.monotonic() < deadline:
+                request = events_pb2.SubmitEventRequest(event=make_event(a.prefix, next(counter)))
+                began = time.perf_counter()
+                if await self._call(self.stub.SubmitEvent, request) is not None:
+                    self.latencies_ms.append((time.perf_counter() - began) * 1000)
+                    self.acknowledged += 1
+
+        await asyncio.gather(*(caller() for _ in range(a.callers)))
+
+    async def paced(self) -> None:
+        a = self.args
+        total = round(a.rate * a.duration)
+        limit = asyncio.Semaphore(a.max_inflight)
+        await self._ready()
+        loop = asyncio.get_running_loop()
+        tasks: set[asyncio.Task[None]] = set()
+
+        async def one(index: int) -> None:
+            try:
+                request = events_pb2.SubmitEventRequest(event=make_event(a.prefix, index))
+                began = time.perf_counter()
+                if await self._call(self.stub.SubmitEvent, request) is not None:
+                    self.acks[request.event.event_id] = time.time()
+                    self.latencies_ms.append((time.perf_counter() - began) * 1000)
+                    self.acknowledged += 1
+            finally:
+                limit.release()
+
+        start = loop.time()
+        end = start + a.duration
+        for index in range(total):
+            delay = start + index / a.rate - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            # A system slower than the rate keeps `--max-inflight` calls waiting and the
+            # client falls behind: it stops at the end of the duration with what it sent.
+            if loop.time() > end:
+                break
+            try:
+                async with asyncio.timeout_at(end):
+                    await limit.acquire()
+            except TimeoutError:
+                break
+            task = asyncio.create_task(one(index))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            self.sent += 1
+        self.planned = total
+        await asyncio.gather(*tasks)
+
+    async def _ready(self) -> None:
+        """Connect, tell the harness, and wait for its go (one line on stdin)."""
+        await asyncio.wait_for(self.channel.channel_ready(), timeout=60)
+        print(json.dumps({"ready": True}), flush=True)
+        line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        if line.strip() != "go":
+            raise SystemExit(f"expected 'go' on stdin, got {line!r}")
+        self.started = time.time()
+        self.cpu_started = time.process_time()
+
+    async def run(self) -> dict[str, Any]:
+        # grpc.aio objects belong to the loop they are made in: make them inside it.
+        self.channel = grpc.aio.insecure_channel(
+            self.args.target, options=[("grpc.max_send_message_length", 16 << 20)]
+        )
+        self.stub = events_pb2_grpc.EventServiceStub(self.channel)
+        try:
+            await getattr(self, self.args.mode)()
+            finished = time.time()
+            cpu_seconds = time.process_time() - self.cpu_started
+        finally:
+            await self.channel.close()
+        return {
+            "started": self.started,
+            "finished": finished,
+            "cpu_seconds": cpu_seconds,
+            "acknowledged": self.acknowledged,
+            "errors": self.errors,
+            "error_samples": self.error_samples,
+            "latencies_ms": self.latencies_ms,
+            "acks": self.acks,
+            "sent": self.sent,
+            "planned": self.planned,
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("mode", choices=("batches", "unary", "paced"))
+    parser.add_argument("--target", required=True)
+    parser.add_argument("--api-key", required=True)
+    parser.add_argument("--prefix", required=True, help="event_id prefix, unique per client")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--events", type=int, default=1000)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--inflight", type=int, default=1)
+    parser.add_argument("--callers", type=int, default=16)
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--rate", type=float, default=500.0)
+    parser.add_argument("--max-inflight", type=int, default=64)
+    args = parser.parse_args()
+    result = asyncio.run(Load(args).run())
+    args.out.write_text(json.dumps(result))
+    print(json.dumps({"done": True, "acknowledged": result["acknowledged"]}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

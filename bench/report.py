@@ -1,0 +1,310 @@
+"""The side-by-side table (stdout and docs/benchmarks.md) and the machine it ran on.
+
+The ratio says how many times better Tenaz is: Tenaz / baseline for rates, baseline / Tenaz
+for latencies and costs. The target column quotes issue 5; "met" judges Tenaz against it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import platform
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil  # type: ignore[import-untyped]
+
+from bench.processes import REPO_ROOT
+from bench.workloads import NOT_IMPLEMENTED, Figures
+
+
+@dataclass(frozen=True)
+class Metric:
+    workload: str
+    key: str
+    label: str
+    unit: str
+    better: str | None = None  # "higher", "lower", or None (no ratio)
+    target: str = ""
+    check: Callable[[float, float | None], bool] | None = None
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("drain", "events", "events delivered", "count"),
+    Metric("drain", "accepted_rate", "events/s accepted", "rate", "higher"),
+    Metric(
+        "drain",
+        "delivered_rate",
+        "events/s delivered end to end",
+        "rate",
+        "higher",
+        ">= 20,000/s and >= 40x baseline",
+        lambda value, ratio: value >= 20_000 and ratio is not None and ratio >= 40,
+    ),
+    Metric("drain", "cpu_server", "CPU s / 1k events: server", "cpu", "lower"),
+    Metric("drain", "cpu_workers", "CPU s / 1k events: workers", "cpu", "lower"),
+    Metric("drain", "cpu_postgres", "CPU s / 1k events: PostgreSQL", "cpu", "lower"),
+    Metric(
+        "drain",
+        "rss_server",
+        "peak RSS: server",
+        "mb",
+        target="<= 300 MB",
+        check=lambda value, _: value <= 300,
+    ),
+    Metric(
+        "drain",
+        "rss_workers",
+        "peak RSS: largest worker",
+        "mb",
+        target="<= 300 MB",
+        check=lambda value, _: value <= 300,
+    ),
+    Metric("drain", "rss_postgres", "peak RSS: largest PostgreSQL process", "mb"),
+    Metric(
+        "unary",
+        "calls_rate",
+        "calls/s (SubmitEvent)",
+        "rate",
+        "higher",
+        ">= 2,000/s",
+        lambda value, _: value >= 2_000,
+    ),
+    Metric("unary", "call_p50_ms", "call latency p50", "ms", "lower"),
+    Metric(
+        "unary",
+        "call_p99_ms",
+        "call latency p99",
+        "ms",
+        "lower",
+        "< 50 ms",
+        lambda value, _: value < 50,
+    ),
+    Metric("latency", "offered_rate", "events/s submitted (SubmitEvent)", "rate"),
+    Metric("latency", "first_attempt_p50_ms", "ack -> first attempt p50", "ms", "lower"),
+    Metric(
+        "latency",
+        "first_attempt_p99_ms",
+        "ack -> first attempt p99",
+        "ms",
+        "lower",
+        "< 250 ms",
+        lambda value, _: value < 250,
+    ),
+    Metric("retry", "retries", "retries measured", "count"),
+    Metric("retry", "lateness_p50_ms", "retry lateness p50", "ms", "lower"),
+    Metric(
+        "retry",
+        "lateness_p99_ms",
+        "retry lateness p99",
+        "ms",
+        "lower",
+        "< 1,000 ms",
+        lambda value, _: value < 1_000,
+    ),
+    Metric("retry", "lateness_max_ms", "retry lateness max", "ms", "lower"),
+    Metric(
+        "retry", "early", "early retries", "count", target="0", check=lambda value, _: value == 0
+    ),
+)
+HEADER = ("workload", "figure", "Tenaz", "baseline", "ratio", "target", "met")
+
+
+def _format(value: float | None, unit: str) -> str:
+    if value is None or math.isnan(value):
+        return "—"
+    if unit == "rate":
+        return f"{value:,.0f}/s"
+    if unit == "ms":
+        return f"{value:,.1f} ms"
+    if unit == "cpu":
+        return f"{value:.3f} s"
+    if unit == "mb":
+        return f"{value:,.0f} MB"
+    return f"{value:,.0f}"
+
+
+def _ratio(metric: Metric, tenaz: float | None, baseline: float | None) -> float | None:
+    if metric.better is None or tenaz is None or baseline is None:
+        return None
+    if math.isnan(tenaz) or math.isnan(baseline) or tenaz <= 0 or baseline <= 0:
+        return None
+    return tenaz / baseline if metric.better == "higher" else baseline / tenaz
+
+
+def table_rows(
+    figures: Mapping[tuple[str, str], Figures], workloads: Sequence[str]
+) -> list[tuple[str, ...]]:
+    """One row per figure of each workload that ran, then the rows of what is not built."""
+    rows: list[tuple[str, ...]] = []
+    for metric in METRICS:
+        if metric.workload not in workloads:
+            continue
+        tenaz_run = figures.get(("tenaz", metric.workload))
+        baseline_run = figures.get(("baseline", metric.workload))
+        tenaz = tenaz_run.values.get(metric.key) if tenaz_run else None
+        baseline = baseline_run.values.get(metric.key) if baseline_run else None
+        ratio = _ratio(metric, tenaz, baseline)
+        met = ""
+        if metric.check is not None and tenaz is not None and not math.isnan(tenaz):
+            met = "yes" if metric.check(tenaz, ratio) else "no"
+        rows.append(
+            (
+                metric.workload,
+                metric.label,
+                _format(tenaz, metric.unit),
+                _format(baseline, metric.unit),
+                "—" if ratio is None else f"{ratio:,.1f}x",
+                metric.target,
+                met,
+            )
+        )
+    for workload, (target, _) in NOT_IMPLEMENTED.items():
+        rows.append((workload, "not implemented yet", "—", "—", "—", target, ""))
+    return rows
+
+
+def notes() -> list[str]:
+    """What the table's "not implemented yet" rows stand for."""
+    return [f"{workload}: {why}." for workload, (_, why) in NOT_IMPLEMENTED.items()]
+
+
+def render_text(rows: Sequence[tuple[str, ...]]) -> str:
+    widths = [max(len(row[i]) for row in (HEADER, *rows)) for i in range(len(HEADER))]
+    lines = []
+    for index, row in enumerate((HEADER, *rows)):
+        cells = [
+            cell.ljust(widths[i]) if i < 2 or i > 4 else cell.rjust(widths[i])
+            for i, cell in enumerate(row)
+        ]
+        lines.append("  ".join(cells).rstrip())
+        if index == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def render_markdown(rows: Sequence[tuple[str, ...]]) -> str:
+    lines = ["| " + " | ".join(HEADER) + " |", "|---|---|--:|--:|--:|---|---|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _cpu_model() -> str:
+    with Path("/proc/cpuinfo").open() as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def _git_revision() -> str:
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 - git from PATH
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],  # noqa: S607
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{head} (with uncommitted changes)" if dirty else head
+
+
+def machine_lines(
+    postgres_settings: Mapping[str, str], fdatasync_rate: float, speed_ms: tuple[float, float]
+) -> list[str]:
+    memory = psutil.virtual_memory().total / 1024**3
+    return [
+        f"- CPU: {_cpu_model()}, {os.cpu_count()} cores",
+        f"- memory: {memory:.1f} GiB",
+        f"- system: {platform.platform()}, Python {platform.python_version()}",
+        f"- PostgreSQL {postgres_settings['server_version']} (the pgserver wheel's), private to"
+        " the run, over a Unix socket: "
+        + ", ".join(f"{k}={v}" for k, v in postgres_settings.items() if k != "server_version"),
+        f"- the disk under PostgreSQL: {fdatasync_rate:,.0f} 8 kB write+fdatasync per second"
+        " (one at a time)",
+        f"- CPU speed check (a fixed pure-Python loop, best of 3; lower is faster):"
+        f" {speed_ms[0]:.0f} ms before the runs, {speed_ms[1]:.0f} ms after. This machine is"
+        " a virtual one whose speed changes with its neighbours' load (we saw the same"
+        " workload vary twofold between runs): compare the two systems within one run, not"
+        " figures across runs",
+        f"- Tenaz revision: {_git_revision()}",
+    ]
+
+
+def details_lines(
+    results: Mapping[tuple[str, str], Figures], labels: Mapping[str, str]
+) -> list[str]:
+    """Per run: every figure measured, including those not in the table."""
+    lines: list[str] = []
+    for (system, workload), figures in results.items():
+        values = ", ".join(
+            f"{key}={_short(value)}" for key, value in sorted(figures.values.items())
+        )
+        lines.append(f"- {labels.get(system, system)} / {workload}: {values}")
+        lines += [f"  - {remark}" for remark in figures.remarks]
+    return lines
+
+
+def _short(value: float) -> str:
+    if math.isnan(value):
+        return "—"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
+def write_markdown(
+    path: Path,
+    *,
+    rows: Sequence[tuple[str, ...]],
+    machine: Sequence[str],
+    setup: Sequence[str],
+    details: Sequence[str],
+    command: str,
+) -> None:
+    started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    text = "\n".join(
+        [
+            "# Benchmarks",
+            "",
+            f"Written by `{command}` on {started}; every run overwrites this file.",
+            "The baseline is the design card read literally: one procrastinate job per event,",
+            "one HTTP request per event, procrastinate's RetryStrategy with a fixed wait",
+            "(`bench/baseline/`). The ratio says how many times better Tenaz is (Tenaz/baseline",
+            'for rates, baseline/Tenaz for latencies and costs); "met" judges Tenaz against',
+            "the target of issue 5.",
+            "",
+            render_markdown(rows),
+            "",
+            *(f"- {note}" for note in notes()),
+            "",
+            "## The machine",
+            "",
+            *machine,
+            "",
+            "## How it ran",
+            "",
+            *setup,
+            "",
+            "## Every figure, per run",
+            "",
+            *details,
+            "",
+        ]
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
