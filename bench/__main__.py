@@ -179,7 +179,7 @@ async def run(args: argparse.Namespace) -> Outcome:
     speed_after = await asyncio.to_thread(cpu_speed_ms)
     rows = table_rows(figures, args.workloads)
     print(render_text(rows))
-    for note in notes():
+    for note in notes(rows):
         print(note)
     if args.output:
         write_markdown(

@@ -201,6 +201,18 @@ class Latency:
                 f"{early} of {len(gaps)} first attempts started before the client had the"
                 " acknowledgement (negative gaps count as such in the percentiles)"
             )
+        # The rate counts as held when 95% of the planned calls went out on time and the last
+        # answer came within a second of the end.
+        figures.values["rate_held"] = float(
+            result.sent >= 0.95 * result.planned
+            and result.accept_seconds <= sizes.latency_seconds + 1.0
+        )
+        if not figures.values["rate_held"]:
+            figures.remarks.append(
+                f"the steady rate was not held ({result.acknowledged:,} answers in"
+                f" {result.accept_seconds:.1f} s for {result.planned:,} planned in"
+                f" {sizes.latency_seconds:g} s): the latency target is judged not met"
+            )
         if result.sent < result.planned:
             figures.remarks.append(
                 f"the clients sent {result.sent:,} of the {result.planned:,} events planned:"
