@@ -100,7 +100,7 @@ async def lock_deliveries(conn: AsyncConnection, ids: Sequence[int]) -> list[Loc
     cur = conn.cursor(row_factory=class_row(LockedDelivery))
     await cur.execute(
         "SELECT id, workspace_id, event_id, destination_id, status, attempt_count, deadline"
-        " FROM tenaz_deliveries WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+        " FROM tenaz_deliveries WHERE id = ANY(%b::bigint[]) ORDER BY id FOR UPDATE",
         (list(ids),),
     )
     return await cur.fetchall()
@@ -156,8 +156,8 @@ async def update_deliveries(
         " next_attempt_at = u.next_attempt_at, lease_expires_at = u.lease_expires_at,"
         " failure_reason = u.failure_reason, last_error = u.last_error, updated_at = %s,"
         " next_trigger = 'automatic'"
-        " FROM unnest(%s::bigint[], %s::text[], %s::int[], %s::timestamptz[],"
-        "   %s::timestamptz[], %s::text[], %s::text[])"
+        " FROM unnest(%b::bigint[], %b::text[], %b::int[], %b::timestamptz[],"
+        "   %b::timestamptz[], %b::text[], %b::text[])"
         "   AS u(id, status, attempt_count, next_attempt_at, lease_expires_at, failure_reason,"
         "        last_error)"
         " WHERE d.id = u.id",
@@ -180,7 +180,7 @@ async def start_attempts(conn: AsyncConnection, starts: Sequence[AttemptStart]) 
     await conn.execute(
         "INSERT INTO tenaz_attempts (delivery_id, number, trigger, started_at, outcome)"
         " SELECT d, n, t, s, 'in_progress'"
-        " FROM unnest(%s::bigint[], %s::int[], %s::text[], %s::timestamptz[]) AS x(d, n, t, s)",
+        " FROM unnest(%b::bigint[], %b::int[], %b::text[], %b::timestamptz[]) AS x(d, n, t, s)",
         (
             [a.delivery_id for a in starts],
             [a.number for a in starts],
@@ -196,8 +196,8 @@ async def finish_attempts(conn: AsyncConnection, ends: Sequence[AttemptEnd]) -> 
     await conn.execute(
         "UPDATE tenaz_attempts a SET finished_at = x.f, outcome = x.o, http_status = x.h,"
         " platform_code = x.c, platform_subcode = x.s, message = x.m, response_excerpt = x.r"
-        " FROM unnest(%s::bigint[], %s::int[], %s::timestamptz[], %s::text[], %s::int[],"
-        "   %s::int[], %s::int[], %s::text[], %s::text[]) AS x(d, n, f, o, h, c, s, m, r)"
+        " FROM unnest(%b::bigint[], %b::int[], %b::timestamptz[], %b::text[], %b::int[],"
+        "   %b::int[], %b::int[], %b::text[], %b::text[]) AS x(d, n, f, o, h, c, s, m, r)"
         " WHERE a.delivery_id = x.d AND a.number = x.n",
         (
             [a.delivery_id for a in ends],

@@ -32,7 +32,7 @@ async def insert_events(
         "INSERT INTO tenaz_events"
         " (workspace_id, event_name, event_id, event_time, order_id, payload, received_at)"
         " SELECT %s, n, i, t, o, p, %s"
-        " FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::text[], %s::jsonb[])"
+        " FROM unnest(%b::text[], %b::text[], %b::timestamptz[], %b::text[], %b::jsonb[])"
         "   AS x(n, i, t, o, p)"
         " ON CONFLICT (workspace_id, event_name, event_id) DO NOTHING"
         " RETURNING id, event_name, event_id",
@@ -53,7 +53,7 @@ async def insert_events(
     if missing:
         cur = await conn.execute(
             "SELECT e.id, e.event_name, e.event_id FROM tenaz_events e"
-            " JOIN unnest(%s::text[], %s::text[]) AS x(n, i)"
+            " JOIN unnest(%b::text[], %b::text[]) AS x(n, i)"
             "   ON e.event_name = x.n AND e.event_id = x.i"
             " WHERE e.workspace_id = %s",
             ([m[0] for m in missing], [m[1] for m in missing], workspace_id),
@@ -78,7 +78,7 @@ async def insert_deliveries(
         "INSERT INTO tenaz_deliveries (workspace_id, event_id, destination_id, status,"
         " next_attempt_at, deadline, created_at, updated_at)"
         " SELECT %s, e, d, 'PENDING', %s, dl, %s, %s"
-        " FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[]) AS x(e, d, dl)"
+        " FROM unnest(%b::bigint[], %b::bigint[], %b::timestamptz[]) AS x(e, d, dl)"
         " ON CONFLICT (event_id, destination_id) DO NOTHING"
         " RETURNING id, event_id, destination_id",
         (
@@ -108,7 +108,7 @@ async def _deliveries_of(
     await cur.execute(
         f"SELECT {_DELIVERY_COLUMNS} FROM tenaz_deliveries d"
         " JOIN tenaz_destinations dest ON dest.id = d.destination_id"
-        " WHERE d.event_id = ANY(%s) ORDER BY d.event_id, dest.name",
+        " WHERE d.event_id = ANY(%b::bigint[]) ORDER BY d.event_id, dest.name",
         (list(event_ids),),
     )
     rows = await cur.fetchall()
@@ -118,7 +118,7 @@ async def _deliveries_of(
         await acur.execute(
             "SELECT delivery_id, number, trigger, started_at, finished_at, outcome, http_status,"
             " platform_code, platform_subcode, message, response_excerpt FROM tenaz_attempts"
-            " WHERE delivery_id = ANY(%s) ORDER BY delivery_id, number",
+            " WHERE delivery_id = ANY(%b::bigint[]) ORDER BY delivery_id, number",
             ([r["id"] for r in rows],),
         )
         for a in await acur.fetchall():
@@ -138,7 +138,8 @@ async def get_events(
     """Events of the workspace with these ids, in the order of `ids`."""
     cur = conn.cursor(row_factory=class_row(Event))
     await cur.execute(
-        f"SELECT {_EVENT_COLUMNS} FROM tenaz_events WHERE workspace_id = %s AND id = ANY(%s)",
+        f"SELECT {_EVENT_COLUMNS} FROM tenaz_events"
+        " WHERE workspace_id = %s AND id = ANY(%b::bigint[])",
         (workspace_id, list(ids)),
     )
     found = {e.id: e for e in await cur.fetchall()}

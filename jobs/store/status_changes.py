@@ -32,8 +32,8 @@ async def record_status_changes(conn: AsyncConnection, changes: Sequence[StatusC
     await conn.execute(
         "INSERT INTO tenaz_status_changes (workspace_id, delivery_id, event_id, destination_id,"
         " from_status, to_status, attempt_number, error, at)"
-        " SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[],"
-        "   %s::text[], %s::text[], %s::int[], %s::text[], %s::timestamptz[])",
+        " SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[],"
+        "   %b::text[], %b::text[], %b::int[], %b::text[], %b::timestamptz[])",
         (
             [c.workspace_id for c in changes],
             [c.delivery_id for c in changes],

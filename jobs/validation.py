@@ -1,0 +1,220 @@
+"""Checking an event as the caller sent it, and turning it into what is stored and sent.
+
+Every problem is reported at once, as field violations with the path the caller
+used (`event.user_data.em`, `events[3].event_time`), so that a client can fix a
+whole batch in one go. Personal data is normalised and hashed here, before
+anything is stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from jobs import retry_policy
+from jobs.errors import FailedPrecondition, FieldViolation
+from jobs.pii import InvalidPersonalData, hash_user_data
+from jobs.platforms.catalog import ACTION_SOURCES, deadline_for
+from jobs.settings import Settings
+from jobs.store.events import NewEvent
+from jobs.store.rows import Destination
+
+MAX_ID_LENGTH = 256
+MAX_NAME_LENGTH = 128
+MAX_URL_LENGTH = 2048
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+@dataclass(frozen=True)
+class ContentInput:
+    id: str
+    quantity: int = 0
+    item_price: float = 0.0
+
+
+@dataclass(frozen=True)
+class EventInput:
+    """An event as the caller sent it, before validation."""
+
+    event_id: str
+    event_name: str
+    event_time: dt.datetime | None
+    action_source: str = ""
+    event_source_url: str = ""
+    user_data: Mapping[str, str] = field(default_factory=dict)
+    value: float | None = None
+    currency: str = ""
+    order_id: str = ""
+    contents: Sequence[ContentInput] = ()
+    content_type: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    destinations: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A valid event: its row, and the destinations it goes to."""
+
+    new: NewEvent
+    destinations: list[Destination]
+
+
+class DestinationChoice:
+    """A workspace's destinations, as an event's `destinations` field picks among them."""
+
+    def __init__(self, destinations: Sequence[Destination]) -> None:
+        self.by_name = {d.name: d for d in destinations}
+        self.enabled = [d for d in destinations if d.enabled]
+        self.enabled_by_name = {d.name: d for d in self.enabled}
+
+
+def prepare_event(
+    event: EventInput,
+    path: str,
+    now: dt.datetime,
+    choice: DestinationChoice,
+    settings: Settings,
+    violations: list[FieldViolation],
+) -> Prepared | None:
+    """The event ready to store, or None with its problems added to `violations`.
+
+    Field paths start with `path` (`event` or `events[i]`). Raises
+    FailedPrecondition when the workspace has nowhere to send it.
+    """
+    enabled_by_name, all_by_name, enabled = choice.enabled_by_name, choice.by_name, choice.enabled
+    before = len(violations)
+
+    def bad(name: str, description: str) -> None:
+        violations.append(FieldViolation(f"{path}.{name}", description))
+
+    _check_text(event.event_id, "event_id", MAX_ID_LENGTH, bad)
+    _check_text(event.event_name, "event_name", MAX_NAME_LENGTH, bad)
+
+    targets: list[Destination] = []
+    if event.destinations:
+        for index, name in enumerate(event.destinations):
+            if name in enabled_by_name:
+                if enabled_by_name[name] not in targets:
+                    targets.append(enabled_by_name[name])
+            elif name in all_by_name:
+                bad(f"destinations[{index}]", f"destination {name!r} is disabled")
+            else:
+                bad(f"destinations[{index}]", f"no destination named {name!r}")
+    elif not enabled:
+        raise FailedPrecondition(
+            "the workspace has no enabled destination: create one before submitting events"
+        )
+    else:
+        targets = list(enabled)
+
+    event_time = event.event_time
+    if event_time is None:
+        bad("event_time", "required")
+    else:
+        if event_time > now + settings.max_future_skew:
+            bad("event_time", "is in the future; send the time the conversion happened")
+        elif targets and any(
+            not retry_policy.can_send(now, deadline_for(d.kind, event_time)) for d in targets
+        ):
+            bad("event_time", "is older than the platform accepts (Meta: 7 days)")
+
+    action_source = event.action_source or "website"
+    if action_source not in ACTION_SOURCES:
+        bad("action_source", f"must be one of {', '.join(sorted(ACTION_SOURCES))}")
+    url = event.event_source_url
+    if url and (
+        len(url) > MAX_URL_LENGTH or not url.startswith(("http://", "https://")) or "\x00" in url
+    ):
+        bad("event_source_url", "must be an http(s) URL of at most 2048 characters")
+
+    try:
+        user_data = hash_user_data(
+            event.user_data,
+            default_phone_country_code=settings.default_phone_country_code,
+        )
+    except InvalidPersonalData as exc:
+        bad(f"user_data.{exc.field}", exc.message)
+        user_data = {}
+    if not user_data and len(violations) == before:
+        bad(
+            "user_data",
+            "at least one customer parameter is required (email, phone, external_id,"
+            " fbp, fbc, or client_ip_address with client_user_agent)",
+        )
+
+    custom = _custom_data(event, bad)
+    if len(violations) > before or event_time is None:
+        return None
+    payload: dict[str, Any] = {
+        "event_name": event.event_name,
+        "event_time": int(event_time.timestamp()),
+        "event_id": event.event_id,
+        "action_source": action_source,
+        "user_data": user_data,
+    }
+    if url:
+        payload["event_source_url"] = url
+    if custom:
+        payload["custom_data"] = custom
+    return Prepared(
+        new=NewEvent(
+            event_name=event.event_name,
+            event_id=event.event_id,
+            event_time=event_time,
+            order_id=event.order_id,
+            payload=payload,
+        ),
+        destinations=targets,
+    )
+
+
+def _check_text(value: str, name: str, limit: int, bad: Any) -> None:
+    if not value.strip():
+        bad(name, "required")
+    elif "\x00" in value:
+        bad(name, "must not contain NUL characters")
+    elif len(value) > limit:
+        bad(name, f"at most {limit} characters")
+    elif value != value.strip():
+        bad(name, "must not start or end with spaces")
+
+
+def _custom_data(event: EventInput, bad: Any) -> dict[str, Any]:
+    custom: dict[str, Any] = dict(event.extra)
+    if event.value is not None:
+        if not math.isfinite(event.value) or event.value < 0:
+            bad("custom_data.value", "must be a non-negative number")
+        custom["value"] = event.value
+        if not event.currency:
+            bad("custom_data.currency", "required when value is set (ISO 4217, e.g. BRL)")
+    if event.currency:
+        currency = event.currency.upper()
+        if not _CURRENCY.match(currency):
+            bad("custom_data.currency", "must be an ISO 4217 code such as BRL or USD")
+        custom["currency"] = currency
+    if event.order_id:
+        if "\x00" in event.order_id or len(event.order_id) > MAX_ID_LENGTH:
+            bad("custom_data.order_id", f"at most {MAX_ID_LENGTH} characters, no NUL")
+        custom["order_id"] = event.order_id
+    if event.content_type:
+        custom["content_type"] = event.content_type
+    if event.contents:
+        contents = []
+        for index, item in enumerate(event.contents):
+            if not item.id:
+                bad(f"custom_data.contents[{index}].id", "required")
+            if item.quantity < 0 or not math.isfinite(item.item_price) or item.item_price < 0:
+                bad(f"custom_data.contents[{index}]", "quantity and item_price must be >= 0")
+            entry: dict[str, Any] = {"id": item.id}
+            if item.quantity:
+                entry["quantity"] = item.quantity
+            if item.item_price:
+                entry["item_price"] = item.item_price
+            contents.append(entry)
+        custom["contents"] = contents
+        custom.setdefault("content_ids", [item.id for item in event.contents])
+    return custom
