@@ -15,7 +15,7 @@ only reads the outcome kind:
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -65,6 +65,3 @@ class Connector(Protocol):
         Never raises for platform or network failures: those are outcomes.
         """
         ...
-
-
-SendRequest = Callable[[Sequence[OutgoingEvent]], Awaitable[list[Outcome]]]

@@ -12,13 +12,17 @@ attempt as one batch; splitting would only hit a struggling platform harder.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
-from jobs.platforms.base import Outcome, OutcomeKind, OutgoingEvent, SendRequest
+from jobs.platforms.base import Outcome, OutcomeKind
+
+# What a batch holds: the connector's events, in whatever form it sends them.
+Item = TypeVar("Item")
 
 
 async def isolate_rejections(
-    send_request: SendRequest, batch: Sequence[OutgoingEvent]
+    send_request: Callable[[Sequence[Item]], Awaitable[list[Outcome]]], batch: Sequence[Item]
 ) -> list[Outcome]:
     """Send `batch` with `send_request`; bisect it while the platform refuses all of it.
 

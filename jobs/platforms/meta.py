@@ -17,6 +17,7 @@ module returns.
 from __future__ import annotations
 
 import json
+import math
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from typing import Any, Final
 from urllib.parse import quote
 
 import httpx
+import orjson
 
 from jobs.platforms.base import Outcome, OutcomeKind, OutgoingEvent
 from jobs.platforms.batching import isolate_rejections
@@ -244,12 +246,30 @@ _UNENCODABLE: Final = Classification(
 )
 
 
-def _encodable(payload: dict[str, Any]) -> bool:
-    try:
-        json.dumps(payload, allow_nan=False)
-    except (TypeError, ValueError, RecursionError):
-        return False
+def _finite(value: Any) -> bool:
+    """False if a float in `value` is NaN or infinite (orjson would write them as null)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
     return True
+
+
+def _encoded(payload: dict[str, Any]) -> bytes | None:
+    """The event as JSON, or None if JSON cannot carry it."""
+    try:
+        encoded = orjson.dumps(payload)
+    except (TypeError, orjson.JSONEncodeError):
+        return None
+    return encoded if _finite(payload) else None
+
+
+@dataclass(frozen=True)
+class _Encoded:
+    event: OutgoingEvent
+    json: bytes
 
 
 class MetaConnector:
@@ -288,10 +308,11 @@ class MetaConnector:
 
     async def send(self, batch: Sequence[OutgoingEvent]) -> list[Outcome]:
         outcomes: dict[int, Outcome] = {}
-        sendable: list[tuple[int, OutgoingEvent]] = []
+        sendable: list[tuple[int, _Encoded]] = []
         for index, event in enumerate(batch):
-            if _encodable(event.payload):
-                sendable.append((index, event))
+            encoded = _encoded(event.payload)
+            if encoded is not None:
+                sendable.append((index, _Encoded(event, encoded)))
             else:
                 # Meta would refuse the whole request for it: refuse just this event, here.
                 outcomes[index] = self._outcome(event, None, _UNENCODABLE, "")
@@ -302,25 +323,24 @@ class MetaConnector:
                 outcomes[index] = outcome
         return [outcomes[index] for index in range(len(batch))]
 
-    async def _send_request(self, batch: Sequence[OutgoingEvent]) -> list[Outcome]:
+    async def _send_request(self, batch: Sequence[_Encoded]) -> list[Outcome]:
         """One POST for `batch`; every event gets the outcome of the whole request."""
         try:
-            status, body = await self._post(batch)
+            status, body = await self._post([e.json for e in batch])
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             problem = _transport_problem(exc, self._timeout)
-            return [self._outcome(e, None, problem, "") for e in batch]
+            return [self._outcome(e.event, None, problem, "") for e in batch]
         classification = classify(status, body)
         excerpt = self._scrub(_excerpt(body))
-        return [self._outcome(e, status, classification, excerpt) for e in batch]
+        return [self._outcome(e.event, status, classification, excerpt) for e in batch]
 
-    async def _post(self, batch: Sequence[OutgoingEvent]) -> tuple[int, bytes]:
-        document: dict[str, Any] = {
-            "data": [event.payload for event in batch],
-            "access_token": self._access_token,
-        }
+    async def _post(self, events: Sequence[bytes]) -> tuple[int, bytes]:
+        # The body is assembled from the events' JSON, each encoded once for however many
+        # requests (splits of a rejected batch) carry it.
+        extra: dict[str, str] = {"access_token": self._access_token}
         if self._test_event_code:
-            document["test_event_code"] = self._test_event_code
-        content = json.dumps(document, allow_nan=False, separators=(",", ":")).encode()
+            extra["test_event_code"] = self._test_event_code
+        content = b"".join((b'{"data":[', b",".join(events), b"],", orjson.dumps(extra)[1:]))
         async with self._client.stream(
             "POST",
             self._url,

@@ -368,7 +368,7 @@ async def test_batches_above_the_limit_go_in_several_requests(
 
 
 class ScriptedPlatform:
-    """A SendRequest for an all-or-nothing platform; some events are bad, some calls fail."""
+    """One request to an all-or-nothing platform; some events are bad, some calls fail."""
 
     def __init__(self, bad: Collection[int], failing_calls: Collection[int] = ()) -> None:
         self.bad = set(bad)
