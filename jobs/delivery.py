@@ -30,7 +30,7 @@ from jobs.clock import Clock
 from jobs.connectors import ConnectorFactory
 from jobs.platforms.base import Outcome, OutcomeKind, OutgoingEvent
 from jobs.settings import Settings
-from jobs.status import IN_PROGRESS, FailureReason, Status, attempt_status, transition
+from jobs.status import IN_PROGRESS, FailureReason, Status, as_status, attempt_status, transition
 from jobs.store import deliveries as store
 from jobs.store import destinations as destination_store
 from jobs.store import rate_log
@@ -135,7 +135,7 @@ class DeliveryEngine:
                 number = row.attempt_count + 1
                 if not retry_policy.can_send(now, row.deadline):
                     # Never send past the deadline: Meta would reject the whole batch.
-                    path = _expire_path(Status(row.status))
+                    path = _expire_path(as_status(row.status))
                     if len(path) == 2:
                         starts.append(store.AttemptStart(row.id, number, "automatic", now))
                         ends.append(
@@ -143,7 +143,7 @@ class DeliveryEngine:
                                 row.id, number, now, "expired", message=_EXPIRED_MESSAGE
                             )
                         )
-                    previous = Status(row.status)
+                    previous = as_status(row.status)
                     for target in path:
                         changes.append(
                             change(
@@ -224,7 +224,7 @@ class DeliveryEngine:
         async with self._pool.connection() as conn, conn.transaction():
             for row in await store.lock_deliveries(conn, list(expected)):
                 number = expected[row.id]
-                if Status(row.status) not in IN_PROGRESS or row.attempt_count != number:
+                if as_status(row.status) not in IN_PROGRESS or row.attempt_count != number:
                     tally["stale"] += 1
                     continue
                 outcome = by_id.get(row.id) or Outcome(

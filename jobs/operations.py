@@ -24,7 +24,7 @@ from psycopg_pool import AsyncConnectionPool
 from jobs import queue, retry_policy
 from jobs.clock import Clock
 from jobs.errors import InvalidArgument, NotFound
-from jobs.status import FailureReason, Status, transition
+from jobs.status import FailureReason, Status, as_status, transition
 from jobs.store import destinations as destination_store
 from jobs.store import operations as store
 from jobs.store.deliveries import DeliveryUpdate, update_deliveries
@@ -194,7 +194,7 @@ class OperationService:
         manual: list[int] = []
         destinations: set[int] = set()
         for row in rows:
-            status = Status(row.status)
+            status = as_status(row.status)
             if kind == RETRY:
                 if status not in (Status.FAILED, Status.WAITING_RETRY):
                     continue

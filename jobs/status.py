@@ -24,6 +24,17 @@ class Status(enum.StrEnum):
     FAILED = "FAILED"
 
 
+_BY_VALUE: dict[str, Status] = {s.value: s for s in Status}
+
+
+def as_status(value: Status | str) -> Status:
+    """`Status(value)` without the enum machinery, which is slow on the delivery hot path."""
+    try:
+        return _BY_VALUE[value]
+    except KeyError:
+        raise ValueError(f"{value!r} is not a delivery status") from None
+
+
 class FailureReason(enum.StrEnum):
     REJECTED = "rejected"
     EXPIRED = "expired"
@@ -77,7 +88,7 @@ class IllegalTransition(RuntimeError):
 
 def transition(current: Status | str, target: Status) -> Status:
     """Return `target` if the status model allows `current -> target`, else raise."""
-    current = Status(current)
+    current = as_status(current)
     if (current, target) not in TRANSITIONS:
         raise IllegalTransition(current, target)
     return target
@@ -85,11 +96,11 @@ def transition(current: Status | str, target: Status) -> Status:
 
 def attempt_status(current: Status | str) -> Status:
     """The in-progress status an attempt moves a due delivery to."""
-    current = Status(current)
+    current = as_status(current)
     target = Status.SENDING if current is Status.PENDING else Status.RESENDING
     return transition(current, target)
 
 
 def label(status: Status | str, lang: str = "pt-BR") -> str:
     labels = LABELS_EN if lang.lower().startswith("en") else LABELS_PT_BR
-    return labels[Status(status)]
+    return labels[as_status(status)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Protocol
 
-from jobs.status import Status, transition
+from jobs.status import Status, as_status, transition
 from jobs.store.rows import StatusChange
 
 
@@ -40,7 +40,7 @@ def change(
     attempt_number: int | None = None,
 ) -> StatusChange:
     """The row for `delivery` moving to `to_status` (from its current status by default)."""
-    current = from_status if from_status is not None else Status(delivery.status)
+    current = from_status if from_status is not None else as_status(delivery.status)
     transition(current, to_status)
     return StatusChange(
         workspace_id=delivery.workspace_id,

@@ -41,7 +41,7 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
             raise InvalidArgument.one("event", "required")
         self._limiter.take(current_key_id(), 1)
         [result] = await self._runtime.submissions.submit(
-            current_workspace().id, [mapping.event_input(request.event)], batch=False
+            current_workspace().id, [mapping.event_input(request.event, "event")], batch=False
         )
         return events_pb2.SubmitEventResponse(
             event=mapping.stored_event(result.event), duplicate=result.duplicate
@@ -52,7 +52,9 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
     ) -> events_pb2.SubmitEventsResponse:
         self._limiter.take(current_key_id(), max(len(request.events), 1))
         results = await self._runtime.submissions.submit(
-            current_workspace().id, [mapping.event_input(e) for e in request.events], batch=True
+            current_workspace().id,
+            [mapping.event_input(e, f"events[{i}]") for i, e in enumerate(request.events)],
+            batch=True,
         )
         return events_pb2.SubmitEventsResponse(
             results=[

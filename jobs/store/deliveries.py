@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from psycopg import AsyncConnection
-from psycopg.rows import class_row
+from psycopg.rows import args_row, class_row
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,8 @@ async def lock_due(
     conn: AsyncConnection, *, destination_id: int, now: dt.datetime, limit: int
 ) -> list[DueDelivery]:
     """Lock up to `limit` deliveries of a destination that are due at `now`."""
-    cur = conn.cursor(row_factory=class_row(DueDelivery))
+    # Columns in the dataclass's field order: args_row builds rows faster than class_row.
+    cur = conn.cursor(row_factory=args_row(DueDelivery))
     await cur.execute(
         "WITH due AS ("
         "  SELECT id FROM tenaz_deliveries"
@@ -97,7 +98,7 @@ async def lock_due(
 
 async def lock_deliveries(conn: AsyncConnection, ids: Sequence[int]) -> list[LockedDelivery]:
     """Lock deliveries by id (waiting for other holders), to finish an attempt."""
-    cur = conn.cursor(row_factory=class_row(LockedDelivery))
+    cur = conn.cursor(row_factory=args_row(LockedDelivery))
     await cur.execute(
         "SELECT id, workspace_id, event_id, destination_id, status, attempt_count, deadline"
         " FROM tenaz_deliveries WHERE id = ANY(%b::bigint[]) ORDER BY id FOR UPDATE",

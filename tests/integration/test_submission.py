@@ -271,3 +271,22 @@ async def test_listing_filters_and_pages(
     with pytest.raises(TenazError) as caught:
         await client.list_events(page_token="bogus")
     assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+@pytest.mark.parametrize(("seconds", "nanos"), [(10**12, 0), (-(10**12), 0), (5, -3), (5, 10**9)])
+async def test_a_time_protobuf_cannot_represent_is_invalid_argument(
+    client: TenazClient, runtime: Runtime, clock: FakeClock, meta: str, seconds: int, nanos: int
+) -> None:
+    events = [
+        make_event(event_id=f"e{i}", event_name="Lead", event_time=clock.now(), email="a@x.com")
+        for i in range(3)
+    ]
+    events[2].event_time.seconds, events[2].event_time.nanos = seconds, nanos
+    with pytest.raises(TenazError) as caught:
+        await client.submit_events(events)
+    assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert list(violations(caught.value)) == ["events[2].event_time"]
+    with pytest.raises(TenazError) as caught:
+        await client.submit_event(events[2])
+    assert list(violations(caught.value)) == ["event.event_time"]
+    assert await count_rows(runtime, "tenaz_events") == 0
