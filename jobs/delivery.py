@@ -3,10 +3,10 @@
 One round is three steps, two of them transactions:
 
 1. claim (tx): lock up to a batch of due deliveries (SKIP LOCKED), move each
-   to SENDING or RESENDING, open an attempt row, and give it a lease;
+   to SENDING or RESENDING with the attempt's start time, and give it a lease;
 2. send: one connector call, outside any transaction;
-3. finish (tx): apply each outcome through the status model, close the
-   attempts, write the status changes, and defer the retry job.
+3. finish (tx): apply each outcome through the status model, write the
+   attempt rows, the status changes, and defer the retry job.
 
 If the worker dies between 1 and 3, the lease runs out and the sweeper makes
 the delivery due again, recording the attempt as interrupted. A late finish
@@ -122,8 +122,7 @@ class DeliveryEngine:
         now = self._clock.now()
         claimed: list[Claimed] = []
         updates: list[store.DeliveryUpdate] = []
-        starts: list[store.AttemptStart] = []
-        ends: list[store.AttemptEnd] = []
+        expired: list[store.AttemptRecord] = []
         changes: list[StatusChange] = []
         async with self._pool.connection() as conn, conn.transaction():
             if destination.rate_limit:
@@ -137,10 +136,15 @@ class DeliveryEngine:
                     # Never send past the deadline: Meta would reject the whole batch.
                     path = _expire_path(as_status(row.status))
                     if len(path) == 2:
-                        starts.append(store.AttemptStart(row.id, number, "automatic", now))
-                        ends.append(
-                            store.AttemptEnd(
-                                row.id, number, now, "expired", message=_EXPIRED_MESSAGE
+                        expired.append(
+                            store.AttemptRecord(
+                                row.id,
+                                number,
+                                row.next_trigger,
+                                now,
+                                now,
+                                "expired",
+                                message=_EXPIRED_MESSAGE,
                             )
                         )
                     previous = as_status(row.status)
@@ -171,10 +175,16 @@ class DeliveryEngine:
                 target = attempt_status(row.status)
                 updates.append(
                     store.DeliveryUpdate(
-                        row.id, target, number, None, now + self._settings.attempt_lease, "", ""
+                        row.id,
+                        target,
+                        number,
+                        None,
+                        now + self._settings.attempt_lease,
+                        "",
+                        "",
+                        attempt_started_at=now,
                     )
                 )
-                starts.append(store.AttemptStart(row.id, number, row.next_trigger, now))
                 changes.append(change(row, target, attempt_number=number, error="", at=now))
                 claimed.append(Claimed(row.id, number, OutgoingEvent(row.id, row.payload)))
             if destination.rate_limit and claimed:
@@ -182,8 +192,7 @@ class DeliveryEngine:
                     conn, destination.id, now, len(claimed), forget_before=now - RATE_WINDOW
                 )
             await store.update_deliveries(conn, updates, now=now)
-            await store.start_attempts(conn, starts)
-            await store.finish_attempts(conn, ends)
+            await store.record_attempts(conn, expired)
             await record_status_changes(conn, changes)
         return Round(claimed, len(due), limit, None)
 
@@ -216,7 +225,7 @@ class DeliveryEngine:
         expected = {c.delivery_id: c.attempt_number for c in claimed}
         by_id = {o.delivery_id: o for o in outcomes}
         updates: list[store.DeliveryUpdate] = []
-        ends: list[store.AttemptEnd] = []
+        ends: list[store.AttemptRecord] = []
         changes: list[StatusChange] = []
         retry_times: set[dt.datetime] = set()
         tally: Counter[str] = Counter()
@@ -239,9 +248,11 @@ class DeliveryEngine:
                     store.DeliveryUpdate(row.id, status, number, next_at, None, reason, error)
                 )
                 ends.append(
-                    store.AttemptEnd(
+                    store.AttemptRecord(
                         row.id,
                         number,
+                        row.next_trigger,
+                        row.attempt_started_at or now,
                         now,
                         _OUTCOME_COLUMN[outcome.kind],
                         outcome.http_status,
@@ -254,7 +265,7 @@ class DeliveryEngine:
                 changes.append(change(row, status, attempt_number=number, error=error, at=now))
                 tally[status if status != Status.FAILED else f"FAILED:{reason}"] += 1
             await store.update_deliveries(conn, updates, now=now)
-            await store.finish_attempts(conn, ends)
+            await store.record_attempts(conn, ends)
             await self._flag_credentials(conn, destination, outcomes, now)
             for at in sorted(retry_times):
                 await queue.defer_delivery(self._app, conn, destination_id=destination.id, at=at)

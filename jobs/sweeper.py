@@ -65,8 +65,14 @@ class Sweeper:
                 destinations: set[int] = set()
                 for row in rows:
                     ends.append(
-                        store.AttemptEnd(
-                            row.id, row.attempt_count, now, "interrupted", message=_INTERRUPTED
+                        store.AttemptRecord(
+                            row.id,
+                            row.attempt_count,
+                            row.next_trigger,
+                            row.attempt_started_at or now,
+                            now,
+                            "interrupted",
+                            message=_INTERRUPTED,
                         )
                     )
                     if retry_policy.can_send(now, row.deadline):
@@ -87,7 +93,7 @@ class Sweeper:
                     )
                     changes.append(change(row, target, error=_INTERRUPTED, at=now))
                 await store.update_deliveries(conn, updates, now=now)
-                await store.finish_attempts(conn, ends)
+                await store.record_attempts(conn, ends)
                 for destination_id in sorted(destinations):
                     await queue.defer_delivery(self._app, conn, destination_id=destination_id)
                 await record_status_changes(conn, changes)

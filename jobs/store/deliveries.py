@@ -41,6 +41,15 @@ class LockedDelivery:
     status: str
     attempt_count: int
     deadline: dt.datetime
+    # While an attempt runs: how it was triggered and when it started.
+    next_trigger: str
+    attempt_started_at: dt.datetime | None
+
+
+_LOCKED_COLUMNS = (
+    "id, workspace_id, event_id, destination_id, status, attempt_count, deadline,"
+    " next_trigger, attempt_started_at"
+)
 
 
 @dataclass(frozen=True)
@@ -52,20 +61,18 @@ class DeliveryUpdate:
     lease_expires_at: dt.datetime | None
     failure_reason: str
     last_error: str
+    # Set when the update starts an attempt; otherwise the attempt (if any) has ended.
+    attempt_started_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
-class AttemptStart:
+class AttemptRecord:
+    """An attempt that has ended, written in one go."""
+
     delivery_id: int
     number: int
     trigger: str
     started_at: dt.datetime
-
-
-@dataclass(frozen=True)
-class AttemptEnd:
-    delivery_id: int
-    number: int
     finished_at: dt.datetime
     outcome: str
     http_status: int | None = None
@@ -100,7 +107,7 @@ async def lock_deliveries(conn: AsyncConnection, ids: Sequence[int]) -> list[Loc
     """Lock deliveries by id (waiting for other holders), to finish an attempt."""
     cur = conn.cursor(row_factory=args_row(LockedDelivery))
     await cur.execute(
-        "SELECT id, workspace_id, event_id, destination_id, status, attempt_count, deadline"
+        f"SELECT {_LOCKED_COLUMNS}"
         " FROM tenaz_deliveries WHERE id = ANY(%b::bigint[]) ORDER BY id FOR UPDATE",
         (list(ids),),
     )
@@ -113,8 +120,7 @@ async def lock_expired_leases(
     """Deliveries whose attempt outlived its lease: the worker died or hung."""
     cur = conn.cursor(row_factory=class_row(LockedDelivery))
     await cur.execute(
-        "SELECT id, workspace_id, event_id, destination_id, status, attempt_count, deadline"
-        " FROM tenaz_deliveries WHERE status IN ('SENDING', 'RESENDING')"
+        f"SELECT {_LOCKED_COLUMNS} FROM tenaz_deliveries WHERE status IN ('SENDING', 'RESENDING')"
         " AND lease_expires_at <= %s ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
         (now, limit),
     )
@@ -127,8 +133,8 @@ async def lock_waiting_past(
     """Deliveries waiting for a retry whose last chance (deadline) is before `cutoff`."""
     cur = conn.cursor(row_factory=class_row(LockedDelivery))
     await cur.execute(
-        "SELECT id, workspace_id, event_id, destination_id, status, attempt_count, deadline"
-        " FROM tenaz_deliveries WHERE status = 'WAITING_RETRY' AND deadline <= %s"
+        f"SELECT {_LOCKED_COLUMNS} FROM tenaz_deliveries"
+        " WHERE status = 'WAITING_RETRY' AND deadline <= %s"
         " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
         (cutoff, limit),
     )
@@ -156,11 +162,14 @@ async def update_deliveries(
         "UPDATE tenaz_deliveries d SET status = u.status, attempt_count = u.attempt_count,"
         " next_attempt_at = u.next_attempt_at, lease_expires_at = u.lease_expires_at,"
         " failure_reason = u.failure_reason, last_error = u.last_error, updated_at = %s,"
-        " next_trigger = 'automatic'"
+        " attempt_started_at = u.attempt_started_at,"
+        # A starting attempt keeps its trigger until it ends; then the next one is automatic.
+        " next_trigger = CASE WHEN u.attempt_started_at IS NULL THEN 'automatic'"
+        "   ELSE d.next_trigger END"
         " FROM unnest(%b::bigint[], %b::text[], %b::int[], %b::timestamptz[],"
-        "   %b::timestamptz[], %b::text[], %b::text[])"
+        "   %b::timestamptz[], %b::text[], %b::text[], %b::timestamptz[])"
         "   AS u(id, status, attempt_count, next_attempt_at, lease_expires_at, failure_reason,"
-        "        last_error)"
+        "        last_error, attempt_started_at)"
         " WHERE d.id = u.id",
         (
             now,
@@ -171,45 +180,37 @@ async def update_deliveries(
             [u.lease_expires_at for u in updates],
             [u.failure_reason for u in updates],
             [u.last_error for u in updates],
+            [u.attempt_started_at for u in updates],
         ),
     )
 
 
-async def start_attempts(conn: AsyncConnection, starts: Sequence[AttemptStart]) -> None:
-    if not starts:
+async def record_attempts(conn: AsyncConnection, records: Sequence[AttemptRecord]) -> None:
+    """Write ended attempts (over an `in_progress` row an older version may have left)."""
+    if not records:
         return
     await conn.execute(
-        "INSERT INTO tenaz_attempts (delivery_id, number, trigger, started_at, outcome)"
-        " SELECT d, n, t, s, 'in_progress'"
-        " FROM unnest(%b::bigint[], %b::int[], %b::text[], %b::timestamptz[]) AS x(d, n, t, s)",
+        "INSERT INTO tenaz_attempts (delivery_id, number, trigger, started_at, finished_at,"
+        " outcome, http_status, platform_code, platform_subcode, message, response_excerpt)"
+        " SELECT * FROM unnest(%b::bigint[], %b::int[], %b::text[], %b::timestamptz[],"
+        "   %b::timestamptz[], %b::text[], %b::int[], %b::int[], %b::int[], %b::text[],"
+        "   %b::text[])"
+        " ON CONFLICT (delivery_id, number) DO UPDATE SET finished_at = excluded.finished_at,"
+        " outcome = excluded.outcome, http_status = excluded.http_status,"
+        " platform_code = excluded.platform_code, platform_subcode = excluded.platform_subcode,"
+        " message = excluded.message, response_excerpt = excluded.response_excerpt",
         (
-            [a.delivery_id for a in starts],
-            [a.number for a in starts],
-            [a.trigger for a in starts],
-            [a.started_at for a in starts],
-        ),
-    )
-
-
-async def finish_attempts(conn: AsyncConnection, ends: Sequence[AttemptEnd]) -> None:
-    if not ends:
-        return
-    await conn.execute(
-        "UPDATE tenaz_attempts a SET finished_at = x.f, outcome = x.o, http_status = x.h,"
-        " platform_code = x.c, platform_subcode = x.s, message = x.m, response_excerpt = x.r"
-        " FROM unnest(%b::bigint[], %b::int[], %b::timestamptz[], %b::text[], %b::int[],"
-        "   %b::int[], %b::int[], %b::text[], %b::text[]) AS x(d, n, f, o, h, c, s, m, r)"
-        " WHERE a.delivery_id = x.d AND a.number = x.n",
-        (
-            [a.delivery_id for a in ends],
-            [a.number for a in ends],
-            [a.finished_at for a in ends],
-            [a.outcome for a in ends],
-            [a.http_status for a in ends],
-            [a.platform_code for a in ends],
-            [a.platform_subcode for a in ends],
-            [a.message for a in ends],
-            [a.response_excerpt for a in ends],
+            [a.delivery_id for a in records],
+            [a.number for a in records],
+            [a.trigger for a in records],
+            [a.started_at for a in records],
+            [a.finished_at for a in records],
+            [a.outcome for a in records],
+            [a.http_status for a in records],
+            [a.platform_code for a in records],
+            [a.platform_subcode for a in records],
+            [a.message for a in records],
+            [a.response_excerpt for a in records],
         ),
     )
 

@@ -106,7 +106,8 @@ async def _deliveries_of(
 ) -> dict[int, list[Delivery]]:
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(
-        f"SELECT {_DELIVERY_COLUMNS} FROM tenaz_deliveries d"
+        f"SELECT {_DELIVERY_COLUMNS}, d.next_trigger, d.attempt_started_at"
+        " FROM tenaz_deliveries d"
         " JOIN tenaz_destinations dest ON dest.id = d.destination_id"
         " WHERE d.event_id = ANY(%b::bigint[]) ORDER BY d.event_id, dest.name",
         (list(event_ids),),
@@ -125,8 +126,33 @@ async def _deliveries_of(
             attempts[a.pop("delivery_id")].append(Attempt(**a))
     by_event: dict[int, list[Delivery]] = defaultdict(list)
     for r in rows:
-        by_event[r["event_id"]].append(Delivery(**r, attempts=tuple(attempts.get(r["id"], ()))))
+        trigger, started_at = r.pop("next_trigger"), r.pop("attempt_started_at")
+        timeline = attempts.get(r["id"], [])
+        if with_attempts and r["status"] in ("SENDING", "RESENDING") and started_at is not None:
+            timeline = _with_running(timeline, r["attempt_count"], trigger, started_at)
+        by_event[r["event_id"]].append(Delivery(**r, attempts=tuple(timeline)))
     return by_event
+
+
+def _with_running(
+    timeline: list[Attempt], number: int, trigger: str, started_at: dt.datetime
+) -> list[Attempt]:
+    """The timeline with the running attempt, which has no row until it ends."""
+    if any(a.number == number for a in timeline):
+        return timeline
+    running = Attempt(
+        number=number,
+        trigger=trigger,
+        started_at=started_at,
+        finished_at=None,
+        outcome="in_progress",
+        http_status=None,
+        platform_code=None,
+        platform_subcode=None,
+        message="",
+        response_excerpt="",
+    )
+    return [*timeline, running]
 
 
 _EVENT_COLUMNS = "id, workspace_id, event_name, event_id, event_time, payload, received_at"
