@@ -2,9 +2,9 @@
 
 A durable commit waits for the disk, so a transaction per single-event call caps
 a server at a few hundred calls a second however fast the rest is. `GroupCommit`
-queues each call and lets a few flushers write whatever has queued up as one
-transaction: at low load a call is written at once, alone; under load the calls
-that arrive while a transaction is in flight share the next one. A call's answer
+queues each call and lets a flusher (or a few) write whatever has queued up as
+one transaction: at low load a call is written at once, alone; under load the
+calls that arrive while a transaction is in flight share the next one. A call's answer
 comes only after the transaction holding it has committed, so acknowledging
 still means stored.
 
