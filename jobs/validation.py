@@ -17,6 +17,7 @@ from typing import Any
 
 from jobs import retry_policy
 from jobs.errors import FailedPrecondition, FieldViolation
+from jobs.json_values import all_finite
 from jobs.pii import InvalidPersonalData, hash_user_data
 from jobs.platforms.catalog import ACTION_SOURCES, deadline_for
 from jobs.settings import Settings
@@ -185,6 +186,9 @@ def _check_text(value: str, name: str, limit: int, bad: Any) -> None:
 
 def _custom_data(event: EventInput, bad: Any) -> dict[str, Any]:
     custom: dict[str, Any] = dict(event.extra)
+    for key, extra_value in event.extra.items():
+        if not all_finite(extra_value):
+            bad(f"custom_data.extra.{key}", "numbers must be finite (JSON has no NaN or infinity)")
     if event.value is not None:
         if not math.isfinite(event.value) or event.value < 0:
             bad("custom_data.value", "must be a non-negative number")

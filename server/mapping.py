@@ -137,9 +137,20 @@ def event_input(event: events_pb2.Event, path: str) -> EventInput:
             for c in custom.contents
         ],
         content_type=custom.content_type,
-        extra=MessageToDict(custom.extra) if custom.HasField("extra") else {},
+        extra=_extra(custom, path),
         destinations=list(event.destinations),
     )
+
+
+def _extra(custom: events_pb2.CustomData, path: str) -> dict[str, Any]:
+    if not custom.HasField("extra"):
+        return {}
+    try:
+        return MessageToDict(custom.extra)
+    except ValueError:  # NaN or infinity, which JSON cannot carry
+        raise InvalidArgument.one(
+            f"{path}.custom_data.extra", "numbers must be finite (JSON has no NaN or infinity)"
+        ) from None
 
 
 def stored_event(event: rows.Event) -> events_pb2.StoredEvent:

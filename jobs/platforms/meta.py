@@ -17,7 +17,6 @@ module returns.
 from __future__ import annotations
 
 import json
-import math
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from urllib.parse import quote
 import httpx
 import orjson
 
+from jobs.json_values import all_finite
 from jobs.platforms.base import Outcome, OutcomeKind, OutgoingEvent
 from jobs.platforms.batching import isolate_rejections
 
@@ -246,24 +246,13 @@ _UNENCODABLE: Final = Classification(
 )
 
 
-def _finite(value: Any) -> bool:
-    """False if a float in `value` is NaN or infinite (orjson would write them as null)."""
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, dict):
-        return all(_finite(v) for v in value.values())
-    if isinstance(value, list):
-        return all(_finite(v) for v in value)
-    return True
-
-
 def _encoded(payload: dict[str, Any]) -> bytes | None:
     """The event as JSON, or None if JSON cannot carry it."""
     try:
         encoded = orjson.dumps(payload)
     except (TypeError, orjson.JSONEncodeError):
         return None
-    return encoded if _finite(payload) else None
+    return encoded if all_finite(payload) else None
 
 
 @dataclass(frozen=True)

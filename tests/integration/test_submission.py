@@ -10,9 +10,12 @@ import pytest
 from tenaz.client import TenazClient, TenazError, make_event
 from tenaz.v1 import events_pb2
 
+from jobs import keys
 from jobs.clock import FakeClock
+from jobs.errors import InvalidArgument
 from jobs.platforms.fake_meta import FakeMetaServer
 from jobs.runtime import Runtime
+from jobs.submission import EventInput
 from server.app import TenazServer
 from tests.support import count_rows, run_jobs
 
@@ -289,4 +292,33 @@ async def test_a_time_protobuf_cannot_represent_is_invalid_argument(
     with pytest.raises(TenazError) as caught:
         await client.submit_event(events[2])
     assert list(violations(caught.value)) == ["event.event_time"]
+    assert await count_rows(runtime, "tenaz_events") == 0
+
+
+async def test_a_number_json_cannot_carry_in_extra_is_invalid_argument(
+    client: TenazClient, runtime: Runtime, clock: FakeClock, meta: str, api_key: str
+) -> None:
+    event = make_event(event_id="e1", event_name="Lead", event_time=clock.now(), email="a@x.com")
+    event.custom_data.extra.update({"score": float("nan")})
+    with pytest.raises(TenazError) as caught:
+        await client.submit_event(event)
+    assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert list(violations(caught.value)) == ["event.custom_data.extra"]
+    # Callers inside Tenaz get the same answer from validation, naming the key.
+    workspace = (await keys.authenticate(runtime.pool, api_key)).id
+    with pytest.raises(InvalidArgument) as refused:
+        await runtime.submissions.submit(
+            workspace,
+            [
+                EventInput(
+                    event_id="e2",
+                    event_name="Lead",
+                    event_time=clock.now(),
+                    user_data={"email": "a@x.com"},
+                    extra={"scores": [1.0, float("inf")]},
+                )
+            ],
+            batch=True,
+        )
+    assert [v.field for v in refused.value.violations] == ["events[0].custom_data.extra.scores"]
     assert await count_rows(runtime, "tenaz_events") == 0
