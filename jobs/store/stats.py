@@ -69,7 +69,7 @@ async def last_attempts(
         "   OVER (PARTITION BY d.destination_id)"
         " FROM tenaz_attempts a JOIN tenaz_deliveries d ON d.id = a.delivery_id"
         " WHERE d.workspace_id = %s AND a.finished_at >= %s AND a.finished_at < %s"
-        " ORDER BY d.destination_id, a.finished_at DESC, a.id DESC",
+        " ORDER BY d.destination_id, a.finished_at DESC, a.delivery_id DESC, a.number DESC",
         (workspace_id, since, until),
     )
     return {

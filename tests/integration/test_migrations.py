@@ -77,7 +77,7 @@ async def test_an_attempt_running_across_the_upgrade_keeps_its_start_and_trigger
                 (started,),
             )
         monkeypatch.undo()
-        assert await migrate(url) == ["0007_attempt_written_once"]
+        assert (await migrate(url))[0] == "0007_attempt_written_once"
 
         async with await psycopg.AsyncConnection.connect(url) as conn:
             [event] = await events.get_events(conn, workspace_id=1, ids=[1], with_attempts=True)
