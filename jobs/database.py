@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 import warnings
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -45,6 +47,31 @@ def database_url(settings: Settings) -> Iterator[str]:
         server.cleanup()
 
 
+class IdleCheck:
+    """Checks a connection before use only if it has been idle for a while.
+
+    A check is a round trip to the database; on every checkout it cost about one
+    query in eight on the busy paths. A connection that went back to the pool
+    moments ago after working is all but certainly still working; one that sat idle
+    may have been cut by a database restart or a proxy's idle timeout, so it is
+    checked, and replaced if broken.
+    """
+
+    def __init__(self, idle_before_check: float = 1.0) -> None:
+        self._idle_before_check = idle_before_check
+        self._returned: weakref.WeakKeyDictionary[AsyncConnection[Any], float] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    async def returned(self, conn: AsyncConnection[Any]) -> None:
+        self._returned[conn] = time.monotonic()
+
+    async def check(self, conn: AsyncConnection[Any]) -> None:
+        returned = self._returned.get(conn)
+        if returned is None or time.monotonic() - returned >= self._idle_before_check:
+            await AsyncConnectionPool.check_connection(conn)
+
+
 @contextlib.asynccontextmanager
 async def open_pool(url: str, settings: Settings) -> AsyncIterator[AsyncConnectionPool]:
     async def configure(conn: AsyncConnection[Any]) -> None:
@@ -56,6 +83,7 @@ async def open_pool(url: str, settings: Settings) -> AsyncIterator[AsyncConnecti
         await conn.execute("SET TIME ZONE 'UTC'")
         await conn.commit()
 
+    freshness = IdleCheck()
     pool = AsyncConnectionPool(
         url,
         min_size=settings.pool_min_size,
@@ -63,7 +91,8 @@ async def open_pool(url: str, settings: Settings) -> AsyncIterator[AsyncConnecti
         configure=configure,
         # A connection broken by a database restart is replaced before use, not
         # handed to a caller that would fail on it.
-        check=AsyncConnectionPool.check_connection,
+        check=freshness.check,
+        reset=freshness.returned,
         open=False,
         timeout=settings.pool_timeout.total_seconds(),
     )
