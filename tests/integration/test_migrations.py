@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import uuid
+from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -14,91 +16,81 @@ from jobs.migrate import migrate
 from jobs.store import deliveries, events
 
 
-async def test_migrating_twice_and_concurrently_is_harmless(postgres_url: str) -> None:
-    name = "tenaz_test_migrations"
+@pytest.fixture
+def empty_database(postgres_url: str) -> Iterator[str]:
+    """The URL of a database with nothing in it, dropped after the test."""
+    name = f"tenaz_test_migrations_{uuid.uuid4().hex[:8]}"
+    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
     with psycopg.connect(postgres_url, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = psycopg.conninfo.make_conninfo(postgres_url, dbname=name)
     try:
-        first, second = await asyncio.gather(migrate(url), migrate(url))
-        applied = [first, second]
-        assert [] in applied
-        names = next(a for a in applied if a)
-        assert names[:2] == ["0001_procrastinate_3.10", "0002_tenaz"]
-        assert names == sorted(names)
-        assert await migrate(url) == []
-        with psycopg.connect(url) as conn:
-            row = conn.execute("SELECT count(*) FROM tenaz_schema_migrations").fetchone()
-            assert row == (len(names),)
+        yield psycopg.conninfo.make_conninfo(postgres_url, dbname=name)
     finally:
         with psycopg.connect(postgres_url, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+            admin.execute(drop)
+
+
+async def test_migrating_twice_and_concurrently_is_harmless(empty_database: str) -> None:
+    url = empty_database
+    first, second = await asyncio.gather(migrate(url), migrate(url))
+    applied = [first, second]
+    assert [] in applied
+    names = next(a for a in applied if a)
+    assert names[:2] == ["0001_procrastinate_3.10", "0002_tenaz"]
+    assert names == sorted(names)
+    assert await migrate(url) == []
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM tenaz_schema_migrations").fetchone()
+        assert row == (len(names),)
 
 
 async def test_an_attempt_running_across_the_upgrade_keeps_its_start_and_trigger(
-    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+    empty_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Before 0007 a running attempt had an `in_progress` row; after it, the delivery
     carries the start, and the attempt's row is written when it ends."""
-    name = "tenaz_test_upgrade"
-    with psycopg.connect(postgres_url, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = psycopg.conninfo.make_conninfo(postgres_url, dbname=name)
+    url = empty_database
     started = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
-    try:
-        everything = list(jobs.migrate._migrations())
-        monkeypatch.setattr(
-            jobs.migrate, "_migrations", lambda: iter(m for m in everything if m[0] < "0007")
+    everything = list(jobs.migrate._migrations())
+    monkeypatch.setattr(
+        jobs.migrate, "_migrations", lambda: iter(m for m in everything if m[0] < "0007")
+    )
+    await migrate(url)
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "INSERT INTO tenaz_workspaces (id, name) VALUES (1, 'acme');"
+            " INSERT INTO tenaz_destinations (id, workspace_id, name, kind, created_at,"
+            "  updated_at) VALUES (1, 1, 'sandbox', 'sandbox', now(), now());"
+            " INSERT INTO tenaz_events (id, workspace_id, event_name, event_id, event_time,"
+            "  payload, received_at) VALUES (1, 1, 'Purchase', 'o-1', now(), '{}', now());"
+            " INSERT INTO tenaz_deliveries (id, workspace_id, event_id, destination_id,"
+            "  status, attempt_count, deadline, created_at, updated_at, lease_expires_at)"
+            "  VALUES (1, 1, 1, 1, 'RESENDING', 2, now() + interval '1 day', now(), now(),"
+            "  now() + interval '1 minute')"
         )
-        await migrate(url)
-        with psycopg.connect(url) as conn:
-            conn.execute(
-                "INSERT INTO tenaz_workspaces (id, name) VALUES (1, 'acme');"
-                " INSERT INTO tenaz_destinations (id, workspace_id, name, kind, created_at,"
-                "  updated_at) VALUES (1, 1, 'sandbox', 'sandbox', now(), now());"
-                " INSERT INTO tenaz_events (id, workspace_id, event_name, event_id, event_time,"
-                "  payload, received_at) VALUES (1, 1, 'Purchase', 'o-1', now(), '{}', now());"
-                " INSERT INTO tenaz_deliveries (id, workspace_id, event_id, destination_id,"
-                "  status, attempt_count, deadline, created_at, updated_at, lease_expires_at)"
-                "  VALUES (1, 1, 1, 1, 'RESENDING', 2, now() + interval '1 day', now(), now(),"
-                "  now() + interval '1 minute')"
-            )
-            conn.execute(
-                "INSERT INTO tenaz_attempts (delivery_id, number, trigger, started_at, outcome)"
-                " VALUES (1, 2, 'manual', %s, 'in_progress')",
-                (started,),
-            )
-        monkeypatch.undo()
-        assert (await migrate(url))[0] == "0007_attempt_written_once"
+        conn.execute(
+            "INSERT INTO tenaz_attempts (delivery_id, number, trigger, started_at, outcome)"
+            " VALUES (1, 2, 'manual', %s, 'in_progress')",
+            (started,),
+        )
+    monkeypatch.undo()
+    assert (await migrate(url))[0] == "0007_attempt_written_once"
 
-        async with await psycopg.AsyncConnection.connect(url) as conn:
-            [event] = await events.get_events(conn, workspace_id=1, ids=[1], with_attempts=True)
-            [running] = event.deliveries[0].attempts
-            assert (running.number, running.trigger, running.outcome) == (
-                2,
-                "manual",
-                "in_progress",
-            )
-            assert running.started_at == started
-            [locked] = await deliveries.lock_deliveries(conn, [1])
-            assert (locked.next_trigger, locked.attempt_started_at) == ("manual", started)
-            # The attempt ends after the upgrade: its row is completed, not doubled.
-            await deliveries.record_attempts(
-                conn,
-                [deliveries.AttemptRecord(1, 2, "manual", started, started, "succeeded", 200)],
-            )
-            cur = await conn.execute("SELECT number, trigger, outcome FROM tenaz_attempts")
-            assert await cur.fetchall() == [(2, "manual", "succeeded")]
-    finally:
-        with psycopg.connect(postgres_url, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        [event] = await events.get_events(conn, workspace_id=1, ids=[1], with_attempts=True)
+        [running] = event.deliveries[0].attempts
+        assert (running.number, running.trigger, running.outcome) == (
+            2,
+            "manual",
+            "in_progress",
+        )
+        assert running.started_at == started
+        [locked] = await deliveries.lock_deliveries(conn, [1])
+        assert (locked.next_trigger, locked.attempt_started_at) == ("manual", started)
+        # The attempt ends after the upgrade: its row is completed, not doubled.
+        await deliveries.record_attempts(
+            conn,
+            [deliveries.AttemptRecord(1, 2, "manual", started, started, "succeeded", 200)],
+        )
+        cur = await conn.execute("SELECT number, trigger, outcome FROM tenaz_attempts")
+        assert await cur.fetchall() == [(2, "manual", "succeeded")]
