@@ -7,6 +7,7 @@ milliseconds with a `FakeClock`.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Protocol
 
@@ -18,10 +19,17 @@ class Clock(Protocol):
         """The current time, timezone-aware, in UTC."""
         ...
 
+    async def sleep_until(self, when: dt.datetime) -> None:
+        """Return at `when` (at once if it has passed)."""
+        ...
+
 
 class SystemClock:
     def now(self) -> dt.datetime:
         return dt.datetime.now(UTC)
+
+    async def sleep_until(self, when: dt.datetime) -> None:
+        await asyncio.sleep(max(0.0, (when - self.now()).total_seconds()))
 
 
 class FakeClock:
@@ -41,3 +49,8 @@ class FakeClock:
 
     def set(self, when: dt.datetime) -> None:
         self._now = when
+
+    async def sleep_until(self, when: dt.datetime) -> None:
+        """Moves the clock to `when` (never back): a sleeper's time passes at once."""
+        self._now = max(self._now, when)
+        await asyncio.sleep(0)

@@ -84,6 +84,8 @@ class DeliveryEngine:
         self._settings = settings
         self._connectors = connectors
         self._app = app
+        # Destinations a job of this process is waiting on (for their rate limit).
+        self._waiting: set[int] = set()
 
     def retry_interval(self, destination: Destination) -> dt.timedelta:
         return destination.retry_interval or self._settings.retry_interval
@@ -104,17 +106,19 @@ class DeliveryEngine:
                 await self._finish(destination, round_.claimed, outcomes, started)
                 attempted += len(round_.claimed)
             if round_.held_until is not None:
-                # Over the destination's rate: the rest waits, without using an attempt.
-                async with self._pool.connection() as conn, conn.transaction():
-                    await queue.defer_delivery(
-                        self._app,
-                        conn,
-                        destination_id=destination.id,
-                        at=round_.held_until,
-                        # One waiting job per destination is enough, however many were held.
-                        queueing_lock=f"{queue.DELIVER_TASK}:rate:{destination.id}",
-                    )
-                return attempted
+                # Over the destination's rate: the rest waits, without using an attempt,
+                # here rather than as a job found by the next poll, which keeps the drain
+                # at the rate. One job per process waits for a destination; the others end.
+                if destination.id in self._waiting:
+                    return attempted
+                self._waiting.add(destination.id)
+                try:
+                    # At most one window: another machine's clock may run ahead.
+                    wake = min(round_.held_until, self._clock.now() + RATE_WINDOW)
+                    await self._clock.sleep_until(wake)
+                finally:
+                    self._waiting.discard(destination.id)
+                continue
             if round_.locked < round_.limit:
                 return attempted
 
