@@ -6,6 +6,16 @@
 
 CPU and database counters are read at "go" and when the last delivery settled; RSS is
 sampled in between. Every process is stopped when the run ends, whatever happened.
+
+Two variations:
+
+- with an `Outage`, the platform starts down; after the clients are done, once every
+  delivery waits for a retry, the destination's rate limit is set and the platform comes back
+  when the first retry is due; then as above (every delivery settled);
+- with `Phase`s, there are no clients at "go": each phase writes a backlog straight into the
+  system's tables and runs its own clients while the workers drain, until it has sent its
+  number of deliveries or its time is up, and keeps its own RSS peaks; the run ends with the
+  last phase, whether the backlog was drained or not.
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +44,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from bench.postgres import DatabaseCounters, PrivatePostgres
 from bench.processes import BenchError, Child, Supervisor, child_env, read_json_line
 from bench.sampler import Peak, ResourceSampler, machine_busy_seconds, own_cpu_seconds
-from bench.systems import Options, System
+from bench.systems import Options, System, Target, Waiting
 
 log = logging.getLogger("bench")
 
@@ -51,6 +62,29 @@ class ClientPlan:
 
 
 @dataclass(frozen=True)
+class Outage:
+    """The platform answers HTTP 503 to everything until every delivery waits for a retry;
+    then the destination gets `rate_limit` (None: no limit set) and the platform comes back
+    when the first retry is due."""
+
+    rate_limit: float | None = None
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A stretch of a run in phases: `backlog` deliveries are written into the system's tables
+    (`System.seed_backlog`, due at once; 0: none), then its workers drain what is due while
+    `clients` run, until `deliveries` more have succeeded (None: no such end), for at most
+    `seconds`. The clients are told to stop (a line "stop") when the phase ends."""
+
+    label: str
+    backlog: int
+    seconds: float
+    deliveries: int | None = None
+    clients: tuple[ClientPlan, ...] = ()
+
+
+@dataclass(frozen=True)
 class RunPlan:
     workload: str
     clients: tuple[ClientPlan, ...]
@@ -59,6 +93,24 @@ class RunPlan:
     settle_timeout: float = 600.0
     first_attempts: bool = False
     retry_gaps: bool = False
+    outage: Outage | None = None
+    phases: tuple[Phase, ...] = ()
+
+
+@dataclass
+class PhaseResult:
+    label: str
+    backlog: int
+    seed_seconds: float
+    started: float
+    ended: float
+    # Deliveries that succeeded during the phase.
+    delivered: int
+    peaks: dict[str, list[Peak]]
+    # Per group, (time, RSS of its largest process then) through the phase.
+    rss_over_time: dict[str, list[tuple[float, int]]]
+    read_latencies_ms: dict[str, list[float]]
+    client_errors: int
 
 
 @dataclass
@@ -80,11 +132,16 @@ class RunResult:
     failed: int = 0
     last_success: float | None = None
     cpu: dict[str, float] = field(default_factory=dict)
+    # Since "go"; in a run in phases, those of the last phase.
     peaks: dict[str, list[Peak]] = field(default_factory=dict)
     database: DatabaseCounters | None = None
     platform: dict[str, Any] = field(default_factory=dict)
     first_attempts: dict[str, float] = field(default_factory=dict)
     retry_gaps: list[float] = field(default_factory=list)
+    # With an outage: when the platform came back, and what waited for a retry then.
+    platform_up: float | None = None
+    waiting: Waiting | None = None
+    phases: list[PhaseResult] = field(default_factory=list)
 
     @property
     def accept_seconds(self) -> float:
@@ -160,7 +217,10 @@ class Harness:
         platform = await supervisor.start(
             "platform",
             "platform",
-            ["-m", "bench.fake_platform", "--failure-rate", str(plan.failure_rate)],
+            [
+                *("-m", "bench.fake_platform", "--failure-rate", str(plan.failure_rate)),
+                *(("--down",) if plan.outage is not None else ()),
+            ],
             child_env({}),
             pipes=True,
         )
@@ -171,20 +231,10 @@ class Harness:
             supervisor, url, address, platform_url, plan.retry_interval, self.options
         )
         log.info("%s: %s set up, processes started", plan.workload, system.label)
-        clients = [
-            await supervisor.start(
-                f"client-{index}",
-                "clients",
-                [
-                    *("-m", "bench.load", client.mode, "--target", target.address),
-                    *(f"--api-key={target.api_key}", "--prefix", f"{plan.workload}-{index}"),
-                    *("--out", str(log_dir / f"client-{index}.json"), *client.args),
-                ],
-                child_env({}),
-                pipes=True,
-            )
-            for index, client in enumerate(plan.clients)
-        ]
+        numbers = itertools.count()
+        clients = await _start_clients(
+            supervisor, plan.workload, plan.clients, target, log_dir, numbers
+        )
         services = [c.name for c in supervisor.children.values() if c.group != "clients"]
         await _wait_ready(supervisor, services, target.address, url, self.options.workers)
         log.info("%s: server and workers ready", plan.workload)
@@ -204,19 +254,39 @@ class Harness:
             machine_before, own_before = machine_busy_seconds(), own_cpu_seconds()
             db_before = await asyncio.to_thread(self.postgres.counters)
             go = time.time()
-            for client in clients:
-                assert client.process.stdin is not None
-                client.process.stdin.write(b"go\n")
-                await client.process.stdin.drain()
-            outputs = await _finish_clients(
-                supervisor, clients, services, log_dir, go + plan.settle_timeout
-            )
-            clients_finished = max(o["finished"] for o in outputs)
-            log.info("%s: clients done", plan.workload)
-            settled_at = await _wait_settled(
-                supervisor, system, url, services, go + plan.settle_timeout
-            )
-            log.info("%s: every delivery settled", plan.workload)
+            deadline = go + plan.settle_timeout
+            platform_up: float | None = None
+            waiting: Waiting | None = None
+            phases: list[PhaseResult] = []
+            if plan.phases:
+                outputs = []
+                for phase in plan.phases:
+                    measured, phase_outputs = await self._phase(
+                        supervisor, system, plan, phase, sampler, url, target, log_dir, numbers
+                    )
+                    phases.append(measured)
+                    outputs += phase_outputs
+                clients_finished = settled_at = time.time()
+            else:
+                await _go(clients)
+                outputs = await _finish_clients(supervisor, clients, services, log_dir, deadline)
+                clients_finished = max(o["finished"] for o in outputs)
+                log.info("%s: clients done", plan.workload)
+                if plan.outage is not None:
+                    acknowledged = sum(int(o["acknowledged"]) for o in outputs)
+                    platform_up, waiting = await _recover(
+                        supervisor,
+                        system,
+                        plan.outage,
+                        url,
+                        target,
+                        platform,
+                        acknowledged,
+                        deadline,
+                    )
+                    log.info("%s: the platform is back", plan.workload)
+                settled_at = await _wait_settled(supervisor, system, url, services, deadline)
+                log.info("%s: every delivery settled", plan.workload)
             cpu_after = sampler.cpu()
             machine_after, own_after = machine_busy_seconds(), own_cpu_seconds()
             db_after = await asyncio.to_thread(self.postgres.counters)
@@ -253,6 +323,9 @@ class Harness:
             | {"clients": sum(float(o["cpu_seconds"]) for o in outputs)},
             peaks=sampler.peaks(),
             database=db_after.minus(db_before),
+            platform_up=platform_up,
+            waiting=waiting,
+            phases=phases,
         )
         # What the rest of the machine did meanwhile: another program's load skews every figure.
         result.cpu["others"] = max(
@@ -271,12 +344,82 @@ class Harness:
         await supervisor.stop("platform")
         with contextlib.suppress(BenchError):
             result.platform = await read_json_line(platform, within=5)
+        if result.platform.get("up_at") is not None:
+            result.platform_up = float(result.platform["up_at"])
         if result.succeeded < result.acknowledged:
             raise BenchError(
                 f"{system.label} {plan.workload}: {result.acknowledged} events acknowledged,"
                 f" {result.succeeded} delivered, {result.failed} FAILED"
             )
         return result
+
+    async def _phase(
+        self,
+        supervisor: Supervisor,
+        system: System,
+        plan: RunPlan,
+        phase: Phase,
+        sampler: ResourceSampler,
+        url: str,
+        target: Target,
+        log_dir: Path,
+        numbers: Iterator[int],
+    ) -> tuple[PhaseResult, list[dict[str, Any]]]:
+        """Seed the phase's backlog, then drain until the phase ends, with its clients."""
+        services = [c.name for c in supervisor.children.values() if c.group != "clients"]
+        # The clients wait while the backlog is written: the workers start on it at once.
+        clients = await _start_clients(
+            supervisor, f"{plan.workload}-{phase.label}", phase.clients, target, log_dir, numbers
+        )
+        for client in clients:
+            await read_json_line(client, within=READY_TIMEOUT)
+        began = time.time()
+        if phase.backlog:
+            await system.seed_backlog(
+                url,
+                phase.backlog,
+                prefix=f"{plan.workload}-{phase.label}-",
+                jobs=self.options.workers * self.options.concurrency,
+            )
+        seeded = time.time()
+        log.info("%s: %s deliveries written in %.1f s", phase.label, phase.backlog, seeded - began)
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            sampler.peaks(restart=True)
+            started = seeded  # no attempt of the new backlog can end before its commit
+            await _go(clients)
+            while (left := started + phase.seconds - time.time()) > 0:
+                supervisor.check_alive(services)
+                if (
+                    phase.deliveries is not None
+                    and await system.delivered_since(conn, started) >= phase.deliveries
+                ):
+                    break
+                await asyncio.sleep(min(POLL_INTERVAL, left))
+            ended = time.time()
+            peaks = sampler.peaks(restart=True)
+            delivered = await system.delivered_since(conn, started)
+        await _tell(clients, b"stop\n")
+        outputs = await _finish_clients(
+            supervisor, clients, services, log_dir, time.time() + READY_TIMEOUT
+        )
+        log.info("%s: %s delivered in %.1f s", phase.label, delivered, ended - started)
+        latencies: dict[str, list[float]] = {}
+        for output in outputs:
+            for method, values in output["read_latencies_ms"].items():
+                latencies.setdefault(method, []).extend(values)
+        result = PhaseResult(
+            label=phase.label,
+            backlog=phase.backlog,
+            seed_seconds=seeded - began,
+            started=started,
+            ended=ended,
+            delivered=delivered,
+            peaks=peaks,
+            rss_over_time=sampler.largest_over_time(started, ended),
+            read_latencies_ms=latencies,
+            client_errors=sum(int(o["errors"]) for o in outputs),
+        )
+        return result, outputs
 
     async def _start_profilers(
         self, supervisor: Supervisor, system: System, plan: RunPlan, log_dir: Path
@@ -306,6 +449,81 @@ class Harness:
             supervisor.children[profiler.name] = profiler
             profilers.append(profiler)
         return profilers
+
+
+async def _start_clients(
+    supervisor: Supervisor,
+    prefix: str,
+    plans: Sequence[ClientPlan],
+    target: Target,
+    log_dir: Path,
+    numbers: Iterator[int],
+) -> list[Child]:
+    """Load client processes, connected and waiting for "go"; `numbers` names them, and
+    their event ids start with `prefix` and that number."""
+    clients = []
+    for plan in plans:
+        index = next(numbers)
+        clients.append(
+            await supervisor.start(
+                f"client-{index}",
+                "clients",
+                [
+                    *("-m", "bench.load", plan.mode, "--target", target.address),
+                    *(f"--api-key={target.api_key}", "--prefix", f"{prefix}-{index}"),
+                    *("--out", str(log_dir / f"client-{index}.json"), *plan.args),
+                ],
+                child_env({}),
+                pipes=True,
+            )
+        )
+    return clients
+
+
+async def _go(clients: Sequence[Child]) -> None:
+    await _tell(clients, b"go\n")
+
+
+async def _tell(clients: Sequence[Child], line: bytes) -> None:
+    """Write a line to each client's stdin (one that has already exited is skipped)."""
+    for client in clients:
+        assert client.process.stdin is not None
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            client.process.stdin.write(line)
+            await client.process.stdin.drain()
+
+
+async def _recover(
+    supervisor: Supervisor,
+    system: System,
+    outage: Outage,
+    url: str,
+    target: Target,
+    platform: Child,
+    deliveries: int,
+    deadline: float,
+) -> tuple[float, Waiting]:
+    """Once all `deliveries` wait for a retry, set the rate limit; bring the platform back
+    (SIGUSR1) when the first retry is due. Returns when it came back, and what waited."""
+    services = [c.name for c in supervisor.children.values() if c.group != "clients"]
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        while (waiting := await system.waiting_for_retry(conn)).count < deliveries:
+            supervisor.check_alive(services)
+            if time.time() > deadline:
+                unsettled = await system.unsettled(conn)
+                raise BenchError(
+                    f"{system.label}: {waiting.count} of {deliveries} deliveries waiting for a"
+                    f" retry at the deadline ({unsettled} not settled)"
+                )
+            await asyncio.sleep(POLL_INTERVAL)
+        if outage.rate_limit is not None:
+            await system.set_rate_limit(target, outage.rate_limit)
+    if waiting.first_due > time.time():
+        if waiting.first_due > deadline:
+            raise BenchError(f"{system.label}: the first retry is due after the deadline")
+        await asyncio.sleep(waiting.first_due - time.time())
+    platform.process.send_signal(signal.SIGUSR1)
+    return time.time(), waiting
 
 
 async def _wait_ready(

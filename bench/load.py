@@ -8,6 +8,9 @@ stdin ("go"), runs, writes its results as JSON to `--out`, and prints `{"done": 
     unary    SubmitEvent: `--callers` concurrent callers, one event per call, `--duration` s
     paced    SubmitEvent at a steady `--rate` events/s for `--duration` s (open loop: a slow
              answer does not delay the next call); records each acknowledgement's time
+    reads    what an operator's screen asks, one call at a time until a line "stop" on stdin
+             (or `--duration` s): the newest page of ListEvents, a page filtered by status,
+             and GetStats
 
 Times written are wall-clock (time.time()), to compare with the times the systems store.
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import sys
 import time
@@ -72,6 +76,7 @@ class Load:
         self.cpu_started = 0.0
         self.sent = 0
         self.planned = 0
+        self.read_latencies_ms: dict[str, list[float]] = {}
 
     def _error(self, exc: grpc.aio.AioRpcError) -> None:
         self.errors += 1
@@ -174,6 +179,31 @@ class Load:
         self.planned = total
         await asyncio.gather(*tasks)
 
+    async def reads(self) -> None:
+        a = self.args
+        calls: list[tuple[str, Callable[..., Awaitable[Any]], Any]] = [
+            ("ListEvents", self.stub.ListEvents, events_pb2.ListEventsRequest(page_size=50)),
+            (
+                "ListEvents(status)",
+                self.stub.ListEvents,
+                events_pb2.ListEventsRequest(
+                    statuses=[events_pb2.DELIVERY_STATUS_PENDING], page_size=50
+                ),
+            ),
+            ("GetStats", self.stub.GetStats, events_pb2.GetStatsRequest()),
+        ]
+        await self._ready()
+        stop = asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        deadline = time.monotonic() + a.duration
+        for name, method, request in itertools.cycle(calls):
+            if stop.done() or time.monotonic() >= deadline:
+                break
+            began = time.perf_counter()
+            if await self._call(method, request) is not None:
+                elapsed = (time.perf_counter() - began) * 1000
+                self.latencies_ms.append(elapsed)
+                self.read_latencies_ms.setdefault(name, []).append(elapsed)
+
     async def _ready(self) -> None:
         """Connect, tell the harness, and wait for its go (one line on stdin)."""
         await asyncio.wait_for(self.channel.channel_ready(), timeout=60)
@@ -207,12 +237,13 @@ class Load:
             "acks": self.acks,
             "sent": self.sent,
             "planned": self.planned,
+            "read_latencies_ms": self.read_latencies_ms,
         }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("mode", choices=("batches", "unary", "paced"))
+    parser.add_argument("mode", choices=("batches", "unary", "paced", "reads"))
     parser.add_argument("--target", required=True)
     parser.add_argument("--api-key", required=True)
     parser.add_argument("--prefix", required=True, help="event_id prefix, unique per client")

@@ -115,6 +115,64 @@ METRICS: tuple[Metric, ...] = (
         target="0",
         check=lambda value, _, __: value == 0,
     ),
+    Metric("recovery", "events", "deliveries waiting when the platform came back", "count"),
+    Metric("recovery", "rate_limit", "rate limit configured", "rate"),
+    Metric(
+        "recovery",
+        "busiest_second",
+        "most events accepted in any 1 s",
+        "count",
+        target="<= the rate limit",
+        check=lambda value, _, run: value <= run["rate_limit"],
+    ),
+    Metric("recovery", "drain_seconds", "drain time (platform back -> last accepted)", "s"),
+    Metric(
+        "recovery",
+        "drain_rate",
+        "events/s drained (steady rate)",
+        "rate",
+        target=">= 90% of the rate limit",
+        check=lambda value, _, run: value >= 0.9 * run["rate_limit"],
+    ),
+    Metric("backlog", "rss_server_small", "peak RSS: server, small backlog", "mb"),
+    Metric("backlog", "rss_server_large", "peak RSS: server, large backlog", "mb"),
+    Metric(
+        "backlog",
+        "rss_growth_server",
+        "RSS growth, small -> large: server",
+        "mb",
+        target="< 10% (does not grow)",
+        check=lambda value, _, run: value < 0.1 * run["rss_server_small"],
+    ),
+    Metric("backlog", "rss_workers_small", "peak RSS: largest worker, small backlog", "mb"),
+    Metric("backlog", "rss_workers_large", "peak RSS: largest worker, large backlog", "mb"),
+    Metric(
+        "backlog",
+        "rss_growth_workers",
+        "RSS growth, small -> large: largest worker",
+        "mb",
+        target="< 10% (does not grow)",
+        check=lambda value, _, run: value < 0.1 * run["rss_workers_small"],
+    ),
+    Metric(
+        "backlog",
+        "rss_server_any_phase",
+        "peak RSS: server, any phase",
+        "mb",
+        target="<= 300 MB",
+        check=lambda value, _, __: value <= 300,
+    ),
+    Metric(
+        "backlog",
+        "rss_workers_any_phase",
+        "peak RSS: largest worker, any phase",
+        "mb",
+        target="<= 300 MB",
+        check=lambda value, _, __: value <= 300,
+    ),
+    Metric(
+        "backlog", "delivered_rate_longer", "events/s delivered, large backlog (phase 3)", "rate"
+    ),
 )
 HEADER = ("workload", "figure", "Tenaz", "baseline", "ratio", "target", "met")
 
@@ -130,6 +188,8 @@ def _format(value: float | None, unit: str) -> str:
         return f"{value:.3f} s"
     if unit == "mb":
         return f"{value:,.0f} MB"
+    if unit == "s":
+        return f"{value:,.1f} s"
     return f"{value:,.0f}"
 
 
@@ -161,8 +221,8 @@ def table_rows(
             (
                 metric.workload,
                 metric.label,
-                _format(tenaz, metric.unit) + _disturbed(tenaz_run),
-                _format(baseline, metric.unit) + _disturbed(baseline_run),
+                _format(tenaz, metric.unit) + _disturbed(tenaz_run, tenaz),
+                _format(baseline, metric.unit) + _disturbed(baseline_run, baseline),
                 "—" if ratio is None else f"{ratio:,.1f}x",
                 metric.target,
                 met,
@@ -185,8 +245,10 @@ def notes(rows: Sequence[tuple[str, ...]] = ()) -> list[str]:
     return lines
 
 
-def _disturbed(run: Figures | None) -> str:
-    share = run.values.get("machine_share_of_other_programs", 0.0) if run else 0.0
+def _disturbed(run: Figures | None, value: float | None) -> str:
+    if run is None or value is None or math.isnan(value):
+        return ""
+    share = run.values.get("machine_share_of_other_programs", 0.0)
     return " *" if share > OTHERS_WARNING else ""
 
 

@@ -4,7 +4,8 @@ A group is a set of root processes and all their descendants. CPU time is read f
 psutil (`/proc/<pid>/stat`): user + system of every live process in the group, plus what
 each has collected from children it already reaped (PostgreSQL's postmaster reaps the
 backends of closed connections), so time spent by short-lived processes is not lost.
-RSS is sampled every `interval` seconds by a thread; the peak is per process.
+RSS is sampled every `interval` seconds by a thread; the peak is per process (and, for runs
+in phases, per phase).
 """
 
 from __future__ import annotations
@@ -80,6 +81,8 @@ class ResourceSampler:
         self._groups: dict[str, _Group] = {}
         self._peaks: dict[int, Peak] = {}
         self._peak_group: dict[int, str] = {}
+        # (time, group, RSS of the group's largest process) at each sample.
+        self._timeline: list[tuple[float, str, int]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -111,14 +114,26 @@ class ResourceSampler:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def peaks(self) -> dict[str, list[Peak]]:
-        """Per group, each process's peak RSS, largest first."""
+    def peaks(self, *, restart: bool = False) -> dict[str, list[Peak]]:
+        """Per group, each process's peak RSS, largest first; since `start()`, or since the
+        last call with `restart=True`, which begins a new count."""
         with self._lock:
             result: dict[str, list[Peak]] = {}
             for pid, peak in self._peaks.items():
                 result.setdefault(self._peak_group[pid], []).append(Peak(peak.label, peak.rss))
+            if restart:
+                self._peaks.clear()
         for peaks in result.values():
             peaks.sort(key=lambda p: p.rss, reverse=True)
+        return result
+
+    def largest_over_time(self, since: float, until: float) -> dict[str, list[tuple[float, int]]]:
+        """Per group, (time, RSS of its largest process then) at each sample in the span."""
+        with self._lock:
+            samples = [s for s in self._timeline if since <= s[0] <= until]
+        result: dict[str, list[tuple[float, int]]] = {}
+        for at, group, rss in samples:
+            result.setdefault(group, []).append((at, rss))
         return result
 
     def _run(self) -> None:
@@ -131,6 +146,7 @@ class ResourceSampler:
         with self._lock:
             groups = {name: list(g.roots) for name, g in self._groups.items()}
         for name, roots in groups.items():
+            largest = 0
             for process in _family(roots):
                 try:
                     rss = process.memory_info().rss
@@ -138,10 +154,13 @@ class ResourceSampler:
                     label = known.label if known is not None else self._label(process)
                 except psutil.Error:
                     continue
+                largest = max(largest, rss)
                 with self._lock:
                     peak = self._peaks.setdefault(process.pid, Peak(label))
                     self._peak_group[process.pid] = name
                     peak.rss = max(peak.rss, rss)
+            with self._lock:
+                self._timeline.append((time.time(), name, largest))
 
     @staticmethod
     def _label(process: psutil.Process) -> str:

@@ -8,19 +8,38 @@ which system they measure:
     last_success(conn)         when the last successful attempt ended (epoch seconds)
     first_attempt_starts(conn) event_id -> when its first attempt started
     retry_gaps(conn)           per retry: start - end of the attempt before it (seconds)
+    delivered_since(conn, t)   deliveries whose successful attempt ended after t (epoch s)
+    waiting_for_retry(conn)    deliveries whose attempt failed and whose retry is scheduled:
+                               how many, when the first and last retries are due, and the
+                               most attempts any of them has made
+
+and, where the system has the feature (Tenaz only; the baseline raises `BenchError`):
+
+    set_rate_limit(target, n)  the destination's rate limit, as an operator sets it (gRPC)
+    seed_backlog(url, n, ...)  n deliveries written straight into the tables, due now
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import secrets
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import grpc
+import psycopg
+from google.protobuf import field_mask_pb2
 from psycopg import AsyncConnection
+from tenaz.v1 import destinations_pb2, destinations_pb2_grpc
 
 from bench.baseline.schema import create_schema
 from bench.fake_platform import ACCESS_TOKEN, PIXEL_ID
-from bench.processes import Supervisor, child_env
+from bench.processes import BenchError, Supervisor, child_env
+
+DESTINATION = "meta"
+# Deliveries per job queued by `seed_backlog`: Tenaz's largest batch to Meta.
+SEED_JOB_DELIVERIES = 1000
 
 
 @dataclass(frozen=True)
@@ -31,6 +50,26 @@ class Options:
     concurrency: int = 20
     http_timeout: float = 10.0
     log_level: str = "INFO"
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Deliveries waiting for a retry (times in epoch seconds; NaN when none waits)."""
+
+    count: int
+    first_due: float
+    last_due: float
+    most_attempts: int
+
+
+def _waiting(row: tuple[Any, ...]) -> Waiting:
+    count, first_due, last_due, most_attempts = row
+    return Waiting(
+        int(count),
+        math.nan if first_due is None else float(first_due),
+        math.nan if last_due is None else float(last_due),
+        int(most_attempts or 0),
+    )
 
 
 @dataclass(frozen=True)
@@ -66,6 +105,16 @@ class System(Protocol):
     async def first_attempt_starts(self, conn: AsyncConnection[Any]) -> dict[str, float]: ...
 
     async def retry_gaps(self, conn: AsyncConnection[Any]) -> list[float]: ...
+
+    async def delivered_since(self, conn: AsyncConnection[Any], since: float) -> int: ...
+
+    async def waiting_for_retry(self, conn: AsyncConnection[Any]) -> Waiting: ...
+
+    async def set_rate_limit(self, target: Target, events_per_second: float) -> None: ...
+
+    async def seed_backlog(
+        self, database_url: str, count: int, *, prefix: str, jobs: int
+    ) -> None: ...
 
 
 async def _scalar(conn: AsyncConnection[Any], query: str) -> Any:
@@ -112,7 +161,7 @@ class TenazSystem:
             await runtime.destinations.create(
                 new_key.workspace.id,
                 DestinationSpec(
-                    name="meta",
+                    name=DESTINATION,
                     kind="meta",
                     settings={"pixel_id": PIXEL_ID, "base_url": platform_url},
                     secret=ACCESS_TOKEN,
@@ -182,6 +231,116 @@ class TenazSystem:
             " FROM tenaz_attempts) a WHERE number > 1",
         )
         return [float(gap) for (gap,) in rows]
+
+    async def delivered_since(self, conn: AsyncConnection[Any], since: float) -> int:
+        cursor = await conn.execute(
+            "SELECT count(*) FROM tenaz_attempts"
+            " WHERE finished_at > to_timestamp(%s) AND outcome = 'succeeded'",
+            (since,),
+        )
+        row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def waiting_for_retry(self, conn: AsyncConnection[Any]) -> Waiting:
+        rows = await _pairs(
+            conn,
+            "SELECT count(*), extract(epoch FROM min(next_attempt_at)),"
+            " extract(epoch FROM max(next_attempt_at)), max(attempt_count)"
+            " FROM tenaz_deliveries WHERE status = 'WAITING_RETRY'",
+        )
+        return _waiting(rows[0])
+
+    async def set_rate_limit(self, target: Target, events_per_second: float) -> None:
+        """What `tenaz destinations update meta --rate-limit N` does: UpdateDestination."""
+        async with grpc.aio.insecure_channel(target.address) as channel:
+            await destinations_pb2_grpc.DestinationServiceStub(channel).UpdateDestination(
+                destinations_pb2.UpdateDestinationRequest(
+                    destination=destinations_pb2.Destination(
+                        name=DESTINATION, rate_limit=events_per_second
+                    ),
+                    update_mask=field_mask_pb2.FieldMask(paths=["rate_limit"]),
+                ),
+                metadata=(("authorization", f"Bearer {target.api_key}"),),
+                timeout=30,
+            )
+
+    async def seed_backlog(self, database_url: str, count: int, *, prefix: str, jobs: int) -> None:
+        """`count` PENDING deliveries of valid purchases, written with one SQL statement
+        rather than submitted (a million take minutes through gRPC), and up to `jobs`
+        delivery jobs queued in the same transaction, as submitting them would have.
+
+        The events' initial PENDING status changes are not written: nothing in a delivery
+        reads them, and no one watches the stream during a benchmark. The two tables are
+        analysed before the commit, as autovacuum would have done for a backlog that grew.
+        """
+        import procrastinate
+
+        from jobs import queue
+        from jobs.platforms.catalog import deadline_for
+
+        now = dt.datetime.now(dt.UTC)
+        app = queue.build_app(
+            procrastinate.PsycopgConnector(conninfo=database_url),
+            sweep_interval=dt.timedelta(seconds=30),
+        )
+        async with (
+            app.open_async(),
+            await psycopg.AsyncConnection.connect(database_url) as conn,
+            conn.transaction(),
+        ):
+            # The run's one destination (`start` made it).
+            destination_id, workspace_id = (
+                await _pairs(conn, "SELECT id, workspace_id FROM tenaz_destinations")
+            )[0]
+            await conn.execute(
+                _SEED_BACKLOG,
+                {
+                    "workspace": workspace_id,
+                    "destination": destination_id,
+                    "prefix": prefix,
+                    "count": count,
+                    "now": now,
+                    "epoch": int(now.timestamp()),
+                    "deadline": deadline_for("meta", now),
+                },
+            )
+            # Autovacuum would have analysed tables that grew over time; a million rows
+            # written at once would otherwise be planned as the empty tables they were.
+            await conn.execute("ANALYZE tenaz_events, tenaz_deliveries")
+            for _ in range(min(jobs, math.ceil(count / SEED_JOB_DELIVERIES))):
+                await queue.defer_delivery(app, conn, destination_id=destination_id)
+
+
+# The payload is what SubmitEvent stores for bench.load's purchase: contact data hashed.
+_SEED_BACKLOG = """
+WITH new_events AS (
+    INSERT INTO tenaz_events
+        (workspace_id, event_name, event_id, event_time, order_id, payload, received_at)
+    SELECT %(workspace)s, 'Purchase', %(prefix)s || n, %(now)s, %(prefix)s || n,
+        jsonb_build_object(
+            'event_name', 'Purchase',
+            'event_time', %(epoch)s::bigint,
+            'event_id', %(prefix)s || n,
+            'action_source', 'website',
+            'event_source_url', 'https://loja.example.com.br/checkout/obrigado',
+            'user_data', jsonb_build_object(
+                'em', encode(sha256(convert_to('cliente.' || n || '@example.com.br', 'UTF8')),
+                    'hex'),
+                'external_id', encode(sha256(convert_to('cliente-' || n, 'UTF8')), 'hex'),
+                'client_ip_address', '203.0.113.7',
+                'client_user_agent',
+                    'Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/128.0'),
+            'custom_data', jsonb_build_object(
+                'value', 197.0, 'currency', 'BRL', 'order_id', %(prefix)s || n)),
+        %(now)s
+    FROM generate_series(1, %(count)s) AS n
+    RETURNING id
+)
+INSERT INTO tenaz_deliveries (workspace_id, event_id, destination_id, status,
+    next_attempt_at, deadline, created_at, updated_at)
+SELECT %(workspace)s, id, %(destination)s, 'PENDING', %(now)s, %(deadline)s, %(now)s, %(now)s
+FROM new_events
+"""
 
 
 class BaselineSystem:
@@ -270,6 +429,31 @@ class BaselineSystem:
             " FROM baseline_attempts) a WHERE number > 1",
         )
         return [float(gap) for (gap,) in rows]
+
+    async def delivered_since(self, conn: AsyncConnection[Any], since: float) -> int:
+        cursor = await conn.execute(
+            "SELECT count(*) FROM baseline_attempts"
+            " WHERE finished_at > to_timestamp(%s) AND outcome = 'succeeded'",
+            (since,),
+        )
+        row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def waiting_for_retry(self, conn: AsyncConnection[Any]) -> Waiting:
+        # A job that failed goes back to 'todo', scheduled, with one more attempt counted.
+        rows = await _pairs(
+            conn,
+            "SELECT count(*), extract(epoch FROM min(scheduled_at)),"
+            " extract(epoch FROM max(scheduled_at)), max(attempts)"
+            " FROM procrastinate_jobs WHERE status = 'todo' AND attempts > 0",
+        )
+        return _waiting(rows[0])
+
+    async def set_rate_limit(self, target: Target, events_per_second: float) -> None:
+        raise BenchError("the baseline has no rate limit")
+
+    async def seed_backlog(self, database_url: str, count: int, *, prefix: str, jobs: int) -> None:
+        raise BenchError("the backlog workload measures Tenaz only")
 
 
 SYSTEMS: dict[str, System] = {"tenaz": TenazSystem(), "baseline": BaselineSystem()}

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from bench.harness import ClientPlan, RunPlan, RunResult
+from bench.harness import ClientPlan, Outage, Phase, RunPlan, RunResult
 
 MB = 1024 * 1024
 # Above this share of the machine used by other programs, a run's figures are flagged.
@@ -37,6 +37,17 @@ class Sizes:
     retry_baseline_events: int = 2_000
     retry_interval: int = 5
     retry_failure_rate: float = 0.2
+    recovery_events: int = 100_000
+    recovery_baseline_events: int = 2_000
+    recovery_rate_limit: float = 5_000.0
+    # Longer than the seed takes, so that no delivery is retried while the platform is down.
+    recovery_retry_interval: int = 30
+    recovery_baseline_retry_interval: int = 10
+    # Also how many deliveries each of the two compared phases sends. Enough to keep every
+    # worker busy (2 workers x 20 jobs x batches of 1,000), as the large backlog does.
+    backlog_small: int = 50_000
+    backlog_large: int = 1_000_000
+    backlog_seconds: float = 45.0
     settle_timeout: float = 900.0
 
 
@@ -53,8 +64,17 @@ QUICK = Sizes(
     retry_events=500,
     retry_baseline_events=150,
     retry_interval=1,
+    recovery_events=600,
+    recovery_baseline_events=100,
+    recovery_rate_limit=300.0,
+    recovery_retry_interval=3,
+    recovery_baseline_retry_interval=3,
+    backlog_small=200,
+    backlog_large=2_000,
+    backlog_seconds=1.5,
     settle_timeout=60.0,
 )
+BOTH = ("tenaz", "baseline")
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -125,6 +145,7 @@ def _resources(result: RunResult, figures: Figures) -> None:
 class Drain:
     key = "drain"
     title = "drain"
+    systems: tuple[str, ...] = BOTH
 
     def plan(self, sizes: Sizes, system: str) -> RunPlan:
         events = sizes.drain_events if system == "tenaz" else sizes.drain_baseline_events
@@ -144,6 +165,7 @@ class Drain:
 class Unary:
     key = "unary"
     title = "unary"
+    systems: tuple[str, ...] = BOTH
 
     def plan(self, sizes: Sizes, system: str) -> RunPlan:
         callers = _split(sizes.unary_callers, sizes.unary_clients)
@@ -170,6 +192,7 @@ class Unary:
 class Latency:
     key = "latency"
     title = "latency"
+    systems: tuple[str, ...] = BOTH
 
     def plan(self, sizes: Sizes, system: str) -> RunPlan:
         rate = sizes.latency_rate / sizes.latency_clients
@@ -226,6 +249,7 @@ class Latency:
 class RetryPrecision:
     key = "retry"
     title = "retry precision"
+    systems: tuple[str, ...] = BOTH
 
     def plan(self, sizes: Sizes, system: str) -> RunPlan:
         events = sizes.retry_events if system == "tenaz" else sizes.retry_baseline_events
@@ -251,20 +275,181 @@ class RetryPrecision:
         return figures
 
 
+class Recovery:
+    """The platform is down while the events arrive, so every delivery waits for a retry; then
+    (Tenaz) the destination's rate limit is set, and the platform comes back when the first
+    retry is due. The platform notes when each request it accepted arrived."""
+
+    key = "recovery"
+    title = "recovery"
+    systems: tuple[str, ...] = BOTH
+
+    def plan(self, sizes: Sizes, system: str) -> RunPlan:
+        tenaz = system == "tenaz"
+        events = sizes.recovery_events if tenaz else sizes.recovery_baseline_events
+        base = RunPlan(self.key, _batches(events, sizes), settle_timeout=sizes.settle_timeout)
+        return replace(
+            base,
+            retry_interval=(
+                sizes.recovery_retry_interval if tenaz else sizes.recovery_baseline_retry_interval
+            ),
+            # The baseline has no rate limit: it drains as fast as it can.
+            outage=Outage(rate_limit=sizes.recovery_rate_limit if tenaz else None),
+        )
+
+    def figures(self, result: RunResult, sizes: Sizes) -> Figures:
+        figures = Figures()
+        platform = result.platform
+        figures.values["events"] = result.succeeded
+        if result.system == "tenaz":
+            figures.values["rate_limit"] = sizes.recovery_rate_limit
+        up = result.platform_up
+        last = platform.get("last_accepted")
+        if up is None or last is None:
+            figures.remarks.append("the platform reported no accepted request")
+            _resources(result, figures)
+            return figures
+        drain = float(last) - up
+        figures.values["drain_seconds"] = drain
+        figures.values["drain_rate"] = float(platform["steady_rate"])
+        figures.values["drain_rate_overall"] = (
+            int(platform["events"]) / drain if drain > 0 else math.nan
+        )
+        figures.values["busiest_second"] = float(platform["busiest_second_events"])
+        figures.values["first_accepted_after_ms"] = (float(platform["first_accepted"]) - up) * 1000
+        if result.last_success is not None:
+            figures.values["last_success_seconds"] = result.last_success - up
+        per_second = platform.get("per_second", [])
+        shown = ", ".join(f"{n:,}" for n in per_second[:40])
+        more = " ..." if len(per_second) > 40 else ""
+        figures.remarks.append(
+            f"events accepted in each second from the first accepted: {shown}{more}"
+        )
+        waiting = result.waiting
+        if waiting is not None:
+            spread = waiting.last_due - waiting.first_due
+            figures.values["retries_due_spread_seconds"] = spread
+            limit = figures.values.get("rate_limit")
+            if limit is not None and spread > result.succeeded / limit:
+                figures.remarks.append(
+                    f"the retries came due over {spread:.1f} s, longer than draining them at"
+                    " the limit takes: their schedule, not the limit, set the pace of the drain"
+                )
+            if waiting.most_attempts > 1:
+                figures.remarks.append(
+                    f"some deliveries were tried {waiting.most_attempts} times while the"
+                    " platform was down (the retry interval is shorter than the submission"
+                    " took)"
+                )
+        _resources(result, figures)
+        return figures
+
+
+def _over_time(samples: Sequence[tuple[float, int]], start: float, points: int = 10) -> str:
+    """About `points` of the samples, evenly spaced, and the last, as "+Ns MB" pairs."""
+    if not samples:
+        return "none"
+    step = max(len(samples) // points, 1)
+    picked = [*samples[::step], samples[-1]] if (len(samples) - 1) % step else samples[::step]
+    return ", ".join(f"+{at - start:.0f}s {rss / MB:.0f}" for at, rss in picked)
+
+
+class Backlog:
+    """Does memory grow with the backlog? The same Tenaz processes send the same number of
+    deliveries (`backlog_small`) twice: first all of a small backlog, then the first of a
+    large one; then they go on draining the large one for `backlog_seconds`. Backlogs are
+    written straight into the tables (SQL); a client reads the big tables through the server
+    (ListEvents, GetStats) throughout."""
+
+    key = "backlog"
+    title = "backlog memory"
+    systems: tuple[str, ...] = ("tenaz",)
+
+    def plan(self, sizes: Sizes, system: str) -> RunPlan:
+        cap = sizes.settle_timeout
+        reads = (ClientPlan("reads", ("--duration", str(cap))),)
+        return RunPlan(
+            self.key,
+            (),
+            settle_timeout=cap,
+            phases=(
+                Phase(
+                    "small",
+                    backlog=sizes.backlog_small,
+                    seconds=cap,
+                    deliveries=sizes.backlog_small,
+                    clients=reads,
+                ),
+                Phase(
+                    "large",
+                    backlog=sizes.backlog_large,
+                    seconds=cap,
+                    deliveries=sizes.backlog_small,
+                    clients=reads,
+                ),
+                Phase("longer", backlog=0, seconds=sizes.backlog_seconds, clients=reads),
+            ),
+        )
+
+    def figures(self, result: RunResult, sizes: Sizes) -> Figures:
+        figures = Figures()
+        for phase in result.phases:
+            label = phase.label
+            seconds = phase.ended - phase.started
+            figures.values[f"backlog_{label}"] = phase.backlog
+            figures.values[f"seed_seconds_{label}"] = phase.seed_seconds
+            figures.values[f"seconds_{label}"] = seconds
+            figures.values[f"delivered_{label}"] = phase.delivered
+            figures.values[f"delivered_rate_{label}"] = phase.delivered / seconds
+            for group in ("server", "workers", "postgres"):
+                peaks = phase.peaks.get(group)
+                if peaks:
+                    figures.values[f"rss_{group}_{label}"] = peaks[0].rss / MB
+            for method, latencies in sorted(phase.read_latencies_ms.items()):
+                name = method.replace("(status)", "_by_status")
+                figures.values[f"{name}_p50_ms_{label}"] = percentile(latencies, 50)
+                figures.values[f"{name}_p99_ms_{label}"] = percentile(latencies, 99)
+            if phase.client_errors:
+                figures.remarks.append(f"{phase.client_errors} read calls failed ({label})")
+            if label != "longer" and phase.delivered < sizes.backlog_small:
+                figures.remarks.append(
+                    f"the {label} phase ended at its time limit with {phase.delivered:,} of"
+                    f" {sizes.backlog_small:,} deliveries sent: the phases did not do the"
+                    " same work"
+                )
+            for group in ("server", "workers"):
+                figures.remarks.append(
+                    f"RSS of the largest {group} process through the {label} phase (MB):"
+                    f" {_over_time(phase.rss_over_time.get(group, []), phase.started)}"
+                )
+        for group in ("server", "workers"):
+            small = figures.values.get(f"rss_{group}_small")
+            large = figures.values.get(f"rss_{group}_large")
+            if small is not None and large is not None:
+                figures.values[f"rss_growth_{group}"] = large - small
+            by_phase = [
+                figures.values[key]
+                for key in (f"rss_{group}_{phase.label}" for phase in result.phases)
+                if key in figures.values
+            ]
+            if by_phase:
+                figures.values[f"rss_{group}_any_phase"] = max(by_phase)
+        _resources(result, figures)
+        return figures
+
+
 class Workload(Protocol):
     key: str
+    # The systems it measures (the others are skipped).
+    systems: tuple[str, ...]
 
     def plan(self, sizes: Sizes, system: str) -> RunPlan: ...
 
     def figures(self, result: RunResult, sizes: Sizes) -> Figures: ...
 
 
-WORKLOADS: dict[str, Workload] = {w.key: w for w in (Drain(), Unary(), Latency(), RetryPrecision())}
-# Workloads of issue 5 not built yet: (target, why), reported as rows of their own.
-NOT_IMPLEMENTED = {
-    "recovery": (
-        "rate never exceeded; drains at the rate",
-        "100,000 deliveries waiting for retry, drained under a per-destination rate limit:"
-        " not built into the benchmark yet (Tenaz's rate limit itself is new)",
-    ),
+WORKLOADS: dict[str, Workload] = {
+    w.key: w for w in (Drain(), Unary(), Latency(), RetryPrecision(), Recovery(), Backlog())
 }
+# Workloads of issue 5 not built yet: (target, why), reported as rows of their own.
+NOT_IMPLEMENTED: dict[str, tuple[str, str]] = {}
