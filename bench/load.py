@@ -29,6 +29,7 @@ from typing import Any
 
 import grpc
 from google.protobuf import timestamp_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tenaz.v1 import events_pb2, events_pb2_grpc
 
 RETRYABLE = frozenset(
@@ -123,16 +124,31 @@ class Load:
         await asyncio.gather(*(sender() for _ in range(a.inflight)))
 
     async def unary(self) -> None:
+        counter = iter(range(10**9))
+
+        def request() -> events_pb2.SubmitEventRequest:
+            return events_pb2.SubmitEventRequest(event=make_event(self.args.prefix, next(counter)))
+
+        await self._one_call_each(self.stub.SubmitEvent, request)
+
+    async def noop(self) -> None:
+        """The same callers calling an RPC that does nothing (the gRPC health check): what
+        the machine allows for any unary call, with these clients and this server."""
+        health = health_pb2_grpc.HealthStub(self.channel)
+        await self._one_call_each(health.Check, health_pb2.HealthCheckRequest)
+
+    async def _one_call_each(
+        self, method: Callable[..., Awaitable[Any]], request: Callable[[], Any]
+    ) -> None:
+        """`--callers` callers, each making one call after another for `--duration`."""
         a = self.args
         await self._ready()
         deadline = time.monotonic() + a.duration
-        counter = iter(range(10**9))
 
         async def caller() -> None:
             while time.monotonic() < deadline:
-                request = events_pb2.SubmitEventRequest(event=make_event(a.prefix, next(counter)))
                 began = time.perf_counter()
-                if await self._call(self.stub.SubmitEvent, request) is not None:
+                if await self._call(method, request()) is not None:
                     self.latencies_ms.append((time.perf_counter() - began) * 1000)
                     self.acknowledged += 1
 
@@ -243,7 +259,7 @@ class Load:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("mode", choices=("batches", "unary", "paced", "reads"))
+    parser.add_argument("mode", choices=("batches", "unary", "noop", "paced", "reads"))
     parser.add_argument("--target", required=True)
     parser.add_argument("--api-key", required=True)
     parser.add_argument("--prefix", required=True, help="event_id prefix, unique per client")

@@ -65,6 +65,8 @@ METRICS: tuple[Metric, ...] = (
         check=lambda value, _, __: value <= 300,
     ),
     Metric("drain", "rss_postgres", "peak RSS: largest PostgreSQL process", "mb"),
+    Metric("drain", "cpu_total", "CPU s / 1k events: every process of the run", "cpu", "lower"),
+    Metric("drain", "cpu_ceiling_rate", "events/s the machine's cores allow at that cost", "rate"),
     Metric(
         "unary",
         "calls_rate",
@@ -84,6 +86,19 @@ METRICS: tuple[Metric, ...] = (
         "< 50 ms",
         lambda value, _, __: value < 50,
     ),
+    Metric("unary", "cpu_server", "CPU s / 1k calls: server", "cpu", "lower"),
+    Metric("unary", "cpu_clients", "CPU s / 1k calls: load clients", "cpu", "lower"),
+    Metric("unary", "cpu_total", "CPU s / 1k calls: every process of the run", "cpu", "lower"),
+    Metric("unary", "cpu_ceiling_rate", "calls/s the machine's cores allow at that cost", "rate"),
+    Metric(
+        "noop",
+        "calls_rate",
+        "calls/s of an RPC that does nothing (health check)",
+        "rate",
+        "higher",
+    ),
+    Metric("noop", "call_p99_ms", "its latency p99", "ms", "lower"),
+    Metric("noop", "cpu_total", "CPU s / 1k calls: every process of the run", "cpu", "lower"),
     Metric("latency", "offered_rate", "events/s submitted (SubmitEvent)", "rate"),
     Metric("latency", "first_attempt_p50_ms", "ack -> first attempt p50", "ms", "lower"),
     Metric(

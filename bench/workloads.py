@@ -114,10 +114,17 @@ def _batches(events: int, sizes: Sizes) -> tuple[ClientPlan, ...]:
 
 
 def _resources(result: RunResult, figures: Figures) -> None:
-    per_thousand = max(result.succeeded, 1) / 1000
+    # Per event delivered; per call for a workload that delivers nothing (the unary ceiling).
+    per_thousand = max(result.succeeded or result.acknowledged, 1) / 1000
     for group, seconds in result.cpu.items():
         if group != "others":
             figures.values[f"cpu_{group}"] = seconds / per_thousand
+    # Everything the run used, load clients and platform included: on a machine where all
+    # of them share the cores, this cost per event caps the rate whatever else is tuned.
+    total = sum(seconds for group, seconds in result.cpu.items() if group != "others")
+    if total > 0:
+        figures.values["cpu_total"] = total / per_thousand
+        figures.values["cpu_ceiling_rate"] = (os.cpu_count() or 1) * 1000 / (total / per_thousand)
     capacity = (result.settled_at - result.go) * (os.cpu_count() or 1)
     others = result.cpu.get("others", 0.0) / capacity if capacity > 0 else 0.0
     figures.values["machine_share_of_other_programs"] = others
@@ -167,12 +174,14 @@ class Unary:
     title = "unary"
     systems: tuple[str, ...] = BOTH
 
+    mode = "unary"
+
     def plan(self, sizes: Sizes, system: str) -> RunPlan:
         callers = _split(sizes.unary_callers, sizes.unary_clients)
         return RunPlan(
             self.key,
             tuple(
-                ClientPlan("unary", ("--callers", str(n), "--duration", str(sizes.unary_seconds)))
+                ClientPlan(self.mode, ("--callers", str(n), "--duration", str(sizes.unary_seconds)))
                 for n in callers
                 if n
             ),
@@ -187,6 +196,18 @@ class Unary:
         figures.values["call_p99_ms"] = percentile(result.latencies_ms, 99)
         _resources(result, figures)
         return figures
+
+
+class UnaryCeiling(Unary):
+    """The unary workload's callers calling the gRPC health check, which does nothing: the
+    most unary calls per second this server, these clients and this machine allow."""
+
+    key = "noop"
+    title = "unary ceiling"
+    mode = "noop"
+
+    def plan(self, sizes: Sizes, system: str) -> RunPlan:
+        return replace(super().plan(sizes, system), submits=False)
 
 
 class Latency:
@@ -449,7 +470,16 @@ class Workload(Protocol):
 
 
 WORKLOADS: dict[str, Workload] = {
-    w.key: w for w in (Drain(), Unary(), Latency(), RetryPrecision(), Recovery(), Backlog())
+    w.key: w
+    for w in (
+        Drain(),
+        Unary(),
+        UnaryCeiling(),
+        Latency(),
+        RetryPrecision(),
+        Recovery(),
+        Backlog(),
+    )
 }
 # Workloads of issue 5 not built yet: (target, why), reported as rows of their own.
 NOT_IMPLEMENTED: dict[str, tuple[str, str]] = {}
