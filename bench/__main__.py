@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from bench.harness import Harness, RunResult
+from bench.limits import limits_lines
 from bench.postgres import PrivatePostgres
 from bench.processes import REPO_ROOT, BenchError
 from bench.report import (
@@ -63,7 +64,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="comma-separated, from tenaz,baseline (default: both)",
     )
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
-    sizes = parser.add_argument_group("sizes (defaults: issue 5's, or --quick's)")
+    sizes = parser.add_argument_group("sizes (defaults: the full benchmark's, or --quick's)")
     for field in dataclasses.fields(Sizes):
         sizes.add_argument(
             "--" + field.name.replace("_", "-"),
@@ -226,6 +227,7 @@ async def run(args: argparse.Namespace) -> Outcome:
             rows=rows,
             machine=machine_lines(settings, fdatasync, (speed_before, speed_after)),
             setup=setup_lines(sizes, options, args),
+            limits=limits_lines(figures),
             details=details_lines(figures, {k: s.label for k, s in SYSTEMS.items()}),
             command=args.command,
         )

@@ -1,7 +1,8 @@
 """The side-by-side table (stdout and docs/benchmarks.md) and the machine it ran on.
 
 The ratio says how many times better Tenaz is: Tenaz / baseline for rates, baseline / Tenaz
-for latencies and costs. The target column quotes issue 5; "met" judges Tenaz against it.
+for latencies and costs. The target column gives Tenaz's performance targets; "met" judges
+Tenaz against them.
 """
 
 from __future__ import annotations
@@ -369,6 +370,7 @@ def write_markdown(
     rows: Sequence[tuple[str, ...]],
     machine: Sequence[str],
     setup: Sequence[str],
+    limits: Sequence[str],
     details: Sequence[str],
     command: str,
 ) -> None:
@@ -382,11 +384,15 @@ def write_markdown(
             "one HTTP request per event, procrastinate's RetryStrategy with a fixed wait",
             "(`bench/baseline/`). The ratio says how many times better Tenaz is (Tenaz/baseline",
             'for rates, baseline/Tenaz for latencies and costs); "met" judges Tenaz against',
-            "the target of issue 5.",
+            "its target.",
             "",
             render_markdown(rows),
             "",
             *(f"- {note}" for note in notes(rows)),
+            "",
+            "## What limits the figures",
+            "",
+            *limits,
             "",
             "## The machine",
             "",

@@ -1,4 +1,4 @@
-"""The workloads of issue 5: what load each sends and which figures it reads.
+"""The workloads: what load each sends and which figures it reads.
 
 Each workload turns `Sizes` into a `RunPlan` per system and a run's result into figures;
 `report.py` lays the two systems' figures side by side. Adding a workload is adding one
@@ -481,5 +481,5 @@ WORKLOADS: dict[str, Workload] = {
         Backlog(),
     )
 }
-# Workloads of issue 5 not built yet: (target, why), reported as rows of their own.
+# Workloads not built yet: (target, why), reported as rows of their own.
 NOT_IMPLEMENTED: dict[str, tuple[str, str]] = {}

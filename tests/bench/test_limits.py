@@ -1,0 +1,50 @@
+"""The "what limits the figures" sentences are computed from the run's own figures."""
+
+from __future__ import annotations
+
+import os
+
+from bench.limits import limits_lines
+from bench.workloads import Figures
+
+
+def test_the_drain_and_unary_limits_follow_from_the_cpu_each_event_cost() -> None:
+    drain = Figures(
+        values={
+            "cpu_total": 0.2,
+            "cpu_server": 0.05,
+            "cpu_workers": 0.05,
+            "cpu_postgres": 0.09,
+            "cpu_ceiling_rate": 10_000.0,
+            "delivered_rate": 8_000.0,
+        }
+    )
+    unary = Figures(
+        values={
+            "cpu_total": 1.4,
+            "cpu_server": 0.4,
+            "cpu_clients": 0.2,
+            "cpu_ceiling_rate": 1_430.0,
+        }
+    )
+    noop = Figures(values={"calls_rate": 4_400.0, "cpu_total": 0.38})
+    baseline = Figures(values={"cpu_total": 9.9})
+
+    drain_line, unary_line = limits_lines(
+        {
+            ("tenaz", "drain"): drain,
+            ("baseline", "drain"): baseline,
+            ("tenaz", "unary"): unary,
+            ("tenaz", "noop"): noop,
+        }
+    )
+
+    cores = os.cpu_count()
+    assert f"this machine's {cores} cores allow 10,000 events/s" in drain_line
+    assert "20,000 events/s would take 4.0 cores, of which 1.8 for PostgreSQL" in drain_line
+    assert "reached 4,400 calls/s" in unary_line
+    assert "2,000 calls/s would take 2.8 cores" in unary_line
+
+
+def test_nothing_is_said_of_a_workload_that_did_not_run() -> None:
+    assert limits_lines({}) == []
