@@ -195,9 +195,11 @@ class DeliveryEngine:
                 await rate_log.record_sent(
                     conn, destination.id, now, len(claimed), forget_before=now - RATE_WINDOW
                 )
-            await store.update_deliveries(conn, updates, now=now)
-            await store.record_attempts(conn, expired)
-            await record_status_changes(conn, changes)
+            # The writes need no answer: sent together, they cost one round trip.
+            async with conn.pipeline():
+                await store.update_deliveries(conn, updates, now=now)
+                await store.record_attempts(conn, expired)
+                await record_status_changes(conn, changes)
         return Round(claimed, len(due), limit, None)
 
     async def _rate_allowance(
@@ -268,12 +270,15 @@ class DeliveryEngine:
                 )
                 changes.append(change(row, status, attempt_number=number, error=error, at=now))
                 tally[status if status != Status.FAILED else f"FAILED:{reason}"] += 1
-            await store.update_deliveries(conn, updates, now=now)
-            await store.record_attempts(conn, ends)
-            await self._flag_credentials(conn, destination, outcomes, now)
-            for at in sorted(retry_times):
-                await queue.defer_delivery(self._app, conn, destination_id=destination.id, at=at)
-            await record_status_changes(conn, changes)
+            async with conn.pipeline():
+                await store.update_deliveries(conn, updates, now=now)
+                await store.record_attempts(conn, ends)
+                await self._flag_credentials(conn, destination, outcomes, now)
+                for at in sorted(retry_times):
+                    await queue.defer_delivery(
+                        self._app, conn, destination_id=destination.id, at=at
+                    )
+                await record_status_changes(conn, changes)
         log.info(
             "delivery.attempt.finished destination=%s batch=%d latency_ms=%d %s",
             destination.id,

@@ -26,15 +26,20 @@ PERSONAL = {
     "date_of_birth": "1990-07-14",
     "external_id": "cliente-secreto-9",
 }
+# The values as sent and as normalised before hashing. Digits go in runs of eight or more:
+# shorter ones turn up by chance in the logs' times, ports and durations.
 NEEDLES = [
     TOKEN,
     "Confidencial",
-    "98765",
+    "98765-4321",
+    "987654321",
     "Mariazinha",
     "Sigilosa",
     "Pindamonhangaba",
-    "12400",
-    "1990",
+    "12400-000",
+    "12400000",
+    "1990-07-14",
+    "19900714",
     "cliente-secreto",
 ]
 
