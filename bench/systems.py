@@ -30,7 +30,7 @@ from typing import Any, Protocol
 import grpc
 import psycopg
 from google.protobuf import field_mask_pb2
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, sql
 from tenaz.v1 import destinations_pb2, destinations_pb2_grpc
 
 from bench.baseline.schema import create_schema
@@ -121,6 +121,18 @@ async def _scalar(conn: AsyncConnection[Any], query: str) -> Any:
     cursor = await conn.execute(query)
     row = await cursor.fetchone()
     return None if row is None else row[0]
+
+
+async def _succeeded_since(conn: AsyncConnection[Any], attempts_table: str, since: float) -> int:
+    """Successful attempts that ended after `since`: both systems' tables have the columns."""
+    cursor = await conn.execute(
+        sql.SQL(
+            "SELECT count(*) FROM {} WHERE finished_at > to_timestamp(%s) AND outcome = 'succeeded'"
+        ).format(sql.Identifier(attempts_table)),
+        (since,),
+    )
+    row = await cursor.fetchone()
+    return int(row[0]) if row else 0
 
 
 async def _pairs(conn: AsyncConnection[Any], query: str) -> list[tuple[Any, ...]]:
@@ -233,13 +245,7 @@ class TenazSystem:
         return [float(gap) for (gap,) in rows]
 
     async def delivered_since(self, conn: AsyncConnection[Any], since: float) -> int:
-        cursor = await conn.execute(
-            "SELECT count(*) FROM tenaz_attempts"
-            " WHERE finished_at > to_timestamp(%s) AND outcome = 'succeeded'",
-            (since,),
-        )
-        row = await cursor.fetchone()
-        return int(row[0]) if row else 0
+        return await _succeeded_since(conn, "tenaz_attempts", since)
 
     async def waiting_for_retry(self, conn: AsyncConnection[Any]) -> Waiting:
         rows = await _pairs(
@@ -431,13 +437,7 @@ class BaselineSystem:
         return [float(gap) for (gap,) in rows]
 
     async def delivered_since(self, conn: AsyncConnection[Any], since: float) -> int:
-        cursor = await conn.execute(
-            "SELECT count(*) FROM baseline_attempts"
-            " WHERE finished_at > to_timestamp(%s) AND outcome = 'succeeded'",
-            (since,),
-        )
-        row = await cursor.fetchone()
-        return int(row[0]) if row else 0
+        return await _succeeded_since(conn, "baseline_attempts", since)
 
     async def waiting_for_retry(self, conn: AsyncConnection[Any]) -> Waiting:
         # A job that failed goes back to 'todo', scheduled, with one more attempt counted.
