@@ -117,6 +117,9 @@ def setup_lines(sizes: Sizes, options: Options, args: argparse.Namespace) -> lis
         f"- unary: SubmitEvent, one event per call, {sizes.unary_callers} concurrent callers in"
         f" {sizes.unary_clients} processes for {sizes.unary_seconds:g} s; workers deliver"
         " meanwhile",
+        "- unary ceiling (noop): the same callers calling the gRPC health check, which does"
+        " nothing: the most unary calls per second the server, the clients and this machine"
+        " allow before any work is done",
         f"- latency: SubmitEvent at a steady {sizes.latency_rate:,.0f} events/s for"
         f" {sizes.latency_seconds:g} s from {sizes.latency_clients} processes; from the"
         " client's acknowledgement to the start of the event's first attempt as the system"
@@ -164,9 +167,12 @@ def setup_lines(sizes: Sizes, options: Options, args: argparse.Namespace) -> lis
         " concurrency). Throughout, one client reads what an operator's screen would, one call"
         " at a time (ListEvents newest page, ListEvents filtered on PENDING, GetStats); peak"
         " RSS is per phase, its course in the details",
-        "- CPU seconds per 1,000 events delivered, from go to the last delivery, of each"
-        " process group (the PostgreSQL group is the postmaster and every backend, so it"
-        " includes the harness's progress polls, twice a second); RSS sampled every 0.2 s",
+        "- CPU seconds per 1,000 events delivered (per 1,000 calls for the unary ceiling),"
+        " from go to the last delivery, of each process group (the PostgreSQL group is the"
+        " postmaster and every backend, so it includes the harness's progress polls, twice a"
+        " second); 'every process of the run' adds the load clients and the fake platform, and"
+        " the rate the cores allow is the number of cores divided by that cost; RSS sampled"
+        " every 0.2 s",
         f"- command: `{args.command}`",
     ]
 
