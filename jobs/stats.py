@@ -16,6 +16,9 @@ DEFAULT_WINDOW = dt.timedelta(hours=24)
 DEFAULT_BUCKET = dt.timedelta(hours=1)
 MAX_BUCKETS = 500
 OUTCOMES = ("succeeded", "external_problem", "rejected", "interrupted", "expired")
+# Outcomes counted under another in the buckets: an attempt that ran out of time
+# is an external problem to the operator (the platform was too slow).
+_COUNTED_AS = {"attempt_budget": "external_problem"}
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,8 @@ class StatsService:
 
         size = int((until - since) / bucket) + (1 if (until - since) % bucket else 0)
         attempts = [dict.fromkeys(OUTCOMES, 0) for _ in range(size)]
-        for index, outcome, count in buckets:
+        for index, stored_outcome, count in buckets:
+            outcome = _COUNTED_AS.get(stored_outcome, stored_outcome)
             if 0 <= index < size and outcome in OUTCOMES:
                 attempts[index][outcome] += count
 
@@ -109,7 +113,7 @@ class StatsService:
                 health, reason = "needs_action", d.needs_action_reason
             elif (
                 last_attempt is not None
-                and last_attempt.outcome in ("external_problem", "interrupted")
+                and last_attempt.outcome in ("external_problem", "interrupted", "attempt_budget")
                 and waiting_now
             ):
                 health, reason = "failing", last_attempt.message

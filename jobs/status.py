@@ -39,6 +39,7 @@ class FailureReason(enum.StrEnum):
     REJECTED = "rejected"
     EXPIRED = "expired"
     CANCELLED = "cancelled"
+    DESTINATION_DELETED = "destination_deleted"
 
 
 LABELS_PT_BR: dict[Status, str] = {

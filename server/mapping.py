@@ -73,6 +73,7 @@ _REASON = {
     FailureReason.REJECTED: events_pb2.FAILURE_REASON_REJECTED,
     FailureReason.EXPIRED: events_pb2.FAILURE_REASON_EXPIRED,
     FailureReason.CANCELLED: events_pb2.FAILURE_REASON_CANCELLED,
+    FailureReason.DESTINATION_DELETED: events_pb2.FAILURE_REASON_DESTINATION_DELETED,
 }
 _OUTCOME = {
     "in_progress": events_pb2.ATTEMPT_OUTCOME_IN_PROGRESS,
@@ -81,6 +82,7 @@ _OUTCOME = {
     "rejected": events_pb2.ATTEMPT_OUTCOME_REJECTED,
     "interrupted": events_pb2.ATTEMPT_OUTCOME_INTERRUPTED,
     "expired": events_pb2.ATTEMPT_OUTCOME_EXPIRED,
+    "attempt_budget": events_pb2.ATTEMPT_OUTCOME_ATTEMPT_BUDGET,
 }
 
 

@@ -73,11 +73,16 @@ _OUTCOMES: dict[int, tuple[str, str]] = {
     events_pb2.ATTEMPT_OUTCOME_REJECTED: ("rejeitado", "rejected"),
     events_pb2.ATTEMPT_OUTCOME_INTERRUPTED: ("interrompido", "interrupted"),
     events_pb2.ATTEMPT_OUTCOME_EXPIRED: ("expirado", "expired"),
+    events_pb2.ATTEMPT_OUTCOME_ATTEMPT_BUDGET: (
+        "tempo da tentativa esgotado",
+        "attempt budget ran out",
+    ),
 }
 _FAILURE_REASONS: dict[int, tuple[str, str]] = {
     events_pb2.FAILURE_REASON_REJECTED: ("dados rejeitados", "rejected"),
     events_pb2.FAILURE_REASON_EXPIRED: ("prazo expirado", "expired"),
     events_pb2.FAILURE_REASON_CANCELLED: ("cancelado", "cancelled"),
+    events_pb2.FAILURE_REASON_DESTINATION_DELETED: ("destino excluído", "destination deleted"),
 }
 _WORDS = {
     "attempts": ("tentativas", "attempts"),

@@ -81,12 +81,14 @@
       "reason.rejected": "rejeitado pela plataforma",
       "reason.expired": "prazo expirado",
       "reason.cancelled": "cancelado por um operador",
+      "reason.destination_deleted": "destino excluído",
       "outcome.in_progress": "Em andamento",
       "outcome.succeeded": "Aceito",
       "outcome.external_problem": "Problema externo",
       "outcome.rejected": "Rejeitado",
       "outcome.interrupted": "Interrompido",
       "outcome.expired": "Expirado",
+      "outcome.attempt_budget": "Tempo da tentativa esgotado",
       operationDone: "{changed} de {total} entregas alteradas.",
       operationSkipped:
         " {skipped} ignoradas: só falhas e esperas dentro do prazo podem ser reenviadas," +
@@ -172,12 +174,14 @@
       "reason.rejected": "rejected by the platform",
       "reason.expired": "deadline passed",
       "reason.cancelled": "cancelled by an operator",
+      "reason.destination_deleted": "destination deleted",
       "outcome.in_progress": "In progress",
       "outcome.succeeded": "Accepted",
       "outcome.external_problem": "External problem",
       "outcome.rejected": "Rejected",
       "outcome.interrupted": "Interrupted",
       "outcome.expired": "Expired",
+      "outcome.attempt_budget": "Attempt budget ran out",
       operationDone: "{changed} of {total} deliveries changed.",
       operationSkipped:
         " {skipped} skipped: only failures and waits before their deadline can be retried," +

@@ -28,6 +28,7 @@ class FailureReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     FAILURE_REASON_REJECTED: _ClassVar[FailureReason]
     FAILURE_REASON_EXPIRED: _ClassVar[FailureReason]
     FAILURE_REASON_CANCELLED: _ClassVar[FailureReason]
+    FAILURE_REASON_DESTINATION_DELETED: _ClassVar[FailureReason]
 
 class AttemptOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -38,6 +39,7 @@ class AttemptOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ATTEMPT_OUTCOME_REJECTED: _ClassVar[AttemptOutcome]
     ATTEMPT_OUTCOME_INTERRUPTED: _ClassVar[AttemptOutcome]
     ATTEMPT_OUTCOME_EXPIRED: _ClassVar[AttemptOutcome]
+    ATTEMPT_OUTCOME_ATTEMPT_BUDGET: _ClassVar[AttemptOutcome]
 
 class OperationKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -70,6 +72,7 @@ FAILURE_REASON_UNSPECIFIED: FailureReason
 FAILURE_REASON_REJECTED: FailureReason
 FAILURE_REASON_EXPIRED: FailureReason
 FAILURE_REASON_CANCELLED: FailureReason
+FAILURE_REASON_DESTINATION_DELETED: FailureReason
 ATTEMPT_OUTCOME_UNSPECIFIED: AttemptOutcome
 ATTEMPT_OUTCOME_IN_PROGRESS: AttemptOutcome
 ATTEMPT_OUTCOME_SUCCEEDED: AttemptOutcome
@@ -77,6 +80,7 @@ ATTEMPT_OUTCOME_EXTERNAL_PROBLEM: AttemptOutcome
 ATTEMPT_OUTCOME_REJECTED: AttemptOutcome
 ATTEMPT_OUTCOME_INTERRUPTED: AttemptOutcome
 ATTEMPT_OUTCOME_EXPIRED: AttemptOutcome
+ATTEMPT_OUTCOME_ATTEMPT_BUDGET: AttemptOutcome
 OPERATION_KIND_UNSPECIFIED: OperationKind
 OPERATION_KIND_RETRY: OperationKind
 OPERATION_KIND_CANCEL: OperationKind
