@@ -161,6 +161,7 @@ class TenazSystem:
         from jobs import keys
         from jobs.destinations import DestinationSpec
         from jobs.runtime import open_runtime
+        from jobs.scopes import ADMIN
         from jobs.secrets import generate_key
         from jobs.settings import Settings
 
@@ -169,7 +170,8 @@ class TenazSystem:
             database_url=database_url, secret_key=secret_key, pool_min_size=1, pool_max_size=2
         )
         async with open_runtime(settings, database_url) as runtime:
-            new_key = await keys.create_key(runtime.pool, workspace="bench")
+            # Admin: the recovery workload sets the destination's rate limit over gRPC.
+            new_key = await keys.create_key(runtime.pool, workspace="bench", scope=ADMIN)
             await runtime.destinations.create(
                 new_key.workspace.id,
                 DestinationSpec(

@@ -37,6 +37,7 @@ from jobs.destinations import DestinationSpec
 from jobs.migrate import migrate
 from jobs.platforms.fake_meta import Failure, FakeMeta, FakeMetaServer
 from jobs.runtime import Runtime, open_runtime
+from jobs.scopes import ADMIN
 from jobs.settings import Settings
 from jobs.store.events import EventFilter
 from jobs.submission import EventInput
@@ -362,7 +363,8 @@ async def make_screenshots(database_url: str) -> None:
         FakeMetaServer(loja) as loja_server,
         FakeMetaServer(campanhas) as campanhas_server,
     ):
-        key = await keys.create_key(runtime.pool, workspace="minha-loja")
+        # Admin: the pictures show the retry and cancel buttons, which submit keys do not get.
+        key = await keys.create_key(runtime.pool, workspace="minha-loja", scope=ADMIN)
         demo = Demo(runtime, clock, key.workspace.id, key.secret, {})
         app_url = f"http://127.0.0.1:{closed_port()}"
         await play_the_day(demo, loja_server, campanhas_server, app_url)

@@ -9,7 +9,8 @@ The gRPC edge maps each class to one status code in one table
      ├── AlreadyExists        a destination with that name exists
      ├── FailedPrecondition   valid input the current state cannot accept
      ├── OutOfRange           a stream cursor older than what is kept
-     └── Unauthenticated      missing, unknown or revoked API key
+     ├── Unauthenticated      missing, unknown or revoked API key (or dashboard session)
+     └── PermissionDenied     a known key whose scope does not cover the call
 """
 
 from __future__ import annotations
@@ -57,4 +58,8 @@ class OutOfRange(TenazError):
 
 
 class Unauthenticated(TenazError):
+    pass
+
+
+class PermissionDenied(TenazError):
     pass

@@ -1,8 +1,9 @@
-"""API keys: made once, shown once, stored as a SHA-256 hash.
+"""API keys: made once, shown once, stored as a SHA-256 hash, each with a scope.
 
 Keys are 32 random bytes, so a plain SHA-256 is enough to make a stolen
 database useless for calling the API (no need for a slow password hash); the
-lookup is by hash and the final comparison is constant-time.
+lookup is by hash and the final comparison is constant-time. What a key may
+do is its scope (`jobs.scopes`).
 """
 
 from __future__ import annotations
@@ -15,14 +16,16 @@ from dataclasses import dataclass
 from psycopg_pool import AsyncConnectionPool
 
 from jobs.errors import FailedPrecondition, InvalidArgument, NotFound, Unauthenticated
+from jobs.scopes import SCOPES, SUBMIT
 from jobs.store import workspaces as store
-from jobs.store.rows import Workspace
+from jobs.store.rows import Caller, Workspace
 from jobs.store.workspaces import ApiKeyRow
 
 __all__ = [
     "DISPLAY_PREFIX_LENGTH",
     "KEY_PREFIX",
     "ApiKeyRow",
+    "Caller",
     "NewKey",
     "Workspace",
     "authenticate",
@@ -41,14 +44,19 @@ DISPLAY_PREFIX_LENGTH = len(KEY_PREFIX) + 6
 class NewKey:
     workspace: Workspace
     secret: str
+    scope: str
 
 
 def hash_key(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
 
 
-async def create_key(pool: AsyncConnectionPool, *, workspace: str, name: str = "") -> NewKey:
+async def create_key(
+    pool: AsyncConnectionPool, *, workspace: str, name: str = "", scope: str = SUBMIT
+) -> NewKey:
     """Create a key for `workspace` (creating the workspace if new)."""
+    if scope not in SCOPES:
+        raise InvalidArgument.one("scope", " or ".join(SCOPES))
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
     async with pool.connection() as conn, conn.transaction():
         ws = await store.ensure_workspace(conn, workspace)
@@ -58,16 +66,18 @@ async def create_key(pool: AsyncConnectionPool, *, workspace: str, name: str = "
             name=name,
             key_hash=hash_key(secret),
             key_prefix=secret[:DISPLAY_PREFIX_LENGTH],
+            scope=scope,
         )
-    return NewKey(workspace=ws, secret=secret)
+    return NewKey(workspace=ws, secret=secret, scope=scope)
 
 
-async def authenticate(pool: AsyncConnectionPool, secret: str) -> Workspace:
+async def authenticate(pool: AsyncConnectionPool, secret: str) -> Caller:
+    """The live key `secret` is: its id, workspace and scope; Unauthenticated otherwise."""
     if not secret.startswith(KEY_PREFIX) or len(secret) > 200:
         raise Unauthenticated("invalid API key")
     digest = hash_key(secret)
     async with pool.connection() as conn:
-        found = await store.workspace_for_key(conn, digest)
+        found = await store.caller_for_key(conn, digest)
     if found is None or not hmac.compare_digest(found[1], digest):
         raise Unauthenticated("invalid API key")
     return found[0]

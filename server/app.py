@@ -60,7 +60,7 @@ def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
 
 
 async def start_server(runtime: Runtime, address: str) -> TenazServer:
-    async def check_key(secret: str) -> keys.Workspace:
+    async def check_key(secret: str) -> keys.Caller:
         return await keys.authenticate(runtime.pool, secret)
 
     server = grpc.aio.server(

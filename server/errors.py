@@ -25,6 +25,7 @@ from jobs.errors import (
     InvalidArgument,
     NotFound,
     OutOfRange,
+    PermissionDenied,
     TenazError,
     Unauthenticated,
 )
@@ -39,6 +40,7 @@ _CODES: tuple[tuple[type[BaseException], grpc.StatusCode, int], ...] = (
     (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION, code_pb2.FAILED_PRECONDITION),
     (OutOfRange, grpc.StatusCode.OUT_OF_RANGE, code_pb2.OUT_OF_RANGE),
     (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED, code_pb2.UNAUTHENTICATED),
+    (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED, code_pb2.PERMISSION_DENIED),
 )
 
 _UNAVAILABLE = (psycopg.OperationalError, psycopg_pool.PoolTimeout)

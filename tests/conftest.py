@@ -26,6 +26,7 @@ from jobs.clock import FakeClock
 from jobs.migrate import migrate
 from jobs.platforms.fake_meta import FakeMeta, FakeMetaServer
 from jobs.runtime import Runtime, open_runtime
+from jobs.scopes import ADMIN, SUBMIT
 from jobs.secrets import generate_key
 from jobs.settings import Settings
 from server.app import TenazServer, start_server
@@ -123,12 +124,19 @@ async def runtime(settings: Settings, clock: FakeClock) -> AsyncIterator[Runtime
 
 @pytest.fixture
 async def api_key(runtime: Runtime) -> str:
-    return (await keys.create_key(runtime.pool, workspace="acme")).secret
+    """An admin key of workspace acme: tests set up destinations and retry with it."""
+    return (await keys.create_key(runtime.pool, workspace="acme", scope=ADMIN)).secret
 
 
 @pytest.fixture
 async def other_api_key(runtime: Runtime) -> str:
-    return (await keys.create_key(runtime.pool, workspace="globex")).secret
+    return (await keys.create_key(runtime.pool, workspace="globex", scope=ADMIN)).secret
+
+
+@pytest.fixture
+async def submit_api_key(runtime: Runtime) -> str:
+    """A submit key of workspace acme, beside `api_key`: it may send and read, not manage."""
+    return (await keys.create_key(runtime.pool, workspace="acme", scope=SUBMIT)).secret
 
 
 @pytest.fixture

@@ -14,6 +14,15 @@ class Workspace:
 
 
 @dataclass(frozen=True)
+class Caller:
+    """The live API key a call was made with: its id, its workspace and its scope."""
+
+    key_id: int
+    workspace: Workspace
+    scope: str
+
+
+@dataclass(frozen=True)
 class Destination:
     id: int
     workspace_id: int

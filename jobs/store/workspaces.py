@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from psycopg import AsyncConnection
 from psycopg.rows import class_row
 
-from jobs.store.rows import Workspace
+from jobs.store.rows import Caller, Workspace
 
 
 @dataclass(frozen=True)
@@ -19,12 +19,13 @@ class ApiKeyRow:
     workspace: str
     name: str
     prefix: str
+    scope: str
     created_at: dt.datetime
     revoked_at: dt.datetime | None
 
 
 _KEY_COLUMNS = (
-    "k.id, w.name AS workspace, k.name, k.key_prefix AS prefix, k.created_at, k.revoked_at"
+    "k.id, w.name AS workspace, k.name, k.key_prefix AS prefix, k.scope, k.created_at, k.revoked_at"
 )
 
 
@@ -42,21 +43,25 @@ async def ensure_workspace(conn: AsyncConnection, name: str) -> Workspace:
 
 
 async def insert_api_key(
-    conn: AsyncConnection, *, workspace_id: int, name: str, key_hash: bytes, key_prefix: str
+    conn: AsyncConnection,
+    *,
+    workspace_id: int,
+    name: str,
+    key_hash: bytes,
+    key_prefix: str,
+    scope: str,
 ) -> None:
     await conn.execute(
-        "INSERT INTO tenaz_api_keys (workspace_id, name, key_hash, key_prefix)"
-        " VALUES (%s, %s, %s, %s)",
-        (workspace_id, name, key_hash, key_prefix),
+        "INSERT INTO tenaz_api_keys (workspace_id, name, key_hash, key_prefix, scope)"
+        " VALUES (%s, %s, %s, %s, %s)",
+        (workspace_id, name, key_hash, key_prefix, scope),
     )
 
 
-async def workspace_for_key(
-    conn: AsyncConnection, key_hash: bytes
-) -> tuple[Workspace, bytes] | None:
-    """The workspace of a live key, with the stored hash for a constant-time check."""
+async def caller_for_key(conn: AsyncConnection, key_hash: bytes) -> tuple[Caller, bytes] | None:
+    """A live key's id, workspace and scope, with the stored hash for a constant-time check."""
     cur = await conn.execute(
-        "SELECT w.id, w.name, k.key_hash FROM tenaz_api_keys k"
+        "SELECT k.id, w.id, w.name, k.scope, k.key_hash FROM tenaz_api_keys k"
         " JOIN tenaz_workspaces w ON w.id = k.workspace_id"
         " WHERE k.key_hash = %s AND k.revoked_at IS NULL",
         (key_hash,),
@@ -64,7 +69,8 @@ async def workspace_for_key(
     row = await cur.fetchone()
     if row is None:
         return None
-    return Workspace(id=row[0], name=row[1]), bytes(row[2])
+    caller = Caller(key_id=row[0], workspace=Workspace(id=row[1], name=row[2]), scope=row[3])
+    return caller, bytes(row[4])
 
 
 async def list_api_keys(conn: AsyncConnection, *, workspace: str | None = None) -> list[ApiKeyRow]:

@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from jobs.scopes import SCOPES, SUBMIT
 from server.cli import (
     destinations,
     events,
@@ -41,6 +42,7 @@ DEFAULT_SERVER = "127.0.0.1:50051"
 _HINTS = {
     "UNAVAILABLE": "is Tenaz serving at {server}? (--server / TENAZ_SERVER)",
     "UNAUTHENTICATED": "check the API key (--api-key / TENAZ_API_KEY; tenaz keys list)",
+    "PERMISSION_DENIED": "use an admin key (tenaz keys create --scope admin)",
 }
 
 
@@ -140,9 +142,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(keys_sub, "create", keys.create, "create an API key; it is printed once")
     p.add_argument("--workspace", required=True, help="the workspace (created if new)")
     p.add_argument("--name", default="", help="what the key is for, e.g. checkout-service")
-    p = command(keys_sub, "list", keys.list_, "list API keys (prefixes, never secrets)")
+    p.add_argument(
+        "--scope",
+        choices=SCOPES,
+        default=SUBMIT,
+        help=(
+            "submit: send events and read them, their stats and status stream (the default);"
+            " admin: also manage destinations, retry, cancel and replay"
+        ),
+    )
+    p = command(
+        keys_sub, "list", keys.list_, "list API keys (prefixes, never secrets)", parents=(shown,)
+    )
     p.add_argument("--workspace", default="", help="only this workspace's keys")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
     p = command(keys_sub, "revoke", keys.revoke, "revoke an API key by its prefix")
     p.add_argument("prefix", help="the key's prefix as `tenaz keys list` shows it")
     p.add_argument("--workspace", default="", help="the key's workspace, if the prefix is shared")

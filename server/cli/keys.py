@@ -3,7 +3,7 @@
 Keys are how one reaches the API, so making the first one cannot need the
 API: these commands open the database (TENAZ_DATABASE_URL, or the embedded
 one) like `tenaz migrate` does. A key's secret is printed once, on stdout, at
-creation; listings show only its prefix.
+creation; listings show only its prefix, and its scope in the user's language.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from server.cli.output import Output, cell, local_time, table
+from jobs.scopes import ADMIN
+from server.cli.output import Output, cell, local_time, scope_label, table
 from server.cli.process import load_settings
 
 if TYPE_CHECKING:
@@ -40,9 +41,13 @@ async def create(args: argparse.Namespace, out: Output) -> None:
     from jobs import keys
 
     async with _pool() as pool:
-        key = await keys.create_key(pool, workspace=args.workspace, name=args.name)
+        key = await keys.create_key(
+            pool, workspace=args.workspace, name=args.name, scope=args.scope
+        )
     out.console.file.write(key.secret + "\n")
-    out.note(f"API key for workspace {key.workspace.name!r}; it is shown only this once.")
+    out.note(
+        f"{key.scope} API key for workspace {key.workspace.name!r}; it is shown only this once."
+    )
 
 
 async def list_(args: argparse.Namespace, out: Output) -> None:
@@ -57,6 +62,7 @@ async def list_(args: argparse.Namespace, out: Output) -> None:
                     "prefix": key.prefix,
                     "workspace": key.workspace,
                     "name": key.name,
+                    "scope": key.scope,
                     "created_at": key.created_at.isoformat(),
                     "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
                 }
@@ -67,12 +73,13 @@ async def list_(args: argparse.Namespace, out: Output) -> None:
     if not found:
         out.note("no API keys yet: tenaz keys create --workspace NAME")
         return
-    grid = table("prefix", "workspace", "name", "created", "revoked")
+    grid = table("prefix", "workspace", "name", "scope", "created", "revoked")
     for key in found:
         grid.add_row(
             cell(key.prefix),
             cell(key.workspace),
             cell(key.name),
+            cell(scope_label(key.scope, out.lang), "bold" if key.scope == ADMIN else ""),
             cell(local_time(key.created_at)),
             cell(local_time(key.revoked_at), "red" if key.revoked_at else "dim"),
         )

@@ -84,6 +84,11 @@ _FAILURE_REASONS: dict[int, tuple[str, str]] = {
     events_pb2.FAILURE_REASON_CANCELLED: ("cancelado", "cancelled"),
     events_pb2.FAILURE_REASON_DESTINATION_DELETED: ("destino excluído", "destination deleted"),
 }
+# API key scopes, as `tenaz keys list` shows them; `--scope` takes the English names.
+_SCOPES: dict[str, tuple[str, str]] = {
+    "submit": ("envio", "submit"),
+    "admin": ("administração", "admin"),
+}
 _WORDS = {
     "attempts": ("tentativas", "attempts"),
     "next attempt": ("próxima tentativa", "next attempt"),
@@ -133,6 +138,10 @@ def outcome_label(value: int, lang: str = PT_BR) -> str:
 
 def failure_reason_label(value: int, lang: str = PT_BR) -> str:
     return _pick(_FAILURE_REASONS[value], lang) if value in _FAILURE_REASONS else ""
+
+
+def scope_label(scope: str, lang: str = PT_BR) -> str:
+    return _pick(_SCOPES[scope], lang) if scope in _SCOPES else scope
 
 
 def word(key: str, lang: str = PT_BR) -> str:

@@ -4,11 +4,12 @@
     GET  /api/events?status=&destination=&q=    events, newest first, paged
     GET  /api/events/{id}                       one event, its deliveries and attempts
     GET  /api/stats?window=24h&bucket=1h        counts, attempts over time, destination health
-    POST /api/deliveries/retry   {"delivery_ids": [...]}
-    POST /api/deliveries/cancel  {"delivery_ids": [...]}
-    POST /api/destinations/{name}/access-token  {"access_token": "..."}
+    POST /api/deliveries/retry   {"delivery_ids": [...]}         (admin keys)
+    POST /api/deliveries/cancel  {"delivery_ids": [...]}         (admin keys)
+    POST /api/destinations/{name}/access-token  {"access_token": "..."}   (admin keys)
 
 Errors are raised, never answered here: `server.dashboard.errors` maps them.
+Scopes are checked before any handler runs (`server.dashboard.auth`).
 """
 
 from __future__ import annotations

@@ -114,7 +114,7 @@ class _Pages:
 def build_application(
     runtime: Runtime, hub: StatusHub, stopping: asyncio.Event, *, heartbeat: float
 ) -> web.Application:
-    async def check_key(secret: str) -> keys.Workspace:
+    async def check_key(secret: str) -> keys.Caller:
         return await keys.authenticate(runtime.pool, secret)
 
     key_cache = KeyCache(check_key)

@@ -6,6 +6,10 @@ checks it and keeps it in an HttpOnly, SameSite=Strict cookie, so page scripts
 never hold the key and other sites cannot make the browser send it. Scripts
 and tests may send `Authorization: Bearer <key>` instead. Keys never reach a
 log line.
+
+Reading is open to every scope; every state-changing API call (retry,
+cancel, a new access token) needs an admin key, whatever the page shows, so
+a route added later is closed to submit keys unless it says otherwise.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from jobs.errors import InvalidArgument, Unauthenticated
-from jobs.store.rows import Workspace
+from jobs.scopes import ADMIN, require_scope
+from jobs.store.rows import Caller, Workspace
 from server.auth import KeyCache
 from server.dashboard.errors import error_response
 from server.dashboard.params import json_object
@@ -27,15 +32,20 @@ log = logging.getLogger(__name__)
 
 COOKIE = "tenaz_session"
 SESSION_PATH = "/api/session"
-WORKSPACE = web.RequestKey("workspace", Workspace)
+CALLER = web.RequestKey("caller", Caller)
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+def caller(request: web.Request) -> Caller:
+    """The key that made this API call (set by `middleware`)."""
+    return request[CALLER]
+
+
 def workspace(request: web.Request) -> Workspace:
-    """The workspace of the key that made this API call (set by `middleware`)."""
-    return request[WORKSPACE]
+    """The workspace of the key that made this API call."""
+    return request[CALLER].workspace
 
 
 def presented_key(request: web.Request) -> str:
@@ -77,7 +87,9 @@ def middleware(keys: KeyCache) -> Middleware:
         if request.method not in _SAFE_METHODS and not _same_origin(request):
             return error_response(403, "permission_denied", "cross-site request refused")
         if _needs_key(request):
-            request[WORKSPACE] = await keys.workspace_for(presented_key(request))
+            request[CALLER] = found = await keys.caller_for(presented_key(request))
+            if request.method not in _SAFE_METHODS:
+                require_scope(found, ADMIN, f"{request.method} {request.path}")
         return await handler(request)
 
     return authenticate
@@ -90,8 +102,8 @@ class Sessions:
         self._keys = keys
 
     async def current(self, request: web.Request) -> web.StreamResponse:
-        """The page's first call: which workspace the cookie (or header) opens."""
-        return web.json_response({"workspace": workspace(request).name})
+        """The page's first call: which workspace the cookie (or header) opens, with what scope."""
+        return web.json_response(_session_body(caller(request)))
 
     async def login(self, request: web.Request) -> web.StreamResponse:
         body = await json_object(request)
@@ -99,12 +111,12 @@ class Sessions:
         if not isinstance(secret, str) or not secret.strip():
             raise InvalidArgument.one("api_key", "paste an API key (tenaz keys create)")
         try:
-            found = await self._keys.workspace_for(secret.strip())
+            found = await self._keys.caller_for(secret.strip())
         except Unauthenticated:
             log.info("dashboard.login.refused")
             raise
-        log.info("dashboard.login workspace=%s", found.id)
-        response = web.json_response({"workspace": found.name})
+        log.info("dashboard.login workspace=%s scope=%s", found.workspace.id, found.scope)
+        response = web.json_response(_session_body(found))
         response.set_cookie(
             COOKIE,
             secret.strip(),
@@ -126,7 +138,11 @@ class Sessions:
         if not cookie:
             return False
         try:
-            await self._keys.workspace_for(cookie)
+            await self._keys.caller_for(cookie)
         except Unauthenticated:
             return False
         return True
+
+
+def _session_body(found: Caller) -> dict[str, str]:
+    return {"workspace": found.workspace.name, "scope": found.scope}

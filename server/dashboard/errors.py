@@ -23,6 +23,7 @@ from jobs.errors import (
     InvalidArgument,
     NotFound,
     OutOfRange,
+    PermissionDenied,
     Unauthenticated,
 )
 
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 _STATUSES: tuple[tuple[type[Exception], int, str], ...] = (
     (InvalidArgument, 400, "invalid_argument"),
     (Unauthenticated, 401, "unauthenticated"),
+    (PermissionDenied, 403, "permission_denied"),
     (NotFound, 404, "not_found"),
     (AlreadyExists, 409, "already_exists"),
     (FailedPrecondition, 409, "failed_precondition"),

@@ -506,6 +506,7 @@ async def test_keys_create_list_and_revoke_and_a_revoked_key_is_refused(
             name="twin",
             key_hash=bytes(32),
             key_prefix=spare[:9],
+            scope="submit",
         )
     ambiguous, too_short = await asyncio.gather(
         cli("keys", "revoke", spare[:9], expect=1),
@@ -531,7 +532,47 @@ async def test_keys_create_list_and_revoke_and_a_revoked_key_is_refused(
     assert by_key[spare[:9], "loja"]["revoked_at"] is not None
     assert by_key[spare[:9], "outra"]["revoked_at"] is None
     assert by_key[secret[:9], "loja"]["revoked_at"] is None
-    assert all(set(k) == {"prefix", "workspace", "name", "created_at", "revoked_at"} for k in keys)
+    assert all(
+        set(k) == {"prefix", "workspace", "name", "scope", "created_at", "revoked_at"} for k in keys
+    )
+
+
+async def test_keys_have_a_scope_and_a_submit_key_cannot_manage(cli: Cli) -> None:
+    submit_key, admin_key, wrong = await asyncio.gather(
+        cli("keys", "create", "--workspace", "loja"),
+        cli("keys", "create", "--workspace", "loja", "--scope", "admin"),
+        cli("keys", "create", "--workspace", "loja", "--scope", "root", expect=2),
+    )
+    assert "submit API key for workspace 'loja'" in submit_key.err
+    assert "admin API key for workspace 'loja'" in admin_key.err
+    assert "invalid choice: 'root'" in wrong.err
+    submit, admin = submit_key.out.strip(), admin_key.out.strip()
+
+    pt, en, as_json = await asyncio.gather(
+        cli("keys", "list", "--workspace", "loja"),
+        cli("keys", "list", "--workspace", "loja", "--lang", "en"),
+        cli("keys", "list", "--workspace", "loja", "--json"),
+    )
+    assert pt.out.splitlines()[0].split()[:4] == ["prefix", "workspace", "name", "scope"]
+    # The keys have no name: a row's third word is its scope.
+    rows = {line.split()[0]: line.split()[2] for line in pt.out.splitlines()[1:]}
+    assert rows == {submit[:9]: "envio", admin[:9]: "administração"}
+    rows = {line.split()[0]: line.split()[2] for line in en.out.splitlines()[1:]}
+    assert rows == {submit[:9]: "submit", admin[:9]: "admin"}
+    listed = as_json.json()
+    assert isinstance(listed, list)
+    assert {k["prefix"]: k["scope"] for k in listed} == {submit[:9]: "submit", admin[:9]: "admin"}
+
+    refused, _ = await asyncio.gather(
+        cli("destinations", "create-sandbox", "sandbox", expect=1, TENAZ_API_KEY=submit),
+        cli("destinations", "create-sandbox", "sandbox", TENAZ_API_KEY=admin),
+    )
+    assert refused.err.splitlines() == [
+        "tenaz: PERMISSION_DENIED: this API key has scope submit;"
+        " CreateDestination needs an admin key",
+        "hint: use an admin key (tenaz keys create --scope admin)",
+    ]
+    assert "sandbox" in (await cli("destinations", "list", TENAZ_API_KEY=submit)).out
 
 
 async def test_stats_count_by_status_and_destination(

@@ -62,7 +62,8 @@ async def test_walkthrough_on_the_embedded_database(tmp_path: Path) -> None:
             login = await http.get(f"http://127.0.0.1:{dashboard_port}/login")
         assert login.status_code == 200  # the dashboard runs beside the gRPC server
 
-        env["TENAZ_API_KEY"] = (await tenaz(env, "keys", "create", "--workspace", "demo")).strip()
+        created = await tenaz(env, "keys", "create", "--workspace", "demo", "--scope", "admin")
+        env["TENAZ_API_KEY"] = created.strip()
         assert env["TENAZ_API_KEY"].startswith("tz_")
         await tenaz(env, "destinations", "create-sandbox", "sandbox")
         listed = await tenaz(env, "destinations", "list")

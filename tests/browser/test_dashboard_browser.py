@@ -101,7 +101,7 @@ async def log_in(page: Page, key: str) -> None:
 
 
 async def sandbox(runtime: Runtime, key: str) -> int:
-    workspace = await keys.authenticate(runtime.pool, key)
+    workspace = (await keys.authenticate(runtime.pool, key)).workspace
     await runtime.destinations.create(workspace.id, DestinationSpec(name="sandbox", kind="sandbox"))
     return workspace.id
 

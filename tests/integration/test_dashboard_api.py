@@ -22,7 +22,8 @@ from jobs.runtime import Runtime
 from jobs.submission import EventInput
 from server.app import TenazServer
 from server.dashboard import DashboardServer, start_dashboard
-from server.dashboard.auth import COOKIE
+from server.dashboard.app import build_application
+from server.dashboard.auth import COOKIE, SESSION_PATH
 from server.status_hub import StatusHub
 from tests.support import run_jobs
 
@@ -58,7 +59,7 @@ def bearer(key: str) -> dict[str, str]:
 
 
 async def workspace_id(runtime: Runtime, key: str) -> int:
-    return (await keys.authenticate(runtime.pool, key)).id
+    return (await keys.authenticate(runtime.pool, key)).workspace.id
 
 
 async def sandbox(runtime: Runtime, key: str, name: str = "sandbox") -> None:
@@ -203,14 +204,14 @@ async def test_login_sets_an_httponly_strict_cookie_that_opens_the_api_and_logou
         assert "Set-Cookie" not in response.headers
     async with http.post("/api/session", json={"api_key": api_key}) as response:
         assert response.status == 200
-        assert await response.json() == {"workspace": "acme"}
+        assert await response.json() == {"workspace": "acme", "scope": "admin"}
         cookie = response.headers["Set-Cookie"]
     attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")}
     assert {"httponly", "samesite", "path"} <= attributes
     assert "SameSite=Strict" in cookie
 
     async with http.get("/api/session") as response:
-        assert (await response.json()) == {"workspace": "acme"}
+        assert (await response.json()) == {"workspace": "acme", "scope": "admin"}
     async with http.get("/api/events") as response:
         assert response.status == 200
     async with http.get("/", allow_redirects=False) as response:
@@ -277,6 +278,56 @@ async def test_a_key_sees_only_its_own_workspace(
     stats = await get_json(http, "/api/stats", api_key)
     assert stats["counts"]["SUCCEEDED"] == 1
     assert [d["name"] for d in stats["destinations"]] == ["sandbox"]
+
+
+async def test_a_submit_key_reads_everything_and_every_action_is_refused_with_403(
+    http: aiohttp.ClientSession,
+    runtime: Runtime,
+    hub: StatusHub,
+    api_key: str,
+    submit_api_key: str,
+) -> None:
+    await sandbox(runtime, api_key)
+    failed = await submit(runtime, api_key, "bad-1", currency="ZZZ")
+    await run_jobs(runtime)
+    assert await get_json(http, "/api/session", submit_api_key) == {
+        "workspace": "acme",
+        "scope": "submit",
+    }
+    for path in ("/api/statuses", "/api/events", "/api/stats"):
+        await get_json(http, path, submit_api_key)
+    before = await get_json(http, f"/api/events/{failed}", submit_api_key)
+    [delivery] = before["event"]["deliveries"]
+    assert delivery["status"] == "FAILED" and delivery["can_retry"]
+
+    # Every state-changing route the dashboard has, including any added later.
+    app = build_application(runtime, hub, asyncio.Event(), heartbeat=1.0)
+    actions = sorted(
+        (route.method, route.resource.canonical.replace("{name}", "sandbox"))
+        for route in app.router.routes()
+        if route.method not in ("GET", "HEAD")
+        and route.resource is not None
+        and route.resource.canonical != SESSION_PATH
+    )
+    assert actions == [
+        ("POST", "/api/deliveries/cancel"),
+        ("POST", "/api/deliveries/retry"),
+        ("POST", "/api/destinations/sandbox/access-token"),
+    ]
+    body = {"delivery_ids": [delivery["id"]], "access_token": "another-token"}
+    for method, path in actions:
+        async with http.request(
+            method, path, headers=bearer(submit_api_key), json=body
+        ) as response:
+            answer = await response.json()
+            assert response.status == 403, answer
+        assert answer["error"] == {
+            "code": "permission_denied",
+            "message": f"this API key has scope submit; {method} {path} needs an admin key",
+        }
+    assert await get_json(http, f"/api/events/{failed}", submit_api_key) == before
+    # The same call with the admin key of the same workspace goes through.
+    await post_json(http, "/api/deliveries/retry", api_key, {"delivery_ids": [delivery["id"]]})
 
 
 # --- reads ---------------------------------------------------------------------------------

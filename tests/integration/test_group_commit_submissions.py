@@ -28,7 +28,7 @@ def purchase(runtime: Runtime, event_id: str, **changes: object) -> EventInput:
 
 
 async def submit_together(runtime: Runtime, api_key: str, events: list[EventInput]) -> list[object]:
-    workspace = (await keys.authenticate(runtime.pool, api_key)).id
+    workspace = (await keys.authenticate(runtime.pool, api_key)).workspace.id
     return await asyncio.gather(
         *(runtime.submissions.submit(workspace, [e], batch=False) for e in events),
         return_exceptions=True,
@@ -68,7 +68,7 @@ async def test_the_answer_matches_what_was_stored(
     runtime: Runtime, api_key: str, meta: str
 ) -> None:
     [[result]] = await submit_together(runtime, api_key, [purchase(runtime, "order-1")])  # type: ignore[misc]
-    workspace = (await keys.authenticate(runtime.pool, api_key)).id
+    workspace = (await keys.authenticate(runtime.pool, api_key)).workspace.id
 
     stored = await runtime.reads.get(workspace, str(result.event.id))
 
@@ -92,7 +92,7 @@ async def test_a_value_the_database_refuses_fails_only_its_own_call(
 async def test_a_single_call_keeps_its_error_paths(
     runtime: Runtime, api_key: str, meta: str, batch: bool
 ) -> None:
-    workspace = (await keys.authenticate(runtime.pool, api_key)).id
+    workspace = (await keys.authenticate(runtime.pool, api_key)).workspace.id
     with pytest.raises(InvalidArgument) as caught:
         await runtime.submissions.submit(
             workspace, [purchase(runtime, "x", currency="reais")], batch=batch

@@ -12,8 +12,9 @@ import pytest
 from psycopg import sql
 
 import jobs.migrate
+from jobs.keys import hash_key
 from jobs.migrate import migrate
-from jobs.store import deliveries, events
+from jobs.store import deliveries, events, workspaces
 
 
 @pytest.fixture
@@ -94,3 +95,45 @@ async def test_an_attempt_running_across_the_upgrade_keeps_its_start_and_trigger
         )
         cur = await conn.execute("SELECT number, trigger, outcome FROM tenaz_attempts")
         assert await cur.fetchall() == [(2, "manual", "succeeded")]
+
+
+async def test_a_key_made_before_scopes_is_admin_and_one_made_without_a_scope_is_submit(
+    empty_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keys could do everything before 0011: they keep doing it. A key inserted without a
+    scope (by an older `tenaz keys create` during an upgrade) gets the narrower one."""
+    url = empty_database
+    everything = list(jobs.migrate._migrations())
+    monkeypatch.setattr(
+        jobs.migrate, "_migrations", lambda: iter(m for m in everything if m[0] < "0011")
+    )
+    await migrate(url)
+    older = "tz_made-before-scopes"
+    with psycopg.connect(url) as conn:
+        conn.execute("INSERT INTO tenaz_workspaces (id, name) VALUES (1, 'acme')")
+        conn.execute(
+            "INSERT INTO tenaz_api_keys (workspace_id, key_hash, key_prefix)"
+            " VALUES (1, %s, 'tz_made-b')",
+            (hash_key(older),),
+        )
+    monkeypatch.undo()
+    assert "0011_key_scopes" in await migrate(url)
+
+    during_upgrade = "tz_made-by-an-older-version"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO tenaz_api_keys (workspace_id, key_hash, key_prefix)"
+            " VALUES (1, %s, 'tz_made-b')",
+            (hash_key(during_upgrade),),
+        )
+        with pytest.raises(psycopg.errors.CheckViolation):
+            conn.execute(
+                "INSERT INTO tenaz_api_keys (workspace_id, key_hash, key_prefix, scope)"
+                " VALUES (1, %s, 'tz_root', 'root')",
+                (hash_key("tz_root"),),
+            )
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        found = await workspaces.caller_for_key(conn, hash_key(older))
+        assert found is not None and found[0].scope == "admin"
+        found = await workspaces.caller_for_key(conn, hash_key(during_upgrade))
+        assert found is not None and found[0].scope == "submit"

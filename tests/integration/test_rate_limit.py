@@ -13,6 +13,7 @@ from tenaz.v1 import events_pb2, events_pb2_grpc
 
 from jobs import keys
 from jobs.runtime import open_runtime
+from jobs.scopes import ADMIN
 from jobs.settings import Settings
 from server.app import start_server
 
@@ -20,7 +21,7 @@ from server.app import start_server
 async def test_a_key_over_its_rate_is_told_when_to_retry(settings: Settings) -> None:
     limited = dataclasses.replace(settings, submit_rate_limit=1.0, submit_burst=5)
     async with open_runtime(limited, limited.database_url) as runtime:
-        key = (await keys.create_key(runtime.pool, workspace="acme")).secret
+        key = (await keys.create_key(runtime.pool, workspace="acme", scope=ADMIN)).secret
         other = (await keys.create_key(runtime.pool, workspace="acme")).secret
         server = await start_server(runtime, "127.0.0.1:0")
         try:

@@ -305,7 +305,7 @@ async def test_a_number_json_cannot_carry_in_extra_is_invalid_argument(
     assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
     assert list(violations(caught.value)) == ["event.custom_data.extra"]
     # Callers inside Tenaz get the same answer from validation, naming the key.
-    workspace = (await keys.authenticate(runtime.pool, api_key)).id
+    workspace = (await keys.authenticate(runtime.pool, api_key)).workspace.id
     with pytest.raises(InvalidArgument) as refused:
         await runtime.submissions.submit(
             workspace,
