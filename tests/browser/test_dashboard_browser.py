@@ -1,6 +1,6 @@
 """The dashboard in a real headless chromium (Debian's, driven by Playwright's async API):
 login, the status labels and the language toggle, a status filter, a change shown live without
-a reload, and the retry button.
+a reload, the retry button, and its absence for a submit key.
 
 Playwright's `expect` polls with a bound, so no test sleeps waiting for the page. Each test
 launches its own browser in the test's event loop, next to the runtime and the dashboard.
@@ -236,4 +236,38 @@ async def test_the_retry_button_sends_a_failed_delivery_again(
     await expect(detail.locator("h4 .badge")).to_have_text("Falha", timeout=WAIT_MS)
     await expect(detail.locator(".timeline li")).to_have_count(2)
     await expect(detail.locator(".timeline li").first).to_contain_text("manual")
+    await expect(page.locator("#error-banner")).to_be_hidden()
+
+
+async def test_retry_and_cancel_are_offered_to_admin_keys_only(
+    page: Page, runtime: Runtime, api_key: str, submit_api_key: str
+) -> None:
+    workspace_id = await sandbox(runtime, api_key)
+    await submit(runtime, workspace_id, "pedido-ruim", currency="ZZZ")
+    await submit(runtime, workspace_id, "pedido-espera")
+    await run_jobs(runtime)
+    failed = page.locator("#events tr").filter(has_text="pedido-ruim")
+    detail = page.locator("#detail")
+    filter_failed = page.locator("#status-chips").get_by_role("button", name="Falha")
+
+    await log_in(page, submit_api_key)
+    await expect(page.locator("#key-scope")).to_have_text("envio")
+    await expect(page.locator("#scope-note")).to_be_visible()
+    await failed.get_by_role("link").click()
+    await expect(detail.locator("h4 .badge")).to_have_text("Falha")
+    await expect(detail.locator(".delivery")).to_have_count(1)
+    await expect(detail.locator(".actions")).to_have_count(0)
+    await filter_failed.click()
+    await expect(page.locator("#events tr")).to_have_count(1)
+    await expect(page.locator("#retry-shown")).to_be_hidden()
+
+    await page.get_by_role("button", name="Sair").click()
+    await expect(page.get_by_label("Chave de API")).to_be_visible()
+    await log_in(page, api_key)
+    await expect(page.locator("#key-scope")).to_have_text("administração")
+    await expect(page.locator("#scope-note")).to_be_hidden()
+    await failed.get_by_role("link").click()
+    await expect(detail.get_by_role("button", name="Reenviar agora")).to_be_visible()
+    await filter_failed.click()
+    await expect(page.locator("#retry-shown")).to_have_text("Reenviar as falhas exibidas (1)")
     await expect(page.locator("#error-banner")).to_be_hidden()

@@ -20,7 +20,11 @@
     detailId: null,
     detail: null,
     listGeneration: 0,
+    scope: "submit", // the key's scope; the server refuses what it does not allow anyway
   };
+
+  // Retry, cancel and new access tokens need an admin key: other keys are not offered them.
+  const canOperate = () => state.scope === "admin";
 
   const $ = (selector) => document.querySelector(selector);
 
@@ -243,7 +247,7 @@
           d.reason ? element("p", { class: "reason" }, d.reason) : null,
           facts.length ? element("p", { class: "muted small" }, facts.join(" · ")) : null,
         );
-        if (d.health === "needs_action") item.append(tokenForm(d.name));
+        if (d.health === "needs_action" && canOperate()) item.append(tokenForm(d.name));
         return item;
       }),
     );
@@ -420,7 +424,7 @@
     const button = $("#retry-shown");
     const ids = shownRetryable();
     const failuresFiltered = [...state.filter.statuses].some((s) => RETRYABLE.has(s));
-    button.hidden = !(failuresFiltered && ids.length);
+    button.hidden = !(canOperate() && failuresFiltered && ids.length);
     button.textContent = T.t("retryShown", { n: ids.length });
   }
 
@@ -498,8 +502,8 @@
         { type: "button", class: style, onclick: () => operate(kind, [delivery.id]) },
         T.t(kind),
       );
-    if (delivery.can_retry) actions.append(action("retry", "primary"));
-    if (delivery.can_cancel) actions.append(action("cancel", "danger"));
+    if (canOperate() && delivery.can_retry) actions.append(action("retry", "primary"));
+    if (canOperate() && delivery.can_cancel) actions.append(action("cancel", "danger"));
     const timelineId = `timeline-${delivery.id}`;
     const attempts = delivery.attempts.slice().reverse().map(attemptItem);
     return element(
@@ -608,6 +612,11 @@
     scheduleRefresh();
   }
 
+  function renderScope() {
+    $("#key-scope").textContent = T.t(`scope.${state.scope}`);
+    $("#scope-note").hidden = canOperate();
+  }
+
   function setLive(liveState) {
     const live = $("#live");
     live.dataset.state = liveState;
@@ -668,6 +677,7 @@
       window.location.assign("/login");
     });
     T.onChange(() => {
+      renderScope();
       renderCounts();
       renderChart();
       renderDestinations();
@@ -683,6 +693,8 @@
     try {
       const [session, model] = await Promise.all([api("/api/session"), api("/api/statuses")]);
       $("#workspace-name").textContent = session.workspace;
+      state.scope = session.scope;
+      renderScope();
       T.setStatusLabels(model);
       state.statuses = model.statuses;
       renderFilters();

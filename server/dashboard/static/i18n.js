@@ -14,6 +14,11 @@
       skip: "Pular para os eventos",
       otherLanguage: "English",
       workspace: "Workspace",
+      keyScope: "Chave",
+      "scope.submit": "envio",
+      "scope.admin": "administração",
+      submitScopeNote:
+        "Esta é uma chave de envio: para reenviar ou cancelar entregas, entre com uma chave admin.",
       logout: "Sair",
       "live.connecting": "Conectando…",
       "live.live": "Ao vivo",
@@ -96,7 +101,8 @@
       error: "Erro: {message}",
       loginTitle: "Entrar no painel do Tenaz",
       loginIntro:
-        "Cole uma chave de API do seu workspace. Para criar uma: tenaz keys create --workspace NOME",
+        "Cole uma chave de API do seu workspace. Para criar uma:" +
+        " tenaz keys create --workspace NOME --scope admin",
       apiKey: "Chave de API",
       loginButton: "Entrar",
       loginFailed: "Chave inválida. Confira e tente de novo.",
@@ -107,6 +113,10 @@
       skip: "Skip to the events",
       otherLanguage: "Português",
       workspace: "Workspace",
+      keyScope: "Key",
+      "scope.submit": "submit",
+      "scope.admin": "admin",
+      submitScopeNote: "This is a submit key: log in with an admin key to retry or cancel deliveries.",
       logout: "Log out",
       "live.connecting": "Connecting…",
       "live.live": "Live",
@@ -189,7 +199,8 @@
       error: "Error: {message}",
       loginTitle: "Log in to the Tenaz dashboard",
       loginIntro:
-        "Paste an API key of your workspace. To make one: tenaz keys create --workspace NAME",
+        "Paste an API key of your workspace. To make one:" +
+        " tenaz keys create --workspace NAME --scope admin",
       apiKey: "API key",
       loginButton: "Log in",
       loginFailed: "Invalid key. Check it and try again.",
