@@ -17,6 +17,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from jobs.errors import FailedPrecondition, InvalidArgument, NotFound, Unauthenticated
 from jobs.scopes import SCOPES, SUBMIT
+from jobs.store import sessions
 from jobs.store import workspaces as store
 from jobs.store.rows import Caller, Workspace
 from jobs.store.workspaces import ApiKeyRow
@@ -96,7 +97,8 @@ async def revoke_key(
 
     A whole key is accepted too (it then names exactly one key). A prefix that
     names no live key, or several, changes nothing: revoking the wrong key
-    would cut off a service that did nothing wrong.
+    would cut off a service that did nothing wrong. The key's dashboard
+    sessions end in the same transaction.
     """
     prefix = prefix.strip()
     if not prefix.startswith(KEY_PREFIX) or len(prefix) < DISPLAY_PREFIX_LENGTH:
@@ -126,4 +128,5 @@ async def revoke_key(
                 f"{len(live)} live keys start with {live[0].prefix} (workspaces: {workspaces});"
                 " name the workspace, or give the whole key"
             )
+        await sessions.delete_sessions_of_key(conn, live[0].id)
         return await store.revoke_api_key(conn, live[0].id)

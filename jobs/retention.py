@@ -5,6 +5,7 @@ kept no longer than its purpose needs.
 Events go only once every delivery is finished; status changes go by age, and
 the stream remembers how far it purged so that a dashboard resuming from an
 older cursor is told (OUT_OF_RANGE) instead of silently missing changes.
+Expired dashboard sessions, which open nothing any more, go at the same time.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from psycopg_pool import AsyncConnectionPool
 from jobs.clock import Clock
 from jobs.settings import Settings
 from jobs.store import retention as store
+from jobs.store import sessions
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +31,9 @@ class Retention:
         self._settings = settings
 
     async def purge(self) -> dict[str, int]:
-        before = self._clock.now() - self._settings.retention
-        counts = {"events": 0, "status_changes": 0, "operations": 0}
+        now = self._clock.now()
+        before = now - self._settings.retention
+        counts = {"events": 0, "status_changes": 0, "operations": 0, "dashboard_sessions": 0}
         while True:
             async with self._pool.connection() as conn, conn.transaction():
                 deleted = await store.delete_old_events(conn, before=before, limit=CHUNK)
@@ -45,6 +48,7 @@ class Retention:
                 break
         async with self._pool.connection() as conn, conn.transaction():
             counts["operations"] = await store.delete_old_operations(conn, before=before)
+            counts["dashboard_sessions"] = await sessions.delete_expired_sessions(conn, now=now)
         if any(counts.values()):
             log.info("retention.purged %s", " ".join(f"{k}={v}" for k, v in counts.items()))
         return counts

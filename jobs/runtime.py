@@ -26,6 +26,7 @@ from jobs.event_reads import EventReads
 from jobs.operations import OperationService
 from jobs.retention import Retention
 from jobs.secrets import SecretBox, key_from_file
+from jobs.sessions import SessionService
 from jobs.settings import Settings
 from jobs.stats import StatsService
 from jobs.status_feed import StatusFeed
@@ -49,6 +50,7 @@ class Runtime:
     stats: StatsService
     feed: StatusFeed
     retention: Retention
+    sessions: SessionService
     connectors: ConnectorFactory
 
     async def run_worker(self, **options: object) -> None:
@@ -112,5 +114,6 @@ async def open_runtime(
             stats=StatsService(pool, clock),
             feed=StatusFeed(pool),
             retention=Retention(pool, clock, settings),
+            sessions=SessionService(pool, clock, settings.session_ttl),
             connectors=connectors,
         )

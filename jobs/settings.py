@@ -63,6 +63,8 @@ class Settings:
     submit_burst: int = 10_000
     # The web dashboard's HTTP address; empty: no dashboard.
     dashboard_address: str = "127.0.0.1:8080"
+    # How long a dashboard login lasts.
+    session_ttl: dt.timedelta = dt.timedelta(hours=12)
     # From the end of a failed attempt to the next one (per destination override).
     retry_interval: dt.timedelta = dt.timedelta(minutes=30)
     # How long an attempt may hold a delivery before it counts as interrupted.
@@ -120,6 +122,7 @@ class Settings:
             data_dir=Path(env.get("TENAZ_DATA_DIR", str(defaults.data_dir))),
             listen_address=env.get("TENAZ_LISTEN_ADDRESS", defaults.listen_address),
             dashboard_address=env.get("TENAZ_DASHBOARD_ADDRESS", defaults.dashboard_address),
+            session_ttl=duration("TENAZ_SESSION_TTL", defaults.session_ttl),
             secret_key=env.get("TENAZ_SECRET_KEY", ""),
             tls_cert=path("TENAZ_TLS_CERT"),
             tls_key=path("TENAZ_TLS_KEY"),
@@ -151,6 +154,8 @@ class Settings:
             raise SettingsError("TENAZ_RETRY_INTERVAL must be positive")
         if self.attempt_lease <= dt.timedelta(0) or self.sweep_interval <= dt.timedelta(0):
             raise SettingsError("TENAZ_ATTEMPT_LEASE and TENAZ_SWEEP_INTERVAL must be positive")
+        if self.session_ttl <= dt.timedelta(0):
+            raise SettingsError("TENAZ_SESSION_TTL must be positive")
         if self.attempt_lease < 5 * self.http_timeout:
             # An attempt may make several requests (a rejected batch is split); a
             # lease that runs out mid-attempt makes another worker send it again.

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg.rows import class_row
@@ -58,10 +60,18 @@ async def insert_api_key(
     )
 
 
+# What authentication reads of a key (k) and its workspace (w); `caller_of` makes a Caller of it.
+CALLER_COLUMNS = "k.id, w.id, w.name, k.scope"
+
+
+def caller_of(row: Sequence[Any]) -> Caller:
+    return Caller(key_id=row[0], workspace=Workspace(id=row[1], name=row[2]), scope=row[3])
+
+
 async def caller_for_key(conn: AsyncConnection, key_hash: bytes) -> tuple[Caller, bytes] | None:
     """A live key's id, workspace and scope, with the stored hash for a constant-time check."""
     cur = await conn.execute(
-        "SELECT k.id, w.id, w.name, k.scope, k.key_hash FROM tenaz_api_keys k"
+        f"SELECT {CALLER_COLUMNS}, k.key_hash FROM tenaz_api_keys k"
         " JOIN tenaz_workspaces w ON w.id = k.workspace_id"
         " WHERE k.key_hash = %s AND k.revoked_at IS NULL",
         (key_hash,),
@@ -69,8 +79,7 @@ async def caller_for_key(conn: AsyncConnection, key_hash: bytes) -> tuple[Caller
     row = await cur.fetchone()
     if row is None:
         return None
-    caller = Caller(key_id=row[0], workspace=Workspace(id=row[1], name=row[2]), scope=row[3])
-    return caller, bytes(row[4])
+    return caller_of(row), bytes(row[4])
 
 
 async def list_api_keys(conn: AsyncConnection, *, workspace: str | None = None) -> list[ApiKeyRow]:

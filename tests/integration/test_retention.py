@@ -1,5 +1,6 @@
 """Retention: old events, attempts and status changes are deleted; a stream cursor
-from before the purge gets OUT_OF_RANGE; unfinished deliveries are kept."""
+from before the purge gets OUT_OF_RANGE; unfinished deliveries are kept; expired dashboard
+sessions are deleted."""
 
 from __future__ import annotations
 
@@ -28,7 +29,12 @@ async def test_old_history_is_purged_and_old_cursors_are_out_of_range(
             )
         )
     await run_jobs(runtime)
-    assert await runtime.retention.purge() == {"events": 0, "status_changes": 0, "operations": 0}
+    assert await runtime.retention.purge() == {
+        "events": 0,
+        "status_changes": 0,
+        "operations": 0,
+        "dashboard_sessions": 0,
+    }
 
     clock.advance(runtime.settings.retention + dt.timedelta(minutes=1))
     fake_meta.fake.set_down(True)
@@ -66,3 +72,15 @@ async def test_unfinished_deliveries_are_never_purged(
     clock.advance(runtime.settings.retention + dt.timedelta(days=1))
     assert (await runtime.retention.purge())["events"] == 0
     assert await count_rows(runtime, "tenaz_events") == 1
+
+
+async def test_expired_dashboard_sessions_are_deleted_and_live_ones_kept(
+    runtime: Runtime, clock: FakeClock, api_key: str
+) -> None:
+    await runtime.sessions.open(api_key)
+    clock.advance(runtime.sessions.ttl / 2)
+    later = await runtime.sessions.open(api_key)
+    clock.advance(runtime.sessions.ttl / 2)  # the first one's end
+    assert (await runtime.retention.purge())["dashboard_sessions"] == 1
+    assert await count_rows(runtime, "tenaz_dashboard_sessions") == 1
+    assert (await runtime.sessions.caller_for(later.id)).key_id == later.caller.key_id

@@ -16,6 +16,7 @@ def test_defaults_are_the_documented_ones() -> None:
     assert settings.listen_address == "127.0.0.1:50051"
     assert settings.default_phone_country_code == "55"
     assert settings.attempt_lease + settings.sweep_interval <= dt.timedelta(minutes=5)
+    assert settings.session_ttl == dt.timedelta(hours=12)
 
 
 def test_durations_take_units_or_seconds() -> None:
@@ -31,6 +32,7 @@ def test_durations_take_units_or_seconds() -> None:
     settings = Settings.from_env(env)
     assert settings.retry_interval == dt.timedelta(seconds=10)
     assert settings.database_url == "postgresql://x/y"
+    assert Settings.from_env({"TENAZ_SESSION_TTL": "8h"}).session_ttl == dt.timedelta(hours=8)
 
 
 @pytest.mark.parametrize(
@@ -38,6 +40,8 @@ def test_durations_take_units_or_seconds() -> None:
     [
         ("TENAZ_RETRY_INTERVAL", "soon"),
         ("TENAZ_RETRY_INTERVAL", "0"),
+        ("TENAZ_SESSION_TTL", "0"),
+        ("TENAZ_SESSION_TTL", "a day"),
         ("TENAZ_WORKER_CONCURRENCY", "many"),
         ("TENAZ_DEFAULT_PHONE_COUNTRY_CODE", "+55"),
     ],
