@@ -3,9 +3,9 @@
     GET  /                   the dashboard page (to /login without a working session)
     GET  /login              the login page
     GET  /static/...         the page's HTML, CSS and JavaScript (committed, no build step)
-    POST /api/session        log in: {"api_key": ...} -> HttpOnly cookie
-    GET  /api/session        who is logged in
-    DELETE /api/session      log out
+    POST /api/session        log in: {"api_key": ...} -> HttpOnly cookie with a session id
+    GET  /api/session        who is logged in, with what scope
+    DELETE /api/session      log out: the session ends
     GET  /api/stream         live status changes (server-sent events)
     the rest of /api/        see `server.dashboard.api`
 
@@ -23,6 +23,7 @@ from aiohttp import web
 
 from jobs import keys
 from jobs.runtime import Runtime
+from jobs.settings import is_loopback
 from server.auth import KeyCache
 from server.dashboard import auth
 from server.dashboard.api import DashboardApi
@@ -112,17 +113,24 @@ class _Pages:
 
 
 def build_application(
-    runtime: Runtime, hub: StatusHub, stopping: asyncio.Event, *, heartbeat: float
+    runtime: Runtime,
+    hub: StatusHub,
+    stopping: asyncio.Event,
+    *,
+    heartbeat: float,
+    secure_cookies: bool = False,
 ) -> web.Application:
+    """The dashboard's routes; `secure_cookies` marks the session cookie Secure on every login
+    (else only on requests that came over TLS)."""
+
     async def check_key(secret: str) -> keys.Caller:
         return await keys.authenticate(runtime.pool, secret)
 
-    key_cache = KeyCache(check_key)
-    sessions = Sessions(key_cache)
+    sessions = Sessions(KeyCache(check_key), runtime.sessions, secure_cookies=secure_cookies)
     pages = _Pages(sessions)
-    stream = StatusStream(runtime, hub, stopping, heartbeat)
+    stream = StatusStream(runtime, hub, stopping, heartbeat, sessions)
 
-    app = web.Application(middlewares=[_json_errors, auth.middleware(key_cache)])
+    app = web.Application(middlewares=[_json_errors, auth.middleware(sessions)])
     app.on_response_prepare.append(_security_headers)
 
     async def end_streams(_: web.Application) -> None:
@@ -150,7 +158,11 @@ async def start_dashboard(
     """Serve the dashboard on `address` ("host:port"; port 0 picks a free one)."""
     host, port = _split_address(address)
     stopping = asyncio.Event()
-    app = build_application(runtime, hub, stopping, heartbeat=heartbeat)
+    # Beyond loopback the page is reached over the network, through TLS (here or at a proxy):
+    # the session cookie must never travel in clear.
+    app = build_application(
+        runtime, hub, stopping, heartbeat=heartbeat, secure_cookies=not is_loopback(address)
+    )
     # No access log: one line per poll of every open page says nothing an operator needs.
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=STOP_GRACE)
     await runner.setup()

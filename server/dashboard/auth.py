@@ -1,11 +1,16 @@
-"""Who is calling the dashboard: the API key from the session cookie or a Bearer header.
+"""Who is calling the dashboard: a login session (cookie) or an API key (Bearer header).
 
 The dashboard accepts the same API keys as the gRPC API and, like it, shows a
 key only its own workspace. The login page posts a key once; the server
-checks it and keeps it in an HttpOnly, SameSite=Strict cookie, so page scripts
-never hold the key and other sites cannot make the browser send it. Scripts
-and tests may send `Authorization: Bearer <key>` instead. Keys never reach a
-log line.
+checks it, opens a session (`jobs.sessions`) and sets a cookie holding only
+the session's random id: HttpOnly, so page scripts never hold it;
+SameSite=Strict, so other sites cannot make the browser send it; Secure
+whenever the dashboard listens beyond this machine or the request came over
+TLS. Every request looks its session up, so logout, expiry and revocation of
+the key take effect at once; an open live stream checks again every
+heartbeat. Scripts and tests may send `Authorization: Bearer <key>` instead
+(checked through the `KeyCache`, so a revoked key stops within 10 seconds).
+Neither keys nor session ids reach a log line.
 
 Reading is open to every scope; every state-changing API call (retry,
 cancel, a new access token) needs an admin key, whatever the page shows, so
@@ -23,6 +28,7 @@ from aiohttp.typedefs import Middleware
 
 from jobs.errors import InvalidArgument, Unauthenticated
 from jobs.scopes import ADMIN, require_scope
+from jobs.sessions import SessionService
 from jobs.store.rows import Caller, Workspace
 from server.auth import KeyCache
 from server.dashboard.errors import error_response
@@ -48,19 +54,6 @@ def workspace(request: web.Request) -> Workspace:
     return request[CALLER].workspace
 
 
-def presented_key(request: web.Request) -> str:
-    header = request.headers.get("Authorization")
-    if header is not None:
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() == "bearer" and token.strip():
-            return token.strip()
-        raise Unauthenticated("send the header 'Authorization: Bearer <api key>'")
-    cookie = request.cookies.get(COOKIE, "")
-    if cookie:
-        return cookie
-    raise Unauthenticated("log in with an API key, or send 'Authorization: Bearer <api key>'")
-
-
 def _same_origin(request: web.Request) -> bool:
     """Whether a state-changing request comes from a page of this dashboard.
 
@@ -81,13 +74,13 @@ def _needs_key(request: web.Request) -> bool:
     return not (request.path == SESSION_PATH and request.method in ("POST", "DELETE"))
 
 
-def middleware(keys: KeyCache) -> Middleware:
+def middleware(sessions: Sessions) -> Middleware:
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.method not in _SAFE_METHODS and not _same_origin(request):
             return error_response(403, "permission_denied", "cross-site request refused")
         if _needs_key(request):
-            request[CALLER] = found = await keys.caller_for(presented_key(request))
+            request[CALLER] = found = await sessions.caller_for(request)
             if request.method not in _SAFE_METHODS:
                 require_scope(found, ADMIN, f"{request.method} {request.path}")
         return await handler(request)
@@ -96,10 +89,33 @@ def middleware(keys: KeyCache) -> Middleware:
 
 
 class Sessions:
-    """Log in (check a key, set the cookie), say who is logged in, log out."""
+    """Log in (check a key, open a session, set the cookie), say who is logged in, log out."""
 
-    def __init__(self, keys: KeyCache) -> None:
+    def __init__(self, keys: KeyCache, sessions: SessionService, *, secure_cookies: bool) -> None:
         self._keys = keys
+        self._sessions = sessions
+        self._secure_cookies = secure_cookies
+
+    async def caller_for(self, request: web.Request) -> Caller:
+        """The key behind the request's Bearer header or, without one, its session cookie."""
+        header = request.headers.get("Authorization")
+        if header is not None:
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return await self._keys.caller_for(token.strip())
+            raise Unauthenticated("send the header 'Authorization: Bearer <api key>'")
+        cookie = request.cookies.get(COOKIE, "")
+        if cookie:
+            return await self._sessions.caller_for(cookie)
+        raise Unauthenticated("log in with an API key, or send 'Authorization: Bearer <api key>'")
+
+    async def has_session(self, request: web.Request) -> bool:
+        """Whether the request still opens the API (for the HTML pages and open streams)."""
+        try:
+            await self.caller_for(request)
+        except Unauthenticated:
+            return False
+        return True
 
     async def current(self, request: web.Request) -> web.StreamResponse:
         """The page's first call: which workspace the cookie (or header) opens, with what scope."""
@@ -111,37 +127,38 @@ class Sessions:
         if not isinstance(secret, str) or not secret.strip():
             raise InvalidArgument.one("api_key", "paste an API key (tenaz keys create)")
         try:
-            found = await self._keys.caller_for(secret.strip())
+            session = await self._sessions.open(secret.strip())
         except Unauthenticated:
             log.info("dashboard.login.refused")
             raise
-        log.info("dashboard.login workspace=%s scope=%s", found.workspace.id, found.scope)
+        found = session.caller
+        log.info(
+            "dashboard.login workspace=%s key=%s scope=%s",
+            found.workspace.id,
+            found.key_id,
+            found.scope,
+        )
         response = web.json_response(_session_body(found))
         response.set_cookie(
             COOKIE,
-            secret.strip(),
+            session.id,
+            # The browser forgets it when the server does.
+            max_age=int(self._sessions.ttl.total_seconds()),
             httponly=True,
             samesite="Strict",
-            secure=request.secure,
+            secure=self._secure(request),
             path="/",
         )
         return response
 
     async def logout(self, request: web.Request) -> web.StreamResponse:
+        await self._sessions.close(request.cookies.get(COOKIE, ""))
         response = web.json_response({})
-        response.del_cookie(COOKIE, path="/", secure=request.secure, samesite="Strict")
+        response.del_cookie(COOKIE, path="/", secure=self._secure(request), samesite="Strict")
         return response
 
-    async def has_session(self, request: web.Request) -> bool:
-        """Whether the request's cookie holds a working key (for the HTML pages)."""
-        cookie = request.cookies.get(COOKIE, "")
-        if not cookie:
-            return False
-        try:
-            await self._keys.caller_for(cookie)
-        except Unauthenticated:
-            return False
-        return True
+    def _secure(self, request: web.Request) -> bool:
+        return self._secure_cookies or request.secure
 
 
 def _session_body(found: Caller) -> dict[str, str]:

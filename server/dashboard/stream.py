@@ -17,7 +17,10 @@ only itself.
     event: heartbeat            (when idle, so proxies keep the connection)
 
 The SSE id is the status-change sequence: a browser that reconnects sends it
-back as `Last-Event-ID` and resumes with no gap and no repeat.
+back as `Last-Event-ID` and resumes with no gap and no repeat. A stream is
+authenticated as every API call is, and checks again every heartbeat
+interval: when the session has ended (logout, expiry, a revoked key) the
+stream ends, and the browser's reconnection is refused.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from aiohttp import web
 from jobs.errors import InvalidArgument
 from jobs.runtime import Runtime
 from server.dashboard import encode
-from server.dashboard.auth import workspace
+from server.dashboard.auth import Sessions, workspace
 from server.dashboard.errors import UNAVAILABLE
 from server.status_hub import StatusHub
 
@@ -59,12 +62,18 @@ def _resume_point(request: web.Request) -> int | None:
 
 class StatusStream:
     def __init__(
-        self, runtime: Runtime, hub: StatusHub, stopping: asyncio.Event, heartbeat: float
+        self,
+        runtime: Runtime,
+        hub: StatusHub,
+        stopping: asyncio.Event,
+        heartbeat: float,
+        sessions: Sessions,
     ) -> None:
         self._runtime = runtime
         self._hub = hub
         self._stopping = stopping
         self._heartbeat = heartbeat
+        self._sessions = sessions
 
     def _ending(self) -> bool:
         return self._stopping.is_set() or self._hub.closing.is_set()
@@ -89,10 +98,15 @@ class StatusStream:
                 f"retry: {RECONNECT_MS}\n".encode()
                 + _frame("ready", cursor, {"last_sequence": cursor}).encode()
             )
-            last_sent = time.monotonic()
+            last_sent = checked = time.monotonic()
             while not self._ending():
                 if request.transport is None or request.transport.is_closing():
                     break  # the browser left; nothing to write to
+                if time.monotonic() - checked >= self._heartbeat:
+                    if not await self._sessions.has_session(request):
+                        log.info("dashboard.stream.session_ended")
+                        break
+                    checked = time.monotonic()
                 rows, cursor = await feed.read(workspace_id, cursor, where, STREAM_PAGE)
                 if rows:
                     text = "".join(_frame("change", r.seq, encode.change(r)) for r in rows)

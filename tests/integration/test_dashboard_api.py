@@ -1,12 +1,16 @@
-"""The dashboard's JSON API over real HTTP against the real runtime and database: auth and
-sessions, workspace isolation, filters and search, event detail, retry/cancel, stats, a new
-access token, and the live stream (order, resumption with Last-Event-ID, shutdown)."""
+"""The dashboard's JSON API over real HTTP against the real runtime and database: auth,
+sessions (a random id, hashed, ended by expiry, logout and revocation), key scopes, workspace
+isolation, filters and search, event detail, retry/cancel, stats, a new access token, and the
+live stream (order, resumption with Last-Event-ID, shutdown, the end of its session)."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import json
+import logging
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -196,6 +200,19 @@ async def test_no_key_a_bad_key_or_a_bad_header_is_401_in_json(
         assert response.headers["Location"] == "/login"
 
 
+async def log_in(http: aiohttp.ClientSession, key: str) -> tuple[str, str]:
+    """Log in with `key`; (the Set-Cookie header, the session id the cookie holds)."""
+    async with http.post("/api/session", json={"api_key": key}) as response:
+        assert response.status == 200, await response.text()
+        return response.headers["Set-Cookie"], response.cookies[COOKIE].value
+
+
+def use_cookie(http: aiohttp.ClientSession, session_id: str) -> None:
+    """Send this session cookie from now on, as a browser that kept (or forged) it would."""
+    http.cookie_jar.clear()
+    http.cookie_jar.update_cookies({COOKIE: session_id})
+
+
 async def test_login_sets_an_httponly_strict_cookie_that_opens_the_api_and_logout_clears_it(
     http: aiohttp.ClientSession, api_key: str
 ) -> None:
@@ -207,8 +224,9 @@ async def test_login_sets_an_httponly_strict_cookie_that_opens_the_api_and_logou
         assert await response.json() == {"workspace": "acme", "scope": "admin"}
         cookie = response.headers["Set-Cookie"]
     attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")}
-    assert {"httponly", "samesite", "path"} <= attributes
-    assert "SameSite=Strict" in cookie
+    assert {"httponly", "samesite", "path", "max-age"} <= attributes
+    assert "secure" not in attributes  # served on loopback, over plain HTTP
+    assert "SameSite=Strict" in cookie and "Max-Age=43200" in cookie  # TENAZ_SESSION_TTL, 12 h
 
     async with http.get("/api/session") as response:
         assert (await response.json()) == {"workspace": "acme", "scope": "admin"}
@@ -227,6 +245,98 @@ async def test_login_sets_an_httponly_strict_cookie_that_opens_the_api_and_logou
         assert response.status == 401
     async with http.get("/login") as response:
         assert response.status == 200
+
+
+async def test_the_cookie_is_a_random_session_id_stored_hashed_and_never_the_key(
+    http: aiohttp.ClientSession, runtime: Runtime, api_key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    header, session_id = await log_in(http, api_key)
+    assert api_key not in header and api_key[3:] not in header
+    assert session_id != api_key and len(session_id) >= 43
+    async with runtime.pool.connection() as conn:
+        cur = await conn.execute("SELECT * FROM tenaz_dashboard_sessions")
+        [row] = await cur.fetchall()
+    assert hashlib.sha256(session_id.encode()).digest() in row
+    assert not any(session_id in str(value) or api_key in str(value) for value in row)
+    _, second = await log_in(http, api_key)
+    assert second != session_id  # a new session at each login
+
+    # Only a session id opens the API through the cookie: not the key, nor anything forged.
+    for forged in (api_key, secrets.token_urlsafe(32), "tz_forged", "x" * 5000):
+        use_cookie(http, forged)
+        async with http.get("/api/events") as response:
+            assert response.status == 401, forged
+        async with http.get("/", allow_redirects=False) as response:
+            assert response.status == 303
+    use_cookie(http, session_id)
+    async with http.get("/api/events") as response:
+        assert response.status == 200
+    assert "dashboard.login" in caplog.text
+    assert api_key not in caplog.text and session_id not in caplog.text
+
+
+async def test_a_session_lasts_its_ttl_and_no_longer(
+    http: aiohttp.ClientSession, runtime: Runtime, clock: FakeClock, api_key: str
+) -> None:
+    await log_in(http, api_key)
+    clock.advance(runtime.settings.session_ttl - dt.timedelta(seconds=1))
+    async with http.get("/api/events") as response:
+        assert response.status == 200
+    clock.advance(dt.timedelta(seconds=1))
+    async with http.get("/api/events") as response:
+        assert response.status == 401
+        assert (await response.json())["error"]["code"] == "unauthenticated"
+    async with http.get("/", allow_redirects=False) as response:
+        assert response.headers["Location"] == "/login"
+    # Bearer keys have no session: they keep working.
+    await get_json(http, "/api/events", api_key)
+
+
+async def test_logout_ends_the_session_even_for_a_copy_of_the_cookie(
+    http: aiohttp.ClientSession, runtime: Runtime, api_key: str
+) -> None:
+    _, session_id = await log_in(http, api_key)
+    _, other_tab = await log_in(http, api_key)  # another browser: another session
+    use_cookie(http, session_id)
+    async with http.delete("/api/session") as response:
+        assert response.status == 200
+    use_cookie(http, session_id)  # kept by someone, replayed
+    async with http.get("/api/events") as response:
+        assert response.status == 401
+    use_cookie(http, other_tab)  # another login is another session
+    async with http.get("/api/events") as response:
+        assert response.status == 200
+
+
+async def test_revoking_the_key_ends_its_sessions_at_once(
+    http: aiohttp.ClientSession, runtime: Runtime, api_key: str, other_api_key: str
+) -> None:
+    _, ours = await log_in(http, api_key)
+    _, theirs = await log_in(http, other_api_key)
+    await keys.revoke_key(runtime.pool, api_key[: keys.DISPLAY_PREFIX_LENGTH])
+    use_cookie(http, ours)
+    async with http.get("/api/events") as response:
+        assert response.status == 401
+    use_cookie(http, theirs)
+    async with http.get("/api/session") as response:
+        assert (await response.json())["workspace"] == "globex"
+    async with http.post("/api/session", json={"api_key": api_key}) as response:
+        assert response.status == 401  # no new session either
+
+
+async def test_the_cookie_is_secure_when_the_dashboard_is_not_on_loopback(
+    runtime: Runtime, hub: StatusHub, api_key: str
+) -> None:
+    dashboard = await start_dashboard(runtime, hub, "0.0.0.0:0", heartbeat=1.0)
+    try:
+        async with aiohttp.ClientSession(f"http://127.0.0.1:{dashboard.port}") as http:
+            header, _ = await log_in(http, api_key)
+            async with http.delete("/api/session") as response:
+                cleared = response.headers["Set-Cookie"]
+    finally:
+        await dashboard.stop()
+    assert "Secure" in header.split("; ") and "Secure" in cleared.split("; ")
 
 
 async def test_state_changing_calls_from_another_site_are_refused(
@@ -609,6 +719,22 @@ async def test_the_stream_shows_a_workspace_only_its_own_changes_and_sends_heart
                 assert message.json()["last_sequence"] == 0
                 break
     assert seen == ["ready", "heartbeat"]
+
+
+async def test_an_open_stream_ends_when_its_session_does(
+    http: aiohttp.ClientSession, runtime: Runtime, api_key: str
+) -> None:
+    await log_in(http, api_key)
+    async with asyncio.timeout(10), http.get("/api/stream") as response:
+        messages = sse_messages(response)
+        assert (await anext(messages)).event == "ready"
+        async with http.delete("/api/session") as logout:
+            assert logout.status == 200
+        # The stream checks its session every heartbeat (1 s here), then ends.
+        rest = [m.event async for m in messages]
+    assert set(rest) <= {"heartbeat"}
+    async with http.get("/api/stream") as response:
+        assert response.status == 401  # what the browser's reconnection gets
 
 
 async def test_a_purged_or_malformed_cursor_is_refused_before_the_stream_starts(
