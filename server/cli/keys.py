@@ -95,5 +95,6 @@ async def revoke(args: argparse.Namespace, out: Output) -> None:
         out.json({"prefix": key.prefix, "workspace": key.workspace, "revoked": True})
         return
     out.print(cell(f"revoked {key.prefix} of workspace {key.workspace!r}"))
-    # The server remembers a checked key for a few seconds to spare a query per call.
-    out.note("servers refuse it within 10 seconds")
+    # The server remembers a checked key for a few seconds to spare a query per call;
+    # dashboard sessions are looked up on every request.
+    out.note("servers refuse it within 10 seconds; its dashboard sessions have ended")
