@@ -31,6 +31,11 @@ class DueDelivery:
     next_trigger: str
     payload: dict[str, Any]
 
+    @property
+    def attempt_started_at(self) -> None:
+        """A due delivery has no attempt running."""
+        return None
+
 
 @dataclass(frozen=True)
 class LockedDelivery:
@@ -127,15 +132,19 @@ async def lock_expired_leases(
     return await cur.fetchall()
 
 
-async def lock_waiting_past(
+async def lock_due_past_deadline(
     conn: AsyncConnection, *, cutoff: dt.datetime, limit: int
 ) -> list[LockedDelivery]:
-    """Deliveries waiting for a retry whose last chance (deadline) is before `cutoff`."""
+    """Due deliveries (PENDING or WAITING_RETRY) whose deadline is at or before `cutoff`.
+
+    Whatever their destination's state: they read the due-deadline index, not the
+    destination, so a disabled or deleted destination's backlog expires like any other.
+    """
     cur = conn.cursor(row_factory=class_row(LockedDelivery))
     await cur.execute(
         f"SELECT {_LOCKED_COLUMNS} FROM tenaz_deliveries"
-        " WHERE status = 'WAITING_RETRY' AND deadline <= %s"
-        " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+        " WHERE status IN ('PENDING', 'WAITING_RETRY') AND deadline <= %s"
+        " ORDER BY deadline LIMIT %s FOR UPDATE SKIP LOCKED",
         (cutoff, limit),
     )
     return await cur.fetchall()

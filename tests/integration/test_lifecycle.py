@@ -1,0 +1,137 @@
+"""Every delivery ends: past its deadline whatever its destination's state."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+from tenaz.client import TenazClient, make_event
+from tenaz.v1 import events_pb2
+
+from jobs import retry_policy
+from jobs.clock import FakeClock
+from jobs.platforms.fake_meta import Failure, FakeMetaServer
+from jobs.runtime import Runtime
+from jobs.status import TRANSITIONS, Status
+from tests.support import run_jobs, status_history
+
+S = events_pb2
+DEADLINE = dt.timedelta(days=7)  # Meta's
+
+
+async def submit(client: TenazClient, clock: FakeClock, event_id: str) -> str:
+    response = await client.submit_event(
+        make_event(
+            event_id=event_id, event_name="Purchase", event_time=clock.now(), email="a@example.com"
+        )
+    )
+    return response.event.id
+
+
+async def delivery_of(client: TenazClient, event_id: str) -> events_pb2.Delivery:
+    [delivery] = (await client.get_event(event_id)).deliveries
+    return delivery
+
+
+async def last_sequence(runtime: Runtime) -> int:
+    async with runtime.pool.connection() as conn:
+        cur = await conn.execute("SELECT coalesce(max(seq), 0) FROM tenaz_status_changes")
+        row = await cur.fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+async def watched(client: TenazClient, after: int, count: int) -> list[events_pb2.StatusChange]:
+    """The next `count` changes WatchStatus streams after sequence `after`."""
+    seen: list[events_pb2.StatusChange] = []
+    async with asyncio.timeout(10):
+        async for message in client.watch_status(after_sequence=after):
+            if message.HasField("change"):
+                seen.append(message.change)
+                if len(seen) == count:
+                    return seen
+    raise AssertionError(f"the stream ended after {len(seen)} changes")
+
+
+async def assert_every_change_is_legal(runtime: Runtime) -> None:
+    async with runtime.pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT from_status, to_status FROM tenaz_status_changes WHERE from_status IS NOT NULL"
+        )
+        pairs = {(Status(a), Status(b)) for a, b in await cur.fetchall()}
+    assert pairs <= TRANSITIONS, pairs - TRANSITIONS
+
+
+def expiry_cutoff_for(clock: FakeClock) -> dt.datetime:
+    """The first moment the sweeper may expire an event that happened at `clock.now()`."""
+    return clock.now() + DEADLINE - retry_policy.SEND_GUARD
+
+
+# Past the deadline, whatever the destination's state
+
+
+async def test_a_pending_delivery_of_a_disabled_destination_fails_expired_at_its_deadline(
+    client: TenazClient, runtime: Runtime, clock: FakeClock, meta: str
+) -> None:
+    cutoff = expiry_cutoff_for(clock)
+    event_id = await submit(client, clock, "order-1")
+    destination = await client.get_destination(meta)
+    destination.enabled = False
+    await client.update_destination(destination, ["enabled"])
+    await run_jobs(runtime)  # a disabled destination's job sends nothing
+    assert (await delivery_of(client, event_id)).status == S.DELIVERY_STATUS_PENDING
+    before = await last_sequence(runtime)
+
+    clock.set(cutoff - dt.timedelta(seconds=1))
+    assert (await runtime.sweeper.sweep())["expired"] == 0
+    clock.set(cutoff)
+    assert (await runtime.sweeper.sweep())["expired"] == 1
+
+    delivery = await delivery_of(client, event_id)
+    assert delivery.status == S.DELIVERY_STATUS_FAILED
+    assert delivery.failure_reason == S.FAILURE_REASON_EXPIRED
+    [attempt] = delivery.attempts  # nothing was sent: the attempt says so
+    assert attempt.outcome == S.ATTEMPT_OUTCOME_EXPIRED
+    assert await status_history(runtime, delivery.id) == ["PENDING", "SENDING", "FAILED"]
+    await assert_every_change_is_legal(runtime)
+    streamed = await watched(client, before, 2)
+    assert [(c.from_status, c.to_status) for c in streamed] == [
+        (S.DELIVERY_STATUS_PENDING, S.DELIVERY_STATUS_SENDING),
+        (S.DELIVERY_STATUS_SENDING, S.DELIVERY_STATUS_FAILED),
+    ]
+    assert {c.client_event_id for c in streamed} == {"order-1"}
+
+
+async def test_a_destination_needing_action_has_its_waiting_and_pending_deliveries_expired(
+    client: TenazClient, runtime: Runtime, clock: FakeClock, fake_meta: FakeMetaServer, meta: str
+) -> None:
+    cutoff = expiry_cutoff_for(clock)
+    fake_meta.fake.fail_next(1, Failure.token_expired())
+    waiting = await submit(client, clock, "order-1")
+    await run_jobs(runtime)
+    assert (await client.get_destination(meta)).needs_action
+    # Never claimed (as when a destination's connector cannot be built).
+    pending = await submit(client, clock, "order-2")
+    assert (await delivery_of(client, waiting)).status == S.DELIVERY_STATUS_WAITING_RETRY
+
+    clock.set(cutoff)
+    assert (await runtime.sweeper.sweep())["expired"] == 2
+
+    for event_id in (waiting, pending):
+        delivery = await delivery_of(client, event_id)
+        assert (delivery.status, delivery.failure_reason) == (
+            S.DELIVERY_STATUS_FAILED,
+            S.FAILURE_REASON_EXPIRED,
+        )
+    assert await status_history(runtime, (await delivery_of(client, waiting)).id) == [
+        "PENDING",
+        "SENDING",
+        "WAITING_RETRY",
+        "FAILED",
+    ]
+    assert await status_history(runtime, (await delivery_of(client, pending)).id) == [
+        "PENDING",
+        "SENDING",
+        "FAILED",
+    ]
+    await assert_every_change_is_legal(runtime)
