@@ -1,19 +1,29 @@
-"""Every delivery ends: past its deadline whatever its destination's state."""
+"""Every delivery ends: past its deadline whatever its destination's state; and a
+submission racing a deletion never leaves a delivery behind.
+
+The races are played with a second connection holding a lock, and the test waits (with a
+bound) until PostgreSQL reports the other side waiting for it."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Awaitable, Callable
 
-from tenaz.client import TenazClient, make_event
+import grpc
+import psycopg
+import pytest
+from tenaz.client import TenazClient, TenazError, make_event
 from tenaz.v1 import events_pb2
 
 from jobs import retry_policy
 from jobs.clock import FakeClock
 from jobs.platforms.fake_meta import Failure, FakeMetaServer
 from jobs.runtime import Runtime
+from jobs.settings import Settings
 from jobs.status import TRANSITIONS, Status
-from tests.support import run_jobs, status_history
+from jobs.store import destinations as destination_store
+from tests.support import count_rows, run_jobs, status_history
 
 S = events_pb2
 DEADLINE = dt.timedelta(days=7)  # Meta's
@@ -135,3 +145,52 @@ async def test_a_destination_needing_action_has_its_waiting_and_pending_deliveri
         "FAILED",
     ]
     await assert_every_change_is_legal(runtime)
+
+
+# A submission racing a deletion
+
+
+async def waiting_for_locks(runtime: Runtime) -> int:
+    """How many sessions of this test's database are waiting for a lock."""
+    async with runtime.pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        row = await cur.fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+async def until(condition: Callable[[], Awaitable[bool]]) -> None:
+    """Poll `condition` every 10 ms until it holds; give up after 1,000 tries."""
+    for _ in range(1000):
+        if await condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("still not so after 1,000 tries")
+
+
+async def _at_least(runtime: Runtime, sessions: int) -> bool:
+    return await waiting_for_locks(runtime) >= sessions
+
+
+async def test_a_submission_during_a_deletion_waits_and_finds_the_destination_gone(
+    client: TenazClient, runtime: Runtime, clock: FakeClock, settings: Settings, meta: str
+) -> None:
+    async with await psycopg.AsyncConnection.connect(settings.database_url) as deleter:
+        # A deletion's first steps, not yet committed: the destination locked and deleted.
+        found = await destination_store.get_destination(
+            deleter, workspace_id=1, name=meta, for_update=True
+        )
+        assert found is not None
+        await destination_store.soft_delete_destination(
+            deleter, destination_id=found.id, now=clock.now()
+        )
+        submission = asyncio.create_task(submit(client, clock, "race-2"))
+        await until(lambda: _at_least(runtime, 1))
+        await deleter.commit()
+    with pytest.raises(TenazError) as caught:
+        await submission
+    assert caught.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert await count_rows(runtime, "tenaz_deliveries") == 0
