@@ -1,4 +1,5 @@
-"""Ending the deliveries that can no longer go out: past their deadline.
+"""Ending the deliveries that can no longer go out: past their deadline, or their
+destination deleted.
 
 Each ends FAILED through the status model (`jobs.transitions.end_unsent`), with
 its row, attempt and status changes in one transaction. The work goes in batches
@@ -10,6 +11,7 @@ worker holds at that instant is left to the next sweep.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 
 from psycopg import AsyncConnection
@@ -24,6 +26,7 @@ from jobs.transitions import Ending, end_unsent
 
 BATCH = 1000
 EXPIRED_MESSAGE = "the platform's deadline for this event passed before it was delivered"
+DELETED_MESSAGE = "the destination was deleted before the platform confirmed the event"
 
 # One transaction's share of the work: how many deliveries it ended.
 Batch = Callable[[AsyncConnection, dt.datetime], Awaitable[int]]
@@ -50,6 +53,33 @@ async def expire_batch(conn: AsyncConnection, now: dt.datetime) -> int:
     ]
     await write(conn, endings, now=now)
     return len(rows)
+
+
+async def end_batch_of_deleted(
+    conn: AsyncConnection, now: dt.datetime, *, destination_id: int
+) -> int:
+    """End as FAILED `destination_deleted` a batch of a deleted destination's deliveries.
+
+    Attempts running in a worker are ended too (recorded as `interrupted`): the
+    request may still reach the platform, but nothing the worker learns afterwards
+    can bring the delivery back, so the delivery ends now rather than on an answer
+    that might never come.
+    """
+    rows = await store.lock_unfinished_of_destination(
+        conn, destination_id=destination_id, limit=BATCH
+    )
+    endings = [
+        end_unsent(
+            r, FailureReason.DESTINATION_DELETED, DELETED_MESSAGE, outcome="interrupted", at=now
+        )
+        for r in rows
+    ]
+    await write(conn, endings, now=now)
+    return len(rows)
+
+
+def of_deleted(destination_id: int) -> Batch:
+    return functools.partial(end_batch_of_deleted, destination_id=destination_id)
 
 
 async def in_batches(pool: AsyncConnectionPool, clock: Clock, batch: Batch) -> int:

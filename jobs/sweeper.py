@@ -9,6 +9,9 @@ lock keeps one sweep at a time), it:
 - ends as FAILED `expired` every due delivery (PENDING or WAITING_RETRY) whose
   deadline passed before it could be attempted, whatever its destination's
   state (disabled, needing action, deleted): every delivery ends by its deadline;
+- finishes what a destination's deletion left: a due delivery of a deleted
+  destination (the deletion was cut short, a worker held the row at that
+  instant, or a late answer left it waiting) ends as FAILED `destination_deleted`;
 - re-queues a job for any destination with deliveries overdue by more than a
   sweep interval, whatever happened to the job that should have sent them;
 - hands procrastinate's stalled jobs (their worker stopped sending heartbeats)
@@ -48,6 +51,7 @@ class Sweeper:
         counts = {
             "interrupted": await self.recover_interrupted(),
             "expired": await self.expire_past_deadline(),
+            "deleted": await self.finish_deletions(),
             "requeued": await self.requeue_overdue(),
             "stalled_jobs": await self.retry_stalled_jobs(),
         }
@@ -105,6 +109,16 @@ class Sweeper:
 
     async def expire_past_deadline(self) -> int:
         return await endings.in_batches(self._pool, self._clock, endings.expire_batch)
+
+    async def finish_deletions(self) -> int:
+        async with self._pool.connection() as conn:
+            deleted = await store.deleted_destinations_with_due(conn)
+        total = 0
+        for destination_id in deleted:
+            total += await endings.in_batches(
+                self._pool, self._clock, endings.of_deleted(destination_id)
+            )
+        return total
 
     async def requeue_overdue(self) -> int:
         cutoff = self._clock.now() - self._settings.sweep_interval

@@ -182,16 +182,6 @@ async def soft_delete_destination(
     )
 
 
-async def count_unfinished_deliveries(conn: AsyncConnection, *, destination_id: int) -> int:
-    cur = await conn.execute(
-        "SELECT count(*) FROM tenaz_deliveries WHERE destination_id = %s"
-        " AND status IN ('PENDING', 'SENDING', 'WAITING_RETRY', 'RESENDING')",
-        (destination_id,),
-    )
-    row = await cur.fetchone()
-    return int(row[0]) if row else 0
-
-
 async def secrets_of_all(conn: AsyncConnection) -> list[tuple[int, str]]:
     cur = await conn.execute(
         "SELECT id, secret FROM tenaz_destinations WHERE secret <> '' ORDER BY id FOR UPDATE"

@@ -1,5 +1,5 @@
-"""Every delivery ends: past its deadline whatever its destination's state; and a
-submission racing a deletion never leaves a delivery behind.
+"""Every delivery ends: past its deadline whatever its destination's state, and when its
+destination is deleted; and a deletion racing a submission never leaves a delivery behind.
 
 The races are played with a second connection holding a lock, and the test waits (with a
 bound) until PostgreSQL reports the other side waiting for it."""
@@ -16,8 +16,9 @@ import pytest
 from tenaz.client import TenazClient, TenazError, make_event
 from tenaz.v1 import events_pb2
 
-from jobs import retry_policy
+from jobs import endings, retry_policy
 from jobs.clock import FakeClock
+from jobs.platforms.base import Outcome, OutcomeKind
 from jobs.platforms.fake_meta import Failure, FakeMetaServer
 from jobs.runtime import Runtime
 from jobs.settings import Settings
@@ -147,7 +148,115 @@ async def test_a_destination_needing_action_has_its_waiting_and_pending_deliveri
     await assert_every_change_is_legal(runtime)
 
 
-# A submission racing a deletion
+# Deleting a destination
+
+
+async def test_deleting_a_destination_ends_every_unfinished_delivery_and_ignores_late_answers(
+    client: TenazClient, runtime: Runtime, clock: FakeClock, fake_meta: FakeMetaServer, meta: str
+) -> None:
+    done = await submit(client, clock, "done")
+    await run_jobs(runtime)
+    fake_meta.fake.fail_next(1, Failure.http_503())
+    waiting = await submit(client, clock, "waiting")
+    await run_jobs(runtime)
+    sending = await submit(client, clock, "sending")
+    async with runtime.pool.connection() as conn:
+        [destination] = await destination_store.list_destinations(conn, workspace_id=1)
+    # A worker claims the delivery and is still waiting for the platform.
+    claimed = (await runtime.engine._claim(destination, 1000)).claimed
+    pending = await submit(client, clock, "pending")
+    statuses = {e: (await delivery_of(client, e)).status for e in (waiting, sending, pending)}
+    assert statuses == {
+        waiting: S.DELIVERY_STATUS_WAITING_RETRY,
+        sending: S.DELIVERY_STATUS_SENDING,
+        pending: S.DELIVERY_STATUS_PENDING,
+    }
+    before = await last_sequence(runtime)
+
+    await client.delete_destination(meta)
+
+    for event_id in (waiting, sending, pending):
+        delivery = await delivery_of(client, event_id)
+        assert (delivery.status, delivery.failure_reason) == (
+            S.DELIVERY_STATUS_FAILED,
+            S.FAILURE_REASON_DESTINATION_DELETED,
+        )
+        assert delivery.destination == "meta"  # the history keeps the name
+        assert "destination was deleted" in delivery.last_error
+    assert (await delivery_of(client, done)).status == S.DELIVERY_STATUS_SUCCEEDED
+    # The waiting delivery had no attempt running; the others' attempt ended unsent.
+    assert [a.outcome for a in (await delivery_of(client, waiting)).attempts] == [
+        S.ATTEMPT_OUTCOME_EXTERNAL_PROBLEM
+    ]
+    for event_id in (sending, pending):
+        [attempt] = (await delivery_of(client, event_id)).attempts
+        assert attempt.outcome == S.ATTEMPT_OUTCOME_INTERRUPTED
+    assert await status_history(runtime, (await delivery_of(client, pending)).id) == [
+        "PENDING",
+        "SENDING",
+        "FAILED",
+    ]
+    streamed = await watched(client, before, 4)
+    assert sorted((c.client_event_id, c.to_status) for c in streamed) == [
+        ("pending", S.DELIVERY_STATUS_SENDING),
+        ("pending", S.DELIVERY_STATUS_FAILED),
+        ("sending", S.DELIVERY_STATUS_FAILED),
+        ("waiting", S.DELIVERY_STATUS_FAILED),
+    ]
+
+    # The worker's answer comes after the deletion: it changes nothing.
+    await runtime.engine._finish(
+        destination,
+        claimed,
+        [Outcome(c.delivery_id, OutcomeKind.SUCCEEDED) for c in claimed],
+        started=0.0,
+    )
+    assert (await delivery_of(client, sending)).status == S.DELIVERY_STATUS_FAILED
+    await assert_every_change_is_legal(runtime)
+    with pytest.raises(TenazError) as caught:
+        await client.get_destination(meta)
+    assert caught.value.code == grpc.StatusCode.NOT_FOUND
+    counts = await runtime.sweeper.sweep()
+    assert (counts["expired"], counts["deleted"]) == (0, 0)
+
+
+async def test_a_large_deletion_goes_in_batches_and_the_sweeper_finishes_one_cut_short(
+    client: TenazClient,
+    runtime: Runtime,
+    clock: FakeClock,
+    meta: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(endings, "BATCH", 2)
+    events = [await submit(client, clock, f"order-{i}") for i in range(5)]
+
+    async def stopped(*_: object) -> int:
+        raise RuntimeError("the process stopped")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(endings, "in_batches", stopped)
+        with pytest.raises(RuntimeError):
+            await runtime.destinations.delete(1, meta)
+    # The first transaction committed: the destination is gone, a first batch ended.
+    with pytest.raises(TenazError):
+        await client.get_destination(meta)
+    statuses = [(await delivery_of(client, e)).status for e in events]
+    assert statuses.count(S.DELIVERY_STATUS_FAILED) == 2
+    assert statuses.count(S.DELIVERY_STATUS_PENDING) == 3
+
+    assert (await runtime.sweeper.sweep())["deleted"] == 3
+    for event_id in events:
+        delivery = await delivery_of(client, event_id)
+        assert delivery.failure_reason == S.FAILURE_REASON_DESTINATION_DELETED
+
+    await client.create_sandbox_destination("sandbox")
+    more = [await submit(client, clock, f"more-{i}") for i in range(5)]
+    assert await runtime.destinations.delete(1, "sandbox") == 5
+    for event_id in more:
+        assert (await delivery_of(client, event_id)).status == S.DELIVERY_STATUS_FAILED
+
+
+# A deletion racing a submission
 
 
 async def waiting_for_locks(runtime: Runtime) -> int:
@@ -171,8 +280,41 @@ async def until(condition: Callable[[], Awaitable[bool]]) -> None:
     raise AssertionError("still not so after 1,000 tries")
 
 
+async def test_a_deletion_waits_for_a_submission_in_flight_then_ends_its_delivery(
+    client: TenazClient, runtime: Runtime, clock: FakeClock, settings: Settings, meta: str
+) -> None:
+    async with await psycopg.AsyncConnection.connect(settings.database_url) as holder:
+        # Another transaction writing the same event key holds the submission up after it
+        # has chosen its destinations and before it writes its deliveries.
+        now = clock.now()
+        await holder.execute(
+            "INSERT INTO tenaz_events (workspace_id, event_name, event_id, event_time, payload,"
+            " received_at) VALUES (1, 'Purchase', 'race-1', %s, '{}', %s)",
+            (now, now),
+        )
+        submission = asyncio.create_task(submit(client, clock, "race-1"))
+        await until(lambda: _at_least(runtime, 1))
+        deletion = asyncio.create_task(client.delete_destination(meta))
+        await until(lambda: _deletion_waits_or_ended(runtime, deletion))
+        assert not deletion.done(), "the deletion did not wait for the submission"
+        await holder.rollback()
+    event_id = await submission
+    await deletion
+
+    delivery = await delivery_of(client, event_id)
+    assert (delivery.status, delivery.failure_reason) == (
+        S.DELIVERY_STATUS_FAILED,
+        S.FAILURE_REASON_DESTINATION_DELETED,
+    )
+    assert await status_history(runtime, delivery.id) == ["PENDING", "SENDING", "FAILED"]
+
+
 async def _at_least(runtime: Runtime, sessions: int) -> bool:
     return await waiting_for_locks(runtime) >= sessions
+
+
+async def _deletion_waits_or_ended(runtime: Runtime, deletion: asyncio.Task[None]) -> bool:
+    return deletion.done() or await waiting_for_locks(runtime) >= 2
 
 
 async def test_a_submission_during_a_deletion_waits_and_finds_the_destination_gone(
