@@ -28,6 +28,7 @@ from psycopg_pool import AsyncConnectionPool
 from jobs import queue, retry_policy
 from jobs.clock import Clock
 from jobs.connectors import ConnectorFactory
+from jobs.endings import EXPIRED_MESSAGE
 from jobs.platforms.base import Outcome, OutcomeKind, OutgoingEvent
 from jobs.settings import Settings
 from jobs.status import IN_PROGRESS, FailureReason, Status, as_status, attempt_status, transition
@@ -36,7 +37,7 @@ from jobs.store import destinations as destination_store
 from jobs.store import rate_log
 from jobs.store.rows import Destination, StatusChange
 from jobs.store.status_changes import record_status_changes
-from jobs.transitions import change
+from jobs.transitions import change, end_unsent
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,6 @@ _OUTCOME_COLUMN = {
     OutcomeKind.EXTERNAL_PROBLEM: "external_problem",
     OutcomeKind.REJECTED: "rejected",
 }
-_EXPIRED_MESSAGE = "the platform's deadline for this event passed before it was delivered"
 
 
 # The window a destination's rate limit is kept over (see _rate_allowance).
@@ -138,43 +138,13 @@ class DeliveryEngine:
                 number = row.attempt_count + 1
                 if not retry_policy.can_send(now, row.deadline):
                     # Never send past the deadline: Meta would reject the whole batch.
-                    path = _expire_path(as_status(row.status))
-                    if len(path) == 2:
-                        expired.append(
-                            store.AttemptRecord(
-                                row.id,
-                                number,
-                                row.next_trigger,
-                                now,
-                                now,
-                                "expired",
-                                message=_EXPIRED_MESSAGE,
-                            )
-                        )
-                    previous = as_status(row.status)
-                    for target in path:
-                        changes.append(
-                            change(
-                                row,
-                                target,
-                                from_status=previous,
-                                attempt_number=number,
-                                error=_EXPIRED_MESSAGE,
-                                at=now,
-                            )
-                        )
-                        previous = target
-                    updates.append(
-                        store.DeliveryUpdate(
-                            row.id,
-                            Status.FAILED,
-                            number if len(path) == 2 else row.attempt_count,
-                            None,
-                            None,
-                            FailureReason.EXPIRED,
-                            _EXPIRED_MESSAGE,
-                        )
+                    ending = end_unsent(
+                        row, FailureReason.EXPIRED, EXPIRED_MESSAGE, outcome="expired", at=now
                     )
+                    updates.append(ending.update)
+                    changes.extend(ending.changes)
+                    if ending.attempt is not None:
+                        expired.append(ending.attempt)
                     continue
                 target = attempt_status(row.status)
                 updates.append(
@@ -345,10 +315,3 @@ class DeliveryEngine:
             await destination_store.set_needs_action(
                 conn, destination_id=destination.id, needs_action=False, reason="", now=now
             )
-
-
-def _expire_path(current: Status) -> list[Status]:
-    """The legal route from a due status to FAILED without sending."""
-    if current is Status.PENDING:
-        return [transition(Status.PENDING, Status.SENDING), Status.FAILED]
-    return [transition(current, Status.FAILED)]

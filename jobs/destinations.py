@@ -3,7 +3,9 @@
 A destination's access token is stored but never returned. A new token is the
 operator's fix for a destination that `needs_action`: it clears the flag and
 brings the waiting retries forward, so the backlog goes out at once instead of
-at the next 30-minute mark.
+at the next 30-minute mark. Deleting a destination ends its unfinished
+deliveries: nothing can send them any more, and an event waits for retention
+only until all its deliveries are finished.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
-from jobs import queue
+from jobs import endings, queue
 from jobs.clock import Clock
-from jobs.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from jobs.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
 from jobs.platforms.catalog import KINDS
 from jobs.secrets import SecretBox
 from jobs.store import deliveries as delivery_store
@@ -202,23 +204,30 @@ class DestinationService:
         log.info("destination.secrets.rotated count=%d", changed)
         return changed
 
-    async def delete(self, workspace_id: int, name: str) -> None:
+    async def delete(self, workspace_id: int, name: str) -> int:
+        """Delete the destination and end its unfinished deliveries as FAILED
+        `destination_deleted`; return how many were ended.
+
+        The first transaction locks the destination (waiting for submissions that
+        hold it, see `SubmissionService`), deletes it and ends a first batch of its
+        deliveries: from its commit on, no submission can choose the destination,
+        and a destination with few deliveries is done in that one transaction. The
+        rest end in more batches, each its own short transaction (with a second
+        chance for rows a worker held a moment ago); if this process stops before
+        they are done, the sweeper finishes them.
+        """
         async with self._pool.connection() as conn, conn.transaction():
             current = await store.get_destination(
                 conn, workspace_id=workspace_id, name=name, for_update=True
             )
             if current is None:
                 raise NotFound(f"no destination named {name!r}")
-            unfinished = await store.count_unfinished_deliveries(conn, destination_id=current.id)
-            if unfinished:
-                raise FailedPrecondition(
-                    f"destination {name!r} still has {unfinished} deliveries in progress or"
-                    " waiting for a retry; disable it and wait for them to finish"
-                )
-            await store.soft_delete_destination(
-                conn, destination_id=current.id, now=self._clock.now()
-            )
-        log.info("destination.deleted destination=%s", current.id)
+            now = self._clock.now()
+            await store.soft_delete_destination(conn, destination_id=current.id, now=now)
+            ended = await endings.end_batch_of_deleted(conn, now, destination_id=current.id)
+        ended += await endings.in_batches(self._pool, self._clock, endings.of_deleted(current.id))
+        log.info("destination.deleted destination=%s deliveries_ended=%d", current.id, ended)
+        return ended
 
 
 def _check_interval(interval: dt.timedelta | None, violations: list[FieldViolation]) -> None:

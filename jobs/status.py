@@ -6,8 +6,12 @@ database.
 
     PENDING -> SENDING -> SUCCEEDED | FAILED | WAITING_RETRY
     WAITING_RETRY -> RESENDING -> SUCCEEDED | FAILED | WAITING_RETRY
-    WAITING_RETRY -> FAILED      (expired / cancelled)
+    WAITING_RETRY -> FAILED      (expired / cancelled / destination deleted)
     FAILED -> WAITING_RETRY      (manual retry or bulk replay)
+
+A PENDING delivery that can no longer go out (its deadline passed, or its
+destination was deleted) ends through SENDING with an attempt that sends
+nothing: see `jobs.transitions.end_unsent`.
 """
 
 from __future__ import annotations

@@ -120,8 +120,12 @@ class SubmissionService:
         """Store the valid calls in one transaction; each call's results, or its error."""
         now = self._clock.now()
         async with self._pool.connection() as conn, conn.transaction():
+            # Locked until the commit: a destination deleted meanwhile either waits for
+            # this transaction (and then ends the deliveries it wrote) or is not chosen.
             choice = DestinationChoice(
-                await destination_store.list_destinations(conn, workspace_id=workspace_id)
+                await destination_store.list_destinations(
+                    conn, workspace_id=workspace_id, for_key_share=True
+                )
             )
             checked = [self._check(events, batch, now, choice) for events, batch in calls]
             accepted = [item for call in checked if isinstance(call, list) for item in call]

@@ -6,8 +6,12 @@ lock keeps one sweep at a time), it:
 - recovers attempts whose lease ran out (the worker was killed or hung): the
   attempt is closed as `interrupted` and the delivery is due again at once,
   or FAILED `expired` when its deadline no longer allows a send;
-- expires deliveries waiting for a retry whose deadline passed while they
-  could not be attempted (for instance, their destination was disabled);
+- ends as FAILED `expired` every due delivery (PENDING or WAITING_RETRY) whose
+  deadline passed before it could be attempted, whatever its destination's
+  state (disabled, needing action, deleted): every delivery ends by its deadline;
+- finishes what a destination's deletion left: a due delivery of a deleted
+  destination (the deletion was cut short, a worker held the row at that
+  instant, or a late answer left it waiting) ends as FAILED `destination_deleted`;
 - re-queues a job for any destination with deliveries overdue by more than a
   sweep interval, whatever happened to the job that should have sent them;
 - hands procrastinate's stalled jobs (their worker stopped sending heartbeats)
@@ -20,7 +24,7 @@ import logging
 
 from psycopg_pool import AsyncConnectionPool
 
-from jobs import queue, retry_policy
+from jobs import endings, queue, retry_policy
 from jobs.clock import Clock
 from jobs.settings import Settings
 from jobs.status import FailureReason, Status, transition
@@ -32,7 +36,6 @@ log = logging.getLogger(__name__)
 
 _BATCH = 1000
 _INTERRUPTED = "the attempt was interrupted (the worker stopped before it finished)"
-_EXPIRED = "the platform's deadline for this event passed before it was delivered"
 
 
 class Sweeper:
@@ -47,7 +50,8 @@ class Sweeper:
     async def sweep(self) -> dict[str, int]:
         counts = {
             "interrupted": await self.recover_interrupted(),
-            "expired": await self.expire_waiting(),
+            "expired": await self.expire_past_deadline(),
+            "deleted": await self.finish_deletions(),
             "requeued": await self.requeue_overdue(),
             "stalled_jobs": await self.retry_stalled_jobs(),
         }
@@ -103,36 +107,18 @@ class Sweeper:
             if len(rows) < _BATCH:
                 return total
 
-    async def expire_waiting(self) -> int:
+    async def expire_past_deadline(self) -> int:
+        return await endings.in_batches(self._pool, self._clock, endings.expire_batch)
+
+    async def finish_deletions(self) -> int:
+        async with self._pool.connection() as conn:
+            deleted = await store.deleted_destinations_with_due(conn)
         total = 0
-        while True:
-            now = self._clock.now()
-            async with self._pool.connection() as conn, conn.transaction():
-                rows = await store.lock_waiting_past(
-                    conn, cutoff=now + retry_policy.SEND_GUARD, limit=_BATCH
-                )
-                await store.update_deliveries(
-                    conn,
-                    [
-                        store.DeliveryUpdate(
-                            r.id,
-                            transition(r.status, Status.FAILED),
-                            r.attempt_count,
-                            None,
-                            None,
-                            FailureReason.EXPIRED,
-                            _EXPIRED,
-                        )
-                        for r in rows
-                    ],
-                    now=now,
-                )
-                await record_status_changes(
-                    conn, [change(r, Status.FAILED, error=_EXPIRED, at=now) for r in rows]
-                )
-            total += len(rows)
-            if len(rows) < _BATCH:
-                return total
+        for destination_id in deleted:
+            total += await endings.in_batches(
+                self._pool, self._clock, endings.of_deleted(destination_id)
+            )
+        return total
 
     async def requeue_overdue(self) -> int:
         cutoff = self._clock.now() - self._settings.sweep_interval

@@ -31,6 +31,11 @@ class DueDelivery:
     next_trigger: str
     payload: dict[str, Any]
 
+    @property
+    def attempt_started_at(self) -> None:
+        """A due delivery has no attempt running."""
+        return None
+
 
 @dataclass(frozen=True)
 class LockedDelivery:
@@ -127,18 +132,60 @@ async def lock_expired_leases(
     return await cur.fetchall()
 
 
-async def lock_waiting_past(
+async def lock_due_past_deadline(
     conn: AsyncConnection, *, cutoff: dt.datetime, limit: int
 ) -> list[LockedDelivery]:
-    """Deliveries waiting for a retry whose last chance (deadline) is before `cutoff`."""
+    """Due deliveries (PENDING or WAITING_RETRY) whose deadline is at or before `cutoff`.
+
+    Whatever their destination's state: they read the due-deadline index, not the
+    destination, so a disabled or deleted destination's backlog expires like any other.
+    """
     cur = conn.cursor(row_factory=class_row(LockedDelivery))
     await cur.execute(
         f"SELECT {_LOCKED_COLUMNS} FROM tenaz_deliveries"
-        " WHERE status = 'WAITING_RETRY' AND deadline <= %s"
-        " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+        " WHERE status IN ('PENDING', 'WAITING_RETRY') AND deadline <= %s"
+        " ORDER BY deadline LIMIT %s FOR UPDATE SKIP LOCKED",
         (cutoff, limit),
     )
     return await cur.fetchall()
+
+
+async def lock_unfinished_of_destination(
+    conn: AsyncConnection, *, destination_id: int, limit: int
+) -> list[LockedDelivery]:
+    """Up to `limit` due deliveries of a destination and those of its deliveries in
+    progress (few: what workers hold), skipping rows locked by someone else.
+
+    The due ones are read in the due index's order, so a destination with a million
+    of them costs each batch its own rows, not a scan of the rest.
+    """
+    cur = conn.cursor(row_factory=class_row(LockedDelivery))
+    await cur.execute(
+        f"WITH due AS (SELECT {_LOCKED_COLUMNS} FROM tenaz_deliveries"
+        "   WHERE destination_id = %(destination)s AND status IN ('PENDING', 'WAITING_RETRY')"
+        "   ORDER BY next_attempt_at, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED),"
+        f" running AS (SELECT {_LOCKED_COLUMNS} FROM tenaz_deliveries"
+        "   WHERE destination_id = %(destination)s AND status IN ('SENDING', 'RESENDING')"
+        "   LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
+        " SELECT * FROM due UNION ALL SELECT * FROM running",
+        {"destination": destination_id, "limit": limit},
+    )
+    return await cur.fetchall()
+
+
+async def deleted_destinations_with_due(conn: AsyncConnection) -> list[int]:
+    """Deleted destinations that still have due deliveries (a deletion cut short).
+
+    Deliveries in progress do not count: their attempt ends, or its lease runs out,
+    and leaves them finished or due, which is what this finds.
+    """
+    cur = await conn.execute(
+        "SELECT dest.id FROM tenaz_destinations dest WHERE dest.deleted_at IS NOT NULL"
+        " AND EXISTS (SELECT 1 FROM tenaz_deliveries d WHERE d.destination_id = dest.id"
+        "   AND d.status IN ('PENDING', 'WAITING_RETRY'))"
+        " ORDER BY dest.id"
+    )
+    return [row[0] for row in await cur.fetchall()]
 
 
 async def overdue_destinations(conn: AsyncConnection, *, cutoff: dt.datetime) -> list[int]:

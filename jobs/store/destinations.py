@@ -89,11 +89,22 @@ async def get_destination_by_id(conn: AsyncConnection, destination_id: int) -> D
     return None if row is None else _destination(row)
 
 
-async def list_destinations(conn: AsyncConnection, *, workspace_id: int) -> list[Destination]:
+async def list_destinations(
+    conn: AsyncConnection, *, workspace_id: int, for_key_share: bool = False
+) -> list[Destination]:
+    """The workspace's destinations.
+
+    With `for_key_share`, they stay locked until the transaction ends against a
+    change that takes FOR UPDATE (deleting, updating): a submission then delivers
+    only to destinations as they are when it commits. A delete waits for it; one
+    that came first makes the destination vanish from this read. KEY SHARE, not
+    SHARE, so that a worker flagging the destination (a plain UPDATE) never waits.
+    """
     cur = conn.cursor(row_factory=dict_row)
+    lock = " FOR KEY SHARE" if for_key_share else ""
     await cur.execute(
         f"SELECT {_COLUMNS} FROM tenaz_destinations"
-        " WHERE workspace_id = %s AND deleted_at IS NULL ORDER BY name",
+        f" WHERE workspace_id = %s AND deleted_at IS NULL ORDER BY name{lock}",
         (workspace_id,),
     )
     return [_destination(row) for row in await cur.fetchall()]
@@ -169,16 +180,6 @@ async def soft_delete_destination(
         "UPDATE tenaz_destinations SET deleted_at = %s, enabled = false, secret = '' WHERE id = %s",
         (now, destination_id),
     )
-
-
-async def count_unfinished_deliveries(conn: AsyncConnection, *, destination_id: int) -> int:
-    cur = await conn.execute(
-        "SELECT count(*) FROM tenaz_deliveries WHERE destination_id = %s"
-        " AND status IN ('PENDING', 'SENDING', 'WAITING_RETRY', 'RESENDING')",
-        (destination_id,),
-    )
-    row = await cur.fetchone()
-    return int(row[0]) if row else 0
 
 
 async def secrets_of_all(conn: AsyncConnection) -> list[tuple[int, str]]:

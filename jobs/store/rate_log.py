@@ -8,9 +8,14 @@ from psycopg import AsyncConnection
 
 
 async def lock_destination(conn: AsyncConnection, destination_id: int) -> None:
-    """Serialise the claims of one destination, so two workers cannot both spend its quota."""
+    """Serialise the claims of one destination, so two workers cannot both spend its quota.
+
+    NO KEY UPDATE excludes the other claims as FOR UPDATE would, but not the key-share
+    lock submissions hold on the destination until they commit: claims need not wait
+    for them.
+    """
     await conn.execute(
-        "SELECT 1 FROM tenaz_destinations WHERE id = %s FOR UPDATE", (destination_id,)
+        "SELECT 1 FROM tenaz_destinations WHERE id = %s FOR NO KEY UPDATE", (destination_id,)
     )
 
 

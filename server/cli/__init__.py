@@ -334,7 +334,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--rate-limit", type=float, help="events per second sent to it at most; 0: no limit"
     )
-    p = command(dests_sub, "delete", destinations.delete, "delete a destination", both)
+    p = command(
+        dests_sub,
+        "delete",
+        destinations.delete,
+        "delete a destination; the deliveries it has not finished fail (destination deleted)",
+        both,
+    )
     p.add_argument("name")
 
     p = command(sub, "stats", stats.stats, "counts by status and destination, health", both)

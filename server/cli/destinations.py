@@ -14,13 +14,18 @@ import sys
 from typing import Any
 
 from rich.text import Text
-from tenaz.v1 import destinations_pb2
+from tenaz.v1 import destinations_pb2, events_pb2
 
 from server.cli.connection import connect
 from server.cli.errors import CliError, UsageError
 from server.cli.output import Output, cell, format_interval, health_text, message_dict, table
 
 TOKEN_VARIABLE = "TENAZ_META_ACCESS_TOKEN"  # noqa: S105 - the variable's name, not a token
+# What a deletion makes of the deliveries the destination had not finished.
+DELETED = events_pb2.Delivery(
+    status=events_pb2.DELIVERY_STATUS_FAILED,
+    failure_reason=events_pb2.FAILURE_REASON_DESTINATION_DELETED,
+)
 
 
 def read_token() -> str:
@@ -177,7 +182,10 @@ async def delete(args: argparse.Namespace, out: Output) -> None:
     if out.as_json:
         out.json({"deleted": args.name})
     else:
-        out.print(cell(f"deleted destination {args.name!r}; its history stays on the events"))
+        ended = Text(f"deleted destination {args.name!r}; its unfinished deliveries are now ")
+        ended.append_text(out.delivery_status(DELETED))
+        ended.append("; its history stays on the events")
+        out.print(ended)
 
 
 def destination_dict(destination: destinations_pb2.Destination) -> dict[str, Any]:

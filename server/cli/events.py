@@ -24,7 +24,6 @@ from server.cli.options import check_window
 from server.cli.output import (
     Output,
     cell,
-    failure_reason_label,
     is_terminal,
     local_time,
     message_dict,
@@ -88,7 +87,7 @@ async def list_(args: argparse.Namespace, out: Output) -> None:
             if index:
                 deliveries.append(", ")
             deliveries.append(f"{d.destination}: ")
-            deliveries.append_text(out.status(d.status))
+            deliveries.append_text(out.delivery_status(d))
         grid.add_row(
             cell(stored.id),
             cell(local_time(when(stored, "received_at"))),
@@ -136,10 +135,7 @@ def _print_delivery(d: events_pb2.Delivery, out: Output) -> None:
     lang = out.lang
     out.print()
     title = Text(f"{d.destination}: ", style="bold")
-    title.append_text(out.status(d.status))
-    reason = failure_reason_label(d.failure_reason, lang)
-    if reason and d.status == events_pb2.DELIVERY_STATUS_FAILED:
-        title.append(f" ({reason})")
+    title.append_text(out.delivery_status(d))
     out.print(title)
     facts = [
         f"{word('attempts', lang)}: {d.attempt_count}",

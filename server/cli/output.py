@@ -124,6 +124,15 @@ def status_text(value: int, lang: str = PT_BR) -> Text:
     return Text(status_label(value, lang), style=_STATUS_STYLES.get(value, ""))
 
 
+def delivery_status_text(delivery: events_pb2.Delivery, lang: str = PT_BR) -> Text:
+    """The delivery's status, with why it failed when it did: `Falha (destino excluído)`."""
+    text = status_text(delivery.status, lang)
+    reason = failure_reason_label(delivery.failure_reason, lang)
+    if reason and delivery.status == events_pb2.DELIVERY_STATUS_FAILED:
+        text.append(f" ({reason})")
+    return text
+
+
 def health_label(value: int, lang: str = PT_BR) -> str:
     return _pick(_HEALTH[value], lang) if value in _HEALTH else "?"
 
@@ -254,6 +263,9 @@ class Output:
 
     def status(self, value: int) -> Text:
         return status_text(value, self.lang)
+
+    def delivery_status(self, delivery: events_pb2.Delivery) -> Text:
+        return delivery_status_text(delivery, self.lang)
 
     def progress(self, unit: str) -> Progress:
         """A progress bar on stderr; silent when stderr is not a terminal (logs, CI)."""

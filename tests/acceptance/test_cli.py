@@ -478,6 +478,27 @@ async def test_destinations_list_update_and_delete(
     assert [d.name for d in await client.list_destinations()] == ["meta"]
 
 
+async def test_deleting_a_destination_shows_its_unfinished_deliveries_failed_and_why(
+    cli: Cli, client: TenazClient, clock: FakeClock, meta: str
+) -> None:
+    pending = await submit(client, clock, "pedido-1")  # not sent yet: no worker ran
+    deleted = await cli("destinations", "delete", meta)
+    assert "unfinished deliveries are now Falha (destino excluído)" in deleted.out
+
+    shown, shown_en, listing, listing_en = await asyncio.gather(
+        cli("events", "show", pending.id),
+        cli("events", "show", pending.id, "--lang", "en"),
+        cli("events", "list"),
+        cli("events", "list", "--lang", "en"),
+    )
+    assert "meta: Falha (destino excluído)" in shown.out
+    [attempt] = [row for row in shown.out.splitlines() if row.strip().startswith("1  automatic")]
+    assert "interrompido" in attempt and "destination was deleted" in attempt
+    assert "meta: Failed (destination deleted)" in shown_en.out
+    assert listing.out.splitlines()[1].endswith("meta: Falha (destino excluído)")
+    assert listing_en.out.splitlines()[1].endswith("meta: Failed (destination deleted)")
+
+
 async def test_keys_create_list_and_revoke_and_a_revoked_key_is_refused(
     cli: Cli, runtime: Runtime
 ) -> None:

@@ -527,6 +527,26 @@ async def test_event_detail_shows_each_delivery_with_its_attempt_timeline(
     await get_json(http, "/api/events/abc", api_key, expect=400)
 
 
+async def test_a_deleted_destinations_delivery_says_why_it_failed_in_both_languages(
+    http: aiohttp.ClientSession, runtime: Runtime, api_key: str
+) -> None:
+    await sandbox(runtime, api_key)
+    event = await submit(runtime, api_key, "gone-1")
+    await runtime.destinations.delete(await workspace_id(runtime, api_key), "sandbox")
+
+    [delivery] = (await get_json(http, f"/api/events/{event}", api_key))["event"]["deliveries"]
+    assert (delivery["destination"], delivery["status"], delivery["failure_reason"]) == (
+        "sandbox",
+        "FAILED",
+        "destination_deleted",
+    )
+    assert not delivery["can_cancel"]
+    async with http.get("/static/i18n.js") as response:
+        labels = await response.text()
+    assert '"reason.destination_deleted": "destino excluído"' in labels
+    assert '"reason.destination_deleted": "destination deleted"' in labels
+
+
 async def test_statuses_come_with_the_design_labels(
     http: aiohttp.ClientSession, api_key: str
 ) -> None:

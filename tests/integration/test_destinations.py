@@ -103,19 +103,6 @@ async def test_names_are_unique_and_unknown_update_paths_are_refused(client: Ten
     assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
 
 
-async def test_a_destination_with_deliveries_waiting_cannot_be_deleted(
-    client: TenazClient, runtime: Runtime, clock: FakeClock
-) -> None:
-    await client.create_sandbox_destination("sandbox", transient_failure_rate=1.0)
-    await client.submit_event(
-        make_event(event_id="o", event_name="Lead", event_time=clock.now(), email="a@example.com")
-    )
-    await run_jobs(runtime)
-    with pytest.raises(TenazError) as caught:
-        await client.delete_destination("sandbox")
-    assert caught.value.code == grpc.StatusCode.FAILED_PRECONDITION
-
-
 async def test_the_sandbox_shows_every_status_without_a_meta_account(
     client: TenazClient, runtime: Runtime, clock: FakeClock
 ) -> None:

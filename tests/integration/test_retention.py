@@ -1,6 +1,7 @@
 """Retention: old events, attempts and status changes are deleted; a stream cursor
-from before the purge gets OUT_OF_RANGE; unfinished deliveries are kept; expired dashboard
-sessions are deleted."""
+from before the purge gets OUT_OF_RANGE; unfinished deliveries are kept, and a
+delivery that could never go out ends, so its event goes too; expired dashboard sessions
+are deleted."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ import datetime as dt
 import grpc
 import pytest
 from tenaz.client import TenazClient, TenazError, make_event
+from tenaz.v1 import events_pb2
 
 from jobs.clock import FakeClock
 from jobs.platforms.fake_meta import FakeMetaServer
 from jobs.runtime import Runtime
 from tests.support import count_rows, run_jobs
+
+S = events_pb2
 
 
 async def test_old_history_is_purged_and_old_cursors_are_out_of_range(
@@ -84,3 +88,31 @@ async def test_expired_dashboard_sessions_are_deleted_and_live_ones_kept(
     assert (await runtime.retention.purge())["dashboard_sessions"] == 1
     assert await count_rows(runtime, "tenaz_dashboard_sessions") == 1
     assert (await runtime.sessions.caller_for(later.id)).key_id == later.caller.key_id
+
+
+async def test_an_event_stuck_on_a_disabled_destination_expires_then_is_purged(
+    client: TenazClient, runtime: Runtime, clock: FakeClock, meta: str
+) -> None:
+    stored = await client.submit_event(
+        make_event(
+            event_id="stuck", event_name="Lead", event_time=clock.now(), email="a@example.com"
+        )
+    )
+    destination = await client.get_destination(meta)
+    destination.enabled = False
+    await client.update_destination(destination, ["enabled"])
+    await run_jobs(runtime)
+    received = clock.now()
+
+    clock.advance(dt.timedelta(days=7))  # Meta's deadline
+    await runtime.sweeper.sweep()
+    [delivery] = (await client.get_event(stored.event.id)).deliveries
+    assert (delivery.status, delivery.failure_reason) == (
+        S.DELIVERY_STATUS_FAILED,
+        S.FAILURE_REASON_EXPIRED,
+    )
+    clock.set(received + runtime.settings.retention - dt.timedelta(seconds=1))
+    assert (await runtime.retention.purge())["events"] == 0
+    clock.set(received + runtime.settings.retention + dt.timedelta(seconds=1))
+    assert (await runtime.retention.purge())["events"] == 1
+    assert await count_rows(runtime, "tenaz_events") == 0

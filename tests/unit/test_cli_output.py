@@ -30,6 +30,7 @@ from server.cli.options import (
 )
 from server.cli.output import (
     Output,
+    delivery_status_text,
     format_interval,
     health_label,
     local_time,
@@ -69,6 +70,30 @@ def test_status_labels_are_the_products_words_in_both_languages(
     # Every spelling an operator may type names the same status.
     assert parse_status(pt) == parse_status(en.upper()) == status
     assert parse_status(S.DeliveryStatus.Name(status)) == status
+
+
+@pytest.mark.parametrize(
+    ("reason", "pt", "en"),
+    [
+        (S.FAILURE_REASON_REJECTED, "Falha (dados rejeitados)", "Failed (rejected)"),
+        (S.FAILURE_REASON_EXPIRED, "Falha (prazo expirado)", "Failed (expired)"),
+        (S.FAILURE_REASON_CANCELLED, "Falha (cancelado)", "Failed (cancelled)"),
+        (
+            S.FAILURE_REASON_DESTINATION_DELETED,
+            "Falha (destino excluído)",
+            "Failed (destination deleted)",
+        ),
+    ],
+)
+def test_a_failed_delivery_says_why_in_both_languages(reason: int, pt: str, en: str) -> None:
+    failed = S.Delivery(status=S.DELIVERY_STATUS_FAILED, failure_reason=reason)
+    assert delivery_status_text(failed).plain == pt
+    assert delivery_status_text(failed, "en").plain == en
+
+
+def test_a_delivery_that_has_not_failed_shows_its_status_alone() -> None:
+    waiting = S.Delivery(status=S.DELIVERY_STATUS_WAITING_RETRY)
+    assert delivery_status_text(waiting).plain == "Esperando Retentativa"
 
 
 def test_unknown_values_show_a_question_mark_rather_than_failing() -> None:

@@ -26,8 +26,12 @@ type DestinationServiceClient interface {
 	// UpdateDestination changes the fields named in `update_mask`. A new access
 	// token clears `needs_action` and makes waiting deliveries due at once.
 	UpdateDestination(ctx context.Context, in *UpdateDestinationRequest, opts ...grpc.CallOption) (*UpdateDestinationResponse, error)
-	// DeleteDestination removes a destination that has no delivery in progress
-	// or waiting; its history stays readable on the events.
+	// DeleteDestination removes a destination. From that moment no submission
+	// can choose it (one already writing is waited for), and every delivery it had
+	// not finished (pending, waiting for a retry, or in progress) is FAILED with
+	// FAILURE_REASON_DESTINATION_DELETED; an attempt in progress is recorded as
+	// interrupted, and what it learns afterwards is ignored. Its history stays
+	// readable on the events.
 	DeleteDestination(ctx context.Context, in *DeleteDestinationRequest, opts ...grpc.CallOption) (*DeleteDestinationResponse, error)
 }
 
@@ -97,8 +101,12 @@ type DestinationServiceServer interface {
 	// UpdateDestination changes the fields named in `update_mask`. A new access
 	// token clears `needs_action` and makes waiting deliveries due at once.
 	UpdateDestination(context.Context, *UpdateDestinationRequest) (*UpdateDestinationResponse, error)
-	// DeleteDestination removes a destination that has no delivery in progress
-	// or waiting; its history stays readable on the events.
+	// DeleteDestination removes a destination. From that moment no submission
+	// can choose it (one already writing is waited for), and every delivery it had
+	// not finished (pending, waiting for a retry, or in progress) is FAILED with
+	// FAILURE_REASON_DESTINATION_DELETED; an attempt in progress is recorded as
+	// interrupted, and what it learns afterwards is ignored. Its history stays
+	// readable on the events.
 	DeleteDestination(context.Context, *DeleteDestinationRequest) (*DeleteDestinationResponse, error)
 	mustEmbedUnimplementedDestinationServiceServer()
 }

@@ -173,7 +173,9 @@ const (
 	// The platform rejected the event's data.
 	AttemptOutcome_ATTEMPT_OUTCOME_REJECTED AttemptOutcome = 4
 	// The worker stopped in the middle of the attempt (crash, kill); the
-	// delivery was made due again.
+	// delivery was made due again. Also: the destination was deleted before the
+	// attempt ended, or before a pending delivery's first attempt (the delivery
+	// then failed with FAILURE_REASON_DESTINATION_DELETED).
 	AttemptOutcome_ATTEMPT_OUTCOME_INTERRUPTED AttemptOutcome = 5
 	// The platform's deadline passed before the attempt could send the event;
 	// it was not sent.

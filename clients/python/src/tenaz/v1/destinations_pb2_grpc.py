@@ -100,8 +100,12 @@ class DestinationServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DeleteDestination(self, request, context):
-        """DeleteDestination removes a destination that has no delivery in progress
-        or waiting; its history stays readable on the events.
+        """DeleteDestination removes a destination. From that moment no submission
+        can choose it (one already writing is waited for), and every delivery it had
+        not finished (pending, waiting for a retry, or in progress) is FAILED with
+        FAILURE_REASON_DESTINATION_DELETED; an attempt in progress is recorded as
+        interrupted, and what it learns afterwards is ignored. Its history stays
+        readable on the events.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -1692,7 +1692,9 @@ export enum AttemptOutcome {
 
   /**
    * The worker stopped in the middle of the attempt (crash, kill); the
-   * delivery was made due again.
+   * delivery was made due again. Also: the destination was deleted before the
+   * attempt ended, or before a pending delivery's first attempt (the delivery
+   * then failed with FAILURE_REASON_DESTINATION_DELETED).
    *
    * @generated from enum value: ATTEMPT_OUTCOME_INTERRUPTED = 5;
    */
