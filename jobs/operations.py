@@ -50,10 +50,14 @@ class DeliveryFilterInput:
 
 
 class OperationService:
-    def __init__(self, pool: AsyncConnectionPool, clock: Clock, app: queue.App) -> None:
+    def __init__(
+        self, pool: AsyncConnectionPool, clock: Clock, app: queue.App, budget: dt.timedelta
+    ) -> None:
         self._pool = pool
         self._clock = clock
         self._app = app
+        # Retries are refused when an attempt started now could not end by the deadline.
+        self._budget = budget
 
     async def start(
         self,
@@ -198,7 +202,7 @@ class OperationService:
             if kind == RETRY:
                 if status not in (Status.FAILED, Status.WAITING_RETRY):
                     continue
-                if not retry_policy.can_send(now, row.deadline):
+                if not retry_policy.can_send(now, row.deadline, self._budget):
                     continue
                 if status is Status.FAILED:
                     target = transition(status, Status.WAITING_RETRY)

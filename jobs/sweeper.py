@@ -75,7 +75,7 @@ class Sweeper:
                             message=_INTERRUPTED,
                         )
                     )
-                    if retry_policy.can_send(now, row.deadline):
+                    if retry_policy.can_send(now, row.deadline, self._settings.attempt_budget):
                         target, reason, next_at = Status.WAITING_RETRY, "", now
                         destinations.add(row.destination_id)
                     else:
@@ -109,7 +109,9 @@ class Sweeper:
             now = self._clock.now()
             async with self._pool.connection() as conn, conn.transaction():
                 rows = await store.lock_waiting_past(
-                    conn, cutoff=now + retry_policy.SEND_GUARD, limit=_BATCH
+                    conn,
+                    cutoff=now + retry_policy.SEND_GUARD + self._settings.attempt_budget,
+                    limit=_BATCH,
                 )
                 await store.update_deliveries(
                     conn,

@@ -10,7 +10,7 @@ from psycopg import AsyncConnection
 async def lock_destination(conn: AsyncConnection, destination_id: int) -> None:
     """Serialise the claims of one destination, so two workers cannot both spend its quota."""
     await conn.execute(
-        "SELECT 1 FROM tenaz_destinations WHERE id = %s FOR UPDATE", (destination_id,)
+        "SELECT 1 FROM tenaz_destinations WHERE id = %s FOR NO KEY UPDATE", (destination_id,)
     )
 
 
