@@ -159,6 +159,7 @@ class TenazSystem:
         options: Options,
     ) -> Target:
         from jobs import keys
+        from jobs.base_url import BaseUrl
         from jobs.destinations import DestinationSpec
         from jobs.runtime import open_runtime
         from jobs.scopes import ADMIN
@@ -167,7 +168,12 @@ class TenazSystem:
 
         secret_key = generate_key()
         settings = Settings(
-            database_url=database_url, secret_key=secret_key, pool_min_size=1, pool_max_size=2
+            database_url=database_url,
+            secret_key=secret_key,
+            pool_min_size=1,
+            pool_max_size=2,
+            # The fake platform is on loopback: the operator allows it, as in production.
+            allowed_platform_urls=(BaseUrl.parse(platform_url),),
         )
         async with open_runtime(settings, database_url) as runtime:
             # Admin: the recovery workload sets the destination's rate limit over gRPC.
@@ -190,6 +196,7 @@ class TenazSystem:
                 "TENAZ_SUBMIT_RATE_LIMIT": "0",
                 "TENAZ_RETRY_INTERVAL": f"{retry_interval}s",
                 "TENAZ_HTTP_TIMEOUT": f"{options.http_timeout}s",
+                "TENAZ_ALLOWED_PLATFORM_URLS": platform_url,
                 "TENAZ_WORKER_CONCURRENCY": str(options.concurrency),
                 "TENAZ_LOG_LEVEL": options.log_level,
             }

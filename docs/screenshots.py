@@ -32,6 +32,7 @@ from playwright.async_api import Page, async_playwright, expect
 from psycopg import sql
 
 from jobs import keys
+from jobs.base_url import BaseUrl
 from jobs.clock import FakeClock
 from jobs.destinations import DestinationSpec
 from jobs.migrate import migrate
@@ -106,7 +107,7 @@ class Traffic:
         destinations: list[str],
         *,
         event_name: str = "Purchase",
-        currency: str = "BRL",
+        refused: bool = False,
         sandbox_fail_attempts: int = 0,
         minutes_ago: int | None = None,
     ) -> None:
@@ -135,11 +136,18 @@ class Traffic:
                         "client_ip_address": "203.0.113.7",
                         "client_user_agent": "Mozilla/5.0 (demo)",
                     },
-                    value=rng.choice([47.0, 97.0, 197.0, 297.0, 497.0]) if purchase else None,
-                    currency=currency if purchase else "",
+                    value=(
+                        rng.choice([47.0, 97.0, 197.0, 297.0, 497.0])
+                        if purchase and not refused
+                        else None
+                    ),
+                    currency="BRL" if purchase else "",
                     order_id=f"HP{17324000000000 + number * 7919}" if purchase else "",
                     extra=(
-                        {"sandbox_fail_attempts": sandbox_fail_attempts}
+                        # A checkout bug: the value as text, which Meta refuses.
+                        {"value": "R$ 97,00"}
+                        if refused
+                        else {"sandbox_fail_attempts": sandbox_fail_attempts}
                         if sandbox_fail_attempts
                         else {}
                     ),
@@ -159,7 +167,7 @@ class Traffic:
                 ["meta-loja"], event_name=rng.choice(["Lead", "CompleteRegistration"])
             )
         if index % 6 == 2:
-            await self.submit(stores, currency="ZZZ")  # a checkout bug: Meta refuses the data
+            await self.submit(stores, refused=True)
         if index % 4 == 1:
             await self.submit(["sandbox"], sandbox_fail_attempts=1)
             await self.submit(["sandbox"])
@@ -356,35 +364,59 @@ async def make_screenshots(database_url: str) -> None:
     now = lambda: clock.now().timestamp()  # noqa: E731
     loja = FakeMeta(now=now, access_tokens={LOJA_PIXEL: LOJA_TOKEN})
     campanhas = FakeMeta(now=now, access_tokens={CAMPANHAS_PIXEL: CAMPANHAS_TOKEN})
-    # A long HTTP timeout: the in-flight attempt is held open while the pictures are taken.
-    settings = Settings(database_url=database_url, http_timeout=dt.timedelta(minutes=5))
+    app_url = f"http://127.0.0.1:{closed_port()}"
     async with (
-        open_runtime(settings, database_url, clock=clock) as runtime,
         FakeMetaServer(loja) as loja_server,
         FakeMetaServer(campanhas) as campanhas_server,
     ):
-        # Admin: the pictures show the retry and cancel buttons, which submit keys do not get.
-        key = await keys.create_key(runtime.pool, workspace="minha-loja", scope=ADMIN)
-        demo = Demo(runtime, clock, key.workspace.id, key.secret, {})
-        app_url = f"http://127.0.0.1:{closed_port()}"
-        await play_the_day(demo, loja_server, campanhas_server, app_url)
+        # A long HTTP timeout: the in-flight attempt is held open while the pictures are
+        # taken. The fakes (and the app's closed port) are on loopback: the operator allows
+        # them.
+        long = dt.timedelta(minutes=5)
+        settings = Settings(
+            database_url=database_url,
+            http_timeout=long,
+            attempt_budget=long,
+            attempt_lease=2 * long,
+            allowed_platform_urls=tuple(
+                BaseUrl.parse(url)
+                for url in (loja_server.base_url, campanhas_server.base_url, app_url)
+            ),
+        )
+        async with open_runtime(settings, database_url, clock=clock) as runtime:
+            await take_screenshots(runtime, clock, loja_server, campanhas_server, app_url)
 
-        # One attempt held in flight by the platform: Enviando and Reenviando on screen.
-        campanhas.fail_next(1, Failure.hanging())
-        in_flight = asyncio.create_task(deliver(demo, "meta-campanhas"))
-        await asyncio.wait_for(campanhas.wait_for_hang(), timeout=30)
 
-        hub = StatusHub(database_url)
-        hub.start()
-        dashboard = await start_dashboard(runtime, hub, "127.0.0.1:0")
-        try:
-            print("screenshots:")
-            await screenshots(dashboard.url, demo)
-        finally:
-            await dashboard.stop()
-            await hub.close()
-            campanhas.release()
-            await in_flight
+async def take_screenshots(
+    runtime: Runtime,
+    clock: FakeClock,
+    loja_server: FakeMetaServer,
+    campanhas_server: FakeMetaServer,
+    app_url: str,
+) -> None:
+    campanhas = campanhas_server.fake
+    database_url = runtime.database_url
+    # Admin: the pictures show the retry and cancel buttons, which submit keys do not get.
+    key = await keys.create_key(runtime.pool, workspace="minha-loja", scope=ADMIN)
+    demo = Demo(runtime, clock, key.workspace.id, key.secret, {})
+    await play_the_day(demo, loja_server, campanhas_server, app_url)
+
+    # One attempt held in flight by the platform: Enviando and Reenviando on screen.
+    campanhas.fail_next(1, Failure.hanging())
+    in_flight = asyncio.create_task(deliver(demo, "meta-campanhas"))
+    await asyncio.wait_for(campanhas.wait_for_hang(), timeout=30)
+
+    hub = StatusHub(database_url)
+    hub.start()
+    dashboard = await start_dashboard(runtime, hub, "127.0.0.1:0")
+    try:
+        print("screenshots:")
+        await screenshots(dashboard.url, demo)
+    finally:
+        await dashboard.stop()
+        await hub.close()
+        campanhas.release()
+        await in_flight
 
 
 def main() -> None:

@@ -4,6 +4,11 @@ platform class serves which destination kind.
 The sandbox kind is the Meta connector talking to the built-in fake Meta
 through an in-process transport, so it exercises the very code a real Meta
 destination runs, and nothing leaves the machine.
+
+A destination whose connector cannot be built (its base URL is no longer allowed
+by the egress policy, its token cannot be decrypted with TENAZ_SECRET_KEY) raises
+`ConnectorUnavailable` with a reason for the operator: the engine flags the
+destination as needing action instead of failing every job silently.
 """
 
 from __future__ import annotations
@@ -13,8 +18,13 @@ import random
 import httpx
 
 from jobs.clock import Clock
+from jobs.egress import EgressPolicy
 from jobs.platforms.base import Connector
-from jobs.platforms.catalog import META_DEFAULT_API_VERSION, META_DEFAULT_BASE_URL
+from jobs.platforms.catalog import (
+    META_DEFAULT_API_VERSION,
+    META_DEFAULT_BASE_URL,
+    OFFICIAL_BASE_URLS,
+)
 from jobs.platforms.fake_meta import FakeMeta
 from jobs.platforms.meta import MetaConnector
 from jobs.platforms.sandbox import SandboxTransport
@@ -25,13 +35,24 @@ SANDBOX_PIXEL_ID = "1234567890"
 SANDBOX_TOKEN = "sandbox-token"  # noqa: S105 - the fake platform's own, not a secret
 
 
+class ConnectorUnavailable(Exception):
+    """The destination cannot be sent to as configured; the message is for the operator."""
+
+
 class ConnectorFactory:
     def __init__(
-        self, client: httpx.AsyncClient, clock: Clock, secrets: SecretBox, *, timeout: float
+        self,
+        client: httpx.AsyncClient,
+        clock: Clock,
+        secrets: SecretBox,
+        egress: EgressPolicy,
+        *,
+        timeout: float,
     ) -> None:
         self._client = client
         self._clock = clock
         self._secrets = secrets
+        self._egress = egress
         self._timeout = timeout
         # One fake platform per sandbox destination, kept so that it
         # deduplicates like Meta across batches.
@@ -43,10 +64,10 @@ class ConnectorFactory:
             return MetaConnector(
                 self._client,
                 pixel_id=str(settings["pixel_id"]),
-                access_token=self._secrets.decrypt(destination.secret),
+                access_token=self._secret(destination),
                 test_event_code=str(settings.get("test_event_code", "")),
                 api_version=str(settings.get("api_version") or META_DEFAULT_API_VERSION),
-                base_url=str(settings.get("base_url") or META_DEFAULT_BASE_URL),
+                base_url=self._base_url(destination, META_DEFAULT_BASE_URL),
                 timeout=self._timeout,
             )
         if destination.kind == "sandbox":
@@ -58,6 +79,23 @@ class ConnectorFactory:
                 timeout=self._timeout,
             )
         raise ValueError(f"unknown destination kind {destination.kind!r}")
+
+    def _secret(self, destination: Destination) -> str:
+        try:
+            return self._secrets.decrypt(destination.secret)
+        except ValueError:
+            raise ConnectorUnavailable(
+                "the access token cannot be decrypted with TENAZ_SECRET_KEY (a key is"
+                " missing from it, or the stored token is damaged): set the token again"
+            ) from None
+
+    def _base_url(self, destination: Destination, default: str) -> str:
+        """The stored base URL, checked again: the allowlist may have changed since."""
+        given = str(destination.settings.get("base_url") or default)
+        try:
+            return str(self._egress.check_base_url(given, OFFICIAL_BASE_URLS[destination.kind]))
+        except ValueError as exc:
+            raise ConnectorUnavailable(f"base URL: {exc}") from None
 
     def _sandbox_client(self, destination: Destination) -> httpx.AsyncClient:
         rate = float(destination.settings.get("transient_failure_rate", 0.0))

@@ -11,15 +11,26 @@ One round is three steps, two of them transactions:
 If the worker dies between 1 and 3, the lease runs out and the sweeper makes
 the delivery due again, recording the attempt as interrupted. A late finish
 for a delivery whose lease was already recovered is ignored.
+
+Step 2 has a time budget (TENAZ_ATTEMPT_BUDGET), at most half the lease, that
+covers every request of the attempt (splits of a refused batch included) and
+every wait for the destination's rate limit. When it runs out, what the platform
+already answered is recorded as usual and the rest waits for the next attempt
+(outcome `attempt_budget`): an attempt never outlives its lease, so the sweeper
+never takes a slow attempt for a dead one and sends its events a second time.
+
+A worker runs at most TENAZ_DESTINATION_CONCURRENCY jobs of one destination at
+once, so a slow platform holds a few slots, never all of them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from psycopg import AsyncConnection
@@ -27,9 +38,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from jobs import queue, retry_policy
 from jobs.clock import Clock
-from jobs.connectors import ConnectorFactory
+from jobs.connectors import ConnectorFactory, ConnectorUnavailable
 from jobs.endings import EXPIRED_MESSAGE
-from jobs.platforms.base import Outcome, OutcomeKind, OutgoingEvent
+from jobs.platforms.base import AttemptScope, Connector, Outcome, OutcomeKind, OutgoingEvent
 from jobs.settings import Settings
 from jobs.status import IN_PROGRESS, FailureReason, Status, as_status, attempt_status, transition
 from jobs.store import deliveries as store
@@ -50,6 +61,9 @@ _OUTCOME_COLUMN = {
 
 # The window a destination's rate limit is kept over (see _rate_allowance).
 RATE_WINDOW = dt.timedelta(seconds=1.1)
+# How long a destination keeps to smaller batches after a proxy refused one as too large.
+SMALLER_BATCHES_FOR = dt.timedelta(hours=1)
+_NO_OUTCOME = "the connector gave no outcome"
 
 
 @dataclass(frozen=True)
@@ -57,6 +71,68 @@ class Claimed:
     delivery_id: int
     attempt_number: int
     event: OutgoingEvent
+
+
+class DestinationSlots:
+    """How many delivery jobs of each destination this process runs, capped.
+
+    A job turned away leaves a note, so that a job still running for that destination
+    looks for due deliveries once more before it ends: nothing that job would have sent
+    waits for the sweeper.
+    """
+
+    def __init__(self, per_destination: int) -> None:
+        self._cap = per_destination
+        self._held: Counter[int] = Counter()
+        self._turned_away: set[int] = set()
+
+    def enter(self, destination_id: int) -> bool:
+        if self._held[destination_id] >= self._cap:
+            self._turned_away.add(destination_id)
+            return False
+        self._held[destination_id] += 1
+        return True
+
+    def leave(self, destination_id: int) -> None:
+        self._held[destination_id] -= 1
+        if not self._held[destination_id]:
+            del self._held[destination_id]
+
+    def take_turned_away(self, destination_id: int) -> bool:
+        """Whether a job of the destination was turned away since the last call."""
+        if destination_id in self._turned_away:
+            self._turned_away.discard(destination_id)
+            return True
+        return False
+
+
+class BatchLimits:
+    """Smaller batch sizes that destinations keep to for a while, after HTTP 413."""
+
+    def __init__(self) -> None:
+        self._limits: dict[int, tuple[int, dt.datetime]] = {}
+
+    def limit(self, destination_id: int, largest: int, now: dt.datetime) -> int:
+        remembered = self._limits.get(destination_id)
+        if remembered is None:
+            return largest
+        if remembered[1] <= now:
+            del self._limits[destination_id]
+            return largest
+        return min(largest, remembered[0])
+
+    def shrink(self, destination_id: int, size: int, until: dt.datetime) -> None:
+        current = self._limits.get(destination_id)
+        if current is None or size <= current[0]:
+            self._limits[destination_id] = (max(1, size), until)
+
+
+@dataclass(frozen=True)
+class Sent:
+    """The outcome of every claimed delivery, and which of them the time budget cut short."""
+
+    outcomes: list[Outcome]
+    out_of_time: frozenset[int]
 
 
 @dataclass(frozen=True)
@@ -86,24 +162,41 @@ class DeliveryEngine:
         self._app = app
         # Destinations a job of this process is waiting on (for their rate limit).
         self._waiting: set[int] = set()
+        self._slots = DestinationSlots(settings.destination_concurrency)
+        self._batch_limits = BatchLimits()
 
     def retry_interval(self, destination: Destination) -> dt.timedelta:
         return destination.retry_interval or self._settings.retry_interval
 
     async def deliver_due(self, destination_id: int) -> int:
         """Send everything due for the destination now; return how many were attempted."""
+        if not self._slots.enter(destination_id):
+            return 0
+        try:
+            return await self._deliver_due(destination_id)
+        finally:
+            self._slots.leave(destination_id)
+
+    async def _deliver_due(self, destination_id: int) -> int:
         async with self._pool.connection() as conn:
             destination = await destination_store.get_destination_by_id(conn, destination_id)
         if destination is None or not destination.enabled:
             return 0
-        connector = self._connectors.for_destination(destination)
+        try:
+            connector = self._connectors.for_destination(destination)
+        except ConnectorUnavailable as exc:
+            await self._flag_unavailable(destination, str(exc))
+            return 0
         attempted = 0
         while True:
-            round_ = await self._claim(destination, connector.max_batch_size)
+            limit = self._batch_limits.limit(
+                destination.id, connector.max_batch_size, self._clock.now()
+            )
+            round_ = await self._claim(destination, limit)
             if round_.claimed:
                 started = time.monotonic()
-                outcomes = await connector.send([c.event for c in round_.claimed])
-                await self._finish(destination, round_.claimed, outcomes, started)
+                sent = await self._send(destination, connector, round_.claimed)
+                await self._finish(destination, round_.claimed, sent, started)
                 attempted += len(round_.claimed)
             if round_.held_until is not None:
                 # Over the destination's rate: the rest waits, without using an attempt,
@@ -119,8 +212,72 @@ class DeliveryEngine:
                 finally:
                     self._waiting.discard(destination.id)
                 continue
-            if round_.locked < round_.limit:
+            if round_.locked < round_.limit and not self._slots.take_turned_away(destination.id):
                 return attempted
+
+    async def _send(
+        self, destination: Destination, connector: Connector, claimed: Sequence[Claimed]
+    ) -> Sent:
+        """One attempt's requests, within the attempt's time budget."""
+        scope = AttemptScope(
+            max_requests=connector.max_requests_per_attempt,
+            gate=self._rate_gate(destination) if destination.rate_limit else None,
+        )
+        events = [c.event for c in claimed]
+        returned: list[Outcome] | None = None
+        try:
+            async with asyncio.timeout(self._settings.attempt_budget.total_seconds()):
+                returned = await connector.send(events, scope)
+        except TimeoutError:
+            log.warning(
+                "delivery.attempt.budget_exhausted destination=%s batch=%d requests=%d",
+                destination.id,
+                len(claimed),
+                scope.requests,
+            )
+        if scope.too_large is not None:
+            self._batch_limits.shrink(
+                destination.id, scope.too_large // 2, until=self._clock.now() + SMALLER_BATCHES_FOR
+            )
+        if returned is not None:
+            by_id = {o.delivery_id: o for o in returned}
+            return Sent([by_id.get(c.delivery_id) or _no_outcome(c) for c in claimed], frozenset())
+        out_of_time = frozenset(
+            c.delivery_id for c in claimed if c.delivery_id not in scope.outcomes
+        )
+        budget = self._settings.attempt_budget.total_seconds()
+        return Sent(
+            [
+                scope.outcomes.get(c.delivery_id)
+                or Outcome(
+                    c.delivery_id,
+                    OutcomeKind.EXTERNAL_PROBLEM,
+                    message=f"the attempt's time budget ({budget:g} s) ran out before the"
+                    " platform answered for this event",
+                )
+                for c in claimed
+            ],
+            out_of_time,
+        )
+
+    def _rate_gate(self, destination: Destination) -> Callable[[int], Awaitable[None]]:
+        """Waits until a request of n events keeps within the destination's rate limit,
+        and counts it: requests of a split batch count like any other."""
+
+        async def admit(events: int) -> None:
+            while True:
+                now = self._clock.now()
+                async with self._pool.connection() as conn, conn.transaction():
+                    sent, oldest = await self._rate_window(conn, destination, now)
+                    assert destination.rate_limit is not None
+                    if oldest is None or sent + events <= destination.rate_limit:
+                        await rate_log.record_sent(
+                            conn, destination.id, now, events, forget_before=now - RATE_WINDOW
+                        )
+                        return
+                await self._clock.sleep_until(min(oldest + RATE_WINDOW, now + RATE_WINDOW))
+
+        return admit
 
     async def _claim(self, destination: Destination, limit: int) -> Round:
         now = self._clock.now()
@@ -136,7 +293,7 @@ class DeliveryEngine:
             due = await store.lock_due(conn, destination_id=destination.id, now=now, limit=limit)
             for row in due:
                 number = row.attempt_count + 1
-                if not retry_policy.can_send(now, row.deadline):
+                if not retry_policy.can_send(now, row.deadline, self._settings.attempt_budget):
                     # Never send past the deadline: Meta would reject the whole batch.
                     ending = end_unsent(
                         row, FailureReason.EXPIRED, EXPIRED_MESSAGE, outcome="expired", at=now
@@ -182,23 +339,31 @@ class DeliveryEngine:
         platform cannot squeeze two windows' worth into one second there).
         """
         assert destination.rate_limit is not None
-        await rate_log.lock_destination(conn, destination.id)
-        sent, oldest = await rate_log.sent_since(conn, destination.id, now - RATE_WINDOW)
+        sent, oldest = await self._rate_window(conn, destination, now)
         allowed = int(destination.rate_limit) - sent
         if allowed > 0:
             return min(limit, allowed), None
         assert oldest is not None
         return 0, oldest + RATE_WINDOW
 
+    async def _rate_window(
+        self, conn: AsyncConnection, destination: Destination, now: dt.datetime
+    ) -> tuple[int, dt.datetime | None]:
+        """Events sent to the destination in the window ending `now`, and the oldest send;
+        the destination stays locked for the caller's transaction."""
+        await rate_log.lock_destination(conn, destination.id)
+        return await rate_log.sent_since(conn, destination.id, now - RATE_WINDOW)
+
     async def _finish(
         self,
         destination: Destination,
         claimed: Sequence[Claimed],
-        outcomes: Sequence[Outcome],
+        sent: Sent,
         started: float,
     ) -> None:
         now = self._clock.now()
         expected = {c.delivery_id: c.attempt_number for c in claimed}
+        outcomes = sent.outcomes
         by_id = {o.delivery_id: o for o in outcomes}
         updates: list[store.DeliveryUpdate] = []
         ends: list[store.AttemptRecord] = []
@@ -212,9 +377,7 @@ class DeliveryEngine:
                 if as_status(row.status) not in IN_PROGRESS or row.attempt_count != number:
                     tally["stale"] += 1
                     continue
-                outcome = by_id.get(row.id) or Outcome(
-                    row.id, OutcomeKind.EXTERNAL_PROBLEM, message="the connector gave no outcome"
-                )
+                outcome = by_id[row.id]
                 status, reason, next_at, error = self._decide(
                     row.status, row.deadline, outcome, now, interval
                 )
@@ -230,7 +393,9 @@ class DeliveryEngine:
                         row.next_trigger,
                         row.attempt_started_at or now,
                         now,
-                        _OUTCOME_COLUMN[outcome.kind],
+                        "attempt_budget"
+                        if row.id in sent.out_of_time
+                        else _OUTCOME_COLUMN[outcome.kind],
                         outcome.http_status,
                         outcome.platform_code,
                         outcome.platform_subcode,
@@ -290,6 +455,19 @@ class DeliveryEngine:
             )
         return transition(current, Status.WAITING_RETRY), "", next_at, outcome.message
 
+    async def _flag_unavailable(self, destination: Destination, reason: str) -> None:
+        """Nothing can be sent to the destination until the operator fixes it: say so where
+        operators look (its health), and leave its deliveries to wait or expire."""
+        async with self._pool.connection() as conn, conn.transaction():
+            await destination_store.set_needs_action(
+                conn,
+                destination_id=destination.id,
+                needs_action=True,
+                reason=reason,
+                now=self._clock.now(),
+            )
+        log.warning("destination.unavailable destination=%s", destination.id)
+
     async def _flag_credentials(
         self,
         conn: AsyncConnection,
@@ -315,3 +493,7 @@ class DeliveryEngine:
             await destination_store.set_needs_action(
                 conn, destination_id=destination.id, needs_action=False, reason="", now=now
             )
+
+
+def _no_outcome(claimed: Claimed) -> Outcome:
+    return Outcome(claimed.delivery_id, OutcomeKind.EXTERNAL_PROBLEM, message=_NO_OUTCOME)

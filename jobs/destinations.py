@@ -6,6 +6,10 @@ brings the waiting retries forward, so the backlog goes out at once instead of
 at the next 30-minute mark. Deleting a destination ends its unfinished
 deliveries: nothing can send them any more, and an event waits for retention
 only until all its deliveries are finished.
+
+A token is only ever sent where it was given for: a base URL must pass the egress
+policy (the platform's own, or one the operator allowed), and changing the base URL
+or the account (pixel id) needs the token again in the same request.
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from jobs import endings, queue
 from jobs.clock import Clock
+from jobs.egress import EgressPolicy
 from jobs.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
-from jobs.platforms.catalog import KINDS
+from jobs.platforms.catalog import KINDS, OFFICIAL_BASE_URLS, SECRET_TARGET_SETTINGS
 from jobs.secrets import SecretBox
 from jobs.store import deliveries as delivery_store
 from jobs.store import destinations as store
@@ -35,7 +40,9 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _PIXEL_ID = re.compile(r"^\d{1,32}$")
 _API_VERSION = re.compile(r"^v\d{1,3}\.\d{1,3}$")
 MIN_RETRY_INTERVAL = dt.timedelta(seconds=1)
-MAX_RETRY_INTERVAL = dt.timedelta(days=7)
+# Meta deduplicates an event sent twice only within 48 hours: an attempt whose answer never
+# came (a timeout) may have reached it, and its retry must come well inside that window.
+MAX_RETRY_INTERVAL = dt.timedelta(hours=24)
 MIN_RATE_LIMIT, MAX_RATE_LIMIT = 1.0, 100_000.0
 
 # Which settings each kind has, and which update-mask paths may change them.
@@ -65,12 +72,18 @@ class DestinationSpec:
 
 class DestinationService:
     def __init__(
-        self, pool: AsyncConnectionPool, clock: Clock, app: queue.App, secrets: SecretBox
+        self,
+        pool: AsyncConnectionPool,
+        clock: Clock,
+        app: queue.App,
+        secrets: SecretBox,
+        egress: EgressPolicy,
     ) -> None:
         self._pool = pool
         self._clock = clock
         self._app = app
         self._secrets = secrets
+        self._egress = egress
 
     async def create(self, workspace_id: int, spec: DestinationSpec) -> Destination:
         violations: list[FieldViolation] = []
@@ -81,7 +94,7 @@ class DestinationService:
                     "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
                 )
             )
-        settings = _validated_settings(spec, violations)
+        settings = _validated_settings(spec, violations, self._egress)
         _check_interval(spec.retry_interval, violations)
         _check_rate(spec.rate_limit, violations)
         if violations:
@@ -166,12 +179,25 @@ class DestinationService:
                 rate_limit=values.rate_limit if "rate_limit" in paths else current.rate_limit,
             )
             violations: list[FieldViolation] = []
-            clean = _validated_settings(merged, violations)
+            clean = _validated_settings(merged, violations, self._egress)
+            new_token = "meta.access_token" in paths
+            moved = [
+                key
+                for key in SECRET_TARGET_SETTINGS.get(current.kind, ())
+                if f"{current.kind}.{key}" in paths and clean.get(key) != current.settings.get(key)
+            ]
+            if moved and not new_token:
+                violations.append(
+                    FieldViolation(
+                        f"destination.{current.kind}.access_token",
+                        f"required again when {' or '.join(moved)} changes: a token is only"
+                        " sent where it was given for",
+                    )
+                )
             _check_interval(merged.retry_interval, violations)
             _check_rate(merged.rate_limit, violations)
             if violations:
                 raise InvalidArgument(violations)
-            new_token = "meta.access_token" in paths
             updated = await store.update_destination(
                 conn,
                 destination_id=current.id,
@@ -233,7 +259,7 @@ class DestinationService:
 def _check_interval(interval: dt.timedelta | None, violations: list[FieldViolation]) -> None:
     if interval is not None and not (MIN_RETRY_INTERVAL <= interval <= MAX_RETRY_INTERVAL):
         violations.append(
-            FieldViolation("destination.retry_interval", "must be between 1 second and 7 days")
+            FieldViolation("destination.retry_interval", "must be between 1 second and 24 hours")
         )
 
 
@@ -248,7 +274,9 @@ def _check_rate(rate: float | None, violations: list[FieldViolation]) -> None:
         )
 
 
-def _validated_settings(spec: DestinationSpec, violations: list[FieldViolation]) -> dict[str, Any]:
+def _validated_settings(
+    spec: DestinationSpec, violations: list[FieldViolation], egress: EgressPolicy
+) -> dict[str, Any]:
     if spec.kind not in KINDS:
         violations.append(
             FieldViolation("destination.platform", "set exactly one of: meta, sandbox")
@@ -268,10 +296,13 @@ def _validated_settings(spec: DestinationSpec, violations: list[FieldViolation])
         if version is not None and not _API_VERSION.match(str(version)):
             violations.append(FieldViolation(f"{path}.api_version", "a version such as v25.0"))
         base_url = clean.get("base_url")
-        if base_url is not None and not str(base_url).startswith(("http://", "https://")):
-            violations.append(FieldViolation(f"{path}.base_url", "must be an http(s) URL"))
         if base_url is not None:
-            clean["base_url"] = str(base_url).rstrip("/")
+            try:
+                checked = egress.check_base_url(str(base_url), OFFICIAL_BASE_URLS[spec.kind])
+            except ValueError as exc:
+                violations.append(FieldViolation(f"{path}.base_url", str(exc)))
+            else:
+                clean["base_url"] = str(checked)
         if len(str(clean.get("test_event_code", ""))) > 64:
             violations.append(FieldViolation(f"{path}.test_event_code", "at most 64 characters"))
     else:

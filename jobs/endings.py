@@ -38,14 +38,15 @@ async def write(conn: AsyncConnection, endings: Sequence[Ending], *, now: dt.dat
     await record_status_changes(conn, [c for e in endings for c in e.changes])
 
 
-async def expire_batch(conn: AsyncConnection, now: dt.datetime) -> int:
-    """End as FAILED `expired` a batch of due deliveries that can no longer be sent in time.
+async def expire_batch(conn: AsyncConnection, now: dt.datetime, *, budget: dt.timedelta) -> int:
+    """End as FAILED `expired` a batch of due deliveries that can no longer be sent in time
+    (an attempt of `budget` starting now would end past the deadline).
 
     In-progress deliveries are not here: the lease recovery ends those whose
     deadline passed, when their attempt is known to be over.
     """
     rows = await store.lock_due_past_deadline(
-        conn, cutoff=now + retry_policy.SEND_GUARD, limit=BATCH
+        conn, cutoff=now + retry_policy.SEND_GUARD + budget, limit=BATCH
     )
     endings = [
         end_unsent(r, FailureReason.EXPIRED, EXPIRED_MESSAGE, outcome="expired", at=now)

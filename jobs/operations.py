@@ -5,10 +5,11 @@
             the next attempt is recorded with trigger "manual"
     cancel  WAITING_RETRY -> FAILED, reason "cancelled"
 
-Anything else (in progress, succeeded, past its deadline) is skipped and
-counted. By ids the work is done in the call; by filter it is an operation row
-and a background job that goes through the matches in chunks, recording its
-progress and where it is, so a restarted job resumes instead of starting over.
+Anything else (in progress, succeeded, past its deadline, of a deleted
+destination) is skipped and counted. By ids the work is done in the call; by
+filter it is an operation row and a background job that goes through the matches
+in chunks, recording its progress and where it is, so a restarted job resumes
+instead of starting over.
 """
 
 from __future__ import annotations
@@ -50,10 +51,14 @@ class DeliveryFilterInput:
 
 
 class OperationService:
-    def __init__(self, pool: AsyncConnectionPool, clock: Clock, app: queue.App) -> None:
+    def __init__(
+        self, pool: AsyncConnectionPool, clock: Clock, app: queue.App, budget: dt.timedelta
+    ) -> None:
         self._pool = pool
         self._clock = clock
         self._app = app
+        # Retries are refused when an attempt started now could not end by the deadline.
+        self._budget = budget
 
     async def start(
         self,
@@ -198,7 +203,9 @@ class OperationService:
             if kind == RETRY:
                 if status not in (Status.FAILED, Status.WAITING_RETRY):
                     continue
-                if not retry_policy.can_send(now, row.deadline):
+                if row.destination_deleted:
+                    continue
+                if not retry_policy.can_send(now, row.deadline, self._budget):
                     continue
                 if status is Status.FAILED:
                     target = transition(status, Status.WAITING_RETRY)

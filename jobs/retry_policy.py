@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-# No attempt starts closer than this to the deadline: the request must still
+# An attempt must end this long before the deadline: its last request must still
 # arrive while the platform accepts the event.
 SEND_GUARD = dt.timedelta(seconds=30)
 
 
-def can_send(now: dt.datetime, deadline: dt.datetime) -> bool:
-    return now < deadline - SEND_GUARD
+def can_send(now: dt.datetime, deadline: dt.datetime, budget: dt.timedelta) -> bool:
+    """Whether an attempt may start at `now`: one that runs its whole time `budget`
+    (TENAZ_ATTEMPT_BUDGET: splits, waits for the rate limit) still ends in time."""
+    return now + budget < deadline - SEND_GUARD
 
 
 def next_attempt_at(

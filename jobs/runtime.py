@@ -12,7 +12,6 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import httpx
 import procrastinate
 from psycopg_pool import AsyncConnectionPool
 
@@ -22,6 +21,7 @@ from jobs.connectors import ConnectorFactory
 from jobs.database import open_pool
 from jobs.delivery import DeliveryEngine
 from jobs.destinations import DestinationService
+from jobs.egress import EgressPolicy, platform_client
 from jobs.event_reads import EventReads
 from jobs.operations import OperationService
 from jobs.retention import Retention
@@ -76,7 +76,6 @@ async def open_runtime(
     database_url: str,
     *,
     clock: Clock | None = None,
-    http_client: httpx.AsyncClient | None = None,
 ) -> AsyncIterator[Runtime]:
     clock = clock or SystemClock()
     async with contextlib.AsyncExitStack() as stack:
@@ -85,18 +84,15 @@ async def open_runtime(
             procrastinate.PsycopgConnector(), sweep_interval=settings.sweep_interval
         )
         await stack.enter_async_context(app.open_async(pool))
-        if http_client is None:
-            http_client = await stack.enter_async_context(
-                httpx.AsyncClient(
-                    timeout=settings.http_timeout.total_seconds(),
-                    limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-                )
-            )
+        egress = EgressPolicy(settings.allowed_platform_urls)
+        http_client = await stack.enter_async_context(
+            platform_client(egress, timeout=settings.http_timeout.total_seconds())
+        )
         secrets = SecretBox.from_setting(
             settings.secret_key or key_from_file(settings.data_dir / "secret-key")
         )
         connectors = ConnectorFactory(
-            http_client, clock, secrets, timeout=settings.http_timeout.total_seconds()
+            http_client, clock, secrets, egress, timeout=settings.http_timeout.total_seconds()
         )
         stack.push_async_callback(connectors.aclose)
         yield Runtime(
@@ -108,9 +104,9 @@ async def open_runtime(
             engine=DeliveryEngine(pool, clock, settings, connectors, app),
             sweeper=Sweeper(pool, clock, settings, app),
             submissions=SubmissionService(pool, clock, settings, app),
-            destinations=DestinationService(pool, clock, app, secrets),
+            destinations=DestinationService(pool, clock, app, secrets, egress),
             reads=EventReads(pool),
-            operations=OperationService(pool, clock, app),
+            operations=OperationService(pool, clock, app, settings.attempt_budget),
             stats=StatsService(pool, clock),
             feed=StatusFeed(pool),
             retention=Retention(pool, clock, settings),

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from jobs.base_url import BaseUrl, parse_allowlist
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
@@ -78,7 +80,17 @@ class Settings:
     # How far in the future an event_time may be (client clocks drift).
     max_future_skew: dt.timedelta = dt.timedelta(minutes=5)
     default_phone_country_code: str = "55"
+    # The whole of one request to a platform: connect, send, and read the answer.
     http_timeout: dt.timedelta = dt.timedelta(seconds=10)
+    # The whole of one attempt, requests of a split batch and rate-limit waits included;
+    # well under the lease, so that no attempt is ever taken for an interrupted one.
+    attempt_budget: dt.timedelta = dt.timedelta(minutes=2)
+    # Base URLs destinations may use besides their platforms' official ones (prefixes);
+    # the hosts they name may be internal addresses (a proxy, a test server).
+    allowed_platform_urls: tuple[BaseUrl, ...] = ()
+    # Delivery jobs of one destination a worker runs at once, so that a slow platform
+    # cannot hold every slot.
+    destination_concurrency: int = 4
     worker_concurrency: int = 20
     pool_min_size: int = 2
     pool_max_size: int = 10
@@ -116,6 +128,12 @@ class Settings:
             raw = env.get(name, "")
             return Path(raw) if raw else None
 
+        def allowlist(raw: str) -> tuple[BaseUrl, ...]:
+            try:
+                return parse_allowlist(raw)
+            except ValueError as exc:
+                raise SettingsError(f"TENAZ_ALLOWED_PLATFORM_URLS: {exc}") from None
+
         defaults = cls()
         settings = cls(
             database_url=env.get("TENAZ_DATABASE_URL", ""),
@@ -140,6 +158,11 @@ class Settings:
                 "TENAZ_DEFAULT_PHONE_COUNTRY_CODE", defaults.default_phone_country_code
             ),
             http_timeout=duration("TENAZ_HTTP_TIMEOUT", defaults.http_timeout),
+            attempt_budget=duration("TENAZ_ATTEMPT_BUDGET", defaults.attempt_budget),
+            allowed_platform_urls=allowlist(env.get("TENAZ_ALLOWED_PLATFORM_URLS", "")),
+            destination_concurrency=integer(
+                "TENAZ_DESTINATION_CONCURRENCY", defaults.destination_concurrency
+            ),
             worker_concurrency=integer("TENAZ_WORKER_CONCURRENCY", defaults.worker_concurrency),
             pool_min_size=integer("TENAZ_POOL_MIN_SIZE", defaults.pool_min_size),
             pool_max_size=integer("TENAZ_POOL_MAX_SIZE", defaults.pool_max_size),
@@ -150,8 +173,10 @@ class Settings:
         return settings
 
     def validate(self) -> None:
-        if self.retry_interval <= dt.timedelta(0):
-            raise SettingsError("TENAZ_RETRY_INTERVAL must be positive")
+        if not dt.timedelta(0) < self.retry_interval <= dt.timedelta(hours=24):
+            # Past 48 hours Meta no longer deduplicates a re-send of an event whose first
+            # request timed out after all reaching it; see jobs/destinations.py.
+            raise SettingsError("TENAZ_RETRY_INTERVAL must be positive and at most 24h")
         if self.attempt_lease <= dt.timedelta(0) or self.sweep_interval <= dt.timedelta(0):
             raise SettingsError("TENAZ_ATTEMPT_LEASE and TENAZ_SWEEP_INTERVAL must be positive")
         if self.session_ttl <= dt.timedelta(0):
@@ -160,6 +185,19 @@ class Settings:
             # An attempt may make several requests (a rejected batch is split); a
             # lease that runs out mid-attempt makes another worker send it again.
             raise SettingsError("TENAZ_ATTEMPT_LEASE must be at least 5 x TENAZ_HTTP_TIMEOUT")
+        if self.http_timeout <= dt.timedelta(0):
+            raise SettingsError("TENAZ_HTTP_TIMEOUT must be positive")
+        if not self.http_timeout <= self.attempt_budget <= self.attempt_lease / 2:
+            # A lease that ran out mid-attempt would make another worker send the same
+            # events again while the first is still at it; half the lease is left for
+            # recording the outcome.
+            raise SettingsError(
+                "TENAZ_ATTEMPT_BUDGET must be at least TENAZ_HTTP_TIMEOUT and at most half"
+                " of TENAZ_ATTEMPT_LEASE"
+            )
+        if self.deadline_margin < self.attempt_budget + dt.timedelta(seconds=30):
+            # The last attempt must end, splits and all, before the platform's deadline.
+            raise SettingsError("TENAZ_DEADLINE_MARGIN must be at least TENAZ_ATTEMPT_BUDGET + 30s")
         if self.database_url and not self.secret_key:
             raise SettingsError(
                 "TENAZ_SECRET_KEY is required with TENAZ_DATABASE_URL (every process sharing the"
@@ -186,5 +224,7 @@ class Settings:
             raise SettingsError("TENAZ_DEFAULT_PHONE_COUNTRY_CODE must be digits, e.g. 55")
         if self.worker_concurrency < 1 or self.pool_min_size < 1:
             raise SettingsError("TENAZ_WORKER_CONCURRENCY and TENAZ_POOL_MIN_SIZE must be >= 1")
+        if self.destination_concurrency < 1:
+            raise SettingsError("TENAZ_DESTINATION_CONCURRENCY must be >= 1")
         if self.pool_max_size < self.pool_min_size:
             raise SettingsError("TENAZ_POOL_MAX_SIZE must be >= TENAZ_POOL_MIN_SIZE")

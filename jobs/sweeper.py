@@ -20,6 +20,7 @@ lock keeps one sweep at a time), it:
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from psycopg_pool import AsyncConnectionPool
@@ -79,7 +80,7 @@ class Sweeper:
                             message=_INTERRUPTED,
                         )
                     )
-                    if retry_policy.can_send(now, row.deadline):
+                    if retry_policy.can_send(now, row.deadline, self._settings.attempt_budget):
                         target, reason, next_at = Status.WAITING_RETRY, "", now
                         destinations.add(row.destination_id)
                     else:
@@ -108,7 +109,8 @@ class Sweeper:
                 return total
 
     async def expire_past_deadline(self) -> int:
-        return await endings.in_batches(self._pool, self._clock, endings.expire_batch)
+        expire = functools.partial(endings.expire_batch, budget=self._settings.attempt_budget)
+        return await endings.in_batches(self._pool, self._clock, expire)
 
     async def finish_deletions(self) -> int:
         async with self._pool.connection() as conn:

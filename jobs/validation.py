@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from jobs import retry_policy
+from jobs.currencies import ISO_4217
 from jobs.errors import FailedPrecondition, FieldViolation
 from jobs.json_values import all_finite
 from jobs.pii import InvalidPersonalData, hash_user_data
@@ -27,7 +27,6 @@ from jobs.store.rows import Destination
 MAX_ID_LENGTH = 256
 MAX_NAME_LENGTH = 128
 MAX_URL_LENGTH = 2048
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
 @dataclass(frozen=True)
@@ -119,13 +118,26 @@ def prepare_event(
         if event_time > now + settings.max_future_skew:
             bad("event_time", "is in the future; send the time the conversion happened")
         elif targets and any(
-            not retry_policy.can_send(now, deadline_for(d.kind, event_time)) for d in targets
+            not retry_policy.can_send(
+                now, deadline_for(d.kind, event_time), settings.attempt_budget
+            )
+            for d in targets
         ):
             bad("event_time", "is older than the platform accepts (Meta: 7 days)")
 
-    action_source = event.action_source or "website"
+    has_user_agent = bool(event.user_data.get("client_user_agent", "").strip())
+    # Meta refuses a website event without the buyer's user agent (and with it the whole
+    # batch): an event that does not say where it happened is a website event only if it
+    # carries one.
+    action_source = event.action_source or ("website" if has_user_agent else "other")
     if action_source not in ACTION_SOURCES:
         bad("action_source", f"must be one of {', '.join(sorted(ACTION_SOURCES))}")
+    elif action_source == "website" and not has_user_agent:
+        bad(
+            "user_data.client_user_agent",
+            "required for website events (Meta refuses them without it): send the buyer's"
+            " user agent, or an action_source such as system_generated",
+        )
     url = event.event_source_url
     if url and (
         len(url) > MAX_URL_LENGTH or not url.startswith(("http://", "https://")) or "\x00" in url
@@ -197,7 +209,7 @@ def _custom_data(event: EventInput, bad: Any) -> dict[str, Any]:
             bad("custom_data.currency", "required when value is set (ISO 4217, e.g. BRL)")
     if event.currency:
         currency = event.currency.upper()
-        if not _CURRENCY.match(currency):
+        if currency not in ISO_4217:
             bad("custom_data.currency", "must be an ISO 4217 code such as BRL or USD")
         custom["currency"] = currency
     if event.order_id:

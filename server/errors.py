@@ -22,6 +22,7 @@ from grpc_status import rpc_status
 from jobs.errors import (
     AlreadyExists,
     FailedPrecondition,
+    FieldViolation,
     InvalidArgument,
     NotFound,
     OutOfRange,
@@ -44,6 +45,28 @@ _CODES: tuple[tuple[type[BaseException], grpc.StatusCode, int], ...] = (
 )
 
 _UNAVAILABLE = (psycopg.OperationalError, psycopg_pool.PoolTimeout)
+# gRPC clients refuse trailers over 16 KiB (the default metadata limit in every language):
+# the field violations of a batch of 1,000 bad events would not fit, and the caller would
+# get RESOURCE_EXHAUSTED instead of the list. They are listed up to half of that.
+_DETAILS_BUDGET = 8 * 1024
+
+
+def _bad_request(violations: list[FieldViolation]) -> error_details_pb2.BadRequest:
+    """The violations as `google.rpc.BadRequest`, as many as fit, then a count of the rest."""
+    detail = error_details_pb2.BadRequest()
+    for index, violation in enumerate(violations):
+        entry = error_details_pb2.BadRequest.FieldViolation(
+            field=violation.field, description=violation.description
+        )
+        if detail.ByteSize() + entry.ByteSize() > _DETAILS_BUDGET:
+            left = len(violations) - index
+            detail.field_violations.add(
+                field=violations[index].field,
+                description=f"and {left} more violations not listed; fix these and resubmit",
+            )
+            break
+        detail.field_violations.append(entry)
+    return detail
 
 
 def to_status(exc: BaseException) -> grpc.Status | None:
@@ -52,15 +75,7 @@ def to_status(exc: BaseException) -> grpc.Status | None:
         if isinstance(exc, kind):
             status = status_pb2.Status(code=proto_code, message=str(exc))
             if isinstance(exc, InvalidArgument):
-                detail = error_details_pb2.BadRequest(
-                    field_violations=[
-                        error_details_pb2.BadRequest.FieldViolation(
-                            field=v.field, description=v.description
-                        )
-                        for v in exc.violations
-                    ]
-                )
-                status.details.add().Pack(detail)
+                status.details.add().Pack(_bad_request(exc.violations))
             return rpc_status.to_status(status)
     if isinstance(exc, RateLimited):
         status = status_pb2.Status(code=code_pb2.RESOURCE_EXHAUSTED, message=str(exc))

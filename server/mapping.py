@@ -58,7 +58,6 @@ _META_KEY = {
     "fbc": "fbc",
     "fbp": "fbp",
 }
-_KNOWN_CUSTOM = {"value", "currency", "order_id", "contents", "content_type", "content_ids"}
 
 STATUS_TO_PROTO = {
     Status.PENDING: events_pb2.DELIVERY_STATUS_PENDING,
@@ -155,30 +154,51 @@ def _extra(custom: events_pb2.CustomData, path: str) -> dict[str, Any]:
         ) from None
 
 
-def stored_event(event: rows.Event) -> events_pb2.StoredEvent:
-    payload = event.payload
-    user = payload.get("user_data", {})
-    custom = payload.get("custom_data", {})
-    proto_custom = events_pb2.CustomData(
-        currency=custom.get("currency", ""),
-        order_id=custom.get("order_id", ""),
-        content_type=custom.get("content_type", ""),
-        contents=[
-            events_pb2.Content(
-                id=str(c.get("id", "")),
-                quantity=int(c.get("quantity", 0)),
-                item_price=float(c.get("item_price", 0.0)),
-            )
-            for c in custom.get("contents", [])
-        ],
-    )
-    if "value" in custom:
-        proto_custom.value = float(custom["value"])
-    extra = {k: v for k, v in custom.items() if k not in _KNOWN_CUSTOM}
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _content(item: object) -> events_pb2.Content | None:
+    if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+        return None
+    quantity, price = item.get("quantity", 0), item.get("item_price", 0.0)
+    if not isinstance(quantity, int) or isinstance(quantity, bool) or not _is_number(price):
+        return None
+    return events_pb2.Content(id=item["id"], quantity=quantity, item_price=float(price))
+
+
+def _custom_data(custom: dict[str, Any]) -> events_pb2.CustomData:
+    """custom_data as stored, in its typed fields where it has their types.
+
+    A caller's `extra` may carry a key of a typed field with another type (a text
+    `value`); it was sent to the platform as given, and is shown back in `extra`.
+    """
+    proto = events_pb2.CustomData()
+    extra: dict[str, Any] = {}
+    for key, value in custom.items():
+        if key in ("currency", "order_id", "content_type") and isinstance(value, str):
+            setattr(proto, key, value)
+        elif key == "value" and _is_number(value):
+            proto.value = float(value)
+        elif key == "contents" and isinstance(value, list):
+            contents = [_content(item) for item in value]
+            if all(c is not None for c in contents):
+                proto.contents.extend(c for c in contents if c is not None)
+            else:
+                extra[key] = value
+        elif key != "content_ids" or not isinstance(value, list):
+            extra[key] = value
     if extra:
         struct = struct_pb2.Struct()
         struct.update(extra)
-        proto_custom.extra.CopyFrom(struct)
+        proto.extra.CopyFrom(struct)
+    return proto
+
+
+def stored_event(event: rows.Event) -> events_pb2.StoredEvent:
+    payload = event.payload
+    user = payload.get("user_data", {})
+    proto_custom = _custom_data(payload.get("custom_data", {}))
     return events_pb2.StoredEvent(
         id=str(event.id),
         event=events_pb2.Event(

@@ -22,6 +22,7 @@ from psycopg import sql
 from tenaz.client import TenazClient
 
 from jobs import keys
+from jobs.base_url import BaseUrl
 from jobs.clock import FakeClock
 from jobs.migrate import migrate
 from jobs.platforms.fake_meta import FakeMeta, FakeMetaServer
@@ -108,11 +109,14 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, fake_meta: FakeMetaServer) -> Settings:
     return Settings(
         database_url=database_url,
         secret_key=generate_key(),
         http_timeout=dt.timedelta(seconds=2),
+        attempt_budget=dt.timedelta(seconds=10),
+        # The fake Meta is on loopback, which the egress guard refuses unless allowed.
+        allowed_platform_urls=(BaseUrl.parse(fake_meta.base_url),),
     )
 
 

@@ -15,7 +15,7 @@ only reads the outcome kind:
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -51,6 +51,51 @@ class Outcome:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+class AttemptScope:
+    """What one attempt allows its requests, and what it has learnt so far.
+
+    The engine gives each attempt a scope; every request the connector makes for the
+    attempt (the first, the halves of a split batch, the halves of a batch too large for a
+    proxy) first passes `admit`, which counts it against the attempt's request bound and
+    waits for the destination's rate limit. Outcomes are `record`ed as each answer comes,
+    so that when the attempt's time budget runs out, what the platform already said is
+    kept and only the rest waits for the next attempt.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_requests: int,
+        gate: Callable[[int], Awaitable[None]] | None = None,
+        prepaid_requests: int = 1,
+    ) -> None:
+        self.max_requests = max_requests
+        self.requests = 0
+        self.outcomes: dict[int, Outcome] = {}
+        # The smallest request that came back HTTP 413 (too large for something on the way).
+        self.too_large: int | None = None
+        self._gate = gate
+        # Requests whose rate-limit share was taken when the batch was claimed.
+        self._prepaid = prepaid_requests
+
+    async def admit(self, events: int) -> bool:
+        """Wait until a request of `events` events may go; False if the attempt may make no
+        more requests."""
+        if self.requests >= self.max_requests:
+            return False
+        self.requests += 1
+        if self.requests > self._prepaid and self._gate is not None:
+            await self._gate(events)
+        return True
+
+    def record(self, outcomes: Sequence[Outcome]) -> None:
+        for outcome in outcomes:
+            self.outcomes[outcome.delivery_id] = outcome
+
+    def saw_too_large(self, events: int) -> None:
+        self.too_large = events if self.too_large is None else min(self.too_large, events)
+
+
 class Connector(Protocol):
     """Sends batches to one destination of one platform."""
 
@@ -59,9 +104,18 @@ class Connector(Protocol):
         """The most events one request may carry."""
         ...
 
-    async def send(self, batch: Sequence[OutgoingEvent]) -> list[Outcome]:
+    @property
+    def max_requests_per_attempt(self) -> int:
+        """The most requests one attempt may make (splits of a refused batch included)."""
+        ...
+
+    async def send(
+        self, batch: Sequence[OutgoingEvent], scope: AttemptScope | None = None
+    ) -> list[Outcome]:
         """Deliver `batch`; one outcome per event, in the batch's order.
 
-        Never raises for platform or network failures: those are outcomes.
+        Every request goes through `scope.admit`, and every answer into `scope.record`
+        (a connector called without a scope gets one with the default bounds). Never
+        raises for platform or network failures: those are outcomes.
         """
         ...

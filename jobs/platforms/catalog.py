@@ -31,6 +31,15 @@ ACTION_SOURCES = frozenset(
 META_DEFAULT_API_VERSION = "v25.0"
 META_DEFAULT_BASE_URL = "https://graph.facebook.com"
 
+# Where each platform's API lives: base URLs any destination may use. Others need the
+# operator's TENAZ_ALLOWED_PLATFORM_URLS (see jobs/egress.py).
+OFFICIAL_BASE_URLS: dict[str, tuple[str, ...]] = {"meta": (META_DEFAULT_BASE_URL,)}
+
+# The settings that say where a destination's secret is sent (the host, and the account
+# it acts on): changing one needs the secret again, so a secret only ever goes where it
+# was given for.
+SECRET_TARGET_SETTINGS: dict[str, tuple[str, ...]] = {"meta": ("base_url", "pixel_id")}
+
 
 def deadline_for(kind: str, event_time: dt.datetime) -> dt.datetime:
     return event_time + MAX_EVENT_AGE[kind]

@@ -38,6 +38,8 @@ from urllib.parse import parse_qs, parse_qsl, unquote, urlsplit
 import h11
 import httpx
 
+from jobs.currencies import ISO_4217
+
 MAX_EVENTS_PER_REQUEST: Final = 1000
 MAX_EVENT_AGE: Final = dt.timedelta(days=7)
 DEFAULT_MAX_FUTURE_SKEW: Final = dt.timedelta(minutes=5)
@@ -56,16 +58,8 @@ ACTION_SOURCES: Final = frozenset(
     }
 )
 
-# A working subset of ISO 4217: the currencies Tenaz's users sell in, and the world's majors.
-CURRENCIES: Final = frozenset(
-    {
-        *("BRL", "USD", "EUR", "GBP", "ARS", "MXN", "CLP", "COP", "PEN", "UYU", "PYG", "BOB"),
-        *("CAD", "AUD", "NZD", "JPY", "CNY", "HKD", "TWD", "KRW", "SGD", "INR", "IDR", "THB"),
-        *("MYR", "PHP", "VND", "CHF", "SEK", "NOK", "DKK", "PLN", "CZK", "HUF", "RON", "TRY"),
-        *("ILS", "AED", "SAR", "QAR", "EGP", "ZAR", "NGN", "KES", "MAD", "RUB", "UAH", "ISK"),
-        *("CRC", "DOP", "GTQ", "HNL", "NIO", "PAB", "VES", "BGN", "PKR", "BDT", "LKR"),
-    }
-)
+# Meta takes ISO 4217 codes.
+CURRENCIES: Final = ISO_4217
 
 # user_data keys Meta wants hashed, and those it wants in clear (platform notes, PII table).
 HASHED_KEYS: Final = frozenset(
@@ -219,13 +213,25 @@ class Failure:
 
 @dataclass(frozen=True)
 class ReceivedRequest:
-    """Any request as it reached the platform (tests check where the token travelled)."""
+    """Any request as it reached the platform (tests check where the token travelled, and
+    how many events arrived when)."""
 
     method: str
     path: str
     query: Mapping[str, str]
     headers: Mapping[str, str]
     body: bytes
+    # The platform's clock when the request arrived.
+    at: float = 0.0
+
+    @property
+    def event_count(self) -> int:
+        """Events in the request's `data`, whether or not the platform took them."""
+        try:
+            data = json.loads(self.body).get("data")
+        except (ValueError, AttributeError):
+            return 0
+        return len(data) if isinstance(data, list) else 0
 
 
 @dataclass(frozen=True)
@@ -312,6 +318,10 @@ class FakeMeta:
         """Answer the next `count` requests to the events edge with `failure`."""
         self._failures.extend([failure] * count)
 
+    def stop_failing(self) -> None:
+        """Forget the scripted failures not yet used."""
+        self._failures.clear()
+
     def set_down(self, down: bool) -> None:
         """While down, every request gets HTTP 503 (an outage), scripted failures wait."""
         self._down = down
@@ -351,7 +361,9 @@ class FakeMeta:
         """Answer one HTTP request: (status, headers, body)."""
         headers = {name.lower(): value for name, value in headers.items()}
         self.request_count += 1
-        self.requests.append(ReceivedRequest(method, path, dict(query), headers, body))
+        self.requests.append(
+            ReceivedRequest(method, path, dict(query), headers, body, at=self._now())
+        )
         if self._down:
             return self._failure_reply(Failure.http_503())
         route = _EVENTS_PATH.fullmatch(path)

@@ -3,14 +3,18 @@
 Every failure is translated here, at the boundary, into the outcome kinds of `base`; nothing
 above this module sees an httpx exception or a Graph error code:
 
-    httpx.TimeoutException                  -> EXTERNAL_PROBLEM  "timed out after 10.0 s"
+    httpx.TimeoutException (and the total   -> EXTERNAL_PROBLEM  "timed out after 10.0 s"
+      deadline of jobs/egress.send_bounded)
+    egress.EgressRefused (internal address) -> EXTERNAL_PROBLEM, needs_action
     httpx.TransportError (refused, DNS, ..) -> EXTERNAL_PROBLEM  "connection refused", ...
     httpx.InvalidURL, UnsupportedProtocol   -> EXTERNAL_PROBLEM, needs_action (bad base URL)
     an HTTP response                        -> classify(status, body), CLASSIFICATION_RULES
 
-A REJECTED request of several events is split by `isolate_rejections`, because Meta refuses
-the whole request for one bad event. The access token travels in the JSON body only (never in
-the URL, where proxies and access logs would keep it), and is scrubbed from anything this
+A REJECTED request of several events is split by `send_in_requests`, because Meta refuses
+the whole request for one bad event; so is a request a proxy found too large (HTTP 413). An
+answer without a Graph error body is not Meta talking (a proxy, a firewall): it is an external
+problem, never a verdict on the events. The access token travels in the JSON body only (never
+in the URL, where proxies and access logs would keep it), and is scrubbed from anything this
 module returns.
 """
 
@@ -26,13 +30,17 @@ from urllib.parse import quote
 import httpx
 import orjson
 
+from jobs.egress import EgressRefused, Reply, send_bounded
 from jobs.json_values import all_finite
-from jobs.platforms.base import Outcome, OutcomeKind, OutgoingEvent
-from jobs.platforms.batching import isolate_rejections
+from jobs.platforms.base import AttemptScope, Outcome, OutcomeKind, OutgoingEvent
+from jobs.platforms.batching import PAYLOAD_TOO_LARGE, send_in_requests
 
 DEFAULT_API_VERSION: Final = "v25.0"
 DEFAULT_BASE_URL: Final = "https://graph.facebook.com"
 MAX_BATCH_SIZE: Final = 1000
+# Requests one attempt may make: the batch, then about 20 per bad event a split must isolate
+# in a batch of 1,000. Submission checks what Meta refuses for sure, so this is rarely reached.
+MAX_REQUESTS_PER_ATTEMPT: Final = 41
 
 EXCERPT_CHARS: Final = 2000
 # Graph error bodies are small; a bigger body is not one, and is not worth parsing or keeping.
@@ -137,13 +145,21 @@ CLASSIFICATION_RULES: Final[tuple[Rule, ...]] = (
         _EXTERNAL,
         needs_action=True,
     ),
+    # Something between Tenaz and Meta took the request for too large; it is sent again in
+    # halves at once (batching.send_in_requests). One event alone that big needs the operator.
+    Rule(
+        "too large for a proxy or gateway on the way (HTTP 413)",
+        lambda r: r.status == PAYLOAD_TOO_LARGE,
+        _EXTERNAL,
+        needs_action=True,
+    ),
     Rule(
         "refused by the platform",
         lambda r: r.status_in(400, 499) and r.error is not None,
         _REJECTED,
     ),
-    Rule("refused by the platform, no details", lambda r: r.status in (400, 422), _REJECTED),
-    # A redirect or a 4xx without a Graph error is not Meta talking (a proxy, a wrong host).
+    # A redirect or a 4xx without a Graph error (400 and 422 included) is not Meta talking:
+    # a proxy, a firewall, a wrong host. It says nothing about the events.
     Rule(
         "unexpected answer: check the destination's base URL",
         lambda r: r.status_in(300, 499),
@@ -167,7 +183,7 @@ def _str_field(error: dict[str, Any], key: str) -> str:
 
 def parse_graph_error(body: bytes) -> GraphError | None:
     """The Graph `error` object in `body`, or None when the body is not one (never raises)."""
-    if len(body) > _MAX_BODY_BYTES:
+    if len(body) >= _MAX_BODY_BYTES:  # cut at the cap by send_bounded: not a Graph answer
         return None
     try:
         document = json.loads(body)
@@ -222,7 +238,14 @@ def _excerpt(body: bytes) -> str:
 def _transport_problem(exc: Exception, timeout: float) -> Classification:
     """Name a network failure without echoing exception text (it could carry request data)."""
     if isinstance(exc, httpx.TimeoutException):
-        return Classification(_EXTERNAL, message=f"timed out after {timeout} s")
+        return Classification(_EXTERNAL, message=f"timed out after {timeout:g} s")
+    if isinstance(exc.__cause__, EgressRefused):
+        return Classification(
+            _EXTERNAL,
+            needs_action=True,
+            message="the base URL's host is an internal address that"
+            " TENAZ_ALLOWED_PLATFORM_URLS does not allow",
+        )
     if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
         return Classification(
             _EXTERNAL, needs_action=True, message="the destination's base URL is not a valid URL"
@@ -260,11 +283,16 @@ class _Encoded:
     event: OutgoingEvent
     json: bytes
 
+    @property
+    def delivery_id(self) -> int:
+        return self.event.delivery_id
+
 
 class MetaConnector:
     """Sends batches to one Meta pixel (dataset) through the Conversions API."""
 
     max_batch_size: int = MAX_BATCH_SIZE
+    max_requests_per_attempt: int = MAX_REQUESTS_PER_ATTEMPT
 
     def __init__(
         self,
@@ -295,7 +323,11 @@ class MetaConnector:
         """Where requests go; it holds no credential."""
         return self._url
 
-    async def send(self, batch: Sequence[OutgoingEvent]) -> list[Outcome]:
+    async def send(
+        self, batch: Sequence[OutgoingEvent], scope: AttemptScope | None = None
+    ) -> list[Outcome]:
+        if scope is None:
+            scope = AttemptScope(max_requests=MAX_REQUESTS_PER_ATTEMPT)
         outcomes: dict[int, Outcome] = {}
         sendable: list[tuple[int, _Encoded]] = []
         for index, event in enumerate(batch):
@@ -305,9 +337,10 @@ class MetaConnector:
             else:
                 # Meta would refuse the whole request for it: refuse just this event, here.
                 outcomes[index] = self._outcome(event, None, _UNENCODABLE, "")
+                scope.record([outcomes[index]])
         for start in range(0, len(sendable), self.max_batch_size):
             chunk = sendable[start : start + self.max_batch_size]
-            results = await isolate_rejections(self._send_request, [e for _, e in chunk])
+            results = await send_in_requests(self._send_request, [e for _, e in chunk], scope)
             for (index, _), outcome in zip(chunk, results, strict=True):
                 outcomes[index] = outcome
         return [outcomes[index] for index in range(len(batch))]
@@ -315,35 +348,30 @@ class MetaConnector:
     async def _send_request(self, batch: Sequence[_Encoded]) -> list[Outcome]:
         """One POST for `batch`; every event gets the outcome of the whole request."""
         try:
-            status, body = await self._post([e.json for e in batch])
+            reply = await self._post([e.json for e in batch])
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             problem = _transport_problem(exc, self._timeout)
             return [self._outcome(e.event, None, problem, "") for e in batch]
-        classification = classify(status, body)
-        excerpt = self._scrub(_excerpt(body))
-        return [self._outcome(e.event, status, classification, excerpt) for e in batch]
+        classification = classify(reply.status, reply.body)
+        excerpt = self._scrub(_excerpt(reply.body))
+        return [self._outcome(e.event, reply.status, classification, excerpt) for e in batch]
 
-    async def _post(self, events: Sequence[bytes]) -> tuple[int, bytes]:
+    async def _post(self, events: Sequence[bytes]) -> Reply:
         # The body is assembled from the events' JSON, each encoded once for however many
         # requests (splits of a rejected batch) carry it.
         extra: dict[str, str] = {"access_token": self._access_token}
         if self._test_event_code:
             extra["test_event_code"] = self._test_event_code
         content = b"".join((b'{"data":[', b",".join(events), b"],", orjson.dumps(extra)[1:]))
-        async with self._client.stream(
+        return await send_bounded(
+            self._client,
             "POST",
             self._url,
             content=content,
             headers={"content-type": "application/json"},
-            timeout=self._timeout,
-        ) as response:
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > _MAX_BODY_BYTES:
-                    # Not a Graph answer; keep what an excerpt needs and stop reading.
-                    break
-            return response.status_code, bytes(body)
+            deadline=self._timeout,
+            max_body=_MAX_BODY_BYTES,
+        )
 
     def _outcome(
         self,

@@ -3,9 +3,13 @@
 The sandbox behaves like Meta: it accepts valid events, rejects invalid data
 with Meta's errors, and fails transiently at the destination's configured
 rate. So that a newcomer (or a client library's test) can watch every status
-on purpose, an event may also carry `sandbox_fail_attempts: N` in its custom
-data: its first N attempts then fail with Meta's transient "service
-unavailable" error, and the next one goes through.
+on purpose, an event may also carry in its custom data:
+
+- `sandbox_fail_attempts: N`: its first N attempts fail with Meta's transient
+  "service unavailable" error, and the next one goes through;
+- `sandbox_reject: true`: the sandbox refuses it as Meta refuses invalid data
+  (code 100, the whole request), so it ends *Falha* while its neighbours in the
+  batch go through.
 """
 
 from __future__ import annotations
@@ -19,7 +23,21 @@ import httpx
 from jobs.platforms.fake_meta import FakeMeta, FakeMetaTransport
 
 FAIL_ATTEMPTS_KEY = "sandbox_fail_attempts"
+REJECT_KEY = "sandbox_reject"
 _REMEMBERED = 100_000  # events whose scripted failures are counted, oldest forgotten first
+_INVALID = {
+    "error": {
+        "message": "Invalid parameter",
+        "type": "OAuthException",
+        "code": 100,
+        "error_subcode": 2804002,
+        "error_user_title": "Invalid parameter (sandbox_reject)",
+        "error_user_msg": "The sandbox refuses events marked sandbox_reject, as Meta refuses"
+        " invalid data.",
+        "is_transient": False,
+        "fbtrace_id": "sandbox",
+    }
+}
 _UNAVAILABLE = {
     "error": {
         "message": "Service temporarily unavailable (sandbox_fail_attempts)",
@@ -37,10 +55,11 @@ class SandboxTransport(httpx.AsyncBaseTransport):
         self._failed: collections.OrderedDict[tuple[str, str], int] = collections.OrderedDict()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        events = self._events(await request.aread())
+        if any(_custom(event).get(REJECT_KEY) is True for event in events):
+            return httpx.Response(400, json=_INVALID, request=request)
         scripted = [
-            key
-            for key, wanted in self._scripted(await request.aread())
-            if self._failed.get(key, 0) < wanted
+            key for key, wanted in self._scripted(events) if self._failed.get(key, 0) < wanted
         ]
         if not scripted:
             return await self._platform.handle_async_request(request)
@@ -52,16 +71,24 @@ class SandboxTransport(httpx.AsyncBaseTransport):
         return httpx.Response(503, json=_UNAVAILABLE, request=request)
 
     @staticmethod
-    def _scripted(body: bytes) -> list[tuple[tuple[str, str], int]]:
+    def _events(body: bytes) -> list[dict[str, Any]]:
         try:
             events: Any = json.loads(body).get("data", [])
         except (ValueError, AttributeError):
             return []
+        return [e for e in events if isinstance(e, dict)] if isinstance(events, list) else []
+
+    @staticmethod
+    def _scripted(events: list[dict[str, Any]]) -> list[tuple[tuple[str, str], int]]:
         found = []
-        for event in events if isinstance(events, list) else []:
-            custom = event.get("custom_data") if isinstance(event, dict) else None
-            wanted = custom.get(FAIL_ATTEMPTS_KEY) if isinstance(custom, dict) else None
+        for event in events:
+            wanted = _custom(event).get(FAIL_ATTEMPTS_KEY)
             if isinstance(wanted, int | float) and wanted > 0:
                 key = (str(event.get("event_name")), str(event.get("event_id")))
                 found.append((key, int(wanted)))
         return found
+
+
+def _custom(event: dict[str, Any]) -> dict[str, Any]:
+    custom = event.get("custom_data")
+    return custom if isinstance(custom, dict) else {}

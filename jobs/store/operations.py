@@ -72,6 +72,8 @@ class SelectedDelivery:
     attempt_count: int
     deadline: dt.datetime
     last_error: str
+    # Nothing can send a delivery of a deleted destination: a retry skips it.
+    destination_deleted: bool
 
 
 _COLUMNS = (
@@ -80,7 +82,9 @@ _COLUMNS = (
 )
 _SELECTED = (
     "d.id, d.workspace_id, d.event_id, d.destination_id, d.status, d.attempt_count,"
-    " d.deadline, d.last_error"
+    " d.deadline, d.last_error,"
+    " EXISTS (SELECT 1 FROM tenaz_destinations dest"
+    "   WHERE dest.id = d.destination_id AND dest.deleted_at IS NOT NULL) AS destination_deleted"
 )
 
 

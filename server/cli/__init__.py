@@ -202,6 +202,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="sandbox destinations fail this many attempts of the event before taking it",
     )
+    p.add_argument(
+        "--sandbox-reject",
+        action="store_true",
+        help="sandbox destinations refuse the event as Meta refuses invalid data",
+    )
 
     # Reading events
     def status_option(p: argparse.ArgumentParser) -> None:

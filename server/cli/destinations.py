@@ -168,6 +168,14 @@ def update_request(
 
 
 async def update(args: argparse.Namespace, out: Output) -> None:
+    moved = [
+        f"--{name.replace('_', '-')}" for name in ("base_url", "pixel_id") if getattr(args, name)
+    ]
+    if moved and not args.new_token:
+        # The server refuses it too; saying so here spares a round trip and names the flag.
+        raise UsageError(
+            f"{' and '.join(moved)} need --new-token: a token is only sent where it was given for"
+        )
     token = read_token() if args.new_token else None
     destination, paths = update_request(args, token)
     async with connect(args) as tenaz:

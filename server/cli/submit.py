@@ -220,11 +220,19 @@ def event_from_flags(args: argparse.Namespace) -> events_pb2.Event:
         currency=args.currency,
         order_id=args.order_id,
         destinations=args.destination or (),
-        extra={"sandbox_fail_attempts": args.sandbox_fail_attempts}
-        if args.sandbox_fail_attempts
-        else None,
+        extra=_sandbox_switches(args),
         **user,
     )
+
+
+def _sandbox_switches(args: argparse.Namespace) -> dict[str, object] | None:
+    """The custom data that makes sandbox destinations fail on purpose (jobs/platforms/sandbox)."""
+    switches: dict[str, object] = {}
+    if args.sandbox_fail_attempts:
+        switches["sandbox_fail_attempts"] = args.sandbox_fail_attempts
+    if args.sandbox_reject:
+        switches["sandbox_reject"] = True
+    return switches or None
 
 
 async def _submit_one(args: argparse.Namespace, out: Output) -> None:
@@ -256,6 +264,7 @@ _SINGLE_EVENT_FLAGS = (
     "order_id",
     "event_time",
     "sandbox_fail_attempts",
+    "sandbox_reject",
 )
 
 

@@ -34,6 +34,7 @@ MAX_WINDOW = dt.timedelta(days=366)
 class DashboardApi:
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
+        self._budget = runtime.settings.attempt_budget
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -67,7 +68,7 @@ class DashboardApi:
         now = self._runtime.clock.now()
         return web.json_response(
             {
-                "events": [encode.event(e, now, with_attempts=False) for e in events],
+                "events": [encode.event(e, now, self._budget, with_attempts=False) for e in events],
                 "next_page_token": next_token,
             }
         )
@@ -75,7 +76,11 @@ class DashboardApi:
     async def get_event(self, request: web.Request) -> web.StreamResponse:
         found = await self._runtime.reads.get(workspace(request).id, request.match_info["id"])
         return web.json_response(
-            {"event": encode.event(found, self._runtime.clock.now(), with_attempts=True)}
+            {
+                "event": encode.event(
+                    found, self._runtime.clock.now(), self._budget, with_attempts=True
+                )
+            }
         )
 
     async def stats(self, request: web.Request) -> web.StreamResponse:

@@ -13,7 +13,7 @@ from typing import Any
 
 from jobs import retry_policy
 from jobs.stats import OUTCOMES, Stats
-from jobs.status import LABELS_EN, LABELS_PT_BR, TERMINAL, Status
+from jobs.status import LABELS_EN, LABELS_PT_BR, TERMINAL, FailureReason, Status
 from jobs.store.operations import OperationRow
 from jobs.store.rows import Attempt, Delivery, Event
 from jobs.store.status_changes import ChangeView
@@ -38,7 +38,7 @@ def status_model() -> JSON:
     }
 
 
-def event(row: Event, now: dt.datetime, *, with_attempts: bool) -> JSON:
+def event(row: Event, now: dt.datetime, budget: dt.timedelta, *, with_attempts: bool) -> JSON:
     payload = row.payload
     custom = payload.get("custom_data", {})
     return {
@@ -52,11 +52,13 @@ def event(row: Event, now: dt.datetime, *, with_attempts: bool) -> JSON:
         "currency": custom.get("currency", ""),
         "action_source": payload.get("action_source", ""),
         "customer_fields": sorted(payload.get("user_data", {})),
-        "deliveries": [delivery(d, now, with_attempts=with_attempts) for d in row.deliveries],
+        "deliveries": [
+            delivery(d, now, budget, with_attempts=with_attempts) for d in row.deliveries
+        ],
     }
 
 
-def delivery(row: Delivery, now: dt.datetime, *, with_attempts: bool) -> JSON:
+def delivery(row: Delivery, now: dt.datetime, budget: dt.timedelta, *, with_attempts: bool) -> JSON:
     status = Status(row.status)
     encoded: JSON = {
         "id": str(row.id),
@@ -71,7 +73,8 @@ def delivery(row: Delivery, now: dt.datetime, *, with_attempts: bool) -> JSON:
         "updated_at": iso(row.updated_at),
         # Hints for the buttons; the operation service decides and reports skips.
         "can_retry": status in (Status.FAILED, Status.WAITING_RETRY)
-        and retry_policy.can_send(now, row.deadline),
+        and row.failure_reason != FailureReason.DESTINATION_DELETED
+        and retry_policy.can_send(now, row.deadline, budget),
         "can_cancel": status is Status.WAITING_RETRY,
     }
     if with_attempts:

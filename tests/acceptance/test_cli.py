@@ -29,7 +29,7 @@ from jobs.runtime import Runtime, open_runtime
 from jobs.settings import Settings
 from jobs.store import workspaces
 from server.app import TenazServer, start_server
-from tests.support import fire_due_retries, run_jobs
+from tests.support import fire_due_retries, process_env, run_jobs
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 
@@ -106,8 +106,7 @@ def cli(server: TenazServer, api_key: str, settings: Settings) -> Cli:
         | {
             "TENAZ_SERVER": f"127.0.0.1:{server.port}",
             "TENAZ_API_KEY": api_key,
-            "TENAZ_DATABASE_URL": settings.database_url,
-            "TENAZ_SECRET_KEY": settings.secret_key,
+            **process_env(settings),
             "TENAZ_LOG_LEVEL": "WARNING",
         }
     )
@@ -469,6 +468,21 @@ async def test_destinations_list_update_and_delete(
     no_token = await cli("destinations", "update", "meta", "--new-token", expect=1)
     assert "TENAZ_META_ACCESS_TOKEN" in no_token.err
     await cli("destinations", "update", "meta", "--new-token", TENAZ_META_ACCESS_TOKEN="good-token")
+    # A token goes only where it was given for: moving the destination needs it again.
+    moved = await cli(
+        "destinations", "update", "meta", "--base-url", "https://graph.facebook.com", expect=2
+    )
+    assert "--base-url need --new-token" in moved.err
+    await cli(
+        "destinations",
+        "update",
+        "meta",
+        "--pixel-id",
+        "222",
+        "--new-token",
+        TENAZ_META_ACCESS_TOKEN="good-token",
+    )
+    assert (await client.get_destination("meta")).meta.pixel_id == "222"
 
     await cli("destinations", "create-sandbox", "sandbox", "--failure-rate", "0.2")
     wrong_kind = await cli("destinations", "update", "sandbox", "--test-event-code", "T1", expect=1)

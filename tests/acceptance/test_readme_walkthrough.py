@@ -24,7 +24,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def tenaz(env: dict[str, str], *args: str) -> str:
+async def tenaz(env: dict[str, str], *args: str, expect: int = 0) -> str:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -35,8 +35,8 @@ async def tenaz(env: dict[str, str], *args: str) -> str:
         stderr=asyncio.subprocess.PIPE,
     )
     out, err = await process.communicate()
-    assert process.returncode == 0, err.decode()
-    return out.decode()
+    assert process.returncode == expect, err.decode()
+    return out.decode() if expect == 0 else err.decode()
 
 
 async def test_walkthrough_on_the_embedded_database(tmp_path: Path) -> None:
@@ -99,6 +99,24 @@ async def test_walkthrough_on_the_embedded_database(tmp_path: Path) -> None:
         ]
         listing = await tenaz(env, "events", "list", "--lang", "en")
         assert "pedido-1001" in listing and "Succeeded" in listing
+
+        purchase = ("submit", "--event-name", "Purchase", "--email", "cliente@example.com")
+        refused = await tenaz(
+            env,
+            *purchase,
+            "--event-id",
+            "pedido-1002",
+            "--value",
+            "10",
+            "--currency",
+            "ZZZ",
+            expect=1,
+        )
+        assert "custom_data.currency" in refused
+        rejected = await tenaz(env, *purchase, "--event-id", "pedido-1003", "--sandbox-reject")
+        async with asyncio.timeout(60):
+            followed = await tenaz(env, "events", "show", rejected.split()[1], "--follow")
+        assert followed.strip().splitlines()[-1].split("  ", 1)[1].startswith("sandbox: Falha")
     finally:
         if server.returncode is None:
             server.send_signal(signal.SIGINT)

@@ -22,7 +22,7 @@ from jobs.runtime import Runtime
 from jobs.submission import EventInput
 from server.dashboard import DashboardServer, start_dashboard
 from server.status_hub import StatusHub
-from tests.support import run_jobs
+from tests.support import META_REFUSES, run_jobs
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -107,7 +107,7 @@ async def sandbox(runtime: Runtime, key: str) -> int:
 
 
 async def submit(
-    runtime: Runtime, workspace_id: int, event_id: str, *, currency: str = "BRL"
+    runtime: Runtime, workspace_id: int, event_id: str, *, refused: bool = False
 ) -> None:
     await runtime.submissions.submit(
         workspace_id,
@@ -117,9 +117,10 @@ async def submit(
                 event_name="Purchase",
                 event_time=runtime.clock.now(),
                 user_data={"email": "cliente@example.com"},
-                value=197.0,
-                currency=currency,
+                value=None if refused else 197.0,
+                currency="BRL",
                 order_id=f"HP-{event_id}",
+                extra=META_REFUSES if refused else {},
             )
         ],
         batch=False,
@@ -167,7 +168,7 @@ async def test_a_status_filter_and_the_search_box_narrow_the_list(
     workspace_id = await sandbox(runtime, api_key)
     await submit(runtime, workspace_id, "pedido-1")
     await run_jobs(runtime)
-    await submit(runtime, workspace_id, "pedido-2", currency="ZZZ")  # the platform refuses it
+    await submit(runtime, workspace_id, "pedido-2", refused=True)  # the platform refuses it
     await run_jobs(runtime)
     await log_in(page, api_key)
     rows = page.locator("#events tr")
@@ -216,7 +217,7 @@ async def test_the_retry_button_sends_a_failed_delivery_again(
     page: Page, runtime: Runtime, api_key: str
 ) -> None:
     workspace_id = await sandbox(runtime, api_key)
-    await submit(runtime, workspace_id, "pedido-ruim", currency="ZZZ")
+    await submit(runtime, workspace_id, "pedido-ruim", refused=True)
     await run_jobs(runtime)
     await log_in(page, api_key)
 
@@ -243,7 +244,7 @@ async def test_retry_and_cancel_are_offered_to_admin_keys_only(
     page: Page, runtime: Runtime, api_key: str, submit_api_key: str
 ) -> None:
     workspace_id = await sandbox(runtime, api_key)
-    await submit(runtime, workspace_id, "pedido-ruim", currency="ZZZ")
+    await submit(runtime, workspace_id, "pedido-ruim", refused=True)
     await submit(runtime, workspace_id, "pedido-espera")
     await run_jobs(runtime)
     failed = page.locator("#events tr").filter(has_text="pedido-ruim")

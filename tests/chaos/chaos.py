@@ -40,12 +40,14 @@ from typing import Any
 from tenaz.client import TenazClient, TenazError, make_event
 
 from jobs import keys
+from jobs.base_url import BaseUrl
 from jobs.destinations import DestinationSpec
 from jobs.migrate import migrate
 from jobs.platforms.fake_meta import FakeMeta, FakeMetaServer
 from jobs.runtime import open_runtime
 from jobs.secrets import generate_key
 from jobs.settings import Settings
+from tests.support import META_REFUSES
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # pgserver warns at import when XDG_RUNTIME_DIR is unset
@@ -61,7 +63,7 @@ class ChaosConfig:
     workers: int = 2
     kills: int = 24
     kill_every: float = 1.0  # seconds between kills, on average
-    invalid_every: int = 40  # every Nth event carries an invalid currency
+    invalid_every: int = 40  # every Nth event carries data Meta refuses
     transient_rate: float = 0.05
     outage: float = 6.0  # seconds Meta is down
     timeout: float = 900.0
@@ -213,8 +215,18 @@ async def _run(
         rng=random.Random(config.seed),
         history_limit=10,
     )
-    settings = Settings(database_url=url, secret_key=secret_key, pool_max_size=4)
-    async with FakeMetaServer(fake) as meta, open_runtime(settings, url) as runtime:
+    async with (
+        FakeMetaServer(fake) as meta,
+        open_runtime(
+            Settings(
+                database_url=url,
+                secret_key=secret_key,
+                pool_max_size=4,
+                allowed_platform_urls=(BaseUrl.parse(meta.base_url),),
+            ),
+            url,
+        ) as runtime,
+    ):
         new_key = await keys.create_key(runtime.pool, workspace="chaos")
         api_key = new_key.secret
         await runtime.destinations.create(
@@ -238,6 +250,8 @@ async def _run(
             "TENAZ_ATTEMPT_LEASE": "20s",
             "TENAZ_SWEEP_INTERVAL": "1s",
             "TENAZ_HTTP_TIMEOUT": "1s",
+            "TENAZ_ATTEMPT_BUDGET": "5s",
+            "TENAZ_ALLOWED_PLATFORM_URLS": meta.base_url,
             "TENAZ_WORKER_CONCURRENCY": "8",
             "TENAZ_POOL_MAX_SIZE": "6",
             "TENAZ_LOG_LEVEL": "WARNING",
@@ -295,8 +309,9 @@ async def _submit(
                         event_name="Purchase",
                         event_time=dt.datetime.now(dt.UTC),
                         external_id=f"customer-{i}",
-                        value=10.0,
-                        currency="ZZZ" if invalid else "BRL",
+                        value=None if invalid else 10.0,
+                        currency="BRL",
+                        extra=META_REFUSES if invalid else None,
                     ),
                 )
             )

@@ -11,7 +11,7 @@ from tenaz.v1 import events_pb2
 from jobs.clock import FakeClock
 from jobs.platforms.fake_meta import FakeMetaServer
 from jobs.runtime import Runtime
-from tests.support import run_jobs
+from tests.support import META_REFUSES, run_jobs
 
 S = events_pb2
 
@@ -52,8 +52,9 @@ async def test_one_invalid_event_fails_alone_and_its_batch_neighbours_are_delive
             event_name="Purchase",
             event_time=when,
             email=f"buyer{i}@example.com",
-            value=10.0 + i,
-            currency="ZZZ" if i == 6 else "BRL",
+            value=None if i == 6 else 10.0 + i,
+            currency="BRL",
+            extra=META_REFUSES if i == 6 else None,
         )
         for i in range(10)
     ]

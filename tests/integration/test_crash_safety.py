@@ -19,12 +19,13 @@ from tenaz.client import TenazClient, TenazError, make_event
 from tenaz.v1 import events_pb2
 
 from jobs.clock import FakeClock
+from jobs.delivery import Sent
 from jobs.platforms.base import Outcome, OutcomeKind
 from jobs.platforms.fake_meta import Failure, FakeMetaServer
 from jobs.runtime import Runtime, open_runtime
 from jobs.settings import Settings
 from jobs.store import destinations as destination_store
-from tests.support import count_rows, run_jobs, status_history
+from tests.support import count_rows, process_env, run_jobs, status_history
 
 S = events_pb2
 
@@ -66,7 +67,7 @@ async def test_an_attempt_that_outlives_its_lease_is_recorded_interrupted_and_re
     await runtime.engine._finish(
         destination,
         claimed,
-        [Outcome(c.delivery_id, OutcomeKind.SUCCEEDED) for c in claimed],
+        Sent([Outcome(c.delivery_id, OutcomeKind.SUCCEEDED) for c in claimed], frozenset()),
         started=0.0,
     )
     [delivery] = (await client.get_event(event_id)).deliveries
@@ -101,8 +102,7 @@ async def test_a_worker_process_killed_mid_attempt_leaves_nothing_stuck(
     event_id = await submit_one(client, clock)
     env = {
         **os.environ,
-        "TENAZ_DATABASE_URL": settings.database_url,
-        "TENAZ_SECRET_KEY": settings.secret_key,
+        **process_env(settings),
         "TENAZ_LOG_LEVEL": "WARNING",
     }
     worker = await asyncio.create_subprocess_exec(

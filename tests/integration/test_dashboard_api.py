@@ -29,7 +29,7 @@ from server.dashboard import DashboardServer, start_dashboard
 from server.dashboard.app import build_application
 from server.dashboard.auth import COOKIE, SESSION_PATH
 from server.status_hub import StatusHub
-from tests.support import run_jobs
+from tests.support import META_REFUSES, run_jobs
 
 # --- fixtures and helpers ------------------------------------------------------------------
 
@@ -90,7 +90,7 @@ async def submit(
     event_id: str,
     *,
     order_id: str = "",
-    currency: str = "BRL",
+    refused: bool = False,
     fail_attempts: int = 0,
     destinations: tuple[str, ...] = (),
 ) -> str:
@@ -103,10 +103,16 @@ async def submit(
                 event_name="Purchase",
                 event_time=runtime.clock.now(),
                 user_data={"email": "cliente@example.com"},
-                value=97.0,
-                currency=currency,
+                value=None if refused else 97.0,
+                currency="BRL",
                 order_id=order_id,
-                extra={"sandbox_fail_attempts": fail_attempts} if fail_attempts else {},
+                extra=(
+                    META_REFUSES
+                    if refused
+                    else {"sandbox_fail_attempts": fail_attempts}
+                    if fail_attempts
+                    else {}
+                ),
                 destinations=destinations,
             )
         ],
@@ -398,7 +404,7 @@ async def test_a_submit_key_reads_everything_and_every_action_is_refused_with_40
     submit_api_key: str,
 ) -> None:
     await sandbox(runtime, api_key)
-    failed = await submit(runtime, api_key, "bad-1", currency="ZZZ")
+    failed = await submit(runtime, api_key, "bad-1", refused=True)
     await run_jobs(runtime)
     assert await get_json(http, "/api/session", submit_api_key) == {
         "workspace": "acme",
@@ -454,7 +460,7 @@ async def test_status_and_destination_filters_search_by_event_or_order_id_and_pa
     # One at a time: the sandbox fails a whole request that carries a scripted failure.
     await submit(runtime, api_key, "ok-1", order_id="HP-1001", destinations=("sandbox",))
     await run_jobs(runtime)
-    await submit(runtime, api_key, "bad-1", order_id="HP-1002", currency="ZZZ")
+    await submit(runtime, api_key, "bad-1", order_id="HP-1002", refused=True)
     await run_jobs(runtime)
     await submit(runtime, api_key, "wait-1", fail_attempts=1, destinations=("sandbox",))
     await run_jobs(runtime)
@@ -568,7 +574,7 @@ async def test_retry_and_cancel_by_delivery_ids(
     http: aiohttp.ClientSession, runtime: Runtime, api_key: str
 ) -> None:
     await sandbox(runtime, api_key)
-    failed = await submit(runtime, api_key, "bad-1", currency="ZZZ")
+    failed = await submit(runtime, api_key, "bad-1", refused=True)
     succeeded = await submit(runtime, api_key, "ok-1")
     await run_jobs(runtime)
 

@@ -17,7 +17,7 @@ from jobs.runtime import Runtime, open_runtime
 from jobs.secrets import generate_key
 from jobs.settings import Settings
 from jobs.store import destinations as destination_store
-from tests.support import fire_due_retries, run_jobs, status_history
+from tests.support import META_REFUSES, fire_due_retries, run_jobs, status_history
 
 S = events_pb2
 
@@ -124,8 +124,7 @@ async def test_the_sandbox_shows_every_status_without_a_meta_account(
             event_name="Purchase",
             event_time=clock.now(),
             email="a@example.com",
-            value=50.0,
-            currency="ZZZ",
+            extra=META_REFUSES,
         )
     )
     await run_jobs(runtime)
@@ -143,7 +142,7 @@ async def test_the_sandbox_shows_every_status_without_a_meta_account(
     [bad] = (await client.get_event(invalid.event.id)).deliveries
     assert bad.status == S.DELIVERY_STATUS_FAILED
     assert bad.failure_reason == S.FAILURE_REASON_REJECTED
-    assert "currency" in bad.last_error.lower()
+    assert "custom_data.value must be a number" in bad.last_error
 
 
 async def test_a_sandbox_failing_every_request_keeps_events_waiting(

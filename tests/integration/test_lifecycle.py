@@ -18,6 +18,7 @@ from tenaz.v1 import events_pb2
 
 from jobs import endings, retry_policy
 from jobs.clock import FakeClock
+from jobs.delivery import Sent
 from jobs.platforms.base import Outcome, OutcomeKind
 from jobs.platforms.fake_meta import Failure, FakeMetaServer
 from jobs.runtime import Runtime
@@ -73,9 +74,10 @@ async def assert_every_change_is_legal(runtime: Runtime) -> None:
     assert pairs <= TRANSITIONS, pairs - TRANSITIONS
 
 
-def expiry_cutoff_for(clock: FakeClock) -> dt.datetime:
-    """The first moment the sweeper may expire an event that happened at `clock.now()`."""
-    return clock.now() + DEADLINE - retry_policy.SEND_GUARD
+def expiry_cutoff_for(clock: FakeClock, settings: Settings) -> dt.datetime:
+    """The first moment the sweeper may expire an event that happened at `clock.now()`:
+    when an attempt using its whole budget could no longer end in time."""
+    return clock.now() + DEADLINE - retry_policy.SEND_GUARD - settings.attempt_budget
 
 
 # Past the deadline, whatever the destination's state
@@ -84,7 +86,7 @@ def expiry_cutoff_for(clock: FakeClock) -> dt.datetime:
 async def test_a_pending_delivery_of_a_disabled_destination_fails_expired_at_its_deadline(
     client: TenazClient, runtime: Runtime, clock: FakeClock, meta: str
 ) -> None:
-    cutoff = expiry_cutoff_for(clock)
+    cutoff = expiry_cutoff_for(clock, runtime.settings)
     event_id = await submit(client, clock, "order-1")
     destination = await client.get_destination(meta)
     destination.enabled = False
@@ -116,7 +118,7 @@ async def test_a_pending_delivery_of_a_disabled_destination_fails_expired_at_its
 async def test_a_destination_needing_action_has_its_waiting_and_pending_deliveries_expired(
     client: TenazClient, runtime: Runtime, clock: FakeClock, fake_meta: FakeMetaServer, meta: str
 ) -> None:
-    cutoff = expiry_cutoff_for(clock)
+    cutoff = expiry_cutoff_for(clock, runtime.settings)
     fake_meta.fake.fail_next(1, Failure.token_expired())
     waiting = await submit(client, clock, "order-1")
     await run_jobs(runtime)
@@ -208,10 +210,14 @@ async def test_deleting_a_destination_ends_every_unfinished_delivery_and_ignores
     await runtime.engine._finish(
         destination,
         claimed,
-        [Outcome(c.delivery_id, OutcomeKind.SUCCEEDED) for c in claimed],
+        Sent([Outcome(c.delivery_id, OutcomeKind.SUCCEEDED) for c in claimed], frozenset()),
         started=0.0,
     )
     assert (await delivery_of(client, sending)).status == S.DELIVERY_STATUS_FAILED
+    # Nothing can send it any more: an operator's retry skips it.
+    retried = await client.retry_deliveries([(await delivery_of(client, waiting)).id])
+    assert (retried.changed, retried.skipped) == (0, 1)
+    assert (await delivery_of(client, waiting)).status == S.DELIVERY_STATUS_FAILED
     await assert_every_change_is_legal(runtime)
     with pytest.raises(TenazError) as caught:
         await client.get_destination(meta)

@@ -12,14 +12,13 @@ import hashlib
 import json
 import random
 import socket
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import httpx
 import pytest
 
 from jobs.platforms.base import Connector, Outcome, OutcomeKind, OutgoingEvent
-from jobs.platforms.batching import isolate_rejections
 from jobs.platforms.fake_meta import (
     Failure,
     FakeMeta,
@@ -365,60 +364,6 @@ async def test_batches_above_the_limit_go_in_several_requests(
     outcomes = await connector.send(batch_of(*(meta_event(n) for n in range(1001))))
     assert kinds(outcomes) == [SUCCEEDED] * 1001
     assert [r.event_count for r in platform.accepted] == [1000, 1]
-
-
-class ScriptedPlatform:
-    """One request to an all-or-nothing platform; some events are bad, some calls fail."""
-
-    def __init__(self, bad: Collection[int], failing_calls: Collection[int] = ()) -> None:
-        self.bad = set(bad)
-        self.failing_calls = set(failing_calls)
-        self.calls: list[list[int]] = []
-
-    async def __call__(self, batch: Sequence[OutgoingEvent]) -> list[Outcome]:
-        self.calls.append([e.delivery_id for e in batch])
-        if len(self.calls) in self.failing_calls:
-            kind = EXTERNAL
-        elif any(e.delivery_id in self.bad for e in batch):
-            kind = REJECTED
-        else:
-            kind = SUCCEEDED
-        return [Outcome(delivery_id=e.delivery_id, kind=kind) for e in batch]
-
-
-def numbered(count: int) -> list[OutgoingEvent]:
-    return [OutgoingEvent(delivery_id=n, payload={}) for n in range(count)]
-
-
-async def test_bisection_isolates_several_bad_events() -> None:
-    send = ScriptedPlatform(bad={0, 5, 7})
-    outcomes = await isolate_rejections(send, numbered(8))
-    assert [o.delivery_id for o in outcomes] == list(range(8))
-    assert {o.delivery_id for o in outcomes if o.kind is REJECTED} == {0, 5, 7}
-    assert all(o.kind is SUCCEEDED for o in outcomes if o.delivery_id not in {0, 5, 7})
-
-
-async def test_bisection_keeps_an_external_problem_met_on_the_way() -> None:
-    # Call 1 (all 4) is refused; call 2 (events 0-1) meets a platform failure.
-    send = ScriptedPlatform(bad={3}, failing_calls={2})
-    outcomes = await isolate_rejections(send, numbered(4))
-    assert kinds(outcomes) == [EXTERNAL, EXTERNAL, SUCCEEDED, REJECTED]
-    assert send.calls == [[0, 1, 2, 3], [0, 1], [2, 3], [2], [3]]
-
-
-async def test_bisection_does_not_split_an_external_problem() -> None:
-    send = ScriptedPlatform(bad={1}, failing_calls={1})
-    outcomes = await isolate_rejections(send, numbered(4))
-    assert kinds(outcomes) == [EXTERNAL] * 4
-    assert len(send.calls) == 1
-
-
-async def test_bisection_rejects_a_send_request_that_loses_events() -> None:
-    async def lossy(batch: Sequence[OutgoingEvent]) -> list[Outcome]:
-        return []
-
-    with pytest.raises(ValueError, match="0 outcomes for a batch of 2"):
-        await isolate_rejections(lossy, numbered(2))
 
 
 # -- the sandbox path: the same connector through an in-process transport ------------------

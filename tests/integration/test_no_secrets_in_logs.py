@@ -13,7 +13,7 @@ from tenaz.client import TenazClient, TenazError, make_event
 from jobs.clock import FakeClock
 from jobs.platforms.fake_meta import Failure, FakeMetaServer
 from jobs.runtime import Runtime
-from tests.support import fire_due_retries, run_jobs
+from tests.support import META_REFUSES, fire_due_retries, run_jobs
 
 TOKEN = "EAAB-very-secret-token-4711"
 PERSONAL = {
@@ -60,14 +60,15 @@ async def test_every_path_keeps_tokens_and_personal_data_out_of_logs(
 
     fake_meta.fake.fail_next(1, Failure.token_expired())
     fake_meta.fake.fail_next(1, Failure.http_500())
-    for i, currency in enumerate(["BRL", "ZZZ", "BRL"]):
+    for i, refused in enumerate([False, True, False]):
         await client.submit_event(
             make_event(
                 event_id=f"order-{i}",
                 event_name="Purchase",
                 event_time=clock.now(),
-                value=10.0,
-                currency=currency,
+                value=None if refused else 10.0,
+                currency="BRL",
+                extra=META_REFUSES if refused else None,
                 **PERSONAL,
             )
         )

@@ -15,7 +15,7 @@ from tenaz.v1 import events_pb2
 from jobs.clock import FakeClock
 from jobs.platforms.fake_meta import Failure, FakeMetaServer
 from jobs.runtime import Runtime
-from tests.support import fire_due_retries, run_jobs, scheduled_jobs, status_history
+from tests.support import META_REFUSES, fire_due_retries, run_jobs, scheduled_jobs, status_history
 
 S = events_pb2
 HALF_HOUR = dt.timedelta(minutes=30)
@@ -138,7 +138,7 @@ async def test_a_destination_can_override_the_retry_interval(
 async def test_invalid_data_fails_at_once_with_metas_message(
     client: TenazClient, runtime: Runtime, clock: FakeClock, fake_meta: FakeMetaServer, meta: str
 ) -> None:
-    stored = await submit_one(client, clock, value=10.0, currency="ZZZ")
+    stored = await submit_one(client, clock, extra=META_REFUSES)
     await run_jobs(runtime)
     [delivery] = (await client.get_event(stored.id)).deliveries
     assert delivery.status == S.DELIVERY_STATUS_FAILED

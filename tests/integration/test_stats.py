@@ -13,7 +13,7 @@ from tenaz.v1 import events_pb2
 from jobs.clock import FakeClock
 from jobs.platforms.fake_meta import Failure, FakeMetaServer
 from jobs.runtime import Runtime
-from tests.support import run_jobs
+from tests.support import META_REFUSES, run_jobs
 
 S = events_pb2
 
@@ -38,7 +38,7 @@ async def test_counts_rates_buckets_and_health(
         )
 
     await client.submit_events([event(i, destinations=["sandbox"]) for i in range(3)])
-    await client.submit_event(event(9, destinations=["sandbox"], value=1.0, currency="ZZZ"))
+    await client.submit_event(event(9, destinations=["sandbox"], extra=META_REFUSES))
     await run_jobs(runtime)  # 3 SUCCEEDED, 1 FAILED on the sandbox
     clock.advance(dt.timedelta(hours=1))
     fake_meta.fake.set_down(True)

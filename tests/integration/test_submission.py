@@ -322,3 +322,81 @@ async def test_a_number_json_cannot_carry_in_extra_is_invalid_argument(
         )
     assert [v.field for v in refused.value.violations] == ["events[0].custom_data.extra.scores"]
     assert await count_rows(runtime, "tenaz_events") == 0
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"action_source": "website"}, "event.user_data.client_user_agent"),
+        ({"action_source": "shop"}, "event.action_source"),
+        ({"value": 10.0, "currency": "ZZZ"}, "event.custom_data.currency"),
+        ({"value": 10.0, "currency": "XTS"}, "event.custom_data.currency"),
+    ],
+)
+async def test_what_meta_refuses_for_sure_is_refused_at_submission(
+    client: TenazClient, runtime: Runtime, clock: FakeClock, meta: str, changes: dict, field: str
+) -> None:
+    """Meta would refuse the whole batch such an event comes in, and splitting it out costs
+    requests: the caller hears at once instead."""
+    fields: dict = {"event_time": clock.now(), "email": "a@example.com", **changes}
+    with pytest.raises(TenazError) as caught:
+        await client.submit_event(make_event(event_id="e", event_name="Purchase", **fields))
+    assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert [v.field for v in caught.value.violations] == [field]
+    assert await count_rows(runtime, "tenaz_events") == 0
+
+
+async def test_an_event_that_does_not_say_where_it_happened_is_website_only_with_a_user_agent(
+    client: TenazClient, clock: FakeClock, meta: str
+) -> None:
+    browser = await client.submit_event(
+        make_event(
+            event_id="a",
+            event_name="Purchase",
+            event_time=clock.now(),
+            email="a@example.com",
+            client_user_agent="Mozilla/5.0",
+        )
+    )
+    server_side = await client.submit_event(
+        make_event(event_id="b", event_name="Purchase", event_time=clock.now(), email="b@x.com")
+    )
+    assert browser.event.event.action_source == "website"
+    assert server_side.event.event.action_source == "other"
+    ok = await client.submit_event(
+        make_event(
+            event_id="c",
+            event_name="Purchase",
+            event_time=clock.now(),
+            email="c@example.com",
+            value=5.0,
+            currency="brl",
+            action_source="system_generated",
+        )
+    )
+    assert ok.event.event.custom_data.currency == "BRL"
+
+
+async def test_a_thousand_bad_events_are_listed_within_what_clients_accept(
+    client: TenazClient, runtime: Runtime, clock: FakeClock, meta: str
+) -> None:
+    """Every bad event of the batch is a field violation; their details must not outgrow the
+    16 KiB of trailers gRPC clients take, or the caller would get RESOURCE_EXHAUSTED."""
+    events = [
+        make_event(
+            event_id=f"e{i}",
+            event_name="Purchase",
+            event_time=clock.now(),
+            email="a@example.com",
+            action_source="website",
+        )
+        for i in range(1000)
+    ]
+    with pytest.raises(TenazError) as caught:
+        await client.submit_events(events)
+    assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    listed = caught.value.violations
+    assert 20 < len(listed) < 1000
+    assert listed[0].field == "events[0].user_data.client_user_agent"
+    assert listed[-1].description.startswith(f"and {1001 - len(listed)} more violations")
+    assert await count_rows(runtime, "tenaz_events") == 0

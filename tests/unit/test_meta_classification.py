@@ -39,8 +39,8 @@ def graph_error(code: int | None = None, subcode: int | None = None, **extra: An
     INVALID,
     HTTP_408_429,
     NO_ENDPOINT,
+    TOO_LARGE,
     REFUSED,
-    REFUSED_BARE,
     UNEXPECTED_4XX,
     UNEXPECTED,
 ) = (rule.name for rule in CLASSIFICATION_RULES)
@@ -94,18 +94,21 @@ CASES = [
     pytest.param(405, b"", EXTERNAL, True, NO_ENDPOINT, id="405"),
     pytest.param(400, graph_error(2500), REJECTED, False, REFUSED, id="400-unknown-code"),
     pytest.param(403, graph_error(), REJECTED, False, REFUSED, id="403-error-without-code"),
-    pytest.param(413, graph_error(12345), REJECTED, False, REFUSED, id="413-graph"),
-    pytest.param(400, b"Bad Request", REJECTED, False, REFUSED_BARE, id="400-text"),
-    pytest.param(422, b'{"detail":"nope"}', REJECTED, False, REFUSED_BARE, id="422-json-no-error"),
+    # 413 is about the request's size, whoever says it; it is split, not a verdict on events.
+    pytest.param(413, graph_error(12345), EXTERNAL, True, TOO_LARGE, id="413-graph"),
+    pytest.param(413, b"", EXTERNAL, True, TOO_LARGE, id="413-empty"),
+    # A 400 or 422 without a Graph error is a proxy or firewall talking, not Meta.
+    pytest.param(400, b"Bad Request", EXTERNAL, True, UNEXPECTED_4XX, id="400-text"),
+    pytest.param(422, b'{"detail":"nope"}', EXTERNAL, True, UNEXPECTED_4XX, id="422-no-error"),
     pytest.param(
-        400, b'{"error":"invalid_request"}', REJECTED, False, REFUSED_BARE, id="400-error-string"
+        400, b'{"error":"invalid_request"}', EXTERNAL, True, UNEXPECTED_4XX, id="400-error-string"
     ),
+    pytest.param(400, b"", EXTERNAL, True, UNEXPECTED_4XX, id="400-empty"),
     pytest.param(401, b"Unauthorized", EXTERNAL, True, UNEXPECTED_4XX, id="401-text"),
     pytest.param(
         403, b"<html>Forbidden by proxy</html>", EXTERNAL, True, UNEXPECTED_4XX, id="403-proxy"
     ),
     pytest.param(301, b"", EXTERNAL, True, UNEXPECTED_4XX, id="301-redirect"),
-    pytest.param(413, b"", EXTERNAL, True, UNEXPECTED_4XX, id="413-empty"),
     pytest.param(100, b"", EXTERNAL, False, UNEXPECTED, id="1xx"),
     pytest.param(600, b"", EXTERNAL, False, UNEXPECTED, id="600"),
 ]
@@ -173,11 +176,12 @@ def test_wrongly_typed_fields_are_ignored(error: dict[str, Any]) -> None:
 
 
 def test_pathological_bodies() -> None:
-    assert classify(400, b"[" * 200_000).kind is REJECTED
-    assert classify(400, b'{"error":{"code":1' + b"0" * 10_000 + b"}}").kind is REJECTED
-    assert classify(400, b"\xff\xfe\x00{").kind is REJECTED
+    # None of these is a Graph error, so none is Meta refusing the events.
+    assert classify(400, b"[" * 200_000).rule == UNEXPECTED_4XX
+    assert classify(400, b'{"error":{"code":1' + b"0" * 10_000 + b"}}").rule == UNEXPECTED_4XX
+    assert classify(400, b"\xff\xfe\x00{").rule == UNEXPECTED_4XX
     huge = b'{"error":{"code":17,"message":"' + b"x" * (2 << 20) + b'"}}'
-    assert classify(400, huge).rule == "refused by the platform, no details"
+    assert classify(400, huge).rule == UNEXPECTED_4XX
     long_message = graph_error(100, message="m" * 100_000)
     assert len(classify(400, long_message).message) <= 1000
 

@@ -57,6 +57,15 @@ def test_a_retry_exactly_at_the_last_call_is_regular() -> None:
 
 def test_nothing_is_sent_within_the_guard_of_the_deadline() -> None:
     deadline = T0 + WEEK
-    assert can_send(deadline - SEND_GUARD - dt.timedelta(seconds=1), deadline)
-    assert not can_send(deadline - SEND_GUARD, deadline)
-    assert not can_send(deadline + dt.timedelta(days=1), deadline)
+    none = dt.timedelta(0)
+    assert can_send(deadline - SEND_GUARD - dt.timedelta(seconds=1), deadline, none)
+    assert not can_send(deadline - SEND_GUARD, deadline, none)
+    assert not can_send(deadline + dt.timedelta(days=1), deadline, none)
+
+
+def test_an_attempt_starts_only_if_its_whole_budget_ends_before_the_guard() -> None:
+    deadline = T0 + WEEK
+    budget = dt.timedelta(minutes=2)
+    last_start = deadline - SEND_GUARD - budget
+    assert can_send(last_start - dt.timedelta(seconds=1), deadline, budget)
+    assert not can_send(last_start, deadline, budget)

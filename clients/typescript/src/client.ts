@@ -112,7 +112,7 @@ export interface EventInput {
   eventName: string;
   /** When the conversion happened; default now. */
   eventTime?: Date;
-  /** Default "website". */
+  /** Default: "website" with a clientUserAgent, else "other" (decided by Tenaz). */
   actionSource?: string;
   eventSourceUrl?: string;
   /** Plain values are normalised and hashed by Tenaz before they are stored. */
@@ -132,7 +132,7 @@ export function makeEvent(input: EventInput): Event {
     eventId: input.eventId,
     eventName: input.eventName,
     eventTime: timestampFromDate(input.eventTime ?? new Date()),
-    actionSource: input.actionSource ?? "website",
+    actionSource: input.actionSource ?? "",
     eventSourceUrl: input.eventSourceUrl ?? "",
     userData: input.userData ?? {},
     customData: {

@@ -75,7 +75,7 @@ def make_event(
     event_id: str,
     event_name: str,
     event_time: dt.datetime | None = None,
-    action_source: str = "website",
+    action_source: str = "",
     event_source_url: str = "",
     value: float | None = None,
     currency: str = "",
@@ -86,7 +86,8 @@ def make_event(
 ) -> events_pb2.Event:
     """Build an Event; `user_data` takes the UserData field names (email, phone, ...).
 
-    `extra` holds further custom_data fields, passed to the platform as they are.
+    `extra` holds further custom_data fields, passed to the platform as they are. Without
+    an `action_source`, Tenaz takes "website" when a client_user_agent is given, else "other".
     """
     custom = events_pb2.CustomData(currency=currency, order_id=order_id)
     if value is not None:

@@ -42,8 +42,11 @@ type MetaSettings struct {
 	TestEventCode string `protobuf:"bytes,4,opt,name=test_event_code,json=testEventCode,proto3" json:"test_event_code,omitempty"`
 	// Graph API version, e.g. "v25.0". Default: Tenaz's current default.
 	ApiVersion string `protobuf:"bytes,5,opt,name=api_version,json=apiVersion,proto3" json:"api_version,omitempty"`
-	// Base URL of the Graph API. Default "https://graph.facebook.com"; set it to
-	// point the destination at a proxy or a test server.
+	// Base URL of the Graph API: scheme, host, optional port and path, nothing
+	// else. Default "https://graph.facebook.com"; any other (a proxy, a test
+	// server) must be under a prefix the operator allows in
+	// TENAZ_ALLOWED_PLATFORM_URLS. Changing it, or pixel_id, needs access_token
+	// in the same update: a token is only sent where it was given for.
 	BaseUrl string `protobuf:"bytes,6,opt,name=base_url,json=baseUrl,proto3" json:"base_url,omitempty"`
 }
 
@@ -191,8 +194,9 @@ type Destination struct {
 	//	*Destination_Meta
 	//	*Destination_Sandbox
 	Platform isDestination_Platform `protobuf_oneof:"platform"`
-	// Time from the end of a failed attempt to the next one. Unset: the global
-	// setting (TENAZ_RETRY_INTERVAL, default 30 minutes).
+	// Time from the end of a failed attempt to the next one, from 1 second to
+	// 24 hours. Unset: the global setting (TENAZ_RETRY_INTERVAL, default 30
+	// minutes).
 	RetryInterval *durationpb.Duration `protobuf:"bytes,5,opt,name=retry_interval,json=retryInterval,proto3" json:"retry_interval,omitempty"`
 	// Output only: the platform refused the credentials; deliveries wait until
 	// the access token is fixed.

@@ -59,8 +59,11 @@ export type MetaSettings = Message<"tenaz.v1.MetaSettings"> & {
   apiVersion: string;
 
   /**
-   * Base URL of the Graph API. Default "https://graph.facebook.com"; set it to
-   * point the destination at a proxy or a test server.
+   * Base URL of the Graph API: scheme, host, optional port and path, nothing
+   * else. Default "https://graph.facebook.com"; any other (a proxy, a test
+   * server) must be under a prefix the operator allows in
+   * TENAZ_ALLOWED_PLATFORM_URLS. Changing it, or pixel_id, needs access_token
+   * in the same update: a token is only sent where it was given for.
    *
    * @generated from field: string base_url = 6;
    */
@@ -143,8 +146,9 @@ export type Destination = Message<"tenaz.v1.Destination"> & {
   } | { case: undefined; value?: undefined };
 
   /**
-   * Time from the end of a failed attempt to the next one. Unset: the global
-   * setting (TENAZ_RETRY_INTERVAL, default 30 minutes).
+   * Time from the end of a failed attempt to the next one, from 1 second to
+   * 24 hours. Unset: the global setting (TENAZ_RETRY_INTERVAL, default 30
+   * minutes).
    *
    * @generated from field: google.protobuf.Duration retry_interval = 5;
    */

@@ -264,7 +264,9 @@ export type Event = Message<"tenaz.v1.Event"> & {
   /**
    * Where the conversion happened: "website", "app", "email", "phone_call",
    * "chat", "physical_store", "system_generated", "business_messaging",
-   * "other". Default "website".
+   * "other". A website event needs user_data.client_user_agent (Meta refuses
+   * it otherwise). Default: "website" when client_user_agent is set, else
+   * "other".
    *
    * @generated from field: string action_source = 4;
    */

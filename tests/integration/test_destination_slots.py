@@ -1,0 +1,90 @@
+"""One destination's slow platform cannot starve the others: a worker runs only a few jobs
+of one destination at once, and the jobs it turned away are not left for the sweeper."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+from collections.abc import AsyncIterator
+
+import pytest
+from tenaz.client import TenazClient
+from tenaz.v1 import events_pb2
+
+from jobs.base_url import BaseUrl
+from jobs.clock import FakeClock
+from jobs.platforms.fake_meta import Failure, FakeMeta, FakeMetaServer
+from jobs.runtime import Runtime
+from jobs.settings import Settings
+from tests.integration.test_attempt_budget import deliveries, purchase
+from tests.support import until
+
+S = events_pb2
+
+
+@pytest.fixture
+async def other_meta(clock: FakeClock) -> AsyncIterator[FakeMetaServer]:
+    fake = FakeMeta(now=lambda: clock.now().timestamp(), access_tokens={"222": "other-token"})
+    async with FakeMetaServer(fake) as served:
+        yield served
+
+
+@pytest.fixture
+def settings(settings: Settings, other_meta: FakeMetaServer) -> Settings:
+    # Requests wait for as long as the test holds them.
+    long = dt.timedelta(seconds=60)
+    return dataclasses.replace(
+        settings,
+        http_timeout=long,
+        attempt_budget=long,
+        allowed_platform_urls=(
+            *settings.allowed_platform_urls,
+            BaseUrl.parse(other_meta.base_url),
+        ),
+    )
+
+
+async def test_a_slow_destination_holds_a_few_worker_slots_not_all(
+    client: TenazClient,
+    runtime: Runtime,
+    clock: FakeClock,
+    fake_meta: FakeMetaServer,
+    other_meta: FakeMetaServer,
+    settings: Settings,
+) -> None:
+    await client.create_meta_destination(
+        "slow", pixel_id="111", access_token="good-token", base_url=fake_meta.base_url
+    )
+    await client.create_meta_destination(
+        "fast", pixel_id="222", access_token="other-token", base_url=other_meta.base_url
+    )
+    slow = fake_meta.fake
+    slots = runtime.settings.destination_concurrency
+    slow.fail_next(100, Failure.hanging())
+    worker = asyncio.create_task(
+        runtime.run_worker(install_signal_handlers=False, concurrency=slots + 1)
+    )
+    try:
+        async with asyncio.timeout(20):
+            # Each event for the slow platform comes while the earlier ones hang: each is
+            # sent by a job of its own, until the destination's slots are taken.
+            for n in range(slots + 2):
+                await client.submit_event(purchase(clock, n, to="slow"))
+                if n < slots:
+                    await slow.wait_for_hang(n + 1)
+            await client.submit_event(purchase(clock, 100, to="fast"))
+            # The worker has one slot more than the slow destination may hold: the fast
+            # one's event goes out while the slow platform still hangs.
+            await until(lambda: other_meta.fake.total_events_received == 1)
+            assert slow.hanging == slots
+            slow.stop_failing()
+            slow.release()
+            # The turned-away events go with the jobs still running, not after a sweep.
+            await until(lambda: slow.total_events_received == slots + 2)
+    finally:
+        slow.release()
+        worker.cancel()
+        await asyncio.gather(worker, return_exceptions=True)
+    found = await deliveries(client)
+    assert {d.status for d in found.values()} == {S.DELIVERY_STATUS_SUCCEEDED}
