@@ -103,6 +103,7 @@ class DestinationService:
         return created
 
     async def get(self, workspace_id: int, name: str) -> Destination:
+        _check_named(name, "name")
         async with self._pool.connection() as conn:
             found = await store.get_destination(conn, workspace_id=workspace_id, name=name)
         if found is None:
@@ -130,6 +131,15 @@ class DestinationService:
                     for p in unknown
                 ]
             )
+        _check_named(values.name, "destination.name")
+        # What can be checked without the stored destination is checked before reading it.
+        violations: list[FieldViolation] = []
+        if "retry_interval" in paths:
+            _check_interval(values.retry_interval, violations)
+        if "rate_limit" in paths:
+            _check_rate(values.rate_limit, violations)
+        if violations:
+            raise InvalidArgument(violations)
         now = self._clock.now()
         async with self._pool.connection() as conn, conn.transaction():
             current = await store.get_destination(
@@ -163,10 +173,7 @@ class DestinationService:
                 ),
                 rate_limit=values.rate_limit if "rate_limit" in paths else current.rate_limit,
             )
-            violations: list[FieldViolation] = []
             clean = _validated_settings(merged, violations)
-            _check_interval(merged.retry_interval, violations)
-            _check_rate(merged.rate_limit, violations)
             if violations:
                 raise InvalidArgument(violations)
             new_token = "meta.access_token" in paths
@@ -203,6 +210,7 @@ class DestinationService:
         return changed
 
     async def delete(self, workspace_id: int, name: str) -> None:
+        _check_named(name, "name")
         async with self._pool.connection() as conn, conn.transaction():
             current = await store.get_destination(
                 conn, workspace_id=workspace_id, name=name, for_update=True
@@ -219,6 +227,11 @@ class DestinationService:
                 conn, destination_id=current.id, now=self._clock.now()
             )
         log.info("destination.deleted destination=%s", current.id)
+
+
+def _check_named(name: str, field: str) -> None:
+    if not name:
+        raise InvalidArgument.one(field, "required: the destination's name")
 
 
 def _check_interval(interval: dt.timedelta | None, violations: list[FieldViolation]) -> None:

@@ -58,11 +58,11 @@ class StatusFeed:
 
     async def start(self, workspace_id: int, after: int | None) -> int:
         """The cursor to start from: `after`, or the newest change when None."""
+        if after is not None and after < 0:
+            raise InvalidArgument.one("after_sequence", "must not be negative")
         async with self._pool.connection() as conn:
             if after is None:
                 return await store.latest_sequence(conn, workspace_id=workspace_id)
-            if after < 0:
-                raise InvalidArgument.one("after_sequence", "must not be negative")
             purged = await store.purged_through(conn)
         if after < purged:
             raise OutOfRange(

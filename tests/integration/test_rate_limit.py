@@ -58,3 +58,62 @@ async def test_a_key_over_its_rate_is_told_when_to_retry(settings: Settings) -> 
                 )
         finally:
             await server.stop(grace=0.5)
+
+
+async def test_input_refused_for_its_shape_spends_none_of_the_keys_limit(
+    settings: Settings,
+) -> None:
+    # Two events' worth of burst, refilled only after some twenty minutes.
+    limited = dataclasses.replace(settings, submit_rate_limit=0.001, submit_burst=2)
+    async with open_runtime(limited, limited.database_url) as runtime:
+        key = (await keys.create_key(runtime.pool, workspace="acme")).secret
+        server = await start_server(runtime, "127.0.0.1:0")
+        try:
+            async with TenazClient(f"127.0.0.1:{server.port}", key) as tenaz:
+                await tenaz.create_sandbox_destination("sandbox")
+            now = dt.datetime.now(dt.UTC)
+
+            def event(event_id: str) -> events_pb2.Event:
+                return make_event(
+                    event_id=event_id, event_name="Lead", event_time=now, email="a@example.com"
+                )
+
+            unrepresentable = event("bad-time")
+            unrepresentable.event_time.seconds = 10**12  # past the year 9999
+            metadata = (("authorization", f"Bearer {key}"),)
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+                stub = events_pb2_grpc.EventServiceStub(channel)
+                refused = [
+                    stub.SubmitEvents(
+                        events_pb2.SubmitEventsRequest(
+                            events=[event(f"e{i}") for i in range(1001)]
+                        ),
+                        metadata=metadata,
+                    ),
+                    stub.SubmitEvents(events_pb2.SubmitEventsRequest(), metadata=metadata),
+                    stub.SubmitEvents(
+                        events_pb2.SubmitEventsRequest(events=[event("ok"), unrepresentable]),
+                        metadata=metadata,
+                    ),
+                    stub.SubmitEvent(
+                        events_pb2.SubmitEventRequest(event=unrepresentable), metadata=metadata
+                    ),
+                    stub.SubmitEvent(events_pb2.SubmitEventRequest(), metadata=metadata),
+                ]
+                for call in refused:
+                    with pytest.raises(grpc.aio.AioRpcError) as caught:
+                        await call
+                    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+                # The whole burst is still there, and the limit still holds after it.
+                await stub.SubmitEvents(
+                    events_pb2.SubmitEventsRequest(events=[event("a"), event("b")]),
+                    metadata=metadata,
+                )
+                with pytest.raises(grpc.aio.AioRpcError) as caught:
+                    await stub.SubmitEvent(
+                        events_pb2.SubmitEventRequest(event=event("c")), metadata=metadata
+                    )
+                assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        finally:
+            await server.stop(grace=0.5)
