@@ -113,7 +113,7 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
             if not MIN_HEARTBEAT <= heartbeat <= MAX_HEARTBEAT:
                 raise InvalidArgument.one("heartbeat_interval", "between 1 second and 5 minutes")
         statuses = mapping.status_names(request.statuses, "statuses")
-        cursor = await feed.start(
+        position = await feed.start(
             workspace_id, request.after_sequence if request.HasField("after_sequence") else None
         )
         where = await feed.filter(
@@ -125,7 +125,7 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
         )
         last_sent = time.monotonic()
         while not self._hub.closing.is_set():
-            rows, cursor = await feed.read(workspace_id, cursor, where, STREAM_PAGE)
+            rows, position = await feed.read(workspace_id, position, where, STREAM_PAGE)
             for row in rows:
                 yield events_pb2.WatchStatusResponse(change=mapping.status_change(row))
             if rows:
@@ -136,7 +136,8 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
             if idle >= heartbeat:
                 yield events_pb2.WatchStatusResponse(
                     heartbeat=events_pb2.Heartbeat(
-                        last_sequence=cursor, at=mapping.timestamp(self._runtime.clock.now())
+                        last_sequence=position.sequence,
+                        at=mapping.timestamp(self._runtime.clock.now()),
                     )
                 )
                 last_sent = time.monotonic()

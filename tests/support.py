@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 from collections.abc import AsyncIterator
 
+import psycopg
+
 from jobs.runtime import Runtime
+from jobs.store.rows import StatusChange
+from jobs.store.status_changes import record_status_changes
 
 
 async def run_jobs(runtime: Runtime) -> None:
@@ -64,3 +69,18 @@ async def count_rows(runtime: Runtime, table: str) -> int:
         row = await cur.fetchone()
         assert row is not None
         return int(row[0])
+
+
+@contextlib.asynccontextmanager
+async def writer_in_flight(database_url: str) -> AsyncIterator[None]:
+    """A status-change writer that has taken its number and not committed, until the block
+    ends (rolled back): no stream reads past that number meanwhile, so changes committed
+    after it wait, unread, as they would for a stream that fell behind."""
+    conn = await psycopg.AsyncConnection.connect(database_url)
+    try:
+        change = StatusChange(0, 0, 0, 0, None, "PENDING", 0, "", dt.datetime.now(dt.UTC))
+        await record_status_changes(conn, [change])
+        yield
+    finally:
+        await conn.rollback()
+        await conn.close()
