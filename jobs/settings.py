@@ -20,7 +20,18 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
 
 class SettingsError(ValueError):
-    """A TENAZ_* variable has a value Tenaz cannot use."""
+    """A TENAZ_* variable has a value Tenaz cannot use.
+
+    The message is one line that names the variable and says what to do.
+    """
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """Host and port of "host:port" ("[::1]:8080" for IPv6; an empty host is every address)."""
+    host, colon, port = address.rpartition(":")
+    if not colon or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"{address!r} is not host:port")
+    return host.strip("[]"), int(port)
 
 
 def is_loopback(address: str) -> bool:
@@ -32,6 +43,16 @@ def is_loopback(address: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+@dataclass(frozen=True)
+class TlsPair:
+    """A certificate chain and its private key (PEM files), and the variables naming them."""
+
+    cert: Path
+    key: Path
+    cert_variable: str
+    key_variable: str
 
 
 def parse_duration(text: str, *, name: str = "duration") -> dt.timedelta:
@@ -146,6 +167,26 @@ class Settings:
         settings.validate()
         return settings
 
+    @property
+    def grpc_tls(self) -> TlsPair | None:
+        if self.tls_cert is None or self.tls_key is None:
+            return None
+        return TlsPair(self.tls_cert, self.tls_key, "TENAZ_TLS_CERT", "TENAZ_TLS_KEY")
+
+    def _check_listener(
+        self, variable: str, address: str, tls: TlsPair | None, tls_variables: str
+    ) -> None:
+        """One rule for every port Tenaz listens on: TLS, or loopback, or plaintext allowed."""
+        try:
+            split_address(address)
+        except ValueError as exc:
+            raise SettingsError(f"{variable}: {exc}, e.g. 127.0.0.1:8080") from None
+        if tls is None and not self.allow_plaintext and not is_loopback(address):
+            raise SettingsError(
+                f"{variable} {address} is not loopback: set {tls_variables},"
+                " or TENAZ_ALLOW_PLAINTEXT=1 behind a TLS-terminating proxy"
+            )
+
     def validate(self) -> None:
         if self.retry_interval <= dt.timedelta(0):
             raise SettingsError("TENAZ_RETRY_INTERVAL must be positive")
@@ -160,19 +201,27 @@ class Settings:
                 "TENAZ_SECRET_KEY is required with TENAZ_DATABASE_URL (every process sharing the"
                 " database needs the same key); make one with `tenaz secrets generate-key`"
             )
+        if self.secret_key:
+            # Imported here: the command line's client commands import this module too.
+            from jobs.secrets import SecretBox, SecretKeyError
+
+            try:
+                SecretBox.from_setting(self.secret_key)
+            except SecretKeyError as exc:
+                raise SettingsError(str(exc)) from None
         if (self.tls_cert is None) != (self.tls_key is None):
             raise SettingsError("TENAZ_TLS_CERT and TENAZ_TLS_KEY go together")
         if self.tls_client_ca is not None and self.tls_cert is None:
             raise SettingsError("TENAZ_TLS_CLIENT_CA needs TENAZ_TLS_CERT and TENAZ_TLS_KEY")
-        if (
-            self.tls_cert is None
-            and not self.allow_plaintext
-            and not is_loopback(self.listen_address)
-        ):
-            raise SettingsError(
-                f"TENAZ_LISTEN_ADDRESS {self.listen_address} is not loopback: set TENAZ_TLS_CERT"
-                " and TENAZ_TLS_KEY, or TENAZ_ALLOW_PLAINTEXT=1 behind a TLS-terminating proxy"
-            )
+        grpc_pair = "TENAZ_TLS_CERT and TENAZ_TLS_KEY"
+        self._check_listener("TENAZ_LISTEN_ADDRESS", self.listen_address, self.grpc_tls, grpc_pair)
+        if self.dashboard_address:
+            try:
+                split_address(self.dashboard_address)
+            except ValueError as exc:
+                raise SettingsError(
+                    f"TENAZ_DASHBOARD_ADDRESS: {exc}, e.g. 127.0.0.1:8080"
+                ) from None
         if self.retention < dt.timedelta(days=8):
             raise SettingsError(
                 "TENAZ_RETENTION must be at least 8d: events are retried for up to 7 days"

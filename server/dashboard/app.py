@@ -23,6 +23,7 @@ from aiohttp import web
 
 from jobs import keys
 from jobs.runtime import Runtime
+from jobs.settings import split_address
 from server.auth import KeyCache
 from server.dashboard import auth
 from server.dashboard.api import DashboardApi
@@ -67,13 +68,6 @@ class DashboardServer:
         self._stopping.set()
         await self._runner.cleanup()
         log.info("dashboard.stopped port=%d", self.port)
-
-
-def _split_address(address: str) -> tuple[str, int]:
-    host, _, port = address.rpartition(":")
-    if not port.isdigit():
-        raise ValueError(f"dashboard address {address!r} is not host:port")
-    return host.strip("[]"), int(port)
 
 
 @web.middleware
@@ -148,7 +142,7 @@ async def start_dashboard(
     runtime: Runtime, hub: StatusHub, address: str, *, heartbeat: float = DEFAULT_HEARTBEAT
 ) -> DashboardServer:
     """Serve the dashboard on `address` ("host:port"; port 0 picks a free one)."""
-    host, port = _split_address(address)
+    host, port = split_address(address)
     stopping = asyncio.Event()
     app = build_application(runtime, hub, stopping, heartbeat=heartbeat)
     # No access log: one line per poll of every open page says nothing an operator needs.

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from jobs.secrets import generate_key
 from jobs.settings import Settings, SettingsError, parse_duration
 
 
@@ -26,7 +27,7 @@ def test_durations_take_units_or_seconds() -> None:
     env = {
         "TENAZ_RETRY_INTERVAL": "10s",
         "TENAZ_DATABASE_URL": "postgresql://x/y",
-        "TENAZ_SECRET_KEY": "k",
+        "TENAZ_SECRET_KEY": generate_key(),
     }
     settings = Settings.from_env(env)
     assert settings.retry_interval == dt.timedelta(seconds=10)
@@ -59,3 +60,10 @@ def test_a_shared_database_needs_a_shared_secret_key() -> None:
         Settings.from_env({"TENAZ_DATABASE_URL": "postgresql://x/y"})
     with pytest.raises(SettingsError, match="TENAZ_RETENTION"):
         Settings.from_env({"TENAZ_RETENTION": "2d"})
+
+
+def test_a_malformed_secret_key_is_refused_when_read() -> None:
+    with pytest.raises(SettingsError, match="TENAZ_SECRET_KEY: each key must be 32 bytes"):
+        Settings.from_env({"TENAZ_SECRET_KEY": "not-a-key"})
+    two = f"{generate_key()},{generate_key()}"
+    assert Settings.from_env({"TENAZ_SECRET_KEY": two}).secret_key == two
