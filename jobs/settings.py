@@ -76,7 +76,8 @@ class Settings:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tls_client_ca: Path | None = None
-    # Serve gRPC without TLS on an address other than loopback (behind a TLS proxy).
+    # Serve gRPC and the dashboard without TLS on an address other than loopback
+    # (behind a TLS-terminating proxy).
     allow_plaintext: bool = False
     # Events per second one API key may submit (per server process); 0: no limit.
     submit_rate_limit: float = 5000.0
@@ -84,6 +85,9 @@ class Settings:
     submit_burst: int = 10_000
     # The web dashboard's HTTP address; empty: no dashboard.
     dashboard_address: str = "127.0.0.1:8080"
+    # TLS for the dashboard (PEM files); unset: the gRPC server's pair, if any.
+    dashboard_tls_cert: Path | None = None
+    dashboard_tls_key: Path | None = None
     # From the end of a failed attempt to the next one (per destination override).
     retry_interval: dt.timedelta = dt.timedelta(minutes=30)
     # How long an attempt may hold a delivery before it counts as interrupted.
@@ -145,6 +149,8 @@ class Settings:
             tls_cert=path("TENAZ_TLS_CERT"),
             tls_key=path("TENAZ_TLS_KEY"),
             tls_client_ca=path("TENAZ_TLS_CLIENT_CA"),
+            dashboard_tls_cert=path("TENAZ_DASHBOARD_TLS_CERT"),
+            dashboard_tls_key=path("TENAZ_DASHBOARD_TLS_KEY"),
             submit_rate_limit=number("TENAZ_SUBMIT_RATE_LIMIT", defaults.submit_rate_limit),
             submit_burst=integer("TENAZ_SUBMIT_BURST", defaults.submit_burst),
             allow_plaintext=env.get("TENAZ_ALLOW_PLAINTEXT", "").lower() in ("1", "true", "yes"),
@@ -172,6 +178,17 @@ class Settings:
         if self.tls_cert is None or self.tls_key is None:
             return None
         return TlsPair(self.tls_cert, self.tls_key, "TENAZ_TLS_CERT", "TENAZ_TLS_KEY")
+
+    @property
+    def dashboard_tls(self) -> TlsPair | None:
+        if self.dashboard_tls_cert is None or self.dashboard_tls_key is None:
+            return self.grpc_tls
+        return TlsPair(
+            self.dashboard_tls_cert,
+            self.dashboard_tls_key,
+            "TENAZ_DASHBOARD_TLS_CERT",
+            "TENAZ_DASHBOARD_TLS_KEY",
+        )
 
     def _check_listener(
         self, variable: str, address: str, tls: TlsPair | None, tls_variables: str
@@ -211,17 +228,19 @@ class Settings:
                 raise SettingsError(str(exc)) from None
         if (self.tls_cert is None) != (self.tls_key is None):
             raise SettingsError("TENAZ_TLS_CERT and TENAZ_TLS_KEY go together")
+        if (self.dashboard_tls_cert is None) != (self.dashboard_tls_key is None):
+            raise SettingsError("TENAZ_DASHBOARD_TLS_CERT and TENAZ_DASHBOARD_TLS_KEY go together")
         if self.tls_client_ca is not None and self.tls_cert is None:
             raise SettingsError("TENAZ_TLS_CLIENT_CA needs TENAZ_TLS_CERT and TENAZ_TLS_KEY")
         grpc_pair = "TENAZ_TLS_CERT and TENAZ_TLS_KEY"
         self._check_listener("TENAZ_LISTEN_ADDRESS", self.listen_address, self.grpc_tls, grpc_pair)
         if self.dashboard_address:
-            try:
-                split_address(self.dashboard_address)
-            except ValueError as exc:
-                raise SettingsError(
-                    f"TENAZ_DASHBOARD_ADDRESS: {exc}, e.g. 127.0.0.1:8080"
-                ) from None
+            self._check_listener(
+                "TENAZ_DASHBOARD_ADDRESS",
+                self.dashboard_address,
+                self.dashboard_tls,
+                f"TENAZ_DASHBOARD_TLS_CERT and TENAZ_DASHBOARD_TLS_KEY (or {grpc_pair})",
+            )
         if self.retention < dt.timedelta(days=8):
             raise SettingsError(
                 "TENAZ_RETENTION must be at least 8d: events are retried for up to 7 days"

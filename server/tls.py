@@ -1,4 +1,4 @@
-"""TLS for Tenaz's gRPC server, from PEM files.
+"""TLS for Tenaz's two listeners, the gRPC server and the dashboard, from PEM files.
 
 Every file is read and checked (a certificate, an unencrypted private key that
 belongs to it, a CA certificate) before a port is bound: a wrong file is one
@@ -8,6 +8,7 @@ be bound.
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,6 +87,19 @@ def grpc_credentials(settings: Settings) -> grpc.ServerCredentials | None:
     )
 
 
+def dashboard_ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    """The dashboard's TLS context; None serves plain HTTP (loopback or allowed)."""
+    pair = settings.dashboard_tls
+    if pair is None:
+        return None
+    read_certificate(pair)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(pair.cert, pair.key)
+    return context
+
+
 def check_files(settings: Settings) -> None:
     """Read and check the TLS files of what `tenaz serve` listens on, before anything starts."""
     grpc_credentials(settings)
+    if settings.dashboard_address:
+        dashboard_ssl_context(settings)

@@ -1,22 +1,26 @@
 """Starting Tenaz as an operator does, with configuration it cannot use: the real `tenaz`
 command in a subprocess. Each failure is one line on stderr that names the variable and
 says what to do, exit status 2, no traceback, and nothing left running; a clean stop
-prints only log lines."""
+prints only log lines. Several `tenaz serve` share one gRPC and one dashboard address."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import grpc
+import httpx
 import psutil
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from psycopg.conninfo import make_conninfo
 
 from jobs.secrets import generate_key
@@ -114,6 +118,11 @@ async def test_a_port_another_program_holds(env: dict[str, str], held: str, vari
     assert_refused(ended, f"{variable} {held}", "address already in use", "stop the program")
 
 
+async def test_a_dashboard_off_loopback_without_tls_is_refused(env: dict[str, str]) -> None:
+    ended = await tenaz(env | {"TENAZ_DASHBOARD_ADDRESS": f"0.0.0.0:{free_port()}"}, "serve")
+    assert_refused(ended, "TENAZ_DASHBOARD_ADDRESS", "not loopback", "TENAZ_DASHBOARD_TLS_CERT")
+
+
 # --- the database ------------------------------------------------------------------------
 
 
@@ -175,8 +184,13 @@ async def test_a_malformed_secret_key(env: dict[str, str], command: list[str]) -
         ({"TENAZ_TLS_KEY": "notes.txt"}, "TENAZ_TLS_KEY", "not an unencrypted PEM private key"),
         ({"TENAZ_TLS_CERT": "ca.pem"}, "TENAZ_TLS_KEY", "is not the key of the certificate"),
         ({"TENAZ_TLS_CLIENT_CA": "notes.txt"}, "TENAZ_TLS_CLIENT_CA", "not a PEM certificate"),
+        (
+            {"TENAZ_DASHBOARD_TLS_CERT": "missing.pem", "TENAZ_DASHBOARD_TLS_KEY": "server.key"},
+            "TENAZ_DASHBOARD_TLS_CERT",
+            "No such file or directory",
+        ),
     ],
-    ids=["missing", "directory", "cert-not-pem", "key-not-pem", "other-key", "ca"],
+    ids=["missing", "directory", "cert-not-pem", "key-not-pem", "other-key", "ca", "dashboard"],
 )
 async def test_an_unusable_tls_file(
     env: dict[str, str],
@@ -250,3 +264,64 @@ async def test_a_clean_stop_prints_only_log_lines(embedded: dict[str, str], tmp_
     assert all(LOG_RECORD.match(line) for line in rest.splitlines()), rest
     assert "tenaz.stopped" in rest
     assert postgres_of(tmp_path / "data" / "postgres") == []
+
+
+# --- several servers on one address ------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def serving(env: dict[str, str]) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`tenaz serve`, from its "started" line to its clean stop."""
+    process = await start(env, "serve")
+    assert process.stderr is not None
+    try:
+        async with asyncio.timeout(START_TIMEOUT):
+            while b"tenaz.started" not in (line := await process.stderr.readline()):
+                assert line, "tenaz serve ended before it started"
+        drain = asyncio.create_task(process.stderr.read())
+        yield process
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGINT)
+        async with asyncio.timeout(START_TIMEOUT):
+            await process.wait()
+    await drain
+    assert process.returncode == 0
+
+
+def listening_ports(process: asyncio.subprocess.Process) -> set[int]:
+    return {
+        c.laddr.port
+        for c in psutil.Process(process.pid).net_connections("tcp")
+        if c.status == psutil.CONN_LISTEN
+    }
+
+
+async def answers(grpc_address: str, dashboard_address: str) -> bool:
+    async with grpc.aio.insecure_channel(grpc_address) as channel:
+        health = await health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(), timeout=5
+        )
+    async with httpx.AsyncClient(timeout=5) as http:
+        page = await http.get(f"http://{dashboard_address}/login")
+    return health.status == health_pb2.HealthCheckResponse.SERVING and page.status_code == 200
+
+
+async def test_two_servers_serve_one_grpc_and_one_dashboard_address(
+    env: dict[str, str],
+) -> None:
+    shared = env | {"TENAZ_LOG_LEVEL": "INFO"}
+    grpc_address, dashboard_address = (
+        shared["TENAZ_LISTEN_ADDRESS"],
+        shared["TENAZ_DASHBOARD_ADDRESS"],
+    )
+    ports = {int(a.rsplit(":", 1)[1]) for a in (grpc_address, dashboard_address)}
+    async with serving(shared) as first, serving(shared) as second:
+        assert ports <= listening_ports(first)
+        assert ports <= listening_ports(second)
+        assert await answers(grpc_address, dashboard_address)
+        first.send_signal(signal.SIGINT)
+        async with asyncio.timeout(START_TIMEOUT):
+            await first.wait()
+        # The second serves both addresses alone.
+        assert await answers(grpc_address, dashboard_address)

@@ -1,13 +1,15 @@
-"""TLS for the gRPC server, with optional client certificates; plaintext only on
-loopback or when explicitly allowed."""
+"""TLS for the gRPC server, with optional client certificates, and for the dashboard;
+plaintext only on loopback or when explicitly allowed."""
 
 from __future__ import annotations
 
 import dataclasses
+import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
+import httpx
 import pytest
 from tenaz.client import TenazClient, TenazError
 
@@ -15,6 +17,8 @@ from jobs import keys
 from jobs.runtime import open_runtime
 from jobs.settings import Settings, SettingsError, is_loopback
 from server.app import TenazServer, start_server
+from server.dashboard import start_dashboard
+from server.status_hub import StatusHub
 from tests.support import Pki, make_pki
 
 
@@ -80,3 +84,33 @@ def test_plaintext_is_refused_off_loopback_unless_allowed() -> None:
         Settings.from_env({"TENAZ_TLS_CERT": "/x.pem"})
     assert is_loopback("127.0.0.1:1") and is_loopback("[::1]:1") and is_loopback("localhost:1")
     assert not is_loopback("10.0.0.1:1") and not is_loopback("example.com:1")
+
+
+@pytest.mark.parametrize("own_pair", [False, True], ids=["grpc-pair", "dashboard-pair"])
+async def test_the_dashboard_serves_https_with_its_own_pair_or_the_grpc_one(
+    settings: Settings, pki: Pki, own_pair: bool
+) -> None:
+    pair = (pki.server_cert, pki.server_key)
+    secured = (
+        dataclasses.replace(settings, dashboard_tls_cert=pair[0], dashboard_tls_key=pair[1])
+        if own_pair
+        else dataclasses.replace(settings, tls_cert=pair[0], tls_key=pair[1])
+    )
+    async with open_runtime(secured, secured.database_url) as runtime:
+        hub = StatusHub(runtime.database_url)
+        hub.start()
+        dashboard = await start_dashboard(runtime, hub, "127.0.0.1:0")
+        try:
+            assert dashboard.url.startswith("https://")
+            trusting_the_ca = ssl.create_default_context(cadata=pki.ca.decode())
+            async with httpx.AsyncClient(verify=trusting_the_ca, timeout=5) as http:
+                page = await http.get(f"https://localhost:{dashboard.port}/login")
+                assert page.status_code == 200
+                with pytest.raises(httpx.TransportError):
+                    await http.get(f"http://localhost:{dashboard.port}/login")
+            async with httpx.AsyncClient(timeout=5) as untrusting:
+                with pytest.raises(httpx.ConnectError):  # the system's CAs never signed it
+                    await untrusting.get(f"https://localhost:{dashboard.port}/login")
+        finally:
+            await dashboard.stop()
+            await hub.close()

@@ -67,3 +67,33 @@ def test_a_malformed_secret_key_is_refused_when_read() -> None:
         Settings.from_env({"TENAZ_SECRET_KEY": "not-a-key"})
     two = f"{generate_key()},{generate_key()}"
     assert Settings.from_env({"TENAZ_SECRET_KEY": two}).secret_key == two
+
+
+def test_the_dashboard_follows_the_grpc_rule_tls_or_loopback() -> None:
+    public = {"TENAZ_DASHBOARD_ADDRESS": "0.0.0.0:8080"}
+    with pytest.raises(
+        SettingsError, match=r"TENAZ_DASHBOARD_ADDRESS 0\.0\.0\.0:8080 is not loopback"
+    ):
+        Settings.from_env(public)
+    assert Settings.from_env(public | {"TENAZ_ALLOW_PLAINTEXT": "1"}).dashboard_tls is None
+
+    grpc_pair = {"TENAZ_TLS_CERT": "/tls/grpc.pem", "TENAZ_TLS_KEY": "/tls/grpc.key"}
+    by_default = Settings.from_env(public | grpc_pair).dashboard_tls
+    assert by_default is not None
+    assert (str(by_default.cert), by_default.cert_variable) == ("/tls/grpc.pem", "TENAZ_TLS_CERT")
+
+    own_pair = {
+        "TENAZ_DASHBOARD_TLS_CERT": "/tls/dash.pem",
+        "TENAZ_DASHBOARD_TLS_KEY": "/tls/dash.key",
+    }
+    own = Settings.from_env(public | grpc_pair | own_pair).dashboard_tls
+    assert own is not None
+    assert (str(own.key), own.key_variable) == ("/tls/dash.key", "TENAZ_DASHBOARD_TLS_KEY")
+    assert Settings.from_env(public | own_pair).grpc_tls is None
+
+    with pytest.raises(SettingsError, match="go together"):
+        Settings.from_env({"TENAZ_DASHBOARD_TLS_CERT": "/tls/dash.pem"})
+    with pytest.raises(SettingsError, match="TENAZ_DASHBOARD_ADDRESS: 'eight' is not host:port"):
+        Settings.from_env({"TENAZ_DASHBOARD_ADDRESS": "eight"})
+    # Empty: no dashboard, nothing to check.
+    assert Settings.from_env({"TENAZ_DASHBOARD_ADDRESS": ""}).dashboard_address == ""
