@@ -9,7 +9,8 @@ import dataclasses
 import datetime as dt
 import ipaddress
 import socket
-from collections.abc import AsyncIterator
+import sys
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 import psycopg
@@ -28,6 +29,22 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+async def start_tenaz(
+    env: Mapping[str, str], *args: str, stdout: int = asyncio.subprocess.PIPE
+) -> asyncio.subprocess.Process:
+    """The `tenaz` command as an operator runs it, with exactly `env`; stderr is piped."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "server.cli",
+        *args,
+        env=dict(env),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=asyncio.subprocess.PIPE,
+    )
 
 
 async def run_jobs(runtime: Runtime) -> None:

@@ -11,7 +11,6 @@ import os
 import re
 import signal
 import socket
-import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from psycopg.conninfo import make_conninfo
 
 from jobs.secrets import generate_key
-from tests.support import Pki, free_port, make_pki
+from tests.support import Pki, free_port, make_pki, start_tenaz
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -51,16 +50,7 @@ def clean_environment() -> dict[str, str]:
 
 
 async def start(env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "server.cli",
-        *args,
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    return await start_tenaz(env, *args, stdout=asyncio.subprocess.DEVNULL)
 
 
 async def tenaz(env: dict[str, str], *args: str) -> Ended:
