@@ -142,6 +142,13 @@ async def test_a_database_or_user_that_does_not_exist(
     assert_refused(ended, "TENAZ_DATABASE_URL", reason)
 
 
+async def test_a_database_that_does_not_answer(env: dict[str, str], held: str) -> None:
+    # The port takes connections and never says a word, as a server behind a dead link.
+    silent = f"postgresql://postgres@{held}/tenaz?connect_timeout=1"
+    ended = await tenaz(env | {"TENAZ_DATABASE_URL": silent}, "serve")
+    assert_refused(ended, "TENAZ_DATABASE_URL", "timeout expired")
+
+
 async def test_a_url_that_is_not_one(env: dict[str, str]) -> None:
     ended = await tenaz(env | {"TENAZ_DATABASE_URL": "localhost tenaz"}, "keys", "list")
     assert_refused(ended, "TENAZ_DATABASE_URL", "not a PostgreSQL URL")
