@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import subprocess
 import time
 import warnings
 import weakref
@@ -17,13 +18,20 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import orjson
+import psycopg
 from psycopg import AsyncConnection
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.types.json import set_json_dumps, set_json_loads
 from psycopg_pool import AsyncConnectionPool
 
-from jobs.settings import Settings
+from jobs.migrate import migrate
+from jobs.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
+
+
+# How long the first connection may take when the URL does not say (psycopg waits 130 s).
+CONNECT_TIMEOUT = 10
 
 
 @contextlib.contextmanager
@@ -38,13 +46,64 @@ def database_url(settings: Settings) -> Iterator[str]:
         import pgserver  # imported here: only the embedded mode needs it
 
     data = (settings.data_dir / "postgres").resolve()
-    data.mkdir(parents=True, exist_ok=True)
+    try:
+        data.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(
+            f"TENAZ_DATA_DIR {settings.data_dir}: cannot create {data} ({exc.strerror}); choose"
+            " a directory Tenaz can write, or set TENAZ_DATABASE_URL"
+        ) from None
     log.info("database.embedded.starting data_dir=%s", data)
-    server = pgserver.get_server(data, cleanup_mode="stop")
+    try:
+        server = pgserver.get_server(data, cleanup_mode="stop")
+    except (OSError, subprocess.SubprocessError):
+        raise SettingsError(
+            f"TENAZ_DATA_DIR {settings.data_dir}: the embedded PostgreSQL did not start; its log"
+            f" is {data / 'log'}"
+        ) from None
     try:
         yield str(server.get_uri())
     finally:
         server.cleanup()
+
+
+def _first_connection(url: str) -> str:
+    """`url` with a bounded connect timeout, unless it sets its own."""
+    try:
+        given = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        raise SettingsError(
+            "TENAZ_DATABASE_URL: not a PostgreSQL URL such as postgresql://user@host:5432/tenaz"
+        ) from None
+    return (
+        url if "connect_timeout" in given else make_conninfo(url, connect_timeout=CONNECT_TIMEOUT)
+    )
+
+
+async def migrate_reachable(url: str, settings: Settings) -> list[str]:
+    """Apply the migrations (see `jobs.migrate`); the names applied now.
+
+    A database that cannot be reached is a setting to fix, reported in one line
+    with PostgreSQL's reason (which names host, port, user and database, never
+    the password).
+    """
+    try:
+        return await migrate(_first_connection(url))
+    except psycopg.OperationalError as exc:
+        reason = "; ".join(" ".join(line.split()) for line in str(exc).splitlines() if line)
+        where = "TENAZ_DATABASE_URL" if settings.database_url else "TENAZ_DATA_DIR"
+        raise SettingsError(
+            f"{where}: cannot use the database: {reason}; check the URL, and that"
+            " PostgreSQL is running and accepts this user"
+        ) from None
+
+
+@contextlib.asynccontextmanager
+async def open_database(settings: Settings) -> AsyncIterator[str]:
+    """The database's URL, reachable and migrated; the embedded one runs until exit."""
+    with database_url(settings) as url:
+        await migrate_reachable(url, settings)
+        yield url
 
 
 class IdleCheck:

@@ -118,6 +118,7 @@ class DestinationService:
         return created
 
     async def get(self, workspace_id: int, name: str) -> Destination:
+        _check_named(name, "name")
         async with self._pool.connection() as conn:
             found = await store.get_destination(conn, workspace_id=workspace_id, name=name)
         if found is None:
@@ -145,6 +146,15 @@ class DestinationService:
                     for p in unknown
                 ]
             )
+        _check_named(values.name, "destination.name")
+        # What can be checked without the stored destination is checked before reading it.
+        violations: list[FieldViolation] = []
+        if "retry_interval" in paths:
+            _check_interval(values.retry_interval, violations)
+        if "rate_limit" in paths:
+            _check_rate(values.rate_limit, violations)
+        if violations:
+            raise InvalidArgument(violations)
         now = self._clock.now()
         async with self._pool.connection() as conn, conn.transaction():
             current = await store.get_destination(
@@ -178,7 +188,6 @@ class DestinationService:
                 ),
                 rate_limit=values.rate_limit if "rate_limit" in paths else current.rate_limit,
             )
-            violations: list[FieldViolation] = []
             clean = _validated_settings(merged, violations, self._egress)
             new_token = "meta.access_token" in paths
             moved = [
@@ -194,8 +203,6 @@ class DestinationService:
                         " sent where it was given for",
                     )
                 )
-            _check_interval(merged.retry_interval, violations)
-            _check_rate(merged.rate_limit, violations)
             if violations:
                 raise InvalidArgument(violations)
             updated = await store.update_destination(
@@ -242,6 +249,7 @@ class DestinationService:
         chance for rows a worker held a moment ago); if this process stops before
         they are done, the sweeper finishes them.
         """
+        _check_named(name, "name")
         async with self._pool.connection() as conn, conn.transaction():
             current = await store.get_destination(
                 conn, workspace_id=workspace_id, name=name, for_update=True
@@ -254,6 +262,11 @@ class DestinationService:
         ended += await endings.in_batches(self._pool, self._clock, endings.of_deleted(current.id))
         log.info("destination.deleted destination=%s deliveries_ended=%d", current.id, ended)
         return ended
+
+
+def _check_named(name: str, field: str) -> None:
+    if not name:
+        raise InvalidArgument.one(field, "required: the destination's name")
 
 
 def _check_interval(interval: dt.timedelta | None, violations: list[FieldViolation]) -> None:

@@ -98,11 +98,25 @@ class SecretBox:
 
 def key_from_file(path: Path) -> str:
     """The embedded mode's key: made once, kept beside the embedded database."""
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = generate_key()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key + "\n")
+    try:
+        if path.exists():
+            key = path.read_text().strip()
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            key = generate_key()
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(key + "\n")
+    except OSError as exc:
+        raise SecretKeyError(
+            f"TENAZ_DATA_DIR: cannot use the key file {path} ({exc.strerror}); make it readable"
+            " and writable by Tenaz, or set TENAZ_SECRET_KEY"
+        ) from None
+    try:
+        _decode_key(key)
+    except SecretKeyError:
+        raise SecretKeyError(
+            f"TENAZ_DATA_DIR: {path} does not hold a key (32 bytes in base64url); restore it"
+            " from a backup, or set TENAZ_SECRET_KEY"
+        ) from None
     return key

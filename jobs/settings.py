@@ -22,7 +22,18 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
 
 class SettingsError(ValueError):
-    """A TENAZ_* variable has a value Tenaz cannot use."""
+    """A TENAZ_* variable has a value Tenaz cannot use.
+
+    The message is one line that names the variable and says what to do.
+    """
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """Host and port of "host:port" ("[::1]:8080" for IPv6; an empty host is every address)."""
+    host, colon, port = address.rpartition(":")
+    if not colon or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"{address!r} is not host:port")
+    return host.strip("[]"), int(port)
 
 
 def is_loopback(address: str) -> bool:
@@ -34,6 +45,16 @@ def is_loopback(address: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+@dataclass(frozen=True)
+class TlsPair:
+    """A certificate chain and its private key (PEM files), and the variables naming them."""
+
+    cert: Path
+    key: Path
+    cert_variable: str
+    key_variable: str
 
 
 def parse_duration(text: str, *, name: str = "duration") -> dt.timedelta:
@@ -57,7 +78,8 @@ class Settings:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tls_client_ca: Path | None = None
-    # Serve gRPC without TLS on an address other than loopback (behind a TLS proxy).
+    # Serve gRPC and the dashboard without TLS on an address other than loopback
+    # (behind a TLS-terminating proxy).
     allow_plaintext: bool = False
     # Events per second one API key may submit (per server process); 0: no limit.
     submit_rate_limit: float = 5000.0
@@ -67,6 +89,9 @@ class Settings:
     dashboard_address: str = "127.0.0.1:8080"
     # How long a dashboard login lasts.
     session_ttl: dt.timedelta = dt.timedelta(hours=12)
+    # TLS for the dashboard (PEM files); unset: the gRPC server's pair, if any.
+    dashboard_tls_cert: Path | None = None
+    dashboard_tls_key: Path | None = None
     # From the end of a failed attempt to the next one (per destination override).
     retry_interval: dt.timedelta = dt.timedelta(minutes=30)
     # How long an attempt may hold a delivery before it counts as interrupted.
@@ -145,6 +170,8 @@ class Settings:
             tls_cert=path("TENAZ_TLS_CERT"),
             tls_key=path("TENAZ_TLS_KEY"),
             tls_client_ca=path("TENAZ_TLS_CLIENT_CA"),
+            dashboard_tls_cert=path("TENAZ_DASHBOARD_TLS_CERT"),
+            dashboard_tls_key=path("TENAZ_DASHBOARD_TLS_KEY"),
             submit_rate_limit=number("TENAZ_SUBMIT_RATE_LIMIT", defaults.submit_rate_limit),
             submit_burst=integer("TENAZ_SUBMIT_BURST", defaults.submit_burst),
             allow_plaintext=env.get("TENAZ_ALLOW_PLAINTEXT", "").lower() in ("1", "true", "yes"),
@@ -171,6 +198,37 @@ class Settings:
         )
         settings.validate()
         return settings
+
+    @property
+    def grpc_tls(self) -> TlsPair | None:
+        if self.tls_cert is None or self.tls_key is None:
+            return None
+        return TlsPair(self.tls_cert, self.tls_key, "TENAZ_TLS_CERT", "TENAZ_TLS_KEY")
+
+    @property
+    def dashboard_tls(self) -> TlsPair | None:
+        if self.dashboard_tls_cert is None or self.dashboard_tls_key is None:
+            return self.grpc_tls
+        return TlsPair(
+            self.dashboard_tls_cert,
+            self.dashboard_tls_key,
+            "TENAZ_DASHBOARD_TLS_CERT",
+            "TENAZ_DASHBOARD_TLS_KEY",
+        )
+
+    def _check_listener(
+        self, variable: str, address: str, tls: TlsPair | None, tls_variables: str
+    ) -> None:
+        """One rule for every port Tenaz listens on: TLS, or loopback, or plaintext allowed."""
+        try:
+            split_address(address)
+        except ValueError as exc:
+            raise SettingsError(f"{variable}: {exc}, e.g. 127.0.0.1:8080") from None
+        if tls is None and not self.allow_plaintext and not is_loopback(address):
+            raise SettingsError(
+                f"{variable} {address} is not loopback: set {tls_variables},"
+                " or TENAZ_ALLOW_PLAINTEXT=1 behind a TLS-terminating proxy"
+            )
 
     def validate(self) -> None:
         if not dt.timedelta(0) < self.retry_interval <= dt.timedelta(hours=24):
@@ -203,18 +261,28 @@ class Settings:
                 "TENAZ_SECRET_KEY is required with TENAZ_DATABASE_URL (every process sharing the"
                 " database needs the same key); make one with `tenaz secrets generate-key`"
             )
+        if self.secret_key:
+            # Imported here: the command line's client commands import this module too.
+            from jobs.secrets import SecretBox, SecretKeyError
+
+            try:
+                SecretBox.from_setting(self.secret_key)
+            except SecretKeyError as exc:
+                raise SettingsError(str(exc)) from None
         if (self.tls_cert is None) != (self.tls_key is None):
             raise SettingsError("TENAZ_TLS_CERT and TENAZ_TLS_KEY go together")
+        if (self.dashboard_tls_cert is None) != (self.dashboard_tls_key is None):
+            raise SettingsError("TENAZ_DASHBOARD_TLS_CERT and TENAZ_DASHBOARD_TLS_KEY go together")
         if self.tls_client_ca is not None and self.tls_cert is None:
             raise SettingsError("TENAZ_TLS_CLIENT_CA needs TENAZ_TLS_CERT and TENAZ_TLS_KEY")
-        if (
-            self.tls_cert is None
-            and not self.allow_plaintext
-            and not is_loopback(self.listen_address)
-        ):
-            raise SettingsError(
-                f"TENAZ_LISTEN_ADDRESS {self.listen_address} is not loopback: set TENAZ_TLS_CERT"
-                " and TENAZ_TLS_KEY, or TENAZ_ALLOW_PLAINTEXT=1 behind a TLS-terminating proxy"
+        grpc_pair = "TENAZ_TLS_CERT and TENAZ_TLS_KEY"
+        self._check_listener("TENAZ_LISTEN_ADDRESS", self.listen_address, self.grpc_tls, grpc_pair)
+        if self.dashboard_address:
+            self._check_listener(
+                "TENAZ_DASHBOARD_ADDRESS",
+                self.dashboard_address,
+                self.dashboard_tls,
+                f"TENAZ_DASHBOARD_TLS_CERT and TENAZ_DASHBOARD_TLS_KEY (or {grpc_pair})",
             )
         if self.retention < dt.timedelta(days=8):
             raise SettingsError(

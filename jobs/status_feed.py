@@ -4,11 +4,17 @@ The log is appended in commit order (see `store.status_changes`), so a reader
 that remembers the last sequence it handled resumes with no gap and no repeat.
 Streams page through it at their own pace: a slow reader never holds anything
 back but itself.
+
+Retention may delete changes a slow stream has not read yet. Each read sees
+retention's mark in the same snapshot as its rows, and a stream whose unread
+part was purged ends with OutOfRange then, as a stream resuming from a purged
+cursor does at its start: it never skips changes silently.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from psycopg_pool import AsyncConnectionPool
 
@@ -18,7 +24,25 @@ from jobs.store import destinations as destination_store
 from jobs.store import status_changes as store
 from jobs.store.status_changes import ChangeFilter, ChangeView
 
-__all__ = ["ChangeFilter", "ChangeView", "StatusFeed"]
+__all__ = ["ChangeFilter", "ChangeView", "Position", "StatusFeed"]
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a stream is in the workspace's log."""
+
+    # The last change the stream passed: what it shows and what a client resumes after.
+    sequence: int
+    # Every change of the workspace up to here has been read; a purge beyond it
+    # deleted changes the stream has not read.
+    read_through: int
+
+
+def _purged(through: int) -> OutOfRange:
+    return OutOfRange(
+        f"changes up to sequence {through} are no longer kept; reload the current"
+        " statuses (ListEvents) and watch from now on"
+    )
 
 
 class StatusFeed:
@@ -56,25 +80,31 @@ class StatusFeed:
             client_event_ids=list(client_event_ids),
         )
 
-    async def start(self, workspace_id: int, after: int | None) -> int:
-        """The cursor to start from: `after`, or the newest change when None."""
+    async def start(self, workspace_id: int, after: int | None) -> Position:
+        """Where to start: after `after`, or after the newest change when None."""
+        if after is not None and after < 0:
+            raise InvalidArgument.one("after_sequence", "must not be negative")
         async with self._pool.connection() as conn:
             if after is None:
-                return await store.latest_sequence(conn, workspace_id=workspace_id)
-            if after < 0:
-                raise InvalidArgument.one("after_sequence", "must not be negative")
+                safe = await store.safe_sequence(conn)
+                latest = await store.latest_sequence(conn, workspace_id=workspace_id, through=safe)
+                return Position(latest, safe)
             purged = await store.purged_through(conn)
         if after < purged:
-            raise OutOfRange(
-                f"changes up to sequence {purged} are no longer kept; reload the current"
-                " statuses (ListEvents) and watch from now on"
-            )
-        return after
+            raise _purged(purged)
+        return Position(after, after)
 
     async def read(
-        self, workspace_id: int, after: int, where: ChangeFilter, limit: int
-    ) -> tuple[list[ChangeView], int]:
+        self, workspace_id: int, position: Position, where: ChangeFilter, limit: int
+    ) -> tuple[list[ChangeView], Position]:
+        """The next matching changes after `position`, and the position after them.
+
+        Raises OutOfRange when retention deleted changes the stream had not read.
+        """
         async with self._pool.connection() as conn:
-            return await store.changes_after(
-                conn, workspace_id=workspace_id, after=after, where=where, limit=limit
+            page = await store.changes_after(
+                conn, workspace_id=workspace_id, after=position.sequence, where=where, limit=limit
             )
+        if page.purged_through > position.read_through:
+            raise _purged(page.purged_through)
+        return page.rows, Position(page.cursor, max(page.read_through, position.read_through))

@@ -41,7 +41,14 @@ from jobs.validation import (
     prepare_event,
 )
 
-__all__ = ["MAX_BATCH", "ContentInput", "EventInput", "SubmissionService", "SubmitResult"]
+__all__ = [
+    "MAX_BATCH",
+    "ContentInput",
+    "EventInput",
+    "SubmissionService",
+    "SubmitResult",
+    "check_batch_size",
+]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +71,18 @@ class SubmitResult:
 _Call = tuple[Sequence[EventInput], bool]
 
 
+def check_batch_size(count: int, *, batch: bool = True) -> None:
+    """Refuse a call with no events (a batch) or more than MAX_BATCH.
+
+    It needs only the count, so the gRPC edge runs it before anything else is
+    spent on the call: decoding its events, the key's rate limit, the database.
+    """
+    if batch and count == 0:
+        raise InvalidArgument.one("events", "at least one event is required")
+    if count > MAX_BATCH:
+        raise InvalidArgument.one("events", f"at most {MAX_BATCH} events per call, got {count}")
+
+
 class SubmissionService:
     def __init__(
         self, pool: AsyncConnectionPool, clock: Clock, settings: Settings, app: queue.App
@@ -84,12 +103,7 @@ class SubmissionService:
         Field paths in errors are `event.<field>` for a single submission and
         `events[i].<field>` for a batch.
         """
-        if batch and not events:
-            raise InvalidArgument.one("events", "at least one event is required")
-        if len(events) > MAX_BATCH:
-            raise InvalidArgument.one(
-                "events", f"at most {MAX_BATCH} events per call, got {len(events)}"
-            )
+        check_batch_size(len(events), batch=batch)
         if not batch:
             return await self._singles.submit(workspace_id, (events, False))
         [outcome] = await self._write(workspace_id, [(events, True)])

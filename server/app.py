@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -12,12 +13,13 @@ from tenaz.v1 import destinations_pb2, destinations_pb2_grpc, events_pb2, events
 
 from jobs import keys
 from jobs.runtime import Runtime
-from jobs.settings import Settings
+from jobs.settings import split_address
 from server.auth import ApiInterceptor, KeyCache
 from server.destinations_servicer import DestinationServicer
 from server.events_servicer import EventServicer
 from server.rate_limit import SubmissionLimiter
 from server.status_hub import StatusHub
+from server.tls import grpc_credentials
 
 log = logging.getLogger(__name__)
 
@@ -47,19 +49,39 @@ class TenazServer:
         await self.server.stop(grace)
 
 
-def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
-    """TLS credentials from the settings; None serves plaintext (loopback or allowed)."""
-    if settings.tls_cert is None or settings.tls_key is None:
-        return None
-    client_ca = settings.tls_client_ca.read_bytes() if settings.tls_client_ca else None
-    return grpc.ssl_server_credentials(
-        [(settings.tls_key.read_bytes(), settings.tls_cert.read_bytes())],
-        root_certificates=client_ca,
-        require_client_auth=client_ca is not None,
-    )
+def _bind_error(address: str) -> OSError | None:
+    """Why `address` cannot be listened on, or None if it can.
+
+    gRPC reports only that binding failed, and logs its own line as well; so the
+    address is tried here first, with a socket set up as gRPC sets up its own
+    (SO_REUSEPORT: a port another Tenaz server shares is no reason; one held by
+    any other program is).
+    """
+    try:
+        host, port = split_address(address)
+    except ValueError as exc:
+        return OSError(str(exc))
+    try:
+        found = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+        for family, kind, proto, _, where in found:
+            with socket.socket(family, kind, proto) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+                probe.bind(where)
+                probe.listen()
+    except OSError as exc:
+        return exc
+    return None
 
 
 async def start_server(runtime: Runtime, address: str) -> TenazServer:
+    credentials = grpc_credentials(runtime.settings)
+    unusable = _bind_error(address)
+    if unusable is not None:
+        raise unusable
+
     async def check_key(secret: str) -> keys.Caller:
         return await keys.authenticate(runtime.pool, secret)
 
@@ -88,14 +110,17 @@ async def start_server(runtime: Runtime, address: str) -> TenazServer:
         ),
         server,
     )
-    credentials = server_credentials(runtime.settings)
-    port = (
-        server.add_secure_port(address, credentials)
-        if credentials is not None
-        else server.add_insecure_port(address)
-    )
+    try:
+        port = (
+            server.add_secure_port(address, credentials)
+            if credentials is not None
+            else server.add_insecure_port(address)
+        )
+    except RuntimeError:
+        port = 0
     if port == 0:
-        raise OSError(f"cannot listen on {address}")
+        await server.stop(None)  # never started, but its loop-bound parts need an end
+        raise _bind_error(address) or OSError(f"gRPC could not listen on {address}")
     await server.start()
     hub.start()
     for name in ("", *SERVICE_NAMES):

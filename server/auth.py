@@ -6,6 +6,11 @@ cover the method (`REQUIRED_SCOPE`), makes the key's workspace the current
 one for the handler (a context variable), and turns domain errors into gRPC
 statuses through `server.errors`. Health checking and reflection stay open,
 as load balancers and tools call them without a key.
+
+The checks run cheapest first: a request that does not decode, or carries no
+key, is refused before the key is looked up (a query, unless the key was seen
+in the last seconds); the handler then checks its own input before the key's
+limits and its work (see `server.events_servicer`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,11 @@
-"""EventService: decode, call the domain, encode. Errors are the interceptor's job."""
+"""EventService: decode, call the domain, encode. Errors are the interceptor's job.
+
+Each call is checked in the order of what the checks cost: first what the
+request shows by itself (counts, required fields, values that decode), then
+the key's rate limit, then the work (the database). A call refused for its
+shape spends none of the key's limit, and no call over the limit reaches the
+database.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,7 @@ from jobs.errors import InvalidArgument
 from jobs.operations import CANCEL, RETRY
 from jobs.runtime import Runtime
 from jobs.store.events import EventFilter
+from jobs.submission import check_batch_size
 from server import mapping
 from server.auth import current_key_id, current_workspace
 from server.rate_limit import SubmissionLimiter
@@ -39,9 +47,10 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
     ) -> events_pb2.SubmitEventResponse:
         if not request.HasField("event"):
             raise InvalidArgument.one("event", "required")
+        event = mapping.event_input(request.event, "event")
         self._limiter.take(current_key_id(), 1)
         [result] = await self._runtime.submissions.submit(
-            current_workspace().id, [mapping.event_input(request.event, "event")], batch=False
+            current_workspace().id, [event], batch=False
         )
         return events_pb2.SubmitEventResponse(
             event=mapping.stored_event(result.event), duplicate=result.duplicate
@@ -50,12 +59,10 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
     async def SubmitEvents(
         self, request: events_pb2.SubmitEventsRequest, context: Context
     ) -> events_pb2.SubmitEventsResponse:
-        self._limiter.take(current_key_id(), max(len(request.events), 1))
-        results = await self._runtime.submissions.submit(
-            current_workspace().id,
-            [mapping.event_input(e, f"events[{i}]") for i, e in enumerate(request.events)],
-            batch=True,
-        )
+        check_batch_size(len(request.events))
+        events = [mapping.event_input(e, f"events[{i}]") for i, e in enumerate(request.events)]
+        self._limiter.take(current_key_id(), len(events))
+        results = await self._runtime.submissions.submit(current_workspace().id, events, batch=True)
         return events_pb2.SubmitEventsResponse(
             results=[
                 events_pb2.SubmitEventResult(
@@ -105,19 +112,20 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
             heartbeat = request.heartbeat_interval.ToTimedelta().total_seconds()
             if not MIN_HEARTBEAT <= heartbeat <= MAX_HEARTBEAT:
                 raise InvalidArgument.one("heartbeat_interval", "between 1 second and 5 minutes")
+        statuses = mapping.status_names(request.statuses, "statuses")
+        position = await feed.start(
+            workspace_id, request.after_sequence if request.HasField("after_sequence") else None
+        )
         where = await feed.filter(
             workspace_id,
             destinations=list(request.destinations),
-            statuses=mapping.status_names(request.statuses, "statuses"),
+            statuses=statuses,
             event_names=list(request.event_names),
             client_event_ids=list(request.event_ids),
         )
-        cursor = await feed.start(
-            workspace_id, request.after_sequence if request.HasField("after_sequence") else None
-        )
         last_sent = time.monotonic()
         while not self._hub.closing.is_set():
-            rows, cursor = await feed.read(workspace_id, cursor, where, STREAM_PAGE)
+            rows, position = await feed.read(workspace_id, position, where, STREAM_PAGE)
             for row in rows:
                 yield events_pb2.WatchStatusResponse(change=mapping.status_change(row))
             if rows:
@@ -128,7 +136,8 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
             if idle >= heartbeat:
                 yield events_pb2.WatchStatusResponse(
                     heartbeat=events_pb2.Heartbeat(
-                        last_sequence=cursor, at=mapping.timestamp(self._runtime.clock.now())
+                        last_sequence=position.sequence,
+                        at=mapping.timestamp(self._runtime.clock.now()),
                     )
                 )
                 last_sent = time.monotonic()

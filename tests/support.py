@@ -1,13 +1,28 @@
-"""Helpers for tests that drive the queue by hand instead of waiting for it."""
+"""What several test modules share: driving the queue by hand instead of waiting for it,
+holding the status log back, and certificates for TLS."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+import dataclasses
+import datetime as dt
+import ipaddress
+import socket
+import sys
+from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
+
+import psycopg
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from jobs.runtime import Runtime
 from jobs.settings import Settings
+from jobs.store.rows import StatusChange
+from jobs.store.status_changes import record_status_changes
 
 
 def process_env(settings: Settings) -> dict[str, str]:
@@ -17,6 +32,29 @@ def process_env(settings: Settings) -> dict[str, str]:
         "TENAZ_SECRET_KEY": settings.secret_key,
         "TENAZ_ALLOWED_PLATFORM_URLS": ",".join(str(u) for u in settings.allowed_platform_urls),
     }
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (for a process the test starts)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def start_tenaz(
+    env: Mapping[str, str], *args: str, stdout: int = asyncio.subprocess.PIPE
+) -> asyncio.subprocess.Process:
+    """The `tenaz` command as an operator runs it, with exactly `env`; stderr is piped."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "server.cli",
+        *args,
+        env=dict(env),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=asyncio.subprocess.PIPE,
+    )
 
 
 async def run_jobs(runtime: Runtime) -> None:
@@ -74,6 +112,102 @@ async def count_rows(runtime: Runtime, table: str) -> int:
         row = await cur.fetchone()
         assert row is not None
         return int(row[0])
+
+
+@contextlib.asynccontextmanager
+async def writer_in_flight(database_url: str) -> AsyncIterator[None]:
+    """A status-change writer that has taken its number and not committed, until the block
+    ends (rolled back): no stream reads past that number meanwhile, so changes committed
+    after it wait, unread, as they would for a stream that fell behind."""
+    conn = await psycopg.AsyncConnection.connect(database_url)
+    try:
+        change = StatusChange(0, 0, 0, 0, None, "PENDING", 0, "", dt.datetime.now(dt.UTC))
+        await record_status_changes(conn, [change])
+        yield
+    finally:
+        await conn.rollback()
+        await conn.close()
+
+
+# --- certificates ---------------------------------------------------------------------------
+
+
+def _name(common: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+
+def _issue(
+    subject: str,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: tuple[x509.Name, ec.EllipticCurvePrivateKey] | None,
+    *,
+    ca: bool = False,
+) -> x509.Certificate:
+    now = dt.datetime.now(dt.UTC)
+    issuer_name, issuer_key = issuer or (_name(subject), key)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(subject))
+        .issuer_name(issuer_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if not ca:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+def _pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+@dataclasses.dataclass
+class Pki:
+    """A test CA, a server certificate for localhost and 127.0.0.1 signed by it (files),
+    and a client certificate (PEM)."""
+
+    ca: bytes
+    ca_file: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: bytes
+    client_key: bytes
+
+
+def make_pki(directory: Path) -> Pki:
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = _issue("Tenaz test CA", ca_key, None, ca=True)
+    server_key = ec.generate_private_key(ec.SECP256R1())
+    client_key = ec.generate_private_key(ec.SECP256R1())
+    server = _issue("localhost", server_key, (ca.subject, ca_key))
+    client = _issue("a client", client_key, (ca.subject, ca_key))
+    (directory / "server.pem").write_bytes(_pem(server))
+    (directory / "server.key").write_bytes(_key_pem(server_key))
+    (directory / "ca.pem").write_bytes(_pem(ca))
+    return Pki(
+        ca=_pem(ca),
+        ca_file=directory / "ca.pem",
+        server_cert=directory / "server.pem",
+        server_key=directory / "server.key",
+        client_cert=_pem(client),
+        client_key=_key_pem(client_key),
+    )
 
 
 # custom_data that Meta (and the fake Meta, and so the sandbox) refuses but Tenaz passes on

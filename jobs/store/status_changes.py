@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from psycopg import AsyncConnection
-from psycopg.rows import class_row
+from psycopg.rows import dict_row
 
 from jobs.store.rows import StatusChange
 
@@ -73,6 +73,24 @@ class ChangeFilter:
     client_event_ids: Sequence[str] = ()
 
 
+@dataclass(frozen=True)
+class ChangePage:
+    """One read of the log: the matching changes and what the read covered."""
+
+    rows: list[ChangeView]
+    # The highest sequence the read covered: a filtered stream moves its cursor
+    # past changes that did not match, so that it never reads them again.
+    cursor: int
+    # Every change of the workspace up to this sequence has now been read (sent
+    # or filtered out), counting numbers other workspaces took.
+    read_through: int
+    # Retention's mark, seen in the same snapshot as the rows.
+    purged_through: int
+
+
+_CHANGE_COLUMNS = tuple(field.name for field in fields(ChangeView))
+
+
 async def changes_after(
     conn: AsyncConnection,
     *,
@@ -80,12 +98,8 @@ async def changes_after(
     after: int,
     where: ChangeFilter,
     limit: int,
-) -> tuple[list[ChangeView], int]:
-    """Matching changes with seq > `after`, and the highest seq the read covered.
-
-    The second value lets a filtered stream move its cursor past changes that
-    did not match, so that it never reads them again.
-    """
+) -> ChangePage:
+    """Matching changes with seq > `after`, at most `limit` of them, in order."""
     clauses = ["c.workspace_id = %(ws)s", "c.seq > %(after)s"]
     params: dict[str, Any] = {"ws": workspace_id, "after": after, "limit": limit}
     if where.destination_ids:
@@ -102,29 +116,41 @@ async def changes_after(
         params["ids"] = list(where.client_event_ids)
     # Only numbers no running writer can still add below: the cursor never passes a gap
     # that a later commit would fill.
-    safe = await safe_sequence(conn)
-    cur = await conn.execute(
-        "SELECT coalesce(max(seq), 0) FROM tenaz_status_changes"
-        " WHERE workspace_id = %s AND seq <= %s",
-        (workspace_id, safe),
-    )
-    row = await cur.fetchone()
-    high_water = int(row[0]) if row else 0
-    params["high"] = high_water
-    clauses.append("c.seq <= %(high)s")
-    rows_cur = conn.cursor(row_factory=class_row(ChangeView))
-    await rows_cur.execute(
-        "SELECT c.seq, c.event_id, e.event_id AS client_event_id, e.event_name, c.delivery_id,"
-        " dest.name AS destination, c.from_status, c.to_status, c.at, c.attempt_number, c.error"
-        " FROM tenaz_status_changes c"
-        " JOIN tenaz_events e ON e.id = c.event_id"
-        " JOIN tenaz_destinations dest ON dest.id = c.destination_id"
-        f" WHERE {' AND '.join(clauses)} ORDER BY c.seq LIMIT %(limit)s",
+    safe = params["safe"] = await safe_sequence(conn)
+    # One statement, so one snapshot: retention deletes changes and raises its mark in
+    # one transaction, so changes missing from this page are missing from the mark too.
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        "WITH high AS ("
+        "  SELECT coalesce(max(seq), 0) AS seq FROM tenaz_status_changes"
+        "  WHERE workspace_id = %(ws)s AND seq <= %(safe)s),"
+        " page AS ("
+        "  SELECT c.seq, c.event_id, e.event_id AS client_event_id, e.event_name,"
+        "   c.delivery_id, dest.name AS destination, c.from_status, c.to_status, c.at,"
+        "   c.attempt_number, c.error"
+        "  FROM tenaz_status_changes c"
+        "  JOIN tenaz_events e ON e.id = c.event_id"
+        "  JOIN tenaz_destinations dest ON dest.id = c.destination_id"
+        f"  WHERE {' AND '.join(clauses)} AND c.seq <= (SELECT seq FROM high)"
+        "  ORDER BY c.seq LIMIT %(limit)s)"
+        " SELECT high.seq AS high_water, state.purged_through, page.*"
+        " FROM high CROSS JOIN tenaz_stream_state state LEFT JOIN page ON true"
+        " ORDER BY page.seq",
         params,
     )
-    rows = await rows_cur.fetchall()
-    covered = rows[-1].seq if len(rows) == limit else high_water
-    return rows, max(covered, after)
+    found = await cur.fetchall()
+    high_water, purged = int(found[0]["high_water"]), int(found[0]["purged_through"])
+    rows = [
+        ChangeView(**{name: row[name] for name in _CHANGE_COLUMNS})
+        for row in found
+        if row["seq"] is not None
+    ]
+    if len(rows) == limit:
+        covered = read_through = rows[-1].seq
+    else:
+        # Nothing of the workspace lies between its newest change and `safe`.
+        covered, read_through = high_water, safe
+    return ChangePage(rows, max(covered, after), max(read_through, after), purged)
 
 
 async def safe_sequence(conn: AsyncConnection) -> int:
@@ -132,7 +158,10 @@ async def safe_sequence(conn: AsyncConnection) -> int:
     # First the sequence's value: a writer that takes numbers after this read gets
     # higher ones. Then the announced writers: one that took numbers before it
     # still holds its lock, unless it has finished (and its rows are visible).
-    cur = await conn.execute(f"SELECT last_value FROM {_SEQUENCE}")
+    # A sequence not yet used reads last_value 1 with is_called false: nothing issued.
+    cur = await conn.execute(
+        f"SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM {_SEQUENCE}"
+    )
     row = await cur.fetchone()
     assert row is not None
     issued = int(row[0])
@@ -146,11 +175,14 @@ async def safe_sequence(conn: AsyncConnection) -> int:
     return issued if announced is None else min(issued, int(announced))
 
 
-async def latest_sequence(conn: AsyncConnection, *, workspace_id: int) -> int:
+async def latest_sequence(
+    conn: AsyncConnection, *, workspace_id: int, through: int | None = None
+) -> int:
+    """The workspace's newest change at or below `through` (default: `safe_sequence`)."""
     cur = await conn.execute(
         "SELECT coalesce(max(seq), 0) FROM tenaz_status_changes"
         " WHERE workspace_id = %s AND seq <= %s",
-        (workspace_id, await safe_sequence(conn)),
+        (workspace_id, await safe_sequence(conn) if through is None else through),
     )
     row = await cur.fetchone()
     return int(row[0]) if row else 0

@@ -6,7 +6,10 @@ database directly; the others are gRPC clients of a running server, configured b
 the module of its concern; this one only parses and dispatches.
 
 Expected failures print one line (`tenaz: CODE: message`, plus the fields at
-fault) and exit 1; a wrong command line exits 2; Ctrl-C exits 130.
+fault) and exit 1. Configuration Tenaz cannot use (a TENAZ_* value, a port
+another program holds, a database it cannot reach, an unreadable certificate
+or key) prints one line that names the variable and what to do, and exits 2,
+as a wrong command line does; Ctrl-C exits 130.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from jobs.scopes import SCOPES, SUBMIT
+from jobs.settings import Settings, SettingsError
 from server.cli import (
     destinations,
     events,
@@ -48,13 +52,13 @@ _HINTS = {
 
 def _process_command(*, serve: bool, work: bool) -> Handler:
     async def handler(args: argparse.Namespace, out: Output) -> None:
-        await process.run(process.load_settings(), serve=serve, work=work)
+        await process.run(Settings.from_env(), serve=serve, work=work)
 
     return handler
 
 
 async def _migrate(args: argparse.Namespace, out: Output) -> None:
-    await process.migrate_database(process.load_settings())
+    await process.migrate_database(Settings.from_env())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -358,7 +362,7 @@ def _configure_logging(args: argparse.Namespace) -> None:
     # through their tables.
     level = os.environ.get("TENAZ_LOG_LEVEL", "INFO" if args.process else "WARNING").upper()
     if not isinstance(logging.getLevelName(level), int):
-        raise CliError(f"TENAZ_LOG_LEVEL: {level!r} is not a log level such as INFO or DEBUG")
+        raise SettingsError(f"TENAZ_LOG_LEVEL: {level!r} is not a log level such as INFO or DEBUG")
     process.configure_logging(level)
 
 
@@ -384,14 +388,20 @@ def describe(exc: Exception, args: argparse.Namespace | None = None) -> str:
     return "\n".join(lines)
 
 
+def _is_configuration(exc: Exception) -> bool:
+    """Failures a TENAZ_* variable causes and fixes (its message names the variable)."""
+    from jobs.secrets import SecretKeyError
+
+    return isinstance(exc, SettingsError | SecretKeyError)
+
+
 def _is_expected(exc: Exception) -> bool:
     """Failures that deserve one line, not a traceback."""
     from tenaz.client import TenazError as ClientError
 
     from jobs.errors import TenazError as DomainError
-    from jobs.secrets import SecretKeyError
 
-    if isinstance(exc, ClientError | DomainError | CliError | SecretKeyError):
+    if isinstance(exc, ClientError | DomainError | CliError):
         return True
     # Database errors (the server is down, the URL is wrong) are recognised by
     # their module, so that client commands never have to import the driver.
@@ -415,6 +425,9 @@ def run(args: argparse.Namespace) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except Exception as exc:
+        if _is_configuration(exc):
+            print(f"tenaz: {exc}", file=sys.stderr)
+            return 2
         if not _is_expected(exc):
             raise
         prefix = "cannot use the database: " if type(exc).__module__.startswith("psycopg") else ""

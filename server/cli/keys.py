@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from jobs.scopes import ADMIN
+from jobs.settings import Settings
 from server.cli.output import Output, cell, local_time, scope_label, table
-from server.cli.process import load_settings
 
 if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
@@ -26,15 +26,12 @@ if TYPE_CHECKING:
 
 @contextlib.asynccontextmanager
 async def _pool() -> AsyncIterator[AsyncConnectionPool]:
-    from jobs.database import database_url, open_pool
-    from jobs.migrate import migrate
+    from jobs.database import open_database, open_pool
 
-    settings = load_settings()
-    with database_url(settings) as url:
-        # A fresh installation has no tables yet; migrating is idempotent and locked.
-        await migrate(url)
-        async with open_pool(url, settings) as pool:
-            yield pool
+    settings = Settings.from_env()
+    # A fresh installation has no tables yet; migrating is idempotent and locked.
+    async with open_database(settings) as url, open_pool(url, settings) as pool:
+        yield pool
 
 
 async def create(args: argparse.Namespace, out: Output) -> None:

@@ -6,20 +6,16 @@ They talk to the database, not to a server: they are the server.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import logging
+import os
 import signal
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from jobs.settings import Settings, SettingsError
-from server.cli.errors import CliError
-
-
-def load_settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except SettingsError as exc:
-        raise CliError(str(exc)) from None
 
 
 def configure_logging(level: str) -> None:
@@ -30,39 +26,70 @@ def configure_logging(level: str) -> None:
     )
     # Tenaz logs one line per unit of work; these libraries' INFO lines (every request,
     # every job, every step of the embedded server's start) would drown them.
-    for chatty in ("httpx", "procrastinate", "pgserver"):
+    for chatty in ("httpx", "procrastinate"):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    # pgserver logs its failures with the server's whole log, then raises: Tenaz reports
+    # the failure in one line that names the log file.
+    logging.getLogger("pgserver").setLevel(logging.CRITICAL)
+
+
+@contextlib.contextmanager
+def _listening(variable: str, address: str) -> Iterator[None]:
+    """Turn a failure to bind `address` into one line about the variable that chose it."""
+    try:
+        yield
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno and exc.errno > 0 else exc.strerror
+        advice = (
+            f"stop the program that holds the port, or set {variable} to another address"
+            if exc.errno == errno.EADDRINUSE
+            else f"set {variable} to an address this machine can listen on"
+        )
+        raise SettingsError(
+            f"{variable} {address}: cannot listen there ({(reason or str(exc)).lower()}); {advice}"
+        ) from None
 
 
 async def run(settings: Settings, *, serve: bool, work: bool) -> None:
-    """Serve gRPC and/or run a delivery worker until SIGINT or SIGTERM."""
-    from jobs.database import database_url
-    from jobs.migrate import migrate
+    """Serve gRPC and/or run a delivery worker until SIGINT or SIGTERM.
+
+    What fails to start stops what had started, in reverse order (the embedded
+    PostgreSQL last), before the error is reported. A normal stop ends the
+    listeners first, so that no call arrives while the worker finishes.
+    """
+    from jobs.database import open_database
     from jobs.runtime import open_runtime
     from server.app import start_server
     from server.dashboard import start_dashboard
+    from server.tls import check_files
 
     log = logging.getLogger("tenaz")
-    with database_url(settings) as url:
-        await migrate(url)
-        async with open_runtime(settings, url) as runtime:
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop.set)
-            server = await start_server(runtime, settings.listen_address) if serve else None
-            dashboard = (
-                await start_dashboard(runtime, server.hub, settings.dashboard_address)
-                if server is not None and settings.dashboard_address
-                else None
-            )
-            worker = (
-                asyncio.create_task(runtime.run_worker(install_signal_handlers=False))
-                if work
-                else None
-            )
-            waiters: list[asyncio.Task[Any]] = [asyncio.create_task(stop.wait())]
-            if worker is not None:
+    if serve:
+        check_files(settings)  # a wrong certificate stops us before anything starts
+    async with contextlib.AsyncExitStack() as started:
+        url = await started.enter_async_context(open_database(settings))
+        runtime = await started.enter_async_context(open_runtime(settings, url))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        waiters: list[asyncio.Task[Any]] = [asyncio.create_task(stop.wait())]
+        started.push_async_callback(_end, waiters)
+        worker = None
+        async with contextlib.AsyncExitStack() as listening:
+            server = dashboard = None
+            if serve:
+                with _listening("TENAZ_LISTEN_ADDRESS", settings.listen_address):
+                    server = await start_server(runtime, settings.listen_address)
+                listening.push_async_callback(server.stop, 5.0)
+            if server is not None and settings.dashboard_address:
+                with _listening("TENAZ_DASHBOARD_ADDRESS", settings.dashboard_address):
+                    dashboard = await start_dashboard(
+                        runtime, server.hub, settings.dashboard_address
+                    )
+                listening.push_async_callback(dashboard.stop)
+            if work:
+                worker = asyncio.create_task(runtime.run_worker(install_signal_handlers=False))
                 waiters.append(worker)
             log.info(
                 "tenaz.started server=%s dashboard=%s worker=%s",
@@ -72,24 +99,21 @@ async def run(settings: Settings, *, serve: bool, work: bool) -> None:
             )
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
             log.info("tenaz.stopping")
-            if dashboard is not None:
-                await dashboard.stop()
-            if server is not None:
-                await server.stop(grace=5.0)
-            if worker is not None and not worker.done():
-                worker.cancel()
-            for task in waiters:
-                task.cancel()
-            await asyncio.gather(*waiters, return_exceptions=True)
-            if worker is not None and worker.done() and not worker.cancelled():
-                worker.result()  # a crashed worker is an error exit
+        await _end(waiters)
+        if worker is not None and not worker.cancelled():
+            worker.result()  # a crashed worker is an error exit
     log.info("tenaz.stopped")
 
 
+async def _end(tasks: list[asyncio.Task[Any]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def migrate_database(settings: Settings) -> None:
-    from jobs.database import database_url
-    from jobs.migrate import migrate
+    from jobs.database import database_url, migrate_reachable
 
     with database_url(settings) as url:
-        applied = await migrate(url)
+        applied = await migrate_reachable(url, settings)
     print("applied: " + ", ".join(applied) if applied else "database is up to date")

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import argparse
 
+from jobs.settings import Settings
 from server.cli.output import Output, cell
-from server.cli.process import load_settings
 
 
 async def generate_key(args: argparse.Namespace, out: Output) -> None:
@@ -22,13 +22,10 @@ async def generate_key(args: argparse.Namespace, out: Output) -> None:
 
 
 async def rotate(args: argparse.Namespace, out: Output) -> None:
-    from jobs.database import database_url
-    from jobs.migrate import migrate
+    from jobs.database import open_database
     from jobs.runtime import open_runtime
 
-    settings = load_settings()
-    with database_url(settings) as url:
-        await migrate(url)
-        async with open_runtime(settings, url) as runtime:
-            changed = await runtime.destinations.rotate_secrets()
+    settings = Settings.from_env()
+    async with open_database(settings) as url, open_runtime(settings, url) as runtime:
+        changed = await runtime.destinations.rotate_secrets()
     out.print(cell(f"re-encrypted {changed} destination token(s) with the first key"))

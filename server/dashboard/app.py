@@ -10,7 +10,10 @@
     the rest of /api/        see `server.dashboard.api`
 
 `start_dashboard` binds the port and returns a `DashboardServer`; its `stop()`
-ends the live streams cleanly, then closes the port.
+ends the live streams cleanly, then closes the port. It serves HTTPS with the
+settings' dashboard pair (by default the gRPC server's), and binds as gRPC does,
+with SO_REUSEPORT: several `tenaz serve` on one machine share one address, and
+the kernel spreads connections among them.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from aiohttp import web
 
 from jobs import keys
 from jobs.runtime import Runtime
-from jobs.settings import is_loopback
+from jobs.settings import is_loopback, split_address
 from server.auth import KeyCache
 from server.dashboard import auth
 from server.dashboard.api import DashboardApi
@@ -31,6 +34,7 @@ from server.dashboard.auth import Handler, Sessions
 from server.dashboard.errors import error_response, to_response
 from server.dashboard.stream import DEFAULT_HEARTBEAT, StatusStream
 from server.status_hub import StatusHub
+from server.tls import dashboard_ssl_context
 
 log = logging.getLogger(__name__)
 
@@ -56,25 +60,19 @@ class DashboardServer:
     """A started dashboard bound to `port`; `stop()` ends streams, then closes the port."""
 
     def __init__(
-        self, runner: web.AppRunner, stopping: asyncio.Event, host: str, port: int
+        self, runner: web.AppRunner, stopping: asyncio.Event, host: str, port: int, scheme: str
     ) -> None:
         self._runner = runner
         self._stopping = stopping
         self.port = port
         shown = _SHOWN_HOST.get(host, host)
-        self.url = f"http://[{shown}]:{port}/" if ":" in shown else f"http://{shown}:{port}/"
+        where = f"[{shown}]:{port}" if ":" in shown else f"{shown}:{port}"
+        self.url = f"{scheme}://{where}/"
 
     async def stop(self) -> None:
         self._stopping.set()
         await self._runner.cleanup()
         log.info("dashboard.stopped port=%d", self.port)
-
-
-def _split_address(address: str) -> tuple[str, int]:
-    host, _, port = address.rpartition(":")
-    if not port.isdigit():
-        raise ValueError(f"dashboard address {address!r} is not host:port")
-    return host.strip("[]"), int(port)
 
 
 @web.middleware
@@ -156,7 +154,8 @@ async def start_dashboard(
     runtime: Runtime, hub: StatusHub, address: str, *, heartbeat: float = DEFAULT_HEARTBEAT
 ) -> DashboardServer:
     """Serve the dashboard on `address` ("host:port"; port 0 picks a free one)."""
-    host, port = _split_address(address)
+    host, port = split_address(address)
+    ssl_context = dashboard_ssl_context(runtime.settings)
     stopping = asyncio.Event()
     # Beyond loopback the page is reached over the network, through TLS (here or at a proxy):
     # the session cookie must never travel in clear.
@@ -166,7 +165,7 @@ async def start_dashboard(
     # No access log: one line per poll of every open page says nothing an operator needs.
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=STOP_GRACE)
     await runner.setup()
-    site = web.TCPSite(runner, host or None, port)
+    site = web.TCPSite(runner, host or None, port, ssl_context=ssl_context, reuse_port=True)
     try:
         await site.start()
     except OSError:
@@ -174,4 +173,4 @@ async def start_dashboard(
         raise
     bound = runner.addresses[0][1]
     log.info("dashboard.started address=%s port=%d", address, bound)
-    return DashboardServer(runner, stopping, host, bound)
+    return DashboardServer(runner, stopping, host, bound, "https" if ssl_context else "http")

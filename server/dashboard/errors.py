@@ -49,16 +49,25 @@ def error_response(status: int, code: str, message: str, **extra: object) -> web
     return web.json_response({"error": body}, status=status)
 
 
-def to_response(exc: Exception) -> web.Response:
-    """The response for an error raised by a handler; logs what the caller cannot see."""
+def error_body(exc: Exception) -> tuple[int, dict[str, object]] | None:
+    """The HTTP status and the body's `error` for a domain error; None for any other."""
     for kind, status, code in _STATUSES:
         if isinstance(exc, kind):
-            extra: dict[str, object] = {}
+            body: dict[str, object] = {"code": code, "message": str(exc)}
             if isinstance(exc, InvalidArgument):
-                extra["violations"] = [
+                body["violations"] = [
                     {"field": v.field, "description": v.description} for v in exc.violations
                 ]
-            return error_response(status, code, str(exc), **extra)
+            return status, body
+    return None
+
+
+def to_response(exc: Exception) -> web.Response:
+    """The response for an error raised by a handler; logs what the caller cannot see."""
+    known = error_body(exc)
+    if known is not None:
+        status, body = known
+        return web.json_response({"error": body}, status=status)
     if isinstance(exc, UNAVAILABLE):
         log.warning("dashboard.unavailable %s", type(exc).__name__)
         response = error_response(

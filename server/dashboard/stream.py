@@ -15,6 +15,9 @@ only itself.
     data: {"sequence": 42, "delivery_id": "7", "to_status": "SUCCEEDED", ...}
     id: 42
     event: heartbeat            (when idle, so proxies keep the connection)
+    id: 42
+    event: error                (the stream fell behind a retention purge: it ends here,
+    data: {"code": "out_of_range", "message": "..."}    and the page reloads afresh)
 
 The SSE id is the status-change sequence: a browser that reconnects sends it
 back as `Last-Event-ID` and resumes with no gap and no repeat. A stream is
@@ -26,17 +29,18 @@ stream ends, and the browser's reconnection is refused.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
 
 from aiohttp import web
 
-from jobs.errors import InvalidArgument
+from jobs.errors import InvalidArgument, OutOfRange
 from jobs.runtime import Runtime
 from server.dashboard import encode
 from server.dashboard.auth import Sessions, workspace
-from server.dashboard.errors import UNAVAILABLE
+from server.dashboard.errors import UNAVAILABLE, error_body
 from server.status_hub import StatusHub
 
 log = logging.getLogger(__name__)
@@ -83,7 +87,7 @@ class StatusStream:
         feed = self._runtime.feed
         # Checked before the response starts, so a purged cursor is a 410, not a broken stream.
         where = await feed.filter(workspace_id)
-        cursor = await feed.start(workspace_id, _resume_point(request))
+        position = await feed.start(workspace_id, _resume_point(request))
         response = web.StreamResponse(
             headers={
                 "Content-Type": "text/event-stream; charset=utf-8",
@@ -96,7 +100,7 @@ class StatusStream:
         try:
             await response.write(
                 f"retry: {RECONNECT_MS}\n".encode()
-                + _frame("ready", cursor, {"last_sequence": cursor}).encode()
+                + _frame("ready", position.sequence, {"last_sequence": position.sequence}).encode()
             )
             last_sent = checked = time.monotonic()
             while not self._ending():
@@ -107,7 +111,7 @@ class StatusStream:
                         log.info("dashboard.stream.session_ended")
                         break
                     checked = time.monotonic()
-                rows, cursor = await feed.read(workspace_id, cursor, where, STREAM_PAGE)
+                rows, position = await feed.read(workspace_id, position, where, STREAM_PAGE)
                 if rows:
                     text = "".join(_frame("change", r.seq, encode.change(r)) for r in rows)
                     await response.write(text.encode())
@@ -117,11 +121,17 @@ class StatusStream:
                 idle = time.monotonic() - last_sent
                 if idle >= self._heartbeat:
                     at = encode.iso(self._runtime.clock.now())
-                    heartbeat = {"last_sequence": cursor, "at": at}
-                    await response.write(_frame("heartbeat", cursor, heartbeat).encode())
+                    heartbeat = {"last_sequence": position.sequence, "at": at}
+                    await response.write(_frame("heartbeat", position.sequence, heartbeat).encode())
                     last_sent = time.monotonic()
                     continue
                 await self._nap(min(self._heartbeat - idle, POLL_INTERVAL))
+        except OutOfRange as exc:
+            # Behind a retention purge: the page learns why, then starts afresh.
+            known = error_body(exc)
+            assert known is not None
+            with contextlib.suppress(ConnectionResetError):
+                await response.write(_frame("error", position.sequence, known[1]).encode())
         except ConnectionResetError:
             pass  # the browser left while we wrote
         except UNAVAILABLE as exc:

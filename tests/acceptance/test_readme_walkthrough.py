@@ -8,32 +8,18 @@ import asyncio
 import json
 import os
 import signal
-import socket
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.support import free_port, start_tenaz
+
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def tenaz(env: dict[str, str], *args: str, expect: int = 0) -> str:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "server.cli",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await start_tenaz(env, *args)
     out, err = await process.communicate()
     assert process.returncode == expect, err.decode()
     return out.decode() if expect == 0 else err.decode()
@@ -49,9 +35,7 @@ async def test_walkthrough_on_the_embedded_database(tmp_path: Path) -> None:
         "TENAZ_RETRY_INTERVAL": "1s",
         "TENAZ_SERVER": f"127.0.0.1:{port}",
     }
-    server = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "server.cli", "run", env=env, stderr=asyncio.subprocess.PIPE
-    )
+    server = await start_tenaz(env, "run", stdout=asyncio.subprocess.DEVNULL)
     assert server.stderr is not None
     try:
         async with asyncio.timeout(90):

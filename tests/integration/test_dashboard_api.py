@@ -29,7 +29,7 @@ from server.dashboard import DashboardServer, start_dashboard
 from server.dashboard.app import build_application
 from server.dashboard.auth import COOKIE, SESSION_PATH
 from server.status_hub import StatusHub
-from tests.support import META_REFUSES, run_jobs
+from tests.support import META_REFUSES, run_jobs, writer_in_flight
 
 # --- fixtures and helpers ------------------------------------------------------------------
 
@@ -775,6 +775,27 @@ async def test_a_purged_or_malformed_cursor_is_refused_before_the_stream_starts(
         assert r.status == 400
     async with http.get("/api/stream") as r:
         assert r.status == 401
+
+
+async def test_a_stream_that_falls_behind_a_purge_ends_with_an_error_event(
+    http: aiohttp.ClientSession, runtime: Runtime, api_key: str, database_url: str
+) -> None:
+    await sandbox(runtime, api_key)
+    async with writer_in_flight(database_url):
+        await submit(runtime, api_key, "old")
+        await run_jobs(runtime)  # three changes, committed but not readable yet
+        headers = {**bearer(api_key), "Last-Event-ID": "0"}
+        async with asyncio.timeout(10), http.get("/api/stream", headers=headers) as response:
+            messages = sse_messages(response)
+            assert (await anext(messages)).event == "ready"
+            assert (await anext(messages)).event == "heartbeat"  # it has read, passing nothing
+            assert isinstance(runtime.clock, FakeClock)
+            runtime.clock.advance(runtime.settings.retention + dt.timedelta(minutes=1))
+            assert (await runtime.retention.purge())["status_changes"] == 3
+            rest = [m async for m in messages if m.event != "heartbeat"]  # then the stream ends
+    [error] = rest
+    assert error.event == "error"
+    assert error.json()["code"] == "out_of_range"
 
 
 async def test_stopping_the_dashboard_ends_open_streams_cleanly(

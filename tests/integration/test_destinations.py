@@ -193,3 +193,24 @@ async def test_access_tokens_are_encrypted_at_rest_and_keys_rotate(
             ]
         )
         assert outcome.kind is OutcomeKind.SUCCEEDED  # the fake accepts only "good-token"
+
+
+async def test_input_is_checked_before_the_destination_is_looked_up(
+    client: TenazClient,
+) -> None:
+    # A value wrong by itself is named as such, whether or not the destination exists.
+    too_often = destinations_pb2.Destination(name="nowhere")
+    too_often.retry_interval.FromTimedelta(dt.timedelta(milliseconds=10))
+    with pytest.raises(TenazError) as caught:
+        await client.update_destination(too_often, ["retry_interval"])
+    assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert [v.field for v in caught.value.violations] == ["destination.retry_interval"]
+
+    for call in (
+        client.get_destination(""),
+        client.delete_destination(""),
+        client.update_destination(destinations_pb2.Destination(), ["enabled"]),
+    ):
+        with pytest.raises(TenazError) as caught:
+            await call
+        assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT

@@ -1,10 +1,11 @@
 """Retention: old events, attempts and status changes are deleted; a stream cursor
-from before the purge gets OUT_OF_RANGE; unfinished deliveries are kept, and a
-delivery that could never go out ends, so its event goes too; expired dashboard sessions
-are deleted."""
+from before the purge gets OUT_OF_RANGE, at its start or when a purge passes it later;
+unfinished deliveries are kept, and a delivery that could never go out ends, so its event
+goes too; expired dashboard sessions are deleted."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import grpc
@@ -12,10 +13,28 @@ import pytest
 from tenaz.client import TenazClient, TenazError, make_event
 from tenaz.v1 import events_pb2
 
+from jobs import keys
 from jobs.clock import FakeClock
+from jobs.errors import OutOfRange
 from jobs.platforms.fake_meta import FakeMetaServer
 from jobs.runtime import Runtime
-from tests.support import count_rows, run_jobs
+from tests.support import count_rows, run_jobs, writer_in_flight
+
+
+async def submit_finished(client: TenazClient, runtime: Runtime, clock: FakeClock, n: int) -> None:
+    """`n` events delivered at once: three status changes each."""
+    for i in range(n):
+        await client.submit_event(
+            make_event(
+                event_id=f"e-{i}", event_name="Lead", event_time=clock.now(), email="a@example.com"
+            )
+        )
+    await run_jobs(runtime)
+
+
+def past_retention(runtime: Runtime, clock: FakeClock) -> None:
+    clock.advance(runtime.settings.retention + dt.timedelta(minutes=1))
+
 
 S = events_pb2
 
@@ -116,3 +135,55 @@ async def test_an_event_stuck_on_a_disabled_destination_expires_then_is_purged(
     clock.set(received + runtime.settings.retention + dt.timedelta(seconds=1))
     assert (await runtime.retention.purge())["events"] == 1
     assert await count_rows(runtime, "tenaz_events") == 0
+
+
+async def test_the_feed_ends_a_stream_whose_unread_changes_were_purged_and_no_other(
+    client: TenazClient,
+    runtime: Runtime,
+    clock: FakeClock,
+    meta: str,
+    api_key: str,
+    other_api_key: str,
+) -> None:
+    acme = (await keys.authenticate(runtime.pool, api_key)).workspace.id
+    globex = (await keys.authenticate(runtime.pool, other_api_key)).workspace.id
+    await submit_finished(client, runtime, clock, 2)
+    feed = runtime.feed
+    where = await feed.filter(acme)
+    behind = await feed.start(acme, 0)
+    rows, behind = await feed.read(acme, behind, where, 2)  # 2 of its 6 changes read
+    assert [r.seq for r in rows] == [1, 2]
+    caught_up = await feed.start(acme, 0)
+    rows, caught_up = await feed.read(acme, caught_up, where, 100)
+    assert len(rows) == 6
+    # An idle workspace's stream: its cursor stays 0, below everything the purge deletes.
+    idle = await feed.start(globex, None)
+    assert idle.sequence == 0
+
+    past_retention(runtime, clock)
+    assert (await runtime.retention.purge())["status_changes"] == 6
+
+    with pytest.raises(OutOfRange, match="up to sequence 6"):
+        await feed.read(acme, behind, where, 2)
+    assert await feed.read(acme, caught_up, where, 100) == ([], caught_up)
+    assert (await feed.read(globex, idle, where, 100))[0] == []
+
+
+async def test_a_watch_that_falls_behind_a_purge_gets_out_of_range_then(
+    client: TenazClient, runtime: Runtime, clock: FakeClock, meta: str, database_url: str
+) -> None:
+    async with writer_in_flight(database_url):
+        await submit_finished(client, runtime, clock, 2)  # committed, but not readable yet
+        stream = client.watch_status(after_sequence=0, heartbeat_interval=dt.timedelta(seconds=1))
+        first = await anext(stream)  # the stream has read, and passed nothing
+        assert first.heartbeat.last_sequence == 0
+        past_retention(runtime, clock)
+        assert (await runtime.retention.purge())["status_changes"] == 6
+
+        async def the_rest() -> None:
+            async for message in stream:
+                assert message.HasField("heartbeat")
+
+        with pytest.raises(TenazError) as caught:
+            await asyncio.wait_for(the_rest(), 10)
+    assert caught.value.code == grpc.StatusCode.OUT_OF_RANGE

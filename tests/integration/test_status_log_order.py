@@ -41,18 +41,18 @@ async def test_a_reader_waits_for_an_earlier_number_still_in_flight(
         await status_changes.record_status_changes(second, [change])  # takes n + 1 ...
         await second.commit()  # ... and commits first: writers do not wait
         async with runtime.pool.connection() as reader:
-            rows, covered = await status_changes.changes_after(
+            page = await status_changes.changes_after(
                 reader, workspace_id=1, after=cursor, where=ChangeFilter(), limit=100
             )
-        assert rows == []
-        assert covered == cursor  # the cursor does not pass the number in flight
+        assert page.rows == []
+        assert page.cursor == cursor  # the cursor does not pass the number in flight
         await first.commit()
         async with runtime.pool.connection() as reader:
-            rows, covered = await status_changes.changes_after(
+            page = await status_changes.changes_after(
                 reader, workspace_id=1, after=cursor, where=ChangeFilter(), limit=100
             )
-        assert [r.seq for r in rows] == [cursor + 1, cursor + 2]
-        assert covered == cursor + 2
+        assert [r.seq for r in page.rows] == [cursor + 1, cursor + 2]
+        assert page.cursor == cursor + 2
     finally:
         await first.close()
         await second.close()
@@ -86,11 +86,11 @@ async def test_a_rolled_back_writer_leaves_a_gap_readers_pass(
             )
         )
         async with runtime.pool.connection() as reader:
-            rows, covered = await status_changes.changes_after(
+            page = await status_changes.changes_after(
                 reader, workspace_id=1, after=before, where=ChangeFilter(), limit=100
             )
         expected = [before + 2] if rollback else [before + 1, before + 2]
-        assert [r.seq for r in rows] == expected
-        assert covered == before + 2
+        assert [r.seq for r in page.rows] == expected
+        assert page.cursor == before + 2
     finally:
         await writer.close()

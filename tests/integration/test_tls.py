@@ -1,100 +1,30 @@
-"""TLS for the gRPC server, with optional client certificates; plaintext only on
-loopback or when explicitly allowed."""
+"""TLS for the gRPC server, with optional client certificates, and for the dashboard;
+plaintext only on loopback or when explicitly allowed."""
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-import ipaddress
+import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
+import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from tenaz.client import TenazClient, TenazError
 
 from jobs import keys
 from jobs.runtime import open_runtime
 from jobs.settings import Settings, SettingsError, is_loopback
 from server.app import TenazServer, start_server
-
-
-def _name(common: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
-
-
-def _issue(
-    subject: str,
-    key: ec.EllipticCurvePrivateKey,
-    issuer: tuple[x509.Name, ec.EllipticCurvePrivateKey] | None,
-    *,
-    ca: bool = False,
-) -> x509.Certificate:
-    now = dt.datetime.now(dt.UTC)
-    issuer_name, issuer_key = issuer or (_name(subject), key)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(_name(subject))
-        .issuer_name(issuer_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if not ca:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-    return builder.sign(issuer_key, hashes.SHA256())
-
-
-def _pem(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-
-
-@dataclasses.dataclass
-class Pki:
-    ca: bytes
-    server_cert: Path
-    server_key: Path
-    client_cert: bytes
-    client_key: bytes
+from server.dashboard import start_dashboard
+from server.status_hub import StatusHub
+from tests.support import Pki, make_pki
 
 
 @pytest.fixture
 def pki(tmp_path: Path) -> Pki:
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = _issue("Tenaz test CA", ca_key, None, ca=True)
-    server_key = ec.generate_private_key(ec.SECP256R1())
-    client_key = ec.generate_private_key(ec.SECP256R1())
-    server = _issue("localhost", server_key, (ca.subject, ca_key))
-    client = _issue("a client", client_key, (ca.subject, ca_key))
-    (tmp_path / "server.pem").write_bytes(_pem(server))
-    (tmp_path / "server.key").write_bytes(_key_pem(server_key))
-    (tmp_path / "ca.pem").write_bytes(_pem(ca))
-    return Pki(
-        ca=_pem(ca),
-        server_cert=tmp_path / "server.pem",
-        server_key=tmp_path / "server.key",
-        client_cert=_pem(client),
-        client_key=_key_pem(client_key),
-    )
+    return make_pki(tmp_path)
 
 
 @pytest.fixture(params=[False, True], ids=["tls", "mutual-tls"])
@@ -106,7 +36,7 @@ async def tls_server(
         settings,
         tls_cert=pki.server_cert,
         tls_key=pki.server_key,
-        tls_client_ca=pki.server_cert.parent / "ca.pem" if mutual else None,
+        tls_client_ca=pki.ca_file if mutual else None,
     )
     async with open_runtime(secured, secured.database_url) as runtime:
         key = (await keys.create_key(runtime.pool, workspace="acme")).secret
@@ -154,3 +84,33 @@ def test_plaintext_is_refused_off_loopback_unless_allowed() -> None:
         Settings.from_env({"TENAZ_TLS_CERT": "/x.pem"})
     assert is_loopback("127.0.0.1:1") and is_loopback("[::1]:1") and is_loopback("localhost:1")
     assert not is_loopback("10.0.0.1:1") and not is_loopback("example.com:1")
+
+
+@pytest.mark.parametrize("own_pair", [False, True], ids=["grpc-pair", "dashboard-pair"])
+async def test_the_dashboard_serves_https_with_its_own_pair_or_the_grpc_one(
+    settings: Settings, pki: Pki, own_pair: bool
+) -> None:
+    pair = (pki.server_cert, pki.server_key)
+    secured = (
+        dataclasses.replace(settings, dashboard_tls_cert=pair[0], dashboard_tls_key=pair[1])
+        if own_pair
+        else dataclasses.replace(settings, tls_cert=pair[0], tls_key=pair[1])
+    )
+    async with open_runtime(secured, secured.database_url) as runtime:
+        hub = StatusHub(runtime.database_url)
+        hub.start()
+        dashboard = await start_dashboard(runtime, hub, "127.0.0.1:0")
+        try:
+            assert dashboard.url.startswith("https://")
+            trusting_the_ca = ssl.create_default_context(cadata=pki.ca.decode())
+            async with httpx.AsyncClient(verify=trusting_the_ca, timeout=5) as http:
+                page = await http.get(f"https://localhost:{dashboard.port}/login")
+                assert page.status_code == 200
+                with pytest.raises(httpx.TransportError):
+                    await http.get(f"http://localhost:{dashboard.port}/login")
+            async with httpx.AsyncClient(timeout=5) as untrusting:
+                with pytest.raises(httpx.ConnectError):  # the system's CAs never signed it
+                    await untrusting.get(f"https://localhost:{dashboard.port}/login")
+        finally:
+            await dashboard.stop()
+            await hub.close()

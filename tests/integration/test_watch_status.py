@@ -192,6 +192,10 @@ async def test_heartbeats_carry_the_position_and_a_purged_cursor_is_out_of_range
     with pytest.raises(TenazError) as caught:
         await anext(client.watch_status(heartbeat_interval=dt.timedelta(seconds=0.5)))
     assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    # What the request shows by itself is checked before names are looked up.
+    with pytest.raises(TenazError) as caught:
+        await anext(client.watch_status(after_sequence=-1, destinations=["nowhere"]))
+    assert [v.field for v in caught.value.violations] == ["after_sequence"]
 
 
 async def test_a_client_that_does_not_read_stalls_no_one(

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from jobs.secrets import generate_key
 from jobs.settings import Settings, SettingsError, parse_duration
 
 
@@ -27,7 +28,7 @@ def test_durations_take_units_or_seconds() -> None:
     env = {
         "TENAZ_RETRY_INTERVAL": "10s",
         "TENAZ_DATABASE_URL": "postgresql://x/y",
-        "TENAZ_SECRET_KEY": "k",
+        "TENAZ_SECRET_KEY": generate_key(),
     }
     settings = Settings.from_env(env)
     assert settings.retry_interval == dt.timedelta(seconds=10)
@@ -63,3 +64,40 @@ def test_a_shared_database_needs_a_shared_secret_key() -> None:
         Settings.from_env({"TENAZ_DATABASE_URL": "postgresql://x/y"})
     with pytest.raises(SettingsError, match="TENAZ_RETENTION"):
         Settings.from_env({"TENAZ_RETENTION": "2d"})
+
+
+def test_a_malformed_secret_key_is_refused_when_read() -> None:
+    with pytest.raises(SettingsError, match="TENAZ_SECRET_KEY: each key must be 32 bytes"):
+        Settings.from_env({"TENAZ_SECRET_KEY": "not-a-key"})
+    two = f"{generate_key()},{generate_key()}"
+    assert Settings.from_env({"TENAZ_SECRET_KEY": two}).secret_key == two
+
+
+def test_the_dashboard_follows_the_grpc_rule_tls_or_loopback() -> None:
+    public = {"TENAZ_DASHBOARD_ADDRESS": "0.0.0.0:8080"}
+    with pytest.raises(
+        SettingsError, match=r"TENAZ_DASHBOARD_ADDRESS 0\.0\.0\.0:8080 is not loopback"
+    ):
+        Settings.from_env(public)
+    assert Settings.from_env(public | {"TENAZ_ALLOW_PLAINTEXT": "1"}).dashboard_tls is None
+
+    grpc_pair = {"TENAZ_TLS_CERT": "/tls/grpc.pem", "TENAZ_TLS_KEY": "/tls/grpc.key"}
+    by_default = Settings.from_env(public | grpc_pair).dashboard_tls
+    assert by_default is not None
+    assert (str(by_default.cert), by_default.cert_variable) == ("/tls/grpc.pem", "TENAZ_TLS_CERT")
+
+    own_pair = {
+        "TENAZ_DASHBOARD_TLS_CERT": "/tls/dash.pem",
+        "TENAZ_DASHBOARD_TLS_KEY": "/tls/dash.key",
+    }
+    own = Settings.from_env(public | grpc_pair | own_pair).dashboard_tls
+    assert own is not None
+    assert (str(own.key), own.key_variable) == ("/tls/dash.key", "TENAZ_DASHBOARD_TLS_KEY")
+    assert Settings.from_env(public | own_pair).grpc_tls is None
+
+    with pytest.raises(SettingsError, match="go together"):
+        Settings.from_env({"TENAZ_DASHBOARD_TLS_CERT": "/tls/dash.pem"})
+    with pytest.raises(SettingsError, match="TENAZ_DASHBOARD_ADDRESS: 'eight' is not host:port"):
+        Settings.from_env({"TENAZ_DASHBOARD_ADDRESS": "eight"})
+    # Empty: no dashboard, nothing to check.
+    assert Settings.from_env({"TENAZ_DASHBOARD_ADDRESS": ""}).dashboard_address == ""

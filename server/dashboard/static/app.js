@@ -636,7 +636,9 @@
       setLive("live");
       applyChange(JSON.parse(message.data));
     });
-    source.addEventListener("error", () => {
+    source.addEventListener("error", (message) => {
+      // The server's own error event (the stream fell behind a retention purge) ends it for good.
+      if (message.data) source.close();
       if (source.readyState !== EventSource.CLOSED) {
         setLive("reconnecting"); // the browser retries with Last-Event-ID by itself
         return;
