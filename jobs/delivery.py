@@ -219,9 +219,8 @@ class DeliveryEngine:
         self, destination: Destination, connector: Connector, claimed: Sequence[Claimed]
     ) -> Sent:
         """One attempt's requests, within the attempt's time budget."""
-        scope = AttemptScope(
-            max_requests=connector.max_requests_per_attempt,
-            gate=self._rate_gate(destination) if destination.rate_limit else None,
+        scope = AttemptScope.for_batch(
+            len(claimed), gate=self._rate_gate(destination) if destination.rate_limit else None
         )
         events = [c.event for c in claimed]
         returned: list[Outcome] | None = None

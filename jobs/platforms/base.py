@@ -88,6 +88,16 @@ class AttemptScope:
             await self._gate(events)
         return True
 
+    @classmethod
+    def for_batch(
+        cls, events: int, *, gate: Callable[[int], Awaitable[None]] | None = None
+    ) -> AttemptScope:
+        """The scope of an attempt at `events` events: the batch's request, then at most one
+        per event to split it, so isolating bad events never costs more than sending every
+        event alone would (a full bisection of an all-bad batch takes twice that; what it
+        has not isolated by then goes again at the next attempt)."""
+        return cls(max_requests=events + 1, gate=gate)
+
     def record(self, outcomes: Sequence[Outcome]) -> None:
         for outcome in outcomes:
             self.outcomes[outcome.delivery_id] = outcome
@@ -102,11 +112,6 @@ class Connector(Protocol):
     @property
     def max_batch_size(self) -> int:
         """The most events one request may carry."""
-        ...
-
-    @property
-    def max_requests_per_attempt(self) -> int:
-        """The most requests one attempt may make (splits of a refused batch included)."""
         ...
 
     async def send(

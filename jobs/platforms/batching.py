@@ -6,9 +6,9 @@ about which one. Resending each half of a refused batch, recursively, lets the v
 through and leaves only the bad events REJECTED: with b bad events among n that costs about
 2·b·log2(n) extra requests, instead of n if every event went alone from the start. Tenaz checks
 at submission what the platform refuses for sure, so a refused batch is rare; and an attempt
-makes at most `AttemptScope.max_requests` requests. Events still in a refused group when that
-bound is reached go again at the next attempt (where the split goes on), never REJECTED for a
-neighbour's fault.
+makes at most `AttemptScope.max_requests` requests (see `AttemptScope.for_batch`). Events
+still in a refused group when that bound is reached go again at the next attempt (where the
+split goes on), never REJECTED for a neighbour's fault.
 
 HTTP 413 (the request is too large for a proxy or gateway on the way, not a verdict on the
 events) is split the same way at once, and reported to the scope so that the engine sends that

@@ -38,9 +38,6 @@ from jobs.platforms.batching import PAYLOAD_TOO_LARGE, send_in_requests
 DEFAULT_API_VERSION: Final = "v25.0"
 DEFAULT_BASE_URL: Final = "https://graph.facebook.com"
 MAX_BATCH_SIZE: Final = 1000
-# Requests one attempt may make: the batch, then about 20 per bad event a split must isolate
-# in a batch of 1,000. Submission checks what Meta refuses for sure, so this is rarely reached.
-MAX_REQUESTS_PER_ATTEMPT: Final = 41
 
 EXCERPT_CHARS: Final = 2000
 # Graph error bodies are small; a bigger body is not one, and is not worth parsing or keeping.
@@ -292,7 +289,6 @@ class MetaConnector:
     """Sends batches to one Meta pixel (dataset) through the Conversions API."""
 
     max_batch_size: int = MAX_BATCH_SIZE
-    max_requests_per_attempt: int = MAX_REQUESTS_PER_ATTEMPT
 
     def __init__(
         self,
@@ -327,7 +323,7 @@ class MetaConnector:
         self, batch: Sequence[OutgoingEvent], scope: AttemptScope | None = None
     ) -> list[Outcome]:
         if scope is None:
-            scope = AttemptScope(max_requests=MAX_REQUESTS_PER_ATTEMPT)
+            scope = AttemptScope.for_batch(len(batch))
         outcomes: dict[int, Outcome] = {}
         sendable: list[tuple[int, _Encoded]] = []
         for index, event in enumerate(batch):

@@ -147,3 +147,15 @@ async def test_every_request_after_the_first_passes_the_gate() -> None:
     # The first request was counted when the batch was claimed; the split's are counted here.
     assert [len(call) for call in send.calls[1:]] == admitted
     assert sum(admitted) == 4 + 2 + 1 + 1 + 2 + 4
+
+
+async def test_an_attempt_costs_at_most_one_request_more_than_its_events() -> None:
+    # Bisecting 64 bad events would take 127 requests; sending each alone, 64.
+    send = ScriptedPlatform(bad=range(64))
+    await send_in_requests(send, numbered(64), AttemptScope.for_batch(64))
+    assert len(send.calls) == 65
+    # A few bad events among many are all isolated within it.
+    send = ScriptedPlatform(bad={3, 200, 777})
+    outcomes = await send_in_requests(send, numbered(1000), AttemptScope.for_batch(1000))
+    assert {o.delivery_id for o in outcomes if o.kind is REJECTED} == {3, 200, 777}
+    assert len(send.calls) < 70
