@@ -36,11 +36,11 @@ from jobs.base_url import BaseUrl
 from jobs.clock import FakeClock
 from jobs.destinations import DestinationSpec
 from jobs.migrate import migrate
+from jobs.model import EventFilter
 from jobs.platforms.fake_meta import Failure, FakeMeta, FakeMetaServer
 from jobs.runtime import Runtime, open_runtime
 from jobs.scopes import ADMIN
 from jobs.settings import Settings
-from jobs.store.events import EventFilter
 from jobs.submission import EventInput
 from server.dashboard import start_dashboard
 from server.status_hub import StatusHub

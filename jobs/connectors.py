@@ -19,6 +19,7 @@ import httpx
 
 from jobs.clock import Clock
 from jobs.egress import EgressPolicy
+from jobs.model import Destination
 from jobs.platforms.base import Connector
 from jobs.platforms.catalog import (
     META_DEFAULT_API_VERSION,
@@ -29,7 +30,6 @@ from jobs.platforms.fake_meta import FakeMeta
 from jobs.platforms.meta import MetaConnector
 from jobs.platforms.sandbox import SandboxTransport
 from jobs.secrets import SecretBox
-from jobs.store.rows import Destination
 
 SANDBOX_PIXEL_ID = "1234567890"
 SANDBOX_TOKEN = "sandbox-token"  # noqa: S105 - the fake platform's own, not a secret

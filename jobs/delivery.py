@@ -40,13 +40,13 @@ from jobs import queue, retry_policy
 from jobs.clock import Clock
 from jobs.connectors import ConnectorFactory, ConnectorUnavailable
 from jobs.endings import EXPIRED_MESSAGE
+from jobs.model import Destination, StatusChange
 from jobs.platforms.base import AttemptScope, Connector, Outcome, OutcomeKind, OutgoingEvent
 from jobs.settings import Settings
 from jobs.status import IN_PROGRESS, FailureReason, Status, as_status, attempt_status, transition
 from jobs.store import deliveries as store
 from jobs.store import destinations as destination_store
 from jobs.store import rate_log
-from jobs.store.rows import Destination, StatusChange
 from jobs.store.status_changes import record_status_changes
 from jobs.transitions import change, end_unsent
 

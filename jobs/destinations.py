@@ -28,11 +28,11 @@ from jobs import endings, queue
 from jobs.clock import Clock
 from jobs.egress import EgressPolicy
 from jobs.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
+from jobs.model import Destination
 from jobs.platforms.catalog import KINDS, OFFICIAL_BASE_URLS, SECRET_TARGET_SETTINGS
 from jobs.secrets import SecretBox
 from jobs.store import deliveries as delivery_store
 from jobs.store import destinations as store
-from jobs.store.rows import Destination
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ import dataclasses
 from psycopg_pool import AsyncConnectionPool
 
 from jobs.errors import InvalidArgument, NotFound
+from jobs.model import Event, EventFilter
 from jobs.store import destinations as destination_store
 from jobs.store import events as store
-from jobs.store.rows import Event
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -55,7 +55,7 @@ class EventReads:
     async def list(
         self,
         workspace_id: int,
-        where: store.EventFilter,
+        where: EventFilter,
         *,
         destination_name: str,
         page_size: int,

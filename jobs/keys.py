@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from psycopg_pool import AsyncConnectionPool
 
 from jobs.errors import FailedPrecondition, InvalidArgument, NotFound, Unauthenticated
+from jobs.model import Caller, Workspace
 from jobs.scopes import SCOPES, SUBMIT
 from jobs.store import sessions
 from jobs.store import workspaces as store
-from jobs.store.rows import Caller, Workspace
 from jobs.store.workspaces import ApiKeyRow
 
 __all__ = [

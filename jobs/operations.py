@@ -25,11 +25,11 @@ from psycopg_pool import AsyncConnectionPool
 from jobs import queue, retry_policy
 from jobs.clock import Clock
 from jobs.errors import InvalidArgument, NotFound
+from jobs.model import DeliveryWhere, OperationRow, StatusChange
 from jobs.status import FailureReason, Status, as_status, transition
 from jobs.store import destinations as destination_store
 from jobs.store import operations as store
 from jobs.store.deliveries import DeliveryUpdate, update_deliveries
-from jobs.store.rows import StatusChange
 from jobs.store.status_changes import record_status_changes
 from jobs.transitions import change
 
@@ -67,7 +67,7 @@ class OperationService:
         *,
         ids: Sequence[str],
         where: DeliveryFilterInput | None,
-    ) -> store.OperationRow:
+    ) -> OperationRow:
         """Retry or cancel deliveries by ids (done now) or by filter (in the background)."""
         if ids and where is not None:
             raise InvalidArgument.one("filter", "give delivery_ids or a filter, not both")
@@ -89,7 +89,7 @@ class OperationService:
         log.info("operation.started operation=%s kind=%s total=%d", operation.id, kind, total)
         return operation
 
-    async def get(self, workspace_id: int, operation_id: str) -> store.OperationRow:
+    async def get(self, workspace_id: int, operation_id: str) -> OperationRow:
         if not operation_id.isdigit():
             raise InvalidArgument.one("id", "an operation id is a number")
         async with self._pool.connection() as conn:
@@ -113,7 +113,7 @@ class OperationService:
                 rows = await store.lock_matching(
                     conn,
                     workspace_id=operation.workspace_id,
-                    where=store.DeliveryWhere.from_json(operation.filter),
+                    where=DeliveryWhere.from_json(operation.filter),
                     after_id=operation.last_delivery_id,
                     limit=CHUNK,
                 )
@@ -133,7 +133,7 @@ class OperationService:
                 log.info("operation.finished operation=%s", operation_id)
                 return
 
-    async def _by_ids(self, workspace_id: int, kind: str, ids: Sequence[str]) -> store.OperationRow:
+    async def _by_ids(self, workspace_id: int, kind: str, ids: Sequence[str]) -> OperationRow:
         if len(ids) > MAX_IDS:
             raise InvalidArgument.one("delivery_ids", f"at most {MAX_IDS} ids; use a filter")
         bad = [i for i, value in enumerate(ids) if not value.isdigit()]
@@ -167,7 +167,7 @@ class OperationService:
 
     async def _resolve(
         self, conn: AsyncConnection, workspace_id: int, where: DeliveryFilterInput
-    ) -> store.DeliveryWhere:
+    ) -> DeliveryWhere:
         destination_id = None
         if where.destination:
             found = await destination_store.get_destination(
@@ -178,7 +178,7 @@ class OperationService:
                     "filter.destination", f"no destination named {where.destination!r}"
                 )
             destination_id = found.id
-        return store.DeliveryWhere(
+        return DeliveryWhere(
             statuses=tuple(where.statuses),
             destination_id=destination_id,
             event_name=where.event_name,

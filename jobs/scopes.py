@@ -14,7 +14,7 @@ offer the scopes without loading the database driver.
 from __future__ import annotations
 
 from jobs.errors import PermissionDenied
-from jobs.store.rows import Caller
+from jobs.model import Caller
 
 SUBMIT = "submit"
 ADMIN = "admin"

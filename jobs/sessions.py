@@ -24,8 +24,8 @@ from psycopg_pool import AsyncConnectionPool
 from jobs import keys
 from jobs.clock import Clock
 from jobs.errors import Unauthenticated
+from jobs.model import Caller
 from jobs.store import sessions as store
-from jobs.store.rows import Caller
 
 # token_urlsafe(32) is 43 characters; anything much longer is not one of ours.
 _MAX_ID_LENGTH = 100

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from psycopg_pool import AsyncConnectionPool
 
 from jobs.errors import InvalidArgument, OutOfRange
+from jobs.model import ChangeFilter, ChangeView
 from jobs.status import Status
 from jobs.store import destinations as destination_store
 from jobs.store import status_changes as store
-from jobs.store.status_changes import ChangeFilter, ChangeView
 
 __all__ = ["ChangeFilter", "ChangeView", "Position", "StatusFeed"]
 

@@ -26,12 +26,12 @@ from jobs import queue
 from jobs.clock import Clock
 from jobs.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from jobs.group_commit import GroupCommit
+from jobs.model import Delivery, Event, StatusChange
 from jobs.platforms.catalog import deadline_for
 from jobs.settings import Settings
 from jobs.status import Status
 from jobs.store import destinations as destination_store
 from jobs.store import events as event_store
-from jobs.store.rows import Delivery, Event, StatusChange
 from jobs.store.status_changes import record_status_changes
 from jobs.validation import (
     ContentInput,

@@ -11,9 +11,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Protocol
 
+from jobs.model import StatusChange
 from jobs.status import IN_PROGRESS, FailureReason, Status, as_status, transition
 from jobs.store.deliveries import AttemptRecord, DeliveryUpdate
-from jobs.store.rows import StatusChange
 
 
 class DeliveryRef(Protocol):

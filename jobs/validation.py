@@ -18,11 +18,11 @@ from jobs import retry_policy
 from jobs.currencies import ISO_4217
 from jobs.errors import FailedPrecondition, FieldViolation
 from jobs.json_values import all_finite
+from jobs.model import Destination
 from jobs.pii import InvalidPersonalData, hash_user_data
 from jobs.platforms.catalog import ACTION_SOURCES, deadline_for
 from jobs.settings import Settings
 from jobs.store.events import NewEvent
-from jobs.store.rows import Destination
 
 MAX_ID_LENGTH = 256
 MAX_NAME_LENGTH = 128

@@ -24,8 +24,8 @@ from typing import Any
 import grpc
 
 from jobs.errors import InvalidArgument, Unauthenticated
+from jobs.model import Caller, Workspace
 from jobs.scopes import ADMIN, SUBMIT, require_scope
-from jobs.store.rows import Caller, Workspace
 from server.errors import abort
 
 PUBLIC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")

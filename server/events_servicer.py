@@ -17,9 +17,9 @@ import grpc
 from tenaz.v1 import events_pb2, events_pb2_grpc
 
 from jobs.errors import InvalidArgument
+from jobs.model import EventFilter
 from jobs.operations import CANCEL, RETRY
 from jobs.runtime import Runtime
-from jobs.store.events import EventFilter
 from jobs.submission import check_batch_size
 from server import mapping
 from server.auth import current_key_id, current_workspace

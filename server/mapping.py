@@ -13,14 +13,13 @@ from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
 from google.protobuf.json_format import MessageToDict
 from tenaz.v1 import destinations_pb2, events_pb2
 
+from jobs import model
 from jobs.destinations import DestinationSpec
 from jobs.errors import InvalidArgument
+from jobs.model import ChangeView, OperationRow
 from jobs.operations import DeliveryFilterInput
 from jobs.stats import Stats
 from jobs.status import FailureReason, Status, as_status
-from jobs.store import rows
-from jobs.store.operations import OperationRow
-from jobs.store.status_changes import ChangeView
 from jobs.submission import ContentInput, EventInput
 
 _USER_FIELDS = (
@@ -195,7 +194,7 @@ def _custom_data(custom: dict[str, Any]) -> events_pb2.CustomData:
     return proto
 
 
-def stored_event(event: rows.Event) -> events_pb2.StoredEvent:
+def stored_event(event: model.Event) -> events_pb2.StoredEvent:
     payload = event.payload
     user = payload.get("user_data", {})
     proto_custom = _custom_data(payload.get("custom_data", {}))
@@ -218,7 +217,7 @@ def stored_event(event: rows.Event) -> events_pb2.StoredEvent:
     )
 
 
-def delivery(row: rows.Delivery) -> events_pb2.Delivery:
+def delivery(row: model.Delivery) -> events_pb2.Delivery:
     return events_pb2.Delivery(
         id=str(row.id),
         destination=row.destination_name,
@@ -238,7 +237,7 @@ def delivery(row: rows.Delivery) -> events_pb2.Delivery:
     )
 
 
-def attempt(row: rows.Attempt) -> events_pb2.Attempt:
+def attempt(row: model.Attempt) -> events_pb2.Attempt:
     return events_pb2.Attempt(
         number=row.number,
         trigger=row.trigger,
@@ -280,7 +279,7 @@ def destination_spec(message: destinations_pb2.Destination) -> DestinationSpec:
     )
 
 
-def destination(row: rows.Destination) -> destinations_pb2.Destination:
+def destination(row: model.Destination) -> destinations_pb2.Destination:
     message = destinations_pb2.Destination(
         name=row.name,
         enabled=row.enabled,

@@ -19,9 +19,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from jobs.model import StatusChange
 from jobs.runtime import Runtime
 from jobs.settings import Settings
-from jobs.store.rows import StatusChange
 from jobs.store.status_changes import record_status_changes
 
 

@@ -10,7 +10,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from jobs.store.rows import Destination
+from jobs.model import Destination
 
 _COLUMNS = (
     "id, workspace_id, name, kind, enabled, settings, secret, retry_interval_seconds, rate_limit,"

@@ -12,7 +12,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import class_row, dict_row
 from psycopg.types.json import Jsonb
 
-from jobs.store.rows import Attempt, Delivery, Event
+from jobs.model import Attempt, Delivery, Event, EventFilter
 
 
 @dataclass(frozen=True)
@@ -184,19 +184,6 @@ def _with_deliveries(event: Event, deliveries: list[Delivery]) -> Event:
         received_at=event.received_at,
         deliveries=tuple(deliveries),
     )
-
-
-@dataclass(frozen=True)
-class EventFilter:
-    statuses: Sequence[str] = ()
-    destination_id: int | None = None
-    event_name: str = ""
-    received_after: dt.datetime | None = None
-    received_before: dt.datetime | None = None
-    event_ids: Sequence[str] = ()
-    # One exact value that may be either the client's event_id or its order_id
-    # (the dashboard's search box, where operators paste whichever they have).
-    event_or_order_id: str = ""
 
 
 async def list_events(

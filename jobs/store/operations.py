@@ -11,55 +11,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
-
-@dataclass(frozen=True)
-class OperationRow:
-    id: int
-    workspace_id: int
-    kind: str
-    state: str
-    filter: dict[str, Any]
-    total: int
-    processed: int
-    changed: int
-    skipped: int
-    last_delivery_id: int
-    error: str
-    created_at: dt.datetime
-    finished_at: dt.datetime | None
-
-
-@dataclass(frozen=True)
-class DeliveryWhere:
-    """A DeliveryFilter with the destination resolved to its id."""
-
-    statuses: Sequence[str] = ()
-    destination_id: int | None = None
-    event_name: str = ""
-    created_after: dt.datetime | None = None
-    created_before: dt.datetime | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "statuses": list(self.statuses),
-            "destination_id": self.destination_id,
-            "event_name": self.event_name,
-            "created_after": self.created_after.isoformat() if self.created_after else None,
-            "created_before": self.created_before.isoformat() if self.created_before else None,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> DeliveryWhere:
-        def when(value: str | None) -> dt.datetime | None:
-            return dt.datetime.fromisoformat(value) if value else None
-
-        return cls(
-            statuses=tuple(data.get("statuses") or ()),
-            destination_id=data.get("destination_id"),
-            event_name=data.get("event_name") or "",
-            created_after=when(data.get("created_after")),
-            created_before=when(data.get("created_before")),
-        )
+from jobs.model import DeliveryWhere, OperationRow
 
 
 @dataclass(frozen=True)

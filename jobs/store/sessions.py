@@ -6,7 +6,7 @@ import datetime as dt
 
 from psycopg import AsyncConnection
 
-from jobs.store.rows import Caller
+from jobs.model import Caller
 from jobs.store.workspaces import CALLER_COLUMNS, caller_of
 
 

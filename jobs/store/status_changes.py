@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
-from jobs.store.rows import StatusChange
+from jobs.model import ChangeFilter, ChangeView, StatusChange
 
 # Status-change sequence numbers must reach readers in order, with none appearing
 # later behind a reader's cursor, although writers commit in any order. Writers
@@ -46,31 +45,6 @@ async def record_status_changes(conn: AsyncConnection, changes: Sequence[StatusC
             [c.at for c in changes],
         ),
     )
-
-
-@dataclass(frozen=True)
-class ChangeView:
-    """A status change with the names a dashboard shows."""
-
-    seq: int
-    event_id: int
-    client_event_id: str
-    event_name: str
-    delivery_id: int
-    destination: str
-    from_status: str | None
-    to_status: str
-    at: dt.datetime
-    attempt_number: int
-    error: str
-
-
-@dataclass(frozen=True)
-class ChangeFilter:
-    destination_ids: Sequence[int] = ()
-    statuses: Sequence[str] = ()
-    event_names: Sequence[str] = ()
-    client_event_ids: Sequence[str] = ()
 
 
 @dataclass(frozen=True)

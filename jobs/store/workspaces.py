@@ -10,7 +10,7 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.rows import class_row
 
-from jobs.store.rows import Caller, Workspace
+from jobs.model import Caller, Workspace
 
 
 @dataclass(frozen=True)

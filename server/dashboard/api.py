@@ -20,10 +20,10 @@ from aiohttp import web
 
 from jobs.destinations import DestinationSpec
 from jobs.errors import InvalidArgument, NotFound
+from jobs.model import EventFilter
 from jobs.operations import CANCEL, RETRY
 from jobs.runtime import Runtime
 from jobs.stats import DEFAULT_BUCKET, DEFAULT_WINDOW
-from jobs.store.events import EventFilter
 from server.dashboard import encode, params
 from server.dashboard.auth import workspace
 

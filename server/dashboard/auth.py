@@ -27,9 +27,9 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from jobs.errors import InvalidArgument, Unauthenticated
+from jobs.model import Caller, Workspace
 from jobs.scopes import ADMIN, require_scope
 from jobs.sessions import SessionService
-from jobs.store.rows import Caller, Workspace
 from server.auth import KeyCache
 from server.dashboard.errors import error_response
 from server.dashboard.params import json_object

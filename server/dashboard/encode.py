@@ -12,11 +12,9 @@ import datetime as dt
 from typing import Any
 
 from jobs import retry_policy
+from jobs.model import Attempt, ChangeView, Delivery, Event, OperationRow
 from jobs.stats import OUTCOMES, Stats
 from jobs.status import LABELS_EN, LABELS_PT_BR, TERMINAL, FailureReason, Status
-from jobs.store.operations import OperationRow
-from jobs.store.rows import Attempt, Delivery, Event
-from jobs.store.status_changes import ChangeView
 
 JSON = dict[str, Any]
 

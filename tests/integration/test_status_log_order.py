@@ -8,10 +8,9 @@ import pytest
 from tenaz.client import TenazClient, make_event
 
 from jobs.clock import FakeClock
+from jobs.model import ChangeFilter, StatusChange
 from jobs.runtime import Runtime
 from jobs.store import status_changes
-from jobs.store.rows import StatusChange
-from jobs.store.status_changes import ChangeFilter
 
 
 async def test_a_reader_waits_for_an_earlier_number_still_in_flight(
