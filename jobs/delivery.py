@@ -36,27 +36,17 @@ from dataclasses import dataclass
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from jobs import queue, retry_policy
+from jobs import decisions, queue
 from jobs.clock import Clock
 from jobs.connectors import ConnectorFactory, ConnectorUnavailable
-from jobs.endings import EXPIRED_MESSAGE
-from jobs.model import Destination, StatusChange
+from jobs.model import Destination
+from jobs.moves import AttemptStart, Move, write
 from jobs.platforms.base import AttemptScope, Connector, Outcome, OutcomeKind, OutgoingEvent
 from jobs.settings import Settings
-from jobs.status import IN_PROGRESS, FailureReason, Status, as_status, attempt_status, transition
-from jobs.store import deliveries as store
-from jobs.store import destinations as destination_store
-from jobs.store import rate_log
-from jobs.store.status_changes import record_status_changes
-from jobs.transitions import change, end_unsent
+from jobs.status import IN_PROGRESS, Status, as_status
+from jobs.store import deliveries, destinations, rate_log
 
 log = logging.getLogger(__name__)
-
-_OUTCOME_COLUMN = {
-    OutcomeKind.SUCCEEDED: "succeeded",
-    OutcomeKind.EXTERNAL_PROBLEM: "external_problem",
-    OutcomeKind.REJECTED: "rejected",
-}
 
 
 # The window a destination's rate limit is kept over (see _rate_allowance).
@@ -164,6 +154,7 @@ class DeliveryEngine:
         self._waiting: set[int] = set()
         self._slots = DestinationSlots(settings.destination_concurrency)
         self._batch_limits = BatchLimits()
+        self._rule = settings.deadline_rule
 
     def retry_interval(self, destination: Destination) -> dt.timedelta:
         return destination.retry_interval or self._settings.retry_interval
@@ -179,7 +170,7 @@ class DeliveryEngine:
 
     async def _deliver_due(self, destination_id: int) -> int:
         async with self._pool.connection() as conn:
-            destination = await destination_store.get_destination_by_id(conn, destination_id)
+            destination = await destinations.get_destination_by_id(conn, destination_id)
         if destination is None or not destination.enabled:
             return 0
         try:
@@ -281,51 +272,30 @@ class DeliveryEngine:
     async def _claim(self, destination: Destination, limit: int) -> Round:
         now = self._clock.now()
         claimed: list[Claimed] = []
-        updates: list[store.DeliveryUpdate] = []
-        expired: list[store.AttemptRecord] = []
-        changes: list[StatusChange] = []
+        moves: list[Move] = []
         async with self._pool.connection() as conn, conn.transaction():
             if destination.rate_limit:
                 limit, held_until = await self._rate_allowance(conn, destination, now, limit)
                 if held_until is not None:
                     return Round([], 0, limit, held_until)
-            due = await store.lock_due(conn, destination_id=destination.id, now=now, limit=limit)
+            due = await deliveries.lock_due(
+                conn, destination_id=destination.id, now=now, limit=limit
+            )
             for row in due:
-                number = row.attempt_count + 1
-                if not retry_policy.can_send(now, row.deadline, self._settings.attempt_budget):
-                    # Never send past the deadline: Meta would reject the whole batch.
-                    ending = end_unsent(
-                        row, FailureReason.EXPIRED, EXPIRED_MESSAGE, outcome="expired", at=now
-                    )
-                    updates.append(ending.update)
-                    changes.extend(ending.changes)
-                    if ending.attempt is not None:
-                        expired.append(ending.attempt)
-                    continue
-                target = attempt_status(row.status)
-                updates.append(
-                    store.DeliveryUpdate(
-                        row.id,
-                        target,
-                        number,
-                        None,
-                        now + self._settings.attempt_lease,
-                        "",
-                        "",
-                        attempt_started_at=now,
-                    )
+                decided = decisions.start_or_expire(
+                    row, now=now, lease=self._settings.attempt_lease, rule=self._rule
                 )
-                changes.append(change(row, target, attempt_number=number, error="", at=now))
-                claimed.append(Claimed(row.id, number, OutgoingEvent(row.id, row.payload)))
+                moves.extend(decided)
+                start = decided[-1].attempt
+                if isinstance(start, AttemptStart):
+                    claimed.append(
+                        Claimed(row.id, start.number, OutgoingEvent(row.id, row.payload))
+                    )
             if destination.rate_limit and claimed:
                 await rate_log.record_sent(
                     conn, destination.id, now, len(claimed), forget_before=now - RATE_WINDOW
                 )
-            # The writes need no answer: sent together, they cost one round trip.
-            async with conn.pipeline():
-                await store.update_deliveries(conn, updates, now=now)
-                await store.record_attempts(conn, expired)
-                await record_status_changes(conn, changes)
+            await write(conn, self._app, moves, now=now)
         return Round(claimed, len(due), limit, None)
 
     async def _rate_allowance(
@@ -362,57 +332,31 @@ class DeliveryEngine:
     ) -> None:
         now = self._clock.now()
         expected = {c.delivery_id: c.attempt_number for c in claimed}
-        outcomes = sent.outcomes
-        by_id = {o.delivery_id: o for o in outcomes}
-        updates: list[store.DeliveryUpdate] = []
-        ends: list[store.AttemptRecord] = []
-        changes: list[StatusChange] = []
-        retry_times: set[dt.datetime] = set()
+        by_id = {o.delivery_id: o for o in sent.outcomes}
+        moves: list[Move] = []
         tally: Counter[str] = Counter()
         interval = self.retry_interval(destination)
         async with self._pool.connection() as conn, conn.transaction():
-            for row in await store.lock_deliveries(conn, list(expected)):
-                number = expected[row.id]
-                if as_status(row.status) not in IN_PROGRESS or row.attempt_count != number:
+            for row in await deliveries.lock_deliveries(conn, list(expected)):
+                if (
+                    as_status(row.status) not in IN_PROGRESS
+                    or row.attempt_count != expected[row.id]
+                ):
+                    # The lease ran out and the sweeper took the delivery back meanwhile.
                     tally["stale"] += 1
                     continue
-                outcome = by_id[row.id]
-                status, reason, next_at, error = self._decide(
-                    row.status, row.deadline, outcome, now, interval
+                move = decisions.after_outcome(
+                    row,
+                    by_id[row.id],
+                    out_of_time=row.id in sent.out_of_time,
+                    now=now,
+                    interval=interval,
+                    rule=self._rule,
                 )
-                if next_at is not None:
-                    retry_times.add(next_at)
-                updates.append(
-                    store.DeliveryUpdate(row.id, status, number, next_at, None, reason, error)
-                )
-                ends.append(
-                    store.AttemptRecord(
-                        row.id,
-                        number,
-                        row.next_trigger,
-                        row.attempt_started_at or now,
-                        now,
-                        "attempt_budget"
-                        if row.id in sent.out_of_time
-                        else _OUTCOME_COLUMN[outcome.kind],
-                        outcome.http_status,
-                        outcome.platform_code,
-                        outcome.platform_subcode,
-                        outcome.message,
-                        outcome.response_excerpt,
-                    )
-                )
-                changes.append(change(row, status, attempt_number=number, error=error, at=now))
-                tally[status if status != Status.FAILED else f"FAILED:{reason}"] += 1
-            async with conn.pipeline():
-                await store.update_deliveries(conn, updates, now=now)
-                await store.record_attempts(conn, ends)
-                await self._flag_credentials(conn, destination, outcomes, now)
-                for at in sorted(retry_times):
-                    await queue.defer_delivery(
-                        self._app, conn, destination_id=destination.id, at=at
-                    )
-                await record_status_changes(conn, changes)
+                moves.append(move)
+                tally[move.to if move.to != Status.FAILED else f"FAILED:{move.reason}"] += 1
+            await self._flag_credentials(conn, destination, sent.outcomes, now)
+            await write(conn, self._app, moves, now=now)
         log.info(
             "delivery.attempt.finished destination=%s batch=%d latency_ms=%d %s",
             destination.id,
@@ -421,44 +365,11 @@ class DeliveryEngine:
             " ".join(f"{k}={v}" for k, v in sorted(tally.items())),
         )
 
-    def _decide(
-        self,
-        current: str,
-        deadline: dt.datetime,
-        outcome: Outcome,
-        now: dt.datetime,
-        interval: dt.timedelta,
-    ) -> tuple[Status, str, dt.datetime | None, str]:
-        """(status, failure reason, next attempt, last error) for one outcome."""
-        if outcome.kind is OutcomeKind.SUCCEEDED:
-            return transition(current, Status.SUCCEEDED), "", None, ""
-        if outcome.kind is OutcomeKind.REJECTED:
-            return (
-                transition(current, Status.FAILED),
-                FailureReason.REJECTED,
-                None,
-                outcome.message,
-            )
-        next_at = retry_policy.next_attempt_at(
-            finished_at=now,
-            interval=interval,
-            deadline=deadline,
-            margin=self._settings.deadline_margin,
-        )
-        if next_at is None:
-            return (
-                transition(current, Status.FAILED),
-                FailureReason.EXPIRED,
-                None,
-                outcome.message,
-            )
-        return transition(current, Status.WAITING_RETRY), "", next_at, outcome.message
-
     async def _flag_unavailable(self, destination: Destination, reason: str) -> None:
         """Nothing can be sent to the destination until the operator fixes it: say so where
         operators look (its health), and leave its deliveries to wait or expire."""
         async with self._pool.connection() as conn, conn.transaction():
-            await destination_store.set_needs_action(
+            await destinations.set_needs_action(
                 conn,
                 destination_id=destination.id,
                 needs_action=True,
@@ -476,7 +387,7 @@ class DeliveryEngine:
     ) -> None:
         refused = next((o for o in outcomes if o.needs_action), None)
         if refused is not None:
-            await destination_store.set_needs_action(
+            await destinations.set_needs_action(
                 conn,
                 destination_id=destination.id,
                 needs_action=True,
@@ -489,7 +400,7 @@ class DeliveryEngine:
                 refused.platform_code,
             )
         elif destination.needs_action and any(o.kind is OutcomeKind.SUCCEEDED for o in outcomes):
-            await destination_store.set_needs_action(
+            await destinations.set_needs_action(
                 conn, destination_id=destination.id, needs_action=False, reason="", now=now
             )
 

@@ -258,8 +258,9 @@ class DestinationService:
                 raise NotFound(f"no destination named {name!r}")
             now = self._clock.now()
             await store.soft_delete_destination(conn, destination_id=current.id, now=now)
-            ended = await endings.end_batch_of_deleted(conn, now, destination_id=current.id)
-        ended += await endings.in_batches(self._pool, self._clock, endings.of_deleted(current.id))
+            batch = endings.of_deleted(self._app, current.id)
+            ended = await batch(conn, now)
+        ended += await endings.in_batches(self._pool, self._clock, batch)
         log.info("destination.deleted destination=%s deliveries_ended=%d", current.id, ended)
         return ended
 

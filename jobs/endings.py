@@ -1,10 +1,9 @@
 """Ending the deliveries that can no longer go out: past their deadline, or their
 destination deleted.
 
-Each ends FAILED through the status model (`jobs.transitions.end_unsent`), with
-its row, attempt and status changes in one transaction. The work goes in batches
-of rows locked with SKIP LOCKED: a million deliveries make a series of short
-transactions, none of which waits for a worker (or deadlocks with one); a row a
+Each ends FAILED as `jobs.decisions.end_unsent` decides, written by `jobs.moves`. The
+work goes in batches of rows locked with SKIP LOCKED: a million deliveries make a series
+of short transactions, none of which waits for a worker (or deadlocks with one); a row a
 worker holds at that instant is left to the next sweep.
 """
 
@@ -12,52 +11,49 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from jobs import retry_policy
+from jobs import queue
 from jobs.clock import Clock
+from jobs.decisions import DELETED_MESSAGE, EXPIRED_MESSAGE, end_unsent
+from jobs.moves import write
+from jobs.retry_policy import DeadlineRule
 from jobs.status import FailureReason
-from jobs.store import deliveries as store
-from jobs.store.status_changes import record_status_changes
-from jobs.transitions import Ending, end_unsent
+from jobs.store import deliveries
 
 BATCH = 1000
-EXPIRED_MESSAGE = "the platform's deadline for this event passed before it was delivered"
-DELETED_MESSAGE = "the destination was deleted before the platform confirmed the event"
 
 # One transaction's share of the work: how many deliveries it ended.
 Batch = Callable[[AsyncConnection, dt.datetime], Awaitable[int]]
 
 
-async def write(conn: AsyncConnection, endings: Sequence[Ending], *, now: dt.datetime) -> None:
-    await store.update_deliveries(conn, [e.update for e in endings], now=now)
-    await store.record_attempts(conn, [e.attempt for e in endings if e.attempt is not None])
-    await record_status_changes(conn, [c for e in endings for c in e.changes])
-
-
-async def expire_batch(conn: AsyncConnection, now: dt.datetime, *, budget: dt.timedelta) -> int:
-    """End as FAILED `expired` a batch of due deliveries that can no longer be sent in time
-    (an attempt of `budget` starting now would end past the deadline).
+async def expire_batch(
+    conn: AsyncConnection, now: dt.datetime, *, app: queue.App, rule: DeadlineRule
+) -> int:
+    """End as FAILED `expired` a batch of due deliveries that can no longer be sent in time.
 
     In-progress deliveries are not here: the lease recovery ends those whose
     deadline passed, when their attempt is known to be over.
     """
-    rows = await store.lock_due_past_deadline(
-        conn, cutoff=now + retry_policy.SEND_GUARD + budget, limit=BATCH
+    rows = await deliveries.lock_due_past_deadline(
+        conn, cutoff=rule.expiry_cutoff(now), limit=BATCH
     )
-    endings = [
-        end_unsent(r, FailureReason.EXPIRED, EXPIRED_MESSAGE, outcome="expired", at=now)
-        for r in rows
+    moves = [
+        move
+        for row in rows
+        for move in end_unsent(
+            row, FailureReason.EXPIRED, EXPIRED_MESSAGE, outcome="expired", now=now
+        )
     ]
-    await write(conn, endings, now=now)
+    await write(conn, app, moves, now=now)
     return len(rows)
 
 
 async def end_batch_of_deleted(
-    conn: AsyncConnection, now: dt.datetime, *, destination_id: int
+    conn: AsyncConnection, now: dt.datetime, *, app: queue.App, destination_id: int
 ) -> int:
     """End as FAILED `destination_deleted` a batch of a deleted destination's deliveries.
 
@@ -66,21 +62,30 @@ async def end_batch_of_deleted(
     can bring the delivery back, so the delivery ends now rather than on an answer
     that might never come.
     """
-    rows = await store.lock_unfinished_of_destination(
+    rows = await deliveries.lock_unfinished_of_destination(
         conn, destination_id=destination_id, limit=BATCH
     )
-    endings = [
-        end_unsent(
-            r, FailureReason.DESTINATION_DELETED, DELETED_MESSAGE, outcome="interrupted", at=now
+    moves = [
+        move
+        for row in rows
+        for move in end_unsent(
+            row,
+            FailureReason.DESTINATION_DELETED,
+            DELETED_MESSAGE,
+            outcome="interrupted",
+            now=now,
         )
-        for r in rows
     ]
-    await write(conn, endings, now=now)
+    await write(conn, app, moves, now=now)
     return len(rows)
 
 
-def of_deleted(destination_id: int) -> Batch:
-    return functools.partial(end_batch_of_deleted, destination_id=destination_id)
+def of_deleted(app: queue.App, destination_id: int) -> Batch:
+    return functools.partial(end_batch_of_deleted, app=app, destination_id=destination_id)
+
+
+def past_deadline(app: queue.App, rule: DeadlineRule) -> Batch:
+    return functools.partial(expire_batch, app=app, rule=rule)
 
 
 async def in_batches(pool: AsyncConnectionPool, clock: Clock, batch: Batch) -> int:

@@ -90,7 +90,7 @@ class Event:
     deliveries: tuple[Delivery, ...] = field(default=())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class StatusChange:
     """One transition of one delivery, as the status stream will serve it."""
 

@@ -22,23 +22,21 @@ from collections.abc import Sequence
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from jobs import queue, retry_policy
+from jobs import decisions, queue
 from jobs.clock import Clock
 from jobs.errors import InvalidArgument, NotFound
-from jobs.model import DeliveryWhere, OperationRow, StatusChange
-from jobs.status import FailureReason, Status, as_status, transition
+from jobs.model import DeliveryWhere, OperationRow
+from jobs.moves import Move, write
+from jobs.retry_policy import DeadlineRule
+from jobs.status import Status, as_status
 from jobs.store import destinations as destination_store
 from jobs.store import operations as store
-from jobs.store.deliveries import DeliveryUpdate, update_deliveries
-from jobs.store.status_changes import record_status_changes
-from jobs.transitions import change
 
 log = logging.getLogger(__name__)
 
 MAX_IDS = 1000
 CHUNK = 500
 RETRY, CANCEL = "retry", "cancel"
-CANCELLED_MESSAGE = "cancelled by an operator"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,13 +50,13 @@ class DeliveryFilterInput:
 
 class OperationService:
     def __init__(
-        self, pool: AsyncConnectionPool, clock: Clock, app: queue.App, budget: dt.timedelta
+        self, pool: AsyncConnectionPool, clock: Clock, app: queue.App, rule: DeadlineRule
     ) -> None:
         self._pool = pool
         self._clock = clock
         self._app = app
         # Retries are refused when an attempt started now could not end by the deadline.
-        self._budget = budget
+        self._rule = rule
 
     async def start(
         self,
@@ -194,47 +192,27 @@ class OperationService:
         now: dt.datetime,
     ) -> int:
         """Apply the operation to locked deliveries; return how many changed."""
-        updates: list[DeliveryUpdate] = []
-        changes: list[StatusChange] = []
+        moves: list[Move] = []
         manual: list[int] = []
-        destinations: set[int] = set()
+        waiting: set[int] = set()
         for row in rows:
             status = as_status(row.status)
             if kind == RETRY:
                 if status not in (Status.FAILED, Status.WAITING_RETRY):
                     continue
-                if row.destination_deleted:
-                    continue
-                if not retry_policy.can_send(now, row.deadline, self._budget):
+                if row.destination_deleted or not self._rule.can_start(now, row.deadline):
                     continue
                 if status is Status.FAILED:
-                    target = transition(status, Status.WAITING_RETRY)
-                    updates.append(
-                        DeliveryUpdate(
-                            row.id, target, row.attempt_count, now, None, "", row.last_error
-                        )
-                    )
-                    changes.append(change(row, target, error="retried by an operator", at=now))
+                    moves.append(decisions.retried(row, now=now))
+                else:
+                    waiting.add(row.destination_id)
                 manual.append(row.id)
-                destinations.add(row.destination_id)
             elif status is Status.WAITING_RETRY:
-                target = transition(status, Status.FAILED)
-                updates.append(
-                    DeliveryUpdate(
-                        row.id,
-                        target,
-                        row.attempt_count,
-                        None,
-                        None,
-                        FailureReason.CANCELLED,
-                        CANCELLED_MESSAGE,
-                    )
-                )
-                changes.append(change(row, target, error=CANCELLED_MESSAGE, at=now))
-        await update_deliveries(conn, updates, now=now)
+                moves.append(decisions.cancelled(row))
+        written = await write(conn, self._app, moves, now=now)
         if manual:
+            # Due now, and the attempt says an operator asked for it.
             await store.mark_manual(conn, ids=manual, now=now)
-        for destination_id in sorted(destinations):
+        for destination_id in sorted(waiting - {d for d, _ in written.jobs}):
             await queue.defer_delivery(self._app, conn, destination_id=destination_id)
-        await record_status_changes(conn, changes)
-        return len(manual) if kind == RETRY else len(updates)
+        return len(manual) if kind == RETRY else len(moves)

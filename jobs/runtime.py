@@ -106,7 +106,7 @@ async def open_runtime(
             submissions=SubmissionService(pool, clock, settings, app),
             destinations=DestinationService(pool, clock, app, secrets, egress),
             reads=EventReads(pool),
-            operations=OperationService(pool, clock, app, settings.attempt_budget),
+            operations=OperationService(pool, clock, app, settings.deadline_rule),
             stats=StatsService(pool, clock),
             feed=StatusFeed(pool),
             retention=Retention(pool, clock, settings),

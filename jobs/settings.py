@@ -16,8 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jobs.base_url import BaseUrl, parse_allowlist
+from jobs.retry_policy import SEND_GUARD, DeadlineRule
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+# Time the last planned attempt has to reach a worker before it could no longer end in time.
+_LAST_CALL_SLACK = dt.timedelta(minutes=1)
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
 
@@ -200,6 +203,11 @@ class Settings:
         return settings
 
     @property
+    def deadline_rule(self) -> DeadlineRule:
+        """The one rule of deadlines (see jobs/retry_policy.py), from these settings."""
+        return DeadlineRule(margin=self.deadline_margin, budget=self.attempt_budget)
+
+    @property
     def grpc_tls(self) -> TlsPair | None:
         if self.tls_cert is None or self.tls_key is None:
             return None
@@ -239,10 +247,6 @@ class Settings:
             raise SettingsError("TENAZ_ATTEMPT_LEASE and TENAZ_SWEEP_INTERVAL must be positive")
         if self.session_ttl <= dt.timedelta(0):
             raise SettingsError("TENAZ_SESSION_TTL must be positive")
-        if self.attempt_lease < 5 * self.http_timeout:
-            # An attempt may make several requests (a rejected batch is split); a
-            # lease that runs out mid-attempt makes another worker send it again.
-            raise SettingsError("TENAZ_ATTEMPT_LEASE must be at least 5 x TENAZ_HTTP_TIMEOUT")
         if self.http_timeout <= dt.timedelta(0):
             raise SettingsError("TENAZ_HTTP_TIMEOUT must be positive")
         if not self.http_timeout <= self.attempt_budget <= self.attempt_lease / 2:
@@ -253,9 +257,10 @@ class Settings:
                 "TENAZ_ATTEMPT_BUDGET must be at least TENAZ_HTTP_TIMEOUT and at most half"
                 " of TENAZ_ATTEMPT_LEASE"
             )
-        if self.deadline_margin < self.attempt_budget + dt.timedelta(seconds=30):
-            # The last attempt must end, splits and all, before the platform's deadline.
-            raise SettingsError("TENAZ_DEADLINE_MARGIN must be at least TENAZ_ATTEMPT_BUDGET + 30s")
+        if self.deadline_margin < self.attempt_budget + SEND_GUARD + _LAST_CALL_SLACK:
+            # The last attempt is planned at the margin; it must reach a worker (a busy
+            # queue, a rate limit) and end, splits and all, before the deadline.
+            raise SettingsError("TENAZ_DEADLINE_MARGIN must be at least TENAZ_ATTEMPT_BUDGET + 90s")
         if self.database_url and not self.secret_key:
             raise SettingsError(
                 "TENAZ_SECRET_KEY is required with TENAZ_DATABASE_URL (every process sharing the"

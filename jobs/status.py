@@ -4,14 +4,14 @@ Every write of a delivery status goes through `transition`, so an illegal move
 (say SUCCEEDED -> RESENDING) is an error in the program, never a row in the
 database.
 
-    PENDING -> SENDING -> SUCCEEDED | FAILED | WAITING_RETRY
+    (birth) -> PENDING -> SENDING -> SUCCEEDED | FAILED | WAITING_RETRY
     WAITING_RETRY -> RESENDING -> SUCCEEDED | FAILED | WAITING_RETRY
     WAITING_RETRY -> FAILED      (expired / cancelled / destination deleted)
     FAILED -> WAITING_RETRY      (manual retry or bulk replay)
 
 A PENDING delivery that can no longer go out (its deadline passed, or its
 destination was deleted) ends through SENDING with an attempt that sends
-nothing: see `jobs.transitions.end_unsent`.
+nothing: see `jobs.decisions.end_unsent`. Every status is written by `jobs.moves`.
 """
 
 from __future__ import annotations
@@ -79,20 +79,29 @@ TRANSITIONS: frozenset[tuple[Status, Status]] = frozenset(
     }
 )
 
+# The status every delivery is born in.
+BIRTH = Status.PENDING
 TERMINAL: frozenset[Status] = frozenset({Status.SUCCEEDED, Status.FAILED})
 IN_PROGRESS: frozenset[Status] = frozenset({Status.SENDING, Status.RESENDING})
 DUE_STATUSES: frozenset[Status] = frozenset({Status.PENDING, Status.WAITING_RETRY})
 
 
 class IllegalTransition(RuntimeError):
-    def __init__(self, current: Status, target: Status) -> None:
-        super().__init__(f"illegal delivery transition {current} -> {target}")
+    def __init__(self, current: Status | None, target: Status) -> None:
+        super().__init__(f"illegal delivery transition {current or '(birth)'} -> {target}")
         self.current = current
         self.target = target
 
 
-def transition(current: Status | str, target: Status) -> Status:
-    """Return `target` if the status model allows `current -> target`, else raise."""
+def transition(current: Status | str | None, target: Status) -> Status:
+    """Return `target` if the status model allows `current -> target`, else raise.
+
+    `current` None is a delivery's birth, which only PENDING may follow.
+    """
+    if current is None:
+        if target is not BIRTH:
+            raise IllegalTransition(None, target)
+        return target
     current = as_status(current)
     if (current, target) not in TRANSITIONS:
         raise IllegalTransition(current, target)

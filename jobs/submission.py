@@ -22,17 +22,17 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from jobs import queue
+from jobs import decisions, queue
 from jobs.clock import Clock
 from jobs.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from jobs.group_commit import GroupCommit
-from jobs.model import Delivery, Event, StatusChange
+from jobs.model import Delivery, Event
+from jobs.moves import NewDelivery, write
 from jobs.platforms.catalog import deadline_for
 from jobs.settings import Settings
 from jobs.status import Status
 from jobs.store import destinations as destination_store
 from jobs.store import events as event_store
-from jobs.store.status_changes import record_status_changes
 from jobs.validation import (
     ContentInput,
     DestinationChoice,
@@ -228,25 +228,19 @@ class SubmissionService:
         created = await event_store.insert_deliveries(
             conn, workspace_id=workspace_id, rows=rows, now=now
         )
-        for destination_id in sorted({d for _, _, d in created}):
-            await queue.defer_delivery(self._app, conn, destination_id=destination_id)
-        await record_status_changes(
-            conn,
-            [
-                StatusChange(
+        births = [
+            decisions.born(
+                NewDelivery(
+                    id=delivery_id,
                     workspace_id=workspace_id,
-                    delivery_id=delivery_id,
                     event_id=event_id,
                     destination_id=destination_id,
-                    from_status=None,
-                    to_status=Status.PENDING,
-                    attempt_number=0,
-                    error="",
-                    at=now,
-                )
-                for delivery_id, event_id, destination_id in created
-            ],
-        )
+                ),
+                now=now,
+            )
+            for delivery_id, event_id, destination_id in created
+        ]
+        await write(conn, self._app, births, now=now)
         # The answer is built from what was written, not read back: the rows are new,
         # so what this transaction wrote is what it stored.
         deliveries: dict[int, list[Delivery]] = {}

@@ -20,23 +20,19 @@ lock keeps one sweep at a time), it:
 
 from __future__ import annotations
 
-import functools
 import logging
 
 from psycopg_pool import AsyncConnectionPool
 
-from jobs import endings, queue, retry_policy
+from jobs import decisions, endings, queue
 from jobs.clock import Clock
+from jobs.moves import write
 from jobs.settings import Settings
-from jobs.status import FailureReason, Status, transition
-from jobs.store import deliveries as store
-from jobs.store.status_changes import record_status_changes
-from jobs.transitions import change
+from jobs.store import deliveries
 
 log = logging.getLogger(__name__)
 
 _BATCH = 1000
-_INTERRUPTED = "the attempt was interrupted (the worker stopped before it finished)"
 
 
 class Sweeper:
@@ -47,6 +43,7 @@ class Sweeper:
         self._clock = clock
         self._settings = settings
         self._app = app
+        self._rule = settings.deadline_rule
 
     async def sweep(self) -> dict[str, int]:
         counts = {
@@ -65,43 +62,11 @@ class Sweeper:
         while True:
             now = self._clock.now()
             async with self._pool.connection() as conn, conn.transaction():
-                rows = await store.lock_expired_leases(conn, now=now, limit=_BATCH)
-                updates, ends, changes = [], [], []
-                destinations: set[int] = set()
-                for row in rows:
-                    ends.append(
-                        store.AttemptRecord(
-                            row.id,
-                            row.attempt_count,
-                            row.next_trigger,
-                            row.attempt_started_at or now,
-                            now,
-                            "interrupted",
-                            message=_INTERRUPTED,
-                        )
-                    )
-                    if retry_policy.can_send(now, row.deadline, self._settings.attempt_budget):
-                        target, reason, next_at = Status.WAITING_RETRY, "", now
-                        destinations.add(row.destination_id)
-                    else:
-                        target, reason, next_at = Status.FAILED, FailureReason.EXPIRED, None
-                    updates.append(
-                        store.DeliveryUpdate(
-                            row.id,
-                            transition(row.status, target),
-                            row.attempt_count,
-                            next_at,
-                            None,
-                            reason,
-                            _INTERRUPTED,
-                        )
-                    )
-                    changes.append(change(row, target, error=_INTERRUPTED, at=now))
-                await store.update_deliveries(conn, updates, now=now)
-                await store.record_attempts(conn, ends)
-                for destination_id in sorted(destinations):
-                    await queue.defer_delivery(self._app, conn, destination_id=destination_id)
-                await record_status_changes(conn, changes)
+                rows = await deliveries.lock_expired_leases(conn, now=now, limit=_BATCH)
+                moves = [
+                    decisions.after_interruption(row, now=now, rule=self._rule) for row in rows
+                ]
+                await write(conn, self._app, moves, now=now)
             if rows:
                 log.warning("delivery.attempt.interrupted deliveries=%d", len(rows))
             total += len(rows)
@@ -109,24 +74,23 @@ class Sweeper:
                 return total
 
     async def expire_past_deadline(self) -> int:
-        expire = functools.partial(endings.expire_batch, budget=self._settings.attempt_budget)
-        return await endings.in_batches(self._pool, self._clock, expire)
+        batch = endings.past_deadline(self._app, self._rule)
+        return await endings.in_batches(self._pool, self._clock, batch)
 
     async def finish_deletions(self) -> int:
         async with self._pool.connection() as conn:
-            deleted = await store.deleted_destinations_with_due(conn)
+            deleted = await deliveries.deleted_destinations_with_due(conn)
         total = 0
         for destination_id in deleted:
-            total += await endings.in_batches(
-                self._pool, self._clock, endings.of_deleted(destination_id)
-            )
+            batch = endings.of_deleted(self._app, destination_id)
+            total += await endings.in_batches(self._pool, self._clock, batch)
         return total
 
     async def requeue_overdue(self) -> int:
         cutoff = self._clock.now() - self._settings.sweep_interval
         requeued = 0
         async with self._pool.connection() as conn, conn.transaction():
-            for destination_id in await store.overdue_destinations(conn, cutoff=cutoff):
+            for destination_id in await deliveries.overdue_destinations(conn, cutoff=cutoff):
                 if await queue.defer_delivery(
                     self._app,
                     conn,

@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobs import retry_policy
 from jobs.currencies import ISO_4217
 from jobs.errors import FailedPrecondition, FieldViolation
 from jobs.json_values import all_finite
@@ -118,9 +117,7 @@ def prepare_event(
         if event_time > now + settings.max_future_skew:
             bad("event_time", "is in the future; send the time the conversion happened")
         elif targets and any(
-            not retry_policy.can_send(
-                now, deadline_for(d.kind, event_time), settings.attempt_budget
-            )
+            not settings.deadline_rule.can_start(now, deadline_for(d.kind, event_time))
             for d in targets
         ):
             bad("event_time", "is older than the platform accepts (Meta: 7 days)")

@@ -121,7 +121,17 @@ async def writer_in_flight(database_url: str) -> AsyncIterator[None]:
     after it wait, unread, as they would for a stream that fell behind."""
     conn = await psycopg.AsyncConnection.connect(database_url)
     try:
-        change = StatusChange(0, 0, 0, 0, None, "PENDING", 0, "", dt.datetime.now(dt.UTC))
+        change = StatusChange(
+            workspace_id=0,
+            delivery_id=0,
+            event_id=0,
+            destination_id=0,
+            from_status=None,
+            to_status="PENDING",
+            attempt_number=0,
+            error="",
+            at=dt.datetime.now(dt.UTC),
+        )
         await record_status_changes(conn, [change])
         yield
     finally:

@@ -57,7 +57,7 @@ _LOCKED_COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DeliveryUpdate:
     id: int
     status: str
@@ -70,7 +70,7 @@ class DeliveryUpdate:
     attempt_started_at: dt.datetime | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AttemptRecord:
     """An attempt that has ended, written in one go."""
 

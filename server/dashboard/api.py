@@ -34,7 +34,7 @@ MAX_WINDOW = dt.timedelta(days=366)
 class DashboardApi:
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
-        self._budget = runtime.settings.attempt_budget
+        self._rule = runtime.settings.deadline_rule
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -68,7 +68,7 @@ class DashboardApi:
         now = self._runtime.clock.now()
         return web.json_response(
             {
-                "events": [encode.event(e, now, self._budget, with_attempts=False) for e in events],
+                "events": [encode.event(e, now, self._rule, with_attempts=False) for e in events],
                 "next_page_token": next_token,
             }
         )
@@ -78,7 +78,7 @@ class DashboardApi:
         return web.json_response(
             {
                 "event": encode.event(
-                    found, self._runtime.clock.now(), self._budget, with_attempts=True
+                    found, self._runtime.clock.now(), self._rule, with_attempts=True
                 )
             }
         )

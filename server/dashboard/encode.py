@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from jobs import retry_policy
 from jobs.model import Attempt, ChangeView, Delivery, Event, OperationRow
+from jobs.retry_policy import DeadlineRule
 from jobs.stats import OUTCOMES, Stats
 from jobs.status import LABELS_EN, LABELS_PT_BR, TERMINAL, FailureReason, Status
 
@@ -36,7 +36,7 @@ def status_model() -> JSON:
     }
 
 
-def event(row: Event, now: dt.datetime, budget: dt.timedelta, *, with_attempts: bool) -> JSON:
+def event(row: Event, now: dt.datetime, rule: DeadlineRule, *, with_attempts: bool) -> JSON:
     payload = row.payload
     custom = payload.get("custom_data", {})
     return {
@@ -50,13 +50,11 @@ def event(row: Event, now: dt.datetime, budget: dt.timedelta, *, with_attempts: 
         "currency": custom.get("currency", ""),
         "action_source": payload.get("action_source", ""),
         "customer_fields": sorted(payload.get("user_data", {})),
-        "deliveries": [
-            delivery(d, now, budget, with_attempts=with_attempts) for d in row.deliveries
-        ],
+        "deliveries": [delivery(d, now, rule, with_attempts=with_attempts) for d in row.deliveries],
     }
 
 
-def delivery(row: Delivery, now: dt.datetime, budget: dt.timedelta, *, with_attempts: bool) -> JSON:
+def delivery(row: Delivery, now: dt.datetime, rule: DeadlineRule, *, with_attempts: bool) -> JSON:
     status = Status(row.status)
     encoded: JSON = {
         "id": str(row.id),
@@ -72,7 +70,7 @@ def delivery(row: Delivery, now: dt.datetime, budget: dt.timedelta, *, with_atte
         # Hints for the buttons; the operation service decides and reports skips.
         "can_retry": status in (Status.FAILED, Status.WAITING_RETRY)
         and row.failure_reason != FailureReason.DESTINATION_DELETED
-        and retry_policy.can_send(now, row.deadline, budget),
+        and rule.can_start(now, row.deadline),
         "can_cancel": status is Status.WAITING_RETRY,
     }
     if with_attempts:

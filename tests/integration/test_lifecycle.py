@@ -16,7 +16,7 @@ import pytest
 from tenaz.client import TenazClient, TenazError, make_event
 from tenaz.v1 import events_pb2
 
-from jobs import endings, retry_policy
+from jobs import endings
 from jobs.clock import FakeClock
 from jobs.delivery import Sent
 from jobs.platforms.base import Outcome, OutcomeKind
@@ -77,7 +77,7 @@ async def assert_every_change_is_legal(runtime: Runtime) -> None:
 def expiry_cutoff_for(clock: FakeClock, settings: Settings) -> dt.datetime:
     """The first moment the sweeper may expire an event that happened at `clock.now()`:
     when an attempt using its whole budget could no longer end in time."""
-    return clock.now() + DEADLINE - retry_policy.SEND_GUARD - settings.attempt_budget
+    return settings.deadline_rule.last_start(clock.now() + DEADLINE)
 
 
 # Past the deadline, whatever the destination's state

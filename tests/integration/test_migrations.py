@@ -91,7 +91,17 @@ async def test_an_attempt_running_across_the_upgrade_keeps_its_start_and_trigger
         # The attempt ends after the upgrade: its row is completed, not doubled.
         await deliveries.record_attempts(
             conn,
-            [deliveries.AttemptRecord(1, 2, "manual", started, started, "succeeded", 200)],
+            [
+                deliveries.AttemptRecord(
+                    delivery_id=1,
+                    number=2,
+                    trigger="manual",
+                    started_at=started,
+                    finished_at=started,
+                    outcome="succeeded",
+                    http_status=200,
+                )
+            ],
         )
         cur = await conn.execute("SELECT number, trigger, outcome FROM tenaz_attempts")
         assert await cur.fetchall() == [(2, "manual", "succeeded")]

@@ -73,7 +73,17 @@ async def test_a_rolled_back_writer_leaves_a_gap_readers_pass(
         before = await status_changes.latest_sequence(reader, workspace_id=1)
     writer = await psycopg.AsyncConnection.connect(database_url)
     try:
-        change = StatusChange(1, 1, 1, 1, "PENDING", "SENDING", 1, "", clock.now())
+        change = StatusChange(
+            workspace_id=1,
+            delivery_id=1,
+            event_id=1,
+            destination_id=1,
+            from_status="PENDING",
+            to_status="SENDING",
+            attempt_number=1,
+            error="",
+            at=clock.now(),
+        )
         await status_changes.record_status_changes(writer, [change])
         if rollback:
             await writer.rollback()

@@ -38,6 +38,15 @@ def test_every_pair_is_legal_exactly_when_the_design_says(current: Status, targe
             transition(current, target)
 
 
+@pytest.mark.parametrize("target", list(Status))
+def test_a_delivery_is_born_pending_and_nothing_else(target: Status) -> None:
+    if target is Status.PENDING:
+        assert transition(None, target) is target
+    else:
+        with pytest.raises(IllegalTransition, match="birth"):
+            transition(None, target)
+
+
 def test_an_attempt_starts_as_sending_first_and_resending_after() -> None:
     assert attempt_status("PENDING") is Status.SENDING
     assert attempt_status("WAITING_RETRY") is Status.RESENDING
