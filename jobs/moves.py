@@ -60,7 +60,9 @@ class NewDelivery:
     attempt_count: int = 0
 
 
-@dataclass(frozen=True, kw_only=True)
+# Not frozen: built by the thousand on the delivery path, and a frozen dataclass costs three
+# times as much to build. Nothing changes one after it is built.
+@dataclass(slots=True, kw_only=True)
 class AttemptStart:
     """The move starts attempt `number`; another worker may take it over after `lease_until`."""
 
@@ -68,7 +70,7 @@ class AttemptStart:
     lease_until: dt.datetime
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class AttemptEnd:
     """The move ends attempt `number`, which started at `started_at`, with `outcome`."""
 
@@ -83,7 +85,7 @@ class AttemptEnd:
     response_excerpt: str = ""
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Move:
     """One delivery going from its status (`delivery.status`, empty for a birth) to `to`."""
 

@@ -57,7 +57,9 @@ _LOCKED_COLUMNS = (
 )
 
 
-@dataclass(frozen=True, kw_only=True)
+# Not frozen: built by the thousand on the delivery path, and a frozen dataclass costs three
+# times as much to build. Nothing changes one after it is built.
+@dataclass(slots=True, kw_only=True)
 class DeliveryUpdate:
     id: int
     status: str
@@ -70,7 +72,7 @@ class DeliveryUpdate:
     attempt_started_at: dt.datetime | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class AttemptRecord:
     """An attempt that has ended, written in one go."""
 
