@@ -31,8 +31,7 @@ from jobs.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
 from jobs.model import Destination
 from jobs.platforms.catalog import KINDS, OFFICIAL_BASE_URLS, SECRET_TARGET_SETTINGS
 from jobs.secrets import SecretBox
-from jobs.store import deliveries as delivery_store
-from jobs.store import destinations as store
+from jobs.store import deliveries, destinations
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +99,7 @@ class DestinationService:
         if violations:
             raise InvalidArgument(violations)
         async with self._pool.connection() as conn, conn.transaction():
-            created = await store.insert_destination(
+            created = await destinations.insert_destination(
                 conn,
                 workspace_id=workspace_id,
                 name=spec.name,
@@ -120,14 +119,14 @@ class DestinationService:
     async def get(self, workspace_id: int, name: str) -> Destination:
         _check_named(name, "name")
         async with self._pool.connection() as conn:
-            found = await store.get_destination(conn, workspace_id=workspace_id, name=name)
+            found = await destinations.get_destination(conn, workspace_id=workspace_id, name=name)
         if found is None:
             raise NotFound(f"no destination named {name!r}")
         return found
 
     async def list_all(self, workspace_id: int) -> list[Destination]:
         async with self._pool.connection() as conn:
-            return await store.list_destinations(conn, workspace_id=workspace_id)
+            return await destinations.list_destinations(conn, workspace_id=workspace_id)
 
     async def update(
         self, workspace_id: int, values: DestinationSpec, paths: list[str]
@@ -157,7 +156,7 @@ class DestinationService:
             raise InvalidArgument(violations)
         now = self._clock.now()
         async with self._pool.connection() as conn, conn.transaction():
-            current = await store.get_destination(
+            current = await destinations.get_destination(
                 conn, workspace_id=workspace_id, name=values.name, for_update=True
             )
             if current is None:
@@ -205,7 +204,7 @@ class DestinationService:
                 )
             if violations:
                 raise InvalidArgument(violations)
-            updated = await store.update_destination(
+            updated = await destinations.update_destination(
                 conn,
                 destination_id=current.id,
                 enabled=merged.enabled,
@@ -220,7 +219,7 @@ class DestinationService:
             became_usable = new_token or ("enabled" in paths and merged.enabled)
             if became_usable and updated.enabled:
                 if new_token:
-                    await delivery_store.make_waiting_due(conn, destination_id=current.id, now=now)
+                    await deliveries.make_waiting_due(conn, destination_id=current.id, now=now)
                 await queue.defer_delivery(self._app, conn, destination_id=current.id)
         log.info("destination.updated destination=%s fields=%s", updated.id, ",".join(paths))
         return updated
@@ -229,10 +228,10 @@ class DestinationService:
         """Re-encrypt every stored secret with the current key; return how many changed."""
         changed = 0
         async with self._pool.connection() as conn, conn.transaction():
-            for destination_id, stored in await store.secrets_of_all(conn):
+            for destination_id, stored in await destinations.secrets_of_all(conn):
                 if not self._secrets.is_current(stored):
                     fresh = self._secrets.encrypt(self._secrets.decrypt(stored))
-                    await store.set_secret(conn, destination_id=destination_id, secret=fresh)
+                    await destinations.set_secret(conn, destination_id=destination_id, secret=fresh)
                     changed += 1
         log.info("destination.secrets.rotated count=%d", changed)
         return changed
@@ -251,13 +250,13 @@ class DestinationService:
         """
         _check_named(name, "name")
         async with self._pool.connection() as conn, conn.transaction():
-            current = await store.get_destination(
+            current = await destinations.get_destination(
                 conn, workspace_id=workspace_id, name=name, for_update=True
             )
             if current is None:
                 raise NotFound(f"no destination named {name!r}")
             now = self._clock.now()
-            await store.soft_delete_destination(conn, destination_id=current.id, now=now)
+            await destinations.soft_delete_destination(conn, destination_id=current.id, now=now)
             batch = endings.of_deleted(self._app, current.id)
             ended = await batch(conn, now)
         ended += await endings.in_batches(self._pool, self._clock, batch)

@@ -14,8 +14,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from jobs.errors import InvalidArgument, NotFound
 from jobs.model import Event, EventFilter
-from jobs.store import destinations as destination_store
-from jobs.store import events as store
+from jobs.store import destinations, events
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -45,7 +44,7 @@ class EventReads:
         if not event_id.isdigit():
             raise InvalidArgument.one("id", "an event id is a number, as SubmitEvent returned it")
         async with self._pool.connection() as conn:
-            found = await store.get_events(
+            found = await events.get_events(
                 conn, workspace_id=workspace_id, ids=[int(event_id)], with_attempts=True
             )
         if not found:
@@ -67,7 +66,7 @@ class EventReads:
         before_id = decode_page_token(page_token)
         async with self._pool.connection() as conn:
             if destination_name:
-                found = await destination_store.destinations_by_names(
+                found = await destinations.destinations_by_names(
                     conn, workspace_id=workspace_id, names=[destination_name]
                 )
                 if destination_name not in found:
@@ -75,8 +74,8 @@ class EventReads:
                         "destination", f"no destination named {destination_name!r}"
                     )
                 where = dataclasses.replace(where, destination_id=found[destination_name].id)
-            events = await store.list_events(
+            page = await events.list_events(
                 conn, workspace_id=workspace_id, where=where, before_id=before_id, limit=size + 1
             )
-        next_token = encode_page_token(events[size - 1].id) if len(events) > size else ""
-        return events[:size], next_token
+        next_token = encode_page_token(page[size - 1].id) if len(page) > size else ""
+        return page[:size], next_token

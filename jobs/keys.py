@@ -18,8 +18,7 @@ from psycopg_pool import AsyncConnectionPool
 from jobs.errors import FailedPrecondition, InvalidArgument, NotFound, Unauthenticated
 from jobs.model import Caller, Workspace
 from jobs.scopes import SCOPES, SUBMIT
-from jobs.store import sessions
-from jobs.store import workspaces as store
+from jobs.store import sessions, workspaces
 from jobs.store.workspaces import ApiKeyRow
 
 __all__ = [
@@ -60,8 +59,8 @@ async def create_key(
         raise InvalidArgument.one("scope", " or ".join(SCOPES))
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
     async with pool.connection() as conn, conn.transaction():
-        ws = await store.ensure_workspace(conn, workspace)
-        await store.insert_api_key(
+        ws = await workspaces.ensure_workspace(conn, workspace)
+        await workspaces.insert_api_key(
             conn,
             workspace_id=ws.id,
             name=name,
@@ -78,7 +77,7 @@ async def authenticate(pool: AsyncConnectionPool, secret: str) -> Caller:
         raise Unauthenticated("invalid API key")
     digest = hash_key(secret)
     async with pool.connection() as conn:
-        found = await store.caller_for_key(conn, digest)
+        found = await workspaces.caller_for_key(conn, digest)
     if found is None or not hmac.compare_digest(found[1], digest):
         raise Unauthenticated("invalid API key")
     return found[0]
@@ -87,7 +86,7 @@ async def authenticate(pool: AsyncConnectionPool, secret: str) -> Caller:
 async def list_keys(pool: AsyncConnectionPool, *, workspace: str | None = None) -> list[ApiKeyRow]:
     """Every key, live and revoked, of one workspace or of all of them."""
     async with pool.connection() as conn:
-        return await store.list_api_keys(conn, workspace=workspace)
+        return await workspaces.list_api_keys(conn, workspace=workspace)
 
 
 async def revoke_key(
@@ -108,7 +107,7 @@ async def revoke_key(
         )
     whole_key = len(prefix) > DISPLAY_PREFIX_LENGTH
     async with pool.connection() as conn, conn.transaction():
-        found = await store.lock_api_keys(
+        found = await workspaces.lock_api_keys(
             conn,
             prefix=prefix[:DISPLAY_PREFIX_LENGTH],
             key_hash=hash_key(prefix) if whole_key else None,
@@ -123,10 +122,10 @@ async def revoke_key(
                 f"the key {found[0].prefix} was already revoked ({found[0].revoked_at:%Y-%m-%d})"
             )
         if len(live) > 1:
-            workspaces = ", ".join(sorted({key.workspace for key in live}))
+            names = ", ".join(sorted({key.workspace for key in live}))
             raise FailedPrecondition(
-                f"{len(live)} live keys start with {live[0].prefix} (workspaces: {workspaces});"
+                f"{len(live)} live keys start with {live[0].prefix} (workspaces: {names});"
                 " name the workspace, or give the whole key"
             )
         await sessions.delete_sessions_of_key(conn, live[0].id)
-        return await store.revoke_api_key(conn, live[0].id)
+        return await workspaces.revoke_api_key(conn, live[0].id)

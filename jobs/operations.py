@@ -29,8 +29,7 @@ from jobs.model import DeliveryWhere, OperationRow
 from jobs.moves import Move, write
 from jobs.retry_policy import DeadlineRule
 from jobs.status import Status, as_status
-from jobs.store import destinations as destination_store
-from jobs.store import operations as store
+from jobs.store import destinations, operations
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +76,8 @@ class OperationService:
         now = self._clock.now()
         async with self._pool.connection() as conn, conn.transaction():
             resolved = await self._resolve(conn, workspace_id, where)
-            total = await store.count_matching(conn, workspace_id=workspace_id, where=resolved)
-            operation = await store.insert_operation(
+            total = await operations.count_matching(conn, workspace_id=workspace_id, where=resolved)
+            operation = await operations.insert_operation(
                 conn, workspace_id=workspace_id, kind=kind, where=resolved, total=total, now=now
             )
             await self._app.configure_task(queue.OPERATION_TASK, connection=conn).defer_async(
@@ -91,7 +90,7 @@ class OperationService:
         if not operation_id.isdigit():
             raise InvalidArgument.one("id", "an operation id is a number")
         async with self._pool.connection() as conn:
-            found = await store.get_operation(
+            found = await operations.get_operation(
                 conn, operation_id=int(operation_id), workspace_id=workspace_id
             )
         if found is None:
@@ -103,12 +102,12 @@ class OperationService:
         while True:
             now = self._clock.now()
             async with self._pool.connection() as conn, conn.transaction():
-                operation = await store.get_operation(
+                operation = await operations.get_operation(
                     conn, operation_id=operation_id, for_update=True
                 )
                 if operation is None or operation.state != "running":
                     return
-                rows = await store.lock_matching(
+                rows = await operations.lock_matching(
                     conn,
                     workspace_id=operation.workspace_id,
                     where=DeliveryWhere.from_json(operation.filter),
@@ -117,7 +116,7 @@ class OperationService:
                 )
                 done = len(rows) < CHUNK
                 changed = await self._apply(conn, operation.kind, rows, now)
-                await store.record_progress(
+                await operations.record_progress(
                     conn,
                     operation_id=operation_id,
                     processed=len(rows),
@@ -140,15 +139,15 @@ class OperationService:
         now = self._clock.now()
         async with self._pool.connection() as conn, conn.transaction():
             wanted = sorted({int(i) for i in ids})
-            rows = await store.lock_by_ids(conn, workspace_id=workspace_id, ids=wanted)
+            rows = await operations.lock_by_ids(conn, workspace_id=workspace_id, ids=wanted)
             if len(rows) < len(wanted):
                 missing = sorted(set(wanted) - {r.id for r in rows})
                 raise NotFound(f"no delivery with id {missing[0]}")
-            operation = await store.insert_operation(
+            operation = await operations.insert_operation(
                 conn, workspace_id=workspace_id, kind=kind, where=None, total=len(rows), now=now
             )
             changed = await self._apply(conn, kind, rows, now)
-            await store.record_progress(
+            await operations.record_progress(
                 conn,
                 operation_id=operation.id,
                 processed=len(rows),
@@ -158,7 +157,7 @@ class OperationService:
                 state="done",
                 finished_at=now,
             )
-            finished = await store.get_operation(conn, operation_id=operation.id)
+            finished = await operations.get_operation(conn, operation_id=operation.id)
         assert finished is not None
         log.info("operation.finished operation=%s kind=%s changed=%d", finished.id, kind, changed)
         return finished
@@ -168,7 +167,7 @@ class OperationService:
     ) -> DeliveryWhere:
         destination_id = None
         if where.destination:
-            found = await destination_store.get_destination(
+            found = await destinations.get_destination(
                 conn, workspace_id=workspace_id, name=where.destination
             )
             if found is None:
@@ -188,7 +187,7 @@ class OperationService:
         self,
         conn: AsyncConnection,
         kind: str,
-        rows: Sequence[store.SelectedDelivery],
+        rows: Sequence[operations.SelectedDelivery],
         now: dt.datetime,
     ) -> int:
         """Apply the operation to locked deliveries; return how many changed."""
@@ -212,7 +211,7 @@ class OperationService:
         written = await write(conn, self._app, moves, now=now)
         if manual:
             # Due now, and the attempt says an operator asked for it.
-            await store.mark_manual(conn, ids=manual, now=now)
+            await operations.mark_manual(conn, ids=manual, now=now)
         for destination_id in sorted(waiting - {d for d, _ in written.jobs}):
             await queue.defer_delivery(self._app, conn, destination_id=destination_id)
         return len(manual) if kind == RETRY else len(moves)

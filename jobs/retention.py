@@ -16,8 +16,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from jobs.clock import Clock
 from jobs.settings import Settings
-from jobs.store import retention as store
-from jobs.store import sessions
+from jobs.store import retention, sessions
 
 log = logging.getLogger(__name__)
 
@@ -36,18 +35,20 @@ class Retention:
         counts = {"events": 0, "status_changes": 0, "operations": 0, "dashboard_sessions": 0}
         while True:
             async with self._pool.connection() as conn, conn.transaction():
-                deleted = await store.delete_old_events(conn, before=before, limit=CHUNK)
+                deleted = await retention.delete_old_events(conn, before=before, limit=CHUNK)
             counts["events"] += deleted
             if deleted < CHUNK:
                 break
         while True:
             async with self._pool.connection() as conn, conn.transaction():
-                deleted, _ = await store.delete_old_status_changes(conn, before=before, limit=CHUNK)
+                deleted, _ = await retention.delete_old_status_changes(
+                    conn, before=before, limit=CHUNK
+                )
             counts["status_changes"] += deleted
             if deleted < CHUNK:
                 break
         async with self._pool.connection() as conn, conn.transaction():
-            counts["operations"] = await store.delete_old_operations(conn, before=before)
+            counts["operations"] = await retention.delete_old_operations(conn, before=before)
             counts["dashboard_sessions"] = await sessions.delete_expired_sessions(conn, now=now)
         if any(counts.values()):
             log.info("retention.purged %s", " ".join(f"{k}={v}" for k, v in counts.items()))

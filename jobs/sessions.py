@@ -25,7 +25,7 @@ from jobs import keys
 from jobs.clock import Clock
 from jobs.errors import Unauthenticated
 from jobs.model import Caller
-from jobs.store import sessions as store
+from jobs.store import sessions
 
 # token_urlsafe(32) is 43 characters; anything much longer is not one of ours.
 _MAX_ID_LENGTH = 100
@@ -50,7 +50,7 @@ class SessionService:
         session_id = secrets.token_urlsafe(32)
         now = self._clock.now()
         async with self._pool.connection() as conn:
-            await store.insert_session(
+            await sessions.insert_session(
                 conn,
                 session_hash=keys.hash_key(session_id),
                 api_key_id=caller.key_id,
@@ -65,7 +65,7 @@ class SessionService:
         found = None
         if session_hash is not None:
             async with self._pool.connection() as conn:
-                found = await store.caller_for_session(conn, session_hash, now=self._clock.now())
+                found = await sessions.caller_for_session(conn, session_hash, now=self._clock.now())
         if found is None:
             raise Unauthenticated("the session has ended: log in again")
         return found
@@ -75,7 +75,7 @@ class SessionService:
         session_hash = _stored_hash(session_id)
         if session_hash is not None:
             async with self._pool.connection() as conn:
-                await store.delete_session(conn, session_hash)
+                await sessions.delete_session(conn, session_hash)
 
 
 def _stored_hash(session_id: str) -> bytes | None:

@@ -9,8 +9,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from jobs.clock import Clock
 from jobs.errors import InvalidArgument
-from jobs.store import destinations as destination_store
-from jobs.store import stats as store
+from jobs.store import destinations, stats
 
 DEFAULT_WINDOW = dt.timedelta(hours=24)
 DEFAULT_BUCKET = dt.timedelta(hours=1)
@@ -72,18 +71,16 @@ class StatsService:
         if bucket <= dt.timedelta(0) or (until - since) / bucket > MAX_BUCKETS:
             raise InvalidArgument.one("bucket", f"positive, and at most {MAX_BUCKETS} buckets")
         async with self._pool.connection() as conn:
-            destinations = await destination_store.list_destinations(
-                conn, workspace_id=workspace_id
-            )
-            names = {d.id: d.name for d in destinations}
-            counts = await store.status_counts(
+            listed = await destinations.list_destinations(conn, workspace_id=workspace_id)
+            names = {d.id: d.name for d in listed}
+            counts = await stats.status_counts(
                 conn, workspace_id=workspace_id, since=since, until=until
             )
-            buckets = await store.attempt_buckets(
+            buckets = await stats.attempt_buckets(
                 conn, workspace_id=workspace_id, since=since, until=until, bucket=bucket
             )
-            waiting = await store.waiting_retry_counts(conn, workspace_id=workspace_id)
-            last = await store.last_attempts(
+            waiting = await stats.waiting_retry_counts(conn, workspace_id=workspace_id)
+            last = await stats.last_attempts(
                 conn, workspace_id=workspace_id, since=since, until=until
             )
 
@@ -104,7 +101,7 @@ class StatsService:
             finished[destination_id] = (ok, failed)
 
         per_destination = []
-        for d in destinations:
+        for d in listed:
             last_attempt, last_success, last_failure = last.get(d.id, (None, None, None))
             waiting_now = waiting.get(d.id, 0)
             if not d.enabled:

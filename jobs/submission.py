@@ -26,13 +26,12 @@ from jobs import decisions, queue
 from jobs.clock import Clock
 from jobs.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from jobs.group_commit import GroupCommit
-from jobs.model import Delivery, Event
+from jobs.model import Delivery, Destination, Event
 from jobs.moves import NewDelivery, write
 from jobs.platforms.catalog import deadline_for
 from jobs.settings import Settings
 from jobs.status import Status
-from jobs.store import destinations as destination_store
-from jobs.store import events as event_store
+from jobs.store import destinations, events
 from jobs.validation import (
     ContentInput,
     DestinationChoice,
@@ -137,7 +136,7 @@ class SubmissionService:
             # Locked until the commit: a destination deleted meanwhile either waits for
             # this transaction (and then ends the deliveries it wrote) or is not chosen.
             choice = DestinationChoice(
-                await destination_store.list_destinations(
+                await destinations.list_destinations(
                     conn, workspace_id=workspace_id, for_key_share=True
                 )
             )
@@ -148,7 +147,7 @@ class SubmissionService:
             unique: dict[tuple[str, str], Prepared] = {}
             for item in accepted:
                 unique.setdefault(_key(item), item)
-            ids = await event_store.insert_events(
+            ids = await events.insert_events(
                 conn,
                 workspace_id=workspace_id,
                 events=[item.new for item in unique.values()],
@@ -160,9 +159,7 @@ class SubmissionService:
             if known:
                 stored.update(
                     (e.id, e)
-                    for e in await event_store.get_events(
-                        conn, workspace_id=workspace_id, ids=known
-                    )
+                    for e in await events.get_events(conn, workspace_id=workspace_id, ids=known)
                 )
         outcomes: list[list[SubmitResult] | Exception] = []
         seen: set[tuple[str, str]] = set()
@@ -217,15 +214,15 @@ class SubmissionService:
     ) -> dict[int, Event]:
         """Create the new events' deliveries; the new events as stored, by id."""
         rows: list[tuple[int, int, dt.datetime]] = []
-        destinations = {}
+        chosen: dict[int, Destination] = {}
         for key, event_id in new_ids.items():
             item = unique[key]
             for destination in item.destinations:
-                destinations[destination.id] = destination
+                chosen[destination.id] = destination
                 rows.append(
                     (event_id, destination.id, deadline_for(destination.kind, item.new.event_time))
                 )
-        created = await event_store.insert_deliveries(
+        created = await events.insert_deliveries(
             conn, workspace_id=workspace_id, rows=rows, now=now
         )
         births = [
@@ -251,7 +248,7 @@ class SubmissionService:
                     id=delivery_id,
                     event_id=event_id,
                     destination_id=destination_id,
-                    destination_name=destinations[destination_id].name,
+                    destination_name=chosen[destination_id].name,
                     status=Status.PENDING,
                     failure_reason="",
                     attempt_count=0,
