@@ -18,10 +18,11 @@ import datetime as dt
 import logging
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from jobs import endings, queue
@@ -224,6 +225,15 @@ class DestinationService:
         log.info("destination.updated destination=%s fields=%s", updated.id, ",".join(paths))
         return updated
 
+    async def resolve(
+        self, workspace_id: int, names: Sequence[str], field: str, *, indexed: bool = False
+    ) -> list[Destination]:
+        """`resolve_names` on a connection of its own."""
+        async with self._pool.connection() as conn:
+            return await resolve_names(
+                conn, workspace_id=workspace_id, names=names, field=field, indexed=indexed
+            )
+
     async def rotate_secrets(self) -> int:
         """Re-encrypt every stored secret with the current key; return how many changed."""
         changed = 0
@@ -262,6 +272,34 @@ class DestinationService:
         ended += await endings.in_batches(self._pool, self._clock, batch)
         log.info("destination.deleted destination=%s deliveries_ended=%d", current.id, ended)
         return ended
+
+
+async def resolve_names(
+    conn: AsyncConnection,
+    *,
+    workspace_id: int,
+    names: Sequence[str],
+    field: str,
+    indexed: bool = False,
+) -> list[Destination]:
+    """The workspace's destinations `names` name, in their order: the one resolver of
+    destination names in requests and filters.
+
+    An unknown name is INVALID_ARGUMENT naming `field` (`field[i]` when `indexed`): a
+    request or filter naming a destination that does not exist is bad input, not a missing
+    resource. Deleted destinations are unknown.
+    """
+    found = await destinations.destinations_by_names(
+        conn, workspace_id=workspace_id, names=list(names)
+    )
+    unknown = [
+        FieldViolation(f"{field}[{index}]" if indexed else field, f"no destination named {name!r}")
+        for index, name in enumerate(names)
+        if name not in found
+    ]
+    if unknown:
+        raise InvalidArgument(unknown)
+    return [found[name] for name in names]
 
 
 def _check_named(name: str, field: str) -> None:

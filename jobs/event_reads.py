@@ -12,9 +12,10 @@ import dataclasses
 
 from psycopg_pool import AsyncConnectionPool
 
+from jobs.destinations import resolve_names
 from jobs.errors import InvalidArgument, NotFound
 from jobs.model import Event, EventFilter
-from jobs.store import destinations, events
+from jobs.store import events
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -66,14 +67,10 @@ class EventReads:
         before_id = decode_page_token(page_token)
         async with self._pool.connection() as conn:
             if destination_name:
-                found = await destinations.destinations_by_names(
-                    conn, workspace_id=workspace_id, names=[destination_name]
+                [found] = await resolve_names(
+                    conn, workspace_id=workspace_id, names=[destination_name], field="destination"
                 )
-                if destination_name not in found:
-                    raise InvalidArgument.one(
-                        "destination", f"no destination named {destination_name!r}"
-                    )
-                where = dataclasses.replace(where, destination_id=found[destination_name].id)
+                where = dataclasses.replace(where, destination_id=found.id)
             page = await events.list_events(
                 conn, workspace_id=workspace_id, where=where, before_id=before_id, limit=size + 1
             )

@@ -24,12 +24,13 @@ from psycopg_pool import AsyncConnectionPool
 
 from jobs import decisions, queue
 from jobs.clock import Clock
+from jobs.destinations import resolve_names
 from jobs.errors import InvalidArgument, NotFound
 from jobs.model import DeliveryWhere, OperationRow
 from jobs.moves import Move, write
 from jobs.retry_policy import DeadlineRule
 from jobs.status import Status, as_status
-from jobs.store import destinations, operations
+from jobs.store import operations
 
 log = logging.getLogger(__name__)
 
@@ -167,13 +168,12 @@ class OperationService:
     ) -> DeliveryWhere:
         destination_id = None
         if where.destination:
-            found = await destinations.get_destination(
-                conn, workspace_id=workspace_id, name=where.destination
+            [found] = await resolve_names(
+                conn,
+                workspace_id=workspace_id,
+                names=[where.destination],
+                field="filter.destination",
             )
-            if found is None:
-                raise InvalidArgument.one(
-                    "filter.destination", f"no destination named {where.destination!r}"
-                )
             destination_id = found.id
         return DeliveryWhere(
             statuses=tuple(where.statuses),

@@ -19,7 +19,6 @@ import datetime as dt
 from aiohttp import web
 
 from jobs.destinations import DestinationSpec
-from jobs.errors import InvalidArgument, NotFound
 from jobs.model import EventFilter
 from jobs.operations import CANCEL, RETRY
 from jobs.runtime import Runtime
@@ -122,11 +121,7 @@ class DashboardApi:
     async def _destination_id(self, workspace_id: int, name: str) -> int | None:
         if not name:
             return None
-        try:
-            found = await self._runtime.destinations.get(workspace_id, name)
-        except NotFound:
-            # A filter naming an unknown destination is bad input, not a missing resource.
-            raise InvalidArgument.one("destination", f"no destination named {name!r}") from None
+        [found] = await self._runtime.destinations.resolve(workspace_id, [name], "destination")
         return found.id
 
 
