@@ -144,8 +144,8 @@ class Traffic:
                     currency="BRL" if purchase else "",
                     order_id=f"HP{17324000000000 + number * 7919}" if purchase else "",
                     extra=(
-                        # A checkout bug: the value as text, which Meta refuses.
-                        {"value": "R$ 97,00"}
+                        # A checkout bug: a count as text, which Meta refuses.
+                        {"num_items": "três"}
                         if refused
                         else {"sandbox_fail_attempts": sandbox_fail_attempts}
                         if sandbox_fail_attempts

@@ -123,19 +123,24 @@ def prepare_event(
             bad("event_time", "is older than the platform accepts (Meta: 7 days)")
 
     has_user_agent = bool(event.user_data.get("client_user_agent", "").strip())
-    # Meta refuses a website event without the buyer's user agent (and with it the whole
-    # batch): an event that does not say where it happened is a website event only if it
-    # carries one.
-    action_source = event.action_source or ("website" if has_user_agent else "other")
+    url = event.event_source_url
+    # Meta refuses a website event without the page and the buyer's user agent (and with it
+    # the whole batch): an event that does not say where it happened is a website event only
+    # if it carries both.
+    action_source = event.action_source or ("website" if has_user_agent and url else "other")
     if action_source not in ACTION_SOURCES:
         bad("action_source", f"must be one of {', '.join(sorted(ACTION_SOURCES))}")
-    elif action_source == "website" and not has_user_agent:
-        bad(
-            "user_data.client_user_agent",
-            "required for website events (Meta refuses them without it): send the buyer's"
-            " user agent, or an action_source such as system_generated",
-        )
-    url = event.event_source_url
+    elif action_source == "website":
+        for present, name, what in (
+            (has_user_agent, "user_data.client_user_agent", "the buyer's user agent"),
+            (url, "event_source_url", "the page where it happened"),
+        ):
+            if not present:
+                bad(
+                    name,
+                    f"required for website events (Meta refuses them without it): send {what},"
+                    " or an action_source such as system_generated",
+                )
     if url and (
         len(url) > MAX_URL_LENGTH or not url.startswith(("http://", "https://")) or "\x00" in url
     ):
@@ -193,10 +198,20 @@ def _check_text(value: str, name: str, limit: int, bad: Any) -> None:
         bad(name, "must not start or end with spaces")
 
 
+# custom_data fields Tenaz has fields of its own for, and checks: `extra` may not carry them,
+# or an unchecked value (a currency "ZZZ", a text value) would reach the platform around
+# the checks, and Meta would refuse the whole batch it came in.
+_OWN_CUSTOM_FIELDS = frozenset(
+    {"value", "currency", "order_id", "contents", "content_ids", "content_type"}
+)
+
+
 def _custom_data(event: EventInput, bad: Any) -> dict[str, Any]:
     custom: dict[str, Any] = dict(event.extra)
     for key, extra_value in event.extra.items():
-        if not all_finite(extra_value):
+        if key in _OWN_CUSTOM_FIELDS:
+            bad(f"custom_data.extra.{key}", f"set it in its own field, custom_data.{key}")
+        elif not all_finite(extra_value):
             bad(f"custom_data.extra.{key}", "numbers must be finite (JSON has no NaN or infinity)")
     if event.value is not None:
         if not math.isfinite(event.value) or event.value < 0:

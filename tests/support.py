@@ -222,9 +222,9 @@ def make_pki(directory: Path) -> Pki:
 
 # custom_data that Meta (and the fake Meta, and so the sandbox) refuses but Tenaz passes on
 # as given, since fields a caller adds beyond Tenaz's own go to the platform unchecked: a
-# text where Meta wants a number. Tests use it for "the platform rejected this event's
-# data"; an event carrying it sets no `value` of its own (Tenaz's would replace it).
-META_REFUSES = {"value": "dez reais"}
+# text where Meta wants an integer. Tests use it for "the platform rejected this event's
+# data".
+META_REFUSES = {"num_items": "três"}
 
 
 async def until(condition: Callable[[], bool], *, every: float = 0.05) -> None:

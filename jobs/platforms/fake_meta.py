@@ -637,6 +637,15 @@ class FakeMeta:
                     f"{where}: custom_data.value must be a number.",
                 )
             )
+        items = custom_data.get("num_items")
+        if items is not None and (not isinstance(items, int) or isinstance(items, bool)):
+            raise _Refused(
+                _invalid(
+                    Subcode.INVALID_PARAMETER,
+                    "Invalid parameter",
+                    f"{where}: custom_data.num_items must be an integer.",
+                )
+            )
 
     # -- answers ---------------------------------------------------------------------------
 

@@ -179,7 +179,13 @@ def _str_field(error: dict[str, Any], key: str) -> str:
 
 
 def parse_graph_error(body: bytes) -> GraphError | None:
-    """The Graph `error` object in `body`, or None when the body is not one (never raises)."""
+    """The Graph `error` object in `body`, or None when the body is not one (never raises).
+
+    Only Graph's shape counts: an integer `code` with a `type` or an `fbtrace_id`, as every
+    Graph error has. Gateways and firewalls answer `{"error": {...}}` too (Google's and
+    Envoy's `{"error": {"code": 403, "message": ...}}`); read as Meta's, they would fail good
+    events as refused.
+    """
     if len(body) >= _MAX_BODY_BYTES:  # cut at the cap by send_bounded: not a Graph answer
         return None
     try:
@@ -190,7 +196,9 @@ def parse_graph_error(body: bytes) -> GraphError | None:
     if not isinstance(document, dict):
         return None
     error = document.get("error")
-    if not isinstance(error, dict):
+    if not isinstance(error, dict) or _int_field(error, "code") is None:
+        return None
+    if not (_str_field(error, "type") or _str_field(error, "fbtrace_id")):
         return None
     return GraphError(
         code=_int_field(error, "code"),

@@ -142,7 +142,7 @@ async def test_the_sandbox_shows_every_status_without_a_meta_account(
     [bad] = (await client.get_event(invalid.event.id)).deliveries
     assert bad.status == S.DELIVERY_STATUS_FAILED
     assert bad.failure_reason == S.FAILURE_REASON_REJECTED
-    assert "custom_data.value must be a number" in bad.last_error
+    assert "custom_data.num_items must be an integer" in bad.last_error
 
 
 async def test_a_sandbox_failing_every_request_keeps_events_waiting(

@@ -93,7 +93,20 @@ CASES = [
     pytest.param(404, graph_error(803), EXTERNAL, True, NO_ENDPOINT, id="404-803"),
     pytest.param(405, b"", EXTERNAL, True, NO_ENDPOINT, id="405"),
     pytest.param(400, graph_error(2500), REJECTED, False, REFUSED, id="400-unknown-code"),
-    pytest.param(403, graph_error(), REJECTED, False, REFUSED, id="403-error-without-code"),
+    # An error object without Graph's shape is a gateway or firewall, never Meta refusing data.
+    pytest.param(403, graph_error(), EXTERNAL, True, UNEXPECTED_4XX, id="403-error-without-code"),
+    pytest.param(
+        403,
+        b'{"error":{"code":403,"message":"Request blocked by WAF","status":"PERMISSION_DENIED"}}',
+        EXTERNAL,
+        True,
+        UNEXPECTED_4XX,
+        id="403-gateway-json",
+    ),
+    pytest.param(
+        400, b'{"error":{"code":100,"message":"bad"}}', EXTERNAL, True, UNEXPECTED_4XX, id="no-type"
+    ),
+    pytest.param(400, b'{"error":{}}', EXTERNAL, True, UNEXPECTED_4XX, id="empty-error"),
     # 413 is about the request's size, whoever says it; it is split, not a verdict on events.
     pytest.param(413, graph_error(12345), EXTERNAL, True, TOO_LARGE, id="413-graph"),
     pytest.param(413, b"", EXTERNAL, True, TOO_LARGE, id="413-empty"),
@@ -169,10 +182,10 @@ def test_a_message_is_made_up_when_the_platform_sends_none() -> None:
         {"message": 12, "error_user_msg": {"x": 1}},
     ],
 )
-def test_wrongly_typed_fields_are_ignored(error: dict[str, Any]) -> None:
-    # No usable code: a 400 with a Graph error object is a refusal, whatever else it holds.
-    result = classify(400, json.dumps({"error": error}).encode())
-    assert (result.kind, result.code) == (REJECTED, None)
+def test_an_error_without_an_integer_code_is_not_metas(error: dict[str, Any]) -> None:
+    body = {"error": {"type": "OAuthException", "fbtrace_id": "x", **error}}
+    result = classify(400, json.dumps(body).encode())
+    assert (result.kind, result.rule, result.code) == (EXTERNAL, UNEXPECTED_4XX, None)
 
 
 def test_pathological_bodies() -> None:

@@ -112,7 +112,7 @@ export interface EventInput {
   eventName: string;
   /** When the conversion happened; default now. */
   eventTime?: Date;
-  /** Default: "website" with a clientUserAgent, else "other" (decided by Tenaz). */
+  /** Default: "website" with a clientUserAgent and an eventSourceUrl, else "other" (decided by Tenaz). */
   actionSource?: string;
   eventSourceUrl?: string;
   /** Plain values are normalised and hashed by Tenaz before they are stored. */

@@ -87,7 +87,8 @@ def make_event(
     """Build an Event; `user_data` takes the UserData field names (email, phone, ...).
 
     `extra` holds further custom_data fields, passed to the platform as they are. Without
-    an `action_source`, Tenaz takes "website" when a client_user_agent is given, else "other".
+    an `action_source`, Tenaz takes "website" when client_user_agent and event_source_url are
+    given, else "other".
     """
     custom = events_pb2.CustomData(currency=currency, order_id=order_id)
     if value is not None:

@@ -673,6 +673,8 @@ type CustomData struct {
 	// "product" or "product_group".
 	ContentType string `protobuf:"bytes,5,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
 	// Any other custom_data fields the platform accepts, passed through as is.
+	// Not the fields above (nor content_ids), which go in their own fields and
+	// are checked there.
 	Extra *structpb.Struct `protobuf:"bytes,6,opt,name=extra,proto3" json:"extra,omitempty"`
 }
 
@@ -767,9 +769,9 @@ type Event struct {
 	EventTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=event_time,json=eventTime,proto3" json:"event_time,omitempty"`
 	// Where the conversion happened: "website", "app", "email", "phone_call",
 	// "chat", "physical_store", "system_generated", "business_messaging",
-	// "other". A website event needs user_data.client_user_agent (Meta refuses
-	// it otherwise). Default: "website" when client_user_agent is set, else
-	// "other".
+	// "other". A website event needs event_source_url and
+	// user_data.client_user_agent (Meta refuses it otherwise). Default:
+	// "website" when both are set, else "other".
 	ActionSource string `protobuf:"bytes,4,opt,name=action_source,json=actionSource,proto3" json:"action_source,omitempty"`
 	// The page where the conversion happened (website events).
 	EventSourceUrl string `protobuf:"bytes,5,opt,name=event_source_url,json=eventSourceUrl,proto3" json:"event_source_url,omitempty"`

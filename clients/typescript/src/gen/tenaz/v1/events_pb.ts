@@ -218,6 +218,8 @@ export type CustomData = Message<"tenaz.v1.CustomData"> & {
 
   /**
    * Any other custom_data fields the platform accepts, passed through as is.
+   * Not the fields above (nor content_ids), which go in their own fields and
+   * are checked there.
    *
    * @generated from field: google.protobuf.Struct extra = 6;
    */
@@ -264,9 +266,9 @@ export type Event = Message<"tenaz.v1.Event"> & {
   /**
    * Where the conversion happened: "website", "app", "email", "phone_call",
    * "chat", "physical_store", "system_generated", "business_messaging",
-   * "other". A website event needs user_data.client_user_agent (Meta refuses
-   * it otherwise). Default: "website" when client_user_agent is set, else
-   * "other".
+   * "other". A website event needs event_source_url and
+   * user_data.client_user_agent (Meta refuses it otherwise). Default:
+   * "website" when both are set, else "other".
    *
    * @generated from field: string action_source = 4;
    */
