@@ -33,8 +33,9 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+import psycopg
 from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from jobs import decisions, queue
 from jobs.clock import Clock
@@ -43,6 +44,7 @@ from jobs.model import Destination
 from jobs.moves import AttemptStart, Move, write
 from jobs.platforms.base import AttemptScope, Connector, Outcome, OutcomeKind, OutgoingEvent
 from jobs.settings import Settings
+from jobs.slots import SlotKeys, Slots, TurnedAway
 from jobs.status import IN_PROGRESS, Status, as_status
 from jobs.store import deliveries, destinations, rate_log
 
@@ -51,9 +53,14 @@ log = logging.getLogger(__name__)
 
 # The window a destination's rate limit is kept over (see _rate_allowance).
 RATE_WINDOW = dt.timedelta(seconds=1.1)
+# When a job that its workspace's or endpoint's share of worker slots turned away comes again.
+SHARED_SLOT_RETRY = dt.timedelta(seconds=2)
 # How long a destination keeps to smaller batches after a proxy refused one as too large.
 SMALLER_BATCHES_FOR = dt.timedelta(hours=1)
+# Recording an attempt's outcome is tried this often, this many seconds apart.
+FINISH_TRIES, FINISH_RETRY_WAIT = 3, 1.0
 _NO_OUTCOME = "the connector gave no outcome"
+_EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
 
 
 @dataclass(frozen=True)
@@ -61,39 +68,6 @@ class Claimed:
     delivery_id: int
     attempt_number: int
     event: OutgoingEvent
-
-
-class DestinationSlots:
-    """How many delivery jobs of each destination this process runs, capped.
-
-    A job turned away leaves a note, so that a job still running for that destination
-    looks for due deliveries once more before it ends: nothing that job would have sent
-    waits for the sweeper.
-    """
-
-    def __init__(self, per_destination: int) -> None:
-        self._cap = per_destination
-        self._held: Counter[int] = Counter()
-        self._turned_away: set[int] = set()
-
-    def enter(self, destination_id: int) -> bool:
-        if self._held[destination_id] >= self._cap:
-            self._turned_away.add(destination_id)
-            return False
-        self._held[destination_id] += 1
-        return True
-
-    def leave(self, destination_id: int) -> None:
-        self._held[destination_id] -= 1
-        if not self._held[destination_id]:
-            del self._held[destination_id]
-
-    def take_turned_away(self, destination_id: int) -> bool:
-        """Whether a job of the destination was turned away since the last call."""
-        if destination_id in self._turned_away:
-            self._turned_away.discard(destination_id)
-            return True
-        return False
 
 
 class BatchLimits:
@@ -123,6 +97,8 @@ class Sent:
 
     outcomes: list[Outcome]
     out_of_time: frozenset[int]
+    # The worker is being stopped: the attempt is recorded, then the stop goes on.
+    cancelled: bool = False
 
 
 @dataclass(frozen=True)
@@ -152,7 +128,10 @@ class DeliveryEngine:
         self._app = app
         # Destinations a job of this process is waiting on (for their rate limit).
         self._waiting: set[int] = set()
-        self._slots = DestinationSlots(settings.destination_concurrency)
+        self._slots = Slots(
+            per_destination=settings.destination_concurrency,
+            per_shared=settings.worker_concurrency // 2,
+        )
         self._batch_limits = BatchLimits()
         self._rule = settings.deadline_rule
 
@@ -161,14 +140,6 @@ class DeliveryEngine:
 
     async def deliver_due(self, destination_id: int) -> int:
         """Send everything due for the destination now; return how many were attempted."""
-        if not self._slots.enter(destination_id):
-            return 0
-        try:
-            return await self._deliver_due(destination_id)
-        finally:
-            self._slots.leave(destination_id)
-
-    async def _deliver_due(self, destination_id: int) -> int:
         async with self._pool.connection() as conn:
             destination = await destinations.get_destination_by_id(conn, destination_id)
         if destination is None or not destination.enabled:
@@ -178,6 +149,30 @@ class DeliveryEngine:
         except ConnectorUnavailable as exc:
             await self._flag_unavailable(destination, str(exc))
             return 0
+        keys = SlotKeys(destination.id, destination.workspace_id, connector.endpoint)
+        turned_away = self._slots.enter(keys)
+        if turned_away is TurnedAway.BY_SHARED:
+            await self._try_again_shortly(destination)
+        if turned_away is not TurnedAway.NO:
+            return 0
+        try:
+            return await self._deliver_due(destination, connector)
+        finally:
+            self._slots.leave(keys)
+
+    async def _try_again_shortly(self, destination: Destination) -> None:
+        """A job its workspace's or endpoint's share of slots turned away: another comes
+        when a slot may be free (one waiting per destination), not after a sweep."""
+        async with self._pool.connection() as conn, conn.transaction():
+            await queue.defer_delivery(
+                self._app,
+                conn,
+                destination_id=destination.id,
+                at=self._clock.now() + SHARED_SLOT_RETRY,
+                queueing_lock=f"{queue.DELIVER_TASK}:slots:{destination.id}",
+            )
+
+    async def _deliver_due(self, destination: Destination, connector: Connector) -> int:
         attempted = 0
         while True:
             limit = self._batch_limits.limit(
@@ -188,6 +183,8 @@ class DeliveryEngine:
                 started = time.monotonic()
                 sent = await self._send(destination, connector, round_.claimed)
                 await self._finish(destination, round_.claimed, sent, started)
+                if sent.cancelled:
+                    raise asyncio.CancelledError
                 attempted += len(round_.claimed)
             if round_.held_until is not None:
                 # Over the destination's rate: the rest waits, without using an attempt,
@@ -209,22 +206,38 @@ class DeliveryEngine:
     async def _send(
         self, destination: Destination, connector: Connector, claimed: Sequence[Claimed]
     ) -> Sent:
-        """One attempt's requests, within the attempt's time budget."""
+        """One attempt's requests, within the attempt's time budget.
+
+        However the attempt ends (its answers, its time budget running out, an error on the
+        way such as a database outage in the rate gate, the worker being stopped), what the
+        platform already answered is kept and the rest is an external problem, retried at
+        the usual interval: never left in progress for the sweeper to take for interrupted
+        and send again at once.
+        """
         scope = AttemptScope.for_batch(
             len(claimed), gate=self._rate_gate(destination) if destination.rate_limit else None
         )
         events = [c.event for c in claimed]
         returned: list[Outcome] | None = None
+        cut_short = ""
+        timed_out = cancelled = False
         try:
             async with asyncio.timeout(self._settings.attempt_budget.total_seconds()):
                 returned = await connector.send(events, scope)
         except TimeoutError:
+            budget = self._settings.attempt_budget.total_seconds()
+            cut_short, timed_out = f"the attempt's time budget ({budget:g} s) ran out", True
             log.warning(
                 "delivery.attempt.budget_exhausted destination=%s batch=%d requests=%d",
                 destination.id,
                 len(claimed),
                 scope.requests,
             )
+        except asyncio.CancelledError:
+            cut_short, cancelled = "the worker stopped during the attempt", True
+        except Exception as exc:
+            cut_short = f"the attempt stopped early ({type(exc).__name__})"
+            log.exception("delivery.attempt.stopped destination=%s", destination.id)
         if scope.too_large is not None:
             self._batch_limits.shrink(
                 destination.id, scope.too_large // 2, until=self._clock.now() + SMALLER_BATCHES_FOR
@@ -232,22 +245,20 @@ class DeliveryEngine:
         if returned is not None:
             by_id = {o.delivery_id: o for o in returned}
             return Sent([by_id.get(c.delivery_id) or _no_outcome(c) for c in claimed], frozenset())
-        out_of_time = frozenset(
-            c.delivery_id for c in claimed if c.delivery_id not in scope.outcomes
-        )
-        budget = self._settings.attempt_budget.total_seconds()
+        unanswered = [c for c in claimed if c.delivery_id not in scope.outcomes]
+        message = f"{cut_short} before the platform answered for this event"
+        outcomes = {
+            **{
+                c.delivery_id: Outcome(c.delivery_id, _EXTERNAL, message=message)
+                for c in unanswered
+            },
+            **scope.outcomes,
+        }
         return Sent(
-            [
-                scope.outcomes.get(c.delivery_id)
-                or Outcome(
-                    c.delivery_id,
-                    OutcomeKind.EXTERNAL_PROBLEM,
-                    message=f"the attempt's time budget ({budget:g} s) ran out before the"
-                    " platform answered for this event",
-                )
-                for c in claimed
-            ],
-            out_of_time,
+            [outcomes[c.delivery_id] for c in claimed],
+            # Only the time budget has an outcome of its own; the rest is an external problem.
+            frozenset(c.delivery_id for c in unanswered) if timed_out else frozenset(),
+            cancelled=cancelled,
         )
 
     def _rate_gate(self, destination: Destination) -> Callable[[int], Awaitable[None]]:
@@ -324,6 +335,29 @@ class DeliveryEngine:
         return await rate_log.sent_since(conn, destination.id, now - RATE_WINDOW)
 
     async def _finish(
+        self,
+        destination: Destination,
+        claimed: Sequence[Claimed],
+        sent: Sent,
+        started: float,
+    ) -> None:
+        """Record the attempt, trying again through a short database outage: given up, the
+        lease would run out and the sweeper would have everything sent again."""
+        for tries in range(1, FINISH_TRIES + 1):
+            try:
+                await self._record(destination, claimed, sent, started)
+                return
+            except (psycopg.OperationalError, PoolTimeout) as exc:
+                if tries == FINISH_TRIES:
+                    raise
+                log.warning(
+                    "delivery.attempt.finish_retried destination=%s error=%s",
+                    destination.id,
+                    type(exc).__name__,
+                )
+                await asyncio.sleep(FINISH_RETRY_WAIT)
+
+    async def _record(
         self,
         destination: Destination,
         claimed: Sequence[Claimed],

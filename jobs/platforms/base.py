@@ -114,6 +114,12 @@ class Connector(Protocol):
         """The most events one request may carry."""
         ...
 
+    @property
+    def endpoint(self) -> str:
+        """Where requests go (scheme, host and port): the destinations behind one endpoint
+        share its worker slots (jobs/slots.py)."""
+        ...
+
     async def send(
         self, batch: Sequence[OutgoingEvent], scope: AttemptScope | None = None
     ) -> list[Outcome]:

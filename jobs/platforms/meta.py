@@ -25,7 +25,7 @@ import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 import orjson
@@ -326,6 +326,12 @@ class MetaConnector:
     def url(self) -> str:
         """Where requests go; it holds no credential."""
         return self._url
+
+    @property
+    def endpoint(self) -> str:
+        """The scheme, host and port requests go to."""
+        parts = urlsplit(self._url)
+        return f"{parts.scheme}://{parts.netloc}"
 
     async def send(
         self, batch: Sequence[OutgoingEvent], scope: AttemptScope | None = None

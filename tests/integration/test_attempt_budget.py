@@ -9,7 +9,9 @@ import asyncio
 import dataclasses
 import datetime as dt
 import time
+from typing import Any
 
+import psycopg
 import pytest
 from tenaz.client import TenazClient, make_event
 from tenaz.v1 import destinations_pb2, events_pb2
@@ -19,6 +21,7 @@ from jobs.delivery import SMALLER_BATCHES_FOR
 from jobs.platforms.fake_meta import Failure, FakeMetaServer
 from jobs.runtime import Runtime
 from jobs.settings import Settings
+from jobs.store import rate_log
 from tests.support import META_REFUSES, fire_due_retries, run_jobs
 
 S = events_pb2
@@ -158,3 +161,76 @@ async def test_the_requests_of_a_split_keep_within_the_rate_limit(
     assert [found[f"order-{n}"].status for n in range(1, 8)] == [S.DELIVERY_STATUS_SUCCEEDED] * 7
     # Waiting for the limit used no attempt.
     assert {len(d.attempts) for d in found.values()} == {1}
+
+
+async def test_an_error_mid_attempt_keeps_the_answers_and_retries_the_rest_later(
+    client: TenazClient,
+    runtime: Runtime,
+    clock: FakeClock,
+    fake_meta: FakeMetaServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await client.create_destination(
+        destinations_pb2.Destination(
+            name="meta",
+            enabled=True,
+            rate_limit=1000,
+            meta=destinations_pb2.MetaSettings(
+                pixel_id="111", access_token="good-token", base_url=fake_meta.base_url
+            ),
+        )
+    )
+    await client.submit_events([purchase(clock, n, refused=n == 0) for n in range(8)])
+    calls = 0
+    record_sent = rate_log.record_sent
+
+    async def failing_on_the_fifth(*args: Any, **kwargs: Any) -> None:
+        # The claim's count, then the split's: the database goes away on the fifth.
+        nonlocal calls
+        calls += 1
+        if calls == 5:
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+        await record_sent(*args, **kwargs)
+
+    monkeypatch.setattr(rate_log, "record_sent", failing_on_the_fifth)
+    await run_jobs(runtime)
+    monkeypatch.undo()
+
+    # All 8, 0-3, 0-1, 0: the refused one was isolated before the error.
+    assert [r.event_count for r in fake_meta.fake.requests] == [8, 4, 2, 1]
+    found = await deliveries(client)
+    assert found["order-0"].failure_reason == S.FAILURE_REASON_REJECTED
+    for n in range(1, 8):
+        delivery = found[f"order-{n}"]
+        assert delivery.status == S.DELIVERY_STATUS_WAITING_RETRY
+        [attempt] = delivery.attempts
+        assert attempt.outcome == S.ATTEMPT_OUTCOME_EXTERNAL_PROBLEM
+        assert "stopped early (OperationalError)" in attempt.message
+    # Nothing was left in progress for the sweeper to send again at once.
+    clock.advance(runtime.settings.attempt_lease + dt.timedelta(seconds=1))
+    assert await runtime.sweeper.recover_interrupted() == 0
+
+
+async def test_a_worker_stopped_mid_attempt_records_it_before_it_goes(
+    client: TenazClient, runtime: Runtime, clock: FakeClock, fake_meta: FakeMetaServer, meta: str
+) -> None:
+    fake = fake_meta.fake
+    fake.fail_next(2, Failure.hanging())
+    await client.submit_events([purchase(clock, n, refused=n == 0) for n in range(4)])
+    async with runtime.pool.connection() as conn:
+        cur = await conn.execute("SELECT id FROM tenaz_destinations WHERE name = %s", (meta,))
+        [(destination_id,)] = await cur.fetchall()
+    job = asyncio.create_task(runtime.engine.deliver_due(destination_id))
+    await fake.wait_for_hang(1)
+    fake.release()  # 0-3 refused
+    await fake.wait_for_hang(2)  # 0-1 hangs: the worker is stopped now
+    job.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await job
+    fake.release()
+
+    found = await deliveries(client)
+    assert {d.status for d in found.values()} == {S.DELIVERY_STATUS_WAITING_RETRY}
+    for delivery in found.values():
+        [attempt] = delivery.attempts
+        assert "the worker stopped during the attempt" in attempt.message

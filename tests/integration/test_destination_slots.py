@@ -15,8 +15,9 @@ from tenaz.v1 import events_pb2
 from jobs.base_url import BaseUrl
 from jobs.clock import FakeClock
 from jobs.platforms.fake_meta import Failure, FakeMeta, FakeMetaServer
-from jobs.runtime import Runtime
+from jobs.runtime import Runtime, open_runtime
 from jobs.settings import Settings
+from server.app import TenazServer
 from tests.integration.test_attempt_budget import deliveries, purchase
 from tests.support import until
 
@@ -86,5 +87,57 @@ async def test_a_slow_destination_holds_a_few_worker_slots_not_all(
         slow.release()
         worker.cancel()
         await asyncio.gather(worker, return_exceptions=True)
+    found = await deliveries(client)
+    assert {d.status for d in found.values()} == {S.DELIVERY_STATUS_SUCCEEDED}
+
+
+async def test_destinations_behind_one_slow_endpoint_share_half_the_slots(
+    client: TenazClient,
+    server: TenazServer,
+    other_api_key: str,
+    clock: FakeClock,
+    fake_meta: FakeMetaServer,
+    other_meta: FakeMetaServer,
+    settings: Settings,
+) -> None:
+    # Two slots each, four in the worker: without a share per endpoint, two destinations on
+    # one hanging proxy would hold every slot.
+    narrow = dataclasses.replace(settings, worker_concurrency=4, destination_concurrency=2)
+    async with (
+        open_runtime(narrow, narrow.database_url, clock=clock) as worker_runtime,
+        TenazClient(f"127.0.0.1:{server.port}", other_api_key) as other_workspace,
+    ):
+        for name in ("slow-1", "slow-2"):
+            await client.create_meta_destination(
+                name, pixel_id="111", access_token="good-token", base_url=fake_meta.base_url
+            )
+        # Another tenant's destination elsewhere.
+        await other_workspace.create_meta_destination(
+            "fast", pixel_id="222", access_token="other-token", base_url=other_meta.base_url
+        )
+        slow = fake_meta.fake
+        slow.fail_next(100, Failure.hanging())
+        worker = asyncio.create_task(
+            worker_runtime.run_worker(install_signal_handlers=False, concurrency=4)
+        )
+        try:
+            async with asyncio.timeout(20):
+                for n, name in enumerate(["slow-1", "slow-1"]):
+                    await client.submit_event(purchase(clock, n, to=name))
+                    await slow.wait_for_hang(n + 1)
+                # The endpoint's share (half of four) is taken: these wait their turn, instead
+                # of taking the last two slots.
+                for n in (2, 3):
+                    await client.submit_event(purchase(clock, n, to="slow-2"))
+                await other_workspace.submit_event(purchase(clock, 100, to="fast"))
+                await until(lambda: other_meta.fake.total_events_received == 1)
+                assert slow.hanging == 2
+                slow.stop_failing()
+                slow.release()
+                await until(lambda: slow.total_events_received == 4)
+        finally:
+            slow.release()
+            worker.cancel()
+            await asyncio.gather(worker, return_exceptions=True)
     found = await deliveries(client)
     assert {d.status for d in found.values()} == {S.DELIVERY_STATUS_SUCCEEDED}
