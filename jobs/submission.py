@@ -33,11 +33,13 @@ from jobs.settings import Settings
 from jobs.status import Status
 from jobs.store import destinations, events
 from jobs.validation import (
+    Checked,
     ContentInput,
     DestinationChoice,
     EventInput,
     Prepared,
-    prepare_event,
+    check_event,
+    choose_destinations,
 )
 
 __all__ = [
@@ -66,8 +68,13 @@ class SubmitResult:
     duplicate: bool
 
 
-# A call's events, and whether they came as a batch (field paths say `events[i]`).
-_Call = tuple[Sequence[EventInput], bool]
+@dataclass(frozen=True)
+class CheckedCall:
+    """A call's events, each valid on its own (`SubmissionService.check`), and whether they
+    came as a batch (all stored or none) or as one event."""
+
+    events: Sequence[Checked]
+    batch: bool
 
 
 def check_batch_size(count: int, *, batch: bool = True) -> None:
@@ -90,28 +97,48 @@ class SubmissionService:
         self._clock = clock
         self._settings = settings
         self._app = app
-        self._singles: GroupCommit[int, _Call, list[SubmitResult]] = GroupCommit(
+        self._singles: GroupCommit[int, CheckedCall, list[SubmitResult]] = GroupCommit(
             self._write_calls, flushers=GROUP_COMMIT_FLUSHERS, max_items=MAX_BATCH
         )
+
+    def check(self, events: Sequence[EventInput], *, batch: bool) -> CheckedCall:
+        """Check `events` on their own, hashing their personal data; INVALID_ARGUMENT with
+        every problem at once.
+
+        Needs no database: the gRPC edge runs it before the key's rate limit, so that a call
+        refused for what it holds spends nothing. Field paths in errors are `event.<field>`
+        for a single submission and `events[i].<field>` for a batch.
+        """
+        check_batch_size(len(events), batch=batch)
+        now = self._clock.now()
+        violations: list[FieldViolation] = []
+        checked = []
+        for index, event in enumerate(events):
+            path = f"events[{index}]" if batch else "event"
+            item = check_event(event, path, now, self._settings, violations)
+            if item is not None:
+                checked.append(item)
+        if violations:
+            raise InvalidArgument(violations)
+        return CheckedCall(checked, batch)
 
     async def submit(
         self, workspace_id: int, events: Sequence[EventInput], *, batch: bool
     ) -> list[SubmitResult]:
-        """Store `events` (all or none) and queue their deliveries.
+        """Check `events`, store them (all or none) and queue their deliveries."""
+        return await self.submit_checked(workspace_id, self.check(events, batch=batch))
 
-        Field paths in errors are `event.<field>` for a single submission and
-        `events[i].<field>` for a batch.
-        """
-        check_batch_size(len(events), batch=batch)
-        if not batch:
-            return await self._singles.submit(workspace_id, (events, False))
-        [outcome] = await self._write(workspace_id, [(events, True)])
+    async def submit_checked(self, workspace_id: int, call: CheckedCall) -> list[SubmitResult]:
+        """Store a checked call's events (all or none) and queue their deliveries."""
+        if not call.batch:
+            return await self._singles.submit(workspace_id, call)
+        [outcome] = await self._write(workspace_id, [call])
         if isinstance(outcome, Exception):
             raise outcome
         return outcome
 
     async def _write_calls(
-        self, workspace_id: int, calls: Sequence[_Call]
+        self, workspace_id: int, calls: Sequence[CheckedCall]
     ) -> Sequence[list[SubmitResult] | Exception]:
         try:
             return await self._write(workspace_id, calls)
@@ -128,7 +155,7 @@ class SubmissionService:
         return outcomes
 
     async def _write(
-        self, workspace_id: int, calls: Sequence[_Call]
+        self, workspace_id: int, calls: Sequence[CheckedCall]
     ) -> list[list[SubmitResult] | Exception]:
         """Store the valid calls in one transaction; each call's results, or its error."""
         now = self._clock.now()
@@ -140,7 +167,7 @@ class SubmissionService:
                     conn, workspace_id=workspace_id, for_key_share=True
                 )
             )
-            checked = [self._check(events, batch, now, choice) for events, batch in calls]
+            checked = [self._choose(call, now, choice) for call in calls]
             accepted = [item for call in checked if isinstance(call, list) for item in call]
             if not accepted:
                 return [call if isinstance(call, Exception) else [] for call in checked]
@@ -183,19 +210,15 @@ class SubmissionService:
         )
         return outcomes
 
-    def _check(
-        self,
-        events: Sequence[EventInput],
-        batch: bool,
-        now: dt.datetime,
-        choice: DestinationChoice,
+    def _choose(
+        self, call: CheckedCall, now: dt.datetime, choice: DestinationChoice
     ) -> list[Prepared] | Exception:
+        """The call's events with their destinations, or the call's own error."""
         violations: list[FieldViolation] = []
         prepared: list[Prepared] = []
         try:
-            for index, event in enumerate(events):
-                path = f"events[{index}]" if batch else "event"
-                item = prepare_event(event, path, now, choice, self._settings, violations)
+            for event in call.events:
+                item = choose_destinations(event, now, choice, self._settings, violations)
                 if item is not None:
                     prepared.append(item)
         except FailedPrecondition as exc:  # this call's, not its neighbours'

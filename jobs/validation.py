@@ -71,20 +71,29 @@ class DestinationChoice:
         self.enabled_by_name = {d.name: d for d in self.enabled}
 
 
-def prepare_event(
+@dataclass(frozen=True)
+class Checked:
+    """An event whose own fields are valid, its personal data already hashed: what is left
+    to check (where it goes, and whether its platforms still take it) needs the workspace's
+    destinations."""
+
+    new: NewEvent
+    path: str
+    destinations: Sequence[str] = ()
+
+
+def check_event(
     event: EventInput,
     path: str,
     now: dt.datetime,
-    choice: DestinationChoice,
     settings: Settings,
     violations: list[FieldViolation],
-) -> Prepared | None:
-    """The event ready to store, or None with its problems added to `violations`.
+) -> Checked | None:
+    """The event checked on its own, or None with its problems added to `violations`.
 
-    Field paths start with `path` (`event` or `events[i]`). Raises
-    FailedPrecondition when the workspace has nowhere to send it.
+    Needs no database, so it runs before anything is spent on the call (the key's rate
+    limit, a transaction). Field paths start with `path` (`event` or `events[i]`).
     """
-    enabled_by_name, all_by_name, enabled = choice.enabled_by_name, choice.by_name, choice.enabled
     before = len(violations)
 
     def bad(name: str, description: str) -> None:
@@ -93,34 +102,11 @@ def prepare_event(
     _check_text(event.event_id, "event_id", MAX_ID_LENGTH, bad)
     _check_text(event.event_name, "event_name", MAX_NAME_LENGTH, bad)
 
-    targets: list[Destination] = []
-    if event.destinations:
-        for index, name in enumerate(event.destinations):
-            if name in enabled_by_name:
-                if enabled_by_name[name] not in targets:
-                    targets.append(enabled_by_name[name])
-            elif name in all_by_name:
-                bad(f"destinations[{index}]", f"destination {name!r} is disabled")
-            else:
-                bad(f"destinations[{index}]", f"no destination named {name!r}")
-    elif not enabled:
-        raise FailedPrecondition(
-            "the workspace has no enabled destination: create one before submitting events"
-        )
-    else:
-        targets = list(enabled)
-
     event_time = event.event_time
     if event_time is None:
         bad("event_time", "required")
-    else:
-        if event_time > now + settings.max_future_skew:
-            bad("event_time", "is in the future; send the time the conversion happened")
-        elif targets and any(
-            not settings.deadline_rule.can_start(now, deadline_for(d.kind, event_time))
-            for d in targets
-        ):
-            bad("event_time", "is older than the platform accepts (Meta: 7 days)")
+    elif event_time > now + settings.max_future_skew:
+        bad("event_time", "is in the future; send the time the conversion happened")
 
     has_user_agent = bool(event.user_data.get("client_user_agent", "").strip())
     url = event.event_source_url
@@ -175,7 +161,7 @@ def prepare_event(
         payload["event_source_url"] = url
     if custom:
         payload["custom_data"] = custom
-    return Prepared(
+    return Checked(
         new=NewEvent(
             event_name=event.event_name,
             event_id=event.event_id,
@@ -183,8 +169,51 @@ def prepare_event(
             order_id=event.order_id,
             payload=payload,
         ),
-        destinations=targets,
+        path=path,
+        destinations=tuple(event.destinations),
     )
+
+
+def choose_destinations(
+    checked: Checked,
+    now: dt.datetime,
+    choice: DestinationChoice,
+    settings: Settings,
+    violations: list[FieldViolation],
+) -> Prepared | None:
+    """Where the checked event goes, or None with its problems added to `violations`.
+
+    Raises FailedPrecondition when the workspace has nowhere to send it.
+    """
+    before = len(violations)
+
+    def bad(name: str, description: str) -> None:
+        violations.append(FieldViolation(f"{checked.path}.{name}", description))
+
+    targets: list[Destination] = []
+    if checked.destinations:
+        for index, name in enumerate(checked.destinations):
+            if name in choice.enabled_by_name:
+                if choice.enabled_by_name[name] not in targets:
+                    targets.append(choice.enabled_by_name[name])
+            elif name in choice.by_name:
+                bad(f"destinations[{index}]", f"destination {name!r} is disabled")
+            else:
+                bad(f"destinations[{index}]", f"no destination named {name!r}")
+    elif not choice.enabled:
+        raise FailedPrecondition(
+            "the workspace has no enabled destination: create one before submitting events"
+        )
+    else:
+        targets = list(choice.enabled)
+    event_time = checked.new.event_time
+    if any(
+        not settings.deadline_rule.can_start(now, deadline_for(d.kind, event_time)) for d in targets
+    ):
+        bad("event_time", "is older than the platform accepts (Meta: 7 days)")
+    if len(violations) > before:
+        return None
+    return Prepared(new=checked.new, destinations=targets)
 
 
 def _check_text(value: str, name: str, limit: int, bad: Any) -> None:

@@ -47,11 +47,12 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
     ) -> events_pb2.SubmitEventResponse:
         if not request.HasField("event"):
             raise InvalidArgument.one("event", "required")
-        event = mapping.event_input(request.event, "event")
+        submissions = self._runtime.submissions
+        # Cheap checks first (decoding, the event's own fields), then the key's limit, then
+        # the work: a call refused for what it holds spends none of the limit.
+        call = submissions.check([mapping.event_input(request.event, "event")], batch=False)
         self._limiter.take(current_key_id(), 1)
-        [result] = await self._runtime.submissions.submit(
-            current_workspace().id, [event], batch=False
-        )
+        [result] = await submissions.submit_checked(current_workspace().id, call)
         return events_pb2.SubmitEventResponse(
             event=mapping.stored_event(result.event), duplicate=result.duplicate
         )
@@ -59,10 +60,12 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
     async def SubmitEvents(
         self, request: events_pb2.SubmitEventsRequest, context: Context
     ) -> events_pb2.SubmitEventsResponse:
+        submissions = self._runtime.submissions
         check_batch_size(len(request.events))
         events = [mapping.event_input(e, f"events[{i}]") for i, e in enumerate(request.events)]
+        call = submissions.check(events, batch=True)
         self._limiter.take(current_key_id(), len(events))
-        results = await self._runtime.submissions.submit(current_workspace().id, events, batch=True)
+        results = await submissions.submit_checked(current_workspace().id, call)
         return events_pb2.SubmitEventsResponse(
             results=[
                 events_pb2.SubmitEventResult(

@@ -82,6 +82,11 @@ async def test_input_refused_for_its_shape_spends_none_of_the_keys_limit(
     async with limited_server(settings, rate=0.001, burst=2) as (_, address, key):
         unrepresentable = lead("bad-time")
         unrepresentable.event_time.seconds = 10**12  # past the year 9999
+        bad_currency = lead("bad-currency")
+        bad_currency.custom_data.value = 10
+        bad_currency.custom_data.currency = "ZZZ"
+        no_customer = lead("nobody")
+        no_customer.user_data.Clear()
         async with grpc.aio.insecure_channel(address) as channel:
             stub = events_pb2_grpc.EventServiceStub(channel)
             refused = [
@@ -98,6 +103,14 @@ async def test_input_refused_for_its_shape_spends_none_of_the_keys_limit(
                     events_pb2.SubmitEventRequest(event=unrepresentable), metadata=auth(key)
                 ),
                 stub.SubmitEvent(events_pb2.SubmitEventRequest(), metadata=auth(key)),
+                # Fields the event gets wrong on its own: checked before the limit too.
+                stub.SubmitEvents(
+                    events_pb2.SubmitEventsRequest(events=[lead("ok"), bad_currency]),
+                    metadata=auth(key),
+                ),
+                stub.SubmitEvent(
+                    events_pb2.SubmitEventRequest(event=no_customer), metadata=auth(key)
+                ),
             ]
             for call in refused:
                 with pytest.raises(grpc.aio.AioRpcError) as caught:
