@@ -403,14 +403,15 @@ class DeliveryEngine:
         """Nothing can be sent to the destination until the operator fixes it: say so where
         operators look (its health), and leave its deliveries to wait or expire."""
         async with self._pool.connection() as conn, conn.transaction():
-            await destinations.set_needs_action(
+            flagged = await destinations.set_needs_action(
                 conn,
                 destination_id=destination.id,
                 needs_action=True,
                 reason=reason,
                 now=self._clock.now(),
             )
-        log.warning("destination.unavailable destination=%s", destination.id)
+        if flagged:  # once, not at every job the sweeper queues for it
+            log.warning("destination.unavailable destination=%s", destination.id)
 
     async def _flag_credentials(
         self,

@@ -188,7 +188,12 @@ class DestinationService:
                 ),
                 rate_limit=values.rate_limit if "rate_limit" in paths else current.rate_limit,
             )
-            clean = _validated_settings(merged, violations, self._egress)
+            # The stored URL is checked again only when it changes: a destination whose URL
+            # the operator no longer allows can still be disabled, or have its limits changed
+            # (it is sent nothing either way: see jobs/connectors.py).
+            clean = _validated_settings(
+                merged, violations, self._egress, check_url="meta.base_url" in paths
+            )
             new_token = "meta.access_token" in paths
             moved = [
                 key
@@ -326,7 +331,11 @@ def _check_rate(rate: float | None, violations: list[FieldViolation]) -> None:
 
 
 def _validated_settings(
-    spec: DestinationSpec, violations: list[FieldViolation], egress: EgressPolicy
+    spec: DestinationSpec,
+    violations: list[FieldViolation],
+    egress: EgressPolicy,
+    *,
+    check_url: bool = True,
 ) -> dict[str, Any]:
     if spec.kind not in KINDS:
         violations.append(
@@ -347,7 +356,7 @@ def _validated_settings(
         if version is not None and not _API_VERSION.match(str(version)):
             violations.append(FieldViolation(f"{path}.api_version", "a version such as v25.0"))
         base_url = clean.get("base_url")
-        if base_url is not None:
+        if base_url is not None and check_url:
             try:
                 checked = egress.check_base_url(str(base_url), OFFICIAL_BASE_URLS[spec.kind])
             except ValueError as exc:

@@ -22,6 +22,8 @@ ignored: a request goes to the URL it was built for, or nowhere.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
 import ipaddress
 import socket
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -36,6 +38,14 @@ from jobs.base_url import BaseUrl
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _NAT64: Final = ipaddress.IPv6Network("64:ff9b::/96")
+# NAT64 for local use (RFC 8215), and the deprecated IPv4-compatible form (::a.b.c.d).
+_LOCAL_NAT64: Final = ipaddress.IPv6Network("64:ff9b:1::/48")
+_IPV4_COMPATIBLE: Final = ipaddress.IPv6Network("::/96")
+# Platform host names are looked up on threads of their own: a resolver that hangs must not
+# hold the event loop's default threads, which the database driver's lookups use too.
+_RESOLVER: Final = concurrent.futures.ThreadPoolExecutor(
+    max_workers=4, thread_name_prefix="tenaz-dns"
+)
 
 
 class EgressRefused(httpcore.ConnectError):
@@ -47,7 +57,9 @@ def is_public_address(address: IPAddress) -> bool:
     metadata), unique-local, multicast, unspecified or reserved address, and no IPv6 form
     that carries one of those inside (IPv4-mapped, NAT64, 6to4, Teredo)."""
     if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
+        if address.ipv4_mapped is not None or address in _LOCAL_NAT64:
+            return False
+        if address in _IPV4_COMPATIBLE:
             return False
         embedded: list[ipaddress.IPv4Address] = []
         if address in _NAT64:
@@ -157,7 +169,9 @@ async def _resolve(host: str, port: int) -> list[IPAddress]:
         pass
     loop = asyncio.get_running_loop()
     try:
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = await loop.run_in_executor(
+            _RESOLVER, functools.partial(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
+        )
     except OSError as exc:
         raise httpcore.ConnectError(f"could not resolve {host}") from exc
     found: list[IPAddress] = []
@@ -239,17 +253,29 @@ async def send_bounded(
     A body longer than `max_body` is cut there (the answer is not one the platform would
     give). httpx errors pass through; running out of time raises `RequestDeadline`.
     """
-    request = client.build_request(method, url, content=content, headers=headers, timeout=deadline)
+    # Answers come uncompressed: the read cap then bounds what is held in memory, which a
+    # small compressed body inflating to gigabytes would get around.
+    request = client.build_request(
+        method,
+        url,
+        content=content,
+        headers={**headers, "accept-encoding": "identity"},
+        timeout=deadline,
+    )
     try:
         async with asyncio.timeout(deadline):
             response = await client.send(request, stream=True)
             try:
                 body = bytearray()
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) > max_body:
-                        del body[max_body:]
-                        break
+                # A body compressed despite the request is left unread (the status still
+                # counts): inflating it, even a chunk at a time, would get around the cap.
+                encoding = response.headers.get("content-encoding", "identity").lower()
+                if encoding in ("", "identity"):
+                    async for chunk in response.aiter_bytes():
+                        body += chunk
+                        if len(body) > max_body:
+                            del body[max_body:]
+                            break
                 return Reply(response.status_code, bytes(body))
             finally:
                 await response.aclose()

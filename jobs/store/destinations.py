@@ -160,17 +160,18 @@ async def update_destination(
 
 async def set_needs_action(
     conn: AsyncConnection, *, destination_id: int, needs_action: bool, reason: str, now: dt.datetime
-) -> None:
+) -> bool:
     """Flag (or clear) a destination whose credentials the platform refused.
 
-    Only writes when the flag changes, so a busy destination's row is not
-    rewritten by every batch.
+    Only writes when the flag changes (and says whether it did), so a busy destination's
+    row is not rewritten by every batch.
     """
-    await conn.execute(
+    cur = await conn.execute(
         "UPDATE tenaz_destinations SET needs_action = %s, needs_action_reason = %s, updated_at = %s"
         " WHERE id = %s AND (needs_action <> %s OR needs_action_reason <> %s)",
         (needs_action, reason, now, destination_id, needs_action, reason),
     )
+    return cur.rowcount > 0
 
 
 async def soft_delete_destination(

@@ -15,6 +15,7 @@ from jobs.clock import FakeClock
 from jobs.platforms.fake_meta import FakeMetaServer
 from jobs.runtime import Runtime, open_runtime
 from jobs.settings import Settings
+from server.app import start_server
 from tests.support import run_jobs
 
 TOKEN = "EAAB-original-token"
@@ -134,3 +135,21 @@ async def test_a_token_that_cannot_be_decrypted_flags_the_destination(
     destination = await client.get_destination(meta)
     assert destination.needs_action
     assert "TENAZ_SECRET_KEY" in destination.needs_action_reason
+
+
+async def test_a_destination_whose_url_was_taken_off_the_list_can_still_be_disabled(
+    settings: Settings, clock: FakeClock, api_key: str, client: TenazClient, meta: str
+) -> None:
+    narrower = dataclasses.replace(settings, allowed_platform_urls=())
+    async with open_runtime(narrower, narrower.database_url, clock=clock) as restarted:
+        server = await start_server(restarted, "127.0.0.1:0")
+        try:
+            async with TenazClient(f"127.0.0.1:{server.port}", api_key) as operator:
+                destination = await operator.get_destination(meta)
+                destination.enabled = False
+                assert not (await operator.update_destination(destination, ["enabled"])).enabled
+                # The URL itself is still refused when it is set again.
+                error = await refused(operator.update_destination(destination, ["meta.base_url"]))
+                assert [v.field for v in error.violations] == ["destination.meta.base_url"]
+        finally:
+            await server.stop(grace=0.5)

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import ipaddress
+import socket
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import httpcore
 import httpx
@@ -236,3 +240,59 @@ async def test_the_connector_names_an_internal_address_for_the_operator() -> Non
 
 def _event() -> OutgoingEvent:
     return OutgoingEvent(delivery_id=1, payload={"event_name": "Purchase"})
+
+
+async def test_a_compressed_answer_is_never_inflated() -> None:
+    """A small compressed body that would inflate far past the cap is not read at all."""
+    bomb = gzip.compress(b"{" + b" " * (20 << 20) + b"}")
+    reply = (
+        b"HTTP/1.1 400 Bad Request\r\ncontent-encoding: gzip\r\n"
+        + f"content-length: {len(bomb)}\r\n\r\n".encode()
+        + bomb
+    )
+    seen: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(reply)
+        await writer.drain()
+
+    async with (
+        listening(handle) as (_, port),
+        platform_client(allowing(f"http://127.0.0.1:{port}/"), timeout=5) as client,
+    ):
+        answer = await send_bounded(
+            client,
+            "POST",
+            f"http://127.0.0.1:{port}/",
+            content=b"{}",
+            headers={},
+            deadline=5,
+            max_body=1 << 16,
+        )
+    assert b"accept-encoding: identity" in seen[0].lower()
+    assert (answer.status, answer.body) == (400, b"")
+
+
+async def test_a_hanging_platform_lookup_never_holds_the_threads_others_resolve_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stuck = threading.Event()
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "hangs.example":
+            stuck.wait(10)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    backend = GuardedBackend(EgressPolicy())
+    lookups = [asyncio.create_task(backend.connect_tcp("hangs.example", 443)) for _ in range(20)]
+    try:
+        # The database driver resolves its host on the loop's default threads.
+        loop = asyncio.get_running_loop()
+        found = await asyncio.wait_for(loop.getaddrinfo("localhost", 5432), 3)
+        assert found
+    finally:
+        stuck.set()
+        await asyncio.gather(*lookups, return_exceptions=True)

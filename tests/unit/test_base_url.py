@@ -122,6 +122,8 @@ def test_only_allowlisted_host_ports_are_trusted_to_be_internal() -> None:
         ("::ffff:8.8.8.8", False),  # mapped at all: refused, it is never how a platform is reached
         ("64:ff9b::a9fe:a9fe", False),  # NAT64 of 169.254.169.254
         ("2002:a00:1::1", False),  # 6to4 of 10.0.0.1
+        ("64:ff9b:1::a00:1", False),  # NAT64 for local use
+        ("::7f00:1", False),  # IPv4-compatible 127.0.0.1
     ],
 )
 def test_public_addresses(address: str, public: bool) -> None:
