@@ -1,4 +1,4 @@
-"""The procrastinate app: Tenaz's two tasks and how jobs are deferred.
+"""The procrastinate app: Tenaz's tasks and how jobs are deferred.
 
     tenaz.deliver(destination_id)   send what is due for one destination, in batches
     tenaz.sweep                     periodic: recover interrupted attempts, expire
@@ -15,6 +15,7 @@ deferred with `schedule_at` in the same transaction as the status rows
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import procrastinate
@@ -23,10 +24,13 @@ from procrastinate.exceptions import AlreadyEnqueued
 from psycopg import AsyncConnection
 
 if TYPE_CHECKING:
-    from jobs.runtime import Runtime
+    from jobs.delivery import DeliveryEngine
+    from jobs.operations import OperationService
+    from jobs.retention import Retention
+    from jobs.sweeper import Sweeper
 
 
-__all__ = ["App", "build_app", "defer_delivery", "sweep_cron"]
+__all__ = ["App", "TaskServices", "build_app", "defer_delivery", "sweep_cron"]
 
 DELIVER_TASK = "tenaz.deliver"
 SWEEP_TASK = "tenaz.sweep"
@@ -46,33 +50,63 @@ def sweep_cron(interval: dt.timedelta) -> str:
     return f"*/{minutes} * * * *"
 
 
-def _runtime(context: JobContext) -> Runtime:
-    runtime: Runtime = context.additional_context["runtime"]
-    return runtime
+@dataclass(frozen=True)
+class TaskServices:
+    """What the tasks work with, given to the worker that runs them (`TaskServices.context`):
+    each task gets the one service it needs, never the whole runtime."""
+
+    engine: DeliveryEngine
+    sweeper: Sweeper
+    operations: OperationService
+    retention: Retention
+
+    def context(self) -> dict[str, object]:
+        return {_SERVICES: self}
+
+
+_SERVICES = "tenaz_services"
+
+
+def _services(context: JobContext) -> TaskServices:
+    services: TaskServices = context.additional_context[_SERVICES]
+    return services
+
+
+# The tasks, declared once here. They are added to each app `build_app` makes rather than
+# kept in a procrastinate Blueprint: adding a Blueprint to an app renames its tasks and
+# binds them to that app, and Tenaz builds one app per runtime (a test process runs many).
+
+
+async def deliver(context: JobContext, destination_id: int) -> None:
+    await _services(context).engine.deliver_due(destination_id)
+
+
+async def sweep(context: JobContext, timestamp: int) -> None:
+    await _services(context).sweeper.sweep()
+
+
+async def operation(context: JobContext, operation_id: int) -> None:
+    await _services(context).operations.run(operation_id)
+
+
+async def purge(context: JobContext, timestamp: int) -> None:
+    await _services(context).retention.purge()
 
 
 def build_app(connector: procrastinate.PsycopgConnector, *, sweep_interval: dt.timedelta) -> App:
     app = App(connector=connector)
-
-    @app.task(name=DELIVER_TASK, queue=DELIVERY_QUEUE, pass_context=True)
-    async def deliver(context: JobContext, destination_id: int) -> None:
-        await _runtime(context).engine.deliver_due(destination_id)
-
-    @app.periodic(cron=sweep_cron(sweep_interval))
-    @app.task(name=SWEEP_TASK, queue=MAINTENANCE_QUEUE, queueing_lock=SWEEP_TASK, pass_context=True)
-    async def sweep(context: JobContext, timestamp: int) -> None:
-        await _runtime(context).sweeper.sweep()
-
-    @app.task(name=OPERATION_TASK, queue=MAINTENANCE_QUEUE, pass_context=True)
-    async def operation(context: JobContext, operation_id: int) -> None:
-        await _runtime(context).operations.run(operation_id)
-
-    @app.periodic(cron="17 * * * *")
-    @app.task(name=PURGE_TASK, queue=MAINTENANCE_QUEUE, queueing_lock=PURGE_TASK, pass_context=True)
-    async def purge(context: JobContext, timestamp: int) -> None:
-        await _runtime(context).retention.purge()
-
-    del deliver, sweep, operation, purge
+    app.task(name=DELIVER_TASK, queue=DELIVERY_QUEUE, pass_context=True)(deliver)
+    app.periodic(cron=sweep_cron(sweep_interval))(
+        app.task(
+            name=SWEEP_TASK, queue=MAINTENANCE_QUEUE, queueing_lock=SWEEP_TASK, pass_context=True
+        )(sweep)
+    )
+    app.task(name=OPERATION_TASK, queue=MAINTENANCE_QUEUE, pass_context=True)(operation)
+    app.periodic(cron="17 * * * *")(
+        app.task(
+            name=PURGE_TASK, queue=MAINTENANCE_QUEUE, queueing_lock=PURGE_TASK, pass_context=True
+        )(purge)
+    )
     return app
 
 

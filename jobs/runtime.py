@@ -58,7 +58,12 @@ class Runtime:
         worker_options: dict[str, object] = {
             "queues": list(queue.QUEUES),
             "concurrency": self.settings.worker_concurrency,
-            "additional_context": {"runtime": self},
+            "additional_context": queue.TaskServices(
+                engine=self.engine,
+                sweeper=self.sweeper,
+                operations=self.operations,
+                retention=self.retention,
+            ).context(),
             "delete_jobs": "successful",
             "shutdown_graceful_timeout": 30.0,
             # Retries are scheduled jobs, which only polling finds: poll often so

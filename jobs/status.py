@@ -17,6 +17,7 @@ nothing: see `jobs.decisions.end_unsent`. Every status is written by `jobs.moves
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 
 
 class Status(enum.StrEnum):
@@ -84,6 +85,17 @@ BIRTH = Status.PENDING
 TERMINAL: frozenset[Status] = frozenset({Status.SUCCEEDED, Status.FAILED})
 IN_PROGRESS: frozenset[Status] = frozenset({Status.SENDING, Status.RESENDING})
 DUE_STATUSES: frozenset[Status] = frozenset({Status.PENDING, Status.WAITING_RETRY})
+
+
+def sql_list(statuses: Iterable[Status]) -> str:
+    """The statuses as a SQL list of literals, `('PENDING', 'WAITING_RETRY')`.
+
+    The store writes status sets into its queries' text rather than passing them as
+    parameters: the partial indexes on deliveries are used only when a query's own text
+    says it is within their set.
+    """
+    ordered = [s for s in Status if s in set(statuses)]
+    return "(" + ", ".join(f"'{s.value}'" for s in ordered) + ")"
 
 
 class IllegalTransition(RuntimeError):

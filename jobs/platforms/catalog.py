@@ -1,8 +1,14 @@
-"""What Tenaz knows about each destination kind that is not the connector itself."""
+"""What Tenaz knows about each destination kind that is not the connector itself.
+
+The Meta connector (jobs/platforms/meta.py) holds Meta's own defaults; everything else reads
+them from here.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+
+from jobs.platforms.meta import DEFAULT_API_VERSION, DEFAULT_BASE_URL
 
 KINDS = ("meta", "sandbox")
 
@@ -28,8 +34,8 @@ ACTION_SOURCES = frozenset(
     }
 )
 
-META_DEFAULT_API_VERSION = "v25.0"
-META_DEFAULT_BASE_URL = "https://graph.facebook.com"
+META_DEFAULT_API_VERSION = DEFAULT_API_VERSION
+META_DEFAULT_BASE_URL = DEFAULT_BASE_URL
 
 # Where each platform's API lives: base URLs any destination may use. Others need the
 # operator's TENAZ_ALLOWED_PLATFORM_URLS (see jobs/egress.py).

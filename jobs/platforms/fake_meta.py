@@ -39,24 +39,12 @@ import h11
 import httpx
 
 from jobs.currencies import ISO_4217
+from jobs.platforms.catalog import ACTION_SOURCES
+from jobs.platforms.catalog import MAX_EVENT_AGE as _MAX_EVENT_AGE
 
 MAX_EVENTS_PER_REQUEST: Final = 1000
-MAX_EVENT_AGE: Final = dt.timedelta(days=7)
+MAX_EVENT_AGE: Final = _MAX_EVENT_AGE["meta"]
 DEFAULT_MAX_FUTURE_SKEW: Final = dt.timedelta(minutes=5)
-
-ACTION_SOURCES: Final = frozenset(
-    {
-        "website",
-        "app",
-        "email",
-        "phone_call",
-        "chat",
-        "physical_store",
-        "system_generated",
-        "business_messaging",
-        "other",
-    }
-)
 
 # Meta takes ISO 4217 codes.
 CURRENCIES: Final = ISO_4217

@@ -16,6 +16,11 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.rows import args_row, class_row
 
+from jobs.status import DUE_STATUSES, IN_PROGRESS, Status, sql_list
+
+_DUE = sql_list(DUE_STATUSES)
+_IN_PROGRESS = sql_list(IN_PROGRESS)
+
 
 @dataclass(frozen=True)
 class DueDelivery:
@@ -98,7 +103,7 @@ async def lock_due(
     await cur.execute(
         "WITH due AS ("
         "  SELECT id FROM tenaz_deliveries"
-        "  WHERE destination_id = %s AND status IN ('PENDING', 'WAITING_RETRY')"
+        f"  WHERE destination_id = %s AND status IN {_DUE}"
         "    AND next_attempt_at <= %s"
         "  ORDER BY next_attempt_at, id LIMIT %s FOR UPDATE SKIP LOCKED)"
         " SELECT d.id, d.workspace_id, d.event_id, d.destination_id, d.status, d.attempt_count,"
@@ -127,7 +132,7 @@ async def lock_expired_leases(
     """Deliveries whose attempt outlived its lease: the worker died or hung."""
     cur = conn.cursor(row_factory=class_row(LockedDelivery))
     await cur.execute(
-        f"SELECT {_LOCKED_COLUMNS} FROM tenaz_deliveries WHERE status IN ('SENDING', 'RESENDING')"
+        f"SELECT {_LOCKED_COLUMNS} FROM tenaz_deliveries WHERE status IN {_IN_PROGRESS}"
         " AND lease_expires_at <= %s ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
         (now, limit),
     )
@@ -145,7 +150,7 @@ async def lock_due_past_deadline(
     cur = conn.cursor(row_factory=class_row(LockedDelivery))
     await cur.execute(
         f"SELECT {_LOCKED_COLUMNS} FROM tenaz_deliveries"
-        " WHERE status IN ('PENDING', 'WAITING_RETRY') AND deadline <= %s"
+        f" WHERE status IN {_DUE} AND deadline <= %s"
         " ORDER BY deadline LIMIT %s FOR UPDATE SKIP LOCKED",
         (cutoff, limit),
     )
@@ -164,10 +169,10 @@ async def lock_unfinished_of_destination(
     cur = conn.cursor(row_factory=class_row(LockedDelivery))
     await cur.execute(
         f"WITH due AS (SELECT {_LOCKED_COLUMNS} FROM tenaz_deliveries"
-        "   WHERE destination_id = %(destination)s AND status IN ('PENDING', 'WAITING_RETRY')"
+        f"   WHERE destination_id = %(destination)s AND status IN {_DUE}"
         "   ORDER BY next_attempt_at, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED),"
         f" running AS (SELECT {_LOCKED_COLUMNS} FROM tenaz_deliveries"
-        "   WHERE destination_id = %(destination)s AND status IN ('SENDING', 'RESENDING')"
+        f"   WHERE destination_id = %(destination)s AND status IN {_IN_PROGRESS}"
         "   LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
         " SELECT * FROM due UNION ALL SELECT * FROM running",
         {"destination": destination_id, "limit": limit},
@@ -184,7 +189,7 @@ async def deleted_destinations_with_due(conn: AsyncConnection) -> list[int]:
     cur = await conn.execute(
         "SELECT dest.id FROM tenaz_destinations dest WHERE dest.deleted_at IS NOT NULL"
         " AND EXISTS (SELECT 1 FROM tenaz_deliveries d WHERE d.destination_id = dest.id"
-        "   AND d.status IN ('PENDING', 'WAITING_RETRY'))"
+        f"   AND d.status IN {_DUE})"
         " ORDER BY dest.id"
     )
     return [row[0] for row in await cur.fetchall()]
@@ -195,7 +200,7 @@ async def overdue_destinations(conn: AsyncConnection, *, cutoff: dt.datetime) ->
     cur = await conn.execute(
         "SELECT DISTINCT d.destination_id FROM tenaz_deliveries d"
         " JOIN tenaz_destinations dest ON dest.id = d.destination_id"
-        " WHERE d.status IN ('PENDING', 'WAITING_RETRY') AND d.next_attempt_at <= %s"
+        f" WHERE d.status IN {_DUE} AND d.next_attempt_at <= %s"
         " AND dest.enabled AND dest.deleted_at IS NULL",
         (cutoff,),
     )
@@ -268,7 +273,8 @@ async def make_waiting_due(conn: AsyncConnection, *, destination_id: int, now: d
     """Bring the destination's waiting retries forward to `now` (credentials fixed)."""
     cur = await conn.execute(
         "UPDATE tenaz_deliveries SET next_attempt_at = %s"
-        " WHERE destination_id = %s AND status = 'WAITING_RETRY' AND next_attempt_at > %s",
+        f" WHERE destination_id = %s AND status = '{Status.WAITING_RETRY}'"
+        " AND next_attempt_at > %s",
         (now, destination_id, now),
     )
     return cur.rowcount

@@ -13,6 +13,7 @@ from psycopg.rows import class_row, dict_row
 from psycopg.types.json import Jsonb
 
 from jobs.model import Attempt, Delivery, Event, EventFilter
+from jobs.status import BIRTH
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ async def insert_deliveries(
     cur = await conn.execute(
         "INSERT INTO tenaz_deliveries (workspace_id, event_id, destination_id, status,"
         " next_attempt_at, deadline, created_at, updated_at)"
-        " SELECT %s, e, d, 'PENDING', %s, dl, %s, %s"
+        f" SELECT %s, e, d, '{BIRTH}', %s, dl, %s, %s"
         " FROM unnest(%b::bigint[], %b::bigint[], %b::timestamptz[]) AS x(e, d, dl)"
         " ON CONFLICT (event_id, destination_id) DO NOTHING"
         " RETURNING id, event_id, destination_id",

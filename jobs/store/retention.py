@@ -6,6 +6,8 @@ import datetime as dt
 
 from psycopg import AsyncConnection
 
+from jobs.status import TERMINAL, sql_list
+
 
 async def delete_old_events(conn: AsyncConnection, *, before: dt.datetime, limit: int) -> int:
     """Delete events received before `before` whose deliveries are all finished.
@@ -16,7 +18,7 @@ async def delete_old_events(conn: AsyncConnection, *, before: dt.datetime, limit
         "DELETE FROM tenaz_events WHERE id IN ("
         "  SELECT e.id FROM tenaz_events e WHERE e.received_at < %s"
         "  AND NOT EXISTS (SELECT 1 FROM tenaz_deliveries d WHERE d.event_id = e.id"
-        "    AND d.status NOT IN ('SUCCEEDED', 'FAILED'))"
+        f"    AND d.status NOT IN {sql_list(TERMINAL)})"
         "  ORDER BY e.id LIMIT %s)",
         (before, limit),
     )

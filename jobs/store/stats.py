@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from psycopg import AsyncConnection
 
+from jobs.status import Status
+
 
 @dataclass(frozen=True)
 class LastAttempt:
@@ -50,7 +52,7 @@ async def attempt_buckets(
 async def waiting_retry_counts(conn: AsyncConnection, *, workspace_id: int) -> dict[int, int]:
     cur = await conn.execute(
         "SELECT destination_id, count(*) FROM tenaz_deliveries"
-        " WHERE workspace_id = %s AND status = 'WAITING_RETRY' GROUP BY destination_id",
+        f" WHERE workspace_id = %s AND status = '{Status.WAITING_RETRY}' GROUP BY destination_id",
         (workspace_id,),
     )
     return {r[0]: int(r[1]) for r in await cur.fetchall()}
