@@ -1,9 +1,11 @@
 """Shared fixtures: a real PostgreSQL with a fresh database per test, a fake clock,
-Tenaz's runtime and gRPC server on a loopback port, and a fake Meta over HTTP.
+Tenaz's runtime and gRPC server on a loopback port, and a fake Meta over HTTP; and the
+tier of every test, from its folder.
 
 The database server is TENAZ_TEST_DATABASE_URL when set, else the machine's
 PostgreSQL on 127.0.0.1:5432 when it answers, else an embedded one (pgserver).
-Each test gets `CREATE DATABASE ... TEMPLATE` of a database migrated once.
+Each test gets `CREATE DATABASE ... TEMPLATE` of a database migrated once. No
+fixture starts anything unless a test asks for it, so the unit tier needs none of it.
 """
 
 from __future__ import annotations
@@ -33,6 +35,28 @@ from jobs.settings import Settings
 from server.app import TenazServer, start_server
 
 LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+TESTS = Path(__file__).parent
+# The marker of each folder's tests (declared in pyproject.toml): `make test-<tier>` runs one
+# tier, `pytest -m "not browser"` leaves one out.
+TIERS = {
+    "unit": "unit",
+    "integration": "integration",
+    "acceptance": "e2e",
+    "browser": "browser",
+    "interop": "interop",
+    "chaos": "chaos",
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        folder = item.path.relative_to(TESTS).parts[0]
+        if folder not in TIERS:
+            raise pytest.UsageError(
+                f"{item.nodeid}: tests belong in a tier's folder ({', '.join(TIERS)})"
+            )
+        item.add_marker(TIERS[folder])
 
 
 def _with_database(url: str, name: str) -> str:
