@@ -114,7 +114,7 @@ class DestinationService:
             )
         if created is None:
             raise AlreadyExists(f"a destination named {spec.name!r} already exists")
-        log.info("destination.created destination=%s kind=%s", created.id, created.kind)
+        log.info("destination.created", extra={"destination": created.id, "kind": created.kind})
         return created
 
     async def get(self, workspace_id: int, name: str) -> Destination:
@@ -222,7 +222,7 @@ class DestinationService:
                 if new_token:
                     await delivery_store.make_waiting_due(conn, destination_id=current.id, now=now)
                 await queue.defer_delivery(self._app, conn, destination_id=current.id)
-        log.info("destination.updated destination=%s fields=%s", updated.id, ",".join(paths))
+        log.info("destination.updated", extra={"destination": updated.id, "fields": list(paths)})
         return updated
 
     async def rotate_secrets(self) -> int:
@@ -234,7 +234,7 @@ class DestinationService:
                     fresh = self._secrets.encrypt(self._secrets.decrypt(stored))
                     await store.set_secret(conn, destination_id=destination_id, secret=fresh)
                     changed += 1
-        log.info("destination.secrets.rotated count=%d", changed)
+        log.info("destination.secrets.rotated", extra={"destinations": changed})
         return changed
 
     async def delete(self, workspace_id: int, name: str) -> int:
@@ -260,7 +260,9 @@ class DestinationService:
             await store.soft_delete_destination(conn, destination_id=current.id, now=now)
             ended = await endings.end_batch_of_deleted(conn, now, destination_id=current.id)
         ended += await endings.in_batches(self._pool, self._clock, endings.of_deleted(current.id))
-        log.info("destination.deleted destination=%s deliveries_ended=%d", current.id, ended)
+        log.info(
+            "destination.deleted", extra={"destination": current.id, "deliveries_ended": ended}
+        )
         return ended
 
 

@@ -108,11 +108,11 @@ async def abort(context: grpc.aio.ServicerContext[Any, Any], exc: BaseException)
     status = to_status(exc)
     if status is None:
         # The traceback stays in the server log; the caller learns nothing internal.
-        log.exception("rpc.failed unexpected error", exc_info=exc)
+        log.exception("rpc.failed", exc_info=exc, extra={"error": type(exc).__name__})
         status = rpc_status.to_status(
             status_pb2.Status(code=code_pb2.INTERNAL, message="internal error")
         )
     elif isinstance(exc, _UNAVAILABLE):
-        log.warning("rpc.unavailable %s", type(exc).__name__)
+        log.warning("rpc.unavailable", extra={"error": type(exc).__name__})
     await context.abort_with_status(status)
     raise AssertionError("abort_with_status returned")  # pragma: no cover
