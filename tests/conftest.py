@@ -11,6 +11,7 @@ fixture starts anything unless a test asks for it, so the unit tier needs none o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import os
 import tempfile
@@ -95,29 +96,13 @@ def _admin(url: str, statement: sql.Composable) -> None:
         conn.execute(statement)
 
 
-@pytest.fixture(scope="session")
-def template_database(postgres_url: str) -> Iterator[str]:
-    name = f"tenaz_template_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    _admin(postgres_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    asyncio.run(migrate(_with_database(postgres_url, name)))
-    try:
-        yield name
-    finally:
-        _admin(
-            postgres_url,
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)),
-        )
-
-
-@pytest.fixture
-def database_url(postgres_url: str, template_database: str) -> Iterator[str]:
-    name = f"tenaz_test_{uuid.uuid4().hex[:12]}"
-    _admin(
-        postgres_url,
-        sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-            sql.Identifier(name), sql.Identifier(template_database)
-        ),
-    )
+@contextlib.contextmanager
+def _new_database(postgres_url: str, name: str, template: str = "") -> Iterator[str]:
+    """The URL of a new database `name` (a copy of `template`, if any), dropped afterwards."""
+    create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template:
+        create = sql.SQL("{} TEMPLATE {}").format(create, sql.Identifier(template))
+    _admin(postgres_url, create)
     try:
         yield _with_database(postgres_url, name)
     finally:
@@ -125,6 +110,29 @@ def database_url(postgres_url: str, template_database: str) -> Iterator[str]:
             postgres_url,
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)),
         )
+
+
+@pytest.fixture(scope="session")
+def template_database(postgres_url: str) -> Iterator[str]:
+    name = f"tenaz_template_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with _new_database(postgres_url, name) as url:
+        asyncio.run(migrate(url))
+        yield name
+
+
+@pytest.fixture
+def database_url(postgres_url: str, template_database: str) -> Iterator[str]:
+    with _new_database(
+        postgres_url, f"tenaz_test_{uuid.uuid4().hex[:12]}", template=template_database
+    ) as url:
+        yield url
+
+
+@pytest.fixture
+def empty_database(postgres_url: str) -> Iterator[str]:
+    """The URL of a database with nothing in it, not even migrations."""
+    with _new_database(postgres_url, f"tenaz_test_empty_{uuid.uuid4().hex[:8]}") as url:
+        yield url
 
 
 @pytest.fixture
