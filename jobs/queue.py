@@ -1,4 +1,4 @@
-"""The procrastinate app: Tenaz's two tasks and how jobs are deferred.
+"""The procrastinate app: Tenaz's tasks and how jobs are deferred.
 
     tenaz.deliver(destination_id)   send what is due for one destination, in batches
     tenaz.sweep                     periodic: recover interrupted attempts, expire

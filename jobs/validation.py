@@ -1,7 +1,7 @@
 """Checking an event as the caller sent it, and turning it into what is stored and sent.
 
 Every problem is reported at once, as field violations with the path the caller
-used (`event.user_data.em`, `events[3].event_time`), so that a client can fix a
+used (`event.user_data.email`, `events[3].event_time`), so that a client can fix a
 whole batch in one go. Personal data is normalised and hashed here, before
 anything is stored.
 """
