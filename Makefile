@@ -18,14 +18,16 @@ TIERS := test-unit test-integration test-e2e test-browser test-interop test-chao
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
 
-# The venv's own setuptools builds Tenaz and its client, rather than a fresh build environment
-# for each; and each module is compiled when first imported, rather than every file of every
-# package at install time. Together they take a third off a fresh install.
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip 'setuptools>=77'
+	$(BIN)/pip install --quiet --upgrade pip
 
+# The venv's own setuptools (pyproject's build requirement) builds Tenaz and its client, rather
+# than a fresh build environment for each; and each module is compiled when first imported,
+# rather than every file of every package at install time. Together they take a third off a
+# fresh install.
 $(VENV)/.installed-%: pyproject.toml clients/python/pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet 'setuptools>=77'
 	$(BIN)/pip install --quiet --no-compile --no-build-isolation -e '.[$*]' -e clients/python
 	touch $@
 
