@@ -7,7 +7,8 @@ postgres.py       the private, durable PostgreSQL (pgserver's binaries; fsync an
 processes.py      every subprocess the benchmark starts, stopped at the end whatever happens
 sampler.py        CPU seconds and peak RSS of process groups, sampled every 0.2 s
 systems.py        how to start and observe each system under test (Tenaz, the baseline)
-workloads.py      drain, unary, latency, retry precision (recovery: not implemented yet)
+workloads.py      drain, unary (and its no-op ceiling), latency, retry precision, recovery
+                  after an outage, backlog
 load.py           a load-generating client, run as its own process (`python -m bench.load`)
 fake_platform.py  the fake Meta over HTTP, run as its own process so its CPU is apart
 report.py         the side-by-side table, on stdout and in docs/benchmarks.md

@@ -35,6 +35,7 @@ from bench.report import (
 from bench.sampler import cpu_speed_ms
 from bench.systems import SYSTEMS, Options
 from bench.workloads import QUICK, WORKLOADS, Figures, Sizes
+from jobs import logs
 
 DEFAULT_OUTPUT = REPO_ROOT / "docs" / "benchmarks.md"
 
@@ -252,7 +253,7 @@ async def _main(args: argparse.Namespace) -> Outcome:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(level=logging.WARNING, handlers=[logs.handler("text", sys.stderr)])
     if args.verbose:
         logging.getLogger("bench").setLevel(logging.INFO)
     try:

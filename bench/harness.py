@@ -200,12 +200,12 @@ class Harness:
         log_dir = self.work_dir / "logs" / f"{number:02d}-{system.key}-{plan.workload}"
         log_dir.mkdir(parents=True, exist_ok=True)
         url = await asyncio.to_thread(self.postgres.create_database, name, template=template)
-        log.info("%s: database %s made", name, name)
+        log.info("bench.run.database_created", extra={"run": name})
         try:
             async with Supervisor(log_dir) as supervisor:
                 return await self._run(system, plan, supervisor, url, log_dir)
         finally:
-            log.info("%s: every process stopped", name)
+            log.info("bench.run.stopped", extra={"run": name})
             await asyncio.to_thread(self.postgres.drop_database, name)
 
     async def _run(
@@ -227,22 +227,22 @@ class Harness:
             pipes=True,
         )
         platform_url = str((await read_json_line(platform, within=READY_TIMEOUT))["url"])
-        log.info("%s: platform listening", plan.workload)
+        log.info("bench.platform.listening", extra={"workload": plan.workload})
         address = free_address()
         target = await system.start(
             supervisor, url, address, platform_url, plan.retry_interval, self.options
         )
-        log.info("%s: %s set up, processes started", plan.workload, system.label)
+        log.info("bench.system.started", extra={"workload": plan.workload, "system": system.key})
         numbers = itertools.count()
         clients = await _start_clients(
             supervisor, plan.workload, plan.clients, target, log_dir, numbers
         )
         services = [c.name for c in supervisor.children.values() if c.group != "clients"]
         await _wait_ready(supervisor, services, target.address, url, self.options.workers)
-        log.info("%s: server and workers ready", plan.workload)
+        log.info("bench.system.ready", extra={"workload": plan.workload})
         for client in clients:
             await read_json_line(client, within=READY_TIMEOUT)
-        log.info("%s: clients ready", plan.workload)
+        log.info("bench.clients.ready", extra={"workload": plan.workload})
 
         sampler = ResourceSampler()
         for child in supervisor.children.values():
@@ -273,7 +273,7 @@ class Harness:
                 await _go(clients)
                 outputs = await _finish_clients(supervisor, clients, services, log_dir, deadline)
                 clients_finished = max(o["finished"] for o in outputs)
-                log.info("%s: clients done", plan.workload)
+                log.info("bench.clients.done", extra={"workload": plan.workload})
                 if plan.outage is not None:
                     acknowledged = sum(int(o["acknowledged"]) for o in outputs)
                     platform_up, waiting = await _recover(
@@ -286,9 +286,9 @@ class Harness:
                         acknowledged,
                         deadline,
                     )
-                    log.info("%s: the platform is back", plan.workload)
+                    log.info("bench.platform.back", extra={"workload": plan.workload})
                 settled_at = await _wait_settled(supervisor, system, url, services, deadline)
-                log.info("%s: every delivery settled", plan.workload)
+                log.info("bench.deliveries.settled", extra={"workload": plan.workload})
             cpu_after = sampler.cpu()
             machine_after, own_after = machine_busy_seconds(), own_cpu_seconds()
             db_after = await asyncio.to_thread(self.postgres.counters)
@@ -384,7 +384,14 @@ class Harness:
                 jobs=self.options.workers * self.options.concurrency,
             )
         seeded = time.time()
-        log.info("%s: %s deliveries written in %.1f s", phase.label, phase.backlog, seeded - began)
+        log.info(
+            "bench.backlog.written",
+            extra={
+                "phase": phase.label,
+                "deliveries": phase.backlog,
+                "duration_s": round(seeded - began, 1),
+            },
+        )
         async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
             sampler.peaks(restart=True)
             started = seeded  # no attempt of the new backlog can end before its commit
@@ -404,7 +411,14 @@ class Harness:
         outputs = await _finish_clients(
             supervisor, clients, services, log_dir, time.time() + READY_TIMEOUT
         )
-        log.info("%s: %s delivered in %.1f s", phase.label, delivered, ended - started)
+        log.info(
+            "bench.backlog.delivered",
+            extra={
+                "phase": phase.label,
+                "deliveries": delivered,
+                "duration_s": round(ended - started, 1),
+            },
+        )
         latencies: dict[str, list[float]] = {}
         for output in outputs:
             for method, values in output["read_latencies_ms"].items():

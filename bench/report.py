@@ -19,7 +19,7 @@ from pathlib import Path
 import psutil  # type: ignore[import-untyped]
 
 from bench.processes import REPO_ROOT
-from bench.workloads import NOT_IMPLEMENTED, OTHERS_WARNING, Figures
+from bench.workloads import OTHERS_WARNING, Figures
 
 
 @dataclass(frozen=True)
@@ -244,20 +244,17 @@ def table_rows(
                 met,
             )
         )
-    for workload, (target, _) in NOT_IMPLEMENTED.items():
-        rows.append((workload, "not implemented yet", "—", "—", "—", target, ""))
     return rows
 
 
 def notes(rows: Sequence[tuple[str, ...]] = ()) -> list[str]:
-    """What the table's marks and "not implemented yet" rows stand for."""
+    """What the table's marks stand for."""
     lines = []
     if any(cell.endswith(" *") for row in rows for cell in row):
         lines.append(
             f"*: other programs used more than {OTHERS_WARNING:.0%} of the machine's CPU during"
             " that run, so its figures are likely low."
         )
-    lines += [f"{workload}: {why}." for workload, (_, why) in NOT_IMPLEMENTED.items()]
     return lines
 
 

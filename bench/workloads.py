@@ -481,5 +481,3 @@ WORKLOADS: dict[str, Workload] = {
         Backlog(),
     )
 }
-# Workloads not built yet: (target, why), reported as rows of their own.
-NOT_IMPLEMENTED: dict[str, tuple[str, str]] = {}

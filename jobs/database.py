@@ -53,7 +53,7 @@ def database_url(settings: Settings) -> Iterator[str]:
             f"TENAZ_DATA_DIR {settings.data_dir}: cannot create {data} ({exc.strerror}); choose"
             " a directory Tenaz can write, or set TENAZ_DATABASE_URL"
         ) from None
-    log.info("database.embedded.starting data_dir=%s", data)
+    log.info("database.embedded.starting", extra={"data_dir": str(data)})
     try:
         server = pgserver.get_server(data, cleanup_mode="stop")
     except (OSError, subprocess.SubprocessError):

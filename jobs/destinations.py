@@ -114,7 +114,7 @@ class DestinationService:
             )
         if created is None:
             raise AlreadyExists(f"a destination named {spec.name!r} already exists")
-        log.info("destination.created destination=%s kind=%s", created.id, created.kind)
+        log.info("destination.created", extra={"destination": created.id, "kind": created.kind})
         return created
 
     async def get(self, workspace_id: int, name: str) -> Destination:
@@ -227,7 +227,7 @@ class DestinationService:
                 if new_token:
                     await deliveries.make_waiting_due(conn, destination_id=current.id, now=now)
                 await queue.defer_delivery(self._app, conn, destination_id=current.id)
-        log.info("destination.updated destination=%s fields=%s", updated.id, ",".join(paths))
+        log.info("destination.updated", extra={"destination": updated.id, "fields": list(paths)})
         return updated
 
     async def resolve(
@@ -248,7 +248,7 @@ class DestinationService:
                     fresh = self._secrets.encrypt(self._secrets.decrypt(stored))
                     await destinations.set_secret(conn, destination_id=destination_id, secret=fresh)
                     changed += 1
-        log.info("destination.secrets.rotated count=%d", changed)
+        log.info("destination.secrets.rotated", extra={"destinations": changed})
         return changed
 
     async def delete(self, workspace_id: int, name: str) -> int:
@@ -275,7 +275,9 @@ class DestinationService:
             batch = endings.of_deleted(self._app, current.id)
             ended = await batch(conn, now)
         ended += await endings.in_batches(self._pool, self._clock, batch)
-        log.info("destination.deleted destination=%s deliveries_ended=%d", current.id, ended)
+        log.info(
+            "destination.deleted", extra={"destination": current.id, "deliveries_ended": ended}
+        )
         return ended
 
 

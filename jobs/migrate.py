@@ -50,7 +50,7 @@ async def migrate(database_url: str) -> list[str]:
                     await conn.execute(
                         "INSERT INTO tenaz_schema_migrations (name) VALUES (%s)", (name,)
                     )
-                log.info("migration.applied name=%s", name)
+                log.info("migration.applied", extra={"migration": name})
                 applied_now.append(name)
         finally:
             await conn.execute("SELECT pg_advisory_unlock(%s, %s)", _ADVISORY_LOCK)

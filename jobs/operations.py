@@ -84,7 +84,9 @@ class OperationService:
             await self._app.configure_task(queue.OPERATION_TASK, connection=conn).defer_async(
                 operation_id=operation.id
             )
-        log.info("operation.started operation=%s kind=%s total=%d", operation.id, kind, total)
+        log.info(
+            "operation.started", extra={"operation": operation.id, "kind": kind, "total": total}
+        )
         return operation
 
     async def get(self, workspace_id: int, operation_id: str) -> OperationRow:
@@ -128,7 +130,7 @@ class OperationService:
                     finished_at=now if done else None,
                 )
             if done:
-                log.info("operation.finished operation=%s", operation_id)
+                log.info("operation.finished", extra={"operation": operation_id})
                 return
 
     async def _by_ids(self, workspace_id: int, kind: str, ids: Sequence[str]) -> OperationRow:
@@ -160,7 +162,10 @@ class OperationService:
             )
             finished = await operations.get_operation(conn, operation_id=operation.id)
         assert finished is not None
-        log.info("operation.finished operation=%s kind=%s changed=%d", finished.id, kind, changed)
+        log.info(
+            "operation.finished",
+            extra={"operation": finished.id, "kind": kind, "changed": changed},
+        )
         return finished
 
     async def _resolve(

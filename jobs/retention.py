@@ -51,5 +51,5 @@ class Retention:
             counts["operations"] = await retention.delete_old_operations(conn, before=before)
             counts["dashboard_sessions"] = await sessions.delete_expired_sessions(conn, now=now)
         if any(counts.values()):
-            log.info("retention.purged %s", " ".join(f"{k}={v}" for k, v in counts.items()))
+            log.info("retention.purged", extra=counts)
         return counts

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jobs.base_url import BaseUrl, parse_allowlist
+from jobs.logs import FORMATS as LOG_FORMATS
 from jobs.retry_policy import SEND_GUARD, DeadlineRule
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -58,6 +59,14 @@ class TlsPair:
     key: Path
     cert_variable: str
     key_variable: str
+
+
+def parse_log_format(raw: str) -> str:
+    """TENAZ_LOG_FORMAT: `text` (the default) or `json` (see jobs/logs.py)."""
+    log_format = raw.strip().lower() or LOG_FORMATS[0]
+    if log_format not in LOG_FORMATS:
+        raise SettingsError(f"TENAZ_LOG_FORMAT: {raw!r} is not a log format: text or json")
+    return log_format
 
 
 def parse_duration(text: str, *, name: str = "duration") -> dt.timedelta:
@@ -125,6 +134,8 @@ class Settings:
     # How long a call waits for a database connection before answering UNAVAILABLE.
     pool_timeout: dt.timedelta = dt.timedelta(seconds=5)
     log_level: str = "INFO"
+    # text: one line a person reads; json: one object per line for a log store.
+    log_format: str = "text"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -198,6 +209,7 @@ class Settings:
             pool_max_size=integer("TENAZ_POOL_MAX_SIZE", defaults.pool_max_size),
             pool_timeout=duration("TENAZ_POOL_TIMEOUT", defaults.pool_timeout),
             log_level=env.get("TENAZ_LOG_LEVEL", defaults.log_level).upper(),
+            log_format=parse_log_format(env.get("TENAZ_LOG_FORMAT", "")),
         )
         settings.validate()
         return settings

@@ -201,12 +201,14 @@ class SubmissionService:
                 seen.add(_key(item))
             outcomes.append(results)
         log.info(
-            "event.submitted workspace=%s calls=%d events=%d new=%d duplicates=%d",
-            workspace_id,
-            len(calls),
-            len(accepted),
-            len(new_ids),
-            len(accepted) - len(new_ids),
+            "event.submitted",
+            extra={
+                "workspace": workspace_id,
+                "calls": len(calls),
+                "events": len(accepted),
+                "new": len(new_ids),
+                "duplicates": len(accepted) - len(new_ids),
+            },
         )
         return outcomes
 

@@ -54,7 +54,7 @@ class Sweeper:
             "stalled_jobs": await self.retry_stalled_jobs(),
         }
         if any(counts.values()):
-            log.info("sweep.finished %s", " ".join(f"{k}={v}" for k, v in counts.items()))
+            log.info("sweep.finished", extra=counts)
         return counts
 
     async def recover_interrupted(self) -> int:
@@ -68,7 +68,7 @@ class Sweeper:
                 ]
                 await write(conn, self._app, moves, now=now)
             if rows:
-                log.warning("delivery.attempt.interrupted deliveries=%d", len(rows))
+                log.warning("delivery.attempt.interrupted", extra={"deliveries": len(rows)})
             total += len(rows)
             if len(rows) < _BATCH:
                 return total

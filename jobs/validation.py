@@ -1,7 +1,7 @@
 """Checking an event as the caller sent it, and turning it into what is stored and sent.
 
 Every problem is reported at once, as field violations with the path the caller
-used (`event.user_data.em`, `events[3].event_time`), so that a client can fix a
+used (`event.user_data.email`, `events[3].event_time`), so that a client can fix a
 whole batch in one go. Personal data is normalised and hashed here, before
 anything is stored.
 """
@@ -230,9 +230,7 @@ def _check_text(value: str, name: str, limit: int, bad: Any) -> None:
 # custom_data fields Tenaz has fields of its own for, and checks: `extra` may not carry them,
 # or an unchecked value (a currency "ZZZ", a text value) would reach the platform around
 # the checks, and Meta would refuse the whole batch it came in.
-_OWN_CUSTOM_FIELDS = frozenset(
-    {"value", "currency", "order_id", "contents", "content_ids", "content_type"}
-)
+_OWN_CUSTOM_FIELDS = frozenset({"value", "currency", "order_id", "contents", "content_type"})
 
 
 def _custom_data(event: EventInput, bad: Any) -> dict[str, Any]:

@@ -125,5 +125,5 @@ async def start_server(runtime: Runtime, address: str) -> TenazServer:
     hub.start()
     for name in ("", *SERVICE_NAMES):
         await health.set(name, health_pb2.HealthCheckResponse.SERVING)
-    log.info("server.started address=%s port=%d", address, port)
+    log.info("server.started", extra={"address": address, "port": port})
     return TenazServer(server, health, hub, port)

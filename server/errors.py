@@ -34,14 +34,14 @@ from server.rate_limit import RateLimited
 
 log = logging.getLogger(__name__)
 
-_CODES: tuple[tuple[type[BaseException], grpc.StatusCode, int], ...] = (
-    (InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT, code_pb2.INVALID_ARGUMENT),
-    (NotFound, grpc.StatusCode.NOT_FOUND, code_pb2.NOT_FOUND),
-    (AlreadyExists, grpc.StatusCode.ALREADY_EXISTS, code_pb2.ALREADY_EXISTS),
-    (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION, code_pb2.FAILED_PRECONDITION),
-    (OutOfRange, grpc.StatusCode.OUT_OF_RANGE, code_pb2.OUT_OF_RANGE),
-    (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED, code_pb2.UNAUTHENTICATED),
-    (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED, code_pb2.PERMISSION_DENIED),
+_CODES: tuple[tuple[type[TenazError], int], ...] = (
+    (InvalidArgument, code_pb2.INVALID_ARGUMENT),
+    (NotFound, code_pb2.NOT_FOUND),
+    (AlreadyExists, code_pb2.ALREADY_EXISTS),
+    (FailedPrecondition, code_pb2.FAILED_PRECONDITION),
+    (OutOfRange, code_pb2.OUT_OF_RANGE),
+    (Unauthenticated, code_pb2.UNAUTHENTICATED),
+    (PermissionDenied, code_pb2.PERMISSION_DENIED),
 )
 
 _UNAVAILABLE = (psycopg.OperationalError, psycopg_pool.PoolTimeout)
@@ -72,7 +72,7 @@ def _bad_request(violations: list[FieldViolation]) -> error_details_pb2.BadReque
 
 def to_status(exc: BaseException) -> grpc.Status | None:
     """The gRPC status for a known error; None for an unexpected one."""
-    for kind, _, proto_code in _CODES:
+    for kind, proto_code in _CODES:
         if isinstance(exc, kind):
             status = status_pb2.Status(code=proto_code, message=str(exc))
             if isinstance(exc, InvalidArgument):
@@ -108,14 +108,11 @@ async def abort(context: grpc.aio.ServicerContext[Any, Any], exc: BaseException)
     status = to_status(exc)
     if status is None:
         # The traceback stays in the server log; the caller learns nothing internal.
-        log.exception("rpc.failed unexpected error", exc_info=exc)
+        log.exception("rpc.failed", exc_info=exc, extra={"error": type(exc).__name__})
         status = rpc_status.to_status(
             status_pb2.Status(code=code_pb2.INTERNAL, message="internal error")
         )
     elif isinstance(exc, _UNAVAILABLE):
-        log.warning("rpc.unavailable %s", type(exc).__name__)
+        log.warning("rpc.unavailable", extra={"error": type(exc).__name__})
     await context.abort_with_status(status)
     raise AssertionError("abort_with_status returned")  # pragma: no cover
-
-
-KNOWN = (TenazError, RateLimited, psycopg.DataError, *_UNAVAILABLE)

@@ -71,6 +71,6 @@ class StatusHub:
                         else:
                             await conn.execute("SELECT 1")
             except psycopg.OperationalError as exc:
-                log.warning("status_hub.disconnected error=%s", type(exc).__name__)
+                log.warning("status_hub.disconnected", extra={"error": type(exc).__name__})
                 self._wake()
                 await asyncio.sleep(_RECONNECT_DELAY)

@@ -1,14 +1,17 @@
 """Shared fixtures: a real PostgreSQL with a fresh database per test, a fake clock,
-Tenaz's runtime and gRPC server on a loopback port, and a fake Meta over HTTP.
+Tenaz's runtime and gRPC server on a loopback port, and a fake Meta over HTTP; and the
+tier of every test, from its folder.
 
 The database server is TENAZ_TEST_DATABASE_URL when set, else the machine's
 PostgreSQL on 127.0.0.1:5432 when it answers, else an embedded one (pgserver).
-Each test gets `CREATE DATABASE ... TEMPLATE` of a database migrated once.
+Each test gets `CREATE DATABASE ... TEMPLATE` of a database migrated once. No
+fixture starts anything unless a test asks for it, so the unit tier needs none of it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import os
 import tempfile
@@ -33,6 +36,28 @@ from jobs.settings import Settings
 from server.app import TenazServer, start_server
 
 LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+TESTS = Path(__file__).parent
+# The marker of each folder's tests (declared in pyproject.toml): `make test-<tier>` runs one
+# tier, `pytest -m "not browser"` leaves one out.
+TIERS = {
+    "unit": "unit",
+    "integration": "integration",
+    "acceptance": "e2e",
+    "browser": "browser",
+    "interop": "interop",
+    "chaos": "chaos",
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        folder = item.path.relative_to(TESTS).parts[0]
+        if folder not in TIERS:
+            raise pytest.UsageError(
+                f"{item.nodeid}: tests belong in a tier's folder ({', '.join(TIERS)})"
+            )
+        item.add_marker(TIERS[folder])
 
 
 def _with_database(url: str, name: str) -> str:
@@ -71,29 +96,13 @@ def _admin(url: str, statement: sql.Composable) -> None:
         conn.execute(statement)
 
 
-@pytest.fixture(scope="session")
-def template_database(postgres_url: str) -> Iterator[str]:
-    name = f"tenaz_template_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    _admin(postgres_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    asyncio.run(migrate(_with_database(postgres_url, name)))
-    try:
-        yield name
-    finally:
-        _admin(
-            postgres_url,
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)),
-        )
-
-
-@pytest.fixture
-def database_url(postgres_url: str, template_database: str) -> Iterator[str]:
-    name = f"tenaz_test_{uuid.uuid4().hex[:12]}"
-    _admin(
-        postgres_url,
-        sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-            sql.Identifier(name), sql.Identifier(template_database)
-        ),
-    )
+@contextlib.contextmanager
+def _new_database(postgres_url: str, name: str, template: str = "") -> Iterator[str]:
+    """The URL of a new database `name` (a copy of `template`, if any), dropped afterwards."""
+    create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template:
+        create = sql.SQL("{} TEMPLATE {}").format(create, sql.Identifier(template))
+    _admin(postgres_url, create)
     try:
         yield _with_database(postgres_url, name)
     finally:
@@ -101,6 +110,29 @@ def database_url(postgres_url: str, template_database: str) -> Iterator[str]:
             postgres_url,
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)),
         )
+
+
+@pytest.fixture(scope="session")
+def template_database(postgres_url: str) -> Iterator[str]:
+    name = f"tenaz_template_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with _new_database(postgres_url, name) as url:
+        asyncio.run(migrate(url))
+        yield name
+
+
+@pytest.fixture
+def database_url(postgres_url: str, template_database: str) -> Iterator[str]:
+    with _new_database(
+        postgres_url, f"tenaz_test_{uuid.uuid4().hex[:12]}", template=template_database
+    ) as url:
+        yield url
+
+
+@pytest.fixture
+def empty_database(postgres_url: str) -> Iterator[str]:
+    """The URL of a database with nothing in it, not even migrations."""
+    with _new_database(postgres_url, f"tenaz_test_empty_{uuid.uuid4().hex[:8]}") as url:
+        yield url
 
 
 @pytest.fixture

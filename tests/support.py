@@ -1,5 +1,5 @@
 """What several test modules share: driving the queue by hand instead of waiting for it,
-holding the status log back, and certificates for TLS."""
+holding the status log back, certificates for TLS, and log records as Tenaz writes them."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import contextlib
 import dataclasses
 import datetime as dt
 import ipaddress
+import logging
 import socket
 import sys
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from pathlib import Path
 
 import psycopg
@@ -19,6 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from jobs import logs
 from jobs.model import StatusChange
 from jobs.runtime import Runtime
 from jobs.settings import Settings
@@ -32,6 +34,13 @@ def process_env(settings: Settings) -> dict[str, str]:
         "TENAZ_SECRET_KEY": settings.secret_key,
         "TENAZ_ALLOWED_PLATFORM_URLS": ",".join(str(u) for u in settings.allowed_platform_urls),
     }
+
+
+def logged(records: Iterable[logging.LogRecord]) -> str:
+    """`records` as Tenaz's log handlers write them, in both formats: the event, its fields
+    and any traceback, which is what a test that looks for a secret in the logs must read."""
+    formatters = (logs.TextFormatter(), logs.JsonFormatter())
+    return "\n".join(formatter.format(record) for record in records for formatter in formatters)
 
 
 def free_port() -> int:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 
@@ -48,7 +48,6 @@ class Outcome:
     # The platform refused the destination's credentials or permissions: the
     # event is fine, the operator must fix the destination.
     needs_action: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class AttemptScope:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from jobs.scopes import SCOPES, SUBMIT
-from jobs.settings import Settings, SettingsError
+from jobs.settings import Settings, SettingsError, parse_log_format
 from server.cli import (
     destinations,
     events,
@@ -363,7 +363,7 @@ def _configure_logging(args: argparse.Namespace) -> None:
     level = os.environ.get("TENAZ_LOG_LEVEL", "INFO" if args.process else "WARNING").upper()
     if not isinstance(logging.getLevelName(level), int):
         raise SettingsError(f"TENAZ_LOG_LEVEL: {level!r} is not a log level such as INFO or DEBUG")
-    process.configure_logging(level)
+    process.configure_logging(level, parse_log_format(os.environ.get("TENAZ_LOG_FORMAT", "")))
 
 
 def describe(exc: Exception, args: argparse.Namespace | None = None) -> str:

@@ -15,15 +15,13 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from jobs import logs
 from jobs.settings import Settings, SettingsError
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
+def configure_logging(level: str, log_format: str) -> None:
+    """Log records of `level` and above to stderr, as `log_format` (see jobs/logs.py) has them."""
+    logging.basicConfig(level=level, handlers=[logs.handler(log_format, sys.stderr)])
     # Tenaz logs one line per unit of work; these libraries' INFO lines (every request,
     # every job, every step of the embedded server's start) would drown them.
     for chatty in ("httpx", "procrastinate"):
@@ -92,10 +90,12 @@ async def run(settings: Settings, *, serve: bool, work: bool) -> None:
                 worker = asyncio.create_task(runtime.run_worker(install_signal_handlers=False))
                 waiters.append(worker)
             log.info(
-                "tenaz.started server=%s dashboard=%s worker=%s",
-                settings.listen_address if serve else "off",
-                dashboard.url if dashboard is not None else "off",
-                "on" if work else "off",
+                "tenaz.started",
+                extra={
+                    "server": settings.listen_address if serve else "off",
+                    "dashboard": dashboard.url if dashboard is not None else "off",
+                    "worker": "on" if work else "off",
+                },
             )
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
             log.info("tenaz.stopping")

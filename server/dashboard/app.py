@@ -72,7 +72,7 @@ class DashboardServer:
     async def stop(self) -> None:
         self._stopping.set()
         await self._runner.cleanup()
-        log.info("dashboard.stopped port=%d", self.port)
+        log.info("dashboard.stopped", extra={"port": self.port})
 
 
 @web.middleware
@@ -172,5 +172,5 @@ async def start_dashboard(
         await runner.cleanup()
         raise
     bound = runner.addresses[0][1]
-    log.info("dashboard.started address=%s port=%d", address, bound)
+    log.info("dashboard.started", extra={"address": address, "port": bound})
     return DashboardServer(runner, stopping, host, bound, "https" if ssl_context else "http")

@@ -133,10 +133,8 @@ class Sessions:
             raise
         found = session.caller
         log.info(
-            "dashboard.login workspace=%s key=%s scope=%s",
-            found.workspace.id,
-            found.key_id,
-            found.scope,
+            "dashboard.login",
+            extra={"workspace": found.workspace.id, "key": found.key_id, "scope": found.scope},
         )
         response = web.json_response(_session_body(found))
         response.set_cookie(

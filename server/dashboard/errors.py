@@ -69,11 +69,11 @@ def to_response(exc: Exception) -> web.Response:
         status, body = known
         return web.json_response({"error": body}, status=status)
     if isinstance(exc, UNAVAILABLE):
-        log.warning("dashboard.unavailable %s", type(exc).__name__)
+        log.warning("dashboard.unavailable", extra={"error": type(exc).__name__})
         response = error_response(
             503, "unavailable", "the database is unavailable; nothing was changed, retry later"
         )
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
-    log.exception("dashboard.failed unexpected error", exc_info=exc)
+    log.exception("dashboard.failed", exc_info=exc, extra={"error": type(exc).__name__})
     return error_response(500, "internal", "internal error")

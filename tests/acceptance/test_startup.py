@@ -1,12 +1,15 @@
 """Starting Tenaz as an operator does, with configuration it cannot use: the real `tenaz`
 command in a subprocess. Each failure is one line on stderr that names the variable and
 says what to do, exit status 2, no traceback, and nothing left running; a clean stop
-prints only log lines. Several `tenaz serve` share one gRPC and one dashboard address."""
+prints only log lines, which TENAZ_LOG_FORMAT=json makes JSON objects for a log store.
+Several `tenaz serve` share one gRPC and one dashboard address."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
+import json
 import os
 import re
 import signal
@@ -18,6 +21,7 @@ from pathlib import Path
 import grpc
 import httpx
 import psutil
+import psycopg
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from psycopg.conninfo import make_conninfo
@@ -261,6 +265,34 @@ async def test_a_clean_stop_prints_only_log_lines(embedded: dict[str, str], tmp_
     assert all(LOG_RECORD.match(line) for line in rest.splitlines()), rest
     assert "tenaz.stopped" in rest
     assert postgres_of(tmp_path / "data" / "postgres") == []
+
+
+# --- logs for a log store ----------------------------------------------------------------
+
+
+async def test_an_unknown_log_format(env: dict[str, str]) -> None:
+    ended = await tenaz(env | {"TENAZ_LOG_FORMAT": "logfmt"}, "migrate")
+    assert_refused(ended, "TENAZ_LOG_FORMAT", "'logfmt'", "text or json")
+
+
+async def test_json_logs_are_one_object_per_line(env: dict[str, str], empty_database: str) -> None:
+    json_env = env | {
+        "TENAZ_DATABASE_URL": empty_database,
+        "TENAZ_LOG_LEVEL": "INFO",
+        "TENAZ_LOG_FORMAT": "json",
+    }
+    ended = await tenaz(json_env, "migrate")
+
+    assert ended.code == 0, ended.err
+    logged = [json.loads(line) for line in ended.err.splitlines()]
+    for line in logged:
+        assert {"time", "level", "logger", "event"} <= set(line), line
+        assert dt.datetime.fromisoformat(line["time"]).utcoffset() == dt.timedelta(0)
+    applied = [line for line in logged if line["event"] == "migration.applied"]
+    assert {(line["level"], line["logger"]) for line in applied} == {("INFO", "jobs.migrate")}
+    with psycopg.connect(empty_database) as conn:
+        rows = conn.execute("SELECT name FROM tenaz_schema_migrations ORDER BY name").fetchall()
+    assert [line["migration"] for line in applied] == [name for (name,) in rows]
 
 
 # --- several servers on one address ------------------------------------------------------

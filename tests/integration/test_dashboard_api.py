@@ -29,7 +29,7 @@ from server.dashboard import DashboardServer, start_dashboard
 from server.dashboard.app import build_application
 from server.dashboard.auth import COOKIE, SESSION_PATH
 from server.status_hub import StatusHub
-from tests.support import META_REFUSES, run_jobs, writer_in_flight
+from tests.support import META_REFUSES, logged, run_jobs, writer_in_flight
 
 # --- fixtures and helpers ------------------------------------------------------------------
 
@@ -278,8 +278,9 @@ async def test_the_cookie_is_a_random_session_id_stored_hashed_and_never_the_key
     use_cookie(http, session_id)
     async with http.get("/api/events") as response:
         assert response.status == 200
-    assert "dashboard.login" in caplog.text
-    assert api_key not in caplog.text and session_id not in caplog.text
+    written = logged(caplog.records)
+    assert "dashboard.login" in written
+    assert api_key not in written and session_id not in written
 
 
 async def test_a_session_lasts_its_ttl_and_no_longer(

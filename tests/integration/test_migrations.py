@@ -4,31 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import uuid
-from collections.abc import Iterator
 
 import psycopg
 import pytest
-from psycopg import sql
 
 import jobs.migrate
 from jobs.keys import hash_key
 from jobs.migrate import migrate
 from jobs.store import deliveries, events, workspaces
-
-
-@pytest.fixture
-def empty_database(postgres_url: str) -> Iterator[str]:
-    """The URL of a database with nothing in it, dropped after the test."""
-    name = f"tenaz_test_migrations_{uuid.uuid4().hex[:8]}"
-    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-    with psycopg.connect(postgres_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield psycopg.conninfo.make_conninfo(postgres_url, dbname=name)
-    finally:
-        with psycopg.connect(postgres_url, autocommit=True) as admin:
-            admin.execute(drop)
 
 
 async def test_migrating_twice_and_concurrently_is_harmless(empty_database: str) -> None:

@@ -13,7 +13,7 @@ from tenaz.client import TenazClient, TenazError, make_event
 from jobs.clock import FakeClock
 from jobs.platforms.fake_meta import Failure, FakeMetaServer
 from jobs.runtime import Runtime
-from tests.support import META_REFUSES, fire_due_retries, run_jobs
+from tests.support import META_REFUSES, fire_due_retries, logged, run_jobs
 
 TOKEN = "EAAB-very-secret-token-4711"
 PERSONAL = {
@@ -94,10 +94,10 @@ async def test_every_path_keeps_tokens_and_personal_data_out_of_logs(
     await stream.aclose()
     await runtime.sweeper.sweep()
 
-    logged = "\n".join(record.getMessage() for record in caplog.records)
-    logged += "\n".join(str(record.args) for record in caplog.records)
-    assert "delivery.attempt.finished" in logged  # the logs were captured at all
+    written = logged(caplog.records)
+    assert "delivery.attempt.finished" in written  # the logs were captured at all
+    assert '"kind":"meta"' in written  # with their fields
     for needle in NEEDLES:
-        assert needle not in logged, needle
+        assert needle not in written, needle
         for message in errors:
             assert needle not in message, needle

@@ -3,9 +3,9 @@ the in-process Tenaz server (the `server` fixture) with its address and an API k
 TENAZ_TEST_ADDRESS / TENAZ_TEST_API_KEY.
 
 Subprocesses run under asyncio, so the server keeps serving in the test's event loop while
-a client talks to it. `clients/setup-tools.sh` installs the toolchains (`make test` runs it);
-the TypeScript fixture runs its `node` step itself, which does nothing when node_modules is
-current.
+a client talks to it. `clients/setup-tools.sh` installs the toolchains (`make test` and
+`make test-interop` run it); the TypeScript fixture runs its `node` step itself, which does
+nothing when node_modules is current.
 """
 
 from __future__ import annotations

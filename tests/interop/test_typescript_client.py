@@ -28,7 +28,8 @@ async def test_the_typescript_client_passes_its_tests_against_a_real_server(
     )
 
     assert finished.returncode == 0, finished.describe()
+    # Every test ran and passed, however many the client's suite has today.
     counts = dict(re.findall(r"^# (pass|fail|skipped|cancelled) (\d+)$", finished.stdout, re.M))
-    assert counts == {"pass": "9", "fail": "0", "skipped": "0", "cancelled": "0"}, (
-        finished.describe()
-    )
+    passed = int(counts.pop("pass", "0"))
+    assert passed > 0, finished.describe()
+    assert counts == {"fail": "0", "skipped": "0", "cancelled": "0"}, finished.describe()

@@ -673,8 +673,7 @@ type CustomData struct {
 	// "product" or "product_group".
 	ContentType string `protobuf:"bytes,5,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
 	// Any other custom_data fields the platform accepts, passed through as is.
-	// Not the fields above (nor content_ids), which go in their own fields and
-	// are checked there.
+	// Not the fields above, which go in their own fields and are checked there.
 	Extra *structpb.Struct `protobuf:"bytes,6,opt,name=extra,proto3" json:"extra,omitempty"`
 }
 

@@ -218,8 +218,7 @@ export type CustomData = Message<"tenaz.v1.CustomData"> & {
 
   /**
    * Any other custom_data fields the platform accepts, passed through as is.
-   * Not the fields above (nor content_ids), which go in their own fields and
-   * are checked there.
+   * Not the fields above, which go in their own fields and are checked there.
    *
    * @generated from field: google.protobuf.Struct extra = 6;
    */
