@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from jobs.digits import is_ascii_digits
+
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 # Hosts are DNS names or IP literals; anything else (spaces, '@', '\') has no business there.
 _LABEL: Final = r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?"
@@ -99,7 +101,7 @@ def _split_authority(authority: str, default_port: int) -> tuple[str, int]:
         host = host.rstrip(".")
     if port_text is None:
         return host, default_port
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    if not is_ascii_digits(port_text) or not 0 < int(port_text) < 65536:
         raise ValueError("has a port that is not a number from 1 to 65535")
     return host, int(port_text)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jobs.base_url import BaseUrl, parse_allowlist
+from jobs.digits import is_ascii_digits
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
@@ -31,7 +32,7 @@ class SettingsError(ValueError):
 def split_address(address: str) -> tuple[str, int]:
     """Host and port of "host:port" ("[::1]:8080" for IPv6; an empty host is every address)."""
     host, colon, port = address.rpartition(":")
-    if not colon or not port.isdigit() or int(port) > 65535:
+    if not colon or not is_ascii_digits(port) or int(port) > 65535:
         raise ValueError(f"{address!r} is not host:port")
     return host.strip("[]"), int(port)
 
@@ -288,7 +289,7 @@ class Settings:
             raise SettingsError(
                 "TENAZ_RETENTION must be at least 8d: events are retried for up to 7 days"
             )
-        if not self.default_phone_country_code.isdigit():
+        if not is_ascii_digits(self.default_phone_country_code):
             raise SettingsError("TENAZ_DEFAULT_PHONE_COUNTRY_CODE must be digits, e.g. 55")
         if self.worker_concurrency < 1 or self.pool_min_size < 1:
             raise SettingsError("TENAZ_WORKER_CONCURRENCY and TENAZ_POOL_MIN_SIZE must be >= 1")

@@ -6,6 +6,7 @@ live stream (order, resumption with Last-Event-ID, shutdown, the end of its sess
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import hashlib
 import json
@@ -499,6 +500,27 @@ async def test_status_and_destination_filters_search_by_event_or_order_id_and_pa
     assert bad["error"]["violations"][0]["field"] == "destination"
     await get_json(http, "/api/events", api_key, expect=400, page_token="garbage")
     await get_json(http, "/api/events", api_key, expect=400, page_size="-1")
+
+
+async def test_numbers_written_in_other_digits_are_refused(
+    http: aiohttp.ClientSession, runtime: Runtime, api_key: str
+) -> None:
+    """isdigit() takes "²", which int() refuses, and "٣", which int() reads as 3 (an event
+    that exists here): both are bad input, not a crash or another event."""
+    await sandbox(runtime, api_key)
+    for index in range(3):
+        await submit(runtime, api_key, f"e{index}", destinations=("sandbox",))
+    for value in ("²", "٣"):
+        bad = await get_json(http, "/api/events", api_key, expect=400, page_size=value)
+        assert bad["error"]["violations"][0]["field"] == "page_size"
+        token = base64.urlsafe_b64encode(f"v1:{value}".encode()).decode()
+        bad = await get_json(http, "/api/events", api_key, expect=400, page_token=token)
+        assert bad["error"]["violations"][0]["field"] == "page_token"
+        bad = await get_json(http, f"/api/events/{value}", api_key, expect=400)
+        assert bad["error"]["violations"][0]["field"] == "id"
+        body = {"delivery_ids": [value]}
+        bad = await post_json(http, "/api/deliveries/retry", api_key, body, expect=400)
+        assert bad["error"]["violations"][0]["field"] == "delivery_ids[0]"
 
 
 async def test_event_detail_shows_each_delivery_with_its_attempt_timeline(

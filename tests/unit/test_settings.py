@@ -45,6 +45,10 @@ def test_durations_take_units_or_seconds() -> None:
         ("TENAZ_SESSION_TTL", "a day"),
         ("TENAZ_WORKER_CONCURRENCY", "many"),
         ("TENAZ_DEFAULT_PHONE_COUNTRY_CODE", "+55"),
+        ("TENAZ_DEFAULT_PHONE_COUNTRY_CODE", "٥٥"),
+        ("TENAZ_LISTEN_ADDRESS", "127.0.0.1:٥٠٠٥١"),
+        ("TENAZ_DASHBOARD_ADDRESS", "127.0.0.1:8²"),
+        ("TENAZ_ALLOWED_PLATFORM_URLS", "http://127.0.0.1:٨٠/"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
