@@ -37,8 +37,9 @@ from jobs.store import destinations as store
 log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_PIXEL_ID = re.compile(r"^\d{1,32}$")
-_API_VERSION = re.compile(r"^v\d{1,3}\.\d{1,3}$")
+# re.ASCII: \d alone matches every script's digits ("١٢٣"), which Meta's ids and versions are not.
+_PIXEL_ID = re.compile(r"^\d{1,32}$", re.ASCII)
+_API_VERSION = re.compile(r"^v\d{1,3}\.\d{1,3}$", re.ASCII)
 MIN_RETRY_INTERVAL = dt.timedelta(seconds=1)
 # Meta deduplicates an event sent twice only within 48 hours: an attempt whose answer never
 # came (a timeout) may have reached it, and its retry must come well inside that window.

@@ -18,7 +18,8 @@ from pathlib import Path
 from jobs.base_url import BaseUrl, parse_allowlist
 from jobs.digits import is_ascii_digits
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+# re.ASCII: \d alone matches every script's digits, which float() reads (Arabic-Indic 12h as 12h).
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$", re.ASCII)
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
 

@@ -65,6 +65,16 @@ async def test_create_get_list_update_delete(client: TenazClient) -> None:
             destinations_pb2.Destination(name="m", meta={"pixel_id": "1"}),
             "destination.meta.access_token",
         ),
+        (
+            destinations_pb2.Destination(name="m", meta={"pixel_id": "١٢٣", "access_token": "t"}),
+            "destination.meta.pixel_id",
+        ),
+        (
+            destinations_pb2.Destination(
+                name="m", meta={"pixel_id": "1", "access_token": "t", "api_version": "v٢٥.0"}
+            ),
+            "destination.meta.api_version",
+        ),
         (destinations_pb2.Destination(name="m"), "destination.platform"),
         (
             destinations_pb2.Destination(name="s", sandbox={"transient_failure_rate": 2}),

@@ -43,6 +43,7 @@ def test_durations_take_units_or_seconds() -> None:
         ("TENAZ_RETRY_INTERVAL", "0"),
         ("TENAZ_SESSION_TTL", "0"),
         ("TENAZ_SESSION_TTL", "a day"),
+        ("TENAZ_SESSION_TTL", "١٢h"),  # Arabic-Indic digits, which float() reads as 12
         ("TENAZ_WORKER_CONCURRENCY", "many"),
         ("TENAZ_DEFAULT_PHONE_COUNTRY_CODE", "+55"),
         ("TENAZ_DEFAULT_PHONE_COUNTRY_CODE", "٥٥"),
