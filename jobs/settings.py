@@ -49,6 +49,32 @@ def is_loopback(address: str) -> bool:
         return False
 
 
+def _bound_hosts(host: str) -> frozenset[str] | None:
+    """The addresses a listener on `host` takes (None: every address, a wildcard)."""
+    if host.lower() == "localhost":
+        return frozenset({"127.0.0.1", "::1"})
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return frozenset({host.lower()}) if host else None
+    return None if address.is_unspecified else frozenset({address.compressed})
+
+
+def _share_a_port(first: str, second: str) -> bool:
+    """Whether listeners on two host:port addresses would take the same port.
+
+    Tenaz binds with SO_REUSEPORT, so the second bind succeeds and the kernel splits
+    connections between the two: the same port, on the same host or with either host a
+    wildcard (which takes every address), is a mistake that nothing else would report.
+    """
+    first_host, first_port = split_address(first)
+    second_host, second_port = split_address(second)
+    if first_port != second_port or first_port == 0:
+        return False  # port 0 picks a free port for each
+    first_hosts, second_hosts = _bound_hosts(first_host), _bound_hosts(second_host)
+    return first_hosts is None or second_hosts is None or bool(first_hosts & second_hosts)
+
+
 @dataclass(frozen=True)
 class TlsPair:
     """A certificate chain and its private key (PEM files), and the variables naming them."""
@@ -286,6 +312,13 @@ class Settings:
                 self.dashboard_tls,
                 f"TENAZ_DASHBOARD_TLS_CERT and TENAZ_DASHBOARD_TLS_KEY (or {grpc_pair})",
             )
+            if _share_a_port(self.listen_address, self.dashboard_address):
+                raise SettingsError(
+                    f"TENAZ_DASHBOARD_ADDRESS {self.dashboard_address} takes the port of"
+                    f" TENAZ_LISTEN_ADDRESS {self.listen_address}: gRPC and the dashboard need"
+                    " a port each (the kernel would split connections between them); give"
+                    " the dashboard another port"
+                )
         if self.retention < dt.timedelta(days=8):
             raise SettingsError(
                 "TENAZ_RETENTION must be at least 8d: events are retried for up to 7 days"

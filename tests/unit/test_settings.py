@@ -106,3 +106,47 @@ def test_the_dashboard_follows_the_grpc_rule_tls_or_loopback() -> None:
         Settings.from_env({"TENAZ_DASHBOARD_ADDRESS": "eight"})
     # Empty: no dashboard, nothing to check.
     assert Settings.from_env({"TENAZ_DASHBOARD_ADDRESS": ""}).dashboard_address == ""
+
+
+@pytest.mark.parametrize(
+    ("grpc", "dashboard"),
+    [
+        ("127.0.0.1:8080", "127.0.0.1:8080"),
+        ("0.0.0.0:8080", "127.0.0.1:8080"),
+        ("127.0.0.1:8080", "[::]:8080"),
+        ("[::]:8080", "0.0.0.0:8080"),
+        (":8080", "10.0.0.5:8080"),
+        ("localhost:8080", "127.0.0.1:8080"),
+        ("[::1]:8080", "[0:0:0:0:0:0:0:1]:8080"),
+        ("Tenaz.example.com:8080", "tenaz.example.com:8080"),
+    ],
+)
+def test_grpc_and_the_dashboard_cannot_share_a_port(grpc: str, dashboard: str) -> None:
+    env = {
+        "TENAZ_LISTEN_ADDRESS": grpc,
+        "TENAZ_DASHBOARD_ADDRESS": dashboard,
+        "TENAZ_ALLOW_PLAINTEXT": "1",
+    }
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(env)
+    message = str(caught.value)
+    assert message.startswith(f"TENAZ_DASHBOARD_ADDRESS {dashboard} takes the port of")
+    assert f"TENAZ_LISTEN_ADDRESS {grpc}" in message and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("grpc", "dashboard"),
+    [
+        ("127.0.0.1:50051", "127.0.0.1:8080"),
+        ("0.0.0.0:50051", "0.0.0.0:8080"),
+        ("127.0.0.1:8080", "127.0.0.2:8080"),
+        ("127.0.0.1:0", "127.0.0.1:0"),  # each gets a free port of its own
+    ],
+)
+def test_grpc_and_the_dashboard_on_ports_of_their_own_are_fine(grpc: str, dashboard: str) -> None:
+    env = {
+        "TENAZ_LISTEN_ADDRESS": grpc,
+        "TENAZ_DASHBOARD_ADDRESS": dashboard,
+        "TENAZ_ALLOW_PLAINTEXT": "1",
+    }
+    assert Settings.from_env(env).dashboard_address == dashboard
