@@ -1,4 +1,5 @@
-"""Base URLs of platform destinations: scheme, host, port and path, and nothing else.
+"""Base URLs of platform destinations (and the dashboard's public URL): scheme, host, port and
+path, and nothing else.
 
 A destination's base URL is a tenant's input that platform paths are appended to. Parsing it
 strictly (no user info, query, fragment, escapes or dot segments) means nothing in it can cut
@@ -68,8 +69,13 @@ class BaseUrl:
             return host
         return f"{host}:{self.port}"
 
+    @property
+    def origin(self) -> str:
+        """scheme://host[:port], as a browser writes it in an Origin header."""
+        return f"{self.scheme}://{self.netloc}"
+
     def __str__(self) -> str:
-        return f"{self.scheme}://{self.netloc}{self.path}"
+        return f"{self.origin}{self.path}"
 
     def within(self, prefix: BaseUrl) -> bool:
         """Same scheme, host and port as `prefix`, and a path at or under its path."""

@@ -11,9 +11,10 @@ import datetime as dt
 import ipaddress
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from jobs.base_url import BaseUrl, parse_allowlist
 from jobs.digits import is_ascii_digits
@@ -21,6 +22,7 @@ from jobs.digits import is_ascii_digits
 # re.ASCII: \d alone matches every script's digits, which float() reads (Arabic-Indic 12h as 12h).
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$", re.ASCII)
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+_Parsed = TypeVar("_Parsed")
 
 
 class SettingsError(ValueError):
@@ -85,6 +87,10 @@ class TlsPair:
     key_variable: str
 
 
+def _optional_url(text: str) -> BaseUrl | None:
+    return BaseUrl.parse(text) if text else None
+
+
 def parse_duration(text: str, *, name: str = "duration") -> dt.timedelta:
     match = _DURATION.match(text)
     if not match:
@@ -117,6 +123,10 @@ class Settings:
     dashboard_address: str = "127.0.0.1:8080"
     # How long a dashboard login lasts.
     session_ttl: dt.timedelta = dt.timedelta(hours=12)
+    # Where browsers reach the dashboard when a proxy on the way terminates TLS (and
+    # rewrites Host): https makes the session cookie Secure, and only pages of this
+    # origin may change anything.
+    dashboard_public_url: BaseUrl | None = None
     # TLS for the dashboard (PEM files); unset: the gRPC server's pair, if any.
     dashboard_tls_cert: Path | None = None
     dashboard_tls_key: Path | None = None
@@ -181,11 +191,12 @@ class Settings:
             raw = env.get(name, "")
             return Path(raw) if raw else None
 
-        def allowlist(raw: str) -> tuple[BaseUrl, ...]:
+        def url(name: str, parse: Callable[[str], _Parsed]) -> _Parsed:
+            raw = env.get(name, "").strip()
             try:
-                return parse_allowlist(raw)
+                return parse(raw)
             except ValueError as exc:
-                raise SettingsError(f"TENAZ_ALLOWED_PLATFORM_URLS: {exc}") from None
+                raise SettingsError(f"{name}: {exc}") from None
 
         defaults = cls()
         settings = cls(
@@ -193,6 +204,7 @@ class Settings:
             data_dir=Path(env.get("TENAZ_DATA_DIR", str(defaults.data_dir))),
             listen_address=env.get("TENAZ_LISTEN_ADDRESS", defaults.listen_address),
             dashboard_address=env.get("TENAZ_DASHBOARD_ADDRESS", defaults.dashboard_address),
+            dashboard_public_url=url("TENAZ_DASHBOARD_PUBLIC_URL", _optional_url),
             session_ttl=duration("TENAZ_SESSION_TTL", defaults.session_ttl),
             secret_key=env.get("TENAZ_SECRET_KEY", ""),
             tls_cert=path("TENAZ_TLS_CERT"),
@@ -214,7 +226,7 @@ class Settings:
             ),
             http_timeout=duration("TENAZ_HTTP_TIMEOUT", defaults.http_timeout),
             attempt_budget=duration("TENAZ_ATTEMPT_BUDGET", defaults.attempt_budget),
-            allowed_platform_urls=allowlist(env.get("TENAZ_ALLOWED_PLATFORM_URLS", "")),
+            allowed_platform_urls=url("TENAZ_ALLOWED_PLATFORM_URLS", parse_allowlist),
             destination_concurrency=integer(
                 "TENAZ_DESTINATION_CONCURRENCY", defaults.destination_concurrency
             ),

@@ -150,3 +150,27 @@ def test_grpc_and_the_dashboard_on_ports_of_their_own_are_fine(grpc: str, dashbo
         "TENAZ_ALLOW_PLAINTEXT": "1",
     }
     assert Settings.from_env(env).dashboard_address == dashboard
+
+
+def test_the_dashboards_public_url_is_scheme_host_port_and_path_only() -> None:
+    assert Settings.from_env({}).dashboard_public_url is None
+    assert Settings.from_env({"TENAZ_DASHBOARD_PUBLIC_URL": ""}).dashboard_public_url is None
+    for given, origin in [
+        ("https://tenaz.example.com", "https://tenaz.example.com"),
+        ("https://Tenaz.Example.com:443/", "https://tenaz.example.com"),
+        ("https://tenaz.example.com:8443/painel", "https://tenaz.example.com:8443"),
+        ("http://10.0.0.5:8080", "http://10.0.0.5:8080"),
+    ]:
+        public_url = Settings.from_env({"TENAZ_DASHBOARD_PUBLIC_URL": given}).dashboard_public_url
+        assert public_url is not None and public_url.origin == origin, given
+    for bad in (
+        "tenaz.example.com",
+        "ftp://tenaz.example.com",
+        "https://admin@tenaz.example.com",
+        "https://tenaz.example.com/?next=/",
+        "https://tenaz.example.com/#top",
+        "https://tenaz.example.com:٤٤٣",
+        "https://tenaz.example.com/a/../b",
+    ):
+        with pytest.raises(SettingsError, match=r"^TENAZ_DASHBOARD_PUBLIC_URL: "):
+            Settings.from_env({"TENAZ_DASHBOARD_PUBLIC_URL": bad})
