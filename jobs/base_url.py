@@ -1,4 +1,5 @@
-"""Base URLs of platform destinations: scheme, host, port and path, and nothing else.
+"""Base URLs of platform destinations (and the dashboard's public URL): scheme, host, port and
+path, and nothing else.
 
 A destination's base URL is a tenant's input that platform paths are appended to. Parsing it
 strictly (no user info, query, fragment, escapes or dot segments) means nothing in it can cut
@@ -12,6 +13,8 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Final
+
+from jobs.digits import is_ascii_digits
 
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 # Hosts are DNS names or IP literals; anything else (spaces, '@', '\') has no business there.
@@ -66,8 +69,13 @@ class BaseUrl:
             return host
         return f"{host}:{self.port}"
 
+    @property
+    def origin(self) -> str:
+        """scheme://host[:port], as a browser writes it in an Origin header."""
+        return f"{self.scheme}://{self.netloc}"
+
     def __str__(self) -> str:
-        return f"{self.scheme}://{self.netloc}{self.path}"
+        return f"{self.origin}{self.path}"
 
     def within(self, prefix: BaseUrl) -> bool:
         """Same scheme, host and port as `prefix`, and a path at or under its path."""
@@ -99,7 +107,7 @@ def _split_authority(authority: str, default_port: int) -> tuple[str, int]:
         host = host.rstrip(".")
     if port_text is None:
         return host, default_port
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    if not is_ascii_digits(port_text) or not 0 < int(port_text) < 65536:
         raise ValueError("has a port that is not a number from 1 to 65535")
     return host, int(port_text)
 

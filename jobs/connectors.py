@@ -3,7 +3,9 @@ platform class serves which destination kind.
 
 The sandbox kind is the Meta connector talking to the built-in fake Meta
 through an in-process transport, so it exercises the very code a real Meta
-destination runs, and nothing leaves the machine.
+destination runs, and nothing leaves the machine. A worker keeps the fakes of
+the `MAX_SANDBOXES` sandboxes it used last (a deleted destination's is dropped
+in time like any other).
 
 A destination whose connector cannot be built (its base URL is no longer allowed
 by the egress policy, its token cannot be decrypted with TENAZ_SECRET_KEY) raises
@@ -13,12 +15,11 @@ destination as needing action instead of failing every job silently.
 
 from __future__ import annotations
 
-import random
-
 import httpx
 
 from jobs.clock import Clock
 from jobs.egress import EgressPolicy
+from jobs.lru import LruDict
 from jobs.model import Destination
 from jobs.platforms.base import Connector
 from jobs.platforms.catalog import (
@@ -26,13 +27,15 @@ from jobs.platforms.catalog import (
     META_DEFAULT_BASE_URL,
     OFFICIAL_BASE_URLS,
 )
-from jobs.platforms.fake_meta import FakeMeta
 from jobs.platforms.meta import MetaConnector
-from jobs.platforms.sandbox import SandboxTransport
+from jobs.platforms.sandbox import SandboxTransport, sandbox_platform
 from jobs.secrets import SecretBox
 
 SANDBOX_PIXEL_ID = "1234567890"
 SANDBOX_TOKEN = "sandbox-token"  # noqa: S105 - the fake platform's own, not a secret
+# Sandboxes whose fake platform a worker keeps; one used again after it was dropped starts
+# afresh, forgetting which events it took and which scripted failures it answered.
+MAX_SANDBOXES = 32
 
 
 class ConnectorUnavailable(Exception):
@@ -54,9 +57,9 @@ class ConnectorFactory:
         self._secrets = secrets
         self._egress = egress
         self._timeout = timeout
-        # One fake platform per sandbox destination, kept so that it
-        # deduplicates like Meta across batches.
-        self._sandboxes: dict[int, tuple[float, httpx.AsyncClient]] = {}
+        # One fake platform per sandbox destination, kept so that it counts the events it
+        # took and its scripted failures across batches, as Meta would.
+        self._sandboxes: LruDict[int, tuple[float, httpx.AsyncClient]] = LruDict(MAX_SANDBOXES)
 
     def for_destination(self, destination: Destination) -> Connector:
         settings = destination.settings
@@ -101,12 +104,11 @@ class ConnectorFactory:
         rate = float(destination.settings.get("transient_failure_rate", 0.0))
         cached = self._sandboxes.get(destination.id)
         if cached is not None and cached[0] == rate:
+            self._sandboxes.move_to_end(destination.id)
             return cached[1]
-        fake = FakeMeta(
-            now=lambda: self._clock.now().timestamp(),
-            transient_failure_rate=rate,
-            rng=random.Random(),
-        )
+        fake = sandbox_platform(lambda: self._clock.now().timestamp(), rate)
+        # A client dropped from the cache is not closed: a job may still be sending through
+        # it, and its transport is in process, with no connection to release.
         client = httpx.AsyncClient(transport=SandboxTransport(fake))
         self._sandboxes[destination.id] = (rate, client)
         return client

@@ -37,8 +37,9 @@ from jobs.store import deliveries, destinations
 log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_PIXEL_ID = re.compile(r"^\d{1,32}$")
-_API_VERSION = re.compile(r"^v\d{1,3}\.\d{1,3}$")
+# re.ASCII: \d alone matches every script's digits ("١٢٣"), which Meta's ids and versions are not.
+_PIXEL_ID = re.compile(r"^\d{1,32}$", re.ASCII)
+_API_VERSION = re.compile(r"^v\d{1,3}\.\d{1,3}$", re.ASCII)
 MIN_RETRY_INTERVAL = dt.timedelta(seconds=1)
 # Meta deduplicates an event sent twice only within 48 hours: an attempt whose answer never
 # came (a timeout) may have reached it, and its retry must come well inside that window.
@@ -87,7 +88,7 @@ class DestinationService:
 
     async def create(self, workspace_id: int, spec: DestinationSpec) -> Destination:
         violations: list[FieldViolation] = []
-        if not _NAME.match(spec.name):
+        if not _NAME.fullmatch(spec.name):
             violations.append(
                 FieldViolation(
                     "destination.name",
@@ -350,12 +351,12 @@ def _validated_settings(
     }
     if spec.kind == "meta":
         path = "destination.meta"
-        if not _PIXEL_ID.match(str(clean.get("pixel_id", ""))):
+        if not _PIXEL_ID.fullmatch(str(clean.get("pixel_id", ""))):
             violations.append(FieldViolation(f"{path}.pixel_id", "required: the pixel's digits"))
         if not spec.secret.strip():
             violations.append(FieldViolation(f"{path}.access_token", "required"))
         version = clean.get("api_version")
-        if version is not None and not _API_VERSION.match(str(version)):
+        if version is not None and not _API_VERSION.fullmatch(str(version)):
             violations.append(FieldViolation(f"{path}.api_version", "a version such as v25.0"))
         base_url = clean.get("base_url")
         if base_url is not None and check_url:

@@ -13,6 +13,7 @@ import dataclasses
 from psycopg_pool import AsyncConnectionPool
 
 from jobs.destinations import resolve_names
+from jobs.digits import is_ascii_digits
 from jobs.errors import InvalidArgument, NotFound
 from jobs.model import Event, EventFilter
 from jobs.store import events
@@ -30,7 +31,7 @@ def decode_page_token(token: str) -> int | None:
         return None
     try:
         version, _, value = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
-        if version == "v1" and value.isdigit():
+        if version == "v1" and is_ascii_digits(value):
             return int(value)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
@@ -42,7 +43,7 @@ class EventReads:
         self._pool = pool
 
     async def get(self, workspace_id: int, event_id: str) -> Event:
-        if not event_id.isdigit():
+        if not is_ascii_digits(event_id):
             raise InvalidArgument.one("id", "an event id is a number, as SubmitEvent returned it")
         async with self._pool.connection() as conn:
             found = await events.get_events(

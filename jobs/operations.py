@@ -25,6 +25,7 @@ from psycopg_pool import AsyncConnectionPool
 from jobs import decisions, queue
 from jobs.clock import Clock
 from jobs.destinations import resolve_names
+from jobs.digits import is_ascii_digits
 from jobs.errors import InvalidArgument, NotFound
 from jobs.model import DeliveryWhere, OperationRow
 from jobs.moves import Move, write
@@ -90,7 +91,7 @@ class OperationService:
         return operation
 
     async def get(self, workspace_id: int, operation_id: str) -> OperationRow:
-        if not operation_id.isdigit():
+        if not is_ascii_digits(operation_id):
             raise InvalidArgument.one("id", "an operation id is a number")
         async with self._pool.connection() as conn:
             found = await operations.get_operation(
@@ -136,7 +137,7 @@ class OperationService:
     async def _by_ids(self, workspace_id: int, kind: str, ids: Sequence[str]) -> OperationRow:
         if len(ids) > MAX_IDS:
             raise InvalidArgument.one("delivery_ids", f"at most {MAX_IDS} ids; use a filter")
-        bad = [i for i, value in enumerate(ids) if not value.isdigit()]
+        bad = [i for i, value in enumerate(ids) if not is_ascii_digits(value)]
         if bad:
             raise InvalidArgument.one(f"delivery_ids[{bad[0]}]", "a delivery id is a number")
         now = self._clock.now()

@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from jobs.digits import is_ascii_digits
+
 
 class InvalidPersonalData(ValueError):
     """A customer parameter cannot be normalised; `field` is the input key ("email", ...)."""
@@ -86,7 +88,7 @@ def _normalise_phone(value: str, context: _Context) -> str:
     # "+" or "00" mean the writer put the country code in; a single "0" is a trunk prefix.
     international = phone.startswith(("+", "00"))
     phone = phone.removeprefix("+")
-    if not phone.isascii() or not phone.isdigit():
+    if not is_ascii_digits(phone):
         raise InvalidPersonalData(
             "phone",
             "must contain only digits, spaces, dashes, dots, parentheses and a leading '+'",
@@ -212,7 +214,7 @@ def hash_user_data(
     callers that hash on their side are not hashed twice. Raises `InvalidPersonalData` for the
     first field that cannot be normalised.
     """
-    if not (default_phone_country_code.isascii() and default_phone_country_code.isdigit()):
+    if not is_ascii_digits(default_phone_country_code):
         raise ValueError("default_phone_country_code must be digits, e.g. 55")
     context = _Context(
         phone_country_code=default_phone_country_code.lstrip("0"), country=_country_of(user)

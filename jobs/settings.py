@@ -11,18 +11,22 @@ import datetime as dt
 import ipaddress
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from jobs.base_url import BaseUrl, parse_allowlist
+from jobs.digits import is_ascii_digits
 from jobs.logs import FORMATS as LOG_FORMATS
 from jobs.retry_policy import SEND_GUARD, DeadlineRule
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+# re.ASCII: \d alone matches every script's digits, which float() reads (Arabic-Indic 12h as 12h).
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$", re.ASCII)
 # Time the last planned attempt has to reach a worker before it could no longer end in time.
 _LAST_CALL_SLACK = dt.timedelta(minutes=1)
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+_Parsed = TypeVar("_Parsed")
 
 
 class SettingsError(ValueError):
@@ -35,7 +39,7 @@ class SettingsError(ValueError):
 def split_address(address: str) -> tuple[str, int]:
     """Host and port of "host:port" ("[::1]:8080" for IPv6; an empty host is every address)."""
     host, colon, port = address.rpartition(":")
-    if not colon or not port.isdigit() or int(port) > 65535:
+    if not colon or not is_ascii_digits(port) or int(port) > 65535:
         raise ValueError(f"{address!r} is not host:port")
     return host.strip("[]"), int(port)
 
@@ -49,6 +53,32 @@ def is_loopback(address: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _bound_hosts(host: str) -> frozenset[str] | None:
+    """The addresses a listener on `host` takes (None: every address, a wildcard)."""
+    if host.lower() == "localhost":
+        return frozenset({"127.0.0.1", "::1"})
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return frozenset({host.lower()}) if host else None
+    return None if address.is_unspecified else frozenset({address.compressed})
+
+
+def _share_a_port(first: str, second: str) -> bool:
+    """Whether listeners on two host:port addresses would take the same port.
+
+    Tenaz binds with SO_REUSEPORT, so the second bind succeeds and the kernel splits
+    connections between the two: the same port, on the same host or with either host a
+    wildcard (which takes every address), is a mistake that nothing else would report.
+    """
+    first_host, first_port = split_address(first)
+    second_host, second_port = split_address(second)
+    if first_port != second_port or first_port == 0:
+        return False  # port 0 picks a free port for each
+    first_hosts, second_hosts = _bound_hosts(first_host), _bound_hosts(second_host)
+    return first_hosts is None or second_hosts is None or bool(first_hosts & second_hosts)
 
 
 @dataclass(frozen=True)
@@ -67,6 +97,10 @@ def parse_log_format(raw: str) -> str:
     if log_format not in LOG_FORMATS:
         raise SettingsError(f"TENAZ_LOG_FORMAT: {raw!r} is not a log format: text or json")
     return log_format
+
+
+def _optional_url(text: str) -> BaseUrl | None:
+    return BaseUrl.parse(text) if text else None
 
 
 def parse_duration(text: str, *, name: str = "duration") -> dt.timedelta:
@@ -101,6 +135,10 @@ class Settings:
     dashboard_address: str = "127.0.0.1:8080"
     # How long a dashboard login lasts.
     session_ttl: dt.timedelta = dt.timedelta(hours=12)
+    # Where browsers reach the dashboard when a proxy on the way terminates TLS (and
+    # rewrites Host): https makes the session cookie Secure, and only pages of this
+    # origin may change anything.
+    dashboard_public_url: BaseUrl | None = None
     # TLS for the dashboard (PEM files); unset: the gRPC server's pair, if any.
     dashboard_tls_cert: Path | None = None
     dashboard_tls_key: Path | None = None
@@ -167,11 +205,12 @@ class Settings:
             raw = env.get(name, "")
             return Path(raw) if raw else None
 
-        def allowlist(raw: str) -> tuple[BaseUrl, ...]:
+        def url(name: str, parse: Callable[[str], _Parsed]) -> _Parsed:
+            raw = env.get(name, "").strip()
             try:
-                return parse_allowlist(raw)
+                return parse(raw)
             except ValueError as exc:
-                raise SettingsError(f"TENAZ_ALLOWED_PLATFORM_URLS: {exc}") from None
+                raise SettingsError(f"{name}: {exc}") from None
 
         defaults = cls()
         settings = cls(
@@ -179,6 +218,7 @@ class Settings:
             data_dir=Path(env.get("TENAZ_DATA_DIR", str(defaults.data_dir))),
             listen_address=env.get("TENAZ_LISTEN_ADDRESS", defaults.listen_address),
             dashboard_address=env.get("TENAZ_DASHBOARD_ADDRESS", defaults.dashboard_address),
+            dashboard_public_url=url("TENAZ_DASHBOARD_PUBLIC_URL", _optional_url),
             session_ttl=duration("TENAZ_SESSION_TTL", defaults.session_ttl),
             secret_key=env.get("TENAZ_SECRET_KEY", ""),
             tls_cert=path("TENAZ_TLS_CERT"),
@@ -200,7 +240,7 @@ class Settings:
             ),
             http_timeout=duration("TENAZ_HTTP_TIMEOUT", defaults.http_timeout),
             attempt_budget=duration("TENAZ_ATTEMPT_BUDGET", defaults.attempt_budget),
-            allowed_platform_urls=allowlist(env.get("TENAZ_ALLOWED_PLATFORM_URLS", "")),
+            allowed_platform_urls=url("TENAZ_ALLOWED_PLATFORM_URLS", parse_allowlist),
             destination_concurrency=integer(
                 "TENAZ_DESTINATION_CONCURRENCY", defaults.destination_concurrency
             ),
@@ -301,11 +341,18 @@ class Settings:
                 self.dashboard_tls,
                 f"TENAZ_DASHBOARD_TLS_CERT and TENAZ_DASHBOARD_TLS_KEY (or {grpc_pair})",
             )
+            if _share_a_port(self.listen_address, self.dashboard_address):
+                raise SettingsError(
+                    f"TENAZ_DASHBOARD_ADDRESS {self.dashboard_address} takes the port of"
+                    f" TENAZ_LISTEN_ADDRESS {self.listen_address}: gRPC and the dashboard need"
+                    " a port each (the kernel would split connections between them); give"
+                    " the dashboard another port"
+                )
         if self.retention < dt.timedelta(days=8):
             raise SettingsError(
                 "TENAZ_RETENTION must be at least 8d: events are retried for up to 7 days"
             )
-        if not self.default_phone_country_code.isdigit():
+        if not is_ascii_digits(self.default_phone_country_code):
             raise SettingsError("TENAZ_DEFAULT_PHONE_COUNTRY_CODE must be digits, e.g. 55")
         if self.worker_concurrency < 1 or self.pool_min_size < 1:
             raise SettingsError("TENAZ_WORKER_CONCURRENCY and TENAZ_POOL_MIN_SIZE must be >= 1")

@@ -39,6 +39,7 @@ import h11
 import httpx
 
 from jobs.currencies import ISO_4217
+from jobs.lru import LruDict
 from jobs.platforms.catalog import ACTION_SOURCES
 from jobs.platforms.catalog import MAX_EVENT_AGE as _MAX_EVENT_AGE
 
@@ -268,13 +269,16 @@ class FakeMeta:
         max_future_skew: float | dt.timedelta = DEFAULT_MAX_FUTURE_SKEW,
         require_website_fields: bool = False,
         history_limit: int | None = 1000,
+        received_limit: int | None = None,
     ) -> None:
         """`access_tokens` maps pixel id -> its token (None: any non-empty token works).
 
         `require_website_fields` refuses website events without event_source_url and
         client_user_agent, which Meta documents as required for them; off by default because
-        Tenaz accepts such events. `history_limit` bounds `requests` and `accepted` (None: no
-        bound), so a long-running sandbox does not grow without end.
+        Tenaz accepts such events. `history_limit` bounds `requests` and `accepted`, and
+        `received_limit` the events `received_count` remembers, least recently received
+        forgotten first (None: no bound), so that a long-running sandbox does not grow
+        without end.
         """
         if not 0.0 <= transient_failure_rate <= 1.0:
             raise ValueError("transient_failure_rate must be between 0 and 1")
@@ -290,7 +294,7 @@ class FakeMeta:
         self.accepted: collections.deque[AcceptedRequest] = collections.deque(maxlen=history_limit)
         self.request_count = 0
         self.total_events_received = 0
-        self._received: collections.Counter[tuple[str, str]] = collections.Counter()
+        self._received: LruDict[tuple[str, str], int] = LruDict(received_limit)
         self._failures: collections.deque[Failure] = collections.deque()
         self._down = False
         self._trace_ids = itertools.count(1)
@@ -334,7 +338,7 @@ class FakeMeta:
 
     def received_count(self, event_name: str, event_id: str) -> int:
         """How many times the platform took this event (more than 1: a duplicate was sent)."""
-        return self._received[(event_name, event_id)]
+        return self._received.get((event_name, event_id), 0)
 
     # -- the platform ----------------------------------------------------------------------
 
@@ -408,9 +412,8 @@ class FakeMeta:
         self.total_events_received += request.event_count
         for event in request.events:
             event_id = event.get("event_id")
-            self._received[
-                (str(event["event_name"]), "" if event_id is None else str(event_id))
-            ] += 1
+            key = (str(event["event_name"]), "" if event_id is None else str(event_id))
+            self._received[key] = self._received.get(key, 0) + 1
 
     # -- validation, in the order Graph applies it -------------------------------------------
 

@@ -10,21 +10,28 @@ on purpose, an event may also carry in its custom data:
 - `sandbox_reject: true`: the sandbox refuses it as Meta refuses invalid data
   (code 100, the whole request), so it ends *Falha* while its neighbours in the
   batch go through.
+
+A sandbox lives as long as the worker and any submit key can feed it, so what it
+remembers is bounded: a few requests of history, and the last `REMEMBERED` events
+for deduplication and scripted failures (the oldest forgotten first).
 """
 
 from __future__ import annotations
 
-import collections
 import json
+import random
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
+from jobs.lru import LruDict
 from jobs.platforms.fake_meta import FakeMeta, FakeMetaTransport
 
 FAIL_ATTEMPTS_KEY = "sandbox_fail_attempts"
 REJECT_KEY = "sandbox_reject"
-_REMEMBERED = 100_000  # events whose scripted failures are counted, oldest forgotten first
+HISTORY = 10  # requests kept to look at; nothing in Tenaz reads them
+REMEMBERED = 10_000  # events counted (deliveries, scripted failures), oldest forgotten first
 _INVALID = {
     "error": {
         "message": "Invalid parameter",
@@ -49,10 +56,22 @@ _UNAVAILABLE = {
 }
 
 
+def sandbox_platform(now: Callable[[], float], transient_failure_rate: float) -> FakeMeta:
+    """The fake Meta behind one sandbox destination, with its memory bounded."""
+    return FakeMeta(
+        now=now,
+        transient_failure_rate=transient_failure_rate,
+        rng=random.Random(),
+        history_limit=HISTORY,
+        received_limit=REMEMBERED,
+    )
+
+
 class SandboxTransport(httpx.AsyncBaseTransport):
     def __init__(self, fake: FakeMeta) -> None:
+        self.fake = fake
         self._platform = FakeMetaTransport(fake)
-        self._failed: collections.OrderedDict[tuple[str, str], int] = collections.OrderedDict()
+        self._failed: LruDict[tuple[str, str], int] = LruDict(REMEMBERED)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         events = self._events(await request.aread())
@@ -65,9 +84,6 @@ class SandboxTransport(httpx.AsyncBaseTransport):
             return await self._platform.handle_async_request(request)
         for key in scripted:
             self._failed[key] = self._failed.get(key, 0) + 1
-            self._failed.move_to_end(key)
-        while len(self._failed) > _REMEMBERED:
-            self._failed.popitem(last=False)
         return httpx.Response(503, json=_UNAVAILABLE, request=request)
 
     @staticmethod

@@ -25,6 +25,7 @@ from pathlib import Path
 from aiohttp import web
 
 from jobs import keys
+from jobs.base_url import BaseUrl
 from jobs.runtime import Runtime
 from jobs.settings import is_loopback, split_address
 from server.auth import KeyCache
@@ -117,9 +118,11 @@ def build_application(
     *,
     heartbeat: float,
     secure_cookies: bool = False,
+    public_url: BaseUrl | None = None,
 ) -> web.Application:
     """The dashboard's routes; `secure_cookies` marks the session cookie Secure on every login
-    (else only on requests that came over TLS)."""
+    (else only on requests that came over TLS); with `public_url`, state-changing requests must
+    come from that origin."""
 
     async def check_key(secret: str) -> keys.Caller:
         return await keys.authenticate(runtime.pool, secret)
@@ -128,7 +131,7 @@ def build_application(
     pages = _Pages(sessions)
     stream = StatusStream(runtime, hub, stopping, heartbeat, sessions)
 
-    app = web.Application(middlewares=[_json_errors, auth.middleware(sessions)])
+    app = web.Application(middlewares=[_json_errors, auth.middleware(sessions, public_url)])
     app.on_response_prepare.append(_security_headers)
 
     async def end_streams(_: web.Application) -> None:
@@ -157,10 +160,18 @@ async def start_dashboard(
     host, port = split_address(address)
     ssl_context = dashboard_ssl_context(runtime.settings)
     stopping = asyncio.Event()
-    # Beyond loopback the page is reached over the network, through TLS (here or at a proxy):
-    # the session cookie must never travel in clear.
+    # Beyond loopback the page is reached over the network, through TLS (here or at a proxy),
+    # and so it is on loopback behind a proxy whose public URL is https: the session cookie
+    # must never travel in clear.
+    public_url = runtime.settings.dashboard_public_url
+    behind_tls = public_url is not None and public_url.scheme == "https"
     app = build_application(
-        runtime, hub, stopping, heartbeat=heartbeat, secure_cookies=not is_loopback(address)
+        runtime,
+        hub,
+        stopping,
+        heartbeat=heartbeat,
+        secure_cookies=behind_tls or not is_loopback(address),
+        public_url=public_url,
     )
     # No access log: one line per poll of every open page says nothing an operator needs.
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=STOP_GRACE)

@@ -5,7 +5,8 @@ key only its own workspace. The login page posts a key once; the server
 checks it, opens a session (`jobs.sessions`) and sets a cookie holding only
 the session's random id: HttpOnly, so page scripts never hold it;
 SameSite=Strict, so other sites cannot make the browser send it; Secure
-whenever the dashboard listens beyond this machine or the request came over
+whenever the dashboard listens beyond this machine, its public URL
+(TENAZ_DASHBOARD_PUBLIC_URL, behind a proxy) is https, or the request came over
 TLS. Every request looks its session up, so logout, expiry and revocation of
 the key take effect at once; an open live stream checks again every
 heartbeat. Scripts and tests may send `Authorization: Bearer <key>` instead
@@ -26,6 +27,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from jobs.base_url import BaseUrl
 from jobs.errors import InvalidArgument, Unauthenticated
 from jobs.model import Caller, Workspace
 from jobs.scopes import ADMIN, require_scope
@@ -54,17 +56,24 @@ def workspace(request: web.Request) -> Workspace:
     return request[CALLER].workspace
 
 
-def _same_origin(request: web.Request) -> bool:
+def _same_origin(request: web.Request, public_url: BaseUrl | None) -> bool:
     """Whether a state-changing request comes from a page of this dashboard.
 
     SameSite=Strict already keeps the cookie off cross-site requests; this
     refuses them outright as well, should a browser ignore the attribute.
-    Only hosts are compared: behind a TLS proxy the scheme differs.
+    With a public URL the page's origin is that URL's: a proxy in front may
+    rewrite Host (nginx does by default), so Host says nothing. Without one,
+    only hosts are compared: behind a TLS proxy the scheme differs.
     """
     origin = request.headers.get("Origin")
-    if origin is not None and origin != "null":
+    if origin is None or origin == "null":
+        return request.headers.get("Sec-Fetch-Site", "same-origin") in ("same-origin", "none")
+    if public_url is None:
         return urlsplit(origin).netloc == request.host
-    return request.headers.get("Sec-Fetch-Site", "same-origin") in ("same-origin", "none")
+    try:
+        return BaseUrl.parse(origin).origin == public_url.origin
+    except ValueError:
+        return False
 
 
 def _needs_key(request: web.Request) -> bool:
@@ -74,10 +83,10 @@ def _needs_key(request: web.Request) -> bool:
     return not (request.path == SESSION_PATH and request.method in ("POST", "DELETE"))
 
 
-def middleware(sessions: Sessions) -> Middleware:
+def middleware(sessions: Sessions, public_url: BaseUrl | None) -> Middleware:
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.method not in _SAFE_METHODS and not _same_origin(request):
+        if request.method not in _SAFE_METHODS and not _same_origin(request, public_url):
             return error_response(403, "permission_denied", "cross-site request refused")
         if _needs_key(request):
             request[CALLER] = found = await sessions.caller_for(request)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from aiohttp import web
 from multidict import MultiMapping
 
+from jobs.digits import is_ascii_digits
 from jobs.errors import InvalidArgument
 from jobs.settings import SettingsError, parse_duration
 from jobs.status import Status
@@ -40,7 +41,7 @@ def whole_number(query: Mapping[str, str], name: str, default: int = 0) -> int:
     raw = query.get(name, "")
     if not raw:
         return default
-    if not raw.isdigit():
+    if not is_ascii_digits(raw):
         raise InvalidArgument.one(name, "a whole number")
     return int(raw)
 

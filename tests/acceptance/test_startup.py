@@ -117,6 +117,23 @@ async def test_a_dashboard_off_loopback_without_tls_is_refused(env: dict[str, st
     assert_refused(ended, "TENAZ_DASHBOARD_ADDRESS", "not loopback", "TENAZ_DASHBOARD_TLS_CERT")
 
 
+@pytest.mark.parametrize(
+    "dashboard_host",
+    ["127.0.0.1", "0.0.0.0", "[::]"],  # noqa: S104 - refused before anything binds
+)
+async def test_grpc_and_the_dashboard_on_one_port_are_refused(
+    env: dict[str, str], dashboard_host: str
+) -> None:
+    # Both bind with SO_REUSEPORT: nothing would fail, and the kernel would split connections.
+    grpc_address = env["TENAZ_LISTEN_ADDRESS"]
+    dashboard = f"{dashboard_host}:{grpc_address.rsplit(':', 1)[1]}"
+    shared = env | {"TENAZ_DASHBOARD_ADDRESS": dashboard, "TENAZ_ALLOW_PLAINTEXT": "1"}
+    ended = await tenaz(shared, "run")
+    assert_refused(
+        ended, f"TENAZ_DASHBOARD_ADDRESS {dashboard}", f"TENAZ_LISTEN_ADDRESS {grpc_address}"
+    )
+
+
 # --- the database ------------------------------------------------------------------------
 
 

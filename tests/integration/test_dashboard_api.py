@@ -6,6 +6,8 @@ live stream (order, resumption with Last-Event-ID, shutdown, the end of its sess
 from __future__ import annotations
 
 import asyncio
+import base64
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -19,6 +21,7 @@ import aiohttp
 import pytest
 
 from jobs import keys
+from jobs.base_url import BaseUrl
 from jobs.clock import FakeClock
 from jobs.destinations import DestinationSpec
 from jobs.platforms.fake_meta import Failure, FakeMetaServer
@@ -346,6 +349,84 @@ async def test_the_cookie_is_secure_when_the_dashboard_is_not_on_loopback(
     assert "Secure" in header.split("; ") and "Secure" in cleared.split("; ")
 
 
+PUBLIC_URL = "https://tenaz.example.com"
+
+
+async def proxied_dashboard(runtime: Runtime, hub: StatusHub, public_url: str) -> DashboardServer:
+    """The dashboard on loopback, as it runs behind a TLS-terminating proxy at `public_url`."""
+    settings = dataclasses.replace(runtime.settings, dashboard_public_url=BaseUrl.parse(public_url))
+    proxied = dataclasses.replace(runtime, settings=settings)
+    return await start_dashboard(proxied, hub, "127.0.0.1:0", heartbeat=1.0)
+
+
+def through_proxy(origin: str = PUBLIC_URL) -> dict[str, str]:
+    """A browser's request as nginx passes it on: its Origin kept, Host rewritten to the
+    upstream's name (`proxy_pass http://tenaz_dashboard;`)."""
+    return {"Origin": origin, "Host": "tenaz_dashboard"}
+
+
+async def test_behind_a_tls_proxy_the_public_url_logs_in_with_a_secure_cookie(
+    runtime: Runtime, hub: StatusHub, http: aiohttp.ClientSession, api_key: str
+) -> None:
+    # Without TENAZ_DASHBOARD_PUBLIC_URL, Origin and the rewritten Host differ: refused.
+    async with http.post("/api/session", headers=through_proxy(), json={"api_key": api_key}) as r:
+        assert r.status == 403
+    dashboard = await proxied_dashboard(runtime, hub, PUBLIC_URL)
+    try:
+        async with aiohttp.ClientSession(dashboard.url) as proxy:
+            login = {"api_key": api_key}
+            async with proxy.post("/api/session", headers=through_proxy(), json=login) as response:
+                assert response.status == 200, await response.text()
+                assert "Secure" in response.headers["Set-Cookie"].split("; ")
+                use_cookie(proxy, response.cookies[COOKIE].value)
+            # An admin action through the proxy passes the origin check (no such delivery).
+            retry = {"delivery_ids": ["999999"]}
+            async with proxy.post(
+                "/api/deliveries/retry", headers=through_proxy(), json=retry
+            ) as response:
+                assert response.status == 404, await response.text()
+            # Any other origin is refused, the dashboard's own loopback address included.
+            for origin in (
+                "https://attacker.example.com",
+                "http://tenaz.example.com",
+                "https://tenaz.example.com:8443",
+                "https://tenaz.example.com.attacker.example",
+                f"http://127.0.0.1:{dashboard.port}",
+                "not a url",
+            ):
+                headers = {"Origin": origin}
+                async with proxy.post("/api/deliveries/retry", headers=headers, json=retry) as r:
+                    assert r.status == 403, origin
+                    assert (await r.json())["error"]["code"] == "permission_denied"
+            # Without Origin, Sec-Fetch-Site still decides.
+            cross_site = {"Sec-Fetch-Site": "cross-site"}
+            async with proxy.post("/api/deliveries/retry", headers=cross_site, json=retry) as r:
+                assert r.status == 403
+            async with proxy.delete("/api/session", headers=through_proxy()) as response:
+                assert "Secure" in response.headers["Set-Cookie"].split("; ")
+    finally:
+        await dashboard.stop()
+
+
+async def test_a_plain_http_public_url_checks_the_origin_and_leaves_the_cookie_as_it_was(
+    runtime: Runtime, hub: StatusHub, api_key: str
+) -> None:
+    public_url = "http://tenaz.intranet:8080"
+    dashboard = await proxied_dashboard(runtime, hub, public_url)
+    try:
+        async with aiohttp.ClientSession(dashboard.url) as proxy:
+            login = {"api_key": api_key}
+            async with proxy.post(
+                "/api/session", headers=through_proxy(public_url), json=login
+            ) as response:
+                assert response.status == 200, await response.text()
+                assert "Secure" not in response.headers["Set-Cookie"].split("; ")
+            async with proxy.post("/api/session", headers=through_proxy(), json=login) as r:
+                assert r.status == 403
+    finally:
+        await dashboard.stop()
+
+
 async def test_state_changing_calls_from_another_site_are_refused(
     http: aiohttp.ClientSession, api_key: str
 ) -> None:
@@ -500,6 +581,27 @@ async def test_status_and_destination_filters_search_by_event_or_order_id_and_pa
     assert bad["error"]["violations"][0]["field"] == "destination"
     await get_json(http, "/api/events", api_key, expect=400, page_token="garbage")
     await get_json(http, "/api/events", api_key, expect=400, page_size="-1")
+
+
+async def test_numbers_written_in_other_digits_are_refused(
+    http: aiohttp.ClientSession, runtime: Runtime, api_key: str
+) -> None:
+    """isdigit() takes "²", which int() refuses, and "٣", which int() reads as 3 (an event
+    that exists here): both are bad input, not a crash or another event."""
+    await sandbox(runtime, api_key)
+    for index in range(3):
+        await submit(runtime, api_key, f"e{index}", destinations=("sandbox",))
+    for value in ("²", "٣"):
+        bad = await get_json(http, "/api/events", api_key, expect=400, page_size=value)
+        assert bad["error"]["violations"][0]["field"] == "page_size"
+        token = base64.urlsafe_b64encode(f"v1:{value}".encode()).decode()
+        bad = await get_json(http, "/api/events", api_key, expect=400, page_token=token)
+        assert bad["error"]["violations"][0]["field"] == "page_token"
+        bad = await get_json(http, f"/api/events/{value}", api_key, expect=400)
+        assert bad["error"]["violations"][0]["field"] == "id"
+        body = {"delivery_ids": [value]}
+        bad = await post_json(http, "/api/deliveries/retry", api_key, body, expect=400)
+        assert bad["error"]["violations"][0]["field"] == "delivery_ids[0]"
 
 
 async def test_event_detail_shows_each_delivery_with_its_attempt_timeline(

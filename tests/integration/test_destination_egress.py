@@ -38,6 +38,7 @@ async def refused(call: object) -> TenazError:
         "https://graph.facebook.com.evil.example",
         "https://token@graph.facebook.com",
         "https://graph.facebook.com/v25.0/../../admin",
+        "https://graph.facebook.com:٤٤٣",  # Arabic-Indic digits, which int() reads as 443
         "file:///etc/passwd",
     ],
 )

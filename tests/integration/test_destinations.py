@@ -57,6 +57,12 @@ async def test_create_get_list_update_delete(client: TenazClient) -> None:
     ("destination", "field"),
     [
         (destinations_pb2.Destination(name="bad name!", sandbox={}), "destination.name"),
+        # A trailing newline is not the end of the name (a regex's $ would let it through).
+        (destinations_pb2.Destination(name="loja\n", sandbox={}), "destination.name"),
+        (
+            destinations_pb2.Destination(name="m", meta={"pixel_id": "111\n", "access_token": "t"}),
+            "destination.meta.pixel_id",
+        ),
         (
             destinations_pb2.Destination(name="m", meta={"access_token": "t"}),
             "destination.meta.pixel_id",
@@ -64,6 +70,16 @@ async def test_create_get_list_update_delete(client: TenazClient) -> None:
         (
             destinations_pb2.Destination(name="m", meta={"pixel_id": "1"}),
             "destination.meta.access_token",
+        ),
+        (
+            destinations_pb2.Destination(name="m", meta={"pixel_id": "١٢٣", "access_token": "t"}),
+            "destination.meta.pixel_id",
+        ),
+        (
+            destinations_pb2.Destination(
+                name="m", meta={"pixel_id": "1", "access_token": "t", "api_version": "v٢٥.0"}
+            ),
+            "destination.meta.api_version",
         ),
         (destinations_pb2.Destination(name="m"), "destination.platform"),
         (

@@ -8,12 +8,15 @@ import datetime as dt
 from typing import Any
 
 import grpc
+import pytest
 from google.protobuf import descriptor as pb_descriptor
 from google.protobuf.message import Message
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tenaz.client import TenazClient, TenazError, make_event
 from tenaz.v1 import destinations_pb2, events_pb2
 
+from jobs.clock import FakeClock
 from jobs.runtime import Runtime
 from server.app import TenazServer
 from tests.support import count_rows
@@ -202,3 +205,31 @@ async def test_valid_looking_events_with_hostile_text_are_accepted_or_refused_cl
             event=events_pb2.Event(event_id="x" * (17 * 1024 * 1024))
         ).SerializeToString()
         assert await _code(call, huge, api_key) == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+@pytest.mark.parametrize("value", ["²", "٣", "١٢", "४२", "７"])
+async def test_ids_written_in_other_digits_are_invalid_arguments(
+    client: TenazClient, clock: FakeClock, meta: str, value: str
+) -> None:
+    """isdigit() takes superscripts and other scripts' digits, which int() refuses or reads
+    as another number: events 3 and 12 exist here, and "٣" must not find the first."""
+    for index in range(12):
+        await client.submit_event(
+            make_event(
+                event_id=f"o{index}",
+                event_name="Lead",
+                event_time=clock.now() - dt.timedelta(minutes=1),
+                email="a@example.com",
+            )
+        )
+    calls = {
+        "GetEvent": lambda: client.get_event(value),
+        "GetOperation": lambda: client.get_operation(value),
+        "RetryDeliveries": lambda: client.retry_deliveries(["1", value]),
+        "CancelDeliveries": lambda: client.cancel_deliveries([value]),
+    }
+    for name, call in calls.items():
+        with pytest.raises(TenazError) as caught:
+            await call()
+        assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT, (name, caught.value)
+        assert "is a number" in caught.value.message, name

@@ -44,6 +44,9 @@ def test_a_base_url_is_scheme_host_port_and_path(text: str, canonical: str) -> N
         ("https://graph.facebook.com\\@evil", "spaces or control"),
         ("https://graph.facebook.com:99999", "port"),
         ("https://graph.facebook.com:", "port"),
+        ("http://127.0.0.1:٨٠", "port"),  # Arabic-Indic digits, which int() reads as 80
+        ("http://127.0.0.1:８０", "port"),  # fullwidth digits
+        ("http://127.0.0.1:8²", "port"),  # a superscript, which int() refuses
         ("https://[::1", "unclosed"),
         ("https://", "host"),
         ("https://exa_mple.com", "host"),

@@ -43,8 +43,13 @@ def test_durations_take_units_or_seconds() -> None:
         ("TENAZ_RETRY_INTERVAL", "0"),
         ("TENAZ_SESSION_TTL", "0"),
         ("TENAZ_SESSION_TTL", "a day"),
+        ("TENAZ_SESSION_TTL", "١٢h"),  # Arabic-Indic digits, which float() reads as 12
         ("TENAZ_WORKER_CONCURRENCY", "many"),
         ("TENAZ_DEFAULT_PHONE_COUNTRY_CODE", "+55"),
+        ("TENAZ_DEFAULT_PHONE_COUNTRY_CODE", "٥٥"),
+        ("TENAZ_LISTEN_ADDRESS", "127.0.0.1:٥٠٠٥١"),
+        ("TENAZ_DASHBOARD_ADDRESS", "127.0.0.1:8²"),
+        ("TENAZ_ALLOWED_PLATFORM_URLS", "http://127.0.0.1:٨٠/"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
@@ -101,3 +106,71 @@ def test_the_dashboard_follows_the_grpc_rule_tls_or_loopback() -> None:
         Settings.from_env({"TENAZ_DASHBOARD_ADDRESS": "eight"})
     # Empty: no dashboard, nothing to check.
     assert Settings.from_env({"TENAZ_DASHBOARD_ADDRESS": ""}).dashboard_address == ""
+
+
+@pytest.mark.parametrize(
+    ("grpc", "dashboard"),
+    [
+        ("127.0.0.1:8080", "127.0.0.1:8080"),
+        ("0.0.0.0:8080", "127.0.0.1:8080"),
+        ("127.0.0.1:8080", "[::]:8080"),
+        ("[::]:8080", "0.0.0.0:8080"),
+        (":8080", "10.0.0.5:8080"),
+        ("localhost:8080", "127.0.0.1:8080"),
+        ("[::1]:8080", "[0:0:0:0:0:0:0:1]:8080"),
+        ("Tenaz.example.com:8080", "tenaz.example.com:8080"),
+    ],
+)
+def test_grpc_and_the_dashboard_cannot_share_a_port(grpc: str, dashboard: str) -> None:
+    env = {
+        "TENAZ_LISTEN_ADDRESS": grpc,
+        "TENAZ_DASHBOARD_ADDRESS": dashboard,
+        "TENAZ_ALLOW_PLAINTEXT": "1",
+    }
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(env)
+    message = str(caught.value)
+    assert message.startswith(f"TENAZ_DASHBOARD_ADDRESS {dashboard} takes the port of")
+    assert f"TENAZ_LISTEN_ADDRESS {grpc}" in message and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("grpc", "dashboard"),
+    [
+        ("127.0.0.1:50051", "127.0.0.1:8080"),
+        ("0.0.0.0:50051", "0.0.0.0:8080"),
+        ("127.0.0.1:8080", "127.0.0.2:8080"),
+        ("127.0.0.1:0", "127.0.0.1:0"),  # each gets a free port of its own
+    ],
+)
+def test_grpc_and_the_dashboard_on_ports_of_their_own_are_fine(grpc: str, dashboard: str) -> None:
+    env = {
+        "TENAZ_LISTEN_ADDRESS": grpc,
+        "TENAZ_DASHBOARD_ADDRESS": dashboard,
+        "TENAZ_ALLOW_PLAINTEXT": "1",
+    }
+    assert Settings.from_env(env).dashboard_address == dashboard
+
+
+def test_the_dashboards_public_url_is_scheme_host_port_and_path_only() -> None:
+    assert Settings.from_env({}).dashboard_public_url is None
+    assert Settings.from_env({"TENAZ_DASHBOARD_PUBLIC_URL": ""}).dashboard_public_url is None
+    for given, origin in [
+        ("https://tenaz.example.com", "https://tenaz.example.com"),
+        ("https://Tenaz.Example.com:443/", "https://tenaz.example.com"),
+        ("https://tenaz.example.com:8443/painel", "https://tenaz.example.com:8443"),
+        ("http://10.0.0.5:8080", "http://10.0.0.5:8080"),
+    ]:
+        public_url = Settings.from_env({"TENAZ_DASHBOARD_PUBLIC_URL": given}).dashboard_public_url
+        assert public_url is not None and public_url.origin == origin, given
+    for bad in (
+        "tenaz.example.com",
+        "ftp://tenaz.example.com",
+        "https://admin@tenaz.example.com",
+        "https://tenaz.example.com/?next=/",
+        "https://tenaz.example.com/#top",
+        "https://tenaz.example.com:٤٤٣",
+        "https://tenaz.example.com/a/../b",
+    ):
+        with pytest.raises(SettingsError, match=r"^TENAZ_DASHBOARD_PUBLIC_URL: "):
+            Settings.from_env({"TENAZ_DASHBOARD_PUBLIC_URL": bad})
