@@ -1,8 +1,8 @@
 """The domain model: what Tenaz holds (workspaces, destinations, events, their deliveries and
 attempts, status changes, operations) and how callers pick among them (filters).
 
-Plain frozen dataclasses with no behaviour and no imports from the rest of Tenaz, so every
-layer can use them: the store reads rows into them, the services take and return them, and
+Plain dataclasses (frozen, but for the status change, built by the thousand per batch) with
+no behaviour and no imports from the rest of Tenaz, so every layer can use them: the store reads rows into them, the services take and return them, and
 the gRPC edge, the dashboard and the CLI map them, none of them reaching into the store.
 """
 
