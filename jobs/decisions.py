@@ -18,7 +18,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Protocol
 
-from jobs.moves import AttemptEnd, AttemptStart, DeliveryRef, Move, NewDelivery
+from jobs.model import AttemptEnd
+from jobs.moves import AttemptStart, DeliveryRef, Move, NewDelivery
 from jobs.platforms.base import Outcome, OutcomeKind
 from jobs.retry_policy import DeadlineRule
 from jobs.status import BIRTH, IN_PROGRESS, FailureReason, Status, as_status, attempt_status

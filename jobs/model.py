@@ -1,9 +1,10 @@
 """The domain model: what Tenaz holds (workspaces, destinations, events, their deliveries and
 attempts, status changes, operations) and how callers pick among them (filters).
 
-Plain dataclasses (frozen, but for the status change, built by the thousand per batch) with
-no behaviour and no imports from the rest of Tenaz, so every layer can use them: the store reads rows into them, the services take and return them, and
-the gRPC edge, the dashboard and the CLI map them, none of them reaching into the store.
+Plain dataclasses (frozen, but for the status change and the attempt's end, built by the
+thousand per batch) with no behaviour and no imports from the rest of Tenaz, so every layer
+can use them: the store reads rows into them, the services take and return them, and the
+gRPC edge, the dashboard and the CLI map them, none of them reaching into the store.
 """
 
 from __future__ import annotations
@@ -193,3 +194,19 @@ class ChangeFilter:
     statuses: Sequence[str] = ()
     event_names: Sequence[str] = ()
     client_event_ids: Sequence[str] = ()
+
+
+@dataclass(slots=True, kw_only=True)
+class AttemptEnd:
+    """How attempt `number` of a delivery, started at `started_at`, ended: `outcome`, and what
+    the platform said."""
+
+    number: int
+    trigger: str
+    started_at: dt.datetime
+    outcome: str
+    http_status: int | None = None
+    platform_code: int | None = None
+    platform_subcode: int | None = None
+    message: str = ""
+    response_excerpt: str = ""

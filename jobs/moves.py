@@ -26,7 +26,7 @@ from typing import Protocol
 from psycopg import AsyncConnection
 
 from jobs import queue
-from jobs.model import StatusChange
+from jobs.model import AttemptEnd, StatusChange
 from jobs.status import Status, as_status, transition
 from jobs.store import deliveries, status_changes
 
@@ -68,21 +68,6 @@ class AttemptStart:
 
     number: int
     lease_until: dt.datetime
-
-
-@dataclass(slots=True, kw_only=True)
-class AttemptEnd:
-    """The move ends attempt `number`, which started at `started_at`, with `outcome`."""
-
-    number: int
-    trigger: str
-    started_at: dt.datetime
-    outcome: str
-    http_status: int | None = None
-    platform_code: int | None = None
-    platform_subcode: int | None = None
-    message: str = ""
-    response_excerpt: str = ""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -136,19 +121,7 @@ def plan(moves: Sequence[Move], *, now: dt.datetime) -> Writes:
         )
         if isinstance(move.attempt, AttemptEnd):
             writes.attempts.append(
-                deliveries.AttemptRecord(
-                    delivery_id=delivery.id,
-                    number=move.attempt.number,
-                    trigger=move.attempt.trigger,
-                    started_at=move.attempt.started_at,
-                    finished_at=now,
-                    outcome=move.attempt.outcome,
-                    http_status=move.attempt.http_status,
-                    platform_code=move.attempt.platform_code,
-                    platform_subcode=move.attempt.platform_subcode,
-                    message=move.attempt.message,
-                    response_excerpt=move.attempt.response_excerpt,
-                )
+                deliveries.AttemptRecord(delivery_id=delivery.id, finished_at=now, end=move.attempt)
             )
         writes.changes.append(
             StatusChange(

@@ -19,9 +19,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from tenaz.client import TenazClient
+from tenaz.v1 import destinations_pb2
 
 from jobs import logs
 from jobs.model import StatusChange
+from jobs.platforms.fake_meta import FakeMetaServer
 from jobs.runtime import Runtime
 from jobs.settings import Settings
 from jobs.store.status_changes import record_status_changes
@@ -242,3 +245,19 @@ async def until(condition: Callable[[], bool], *, every: float = 0.05) -> None:
     platform received from a worker)."""
     while not condition():  # noqa: ASYNC110 - nothing to await: the state is polled
         await asyncio.sleep(every)
+
+
+async def limited_meta(
+    client: TenazClient, fake_meta: FakeMetaServer, *, rate_limit: float, name: str = "meta"
+) -> destinations_pb2.Destination:
+    """A Meta destination on the fake Meta, kept to `rate_limit` events per second."""
+    return await client.create_destination(
+        destinations_pb2.Destination(
+            name=name,
+            enabled=True,
+            rate_limit=rate_limit,
+            meta=destinations_pb2.MetaSettings(
+                pixel_id="111", access_token="good-token", base_url=fake_meta.base_url
+            ),
+        )
+    )

@@ -16,6 +16,7 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.rows import args_row, class_row
 
+from jobs.model import AttemptEnd
 from jobs.status import DUE_STATUSES, IN_PROGRESS, Status, sql_list
 
 _DUE = sql_list(DUE_STATUSES)
@@ -82,16 +83,8 @@ class AttemptRecord:
     """An attempt that has ended, written in one go."""
 
     delivery_id: int
-    number: int
-    trigger: str
-    started_at: dt.datetime
     finished_at: dt.datetime
-    outcome: str
-    http_status: int | None = None
-    platform_code: int | None = None
-    platform_subcode: int | None = None
-    message: str = ""
-    response_excerpt: str = ""
+    end: AttemptEnd
 
 
 async def lock_due(
@@ -255,16 +248,16 @@ async def record_attempts(conn: AsyncConnection, records: Sequence[AttemptRecord
         " message = excluded.message, response_excerpt = excluded.response_excerpt",
         (
             [a.delivery_id for a in records],
-            [a.number for a in records],
-            [a.trigger for a in records],
-            [a.started_at for a in records],
+            [a.end.number for a in records],
+            [a.end.trigger for a in records],
+            [a.end.started_at for a in records],
             [a.finished_at for a in records],
-            [a.outcome for a in records],
-            [a.http_status for a in records],
-            [a.platform_code for a in records],
-            [a.platform_subcode for a in records],
-            [a.message for a in records],
-            [a.response_excerpt for a in records],
+            [a.end.outcome for a in records],
+            [a.end.http_status for a in records],
+            [a.end.platform_code for a in records],
+            [a.end.platform_subcode for a in records],
+            [a.end.message for a in records],
+            [a.end.response_excerpt for a in records],
         ),
     )
 

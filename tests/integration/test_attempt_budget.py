@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 import pytest
 from tenaz.client import TenazClient, make_event
-from tenaz.v1 import destinations_pb2, events_pb2
+from tenaz.v1 import events_pb2
 
 from jobs.clock import FakeClock
 from jobs.delivery import SMALLER_BATCHES_FOR
@@ -22,7 +22,7 @@ from jobs.platforms.fake_meta import Failure, FakeMetaServer
 from jobs.runtime import Runtime
 from jobs.settings import Settings
 from jobs.store import rate_log
-from tests.support import META_REFUSES, fire_due_retries, run_jobs
+from tests.support import META_REFUSES, fire_due_retries, limited_meta, run_jobs
 
 S = events_pb2
 BUDGET = dt.timedelta(seconds=3)
@@ -137,16 +137,7 @@ async def test_too_large_for_a_proxy_is_sent_again_at_once_in_halves_and_remembe
 async def test_the_requests_of_a_split_keep_within_the_rate_limit(
     client: TenazClient, runtime: Runtime, clock: FakeClock, fake_meta: FakeMetaServer
 ) -> None:
-    await client.create_destination(
-        destinations_pb2.Destination(
-            name="meta",
-            enabled=True,
-            rate_limit=10,
-            meta=destinations_pb2.MetaSettings(
-                pixel_id="111", access_token="good-token", base_url=fake_meta.base_url
-            ),
-        )
-    )
+    await limited_meta(client, fake_meta, rate_limit=10)
     await client.submit_events([purchase(clock, n, refused=n == 0) for n in range(8)])
     await run_jobs(runtime)
 
@@ -170,16 +161,7 @@ async def test_an_error_mid_attempt_keeps_the_answers_and_retries_the_rest_later
     fake_meta: FakeMetaServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    await client.create_destination(
-        destinations_pb2.Destination(
-            name="meta",
-            enabled=True,
-            rate_limit=1000,
-            meta=destinations_pb2.MetaSettings(
-                pixel_id="111", access_token="good-token", base_url=fake_meta.base_url
-            ),
-        )
-    )
+    await limited_meta(client, fake_meta, rate_limit=1000)
     await client.submit_events([purchase(clock, n, refused=n == 0) for n in range(8)])
     calls = 0
     record_sent = rate_log.record_sent

@@ -9,13 +9,13 @@ import datetime as dt
 import grpc
 import pytest
 from tenaz.client import TenazClient, TenazError, make_event
-from tenaz.v1 import destinations_pb2, events_pb2
+from tenaz.v1 import events_pb2
 
 from jobs.clock import FakeClock
 from jobs.delivery import RATE_WINDOW
 from jobs.platforms.fake_meta import FakeMetaServer
 from jobs.runtime import Runtime
-from tests.support import run_jobs, scheduled_jobs
+from tests.support import limited_meta, run_jobs, scheduled_jobs
 
 S = events_pb2
 
@@ -29,16 +29,7 @@ async def limited_destination(
     events: int,
 ) -> int:
     """A Meta destination limited to 50 events/s with `events` waiting; returns its id."""
-    created = await client.create_destination(
-        destinations_pb2.Destination(
-            name="meta",
-            enabled=True,
-            rate_limit=50,
-            meta=destinations_pb2.MetaSettings(
-                pixel_id="111", access_token="good-token", base_url=fake_meta.base_url
-            ),
-        )
-    )
+    created = await limited_meta(client, fake_meta, rate_limit=50)
     assert created.rate_limit == 50
     await client.submit_events(
         make_event(

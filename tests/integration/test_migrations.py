@@ -11,6 +11,7 @@ import pytest
 import jobs.migrate
 from jobs.keys import hash_key
 from jobs.migrate import migrate
+from jobs.model import AttemptEnd
 from jobs.store import deliveries, events, workspaces
 
 
@@ -77,12 +78,14 @@ async def test_an_attempt_running_across_the_upgrade_keeps_its_start_and_trigger
             [
                 deliveries.AttemptRecord(
                     delivery_id=1,
-                    number=2,
-                    trigger="manual",
-                    started_at=started,
                     finished_at=started,
-                    outcome="succeeded",
-                    http_status=200,
+                    end=AttemptEnd(
+                        number=2,
+                        trigger="manual",
+                        started_at=started,
+                        outcome="succeeded",
+                        http_status=200,
+                    ),
                 )
             ],
         )

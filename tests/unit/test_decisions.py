@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import pytest
 
 from jobs import decisions
-from jobs.moves import AttemptEnd, AttemptStart, Move, NewDelivery, plan
+from jobs.model import AttemptEnd
+from jobs.moves import AttemptStart, Move, NewDelivery, plan
 from jobs.platforms.base import Outcome, OutcomeKind
 from jobs.retry_policy import SEND_GUARD, DeadlineRule
 from jobs.status import FailureReason, IllegalTransition, Status
@@ -67,7 +68,11 @@ def test_a_claim_past_the_last_start_expires_without_sending() -> None:
     assert (update.status, update.failure_reason, update.attempt_count) == ("FAILED", "expired", 1)
     assert update.lease_expires_at is None and update.attempt_started_at is None
     [attempt] = writes.attempts
-    assert (attempt.outcome, attempt.started_at, attempt.finished_at) == ("expired", NOW, NOW)
+    assert (attempt.end.outcome, attempt.end.started_at, attempt.finished_at) == (
+        "expired",
+        NOW,
+        NOW,
+    )
 
 
 # -- an answer -----------------------------------------------------------------------------
@@ -107,8 +112,8 @@ def test_an_external_problem_waits_the_interval_from_the_end_of_the_attempt() ->
     )
     writes = plan([move], now=NOW)
     assert writes.jobs == [(2, NOW + INTERVAL)]
-    assert writes.attempts[0].outcome == "external_problem"
-    assert writes.attempts[0].http_status == 500
+    assert writes.attempts[0].end.outcome == "external_problem"
+    assert writes.attempts[0].end.http_status == 500
 
 
 def test_near_the_deadline_the_retry_is_the_last_call_and_after_it_none() -> None:
@@ -123,7 +128,7 @@ def test_near_the_deadline_the_retry_is_the_last_call_and_after_it_none() -> Non
 def test_an_attempt_out_of_time_is_counted_and_waits_like_an_external_problem() -> None:
     move = answered(OutcomeKind.EXTERNAL_PROBLEM, out_of_time=True)
     assert (move.to, move.next_attempt_at) == (Status.WAITING_RETRY, NOW + INTERVAL)
-    assert plan([move], now=NOW).attempts[0].outcome == "attempt_budget"
+    assert plan([move], now=NOW).attempts[0].end.outcome == "attempt_budget"
 
 
 # -- an interruption -----------------------------------------------------------------------
@@ -167,7 +172,11 @@ def test_a_delivery_in_progress_ends_and_its_running_attempt_with_it(status: str
     )
     assert route(moves) == [(status, "FAILED", 2)]
     [attempt] = plan(moves, now=NOW).attempts
-    assert (attempt.number, attempt.started_at, attempt.outcome) == (2, NOW - LEASE, "interrupted")
+    assert (attempt.end.number, attempt.end.started_at, attempt.end.outcome) == (
+        2,
+        NOW - LEASE,
+        "interrupted",
+    )
 
 
 @pytest.mark.parametrize("status", ["SUCCEEDED", "FAILED"])
