@@ -1,5 +1,6 @@
 """WatchStatus over real gRPC: order, resumption with no gap and no repeat under
-concurrent writers and forced reconnects, filters, heartbeats, retention, shutdown."""
+concurrent writers and forced reconnects, filters, heartbeats (on the server's clock),
+retention, shutdown."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from jobs.platforms.fake_meta import Failure, FakeMetaServer
 from jobs.runtime import Runtime, open_runtime
 from jobs.settings import Settings
 from server.app import TenazServer
-from tests.support import run_jobs
+from tests.support import run_jobs, until
 
 S = events_pb2
 
@@ -196,6 +197,23 @@ async def test_heartbeats_carry_the_position_and_a_purged_cursor_is_out_of_range
     with pytest.raises(TenazError) as caught:
         await anext(client.watch_status(after_sequence=-1, destinations=["nowhere"]))
     assert [v.field for v in caught.value.violations] == ["after_sequence"]
+
+
+async def test_moving_the_servers_clock_past_the_heartbeat_interval_sends_a_heartbeat_at_once(
+    client: TenazClient, runtime: Runtime, clock: FakeClock, meta: str
+) -> None:
+    await submit(client, clock, "a")
+    interval = dt.timedelta(minutes=5)  # the longest there is: real time plays no part here
+    stream = client.watch_status(heartbeat_interval=interval)
+    first = asyncio.create_task(anext(stream))
+    async with asyncio.timeout(5):
+        await until(lambda: clock.waiters > 0)  # the stream is placed and idle
+    clock.advance(interval)
+    async with asyncio.timeout(5):
+        heartbeat = (await first).heartbeat
+    assert heartbeat.last_sequence == 1
+    assert heartbeat.at.ToDatetime(tzinfo=dt.UTC) == clock.now()
+    await stream.aclose()
 
 
 async def test_a_client_that_does_not_read_stalls_no_one(
