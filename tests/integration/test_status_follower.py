@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -17,6 +16,7 @@ from jobs.model import ChangeView
 from jobs.runtime import Runtime
 from jobs.status_follower import Follow, Heartbeat, StatusFollower
 from jobs.submission import EventInput
+from server.app import TenazServer
 from server.status_hub import StatusHub
 from tests.support import until
 
@@ -24,11 +24,9 @@ LONG = dt.timedelta(minutes=5)  # a heartbeat interval no test waits for in real
 
 
 @pytest.fixture
-async def hub(runtime: Runtime) -> AsyncIterator[StatusHub]:
-    started = StatusHub(runtime.database_url)
-    started.start()
-    yield started
-    await started.close()
+def hub(server: TenazServer) -> StatusHub:
+    """The wake-ups of a running server (its LISTEN connection)."""
+    return server.hub
 
 
 @pytest.fixture
@@ -44,18 +42,8 @@ async def workspace(runtime: Runtime) -> int:
 
 
 async def submit(runtime: Runtime, workspace_id: int, event_id: str) -> None:
-    await runtime.submissions.submit(
-        workspace_id,
-        [
-            EventInput(
-                event_id=event_id,
-                event_name="Lead",
-                event_time=runtime.clock.now(),
-                user_data={"email": "cliente@example.com"},
-            )
-        ],
-        batch=False,
-    )
+    lead = EventInput(event_id, "Lead", runtime.clock.now(), user_data={"email": "a@example.com"})
+    await runtime.submissions.submit(workspace_id, [lead], batch=False)
 
 
 async def advance_once_waiting(clock: FakeClock, delta: dt.timedelta) -> None:
