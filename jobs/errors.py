@@ -9,6 +9,7 @@ The gRPC edge maps each class to one status code in one table
      ├── AlreadyExists        a destination with that name exists
      ├── FailedPrecondition   valid input the current state cannot accept
      ├── OutOfRange           a stream cursor older than what is kept
+     ├── TooManyStreams       the workspace's share of a server's status streams is taken
      ├── Unauthenticated      missing, unknown or revoked API key (or dashboard session)
      └── PermissionDenied     a known key whose scope does not cover the call
 """
@@ -59,6 +60,10 @@ class OutOfRange(TenazError):
 
 class Unauthenticated(TenazError):
     pass
+
+
+class TooManyStreams(TenazError):
+    """A workspace has as many status streams open on this server as it may."""
 
 
 class PermissionDenied(TenazError):

@@ -163,6 +163,9 @@ class Settings:
     # Base URLs destinations may use besides their platforms' official ones (prefixes);
     # the hosts they name may be internal addresses (a proxy, a test server).
     allowed_platform_urls: tuple[BaseUrl, ...] = ()
+    # Status streams (WatchStatus, the dashboard's) one workspace may have open on a server
+    # process at once; 0: no limit.
+    max_streams_per_workspace: int = 100
     # Delivery jobs of one destination a worker runs at once, so that a slow platform
     # cannot hold every slot.
     destination_concurrency: int = 4
@@ -241,6 +244,9 @@ class Settings:
             http_timeout=duration("TENAZ_HTTP_TIMEOUT", defaults.http_timeout),
             attempt_budget=duration("TENAZ_ATTEMPT_BUDGET", defaults.attempt_budget),
             allowed_platform_urls=url("TENAZ_ALLOWED_PLATFORM_URLS", parse_allowlist),
+            max_streams_per_workspace=integer(
+                "TENAZ_MAX_STREAMS_PER_WORKSPACE", defaults.max_streams_per_workspace
+            ),
             destination_concurrency=integer(
                 "TENAZ_DESTINATION_CONCURRENCY", defaults.destination_concurrency
             ),
@@ -356,6 +362,8 @@ class Settings:
             raise SettingsError("TENAZ_DEFAULT_PHONE_COUNTRY_CODE must be digits, e.g. 55")
         if self.worker_concurrency < 1 or self.pool_min_size < 1:
             raise SettingsError("TENAZ_WORKER_CONCURRENCY and TENAZ_POOL_MIN_SIZE must be >= 1")
+        if self.max_streams_per_workspace < 0:
+            raise SettingsError("TENAZ_MAX_STREAMS_PER_WORKSPACE must be >= 0 (0: no limit)")
         if self.destination_concurrency < 1:
             raise SettingsError("TENAZ_DESTINATION_CONCURRENCY must be >= 1")
         if self.pool_max_size < self.pool_min_size:

@@ -1,6 +1,6 @@
 """Reading the log of status changes for one workspace, as status streams need it.
 
-The log is appended in commit order (see `store.status_changes`), so a reader
+The log is appended in commit order (see `jobs.store.status_changes`), so a reader
 that remembers the last sequence it handled resumes with no gap and no repeat.
 Streams page through it at their own pace: a slow reader never holds anything
 back but itself.
@@ -18,13 +18,15 @@ from dataclasses import dataclass
 
 from psycopg_pool import AsyncConnectionPool
 
+from jobs.destinations import resolve_names
 from jobs.errors import InvalidArgument, OutOfRange
 from jobs.model import ChangeFilter, ChangeView
 from jobs.status import Status
-from jobs.store import destinations as destination_store
-from jobs.store import status_changes as store
+from jobs.store import status_changes
 
-__all__ = ["ChangeFilter", "ChangeView", "Position", "StatusFeed"]
+__all__ = ["NOTIFY_CHANNEL", "ChangeFilter", "ChangeView", "Position", "StatusFeed"]
+
+NOTIFY_CHANNEL = status_changes.NOTIFY_CHANNEL
 
 
 @dataclass(frozen=True)
@@ -64,15 +66,14 @@ class StatusFeed:
         ids: list[int] = []
         if destinations:
             async with self._pool.connection() as conn:
-                found = await destination_store.destinations_by_names(
-                    conn, workspace_id=workspace_id, names=destinations
+                found = await resolve_names(
+                    conn,
+                    workspace_id=workspace_id,
+                    names=destinations,
+                    field="destinations",
+                    indexed=True,
                 )
-            for index, name in enumerate(destinations):
-                if name not in found:
-                    raise InvalidArgument.one(
-                        f"destinations[{index}]", f"no destination named {name!r}"
-                    )
-                ids.append(found[name].id)
+            ids = [destination.id for destination in found]
         return ChangeFilter(
             destination_ids=ids,
             statuses=list(statuses),
@@ -86,10 +87,12 @@ class StatusFeed:
             raise InvalidArgument.one("after_sequence", "must not be negative")
         async with self._pool.connection() as conn:
             if after is None:
-                safe = await store.safe_sequence(conn)
-                latest = await store.latest_sequence(conn, workspace_id=workspace_id, through=safe)
+                safe = await status_changes.safe_sequence(conn)
+                latest = await status_changes.latest_sequence(
+                    conn, workspace_id=workspace_id, through=safe
+                )
                 return Position(latest, safe)
-            purged = await store.purged_through(conn)
+            purged = await status_changes.purged_through(conn)
         if after < purged:
             raise _purged(purged)
         return Position(after, after)
@@ -102,7 +105,7 @@ class StatusFeed:
         Raises OutOfRange when retention deleted changes the stream had not read.
         """
         async with self._pool.connection() as conn:
-            page = await store.changes_after(
+            page = await status_changes.changes_after(
                 conn, workspace_id=workspace_id, after=position.sequence, where=where, limit=limit
             )
         if page.purged_through > position.read_through:

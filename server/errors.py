@@ -28,6 +28,7 @@ from jobs.errors import (
     OutOfRange,
     PermissionDenied,
     TenazError,
+    TooManyStreams,
     Unauthenticated,
 )
 from server.rate_limit import RateLimited
@@ -42,6 +43,7 @@ _CODES: tuple[tuple[type[TenazError], int], ...] = (
     (OutOfRange, code_pb2.OUT_OF_RANGE),
     (Unauthenticated, code_pb2.UNAUTHENTICATED),
     (PermissionDenied, code_pb2.PERMISSION_DENIED),
+    (TooManyStreams, code_pb2.RESOURCE_EXHAUSTED),
 )
 
 _UNAVAILABLE = (psycopg.OperationalError, psycopg_pool.PoolTimeout)

@@ -9,7 +9,7 @@ database.
 
 from __future__ import annotations
 
-import time
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any, TypeAlias
 
@@ -20,6 +20,7 @@ from jobs.errors import InvalidArgument
 from jobs.model import EventFilter
 from jobs.operations import CANCEL, RETRY
 from jobs.runtime import Runtime
+from jobs.status_follower import StatusFollower
 from jobs.submission import check_batch_size
 from server import mapping
 from server.auth import current_key_id, current_workspace
@@ -29,17 +30,16 @@ from server.status_hub import StatusHub
 Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
 
 
-# Status streams: heartbeat when idle, poll in case a wake-up was lost, page size.
-DEFAULT_HEARTBEAT = 15.0
-MIN_HEARTBEAT, MAX_HEARTBEAT = 1.0, 300.0
-POLL_INTERVAL = 2.0
-STREAM_PAGE = 500
-
-
 class EventServicer(events_pb2_grpc.EventServiceServicer):
     def __init__(self, runtime: Runtime, hub: StatusHub, limiter: SubmissionLimiter) -> None:
         self._runtime = runtime
-        self._hub = hub
+        self._follower = StatusFollower(
+            runtime.feed,
+            runtime.clock,
+            hub,
+            ends=(hub.closing,),
+            per_workspace=runtime.settings.max_streams_per_workspace,
+        )
         self._limiter = limiter
 
     async def SubmitEvent(
@@ -108,44 +108,22 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
     async def WatchStatus(
         self, request: events_pb2.WatchStatusRequest, context: Context
     ) -> AsyncIterator[events_pb2.WatchStatusResponse]:
-        workspace_id = current_workspace().id
-        feed = self._runtime.feed
-        heartbeat = DEFAULT_HEARTBEAT
-        if request.HasField("heartbeat_interval"):
-            heartbeat = request.heartbeat_interval.ToTimedelta().total_seconds()
-            if not MIN_HEARTBEAT <= heartbeat <= MAX_HEARTBEAT:
-                raise InvalidArgument.one("heartbeat_interval", "between 1 second and 5 minutes")
-        statuses = mapping.status_names(request.statuses, "statuses")
-        position = await feed.start(
-            workspace_id, request.after_sequence if request.HasField("after_sequence") else None
-        )
-        where = await feed.filter(
-            workspace_id,
+        follow = await self._follower.open(
+            current_workspace().id,
+            after=request.after_sequence if request.HasField("after_sequence") else None,
+            heartbeat=(
+                request.heartbeat_interval.ToTimedelta()
+                if request.HasField("heartbeat_interval")
+                else None
+            ),
             destinations=list(request.destinations),
-            statuses=statuses,
+            statuses=mapping.status_names(request.statuses, "statuses"),
             event_names=list(request.event_names),
             client_event_ids=list(request.event_ids),
         )
-        last_sent = time.monotonic()
-        while not self._hub.closing.is_set():
-            rows, position = await feed.read(workspace_id, position, where, STREAM_PAGE)
-            for row in rows:
-                yield events_pb2.WatchStatusResponse(change=mapping.status_change(row))
-            if rows:
-                last_sent = time.monotonic()
-                if len(rows) == STREAM_PAGE:
-                    continue
-            idle = time.monotonic() - last_sent
-            if idle >= heartbeat:
-                yield events_pb2.WatchStatusResponse(
-                    heartbeat=events_pb2.Heartbeat(
-                        last_sequence=position.sequence,
-                        at=mapping.timestamp(self._runtime.clock.now()),
-                    )
-                )
-                last_sent = time.monotonic()
-                continue
-            await self._hub.wait(min(heartbeat - idle, POLL_INTERVAL))
+        async with contextlib.aclosing(follow):
+            async for item in follow:
+                yield mapping.watch_status_response(item)
 
     async def RetryDeliveries(
         self, request: events_pb2.RetryDeliveriesRequest, context: Context

@@ -20,6 +20,7 @@ from jobs.model import ChangeView, OperationRow
 from jobs.operations import DeliveryFilterInput
 from jobs.stats import Stats
 from jobs.status import FailureReason, Status, as_status
+from jobs.status_follower import Followed, Heartbeat
 from jobs.submission import ContentInput, EventInput
 
 _USER_FIELDS = (
@@ -341,6 +342,14 @@ def status_change(row: ChangeView) -> events_pb2.StatusChange:
         attempt_number=row.attempt_number,
         error=row.error,
     )
+
+
+def watch_status_response(item: Followed) -> events_pb2.WatchStatusResponse:
+    if isinstance(item, Heartbeat):
+        return events_pb2.WatchStatusResponse(
+            heartbeat=events_pb2.Heartbeat(last_sequence=item.last_sequence, at=timestamp(item.at))
+        )
+    return events_pb2.WatchStatusResponse(change=status_change(item))
 
 
 def delivery_filter(message: events_pb2.DeliveryFilter) -> DeliveryFilterInput:

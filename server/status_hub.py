@@ -13,9 +13,10 @@ import logging
 
 import psycopg
 
+from jobs.status_feed import NOTIFY_CHANNEL
+
 log = logging.getLogger(__name__)
 
-CHANNEL = "tenaz_status_changes"
 _LIVENESS_TIMEOUT = 30.0
 _RECONNECT_DELAY = 1.0
 
@@ -60,7 +61,7 @@ class StatusHub:
                 async with await psycopg.AsyncConnection.connect(
                     self._url, autocommit=True
                 ) as conn:
-                    await conn.execute(f"LISTEN {CHANNEL}")
+                    await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
                     self._wake()  # anything may have happened while disconnected
                     while not self.closing.is_set():
                         got = False

@@ -11,6 +11,10 @@ from psycopg.rows import dict_row
 
 from jobs.model import ChangeFilter, ChangeView, StatusChange
 
+# A commit that adds changes sends a NOTIFY on this channel (the trigger of migration 0003):
+# a wake-up for status streams, which then read the rows themselves.
+NOTIFY_CHANNEL = "tenaz_status_changes"
+
 # Status-change sequence numbers must reach readers in order, with none appearing
 # later behind a reader's cursor, although writers commit in any order. Writers
 # announce themselves without waiting for anyone: before taking numbers, each holds,

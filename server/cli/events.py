@@ -33,7 +33,7 @@ from server.cli.output import (
     when,
     word,
 )
-from server.cli.watch import Resync, change_line, resumable_changes
+from server.cli.watch import Resync, change_line, reconnect_note, watched_changes
 
 MAX_PAGE = 500
 
@@ -211,12 +211,12 @@ async def _follow(
         return
     # Nothing is known until the delivery's changes arrive: (UNSPECIFIED, 0).
     replayed: Progress = {d.id: (0, 0) for d in stored.deliveries}
-    changes = resumable_changes(
-        lambda: connect(args),
+    changes = watched_changes(
+        tenaz,
         after=0,
         filters={"event_ids": [stored.event.event_id], "event_names": [stored.event.event_name]},
+        on_reconnect=lambda event: out.note(f"tenaz: {reconnect_note(event)}"),
         restart_when_out_of_range=True,
-        on_state=lambda text: out.note(f"tenaz: {text}") if text else None,
     )
     async with contextlib.aclosing(changes):
         async for item in changes:

@@ -4,30 +4,28 @@ In a terminal it keeps a live table of the most recent deliveries; piped, it
 prints one line per change; with `--json`, one JSON object per change for
 programs, each with its `sequence`, which `--after` resumes from.
 
-`resumable_changes` is the stream underneath (also used by `events show
---follow`). It remembers the last sequence it handled (from changes and
-heartbeats) and, when the stream drops, reconnects and asks for what came
-after it: no gap, no repeat. A connection that goes silent for longer than
-three heartbeats counts as dropped, as a dead peer does not always say so.
+`watched_changes` is the stream underneath (also used by `events show
+--follow`): the client's `follow_status`, which reconnects after the last
+sequence it handled (no gap, no repeat) and says when it does, with a `Resync`
+marked where changes may be missing.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import datetime as dt
 import threading
-from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import grpc
 from rich.console import Group, RenderableType
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
-from tenaz.client import TenazClient, TenazError
+from tenaz.client import Reconnecting, TenazClient, TenazError
 from tenaz.v1 import events_pb2
 
 from server.cli.connection import connect
@@ -44,21 +42,6 @@ from server.cli.output import (
     word,
 )
 
-HEARTBEAT = dt.timedelta(seconds=5)
-SILENCE_HEARTBEATS = 3
-# Waits before reconnecting, by consecutive failures; the last one repeats.
-BACKOFF = (0.2, 0.5, 1.0, 2.0, 5.0)
-# Codes of a stream that broke on the way, not of a request the server refused.
-RECONNECT_CODES = frozenset(
-    {
-        grpc.StatusCode.UNAVAILABLE,
-        grpc.StatusCode.DEADLINE_EXCEEDED,
-        grpc.StatusCode.INTERNAL,
-        grpc.StatusCode.UNKNOWN,
-        grpc.StatusCode.ABORTED,
-        grpc.StatusCode.CANCELLED,
-    }
-)
 _ERROR_STATUSES = frozenset(
     {
         events_pb2.DELIVERY_STATUS_WAITING_RETRY,
@@ -72,76 +55,56 @@ _ERROR_STATUSES = frozenset(
 class Resync:
     """The stream started again from "now" without a known position.
 
-    Changes made while it was down may be missing; whoever keeps state should
-    reload it (ListEvents, GetEvent).
+    Changes made meanwhile may be missing; whoever keeps state should reload it
+    (ListEvents, GetEvent).
     """
 
     reason: str
 
 
-async def resumable_changes(
-    open_client: Callable[[], TenazClient],
+def reconnect_note(reconnecting: Reconnecting) -> str:
+    return f"reconnecting in {reconnecting.delay:g} s ({reconnecting.reason})"
+
+
+async def watched_changes(
+    tenaz: TenazClient,
     *,
     after: int | None,
     filters: Mapping[str, Any],
+    on_reconnect: Callable[[Reconnecting], None],
     restart_when_out_of_range: bool = False,
-    on_state: Callable[[str], None] = lambda text: None,
-    heartbeat: dt.timedelta = HEARTBEAT,
-    backoff: Sequence[float] = BACKOFF,
-) -> AsyncGenerator[Any, None]:
-    """Yield WatchStatusResponse messages (changes and heartbeats), and Resync markers.
+) -> AsyncGenerator[events_pb2.WatchStatusResponse | Resync, None]:
+    """WatchStatusResponse messages (changes and heartbeats) from `follow_status`, and Resync
+    markers.
 
-    `after` is the sequence to resume after (None: from now). A stream that
-    breaks before it ever delivered a message raises, so that a wrong address
-    or key is an error rather than an endless wait; after that it reconnects
-    for as long as it takes. Each attempt opens a new channel, so gRPC's own
-    reconnect backoff (up to two minutes) never adds to ours.
+    A Resync comes before the first message of a stream that reconnected
+    without a known position (it followed "from now" and had heard nothing),
+    and, with `restart_when_out_of_range`, when the server no longer keeps the
+    changes after the position: the stream then starts again from now instead
+    of ending with OUT_OF_RANGE.
     """
-    position = after
-    ever_connected = False
-    failures = 0
-    silence = heartbeat.total_seconds() * SILENCE_HEARTBEATS
+    dropped = ""
+
+    def reconnecting(event: Reconnecting) -> None:
+        nonlocal dropped
+        if event.resumes_after is None:
+            dropped = "the stream dropped before its position was known"
+        on_reconnect(event)
+
     while True:
-        reason = "the server ended the stream"
-        reconnecting = failures > 0
+        follow = tenaz.follow_status(after_sequence=after, on_reconnect=reconnecting, **filters)
         try:
-            async with open_client() as tenaz:
-                stream = tenaz.watch_status(
-                    after_sequence=position, heartbeat_interval=heartbeat, **filters
-                )
-                # The client's stream is an async generator: closing it cancels the call.
-                async with contextlib.aclosing(cast(AsyncGenerator[Any, None], stream)):
-                    while True:
-                        async with asyncio.timeout(silence):
-                            message = await anext(stream)
-                        if reconnecting:
-                            on_state("")
-                            reconnecting = False
-                        ever_connected = True
-                        failures = 0
-                        if message.HasField("change"):
-                            position = message.change.sequence
-                        else:
-                            position = max(position or 0, message.heartbeat.last_sequence)
-                        yield message
-        except StopAsyncIteration:
-            ever_connected = True
-        except TimeoutError:
-            reason = f"nothing heard for {silence:g} s"
+            async with contextlib.aclosing(follow):
+                async for message in follow:
+                    if dropped:
+                        yield Resync(dropped)
+                        dropped = ""
+                    yield message
         except TenazError as exc:
-            if exc.code == grpc.StatusCode.OUT_OF_RANGE and restart_when_out_of_range:
-                position = None
-                yield Resync(exc.message)
-                continue
-            if exc.code not in RECONNECT_CODES or not ever_connected:
+            if exc.code != grpc.StatusCode.OUT_OF_RANGE or not restart_when_out_of_range:
                 raise
-            reason = f"{exc.code.name}: {exc.message}"
-        delay = backoff[min(failures, len(backoff) - 1)]
-        failures += 1
-        on_state(f"reconnecting in {delay:g} s ({reason})")
-        await asyncio.sleep(delay)
-        if position is None:
-            yield Resync("the stream dropped before its position was known")
+            after = None
+            yield Resync(exc.message)
 
 
 # The live table
@@ -368,64 +331,66 @@ async def watch(args: argparse.Namespace, out: Output) -> None:
 
 async def _print_changes(args: argparse.Namespace, out: Output, where: WatchFilter) -> None:
     count = 0
-    changes = resumable_changes(
-        lambda: connect(args),
-        after=args.after,
-        filters=where.stream_fields(),
-        on_state=lambda text: out.note(f"tenaz: {text}") if text else None,
-    )
-    async with contextlib.aclosing(changes):
-        async for item in changes:
-            if isinstance(item, Resync):
-                out.note(f"tenaz: watching from now on; changes may be missing ({item.reason})")
-                continue
-            if not item.HasField("change"):
-                continue
-            if out.as_json:
-                out.json(message_dict(item.change), compact=True)
-            else:
-                out.print(change_line(item.change, out.lang))
-            count += 1
-            if args.max_changes and count >= args.max_changes:
-                return
+    async with connect(args) as tenaz:
+        changes = watched_changes(
+            tenaz,
+            after=args.after,
+            filters=where.stream_fields(),
+            on_reconnect=lambda event: out.note(f"tenaz: {reconnect_note(event)}"),
+        )
+        async with contextlib.aclosing(changes):
+            async for item in changes:
+                if isinstance(item, Resync):
+                    out.note(f"tenaz: watching from now on; changes may be missing ({item.reason})")
+                    continue
+                if not item.HasField("change"):
+                    continue
+                if out.as_json:
+                    out.json(message_dict(item.change), compact=True)
+                else:
+                    out.print(change_line(item.change, out.lang))
+                count += 1
+                if args.max_changes and count >= args.max_changes:
+                    return
 
 
 async def _live_table(args: argparse.Namespace, out: Output, where: WatchFilter) -> None:
     board = Board(size=args.rows, where=where)
+    async with connect(args) as tenaz:
 
-    async def reload() -> None:
-        async with connect(args) as tenaz:
+        async def reload() -> None:
             page = await tenaz.list_events(page_size=min(args.rows, 500), **where.list_fields())
-        board.load(page.events)
+            board.load(page.events)
 
-    # Statuses are filtered here rather than by the server, so that a delivery
-    # moving out of the wanted statuses leaves the table instead of going stale.
-    changes = resumable_changes(
-        lambda: connect(args),
-        after=args.after,
-        filters=where.stream_fields(with_statuses=False),
-        restart_when_out_of_range=True,
-        on_state=lambda text: setattr(board, "state", text),
-    )
-    count = 0
-    # The first heartbeat proves the server has placed the stream's start; loading
-    # the snapshot again then covers changes made between the first load and it.
-    reload_at_heartbeat = args.after is None
-    if args.after is None:
-        await reload()
-    with Live(_LiveBoard(board, out.lang), console=out.console, refresh_per_second=4):
-        async with contextlib.aclosing(changes):
-            async for item in changes:
-                if isinstance(item, Resync):
-                    await reload()
-                    reload_at_heartbeat = True
-                elif item.HasField("change"):
-                    board.apply(item.change)
-                    count += 1
-                    if args.max_changes and count >= args.max_changes:
-                        return
-                else:
-                    board.position = item.heartbeat.last_sequence
-                    if reload_at_heartbeat:
-                        reload_at_heartbeat = False
+        # Statuses are filtered here rather than by the server, so that a delivery
+        # moving out of the wanted statuses leaves the table instead of going stale.
+        changes = watched_changes(
+            tenaz,
+            after=args.after,
+            filters=where.stream_fields(with_statuses=False),
+            on_reconnect=lambda event: setattr(board, "state", reconnect_note(event)),
+            restart_when_out_of_range=True,
+        )
+        count = 0
+        # The first heartbeat proves the server has placed the stream's start; loading
+        # the snapshot again then covers changes made between the first load and it.
+        reload_at_heartbeat = args.after is None
+        if args.after is None:
+            await reload()
+        with Live(_LiveBoard(board, out.lang), console=out.console, refresh_per_second=4):
+            async with contextlib.aclosing(changes):
+                async for item in changes:
+                    board.state = ""  # whatever arrives, the stream is connected
+                    if isinstance(item, Resync):
                         await reload()
+                        reload_at_heartbeat = True
+                    elif item.HasField("change"):
+                        board.apply(item.change)
+                        count += 1
+                        if args.max_changes and count >= args.max_changes:
+                            return
+                    else:
+                        board.position = item.heartbeat.last_sequence
+                        if reload_at_heartbeat:
+                            reload_at_heartbeat = False
+                            await reload()

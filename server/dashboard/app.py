@@ -28,12 +28,13 @@ from jobs import keys
 from jobs.base_url import BaseUrl
 from jobs.runtime import Runtime
 from jobs.settings import is_loopback, split_address
+from jobs.status_follower import DEFAULT_HEARTBEAT
 from server.auth import KeyCache
 from server.dashboard import auth
 from server.dashboard.api import DashboardApi
 from server.dashboard.auth import Handler, Sessions
 from server.dashboard.errors import error_response, to_response
-from server.dashboard.stream import DEFAULT_HEARTBEAT, StatusStream
+from server.dashboard.stream import StatusStream
 from server.status_hub import StatusHub
 from server.tls import dashboard_ssl_context
 
@@ -154,9 +155,14 @@ def build_application(
 
 
 async def start_dashboard(
-    runtime: Runtime, hub: StatusHub, address: str, *, heartbeat: float = DEFAULT_HEARTBEAT
+    runtime: Runtime,
+    hub: StatusHub,
+    address: str,
+    *,
+    heartbeat: float = DEFAULT_HEARTBEAT.total_seconds(),
 ) -> DashboardServer:
-    """Serve the dashboard on `address` ("host:port"; port 0 picks a free one)."""
+    """Serve the dashboard on `address` ("host:port"; port 0 picks a free one); `heartbeat` is
+    the live stream's, in seconds."""
     host, port = split_address(address)
     ssl_context = dashboard_ssl_context(runtime.settings)
     stopping = asyncio.Event()

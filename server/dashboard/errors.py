@@ -24,6 +24,7 @@ from jobs.errors import (
     NotFound,
     OutOfRange,
     PermissionDenied,
+    TooManyStreams,
     Unauthenticated,
 )
 
@@ -38,6 +39,7 @@ _STATUSES: tuple[tuple[type[Exception], int, str], ...] = (
     (FailedPrecondition, 409, "failed_precondition"),
     # A stream cursor older than what is kept: the page reloads and watches from now.
     (OutOfRange, 410, "out_of_range"),
+    (TooManyStreams, 429, "too_many_streams"),
 )
 
 UNAVAILABLE = (psycopg.OperationalError, psycopg_pool.PoolTimeout)

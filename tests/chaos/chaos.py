@@ -11,8 +11,8 @@ PostgreSQL once. When every delivery has settled it checks and prints:
   invalid ones; nothing stuck in SENDING or RESENDING, nothing lost;
 - how many events the platform received twice (only where a kill interrupted a
   request in flight: the same event_id, which the platform deduplicates);
-- a status-stream consumer, reconnected after every server kill, saw every
-  change exactly once, in order.
+- a status-stream consumer (the Python client's `follow_status`, which
+  reconnects after every server kill) saw every change exactly once, in order.
 
 `make chaos` runs the full size; `make test` runs a short one.
 """
@@ -37,7 +37,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from tenaz.client import TenazClient, TenazError, make_event
+from tenaz.client import Reconnecting, ReconnectPolicy, TenazClient, TenazError, make_event
 
 from jobs import keys
 from jobs.base_url import BaseUrl
@@ -328,25 +328,24 @@ async def _submit(
 async def _watch(
     client: TenazClient, seen: list[int], settled: asyncio.Event, report: Report
 ) -> None:
-    """Follow the stream from the start, reconnecting after every break."""
-    cursor = 0
-    while True:
-        try:
-            async for message in client.watch_status(
-                after_sequence=cursor, heartbeat_interval=dt.timedelta(seconds=1)
-            ):
-                if message.HasField("change"):
-                    seen.append(message.change.sequence)
-                    cursor = message.change.sequence
-                elif (
-                    settled.is_set()
-                    and message.heartbeat.last_sequence >= report.changes_in_database
-                ):
-                    return
-        except TenazError:
-            pass
+    """Follow the stream from the start, through every server kill (the client reconnects)."""
+
+    def reconnecting(_: Reconnecting) -> None:
         report.stream_reconnects += 1
-        await asyncio.sleep(0.2)
+
+    follow = client.follow_status(
+        after_sequence=0,
+        heartbeat_interval=dt.timedelta(seconds=1),
+        # The server may not be up yet when the run starts.
+        reconnect=ReconnectPolicy(backoff=(0.2,), wait_for_server=True),
+        on_reconnect=reconnecting,
+    )
+    async with contextlib.aclosing(follow):
+        async for message in follow:
+            if message.HasField("change"):
+                seen.append(message.change.sequence)
+            elif settled.is_set() and message.heartbeat.last_sequence >= report.changes_in_database:
+                return
 
 
 async def _chaos(

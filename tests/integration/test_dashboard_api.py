@@ -32,7 +32,7 @@ from server.dashboard import DashboardServer, start_dashboard
 from server.dashboard.app import build_application
 from server.dashboard.auth import COOKIE, SESSION_PATH
 from server.status_hub import StatusHub
-from tests.support import META_REFUSES, logged, run_jobs, writer_in_flight
+from tests.support import META_REFUSES, logged, run_jobs, until, writer_in_flight
 
 # --- fixtures and helpers ------------------------------------------------------------------
 
@@ -788,6 +788,23 @@ async def test_a_new_access_token_clears_needs_action_and_sends_the_waiting_even
 # --- the live stream -----------------------------------------------------------------------
 
 
+@pytest.fixture
+async def slow_beating(runtime: Runtime, hub: StatusHub) -> AsyncIterator[aiohttp.ClientSession]:
+    """A client of a dashboard whose streams beat every minute: no test waits for that."""
+    dashboard = await start_dashboard(runtime, hub, "127.0.0.1:0", heartbeat=60.0)
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(base_url=dashboard.url, cookie_jar=jar) as session:
+        yield session
+    await dashboard.stop()
+
+
+async def advance_once_idle(clock: FakeClock, delta: dt.timedelta) -> None:
+    """Move the clock once the open stream waits on it (moved earlier, it counts from there)."""
+    async with asyncio.timeout(5):
+        await until(lambda: clock.waiters > 0)
+    clock.advance(delta)
+
+
 async def test_the_stream_sends_changes_in_order_and_resumes_from_last_event_id(
     http: aiohttp.ClientSession, runtime: Runtime, api_key: str
 ) -> None:
@@ -848,6 +865,37 @@ async def test_the_stream_shows_a_workspace_only_its_own_changes_and_sends_heart
                 assert message.json()["last_sequence"] == 0
                 break
     assert seen == ["ready", "heartbeat"]
+
+
+async def test_moving_the_clock_a_heartbeat_interval_sends_a_heartbeat_at_once(
+    slow_beating: aiohttp.ClientSession, runtime: Runtime, clock: FakeClock, api_key: str
+) -> None:
+    await sandbox(runtime, api_key)
+    await submit(runtime, api_key, "before")
+    async with (
+        asyncio.timeout(10),
+        slow_beating.get("/api/stream", headers=bearer(api_key)) as response,
+    ):
+        messages = sse_messages(response)
+        assert (await anext(messages)).event == "ready"
+        await advance_once_idle(clock, dt.timedelta(minutes=1))
+        heartbeat = await anext(messages)
+    assert (heartbeat.event, heartbeat.id) == ("heartbeat", "1")
+    assert heartbeat.json() == {"last_sequence": 1, "at": clock.now().isoformat()}
+
+
+async def test_an_open_stream_ends_as_soon_as_the_clock_passes_its_sessions_end(
+    slow_beating: aiohttp.ClientSession, runtime: Runtime, clock: FakeClock, api_key: str
+) -> None:
+    await log_in(slow_beating, api_key)
+    async with asyncio.timeout(10), slow_beating.get("/api/stream") as response:
+        messages = sse_messages(response)
+        assert (await anext(messages)).event == "ready"
+        await advance_once_idle(clock, runtime.settings.session_ttl)
+        rest = [m.event async for m in messages]
+    assert rest == []  # checked before anything else was sent
+    async with slow_beating.get("/api/stream") as response:
+        assert response.status == 401
 
 
 async def test_an_open_stream_ends_when_its_session_does(

@@ -3,6 +3,8 @@ that a running transaction will still commit, and writers never wait for each ot
 
 from __future__ import annotations
 
+import asyncio
+
 import psycopg
 import pytest
 from tenaz.client import TenazClient, make_event
@@ -10,6 +12,7 @@ from tenaz.client import TenazClient, make_event
 from jobs.clock import FakeClock
 from jobs.model import ChangeFilter, StatusChange
 from jobs.runtime import Runtime
+from jobs.status_feed import NOTIFY_CHANNEL
 from jobs.store import status_changes
 
 
@@ -103,3 +106,30 @@ async def test_a_rolled_back_writer_leaves_a_gap_readers_pass(
         assert page.cursor == before + 2
     finally:
         await writer.close()
+
+
+async def test_a_commit_of_changes_notifies_the_channel_streams_listen_on(
+    runtime: Runtime, database_url: str
+) -> None:
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as listener:
+        await listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        async with runtime.pool.connection() as conn, conn.transaction():
+            await status_changes.record_status_changes(
+                conn,
+                [
+                    StatusChange(
+                        workspace_id=1,
+                        delivery_id=1,
+                        event_id=1,
+                        destination_id=1,
+                        from_status=None,
+                        to_status="PENDING",
+                        attempt_number=0,
+                        error="",
+                        at=runtime.clock.now(),
+                    )
+                ],
+            )
+        async with asyncio.timeout(5):
+            notice = await anext(listener.notifies())
+    assert notice.channel == NOTIFY_CHANNEL

@@ -1,9 +1,11 @@
 """WatchStatus over real gRPC: order, resumption with no gap and no repeat under
-concurrent writers and forced reconnects, filters, heartbeats, retention, shutdown."""
+concurrent writers and forced reconnects, filters, heartbeats (on the server's clock),
+retention, shutdown."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import random
 
@@ -16,8 +18,8 @@ from jobs.clock import FakeClock
 from jobs.platforms.fake_meta import Failure, FakeMetaServer
 from jobs.runtime import Runtime, open_runtime
 from jobs.settings import Settings
-from server.app import TenazServer
-from tests.support import run_jobs
+from server.app import TenazServer, start_server
+from tests.support import run_jobs, until
 
 S = events_pb2
 
@@ -198,6 +200,23 @@ async def test_heartbeats_carry_the_position_and_a_purged_cursor_is_out_of_range
     assert [v.field for v in caught.value.violations] == ["after_sequence"]
 
 
+async def test_moving_the_servers_clock_past_the_heartbeat_interval_sends_a_heartbeat_at_once(
+    client: TenazClient, runtime: Runtime, clock: FakeClock, meta: str
+) -> None:
+    await submit(client, clock, "a")
+    interval = dt.timedelta(minutes=5)  # the longest there is: real time plays no part here
+    stream = client.watch_status(heartbeat_interval=interval)
+    first = asyncio.create_task(anext(stream))
+    async with asyncio.timeout(5):
+        await until(lambda: clock.waiters > 0)  # the stream is placed and idle
+    clock.advance(interval)
+    async with asyncio.timeout(5):
+        heartbeat = (await first).heartbeat
+    assert heartbeat.last_sequence == 1
+    assert heartbeat.at.ToDatetime(tzinfo=dt.UTC) == clock.now()
+    await stream.aclose()
+
+
 async def test_a_client_that_does_not_read_stalls_no_one(
     client: TenazClient,
     server: TenazServer,
@@ -253,3 +272,43 @@ async def test_stopping_the_server_ends_streams_cleanly(
         await server.stop(grace=3)
         await watcher
     assert ended.is_set()
+
+
+async def test_a_workspace_holds_at_most_its_share_of_a_servers_streams(
+    settings: Settings, clock: FakeClock, api_key: str, other_api_key: str, meta: str
+) -> None:
+    narrow = dataclasses.replace(settings, max_streams_per_workspace=2)
+    second = dt.timedelta(seconds=1)
+    async with open_runtime(narrow, narrow.database_url, clock=clock) as limited:
+        server = await start_server(limited, "127.0.0.1:0")
+        address = f"127.0.0.1:{server.port}"
+        try:
+            async with (
+                TenazClient(address, api_key) as acme,
+                TenazClient(address, other_api_key) as globex,
+            ):
+                held = [acme.watch_status(heartbeat_interval=second) for _ in range(2)]
+                for stream in held:
+                    await anext(stream)
+                with pytest.raises(TenazError) as caught:
+                    await anext(acme.watch_status(heartbeat_interval=second))
+                assert caught.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+                assert "TENAZ_MAX_STREAMS_PER_WORKSPACE" in caught.value.message
+                # Another workspace has a share of its own.
+                other = globex.watch_status(heartbeat_interval=second)
+                await anext(other)
+                await other.aclose()
+                # A closed stream gives its place back.
+                await held[0].aclose()
+                async with asyncio.timeout(10):
+                    while True:
+                        again = acme.watch_status(heartbeat_interval=second)
+                        try:
+                            await anext(again)
+                            break
+                        except TenazError:
+                            await asyncio.sleep(0.1)  # the server has yet to see the close
+                await again.aclose()
+                await held[1].aclose()
+        finally:
+            await server.stop(grace=0.5)

@@ -1,5 +1,5 @@
 """The command line's pure helpers: labels, option values, event files, the live board,
-operation summaries, and the resumable status stream (against a scripted fake client)."""
+and operation summaries."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import argparse
 import datetime as dt
 import io
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -41,7 +40,7 @@ from server.cli.output import (
 )
 from server.cli.stats import counts_by_destination
 from server.cli.submit import EventFileError, batches, located_violations, read_events
-from server.cli.watch import Board, Resync, WatchFilter, render_board, resumable_changes
+from server.cli.watch import Board, WatchFilter, render_board
 
 S = events_pb2
 NOW = dt.datetime(2026, 11, 20, 15, 0, tzinfo=dt.UTC)
@@ -431,108 +430,3 @@ def test_stats_counts_group_by_destination_including_idle_ones() -> None:
     assert list(counts) == ["a", "b", "idle"]
     assert counts["a"][S.DELIVERY_STATUS_SUCCEEDED] == 5
     assert sum(counts["idle"].values()) == 0
-
-
-# The resumable stream
-
-
-def heartbeat(last: int) -> events_pb2.WatchStatusResponse:
-    return events_pb2.WatchStatusResponse(heartbeat=events_pb2.Heartbeat(last_sequence=last))
-
-
-def changed(sequence: int) -> events_pb2.WatchStatusResponse:
-    return events_pb2.WatchStatusResponse(
-        change=change(sequence, str(sequence), S.DELIVERY_STATUS_PENDING)
-    )
-
-
-class ScriptedServer:
-    """Each connection plays the next script: messages, then an error or a clean end."""
-
-    def __init__(self, *scripts: list[Any]) -> None:
-        self.scripts = list(scripts)
-        self.requests: list[int | None] = []
-
-    def client(self) -> ScriptedClient:
-        return ScriptedClient(self)
-
-
-class ScriptedClient:
-    def __init__(self, server: ScriptedServer) -> None:
-        self.server = server
-
-    async def __aenter__(self) -> ScriptedClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
-    async def watch_status(
-        self, *, after_sequence: int | None, **_: Any
-    ) -> AsyncIterator[events_pb2.WatchStatusResponse]:
-        self.server.requests.append(after_sequence)
-        for item in self.server.scripts.pop(0):
-            if isinstance(item, Exception):
-                raise item
-            yield item
-
-
-def unavailable() -> TenazError:
-    return TenazError(grpc.StatusCode.UNAVAILABLE, "connection reset")
-
-
-async def collect(server: ScriptedServer, count: int, **options: Any) -> list[Any]:
-    states: list[str] = []
-    stream = resumable_changes(
-        server.client,  # type: ignore[arg-type]
-        filters={},
-        backoff=(0.0,),
-        on_state=states.append,
-        **options,
-    )
-    received = []
-    async for item in stream:
-        received.append(item)
-        if len(received) == count:
-            break
-    await stream.aclose()
-    return received
-
-
-async def test_a_dropped_stream_resumes_after_the_last_sequence_seen() -> None:
-    server = ScriptedServer(
-        [changed(4), changed(5), unavailable()],
-        [heartbeat(9), unavailable()],  # changes 6-9 did not match the filter
-        [],  # a clean end: the server stopped
-        [changed(10)],
-    )
-    received = await collect(server, 4, after=3)
-    assert [m.change.sequence or m.heartbeat.last_sequence for m in received] == [4, 5, 9, 10]
-    assert server.requests == [3, 5, 9, 9]
-
-
-async def test_a_stream_that_never_connected_is_an_error_not_a_wait() -> None:
-    with pytest.raises(TenazError) as caught:
-        await collect(ScriptedServer([unavailable()]), 1, after=None)
-    assert caught.value.code == grpc.StatusCode.UNAVAILABLE
-    refused = TenazError(grpc.StatusCode.UNAUTHENTICATED, "invalid API key")
-    with pytest.raises(TenazError):
-        await collect(ScriptedServer([changed(1), refused]), 2, after=0)
-
-
-async def test_without_a_known_position_a_restart_is_flagged_for_a_reload() -> None:
-    server = ScriptedServer([], [changed(3)])
-    received = await collect(server, 2, after=None)
-    assert isinstance(received[0], Resync)
-    assert received[1].change.sequence == 3
-    assert server.requests == [None, None]
-
-
-async def test_a_purged_position_restarts_from_now_only_when_asked() -> None:
-    purged = TenazError(grpc.StatusCode.OUT_OF_RANGE, "no longer kept")
-    server = ScriptedServer([purged], [changed(8)])
-    received = await collect(server, 2, after=0, restart_when_out_of_range=True)
-    assert isinstance(received[0], Resync) and received[0].reason == "no longer kept"
-    assert server.requests == [0, None]
-    with pytest.raises(TenazError):
-        await collect(ScriptedServer([purged]), 1, after=0)

@@ -10,12 +10,16 @@ server's field violations.
             make_event(event_id="order-1", event_name="Purchase",
                        email="maria@example.com", value=99.9, currency="BRL"))
         print(result.event.deliveries[0].status)
+        async for message in tenaz.follow_status(after_sequence=0):
+            print(message.change.sequence or message.heartbeat.last_sequence)
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +66,61 @@ class TenazError(Exception):
         if self.violations:
             text += "".join(f"\n  {v.field}: {v.description}" for v in self.violations)
         return text
+
+
+# Following status changes across broken connections
+
+# Short enough that a dead connection is noticed within seconds (see ReconnectPolicy).
+FOLLOW_HEARTBEAT = dt.timedelta(seconds=5)
+
+# Codes of a stream that broke on the way, not of a request the server refused.
+_BROKEN_STREAM = frozenset(
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.ABORTED,
+        grpc.StatusCode.CANCELLED,
+    }
+)
+
+
+@dataclass(frozen=True)
+class ReconnectPolicy:
+    """How `follow_status` reconnects.
+
+    `backoff` holds the seconds to wait before each attempt, by consecutive
+    failures; the last one repeats. A connection silent for `silent_heartbeats`
+    heartbeat intervals counts as broken, as a dead peer does not always say so.
+    When the server cannot be reached at the very start, the follow raises (a
+    wrong address or a server that is down is an error, not an endless wait)
+    unless `wait_for_server` is set, as for a consumer that may start first.
+    """
+
+    backoff: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 5.0)
+    silent_heartbeats: int = 3
+    wait_for_server: bool = False
+
+    def delay(self, failures: int) -> float:
+        """Seconds to wait after `failures` consecutive failures (1 for the first)."""
+        return self.backoff[min(failures, len(self.backoff)) - 1]
+
+
+@dataclass(frozen=True)
+class Reconnecting:
+    """A followed stream broke; it is opened again after `delay` seconds.
+
+    `resumes_after` is the sequence it resumes after. None means the stream
+    broke before its position was known (it was following "from now" and had
+    received nothing yet): it starts from now again, and changes made meanwhile
+    may be missing, so whoever keeps state should reload it (ListEvents).
+    """
+
+    delay: float
+    reason: str
+    resumes_after: int | None
+    failures: int
 
 
 def _timestamp(value: dt.datetime) -> timestamp_pb2.Timestamp:
@@ -138,12 +197,9 @@ class TenazClient:
         credentials: grpc.ChannelCredentials | None = None,
         timeout: float = 30.0,
     ) -> None:
-        options = [("grpc.max_send_message_length", 16 * 1024 * 1024)]
-        self._channel = (
-            grpc.aio.secure_channel(target, credentials, options=options)
-            if credentials is not None
-            else grpc.aio.insecure_channel(target, options=options)
-        )
+        self._target = target
+        self._credentials = credentials
+        self._channel = self._open_channel()
         self._metadata = (("authorization", f"Bearer {api_key}"),)
         self._timeout = timeout
         self.events = events_pb2_grpc.EventServiceStub(self._channel)
@@ -157,6 +213,17 @@ class TenazClient:
 
     async def close(self) -> None:
         await self._channel.close()
+
+    def _open_channel(self, *, own_connections: bool = False) -> grpc.aio.Channel:
+        """A channel to the server; with `own_connections`, one whose connections no other
+        channel shares (gRPC shares them in a process by default, with their reconnect
+        backoff)."""
+        options: list[tuple[str, int]] = [("grpc.max_send_message_length", 16 * 1024 * 1024)]
+        if own_connections:
+            options.append(("grpc.use_local_subchannel_pool", 1))
+        if self._credentials is not None:
+            return grpc.aio.secure_channel(self._target, self._credentials, options=options)
+        return grpc.aio.insecure_channel(self._target, options=options)
 
     async def _call(self, method: Any, request: Any) -> Any:
         try:
@@ -210,13 +277,76 @@ class TenazClient:
         `after_sequence=None` starts from now; pass the last `change.sequence`
         (or `heartbeat.last_sequence`) seen to resume with no gap. Filters are
         WatchStatusRequest fields: destinations, statuses, event_names, event_ids.
+        `follow_status` does the resuming for you.
         """
-        request = events_pb2.WatchStatusRequest(**filters)
-        if after_sequence is not None:
-            request.after_sequence = after_sequence
-        if heartbeat_interval is not None:
-            request.heartbeat_interval.FromTimedelta(heartbeat_interval)
-        call = self.events.WatchStatus(request, metadata=self._metadata)
+        request = _watch_request(after_sequence, heartbeat_interval, filters)
+        async with contextlib.aclosing(self._watch(self.events, request)) as messages:
+            async for message in messages:
+                yield message
+
+    async def follow_status(
+        self,
+        *,
+        after_sequence: int | None = None,
+        heartbeat_interval: dt.timedelta = FOLLOW_HEARTBEAT,
+        reconnect: ReconnectPolicy = ReconnectPolicy(),
+        on_reconnect: Callable[[Reconnecting], None] | None = None,
+        **filters: Any,
+    ) -> AsyncGenerator[events_pb2.WatchStatusResponse, None]:
+        """`watch_status` that outlives broken connections: every change once, in order.
+
+        It remembers the last sequence it yielded (from changes and heartbeats)
+        and, when the stream breaks (UNAVAILABLE and the like, the server ending
+        it, or silence), reconnects after `reconnect`'s backoff and asks for what
+        came after it. The server sends each later change once, so nothing is
+        missed and nothing is yielded twice (`make chaos` checks it). Before each
+        attempt it calls `on_reconnect` with the reason and the delay. Errors that
+        reconnecting cannot cure are raised: OUT_OF_RANGE (the changes after
+        the position are no longer kept: reload, then follow from now),
+        UNAUTHENTICATED, PERMISSION_DENIED, INVALID_ARGUMENT.
+
+        Each attempt opens its own channel with its own connection, so gRPC's
+        own reconnect backoff (up to two minutes) never adds to the policy's.
+        """
+        position = after_sequence
+        connected = False
+        failures = 0
+        silence = heartbeat_interval.total_seconds() * reconnect.silent_heartbeats
+        while True:
+            reason = "the server ended the stream"
+            try:
+                async with self._open_channel(own_connections=True) as channel:
+                    request = _watch_request(position, heartbeat_interval, filters)
+                    stream = self._watch(events_pb2_grpc.EventServiceStub(channel), request)
+                    async with contextlib.aclosing(stream) as messages:
+                        while True:
+                            async with asyncio.timeout(silence):
+                                message = await anext(messages)
+                            connected = True
+                            failures = 0
+                            if message.HasField("change"):
+                                position = message.change.sequence
+                            else:
+                                position = max(position or 0, message.heartbeat.last_sequence)
+                            yield message
+            except StopAsyncIteration:
+                connected = True
+            except TimeoutError:
+                reason = f"nothing heard for {silence:g} s"
+            except TenazError as exc:
+                if exc.code not in _BROKEN_STREAM or not (connected or reconnect.wait_for_server):
+                    raise
+                reason = f"{exc.code.name}: {exc.message}"
+            failures += 1
+            delay = reconnect.delay(failures)
+            if on_reconnect is not None:
+                on_reconnect(Reconnecting(delay, reason, position, failures))
+            await asyncio.sleep(delay)
+
+    async def _watch(
+        self, stub: events_pb2_grpc.EventServiceStub, request: events_pb2.WatchStatusRequest
+    ) -> AsyncGenerator[events_pb2.WatchStatusResponse, None]:
+        call = stub.WatchStatus(request, metadata=self._metadata)
         try:
             async for message in call:
                 yield message
@@ -352,6 +482,17 @@ class TenazClient:
             self.destinations.DeleteDestination,
             destinations_pb2.DeleteDestinationRequest(name=name),
         )
+
+
+def _watch_request(
+    after_sequence: int | None, heartbeat_interval: dt.timedelta | None, filters: Mapping[str, Any]
+) -> events_pb2.WatchStatusRequest:
+    request = events_pb2.WatchStatusRequest(**filters)
+    if after_sequence is not None:
+        request.after_sequence = after_sequence
+    if heartbeat_interval is not None:
+        request.heartbeat_interval.FromTimedelta(heartbeat_interval)
+    return request
 
 
 def _set_interval(destination: destinations_pb2.Destination, interval: dt.timedelta | None) -> None:
