@@ -36,7 +36,7 @@ from jobs.base_url import BaseUrl
 from jobs.clock import FakeClock
 from jobs.destinations import DestinationSpec
 from jobs.migrate import migrate
-from jobs.model import EventFilter
+from jobs.model import DeliveryFilter
 from jobs.platforms.fake_meta import Failure, FakeMeta, FakeMetaServer
 from jobs.runtime import Runtime, open_runtime
 from jobs.scopes import ADMIN
@@ -241,7 +241,9 @@ async def cancel_one_waiting(demo: Demo) -> None:
     """An operator gives up on the oldest purchase waiting for the store's pixel."""
     events, _ = await demo.runtime.reads.list(
         demo.workspace_id,
-        EventFilter(statuses=["WAITING_RETRY"], destination_id=demo.destination_ids["meta-loja"]),
+        DeliveryFilter(
+            statuses=["WAITING_RETRY"], destination_id=demo.destination_ids["meta-loja"]
+        ),
         destination_name="",
         page_size=500,
         page_token="",
@@ -255,7 +257,9 @@ async def cancel_one_waiting(demo: Demo) -> None:
 async def waiting_event_with_most_attempts(demo: Demo) -> str:
     events, _ = await demo.runtime.reads.list(
         demo.workspace_id,
-        EventFilter(statuses=["WAITING_RETRY"], destination_id=demo.destination_ids["meta-loja"]),
+        DeliveryFilter(
+            statuses=["WAITING_RETRY"], destination_id=demo.destination_ids["meta-loja"]
+        ),
         destination_name="",
         page_size=500,
         page_token="",

@@ -15,7 +15,7 @@ from psycopg_pool import AsyncConnectionPool
 from jobs.destinations import resolve_names
 from jobs.digits import is_ascii_digits
 from jobs.errors import InvalidArgument, NotFound
-from jobs.model import Event, EventFilter
+from jobs.model import DeliveryFilter, Event
 from jobs.store import events
 
 DEFAULT_PAGE_SIZE = 50
@@ -56,7 +56,7 @@ class EventReads:
     async def list(
         self,
         workspace_id: int,
-        where: EventFilter,
+        where: DeliveryFilter,
         *,
         destination_name: str,
         page_size: int,

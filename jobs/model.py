@@ -109,19 +109,6 @@ class StatusChange:
 
 
 @dataclass(frozen=True)
-class EventFilter:
-    statuses: Sequence[str] = ()
-    destination_id: int | None = None
-    event_name: str = ""
-    received_after: dt.datetime | None = None
-    received_before: dt.datetime | None = None
-    event_ids: Sequence[str] = ()
-    # One exact value that may be either the client's event_id or its order_id
-    # (the dashboard's search box, where operators paste whichever they have).
-    event_or_order_id: str = ""
-
-
-@dataclass(frozen=True)
 class OperationRow:
     id: int
     workspace_id: int
@@ -139,26 +126,41 @@ class OperationRow:
 
 
 @dataclass(frozen=True)
-class DeliveryWhere:
-    """A DeliveryFilter with the destination resolved to its id."""
+class DeliveryFilter:
+    """Which deliveries a listing, a search or an operation is about (an event matches when
+    one of its deliveries does). Empty fields match everything.
+
+    The one filter of deliveries: ListEvents, the dashboard's list and search, and bulk
+    retries and cancels all say what they want with it.
+    """
 
     statuses: Sequence[str] = ()
+    # The destination, by id: callers name it, and the service resolves the name.
     destination_id: int | None = None
     event_name: str = ""
-    created_after: dt.datetime | None = None
-    created_before: dt.datetime | None = None
+    # When the event was received (its deliveries were created in the same transaction).
+    after: dt.datetime | None = None
+    before: dt.datetime | None = None
+    # The callers' own event ids.
+    event_ids: Sequence[str] = ()
+    # One exact value that may be either the client's event_id or its order_id
+    # (the dashboard's search box, where operators paste whichever they have).
+    event_or_order_id: str = ""
 
     def to_json(self) -> dict[str, Any]:
+        """The filter as an operation keeps it, to resume a bulk retry or cancel."""
         return {
             "statuses": list(self.statuses),
             "destination_id": self.destination_id,
             "event_name": self.event_name,
-            "created_after": self.created_after.isoformat() if self.created_after else None,
-            "created_before": self.created_before.isoformat() if self.created_before else None,
+            "after": self.after.isoformat() if self.after else None,
+            "before": self.before.isoformat() if self.before else None,
+            "event_ids": list(self.event_ids),
+            "event_or_order_id": self.event_or_order_id,
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> DeliveryWhere:
+    def from_json(cls, data: dict[str, Any]) -> DeliveryFilter:
         def when(value: str | None) -> dt.datetime | None:
             return dt.datetime.fromisoformat(value) if value else None
 
@@ -166,8 +168,11 @@ class DeliveryWhere:
             statuses=tuple(data.get("statuses") or ()),
             destination_id=data.get("destination_id"),
             event_name=data.get("event_name") or "",
-            created_after=when(data.get("created_after")),
-            created_before=when(data.get("created_before")),
+            # Operations started before the filters were one kept created_after/_before.
+            after=when(data.get("after") or data.get("created_after")),
+            before=when(data.get("before") or data.get("created_before")),
+            event_ids=tuple(data.get("event_ids") or ()),
+            event_or_order_id=data.get("event_or_order_id") or "",
         )
 
 

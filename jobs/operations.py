@@ -27,7 +27,7 @@ from jobs.clock import Clock
 from jobs.destinations import resolve_names
 from jobs.digits import is_ascii_digits
 from jobs.errors import InvalidArgument, NotFound
-from jobs.model import DeliveryWhere, OperationRow
+from jobs.model import DeliveryFilter, OperationRow
 from jobs.moves import Move, write
 from jobs.retry_policy import DeadlineRule
 from jobs.status import Status, as_status
@@ -38,15 +38,6 @@ log = logging.getLogger(__name__)
 MAX_IDS = 1000
 CHUNK = 500
 RETRY, CANCEL = "retry", "cancel"
-
-
-@dataclasses.dataclass(frozen=True)
-class DeliveryFilterInput:
-    statuses: Sequence[str] = ()
-    destination: str = ""
-    event_name: str = ""
-    created_after: dt.datetime | None = None
-    created_before: dt.datetime | None = None
 
 
 class OperationService:
@@ -65,9 +56,11 @@ class OperationService:
         kind: str,
         *,
         ids: Sequence[str],
-        where: DeliveryFilterInput | None,
+        where: DeliveryFilter | None,
+        destination_name: str = "",
     ) -> OperationRow:
-        """Retry or cancel deliveries by ids (done now) or by filter (in the background)."""
+        """Retry or cancel deliveries by ids (done now) or by filter (in the background);
+        `destination_name`, when given, narrows the filter to that destination."""
         if ids and where is not None:
             raise InvalidArgument.one("filter", "give delivery_ids or a filter, not both")
         if not ids and where is None:
@@ -77,7 +70,7 @@ class OperationService:
         assert where is not None
         now = self._clock.now()
         async with self._pool.connection() as conn, conn.transaction():
-            resolved = await self._resolve(conn, workspace_id, where)
+            resolved = await self._resolve(conn, workspace_id, where, destination_name)
             total = await operations.count_matching(conn, workspace_id=workspace_id, where=resolved)
             operation = await operations.insert_operation(
                 conn, workspace_id=workspace_id, kind=kind, where=resolved, total=total, now=now
@@ -114,7 +107,7 @@ class OperationService:
                 rows = await operations.lock_matching(
                     conn,
                     workspace_id=operation.workspace_id,
-                    where=DeliveryWhere.from_json(operation.filter),
+                    where=DeliveryFilter.from_json(operation.filter),
                     after_id=operation.last_delivery_id,
                     limit=CHUNK,
                 )
@@ -170,24 +163,18 @@ class OperationService:
         return finished
 
     async def _resolve(
-        self, conn: AsyncConnection, workspace_id: int, where: DeliveryFilterInput
-    ) -> DeliveryWhere:
-        destination_id = None
-        if where.destination:
-            [found] = await resolve_names(
-                conn,
-                workspace_id=workspace_id,
-                names=[where.destination],
-                field="filter.destination",
-            )
-            destination_id = found.id
-        return DeliveryWhere(
-            statuses=tuple(where.statuses),
-            destination_id=destination_id,
-            event_name=where.event_name,
-            created_after=where.created_after,
-            created_before=where.created_before,
+        self,
+        conn: AsyncConnection,
+        workspace_id: int,
+        where: DeliveryFilter,
+        destination_name: str,
+    ) -> DeliveryFilter:
+        if not destination_name:
+            return where
+        [found] = await resolve_names(
+            conn, workspace_id=workspace_id, names=[destination_name], field="filter.destination"
         )
+        return dataclasses.replace(where, destination_id=found.id)
 
     async def _apply(
         self,

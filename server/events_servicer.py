@@ -17,7 +17,7 @@ import grpc
 from tenaz.v1 import events_pb2, events_pb2_grpc
 
 from jobs.errors import InvalidArgument
-from jobs.model import EventFilter
+from jobs.model import DeliveryFilter
 from jobs.operations import CANCEL, RETRY
 from jobs.runtime import Runtime
 from jobs.status_follower import StatusFollower
@@ -87,11 +87,11 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
     async def ListEvents(
         self, request: events_pb2.ListEventsRequest, context: Context
     ) -> events_pb2.ListEventsResponse:
-        where = EventFilter(
+        where = DeliveryFilter(
             statuses=mapping.status_names(request.statuses, "statuses"),
             event_name=request.event_name,
-            received_after=mapping.from_timestamp(request, "received_after"),
-            received_before=mapping.from_timestamp(request, "received_before"),
+            after=mapping.from_timestamp(request, "received_after"),
+            before=mapping.from_timestamp(request, "received_before"),
             event_ids=list(request.event_ids),
         )
         events, token = await self._runtime.reads.list(
@@ -144,7 +144,11 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
     ) -> events_pb2.Operation:
         where = mapping.delivery_filter(request.filter) if request.HasField("filter") else None
         row = await self._runtime.operations.start(
-            current_workspace().id, kind, ids=list(request.delivery_ids), where=where
+            current_workspace().id,
+            kind,
+            ids=list(request.delivery_ids),
+            where=where,
+            destination_name=request.filter.destination,
         )
         return mapping.operation(row)
 

@@ -17,7 +17,6 @@ from jobs import model
 from jobs.destinations import DestinationSpec
 from jobs.errors import InvalidArgument
 from jobs.model import ChangeView, OperationRow
-from jobs.operations import DeliveryFilterInput
 from jobs.stats import Stats
 from jobs.status import FailureReason, Status, as_status
 from jobs.status_follower import Followed, Heartbeat
@@ -352,13 +351,13 @@ def watch_status_response(item: Followed) -> events_pb2.WatchStatusResponse:
     return events_pb2.WatchStatusResponse(change=status_change(item))
 
 
-def delivery_filter(message: events_pb2.DeliveryFilter) -> DeliveryFilterInput:
-    return DeliveryFilterInput(
+def delivery_filter(message: events_pb2.DeliveryFilter) -> model.DeliveryFilter:
+    """The filter of a bulk retry or cancel; its destination, by name, is resolved apart."""
+    return model.DeliveryFilter(
         statuses=status_names(message.statuses, "filter.statuses"),
-        destination=message.destination,
         event_name=message.event_name,
-        created_after=from_timestamp(message, "created_after"),
-        created_before=from_timestamp(message, "created_before"),
+        after=from_timestamp(message, "created_after"),
+        before=from_timestamp(message, "created_before"),
     )
 
 

@@ -12,8 +12,9 @@ from psycopg import AsyncConnection
 from psycopg.rows import class_row, dict_row
 from psycopg.types.json import Jsonb
 
-from jobs.model import Attempt, Delivery, Event, EventFilter
+from jobs.model import Attempt, Delivery, DeliveryFilter, Event
 from jobs.status import BIRTH
+from jobs.store.delivery_filter import delivery_clauses, event_clauses
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,7 @@ async def list_events(
     conn: AsyncConnection,
     *,
     workspace_id: int,
-    where: EventFilter,
+    where: DeliveryFilter,
     before_id: int | None,
     limit: int,
 ) -> list[Event]:
@@ -201,30 +202,11 @@ async def list_events(
     if before_id is not None:
         clauses.append("e.id < %(before_id)s")
         params["before_id"] = before_id
-    if where.event_name:
-        clauses.append("e.event_name = %(event_name)s")
-        params["event_name"] = where.event_name
-    if where.received_after is not None:
-        clauses.append("e.received_at >= %(after)s")
-        params["after"] = where.received_after
-    if where.received_before is not None:
-        clauses.append("e.received_at < %(before)s")
-        params["before"] = where.received_before
-    if where.event_ids:
-        clauses.append("e.event_id = ANY(%(event_ids)s)")
-        params["event_ids"] = list(where.event_ids)
-    if where.event_or_order_id:
-        clauses.append("(e.event_id = %(search)s OR e.order_id = %(search)s)")
-        params["search"] = where.event_or_order_id
-    if where.statuses or where.destination_id is not None:
-        sub = ["d.event_id = e.id"]
-        if where.statuses:
-            sub.append("d.status = ANY(%(statuses)s)")
-            params["statuses"] = list(where.statuses)
-        if where.destination_id is not None:
-            sub.append("d.destination_id = %(destination_id)s")
-            params["destination_id"] = where.destination_id
-        clauses.append(f"EXISTS (SELECT 1 FROM tenaz_deliveries d WHERE {' AND '.join(sub)})")
+    clauses += event_clauses(where, params)
+    # An event matches when one of its deliveries does.
+    if sub := delivery_clauses(where, params):
+        sub_sql = " AND ".join(["d.event_id = e.id", *sub])
+        clauses.append(f"EXISTS (SELECT 1 FROM tenaz_deliveries d WHERE {sub_sql})")
     cur = conn.cursor(row_factory=class_row(Event))
     await cur.execute(
         f"SELECT {', '.join('e.' + c for c in _EVENT_COLUMNS.split(', '))}"

@@ -11,7 +11,8 @@ from psycopg import AsyncConnection
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
-from jobs.model import DeliveryWhere, OperationRow
+from jobs.model import DeliveryFilter, OperationRow
+from jobs.store.delivery_filter import delivery_clauses, event_clauses
 
 
 @dataclass(frozen=True)
@@ -40,28 +41,17 @@ _SELECTED = (
 )
 
 
-def _where(workspace_id: int, where: DeliveryWhere) -> tuple[list[str], dict[str, Any]]:
-    clauses = ["d.workspace_id = %(ws)s"]
+def _where(workspace_id: int, where: DeliveryFilter) -> tuple[list[str], dict[str, Any]]:
     params: dict[str, Any] = {"ws": workspace_id}
-    if where.statuses:
-        clauses.append("d.status = ANY(%(statuses)s)")
-        params["statuses"] = list(where.statuses)
-    if where.destination_id is not None:
-        clauses.append("d.destination_id = %(destination_id)s")
-        params["destination_id"] = where.destination_id
-    if where.event_name:
-        clauses.append("e.event_name = %(event_name)s")
-        params["event_name"] = where.event_name
-    if where.created_after is not None:
-        clauses.append("d.created_at >= %(after)s")
-        params["after"] = where.created_after
-    if where.created_before is not None:
-        clauses.append("d.created_at < %(before)s")
-        params["before"] = where.created_before
+    clauses = [
+        "d.workspace_id = %(ws)s",
+        *delivery_clauses(where, params),
+        *event_clauses(where, params),
+    ]
     return clauses, params
 
 
-async def count_matching(conn: AsyncConnection, *, workspace_id: int, where: DeliveryWhere) -> int:
+async def count_matching(conn: AsyncConnection, *, workspace_id: int, where: DeliveryFilter) -> int:
     clauses, params = _where(workspace_id, where)
     cur = await conn.execute(
         "SELECT count(*) FROM tenaz_deliveries d JOIN tenaz_events e ON e.id = d.event_id"
@@ -76,7 +66,7 @@ async def lock_matching(
     conn: AsyncConnection,
     *,
     workspace_id: int,
-    where: DeliveryWhere,
+    where: DeliveryFilter,
     after_id: int,
     limit: int,
 ) -> list[SelectedDelivery]:
@@ -119,7 +109,7 @@ async def insert_operation(
     *,
     workspace_id: int,
     kind: str,
-    where: DeliveryWhere | None,
+    where: DeliveryFilter | None,
     total: int,
     now: dt.datetime,
 ) -> OperationRow:

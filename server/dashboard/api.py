@@ -19,7 +19,7 @@ import datetime as dt
 from aiohttp import web
 
 from jobs.destinations import DestinationSpec
-from jobs.model import EventFilter
+from jobs.model import DeliveryFilter
 from jobs.operations import CANCEL, RETRY
 from jobs.runtime import Runtime
 from jobs.stats import DEFAULT_BUCKET, DEFAULT_WINDOW
@@ -52,7 +52,7 @@ class DashboardApi:
     async def list_events(self, request: web.Request) -> web.StreamResponse:
         workspace_id = workspace(request).id
         query = request.query
-        where = EventFilter(
+        where = DeliveryFilter(
             statuses=params.statuses(query),
             destination_id=await self._destination_id(workspace_id, query.get("destination", "")),
             event_or_order_id=query.get("q", "").strip(),
