@@ -90,22 +90,10 @@ def after_outcome(
     if outcome.kind is OutcomeKind.SUCCEEDED:
         return Move(delivery=row, to=Status.SUCCEEDED, attempt=end)
     if outcome.kind is OutcomeKind.REJECTED:
-        return Move(
-            delivery=row,
-            to=Status.FAILED,
-            reason=FailureReason.REJECTED,
-            error=outcome.message,
-            attempt=end,
-        )
+        return _failed(row, FailureReason.REJECTED, outcome.message, end)
     next_at = rule.next_attempt(finished_at=now, interval=interval, deadline=row.deadline)
     if next_at is None:
-        return Move(
-            delivery=row,
-            to=Status.FAILED,
-            reason=FailureReason.EXPIRED,
-            error=outcome.message,
-            attempt=end,
-        )
+        return _failed(row, FailureReason.EXPIRED, outcome.message, end)
     return Move(
         delivery=row,
         to=Status.WAITING_RETRY,
@@ -133,13 +121,7 @@ def after_interruption(row: ScheduledRef, *, now: dt.datetime, rule: DeadlineRul
             error=INTERRUPTED_MESSAGE,
             attempt=end,
         )
-    return Move(
-        delivery=row,
-        to=Status.FAILED,
-        reason=FailureReason.EXPIRED,
-        error=INTERRUPTED_MESSAGE,
-        attempt=end,
-    )
+    return _failed(row, FailureReason.EXPIRED, INTERRUPTED_MESSAGE, end)
 
 
 def end_unsent(
@@ -208,3 +190,7 @@ def cancelled(row: DeliveryRef) -> Move:
         reason=FailureReason.CANCELLED,
         error=CANCELLED_MESSAGE,
     )
+
+
+def _failed(row: ScheduledRef, reason: FailureReason, error: str, end: AttemptEnd) -> Move:
+    return Move(delivery=row, to=Status.FAILED, reason=reason, error=error, attempt=end)

@@ -126,6 +126,30 @@ async def count_rows(runtime: Runtime, table: str) -> int:
         return int(row[0])
 
 
+def status_change(
+    at: dt.datetime,
+    *,
+    ids: int = 1,
+    from_status: str | None = "PENDING",
+    to: str = "SENDING",
+    delivery_id: int | None = None,
+    event_id: int | None = None,
+) -> StatusChange:
+    """A status-change row for tests that write the log directly; `ids` stands for the
+    workspace, delivery, event and destination unless a delivery or event is named."""
+    return StatusChange(
+        workspace_id=ids,
+        delivery_id=ids if delivery_id is None else delivery_id,
+        event_id=ids if event_id is None else event_id,
+        destination_id=ids,
+        from_status=from_status,
+        to_status=to,
+        attempt_number=0 if from_status is None else 1,
+        error="",
+        at=at,
+    )
+
+
 @contextlib.asynccontextmanager
 async def writer_in_flight(database_url: str) -> AsyncIterator[None]:
     """A status-change writer that has taken its number and not committed, until the block
@@ -133,17 +157,7 @@ async def writer_in_flight(database_url: str) -> AsyncIterator[None]:
     after it wait, unread, as they would for a stream that fell behind."""
     conn = await psycopg.AsyncConnection.connect(database_url)
     try:
-        change = StatusChange(
-            workspace_id=0,
-            delivery_id=0,
-            event_id=0,
-            destination_id=0,
-            from_status=None,
-            to_status="PENDING",
-            attempt_number=0,
-            error="",
-            at=dt.datetime.now(dt.UTC),
-        )
+        change = status_change(dt.datetime.now(dt.UTC), ids=0, from_status=None, to="PENDING")
         await record_status_changes(conn, [change])
         yield
     finally:

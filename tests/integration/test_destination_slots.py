@@ -4,6 +4,7 @@ of one destination at once, and the jobs it turned away are not left for the swe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterator
@@ -22,6 +23,22 @@ from tests.integration.test_attempt_budget import deliveries, purchase
 from tests.support import until
 
 S = events_pb2
+
+
+@contextlib.asynccontextmanager
+async def running_worker(
+    runtime: Runtime, concurrency: int, hanging: FakeMeta
+) -> AsyncIterator[None]:
+    """A worker beside the test; the hanging platform lets its requests go before it stops."""
+    worker = asyncio.create_task(
+        runtime.run_worker(install_signal_handlers=False, concurrency=concurrency)
+    )
+    try:
+        yield
+    finally:
+        hanging.release()
+        worker.cancel()
+        await asyncio.gather(worker, return_exceptions=True)
 
 
 @pytest.fixture
@@ -63,30 +80,22 @@ async def test_a_slow_destination_holds_a_few_worker_slots_not_all(
     slow = fake_meta.fake
     slots = runtime.settings.destination_concurrency
     slow.fail_next(100, Failure.hanging())
-    worker = asyncio.create_task(
-        runtime.run_worker(install_signal_handlers=False, concurrency=slots + 1)
-    )
-    try:
-        async with asyncio.timeout(20):
-            # Each event for the slow platform comes while the earlier ones hang: each is
-            # sent by a job of its own, until the destination's slots are taken.
-            for n in range(slots + 2):
-                await client.submit_event(purchase(clock, n, to="slow"))
-                if n < slots:
-                    await slow.wait_for_hang(n + 1)
-            await client.submit_event(purchase(clock, 100, to="fast"))
-            # The worker has one slot more than the slow destination may hold: the fast
-            # one's event goes out while the slow platform still hangs.
-            await until(lambda: other_meta.fake.total_events_received == 1)
-            assert slow.hanging == slots
-            slow.stop_failing()
-            slow.release()
-            # The turned-away events go with the jobs still running, not after a sweep.
-            await until(lambda: slow.total_events_received == slots + 2)
-    finally:
+    async with running_worker(runtime, slots + 1, slow), asyncio.timeout(20):
+        # Each event for the slow platform comes while the earlier ones hang: each is
+        # sent by a job of its own, until the destination's slots are taken.
+        for n in range(slots + 2):
+            await client.submit_event(purchase(clock, n, to="slow"))
+            if n < slots:
+                await slow.wait_for_hang(n + 1)
+        await client.submit_event(purchase(clock, 100, to="fast"))
+        # The worker has one slot more than the slow destination may hold: the fast
+        # one's event goes out while the slow platform still hangs.
+        await until(lambda: other_meta.fake.total_events_received == 1)
+        assert slow.hanging == slots
+        slow.stop_failing()
         slow.release()
-        worker.cancel()
-        await asyncio.gather(worker, return_exceptions=True)
+        # The turned-away events go with the jobs still running, not after a sweep.
+        await until(lambda: slow.total_events_received == slots + 2)
     found = await deliveries(client)
     assert {d.status for d in found.values()} == {S.DELIVERY_STATUS_SUCCEEDED}
 
@@ -117,27 +126,19 @@ async def test_destinations_behind_one_slow_endpoint_share_half_the_slots(
         )
         slow = fake_meta.fake
         slow.fail_next(100, Failure.hanging())
-        worker = asyncio.create_task(
-            worker_runtime.run_worker(install_signal_handlers=False, concurrency=4)
-        )
-        try:
-            async with asyncio.timeout(20):
-                for n, name in enumerate(["slow-1", "slow-1"]):
-                    await client.submit_event(purchase(clock, n, to=name))
-                    await slow.wait_for_hang(n + 1)
-                # The endpoint's share (half of four) is taken: these wait their turn, instead
-                # of taking the last two slots.
-                for n in (2, 3):
-                    await client.submit_event(purchase(clock, n, to="slow-2"))
-                await other_workspace.submit_event(purchase(clock, 100, to="fast"))
-                await until(lambda: other_meta.fake.total_events_received == 1)
-                assert slow.hanging == 2
-                slow.stop_failing()
-                slow.release()
-                await until(lambda: slow.total_events_received == 4)
-        finally:
+        async with running_worker(worker_runtime, 4, slow), asyncio.timeout(20):
+            for n, name in enumerate(["slow-1", "slow-1"]):
+                await client.submit_event(purchase(clock, n, to=name))
+                await slow.wait_for_hang(n + 1)
+            # The endpoint's share (half of four) is taken: these wait their turn, instead
+            # of taking the last two slots.
+            for n in (2, 3):
+                await client.submit_event(purchase(clock, n, to="slow-2"))
+            await other_workspace.submit_event(purchase(clock, 100, to="fast"))
+            await until(lambda: other_meta.fake.total_events_received == 1)
+            assert slow.hanging == 2
+            slow.stop_failing()
             slow.release()
-            worker.cancel()
-            await asyncio.gather(worker, return_exceptions=True)
+            await until(lambda: slow.total_events_received == 4)
     found = await deliveries(client)
     assert {d.status for d in found.values()} == {S.DELIVERY_STATUS_SUCCEEDED}

@@ -10,10 +10,11 @@ import pytest
 from tenaz.client import TenazClient, make_event
 
 from jobs.clock import FakeClock
-from jobs.model import ChangeFilter, StatusChange
+from jobs.model import ChangeFilter
 from jobs.runtime import Runtime
 from jobs.status_feed import NOTIFY_CHANNEL
 from jobs.store import status_changes
+from tests.support import status_change
 
 
 async def test_a_reader_waits_for_an_earlier_number_still_in_flight(
@@ -23,17 +24,7 @@ async def test_a_reader_waits_for_an_earlier_number_still_in_flight(
         make_event(event_id="e", event_name="Lead", event_time=clock.now(), email="a@example.com")
     )
     delivery = stored.event.deliveries[0]
-    change = StatusChange(
-        workspace_id=1,
-        delivery_id=int(delivery.id),
-        event_id=int(stored.event.id),
-        destination_id=1,
-        from_status="PENDING",
-        to_status="SENDING",
-        attempt_number=1,
-        error="",
-        at=clock.now(),
-    )
+    change = status_change(clock.now(), delivery_id=int(delivery.id), event_id=int(stored.event.id))
     async with runtime.pool.connection() as reader:
         cursor = await status_changes.latest_sequence(reader, workspace_id=1)
     first = await psycopg.AsyncConnection.connect(database_url)
@@ -76,17 +67,7 @@ async def test_a_rolled_back_writer_leaves_a_gap_readers_pass(
         before = await status_changes.latest_sequence(reader, workspace_id=1)
     writer = await psycopg.AsyncConnection.connect(database_url)
     try:
-        change = StatusChange(
-            workspace_id=1,
-            delivery_id=1,
-            event_id=1,
-            destination_id=1,
-            from_status="PENDING",
-            to_status="SENDING",
-            attempt_number=1,
-            error="",
-            at=clock.now(),
-        )
+        change = status_change(clock.now())
         await status_changes.record_status_changes(writer, [change])
         if rollback:
             await writer.rollback()
@@ -116,19 +97,7 @@ async def test_a_commit_of_changes_notifies_the_channel_streams_listen_on(
         async with runtime.pool.connection() as conn, conn.transaction():
             await status_changes.record_status_changes(
                 conn,
-                [
-                    StatusChange(
-                        workspace_id=1,
-                        delivery_id=1,
-                        event_id=1,
-                        destination_id=1,
-                        from_status=None,
-                        to_status="PENDING",
-                        attempt_number=0,
-                        error="",
-                        at=runtime.clock.now(),
-                    )
-                ],
+                [status_change(runtime.clock.now(), from_status=None, to="PENDING")],
             )
         async with asyncio.timeout(5):
             notice = await anext(listener.notifies())
