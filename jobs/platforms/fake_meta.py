@@ -17,7 +17,6 @@ Tests script failures (`fail_next`, `set_down`) and read what the platform recei
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import contextlib
 import datetime as dt
@@ -31,17 +30,18 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from http import HTTPStatus
-from typing import Any, Final, Self
-from urllib.parse import parse_qs, parse_qsl, unquote, urlsplit
-
-import h11
-import httpx
+from typing import Any, Final
+from urllib.parse import parse_qs
 
 from jobs.currencies import ISO_4217
-from jobs.lru import LruDict
 from jobs.platforms.catalog import ACTION_SOURCES
 from jobs.platforms.catalog import MAX_EVENT_AGE as _MAX_EVENT_AGE
+from jobs.platforms.fake_http import (
+    FakeServer,
+    FakeTransport,
+    Reply,
+    ScriptedPlatform,
+)
 
 MAX_EVENTS_PER_REQUEST: Final = 1000
 MAX_EVENT_AGE: Final = _MAX_EVENT_AGE["meta"]
@@ -64,8 +64,6 @@ CLEAR_KEYS: Final = frozenset(
 # the Node SDK since 2026-06) adds: the platform takes both.
 _HASHED_VALUE: Final = re.compile(r"[0-9a-f]{64}(?:\.[A-Za-z0-9_-]{8})?")
 _EVENTS_PATH: Final = re.compile(r"/(v\d+\.\d+)/([^/]+)/events/?")
-
-_MAX_REQUEST_BYTES: Final = 32 << 20
 
 _log = logging.getLogger(__name__)
 
@@ -201,29 +199,6 @@ class Failure:
 
 
 @dataclass(frozen=True)
-class ReceivedRequest:
-    """Any request as it reached the platform (tests check where the token travelled, and
-    how many events arrived when)."""
-
-    method: str
-    path: str
-    query: Mapping[str, str]
-    headers: Mapping[str, str]
-    body: bytes
-    # The platform's clock when the request arrived.
-    at: float = 0.0
-
-    @property
-    def event_count(self) -> int:
-        """Events in the request's `data`, whether or not the platform took them."""
-        try:
-            data = json.loads(self.body).get("data")
-        except (ValueError, AttributeError):
-            return 0
-        return len(data) if isinstance(data, list) else 0
-
-
-@dataclass(frozen=True)
 class AcceptedRequest:
     """A request the platform took: all its events count as received."""
 
@@ -245,9 +220,6 @@ class _Refused(Exception):
         self.reply = reply
 
 
-Reply = tuple[int, dict[str, str], bytes]
-
-
 def _seconds(value: float | dt.timedelta) -> float:
     return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
 
@@ -256,7 +228,7 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-class FakeMeta:
+class FakeMeta(ScriptedPlatform[Failure]):
     """The platform: its rules, what it received, and the failures a test scripted."""
 
     def __init__(
@@ -280,69 +252,23 @@ class FakeMeta:
         forgotten first (None: no bound), so that a long-running sandbox does not grow
         without end.
         """
-        if not 0.0 <= transient_failure_rate <= 1.0:
-            raise ValueError("transient_failure_rate must be between 0 and 1")
-        self._now = now
+        super().__init__(
+            now=now,
+            transient_failure_rate=transient_failure_rate,
+            rng=rng,
+            history_limit=history_limit,
+            received_limit=received_limit,
+        )
         self._access_tokens = dict(access_tokens) if access_tokens is not None else None
-        self._transient_failure_rate = transient_failure_rate
-        self._rng = rng if rng is not None else random.Random()
         self._max_future_skew = _seconds(max_future_skew)
         self._max_event_age = MAX_EVENT_AGE.total_seconds()
         self._require_website_fields = require_website_fields
-
-        self.requests: collections.deque[ReceivedRequest] = collections.deque(maxlen=history_limit)
         self.accepted: collections.deque[AcceptedRequest] = collections.deque(maxlen=history_limit)
-        self.request_count = 0
-        self.total_events_received = 0
-        self._received: LruDict[tuple[str, str], int] = LruDict(received_limit)
-        self._failures: collections.deque[Failure] = collections.deque()
-        self._down = False
         self._trace_ids = itertools.count(1)
-
-        self._hangs_started = 0
-        self._hanging = 0
-        self._hang_started = asyncio.Event()
-        self._release = asyncio.Event()
-
-    # -- scripting -------------------------------------------------------------------------
-
-    def fail_next(self, count: int, failure: Failure) -> None:
-        """Answer the next `count` requests to the events edge with `failure`."""
-        self._failures.extend([failure] * count)
-
-    def stop_failing(self) -> None:
-        """Forget the scripted failures not yet used."""
-        self._failures.clear()
-
-    def set_down(self, down: bool) -> None:
-        """While down, every request gets HTTP 503 (an outage), scripted failures wait."""
-        self._down = down
-
-    def release(self) -> None:
-        """Let every request that is hanging now go on."""
-        self._release.set()
-        self._release = asyncio.Event()
-
-    @property
-    def hanging(self) -> int:
-        """How many requests are held by a `Failure.hanging()` right now."""
-        return self._hanging
-
-    async def wait_for_hang(self, count: int = 1) -> None:
-        """Return once `count` requests in all have started hanging."""
-        while self._hangs_started < count:
-            self._hang_started.clear()
-            await self._hang_started.wait()
-
-    # -- observation -----------------------------------------------------------------------
-
-    def received_count(self, event_name: str, event_id: str) -> int:
-        """How many times the platform took this event (more than 1: a duplicate was sent)."""
-        return self._received.get((event_name, event_id), 0)
 
     # -- the platform ----------------------------------------------------------------------
 
-    async def handle(
+    async def answer(
         self,
         method: str,
         path: str,
@@ -350,14 +276,6 @@ class FakeMeta:
         headers: Mapping[str, str],
         body: bytes,
     ) -> Reply:
-        """Answer one HTTP request: (status, headers, body)."""
-        headers = {name.lower(): value for name, value in headers.items()}
-        self.request_count += 1
-        self.requests.append(
-            ReceivedRequest(method, path, dict(query), headers, body, at=self._now())
-        )
-        if self._down:
-            return self._failure_reply(Failure.http_503())
         route = _EVENTS_PATH.fullmatch(path)
         if route is None:
             return self._error_reply(ErrorReply(404, 803, "(#803) Unknown path components"))
@@ -371,13 +289,9 @@ class FakeMeta:
                     subcode=33,
                 )
             )
-        failure = self._failures.popleft() if self._failures else None
-        if failure is not None and not failure.hang:
-            return self._failure_reply(failure)
-        if failure is not None:
-            await self._hang()
-        if self._transient_failure_rate and self._rng.random() < self._transient_failure_rate:
-            return self._failure_reply(Failure.http_503())
+        scripted = await self.scripted()
+        if scripted is not None:
+            return scripted
         try:
             params = self._parameters(query, headers, body)
             self._authenticate(pixel_id, params.get("access_token"))
@@ -397,23 +311,26 @@ class FakeMeta:
             200, {"events_received": len(events), "messages": [], "fbtrace_id": self._trace()}
         )
 
-    async def _hang(self) -> None:
-        release = self._release
-        self._hanging += 1
-        self._hangs_started += 1
-        self._hang_started.set()
+    def count_events(self, body: bytes) -> int:
+        """Events in the request's `data`, whether or not the platform took them."""
         try:
-            await release.wait()
-        finally:
-            self._hanging -= 1
+            data = json.loads(body).get("data")
+        except (ValueError, AttributeError, RecursionError):
+            return 0
+        return len(data) if isinstance(data, list) else 0
+
+    def outage_reply(self) -> Reply:
+        return self.failure_reply(Failure.http_503())
 
     def _record(self, request: AcceptedRequest) -> None:
         self.accepted.append(request)
-        self.total_events_received += request.event_count
-        for event in request.events:
-            event_id = event.get("event_id")
-            key = (str(event["event_name"]), "" if event_id is None else str(event_id))
-            self._received[key] = self._received.get(key, 0) + 1
+        self.note_received(
+            (
+                str(event["event_name"]),
+                "" if event.get("event_id") is None else str(event["event_id"]),
+            )
+            for event in request.events
+        )
 
     # -- validation, in the order Graph applies it -------------------------------------------
 
@@ -653,178 +570,19 @@ class FakeMeta:
     def _error_reply(self, reply: ErrorReply) -> Reply:
         return self._json_reply(reply.status, reply.to_json(self._trace()))
 
-    def _failure_reply(self, failure: Failure) -> Reply:
+    def failure_reply(self, failure: Failure) -> Reply:
         if failure.error is not None:
             return self._error_reply(failure.error)
         return failure.status, {"content-type": failure.content_type}, failure.body
 
 
-class FakeMetaServer:
-    """Serves a `FakeMeta` over HTTP/1.1 on loopback, with keep-alive, for tests.
-
-    An async context manager: `async with FakeMetaServer(fake) as server: server.base_url`.
-    Each connection runs in its own task, so requests on different connections are concurrent
-    (a hanging one does not hold up the others).
-    """
+class FakeMetaServer(FakeServer[FakeMeta]):
+    """Serves a `FakeMeta` (a new one when none is given) over HTTP/1.1 on loopback."""
 
     def __init__(
         self, fake: FakeMeta | None = None, *, host: str = "127.0.0.1", port: int = 0
     ) -> None:
-        self.fake = fake if fake is not None else FakeMeta()
-        self._host = host
-        self._port = port
-        self._server: asyncio.Server | None = None
-        self._connections: set[asyncio.Task[None]] = set()
-        self.connections_opened = 0
-
-    @property
-    def base_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the server is not running")
-        host, port = self._server.sockets[0].getsockname()[:2]
-        return f"http://{host}:{port}"
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._accept, self._host, self._port)
-
-    async def close(self) -> None:
-        if self._server is None:
-            return
-        self._server.close()
-        # Connections outlive the listening socket; a hanging request must not outlive us.
-        for task in list(self._connections):
-            task.cancel()
-        await asyncio.gather(*self._connections, return_exceptions=True)
-        await self._server.wait_closed()
-        self._server = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
-
-    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        # Our own task rather than asyncio's: `close` cancels it, and asyncio (3.11) would log
-        # the cancellation of a connection task it created as an error.
-        task = asyncio.get_running_loop().create_task(self._serve(reader, writer))
-        self._connections.add(task)
-        task.add_done_callback(self._connections.discard)
-        self.connections_opened += 1
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        connection = h11.Connection(h11.SERVER)
-        try:
-            while True:
-                request = await self._receive(connection, reader)
-                if request is None:
-                    break
-                head, body = request
-                try:
-                    reply = await self._handle(head, body)
-                except Exception:
-                    # A bug in the fake: answer like a broken platform and say so in the log.
-                    _log.exception("fake_meta.request.crashed")
-                    reply = (500, {"content-type": "text/plain"}, b"fake platform crashed")
-                await self._respond(connection, writer, reply, head_only=head.method == b"HEAD")
-                if connection.our_state is not h11.DONE or connection.their_state is not h11.DONE:
-                    break
-                connection.start_next_cycle()
-        except h11.RemoteProtocolError as exc:
-            reply = (exc.error_status_hint, {"content-type": "text/plain"}, b"Bad Request")
-            with contextlib.suppress(h11.LocalProtocolError, OSError):
-                await self._respond(connection, writer, reply)
-        except (OSError, h11.LocalProtocolError):
-            pass  # the client went away mid-exchange; nothing left to answer
-        finally:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
-
-    async def _handle(self, head: h11.Request, body: bytes) -> Reply:
-        target = urlsplit(head.target.decode("ascii", errors="replace"))
-        return await self.fake.handle(
-            head.method.decode("ascii", errors="replace"),
-            unquote(target.path),
-            dict(parse_qsl(target.query, keep_blank_values=True)),
-            {name.decode("latin-1"): value.decode("latin-1") for name, value in head.headers},
-            body,
-        )
-
-    async def _receive(
-        self, connection: h11.Connection, reader: asyncio.StreamReader
-    ) -> tuple[h11.Request, bytes] | None:
-        """The next request and its body; None when the client closed the connection."""
-        head: h11.Request | None = None
-        body = bytearray()
-        while True:
-            event = connection.next_event()
-            if event is h11.NEED_DATA:
-                connection.receive_data(await reader.read(65536))
-            elif isinstance(event, h11.Request):
-                head = event
-            elif isinstance(event, h11.Data):
-                body += event.data
-                if len(body) > _MAX_REQUEST_BYTES:
-                    raise h11.RemoteProtocolError("request body too large", error_status_hint=413)
-            elif isinstance(event, h11.EndOfMessage) and head is not None:
-                return head, bytes(body)
-            else:
-                # ConnectionClosed, or the client's half is done with this connection.
-                return None
-
-    @staticmethod
-    async def _respond(
-        connection: h11.Connection,
-        writer: asyncio.StreamWriter,
-        reply: Reply,
-        *,
-        head_only: bool = False,
-    ) -> None:
-        status, headers, body = reply
-        try:
-            reason = HTTPStatus(status).phrase.encode()
-        except ValueError:
-            reason = b""
-        fields = [(name.encode(), value.encode()) for name, value in headers.items()]
-        fields.append((b"content-length", str(len(body)).encode()))
-        events: list[h11.Event] = [h11.Response(status_code=status, headers=fields, reason=reason)]
-        if not head_only:
-            events.append(h11.Data(data=body))
-        events.append(h11.EndOfMessage())
-        for event in events:
-            data = connection.send(event)
-            if data:
-                writer.write(data)
-        await writer.drain()
+        super().__init__(fake if fake is not None else FakeMeta(), host=host, port=port)
 
 
-class FakeMetaTransport(httpx.AsyncBaseTransport):
-    """Routes an httpx client's requests to a `FakeMeta` in process (the sandbox destination).
-
-    httpx leaves timeouts to the transport, so this one applies the request's read timeout
-    itself: a hanging fake times the client out just as the network would. Unlike the server,
-    where a request the client gave up on is still processed once released, here it is
-    cancelled with the client's wait.
-    """
-
-    def __init__(self, fake: FakeMeta) -> None:
-        self.fake = fake
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        body = await request.aread()
-        timeouts = request.extensions.get("timeout")
-        read_timeout = timeouts.get("read") if isinstance(timeouts, dict) else None
-        try:
-            async with asyncio.timeout(read_timeout):
-                status, headers, content = await self.fake.handle(
-                    request.method,
-                    request.url.path,
-                    dict(request.url.params),
-                    dict(request.headers),
-                    body,
-                )
-        except TimeoutError:
-            raise httpx.ReadTimeout("the fake platform did not answer", request=request) from None
-        return httpx.Response(status, headers=headers, content=content, request=request)
+FakeMetaTransport = FakeTransport[FakeMeta]
