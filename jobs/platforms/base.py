@@ -50,6 +50,32 @@ class Outcome:
     needs_action: bool = False
 
 
+@dataclass(frozen=True)
+class Classification:
+    """What a platform's answer (or its silence) means for the events it was about."""
+
+    kind: OutcomeKind
+    needs_action: bool = False
+    code: int | None = None
+    subcode: int | None = None
+    message: str = ""
+    # The classification rule that decided, for tests and logs.
+    rule: str = ""
+
+    def outcome(self, delivery_id: int, http_status: int | None, excerpt: str = "") -> Outcome:
+        """This classification as one event's outcome (message and excerpt already scrubbed)."""
+        return Outcome(
+            delivery_id=delivery_id,
+            kind=self.kind,
+            http_status=http_status,
+            platform_code=self.code,
+            platform_subcode=self.subcode,
+            message=self.message,
+            response_excerpt=excerpt,
+            needs_action=self.needs_action,
+        )
+
+
 class AttemptScope:
     """What one attempt allows its requests, and what it has learnt so far.
 

@@ -20,8 +20,8 @@ module returns.
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -30,19 +30,23 @@ from urllib.parse import quote, urlsplit
 import httpx
 import orjson
 
-from jobs.egress import EgressRefused, Reply, send_bounded
-from jobs.json_values import all_finite
-from jobs.platforms.base import AttemptScope, Outcome, OutcomeKind, OutgoingEvent
+from jobs.egress import Reply
+from jobs.platforms.base import AttemptScope, Classification, Outcome, OutcomeKind, OutgoingEvent
 from jobs.platforms.batching import PAYLOAD_TOO_LARGE, send_in_requests
+from jobs.platforms.http_connector import (
+    MAX_BODY_BYTES,
+    MAX_MESSAGE_CHARS,
+    UNENCODABLE,
+    HttpSender,
+    SendError,
+    encode_json,
+    transport_problem,
+)
 
 DEFAULT_API_VERSION: Final = "v25.0"
 DEFAULT_BASE_URL: Final = "https://graph.facebook.com"
 MAX_BATCH_SIZE: Final = 1000
 
-EXCERPT_CHARS: Final = 2000
-# Graph error bodies are small; a bigger body is not one, and is not worth parsing or keeping.
-_MAX_BODY_BYTES: Final = 1 << 20
-_MAX_MESSAGE_CHARS: Final = 1000
 
 THROTTLING_CODES: Final = frozenset({4, 17, 32, 341, 613, *range(80000, 80015)})
 # Meta says these may go away by themselves: unknown error, service down, temporary block.
@@ -93,18 +97,6 @@ class Rule:
     applies: Callable[[Answer], bool]
     kind: OutcomeKind
     needs_action: bool = False
-
-
-@dataclass(frozen=True)
-class Classification:
-    """What Meta's answer means for every event of the request."""
-
-    kind: OutcomeKind
-    needs_action: bool = False
-    code: int | None = None
-    subcode: int | None = None
-    message: str = ""
-    rule: str = ""
 
 
 _EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
@@ -186,7 +178,7 @@ def parse_graph_error(body: bytes) -> GraphError | None:
     Envoy's `{"error": {"code": 403, "message": ...}}`); read as Meta's, they would fail good
     events as refused.
     """
-    if len(body) >= _MAX_BODY_BYTES:  # cut at the cap by send_bounded: not a Graph answer
+    if len(body) >= MAX_BODY_BYTES:  # cut at the cap by send_bounded: not a Graph answer
         return None
     try:
         document = json.loads(body)
@@ -216,7 +208,7 @@ def _message(rule: Rule, answer: Answer) -> str:
     text = ": ".join(part for part in parts if part)
     if not text:
         text = rule.name if answer.status is None else f"HTTP {answer.status}: {rule.name}"
-    return text[:_MAX_MESSAGE_CHARS]
+    return text[:MAX_MESSAGE_CHARS]
 
 
 def classify(http_status: int | None, body: bytes) -> Classification:
@@ -233,54 +225,6 @@ def classify(http_status: int | None, body: bytes) -> Classification:
         message="" if is_success else _message(rule, answer),
         rule=rule.name,
     )
-
-
-def _excerpt(body: bytes) -> str:
-    # A UTF-8 character has at most 4 bytes, so this prefix holds EXCERPT_CHARS characters.
-    return body[: EXCERPT_CHARS * 4].decode("utf-8", errors="replace")[:EXCERPT_CHARS]
-
-
-def _transport_problem(exc: Exception, timeout: float) -> Classification:
-    """Name a network failure without echoing exception text (it could carry request data)."""
-    if isinstance(exc, httpx.TimeoutException):
-        return Classification(_EXTERNAL, message=f"timed out after {timeout:g} s")
-    if isinstance(exc.__cause__, EgressRefused):
-        return Classification(
-            _EXTERNAL,
-            needs_action=True,
-            message="the base URL's host is an internal address that"
-            " TENAZ_ALLOWED_PLATFORM_URLS does not allow",
-        )
-    if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
-        return Classification(
-            _EXTERNAL, needs_action=True, message="the destination's base URL is not a valid URL"
-        )
-    if isinstance(exc, httpx.ConnectError):
-        cause: BaseException | None = exc
-        while cause is not None:
-            if isinstance(cause, ConnectionRefusedError):
-                return Classification(_EXTERNAL, message="connection refused")
-            if isinstance(cause, socket.gaierror):
-                return Classification(_EXTERNAL, message="could not resolve the platform's host")
-            cause = cause.__cause__ or cause.__context__
-        return Classification(_EXTERNAL, message="could not connect to the platform")
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return Classification(_EXTERNAL, message="the platform broke the HTTP exchange")
-    return Classification(_EXTERNAL, message=f"network error ({type(exc).__name__})")
-
-
-_UNENCODABLE: Final = Classification(
-    _REJECTED, message="the event cannot be encoded as JSON (NaN, infinity or a non-text key)"
-)
-
-
-def _encoded(payload: dict[str, Any]) -> bytes | None:
-    """The event as JSON, or None if JSON cannot carry it."""
-    try:
-        encoded = orjson.dumps(payload)
-    except (TypeError, orjson.JSONEncodeError):
-        return None
-    return encoded if all_finite(payload) else None
 
 
 @dataclass(frozen=True)
@@ -309,10 +253,9 @@ class MetaConnector:
         base_url: str = DEFAULT_BASE_URL,
         timeout: float = 10.0,
     ) -> None:
-        self._client = client
+        self._http = HttpSender(client, timeout=timeout, secrets=[access_token])
         self._access_token = access_token
         self._test_event_code = test_event_code
-        self._timeout = timeout
         # Quoted so that a pixel id or version with "/" or "?" cannot change the request's path.
         self._url = (
             f"{base_url.rstrip('/')}/{quote(api_version, safe='')}/{quote(pixel_id, safe='')}"
@@ -341,12 +284,12 @@ class MetaConnector:
         outcomes: dict[int, Outcome] = {}
         sendable: list[tuple[int, _Encoded]] = []
         for index, event in enumerate(batch):
-            encoded = _encoded(event.payload)
+            encoded = encode_json(event.payload)
             if encoded is not None:
                 sendable.append((index, _Encoded(event, encoded)))
             else:
                 # Meta would refuse the whole request for it: refuse just this event, here.
-                outcomes[index] = self._outcome(event, None, _UNENCODABLE, "")
+                outcomes[index] = UNENCODABLE.outcome(event.delivery_id, None)
                 scope.record([outcomes[index]])
         for start in range(0, len(sendable), self.max_batch_size):
             chunk = sendable[start : start + self.max_batch_size]
@@ -359,50 +302,20 @@ class MetaConnector:
         """One POST for `batch`; every event gets the outcome of the whole request."""
         try:
             reply = await self._post([e.json for e in batch])
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            problem = _transport_problem(exc, self._timeout)
-            return [self._outcome(e.event, None, problem, "") for e in batch]
+        except SendError as exc:
+            problem = transport_problem(exc, self._http.timeout)
+            return [problem.outcome(e.delivery_id, None) for e in batch]
         classification = classify(reply.status, reply.body)
-        excerpt = self._scrub(_excerpt(reply.body))
-        return [self._outcome(e.event, reply.status, classification, excerpt) for e in batch]
+        message = self._http.scrub(classification.message)
+        excerpt = self._http.excerpt(reply.body)
+        verdict = dataclasses.replace(classification, message=message)
+        return [verdict.outcome(e.delivery_id, reply.status, excerpt) for e in batch]
 
     async def _post(self, events: Sequence[bytes]) -> Reply:
         # The body is assembled from the events' JSON, each encoded once for however many
-        # requests (splits of a rejected batch) carry it.
+        # requests (splits of a rejected batch) carry it. The token travels in the body only.
         extra: dict[str, str] = {"access_token": self._access_token}
         if self._test_event_code:
             extra["test_event_code"] = self._test_event_code
         content = b"".join((b'{"data":[', b",".join(events), b"],", orjson.dumps(extra)[1:]))
-        return await send_bounded(
-            self._client,
-            "POST",
-            self._url,
-            content=content,
-            headers={"content-type": "application/json"},
-            deadline=self._timeout,
-            max_body=_MAX_BODY_BYTES,
-        )
-
-    def _outcome(
-        self,
-        event: OutgoingEvent,
-        status: int | None,
-        classification: Classification,
-        excerpt: str,
-    ) -> Outcome:
-        return Outcome(
-            delivery_id=event.delivery_id,
-            kind=classification.kind,
-            http_status=status,
-            platform_code=classification.code,
-            platform_subcode=classification.subcode,
-            message=self._scrub(classification.message),
-            response_excerpt=excerpt,
-            needs_action=classification.needs_action,
-        )
-
-    def _scrub(self, text: str) -> str:
-        """Remove the token should the platform ever echo it back."""
-        if self._access_token and self._access_token in text:
-            return text.replace(self._access_token, "[access token]")
-        return text
+        return await self._http.post(self._url, content, {"content-type": "application/json"})

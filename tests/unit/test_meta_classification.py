@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobs.platforms.base import OutcomeKind
-from jobs.platforms.meta import CLASSIFICATION_RULES, Classification, classify
+from jobs.platforms.base import Classification, OutcomeKind
+from jobs.platforms.meta import CLASSIFICATION_RULES, classify
 
 SUCCEEDED = OutcomeKind.SUCCEEDED
 EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM

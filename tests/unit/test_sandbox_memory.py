@@ -139,7 +139,7 @@ async def test_a_worker_keeps_the_sandboxes_it_used_last() -> None:
 
         def client_of(destination_id: int) -> object:
             connector = factory.for_destination(sandbox_destination(destination_id))
-            return connector._client  # type: ignore[attr-defined]
+            return connector._http.client  # type: ignore[attr-defined]
 
         first, busy = client_of(1), client_of(2)
         for destination_id in range(3, 3 + 10 * MAX_SANDBOXES):
