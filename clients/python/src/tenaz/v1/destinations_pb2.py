@@ -27,7 +27,7 @@ from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mas
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1btenaz/v1/destinations.proto\x12\x08tenaz.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x90\x01\n\x0cMetaSettings\x12\x10\n\x08pixel_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\x12\x18\n\x10\x61\x63\x63\x65ss_token_set\x18\x03 \x01(\x08\x12\x17\n\x0ftest_event_code\x18\x04 \x01(\t\x12\x13\n\x0b\x61pi_version\x18\x05 \x01(\t\x12\x10\n\x08\x62\x61se_url\x18\x06 \x01(\t\"1\n\x0fSandboxSettings\x12\x1e\n\x16transient_failure_rate\x18\x01 \x01(\x01\"\xe8\x02\n\x0b\x44\x65stination\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x02 \x01(\x08\x12&\n\x04meta\x18\x03 \x01(\x0b\x32\x16.tenaz.v1.MetaSettingsH\x00\x12,\n\x07sandbox\x18\x04 \x01(\x0b\x32\x19.tenaz.v1.SandboxSettingsH\x00\x12\x31\n\x0eretry_interval\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x14\n\x0cneeds_action\x18\x06 \x01(\x08\x12\x1b\n\x13needs_action_reason\x18\x07 \x01(\t\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrate_limit\x18\n \x01(\x01\x42\n\n\x08platform\"F\n\x18\x43reateDestinationRequest\x12*\n\x0b\x64\x65stination\x18\x01 \x01(\x0b\x32\x15.tenaz.v1.Destination\"G\n\x19\x43reateDestinationResponse\x12*\n\x0b\x64\x65stination\x18\x01 \x01(\x0b\x32\x15.tenaz.v1.Destination\"%\n\x15GetDestinationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"D\n\x16GetDestinationResponse\x12*\n\x0b\x64\x65stination\x18\x01 \x01(\x0b\x32\x15.tenaz.v1.Destination\"\x19\n\x17ListDestinationsRequest\"G\n\x18ListDestinationsResponse\x12+\n\x0c\x64\x65stinations\x18\x01 \x03(\x0b\x32\x15.tenaz.v1.Destination\"w\n\x18UpdateDestinationRequest\x12*\n\x0b\x64\x65stination\x18\x01 \x01(\x0b\x32\x15.tenaz.v1.Destination\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"G\n\x19UpdateDestinationResponse\x12*\n\x0b\x64\x65stination\x18\x01 \x01(\x0b\x32\x15.tenaz.v1.Destination\"(\n\x18\x44\x65leteDestinationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x1b\n\x19\x44\x65leteDestinationResponse2\xde\x03\n\x12\x44\x65stinationService\x12\\\n\x11\x43reateDestination\x12\".tenaz.v1.CreateDestinationRequest\x1a#.tenaz.v1.CreateDestinationResponse\x12S\n\x0eGetDestination\x12\x1f.tenaz.v1.GetDestinationRequest\x1a .tenaz.v1.GetDestinationResponse\x12Y\n\x10ListDestinations\x12!.tenaz.v1.ListDestinationsRequest\x1a\".tenaz.v1.ListDestinationsResponse\x12\\\n\x11UpdateDestination\x12\".tenaz.v1.UpdateDestinationRequest\x1a#.tenaz.v1.UpdateDestinationResponse\x12\\\n\x11\x44\x65leteDestination\x12\".tenaz.v1.DeleteDestinationRequest\x1a#.tenaz.v1.DeleteDestinationResponseB8Z6github.com/tenaz/tenaz/clients/go/gen/tenaz/v1;tenazv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1btenaz/v1/destinations.proto\x12\x08tenaz.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x90\x01\n\x0cMetaSettings\x12\x10\n\x08pixel_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\x12\x18\n\x10\x61\x63\x63\x65ss_token_set\x18\x03 \x01(\x08\x12\x17\n\x0ftest_event_code\x18\x04 \x01(\t\x12\x13\n\x0b\x61pi_version\x18\x05 \x01(\t\x12\x10\n\x08\x62\x61se_url\x18\x06 \x01(\t\"C\n\x0fSandboxSettings\x12\x1e\n\x16transient_failure_rate\x18\x01 \x01(\x01\x12\x10\n\x08platform\x18\x02 \x01(\t\"\x7f\n\x0eTikTokSettings\x12\x12\n\npixel_code\x18\x01 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\x12\x18\n\x10\x61\x63\x63\x65ss_token_set\x18\x03 \x01(\x08\x12\x17\n\x0ftest_event_code\x18\x04 \x01(\t\x12\x10\n\x08\x62\x61se_url\x18\x05 \x01(\t\"\xd0\x03\n\x11GoogleAdsSettings\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x19\n\x11login_customer_id\x18\x02 \x01(\t\x12\x17\n\x0f\x64\x65veloper_token\x18\x03 \x01(\t\x12\x1b\n\x13\x64\x65veloper_token_set\x18\x04 \x01(\x08\x12\x11\n\tclient_id\x18\x05 \x01(\t\x12\x15\n\rclient_secret\x18\x06 \x01(\t\x12\x19\n\x11\x63lient_secret_set\x18\x07 \x01(\x08\x12\x15\n\rrefresh_token\x18\x08 \x01(\t\x12\x19\n\x11refresh_token_set\x18\t \x01(\x08\x12N\n\x12\x63onversion_actions\x18\n \x03(\x0b\x32\x32.tenaz.v1.GoogleAdsSettings.ConversionActionsEntry\x12\x15\n\rlookback_days\x18\x0b \x01(\x05\x12\x13\n\x0b\x61pi_version\x18\x0c \x01(\t\x12\x10\n\x08\x62\x61se_url\x18\r \x01(\t\x12\x16\n\x0etoken_base_url\x18\x0e \x01(\t\x1a\x38\n\x16\x43onversionActionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"{\n\x0bGa4Settings\x12\x16\n\x0emeasurement_id\x18\x01 \x01(\t\x12\x12\n\napi_secret\x18\x02 \x01(\t\x12\x16\n\x0e\x61pi_secret_set\x18\x03 \x01(\x08\x12\x10\n\x08\x62\x61se_url\x18\x04 \x01(\t\x12\x16\n\x0evalidate_first\x18\x05 \x01(\x08\"z\n\x11PinterestSettings\x12\x15\n\rad_account_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\x12\x18\n\x10\x61\x63\x63\x65ss_token_set\x18\x03 \x01(\x08\x12\x0c\n\x04test\x18\x04 \x01(\x08\x12\x10\n\x08\x62\x61se_url\x18\x05 \x01(\t\"}\n\x10SnapchatSettings\x12\x10\n\x08pixel_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\x12\x18\n\x10\x61\x63\x63\x65ss_token_set\x18\x03 \x01(\x08\x12\x15\n\rvalidate_only\x18\x04 \x01(\x08\x12\x10\n\x08\x62\x61se_url\x18\x05 \x01(\t\"|\n\x0eRedditSettings\x12\x15\n\rad_account_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\x12\x18\n\x10\x61\x63\x63\x65ss_token_set\x18\x03 \x01(\x08\x12\x11\n\ttest_mode\x18\x04 \x01(\x08\x12\x10\n\x08\x62\x61se_url\x18\x05 \x01(\t\"\xec\x01\n\x10LinkedInSettings\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x18\n\x10\x61\x63\x63\x65ss_token_set\x18\x02 \x01(\x08\x12I\n\x10\x63onversion_rules\x18\x03 \x03(\x0b\x32/.tenaz.v1.LinkedInSettings.ConversionRulesEntry\x12\x13\n\x0b\x61pi_version\x18\x04 \x01(\t\x12\x10\n\x08\x62\x61se_url\x18\x05 \x01(\t\x1a\x36\n\x14\x43onversionRulesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"p\n\x0cKwaiSettings\x12\x10\n\x08pixel_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\x12\x18\n\x10\x61\x63\x63\x65ss_token_set\x18\x03 \x01(\x08\x12\x0c\n\x04test\x18\x04 \x01(\x08\x12\x10\n\x08\x62\x61se_url\x18\x05 \x01(\t\"R\n\x0fWebhookSettings\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x16\n\x0esigning_secret\x18\x02 \x01(\t\x12\x1a\n\x12signing_secret_set\x18\x03 \x01(\x08\"\x86\x07\n\x0b\x44\x65stination\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x02 \x01(\x08\x12&\n\x04meta\x18\x03 \x01(\x0b\x32\x16.tenaz.v1.MetaSettingsH\x00\x12,\n\x07sandbox\x18\x04 \x01(\x0b\x32\x19.tenaz.v1.SandboxSettingsH\x00\x12*\n\x06tiktok\x18\x0b \x01(\x0b\x32\x18.tenaz.v1.TikTokSettingsH\x00\x12\x31\n\ngoogle_ads\x18\x0c \x01(\x0b\x32\x1b.tenaz.v1.GoogleAdsSettingsH\x00\x12$\n\x03ga4\x18\r \x01(\x0b\x32\x15.tenaz.v1.Ga4SettingsH\x00\x12\x30\n\tpinterest\x18\x0e \x01(\x0b\x32\x1b.tenaz.v1.PinterestSettingsH\x00\x12.\n\x08snapchat\x18\x0f \x01(\x0b\x32\x1a.tenaz.v1.SnapchatSettingsH\x00\x12*\n\x06reddit\x18\x10 \x01(\x0b\x32\x18.tenaz.v1.RedditSettingsH\x00\x12.\n\x08linkedin\x18\x11 \x01(\x0b\x32\x1a.tenaz.v1.LinkedInSettingsH\x00\x12&\n\x04kwai\x18\x12 \x01(\x0b\x32\x16.tenaz.v1.KwaiSettingsH\x00\x12,\n\x07webhook\x18\x13 \x01(\x0b\x32\x19.tenaz.v1.WebhookSettingsH\x00\x12\x31\n\x0eretry_interval\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x14\n\x0cneeds_action\x18\x06 \x01(\x08\x12\x1b\n\x13needs_action_reason\x18\x07 \x01(\t\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrate_limit\x18\n \x01(\x01\x12\x14\n\x0c\x65vent_filter\x18\x14 \x03(\t\x12:\n\x0b\x65vent_names\x18\x15 \x03(\x0b\x32%.tenaz.v1.Destination.EventNamesEntry\x1a\x31\n\x0f\x45ventNamesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\n\n\x08platform\"F\n\x18\x43reateDestinationRequest\x12*\n\x0b\x64\x65stination\x18\x01 \x01(\x0b\x32\x15.tenaz.v1.Destination\"G\n\x19\x43reateDestinationResponse\x12*\n\x0b\x64\x65stination\x18\x01 \x01(\x0b\x32\x15.tenaz.v1.Destination\"%\n\x15GetDestinationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"D\n\x16GetDestinationResponse\x12*\n\x0b\x64\x65stination\x18\x01 \x01(\x0b\x32\x15.tenaz.v1.Destination\"\x19\n\x17ListDestinationsRequest\"G\n\x18ListDestinationsResponse\x12+\n\x0c\x64\x65stinations\x18\x01 \x03(\x0b\x32\x15.tenaz.v1.Destination\"w\n\x18UpdateDestinationRequest\x12*\n\x0b\x64\x65stination\x18\x01 \x01(\x0b\x32\x15.tenaz.v1.Destination\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"G\n\x19UpdateDestinationResponse\x12*\n\x0b\x64\x65stination\x18\x01 \x01(\x0b\x32\x15.tenaz.v1.Destination\"(\n\x18\x44\x65leteDestinationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x1b\n\x19\x44\x65leteDestinationResponse2\xde\x03\n\x12\x44\x65stinationService\x12\\\n\x11\x43reateDestination\x12\".tenaz.v1.CreateDestinationRequest\x1a#.tenaz.v1.CreateDestinationResponse\x12S\n\x0eGetDestination\x12\x1f.tenaz.v1.GetDestinationRequest\x1a .tenaz.v1.GetDestinationResponse\x12Y\n\x10ListDestinations\x12!.tenaz.v1.ListDestinationsRequest\x1a\".tenaz.v1.ListDestinationsResponse\x12\\\n\x11UpdateDestination\x12\".tenaz.v1.UpdateDestinationRequest\x1a#.tenaz.v1.UpdateDestinationResponse\x12\\\n\x11\x44\x65leteDestination\x12\".tenaz.v1.DeleteDestinationRequest\x1a#.tenaz.v1.DeleteDestinationResponseB8Z6github.com/tenaz/tenaz/clients/go/gen/tenaz/v1;tenazv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,32 +35,62 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tenaz.v1.destinations_pb2',
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z6github.com/tenaz/tenaz/clients/go/gen/tenaz/v1;tenazv1'
+  _globals['_GOOGLEADSSETTINGS_CONVERSIONACTIONSENTRY']._loaded_options = None
+  _globals['_GOOGLEADSSETTINGS_CONVERSIONACTIONSENTRY']._serialized_options = b'8\001'
+  _globals['_LINKEDINSETTINGS_CONVERSIONRULESENTRY']._loaded_options = None
+  _globals['_LINKEDINSETTINGS_CONVERSIONRULESENTRY']._serialized_options = b'8\001'
+  _globals['_DESTINATION_EVENTNAMESENTRY']._loaded_options = None
+  _globals['_DESTINATION_EVENTNAMESENTRY']._serialized_options = b'8\001'
   _globals['_METASETTINGS']._serialized_start=141
   _globals['_METASETTINGS']._serialized_end=285
   _globals['_SANDBOXSETTINGS']._serialized_start=287
-  _globals['_SANDBOXSETTINGS']._serialized_end=336
-  _globals['_DESTINATION']._serialized_start=339
-  _globals['_DESTINATION']._serialized_end=699
-  _globals['_CREATEDESTINATIONREQUEST']._serialized_start=701
-  _globals['_CREATEDESTINATIONREQUEST']._serialized_end=771
-  _globals['_CREATEDESTINATIONRESPONSE']._serialized_start=773
-  _globals['_CREATEDESTINATIONRESPONSE']._serialized_end=844
-  _globals['_GETDESTINATIONREQUEST']._serialized_start=846
-  _globals['_GETDESTINATIONREQUEST']._serialized_end=883
-  _globals['_GETDESTINATIONRESPONSE']._serialized_start=885
-  _globals['_GETDESTINATIONRESPONSE']._serialized_end=953
-  _globals['_LISTDESTINATIONSREQUEST']._serialized_start=955
-  _globals['_LISTDESTINATIONSREQUEST']._serialized_end=980
-  _globals['_LISTDESTINATIONSRESPONSE']._serialized_start=982
-  _globals['_LISTDESTINATIONSRESPONSE']._serialized_end=1053
-  _globals['_UPDATEDESTINATIONREQUEST']._serialized_start=1055
-  _globals['_UPDATEDESTINATIONREQUEST']._serialized_end=1174
-  _globals['_UPDATEDESTINATIONRESPONSE']._serialized_start=1176
-  _globals['_UPDATEDESTINATIONRESPONSE']._serialized_end=1247
-  _globals['_DELETEDESTINATIONREQUEST']._serialized_start=1249
-  _globals['_DELETEDESTINATIONREQUEST']._serialized_end=1289
-  _globals['_DELETEDESTINATIONRESPONSE']._serialized_start=1291
-  _globals['_DELETEDESTINATIONRESPONSE']._serialized_end=1318
-  _globals['_DESTINATIONSERVICE']._serialized_start=1321
-  _globals['_DESTINATIONSERVICE']._serialized_end=1799
+  _globals['_SANDBOXSETTINGS']._serialized_end=354
+  _globals['_TIKTOKSETTINGS']._serialized_start=356
+  _globals['_TIKTOKSETTINGS']._serialized_end=483
+  _globals['_GOOGLEADSSETTINGS']._serialized_start=486
+  _globals['_GOOGLEADSSETTINGS']._serialized_end=950
+  _globals['_GOOGLEADSSETTINGS_CONVERSIONACTIONSENTRY']._serialized_start=894
+  _globals['_GOOGLEADSSETTINGS_CONVERSIONACTIONSENTRY']._serialized_end=950
+  _globals['_GA4SETTINGS']._serialized_start=952
+  _globals['_GA4SETTINGS']._serialized_end=1075
+  _globals['_PINTERESTSETTINGS']._serialized_start=1077
+  _globals['_PINTERESTSETTINGS']._serialized_end=1199
+  _globals['_SNAPCHATSETTINGS']._serialized_start=1201
+  _globals['_SNAPCHATSETTINGS']._serialized_end=1326
+  _globals['_REDDITSETTINGS']._serialized_start=1328
+  _globals['_REDDITSETTINGS']._serialized_end=1452
+  _globals['_LINKEDINSETTINGS']._serialized_start=1455
+  _globals['_LINKEDINSETTINGS']._serialized_end=1691
+  _globals['_LINKEDINSETTINGS_CONVERSIONRULESENTRY']._serialized_start=1637
+  _globals['_LINKEDINSETTINGS_CONVERSIONRULESENTRY']._serialized_end=1691
+  _globals['_KWAISETTINGS']._serialized_start=1693
+  _globals['_KWAISETTINGS']._serialized_end=1805
+  _globals['_WEBHOOKSETTINGS']._serialized_start=1807
+  _globals['_WEBHOOKSETTINGS']._serialized_end=1889
+  _globals['_DESTINATION']._serialized_start=1892
+  _globals['_DESTINATION']._serialized_end=2794
+  _globals['_DESTINATION_EVENTNAMESENTRY']._serialized_start=2733
+  _globals['_DESTINATION_EVENTNAMESENTRY']._serialized_end=2782
+  _globals['_CREATEDESTINATIONREQUEST']._serialized_start=2796
+  _globals['_CREATEDESTINATIONREQUEST']._serialized_end=2866
+  _globals['_CREATEDESTINATIONRESPONSE']._serialized_start=2868
+  _globals['_CREATEDESTINATIONRESPONSE']._serialized_end=2939
+  _globals['_GETDESTINATIONREQUEST']._serialized_start=2941
+  _globals['_GETDESTINATIONREQUEST']._serialized_end=2978
+  _globals['_GETDESTINATIONRESPONSE']._serialized_start=2980
+  _globals['_GETDESTINATIONRESPONSE']._serialized_end=3048
+  _globals['_LISTDESTINATIONSREQUEST']._serialized_start=3050
+  _globals['_LISTDESTINATIONSREQUEST']._serialized_end=3075
+  _globals['_LISTDESTINATIONSRESPONSE']._serialized_start=3077
+  _globals['_LISTDESTINATIONSRESPONSE']._serialized_end=3148
+  _globals['_UPDATEDESTINATIONREQUEST']._serialized_start=3150
+  _globals['_UPDATEDESTINATIONREQUEST']._serialized_end=3269
+  _globals['_UPDATEDESTINATIONRESPONSE']._serialized_start=3271
+  _globals['_UPDATEDESTINATIONRESPONSE']._serialized_end=3342
+  _globals['_DELETEDESTINATIONREQUEST']._serialized_start=3344
+  _globals['_DELETEDESTINATIONREQUEST']._serialized_end=3384
+  _globals['_DELETEDESTINATIONRESPONSE']._serialized_start=3386
+  _globals['_DELETEDESTINATIONRESPONSE']._serialized_end=3413
+  _globals['_DESTINATIONSERVICE']._serialized_start=3416
+  _globals['_DESTINATIONSERVICE']._serialized_end=3894
 # @@protoc_insertion_point(module_scope)

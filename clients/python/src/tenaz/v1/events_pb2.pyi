@@ -95,7 +95,7 @@ DESTINATION_HEALTH_NEEDS_ACTION: DestinationHealth
 DESTINATION_HEALTH_DISABLED: DestinationHealth
 
 class UserData(_message.Message):
-    __slots__ = ("email", "phone", "first_name", "last_name", "city", "state", "zip", "country", "external_id", "gender", "date_of_birth", "client_ip_address", "client_user_agent", "fbc", "fbp")
+    __slots__ = ("email", "phone", "first_name", "last_name", "city", "state", "zip", "country", "external_id", "gender", "date_of_birth", "client_ip_address", "client_user_agent", "fbc", "fbp", "ttclid", "ttp", "gclid", "gbraid", "wbraid", "epik", "sc_click_id", "sc_cookie1", "kwai_click_id", "ga_client_id", "li_fat_id", "rdt_click_id")
     EMAIL_FIELD_NUMBER: _ClassVar[int]
     PHONE_FIELD_NUMBER: _ClassVar[int]
     FIRST_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -111,6 +111,18 @@ class UserData(_message.Message):
     CLIENT_USER_AGENT_FIELD_NUMBER: _ClassVar[int]
     FBC_FIELD_NUMBER: _ClassVar[int]
     FBP_FIELD_NUMBER: _ClassVar[int]
+    TTCLID_FIELD_NUMBER: _ClassVar[int]
+    TTP_FIELD_NUMBER: _ClassVar[int]
+    GCLID_FIELD_NUMBER: _ClassVar[int]
+    GBRAID_FIELD_NUMBER: _ClassVar[int]
+    WBRAID_FIELD_NUMBER: _ClassVar[int]
+    EPIK_FIELD_NUMBER: _ClassVar[int]
+    SC_CLICK_ID_FIELD_NUMBER: _ClassVar[int]
+    SC_COOKIE1_FIELD_NUMBER: _ClassVar[int]
+    KWAI_CLICK_ID_FIELD_NUMBER: _ClassVar[int]
+    GA_CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    LI_FAT_ID_FIELD_NUMBER: _ClassVar[int]
+    RDT_CLICK_ID_FIELD_NUMBER: _ClassVar[int]
     email: str
     phone: str
     first_name: str
@@ -126,7 +138,19 @@ class UserData(_message.Message):
     client_user_agent: str
     fbc: str
     fbp: str
-    def __init__(self, email: _Optional[str] = ..., phone: _Optional[str] = ..., first_name: _Optional[str] = ..., last_name: _Optional[str] = ..., city: _Optional[str] = ..., state: _Optional[str] = ..., zip: _Optional[str] = ..., country: _Optional[str] = ..., external_id: _Optional[str] = ..., gender: _Optional[str] = ..., date_of_birth: _Optional[str] = ..., client_ip_address: _Optional[str] = ..., client_user_agent: _Optional[str] = ..., fbc: _Optional[str] = ..., fbp: _Optional[str] = ...) -> None: ...
+    ttclid: str
+    ttp: str
+    gclid: str
+    gbraid: str
+    wbraid: str
+    epik: str
+    sc_click_id: str
+    sc_cookie1: str
+    kwai_click_id: str
+    ga_client_id: str
+    li_fat_id: str
+    rdt_click_id: str
+    def __init__(self, email: _Optional[str] = ..., phone: _Optional[str] = ..., first_name: _Optional[str] = ..., last_name: _Optional[str] = ..., city: _Optional[str] = ..., state: _Optional[str] = ..., zip: _Optional[str] = ..., country: _Optional[str] = ..., external_id: _Optional[str] = ..., gender: _Optional[str] = ..., date_of_birth: _Optional[str] = ..., client_ip_address: _Optional[str] = ..., client_user_agent: _Optional[str] = ..., fbc: _Optional[str] = ..., fbp: _Optional[str] = ..., ttclid: _Optional[str] = ..., ttp: _Optional[str] = ..., gclid: _Optional[str] = ..., gbraid: _Optional[str] = ..., wbraid: _Optional[str] = ..., epik: _Optional[str] = ..., sc_click_id: _Optional[str] = ..., sc_cookie1: _Optional[str] = ..., kwai_click_id: _Optional[str] = ..., ga_client_id: _Optional[str] = ..., li_fat_id: _Optional[str] = ..., rdt_click_id: _Optional[str] = ...) -> None: ...
 
 class Content(_message.Message):
     __slots__ = ("id", "quantity", "item_price")

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tenaz/v1/destinations.proto.
  */
 export const file_tenaz_v1_destinations: GenFile = /*@__PURE__*/
-  fileDesc("Cht0ZW5hei92MS9kZXN0aW5hdGlvbnMucHJvdG8SCHRlbmF6LnYxIpABCgxNZXRhU2V0dGluZ3MSEAoIcGl4ZWxfaWQYASABKAkSFAoMYWNjZXNzX3Rva2VuGAIgASgJEhgKEGFjY2Vzc190b2tlbl9zZXQYAyABKAgSFwoPdGVzdF9ldmVudF9jb2RlGAQgASgJEhMKC2FwaV92ZXJzaW9uGAUgASgJEhAKCGJhc2VfdXJsGAYgASgJIjEKD1NhbmRib3hTZXR0aW5ncxIeChZ0cmFuc2llbnRfZmFpbHVyZV9yYXRlGAEgASgBIugCCgtEZXN0aW5hdGlvbhIMCgRuYW1lGAEgASgJEg8KB2VuYWJsZWQYAiABKAgSJgoEbWV0YRgDIAEoCzIWLnRlbmF6LnYxLk1ldGFTZXR0aW5nc0gAEiwKB3NhbmRib3gYBCABKAsyGS50ZW5hei52MS5TYW5kYm94U2V0dGluZ3NIABIxCg5yZXRyeV9pbnRlcnZhbBgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIUCgxuZWVkc19hY3Rpb24YBiABKAgSGwoTbmVlZHNfYWN0aW9uX3JlYXNvbhgHIAEoCRIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpyYXRlX2xpbWl0GAogASgBQgoKCHBsYXRmb3JtIkYKGENyZWF0ZURlc3RpbmF0aW9uUmVxdWVzdBIqCgtkZXN0aW5hdGlvbhgBIAEoCzIVLnRlbmF6LnYxLkRlc3RpbmF0aW9uIkcKGUNyZWF0ZURlc3RpbmF0aW9uUmVzcG9uc2USKgoLZGVzdGluYXRpb24YASABKAsyFS50ZW5hei52MS5EZXN0aW5hdGlvbiIlChVHZXREZXN0aW5hdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCSJEChZHZXREZXN0aW5hdGlvblJlc3BvbnNlEioKC2Rlc3RpbmF0aW9uGAEgASgLMhUudGVuYXoudjEuRGVzdGluYXRpb24iGQoXTGlzdERlc3RpbmF0aW9uc1JlcXVlc3QiRwoYTGlzdERlc3RpbmF0aW9uc1Jlc3BvbnNlEisKDGRlc3RpbmF0aW9ucxgBIAMoCzIVLnRlbmF6LnYxLkRlc3RpbmF0aW9uIncKGFVwZGF0ZURlc3RpbmF0aW9uUmVxdWVzdBIqCgtkZXN0aW5hdGlvbhgBIAEoCzIVLnRlbmF6LnYxLkRlc3RpbmF0aW9uEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJHChlVcGRhdGVEZXN0aW5hdGlvblJlc3BvbnNlEioKC2Rlc3RpbmF0aW9uGAEgASgLMhUudGVuYXoudjEuRGVzdGluYXRpb24iKAoYRGVsZXRlRGVzdGluYXRpb25SZXF1ZXN0EgwKBG5hbWUYASABKAkiGwoZRGVsZXRlRGVzdGluYXRpb25SZXNwb25zZTLeAwoSRGVzdGluYXRpb25TZXJ2aWNlElwKEUNyZWF0ZURlc3RpbmF0aW9uEiIudGVuYXoudjEuQ3JlYXRlRGVzdGluYXRpb25SZXF1ZXN0GiMudGVuYXoudjEuQ3JlYXRlRGVzdGluYXRpb25SZXNwb25zZRJTCg5HZXREZXN0aW5hdGlvbhIfLnRlbmF6LnYxLkdldERlc3RpbmF0aW9uUmVxdWVzdBogLnRlbmF6LnYxLkdldERlc3RpbmF0aW9uUmVzcG9uc2USWQoQTGlzdERlc3RpbmF0aW9ucxIhLnRlbmF6LnYxLkxpc3REZXN0aW5hdGlvbnNSZXF1ZXN0GiIudGVuYXoudjEuTGlzdERlc3RpbmF0aW9uc1Jlc3BvbnNlElwKEVVwZGF0ZURlc3RpbmF0aW9uEiIudGVuYXoudjEuVXBkYXRlRGVzdGluYXRpb25SZXF1ZXN0GiMudGVuYXoudjEuVXBkYXRlRGVzdGluYXRpb25SZXNwb25zZRJcChFEZWxldGVEZXN0aW5hdGlvbhIiLnRlbmF6LnYxLkRlbGV0ZURlc3RpbmF0aW9uUmVxdWVzdBojLnRlbmF6LnYxLkRlbGV0ZURlc3RpbmF0aW9uUmVzcG9uc2VCOFo2Z2l0aHViLmNvbS90ZW5hei90ZW5hei9jbGllbnRzL2dvL2dlbi90ZW5hei92MTt0ZW5henYxYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
+  fileDesc("Cht0ZW5hei92MS9kZXN0aW5hdGlvbnMucHJvdG8SCHRlbmF6LnYxIpABCgxNZXRhU2V0dGluZ3MSEAoIcGl4ZWxfaWQYASABKAkSFAoMYWNjZXNzX3Rva2VuGAIgASgJEhgKEGFjY2Vzc190b2tlbl9zZXQYAyABKAgSFwoPdGVzdF9ldmVudF9jb2RlGAQgASgJEhMKC2FwaV92ZXJzaW9uGAUgASgJEhAKCGJhc2VfdXJsGAYgASgJIkMKD1NhbmRib3hTZXR0aW5ncxIeChZ0cmFuc2llbnRfZmFpbHVyZV9yYXRlGAEgASgBEhAKCHBsYXRmb3JtGAIgASgJIn8KDlRpa1Rva1NldHRpbmdzEhIKCnBpeGVsX2NvZGUYASABKAkSFAoMYWNjZXNzX3Rva2VuGAIgASgJEhgKEGFjY2Vzc190b2tlbl9zZXQYAyABKAgSFwoPdGVzdF9ldmVudF9jb2RlGAQgASgJEhAKCGJhc2VfdXJsGAUgASgJItADChFHb29nbGVBZHNTZXR0aW5ncxITCgtjdXN0b21lcl9pZBgBIAEoCRIZChFsb2dpbl9jdXN0b21lcl9pZBgCIAEoCRIXCg9kZXZlbG9wZXJfdG9rZW4YAyABKAkSGwoTZGV2ZWxvcGVyX3Rva2VuX3NldBgEIAEoCBIRCgljbGllbnRfaWQYBSABKAkSFQoNY2xpZW50X3NlY3JldBgGIAEoCRIZChFjbGllbnRfc2VjcmV0X3NldBgHIAEoCBIVCg1yZWZyZXNoX3Rva2VuGAggASgJEhkKEXJlZnJlc2hfdG9rZW5fc2V0GAkgASgIEk4KEmNvbnZlcnNpb25fYWN0aW9ucxgKIAMoCzIyLnRlbmF6LnYxLkdvb2dsZUFkc1NldHRpbmdzLkNvbnZlcnNpb25BY3Rpb25zRW50cnkSFQoNbG9va2JhY2tfZGF5cxgLIAEoBRITCgthcGlfdmVyc2lvbhgMIAEoCRIQCghiYXNlX3VybBgNIAEoCRIWCg50b2tlbl9iYXNlX3VybBgOIAEoCRo4ChZDb252ZXJzaW9uQWN0aW9uc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiewoLR2E0U2V0dGluZ3MSFgoObWVhc3VyZW1lbnRfaWQYASABKAkSEgoKYXBpX3NlY3JldBgCIAEoCRIWCg5hcGlfc2VjcmV0X3NldBgDIAEoCBIQCghiYXNlX3VybBgEIAEoCRIWCg52YWxpZGF0ZV9maXJzdBgFIAEoCCJ6ChFQaW50ZXJlc3RTZXR0aW5ncxIVCg1hZF9hY2NvdW50X2lkGAEgASgJEhQKDGFjY2Vzc190b2tlbhgCIAEoCRIYChBhY2Nlc3NfdG9rZW5fc2V0GAMgASgIEgwKBHRlc3QYBCABKAgSEAoIYmFzZV91cmwYBSABKAkifQoQU25hcGNoYXRTZXR0aW5ncxIQCghwaXhlbF9pZBgBIAEoCRIUCgxhY2Nlc3NfdG9rZW4YAiABKAkSGAoQYWNjZXNzX3Rva2VuX3NldBgDIAEoCBIVCg12YWxpZGF0ZV9vbmx5GAQgASgIEhAKCGJhc2VfdXJsGAUgASgJInwKDlJlZGRpdFNldHRpbmdzEhUKDWFkX2FjY291bnRfaWQYASABKAkSFAoMYWNjZXNzX3Rva2VuGAIgASgJEhgKEGFjY2Vzc190b2tlbl9zZXQYAyABKAgSEQoJdGVzdF9tb2RlGAQgASgIEhAKCGJhc2VfdXJsGAUgASgJIuwBChBMaW5rZWRJblNldHRpbmdzEhQKDGFjY2Vzc190b2tlbhgBIAEoCRIYChBhY2Nlc3NfdG9rZW5fc2V0GAIgASgIEkkKEGNvbnZlcnNpb25fcnVsZXMYAyADKAsyLy50ZW5hei52MS5MaW5rZWRJblNldHRpbmdzLkNvbnZlcnNpb25SdWxlc0VudHJ5EhMKC2FwaV92ZXJzaW9uGAQgASgJEhAKCGJhc2VfdXJsGAUgASgJGjYKFENvbnZlcnNpb25SdWxlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEicAoMS3dhaVNldHRpbmdzEhAKCHBpeGVsX2lkGAEgASgJEhQKDGFjY2Vzc190b2tlbhgCIAEoCRIYChBhY2Nlc3NfdG9rZW5fc2V0GAMgASgIEgwKBHRlc3QYBCABKAgSEAoIYmFzZV91cmwYBSABKAkiUgoPV2ViaG9va1NldHRpbmdzEgsKA3VybBgBIAEoCRIWCg5zaWduaW5nX3NlY3JldBgCIAEoCRIaChJzaWduaW5nX3NlY3JldF9zZXQYAyABKAgihgcKC0Rlc3RpbmF0aW9uEgwKBG5hbWUYASABKAkSDwoHZW5hYmxlZBgCIAEoCBImCgRtZXRhGAMgASgLMhYudGVuYXoudjEuTWV0YVNldHRpbmdzSAASLAoHc2FuZGJveBgEIAEoCzIZLnRlbmF6LnYxLlNhbmRib3hTZXR0aW5nc0gAEioKBnRpa3RvaxgLIAEoCzIYLnRlbmF6LnYxLlRpa1Rva1NldHRpbmdzSAASMQoKZ29vZ2xlX2FkcxgMIAEoCzIbLnRlbmF6LnYxLkdvb2dsZUFkc1NldHRpbmdzSAASJAoDZ2E0GA0gASgLMhUudGVuYXoudjEuR2E0U2V0dGluZ3NIABIwCglwaW50ZXJlc3QYDiABKAsyGy50ZW5hei52MS5QaW50ZXJlc3RTZXR0aW5nc0gAEi4KCHNuYXBjaGF0GA8gASgLMhoudGVuYXoudjEuU25hcGNoYXRTZXR0aW5nc0gAEioKBnJlZGRpdBgQIAEoCzIYLnRlbmF6LnYxLlJlZGRpdFNldHRpbmdzSAASLgoIbGlua2VkaW4YESABKAsyGi50ZW5hei52MS5MaW5rZWRJblNldHRpbmdzSAASJgoEa3dhaRgSIAEoCzIWLnRlbmF6LnYxLkt3YWlTZXR0aW5nc0gAEiwKB3dlYmhvb2sYEyABKAsyGS50ZW5hei52MS5XZWJob29rU2V0dGluZ3NIABIxCg5yZXRyeV9pbnRlcnZhbBgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIUCgxuZWVkc19hY3Rpb24YBiABKAgSGwoTbmVlZHNfYWN0aW9uX3JlYXNvbhgHIAEoCRIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpyYXRlX2xpbWl0GAogASgBEhQKDGV2ZW50X2ZpbHRlchgUIAMoCRI6CgtldmVudF9uYW1lcxgVIAMoCzIlLnRlbmF6LnYxLkRlc3RpbmF0aW9uLkV2ZW50TmFtZXNFbnRyeRoxCg9FdmVudE5hbWVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIKCghwbGF0Zm9ybSJGChhDcmVhdGVEZXN0aW5hdGlvblJlcXVlc3QSKgoLZGVzdGluYXRpb24YASABKAsyFS50ZW5hei52MS5EZXN0aW5hdGlvbiJHChlDcmVhdGVEZXN0aW5hdGlvblJlc3BvbnNlEioKC2Rlc3RpbmF0aW9uGAEgASgLMhUudGVuYXoudjEuRGVzdGluYXRpb24iJQoVR2V0RGVzdGluYXRpb25SZXF1ZXN0EgwKBG5hbWUYASABKAkiRAoWR2V0RGVzdGluYXRpb25SZXNwb25zZRIqCgtkZXN0aW5hdGlvbhgBIAEoCzIVLnRlbmF6LnYxLkRlc3RpbmF0aW9uIhkKF0xpc3REZXN0aW5hdGlvbnNSZXF1ZXN0IkcKGExpc3REZXN0aW5hdGlvbnNSZXNwb25zZRIrCgxkZXN0aW5hdGlvbnMYASADKAsyFS50ZW5hei52MS5EZXN0aW5hdGlvbiJ3ChhVcGRhdGVEZXN0aW5hdGlvblJlcXVlc3QSKgoLZGVzdGluYXRpb24YASABKAsyFS50ZW5hei52MS5EZXN0aW5hdGlvbhIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siRwoZVXBkYXRlRGVzdGluYXRpb25SZXNwb25zZRIqCgtkZXN0aW5hdGlvbhgBIAEoCzIVLnRlbmF6LnYxLkRlc3RpbmF0aW9uIigKGERlbGV0ZURlc3RpbmF0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJIhsKGURlbGV0ZURlc3RpbmF0aW9uUmVzcG9uc2Uy3gMKEkRlc3RpbmF0aW9uU2VydmljZRJcChFDcmVhdGVEZXN0aW5hdGlvbhIiLnRlbmF6LnYxLkNyZWF0ZURlc3RpbmF0aW9uUmVxdWVzdBojLnRlbmF6LnYxLkNyZWF0ZURlc3RpbmF0aW9uUmVzcG9uc2USUwoOR2V0RGVzdGluYXRpb24SHy50ZW5hei52MS5HZXREZXN0aW5hdGlvblJlcXVlc3QaIC50ZW5hei52MS5HZXREZXN0aW5hdGlvblJlc3BvbnNlElkKEExpc3REZXN0aW5hdGlvbnMSIS50ZW5hei52MS5MaXN0RGVzdGluYXRpb25zUmVxdWVzdBoiLnRlbmF6LnYxLkxpc3REZXN0aW5hdGlvbnNSZXNwb25zZRJcChFVcGRhdGVEZXN0aW5hdGlvbhIiLnRlbmF6LnYxLlVwZGF0ZURlc3RpbmF0aW9uUmVxdWVzdBojLnRlbmF6LnYxLlVwZGF0ZURlc3RpbmF0aW9uUmVzcG9uc2USXAoRRGVsZXRlRGVzdGluYXRpb24SIi50ZW5hei52MS5EZWxldGVEZXN0aW5hdGlvblJlcXVlc3QaIy50ZW5hei52MS5EZWxldGVEZXN0aW5hdGlvblJlc3BvbnNlQjhaNmdpdGh1Yi5jb20vdGVuYXovdGVuYXovY2xpZW50cy9nby9nZW4vdGVuYXovdjE7dGVuYXp2MWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * MetaSettings connect a destination to the Meta Conversions API.
@@ -79,8 +79,9 @@ export const MetaSettingsSchema: GenMessage<MetaSettings> = /*@__PURE__*/
 
 /**
  * SandboxSettings configure the built-in fake ad platform, which behaves like
- * Meta: it accepts valid events, rejects invalid data, and fails transiently at
- * the configured rate. Nothing leaves the machine.
+ * the platform it stands for (Meta unless `platform` says otherwise): it
+ * accepts valid events, rejects invalid data, and fails transiently at the
+ * configured rate. Nothing leaves the machine.
  *
  * @generated from message tenaz.v1.SandboxSettings
  */
@@ -91,6 +92,15 @@ export type SandboxSettings = Message<"tenaz.v1.SandboxSettings"> & {
    * @generated from field: double transient_failure_rate = 1;
    */
   transientFailureRate: number;
+
+  /**
+   * The platform the sandbox behaves as: "meta" (default), "tiktok",
+   * "google_ads", "ga4", "pinterest", "snapchat", "reddit", "linkedin", "kwai"
+   * or "webhook". Cannot be changed.
+   *
+   * @generated from field: string platform = 2;
+   */
+  platform: string;
 };
 
 /**
@@ -99,6 +109,512 @@ export type SandboxSettings = Message<"tenaz.v1.SandboxSettings"> & {
  */
 export const SandboxSettingsSchema: GenMessage<SandboxSettings> = /*@__PURE__*/
   messageDesc(file_tenaz_v1_destinations, 1);
+
+/**
+ * TikTokSettings connect a destination to the TikTok Events API 2.0.
+ *
+ * @generated from message tenaz.v1.TikTokSettings
+ */
+export type TikTokSettings = Message<"tenaz.v1.TikTokSettings"> & {
+  /**
+   * The pixel code from TikTok Events Manager. Required.
+   *
+   * @generated from field: string pixel_code = 1;
+   */
+  pixelCode: string;
+
+  /**
+   * The Events API access token. Write-only: required on create, never returned.
+   *
+   * @generated from field: string access_token = 2;
+   */
+  accessToken: string;
+
+  /**
+   * Output only: true when an access token is stored.
+   *
+   * @generated from field: bool access_token_set = 3;
+   */
+  accessTokenSet: boolean;
+
+  /**
+   * Test code from Events Manager (Test Events); empty in production.
+   *
+   * @generated from field: string test_event_code = 4;
+   */
+  testEventCode: string;
+
+  /**
+   * Base URL of the Business API. Default "https://business-api.tiktok.com";
+   * others must be allowed in TENAZ_ALLOWED_PLATFORM_URLS. Changing it, or
+   * pixel_code, needs access_token in the same update.
+   *
+   * @generated from field: string base_url = 5;
+   */
+  baseUrl: string;
+};
+
+/**
+ * Describes the message tenaz.v1.TikTokSettings.
+ * Use `create(TikTokSettingsSchema)` to create a new message.
+ */
+export const TikTokSettingsSchema: GenMessage<TikTokSettings> = /*@__PURE__*/
+  messageDesc(file_tenaz_v1_destinations, 2);
+
+/**
+ * GoogleAdsSettings connect a destination to Google Ads click conversions
+ * (ConversionUploadService.UploadClickConversions, partial failure on).
+ *
+ * @generated from message tenaz.v1.GoogleAdsSettings
+ */
+export type GoogleAdsSettings = Message<"tenaz.v1.GoogleAdsSettings"> & {
+  /**
+   * The Google Ads customer id the conversions belong to (digits). Required.
+   *
+   * @generated from field: string customer_id = 1;
+   */
+  customerId: string;
+
+  /**
+   * The manager account id, when the credentials act through one (digits).
+   *
+   * @generated from field: string login_customer_id = 2;
+   */
+  loginCustomerId: string;
+
+  /**
+   * The Google Ads API developer token. Write-only, required on create.
+   *
+   * @generated from field: string developer_token = 3;
+   */
+  developerToken: string;
+
+  /**
+   * Output only: true when a developer token is stored.
+   *
+   * @generated from field: bool developer_token_set = 4;
+   */
+  developerTokenSet: boolean;
+
+  /**
+   * The OAuth2 client id. Required.
+   *
+   * @generated from field: string client_id = 5;
+   */
+  clientId: string;
+
+  /**
+   * The OAuth2 client secret. Write-only, required on create.
+   *
+   * @generated from field: string client_secret = 6;
+   */
+  clientSecret: string;
+
+  /**
+   * Output only: true when a client secret is stored.
+   *
+   * @generated from field: bool client_secret_set = 7;
+   */
+  clientSecretSet: boolean;
+
+  /**
+   * The OAuth2 refresh token. Write-only, required on create.
+   *
+   * @generated from field: string refresh_token = 8;
+   */
+  refreshToken: string;
+
+  /**
+   * Output only: true when a refresh token is stored.
+   *
+   * @generated from field: bool refresh_token_set = 9;
+   */
+  refreshTokenSet: boolean;
+
+  /**
+   * The conversion action id for each event name, e.g. {"Purchase": "123"}.
+   * Events with no action are not sent to this destination. Required.
+   *
+   * @generated from field: map<string, string> conversion_actions = 10;
+   */
+  conversionActions: { [key: string]: string };
+
+  /**
+   * The conversion actions' click-through lookback window in days (1 to 90):
+   * an event older than that can no longer be taken. Default 90.
+   *
+   * @generated from field: int32 lookback_days = 11;
+   */
+  lookbackDays: number;
+
+  /**
+   * Google Ads API version, e.g. "v21". Default: Tenaz's current default.
+   *
+   * @generated from field: string api_version = 12;
+   */
+  apiVersion: string;
+
+  /**
+   * Base URL of the Google Ads API. Default "https://googleads.googleapis.com".
+   *
+   * @generated from field: string base_url = 13;
+   */
+  baseUrl: string;
+
+  /**
+   * Base URL of Google's OAuth2 token endpoint. Default
+   * "https://oauth2.googleapis.com".
+   *
+   * @generated from field: string token_base_url = 14;
+   */
+  tokenBaseUrl: string;
+};
+
+/**
+ * Describes the message tenaz.v1.GoogleAdsSettings.
+ * Use `create(GoogleAdsSettingsSchema)` to create a new message.
+ */
+export const GoogleAdsSettingsSchema: GenMessage<GoogleAdsSettings> = /*@__PURE__*/
+  messageDesc(file_tenaz_v1_destinations, 3);
+
+/**
+ * Ga4Settings connect a destination to the GA4 Measurement Protocol.
+ *
+ * @generated from message tenaz.v1.Ga4Settings
+ */
+export type Ga4Settings = Message<"tenaz.v1.Ga4Settings"> & {
+  /**
+   * The web data stream's measurement id, e.g. "G-ABC123". Required.
+   *
+   * @generated from field: string measurement_id = 1;
+   */
+  measurementId: string;
+
+  /**
+   * The Measurement Protocol API secret. Write-only, required on create.
+   *
+   * @generated from field: string api_secret = 2;
+   */
+  apiSecret: string;
+
+  /**
+   * Output only: true when an API secret is stored.
+   *
+   * @generated from field: bool api_secret_set = 3;
+   */
+  apiSecretSet: boolean;
+
+  /**
+   * Base URL. Default "https://www.google-analytics.com"
+   * ("https://region1.google-analytics.com" collects in the EU).
+   *
+   * @generated from field: string base_url = 4;
+   */
+  baseUrl: string;
+
+  /**
+   * Check each batch with the validation (debug) endpoint before sending it:
+   * the collect endpoint accepts anything, so only this finds invalid events.
+   *
+   * @generated from field: bool validate_first = 5;
+   */
+  validateFirst: boolean;
+};
+
+/**
+ * Describes the message tenaz.v1.Ga4Settings.
+ * Use `create(Ga4SettingsSchema)` to create a new message.
+ */
+export const Ga4SettingsSchema: GenMessage<Ga4Settings> = /*@__PURE__*/
+  messageDesc(file_tenaz_v1_destinations, 4);
+
+/**
+ * PinterestSettings connect a destination to the Pinterest Conversions API v5.
+ *
+ * @generated from message tenaz.v1.PinterestSettings
+ */
+export type PinterestSettings = Message<"tenaz.v1.PinterestSettings"> & {
+  /**
+   * The ad account id (digits). Required.
+   *
+   * @generated from field: string ad_account_id = 1;
+   */
+  adAccountId: string;
+
+  /**
+   * The conversion access token. Write-only, required on create.
+   *
+   * @generated from field: string access_token = 2;
+   */
+  accessToken: string;
+
+  /**
+   * Output only: true when an access token is stored.
+   *
+   * @generated from field: bool access_token_set = 3;
+   */
+  accessTokenSet: boolean;
+
+  /**
+   * Send with ?test=true: Pinterest answers as usual but records nothing.
+   *
+   * @generated from field: bool test = 4;
+   */
+  test: boolean;
+
+  /**
+   * Base URL. Default "https://api.pinterest.com".
+   *
+   * @generated from field: string base_url = 5;
+   */
+  baseUrl: string;
+};
+
+/**
+ * Describes the message tenaz.v1.PinterestSettings.
+ * Use `create(PinterestSettingsSchema)` to create a new message.
+ */
+export const PinterestSettingsSchema: GenMessage<PinterestSettings> = /*@__PURE__*/
+  messageDesc(file_tenaz_v1_destinations, 5);
+
+/**
+ * SnapchatSettings connect a destination to the Snapchat Conversions API v3.
+ *
+ * @generated from message tenaz.v1.SnapchatSettings
+ */
+export type SnapchatSettings = Message<"tenaz.v1.SnapchatSettings"> & {
+  /**
+   * The Snap pixel id. Required.
+   *
+   * @generated from field: string pixel_id = 1;
+   */
+  pixelId: string;
+
+  /**
+   * The Conversions API token. Write-only, required on create.
+   *
+   * @generated from field: string access_token = 2;
+   */
+  accessToken: string;
+
+  /**
+   * Output only: true when an access token is stored.
+   *
+   * @generated from field: bool access_token_set = 3;
+   */
+  accessTokenSet: boolean;
+
+  /**
+   * Send to the validation endpoint: Snapchat checks the events, records none.
+   *
+   * @generated from field: bool validate_only = 4;
+   */
+  validateOnly: boolean;
+
+  /**
+   * Base URL. Default "https://tr.snapchat.com".
+   *
+   * @generated from field: string base_url = 5;
+   */
+  baseUrl: string;
+};
+
+/**
+ * Describes the message tenaz.v1.SnapchatSettings.
+ * Use `create(SnapchatSettingsSchema)` to create a new message.
+ */
+export const SnapchatSettingsSchema: GenMessage<SnapchatSettings> = /*@__PURE__*/
+  messageDesc(file_tenaz_v1_destinations, 6);
+
+/**
+ * RedditSettings connect a destination to the Reddit Conversions API (v2.0).
+ *
+ * @generated from message tenaz.v1.RedditSettings
+ */
+export type RedditSettings = Message<"tenaz.v1.RedditSettings"> & {
+  /**
+   * The ad account id, e.g. "t2_abc123". Required.
+   *
+   * @generated from field: string ad_account_id = 1;
+   */
+  adAccountId: string;
+
+  /**
+   * The conversion access token. Write-only, required on create.
+   *
+   * @generated from field: string access_token = 2;
+   */
+  accessToken: string;
+
+  /**
+   * Output only: true when an access token is stored.
+   *
+   * @generated from field: bool access_token_set = 3;
+   */
+  accessTokenSet: boolean;
+
+  /**
+   * Send with test_mode: Reddit checks the events, records none.
+   *
+   * @generated from field: bool test_mode = 4;
+   */
+  testMode: boolean;
+
+  /**
+   * Base URL. Default "https://ads-api.reddit.com".
+   *
+   * @generated from field: string base_url = 5;
+   */
+  baseUrl: string;
+};
+
+/**
+ * Describes the message tenaz.v1.RedditSettings.
+ * Use `create(RedditSettingsSchema)` to create a new message.
+ */
+export const RedditSettingsSchema: GenMessage<RedditSettings> = /*@__PURE__*/
+  messageDesc(file_tenaz_v1_destinations, 7);
+
+/**
+ * LinkedInSettings connect a destination to the LinkedIn Conversions API.
+ *
+ * @generated from message tenaz.v1.LinkedInSettings
+ */
+export type LinkedInSettings = Message<"tenaz.v1.LinkedInSettings"> & {
+  /**
+   * The OAuth access token (scope rw_conversions). Write-only, required on create.
+   *
+   * @generated from field: string access_token = 1;
+   */
+  accessToken: string;
+
+  /**
+   * Output only: true when an access token is stored.
+   *
+   * @generated from field: bool access_token_set = 2;
+   */
+  accessTokenSet: boolean;
+
+  /**
+   * The conversion rule id for each event name, e.g. {"Purchase": "104012"}.
+   * Events with no rule are not sent to this destination. Required.
+   *
+   * @generated from field: map<string, string> conversion_rules = 3;
+   */
+  conversionRules: { [key: string]: string };
+
+  /**
+   * The LinkedIn-Version header, e.g. "202603". Default: Tenaz's current default.
+   *
+   * @generated from field: string api_version = 4;
+   */
+  apiVersion: string;
+
+  /**
+   * Base URL. Default "https://api.linkedin.com".
+   *
+   * @generated from field: string base_url = 5;
+   */
+  baseUrl: string;
+};
+
+/**
+ * Describes the message tenaz.v1.LinkedInSettings.
+ * Use `create(LinkedInSettingsSchema)` to create a new message.
+ */
+export const LinkedInSettingsSchema: GenMessage<LinkedInSettings> = /*@__PURE__*/
+  messageDesc(file_tenaz_v1_destinations, 8);
+
+/**
+ * KwaiSettings connect a destination to the Kwai for Business event API. Kwai
+ * publishes no documentation: Tenaz follows community integrations, and
+ * classifies answers conservatively.
+ *
+ * @generated from message tenaz.v1.KwaiSettings
+ */
+export type KwaiSettings = Message<"tenaz.v1.KwaiSettings"> & {
+  /**
+   * The Kwai pixel id. Required.
+   *
+   * @generated from field: string pixel_id = 1;
+   */
+  pixelId: string;
+
+  /**
+   * The access token. Write-only, required on create.
+   *
+   * @generated from field: string access_token = 2;
+   */
+  accessToken: string;
+
+  /**
+   * Output only: true when an access token is stored.
+   *
+   * @generated from field: bool access_token_set = 3;
+   */
+  accessTokenSet: boolean;
+
+  /**
+   * Mark events as tests (testFlag).
+   *
+   * @generated from field: bool test = 4;
+   */
+  test: boolean;
+
+  /**
+   * Base URL. Default "https://www.adsnebula.com".
+   *
+   * @generated from field: string base_url = 5;
+   */
+  baseUrl: string;
+};
+
+/**
+ * Describes the message tenaz.v1.KwaiSettings.
+ * Use `create(KwaiSettingsSchema)` to create a new message.
+ */
+export const KwaiSettingsSchema: GenMessage<KwaiSettings> = /*@__PURE__*/
+  messageDesc(file_tenaz_v1_destinations, 9);
+
+/**
+ * WebhookSettings deliver Tenaz's own event JSON to a URL of yours, signed as
+ * the Standard Webhooks specification says (webhook-id, webhook-timestamp,
+ * webhook-signature: HMAC-SHA256 with the destination's secret).
+ *
+ * @generated from message tenaz.v1.WebhookSettings
+ */
+export type WebhookSettings = Message<"tenaz.v1.WebhookSettings"> & {
+  /**
+   * The https URL events are POSTed to. An internal address (loopback,
+   * private, link-local) needs the operator's TENAZ_ALLOWED_PLATFORM_URLS.
+   * Changing it needs signing_secret in the same update.
+   *
+   * @generated from field: string url = 1;
+   */
+  url: string;
+
+  /**
+   * The signing secret, "whsec_" and base64 (24 to 64 bytes). Write-only,
+   * required on create.
+   *
+   * @generated from field: string signing_secret = 2;
+   */
+  signingSecret: string;
+
+  /**
+   * Output only: true when a signing secret is stored.
+   *
+   * @generated from field: bool signing_secret_set = 3;
+   */
+  signingSecretSet: boolean;
+};
+
+/**
+ * Describes the message tenaz.v1.WebhookSettings.
+ * Use `create(WebhookSettingsSchema)` to create a new message.
+ */
+export const WebhookSettingsSchema: GenMessage<WebhookSettings> = /*@__PURE__*/
+  messageDesc(file_tenaz_v1_destinations, 10);
 
 /**
  * Destination is one configured connection to one platform account.
@@ -143,6 +659,78 @@ export type Destination = Message<"tenaz.v1.Destination"> & {
      */
     value: SandboxSettings;
     case: "sandbox";
+  } | {
+    /**
+     * TikTok Events API 2.0.
+     *
+     * @generated from field: tenaz.v1.TikTokSettings tiktok = 11;
+     */
+    value: TikTokSettings;
+    case: "tiktok";
+  } | {
+    /**
+     * Google Ads click conversions.
+     *
+     * @generated from field: tenaz.v1.GoogleAdsSettings google_ads = 12;
+     */
+    value: GoogleAdsSettings;
+    case: "googleAds";
+  } | {
+    /**
+     * GA4 Measurement Protocol.
+     *
+     * @generated from field: tenaz.v1.Ga4Settings ga4 = 13;
+     */
+    value: Ga4Settings;
+    case: "ga4";
+  } | {
+    /**
+     * Pinterest Conversions API.
+     *
+     * @generated from field: tenaz.v1.PinterestSettings pinterest = 14;
+     */
+    value: PinterestSettings;
+    case: "pinterest";
+  } | {
+    /**
+     * Snapchat Conversions API.
+     *
+     * @generated from field: tenaz.v1.SnapchatSettings snapchat = 15;
+     */
+    value: SnapchatSettings;
+    case: "snapchat";
+  } | {
+    /**
+     * Reddit Conversions API.
+     *
+     * @generated from field: tenaz.v1.RedditSettings reddit = 16;
+     */
+    value: RedditSettings;
+    case: "reddit";
+  } | {
+    /**
+     * LinkedIn Conversions API.
+     *
+     * @generated from field: tenaz.v1.LinkedInSettings linkedin = 17;
+     */
+    value: LinkedInSettings;
+    case: "linkedin";
+  } | {
+    /**
+     * Kwai for Business (unverified: no official documentation).
+     *
+     * @generated from field: tenaz.v1.KwaiSettings kwai = 18;
+     */
+    value: KwaiSettings;
+    case: "kwai";
+  } | {
+    /**
+     * A signed webhook to a URL of yours.
+     *
+     * @generated from field: tenaz.v1.WebhookSettings webhook = 19;
+     */
+    value: WebhookSettings;
+    case: "webhook";
   } | { case: undefined; value?: undefined };
 
   /**
@@ -191,6 +779,24 @@ export type Destination = Message<"tenaz.v1.Destination"> & {
    * @generated from field: double rate_limit = 10;
    */
   rateLimit: number;
+
+  /**
+   * Which events go to it, by event_name; empty: every event (that the
+   * platform can take). An event that names this destination explicitly but
+   * is not in the list is refused.
+   *
+   * @generated from field: repeated string event_filter = 20;
+   */
+  eventFilter: string[];
+
+  /**
+   * The platform's event name for Tenaz event names, e.g. {"Purchase":
+   * "CompletePayment"} for TikTok. Names not listed use the platform's
+   * defaults (see docs/platforms.md), then the event_name as given.
+   *
+   * @generated from field: map<string, string> event_names = 21;
+   */
+  eventNames: { [key: string]: string };
 };
 
 /**
@@ -198,7 +804,7 @@ export type Destination = Message<"tenaz.v1.Destination"> & {
  * Use `create(DestinationSchema)` to create a new message.
  */
 export const DestinationSchema: GenMessage<Destination> = /*@__PURE__*/
-  messageDesc(file_tenaz_v1_destinations, 2);
+  messageDesc(file_tenaz_v1_destinations, 11);
 
 /**
  * CreateDestinationRequest carries the new destination.
@@ -219,7 +825,7 @@ export type CreateDestinationRequest = Message<"tenaz.v1.CreateDestinationReques
  * Use `create(CreateDestinationRequestSchema)` to create a new message.
  */
 export const CreateDestinationRequestSchema: GenMessage<CreateDestinationRequest> = /*@__PURE__*/
-  messageDesc(file_tenaz_v1_destinations, 3);
+  messageDesc(file_tenaz_v1_destinations, 12);
 
 /**
  * CreateDestinationResponse returns what was stored.
@@ -240,7 +846,7 @@ export type CreateDestinationResponse = Message<"tenaz.v1.CreateDestinationRespo
  * Use `create(CreateDestinationResponseSchema)` to create a new message.
  */
 export const CreateDestinationResponseSchema: GenMessage<CreateDestinationResponse> = /*@__PURE__*/
-  messageDesc(file_tenaz_v1_destinations, 4);
+  messageDesc(file_tenaz_v1_destinations, 13);
 
 /**
  * GetDestinationRequest names one destination.
@@ -261,7 +867,7 @@ export type GetDestinationRequest = Message<"tenaz.v1.GetDestinationRequest"> & 
  * Use `create(GetDestinationRequestSchema)` to create a new message.
  */
 export const GetDestinationRequestSchema: GenMessage<GetDestinationRequest> = /*@__PURE__*/
-  messageDesc(file_tenaz_v1_destinations, 5);
+  messageDesc(file_tenaz_v1_destinations, 14);
 
 /**
  * GetDestinationResponse returns it.
@@ -282,7 +888,7 @@ export type GetDestinationResponse = Message<"tenaz.v1.GetDestinationResponse"> 
  * Use `create(GetDestinationResponseSchema)` to create a new message.
  */
 export const GetDestinationResponseSchema: GenMessage<GetDestinationResponse> = /*@__PURE__*/
-  messageDesc(file_tenaz_v1_destinations, 6);
+  messageDesc(file_tenaz_v1_destinations, 15);
 
 /**
  * ListDestinationsRequest lists the workspace's destinations.
@@ -297,7 +903,7 @@ export type ListDestinationsRequest = Message<"tenaz.v1.ListDestinationsRequest"
  * Use `create(ListDestinationsRequestSchema)` to create a new message.
  */
 export const ListDestinationsRequestSchema: GenMessage<ListDestinationsRequest> = /*@__PURE__*/
-  messageDesc(file_tenaz_v1_destinations, 7);
+  messageDesc(file_tenaz_v1_destinations, 16);
 
 /**
  * ListDestinationsResponse holds them, ordered by name.
@@ -318,7 +924,7 @@ export type ListDestinationsResponse = Message<"tenaz.v1.ListDestinationsRespons
  * Use `create(ListDestinationsResponseSchema)` to create a new message.
  */
 export const ListDestinationsResponseSchema: GenMessage<ListDestinationsResponse> = /*@__PURE__*/
-  messageDesc(file_tenaz_v1_destinations, 8);
+  messageDesc(file_tenaz_v1_destinations, 17);
 
 /**
  * UpdateDestinationRequest changes some fields of a destination.
@@ -334,9 +940,12 @@ export type UpdateDestinationRequest = Message<"tenaz.v1.UpdateDestinationReques
   destination?: Destination | undefined;
 
   /**
-   * The fields to change: "enabled", "retry_interval", "rate_limit", "meta.pixel_id",
-   * "meta.access_token", "meta.test_event_code", "meta.api_version",
-   * "meta.base_url", "sandbox.transient_failure_rate".
+   * The fields to change: "enabled", "retry_interval", "rate_limit",
+   * "event_filter", "event_names", and "<platform>.<field>" for the
+   * platform's settings, e.g. "meta.pixel_id", "meta.access_token",
+   * "tiktok.test_event_code", "sandbox.transient_failure_rate". A field that
+   * says where secrets go (a base URL, an account id) needs every secret of
+   * the platform again in the same update.
    *
    * @generated from field: google.protobuf.FieldMask update_mask = 2;
    */
@@ -348,7 +957,7 @@ export type UpdateDestinationRequest = Message<"tenaz.v1.UpdateDestinationReques
  * Use `create(UpdateDestinationRequestSchema)` to create a new message.
  */
 export const UpdateDestinationRequestSchema: GenMessage<UpdateDestinationRequest> = /*@__PURE__*/
-  messageDesc(file_tenaz_v1_destinations, 9);
+  messageDesc(file_tenaz_v1_destinations, 18);
 
 /**
  * UpdateDestinationResponse returns the changed destination.
@@ -369,7 +978,7 @@ export type UpdateDestinationResponse = Message<"tenaz.v1.UpdateDestinationRespo
  * Use `create(UpdateDestinationResponseSchema)` to create a new message.
  */
 export const UpdateDestinationResponseSchema: GenMessage<UpdateDestinationResponse> = /*@__PURE__*/
-  messageDesc(file_tenaz_v1_destinations, 10);
+  messageDesc(file_tenaz_v1_destinations, 19);
 
 /**
  * DeleteDestinationRequest names the destination to delete.
@@ -390,7 +999,7 @@ export type DeleteDestinationRequest = Message<"tenaz.v1.DeleteDestinationReques
  * Use `create(DeleteDestinationRequestSchema)` to create a new message.
  */
 export const DeleteDestinationRequestSchema: GenMessage<DeleteDestinationRequest> = /*@__PURE__*/
-  messageDesc(file_tenaz_v1_destinations, 11);
+  messageDesc(file_tenaz_v1_destinations, 20);
 
 /**
  * DeleteDestinationResponse is empty.
@@ -405,7 +1014,7 @@ export type DeleteDestinationResponse = Message<"tenaz.v1.DeleteDestinationRespo
  * Use `create(DeleteDestinationResponseSchema)` to create a new message.
  */
 export const DeleteDestinationResponseSchema: GenMessage<DeleteDestinationResponse> = /*@__PURE__*/
-  messageDesc(file_tenaz_v1_destinations, 12);
+  messageDesc(file_tenaz_v1_destinations, 21);
 
 /**
  * DestinationService manages a workspace's destinations. A destination is one
