@@ -184,7 +184,7 @@ class TenazSystem:
                     name=DESTINATION,
                     kind="meta",
                     settings={"pixel_id": PIXEL_ID, "base_url": platform_url},
-                    secret=ACCESS_TOKEN,
+                    secrets={"access_token": ACCESS_TOKEN},
                 ),
             )
         env = child_env(
@@ -291,7 +291,7 @@ class TenazSystem:
         import procrastinate
 
         from jobs import queue
-        from jobs.platforms.catalog import deadline_for
+        from jobs.platforms import meta
 
         now = dt.datetime.now(dt.UTC)
         app = queue.build_app(
@@ -316,7 +316,7 @@ class TenazSystem:
                     "count": count,
                     "now": now,
                     "epoch": int(now.timestamp()),
-                    "deadline": deadline_for("meta", now),
+                    "deadline": meta.PLATFORM.deadline({}, now),
                 },
             )
             # Autovacuum would have analysed tables that grew over time; a million rows
@@ -338,13 +338,14 @@ WITH new_events AS (
             'event_id', %(prefix)s || n,
             'action_source', 'website',
             'event_source_url', 'https://loja.example.com.br/checkout/obrigado',
-            'user_data', jsonb_build_object(
-                'em', encode(sha256(convert_to('cliente.' || n || '@example.com.br', 'UTF8')),
-                    'hex'),
-                'external_id', encode(sha256(convert_to('cliente-' || n, 'UTF8')), 'hex'),
+            'identifiers', jsonb_build_object(
                 'client_ip_address', '203.0.113.7',
                 'client_user_agent',
                     'Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/128.0'),
+            'hashed', jsonb_build_object('meta', jsonb_build_object(
+                'em', encode(sha256(convert_to('cliente.' || n || '@example.com.br', 'UTF8')),
+                    'hex'),
+                'external_id', encode(sha256(convert_to('cliente-' || n, 'UTF8')), 'hex'))),
             'custom_data', jsonb_build_object(
                 'value', 197.0, 'currency', 'BRL', 'order_id', %(prefix)s || n)),
         %(now)s

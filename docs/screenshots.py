@@ -193,7 +193,10 @@ async def play_the_day(
         ("meta-campanhas", CAMPANHAS_PIXEL, CAMPANHAS_TOKEN, campanhas.base_url),
     ):
         spec = DestinationSpec(
-            name=name, kind="meta", settings={"pixel_id": pixel, "base_url": url}, secret=token
+            name=name,
+            kind="meta",
+            settings={"pixel_id": pixel, "base_url": url},
+            secrets={"access_token": token},
         )
         ids[name] = (await create(ws, spec)).id
     ids["sandbox"] = (await create(ws, DestinationSpec(name="sandbox", kind="sandbox"))).id
@@ -202,7 +205,7 @@ async def play_the_day(
         kind="meta",
         enabled=False,
         settings={"pixel_id": "456789012345678", "base_url": loja.base_url},
-        secret="demo-token-antigo",  # noqa: S106 - a fake's
+        secrets={"access_token": "demo-token-antigo"},
     )
     ids["meta-antiga"] = (await create(ws, old)).id
 
@@ -214,7 +217,7 @@ async def play_the_day(
                 name="meta-app",
                 kind="meta",
                 settings={"pixel_id": APP_PIXEL, "base_url": app_url},
-                secret="demo-token-app",  # noqa: S106 - a fake's
+                secrets={"access_token": "demo-token-app"},
             )
             ids["meta-app"] = (await create(ws, spec)).id
         if index == HOURS - 6:

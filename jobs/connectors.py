@@ -1,19 +1,21 @@
-"""Builds the connector for a destination row: the one place that knows which
-platform class serves which destination kind.
+"""Builds the connector for a destination row from its platform's declaration
+(jobs/platforms/registry.py): its settings checked again and given their defaults, its
+secrets decrypted, its event names resolved.
 
-The sandbox kind is the Meta connector talking to the built-in fake Meta
-through an in-process transport, so it exercises the very code a real Meta
-destination runs, and nothing leaves the machine. A worker keeps the fakes of
-the `MAX_SANDBOXES` sandboxes it used last (a deleted destination's is dropped
-in time like any other).
+The factory keeps, for the `MAX_KEPT` destinations it used last, what their connectors keep
+across attempts (`ConnectorContext.keep`): a sandbox's fake platform, an OAuth access token.
+A deleted destination's is dropped in time like any other.
 
-A destination whose connector cannot be built (its base URL is no longer allowed
-by the egress policy, its token cannot be decrypted with TENAZ_SECRET_KEY) raises
-`ConnectorUnavailable` with a reason for the operator: the engine flags the
+A destination whose connector cannot be built (a base URL the egress policy no longer
+allows, secrets that cannot be decrypted with TENAZ_SECRET_KEY, a kind this version does not
+know) raises `ConnectorUnavailable` with a reason for the operator: the engine flags the
 destination as needing action instead of failing every job silently.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import Any
 
 import httpx
 
@@ -21,21 +23,17 @@ from jobs.clock import Clock
 from jobs.egress import EgressPolicy
 from jobs.lru import LruDict
 from jobs.model import Destination
+from jobs.platforms import registry
 from jobs.platforms.base import Connector
-from jobs.platforms.catalog import (
-    META_DEFAULT_API_VERSION,
-    META_DEFAULT_BASE_URL,
-    OFFICIAL_BASE_URLS,
-)
-from jobs.platforms.meta import MetaConnector
-from jobs.platforms.sandbox import SandboxTransport, sandbox_platform
+from jobs.platforms.registry import ConnectorContext, Platform
 from jobs.secrets import SecretBox
 
-SANDBOX_PIXEL_ID = "1234567890"
-SANDBOX_TOKEN = "sandbox-token"  # noqa: S105 - the fake platform's own, not a secret
-# Sandboxes whose fake platform a worker keeps; one used again after it was dropped starts
-# afresh, forgetting which events it took and which scripted failures it answered.
-MAX_SANDBOXES = 32
+# Destinations whose kept objects a worker holds; one used again after it was dropped starts
+# afresh (a sandbox forgets which events it took; an OAuth token is fetched again).
+MAX_KEPT = 32
+# Objects kept per destination: keys change with settings (a sandbox's failure rate), and the
+# settings are the tenant's, so the older ones go.
+_KEYS_PER_DESTINATION = 4
 
 
 class ConnectorUnavailable(Exception):
@@ -57,63 +55,77 @@ class ConnectorFactory:
         self._secrets = secrets
         self._egress = egress
         self._timeout = timeout
-        # One fake platform per sandbox destination, kept so that it counts the events it
-        # took and its scripted failures across batches, as Meta would.
-        self._sandboxes: LruDict[int, tuple[float, httpx.AsyncClient]] = LruDict(MAX_SANDBOXES)
+        self._kept: LruDict[int, LruDict[Hashable, Any]] = LruDict(MAX_KEPT)
 
     def for_destination(self, destination: Destination) -> Connector:
-        settings = destination.settings
-        if destination.kind == "meta":
-            return MetaConnector(
-                self._client,
-                pixel_id=str(settings["pixel_id"]),
-                access_token=self._secret(destination),
-                test_event_code=str(settings.get("test_event_code", "")),
-                api_version=str(settings.get("api_version") or META_DEFAULT_API_VERSION),
-                base_url=self._base_url(destination, META_DEFAULT_BASE_URL),
-                timeout=self._timeout,
+        platform = registry.platforms().get(destination.kind)
+        if platform is None:
+            raise ConnectorUnavailable(
+                f"this version of Tenaz does not know the platform {destination.kind!r}"
             )
-        if destination.kind == "sandbox":
-            return MetaConnector(
-                self._sandbox_client(destination),
-                pixel_id=SANDBOX_PIXEL_ID,
-                access_token=SANDBOX_TOKEN,
-                base_url="http://sandbox.tenaz.invalid",
-                timeout=self._timeout,
-            )
-        raise ValueError(f"unknown destination kind {destination.kind!r}")
+        settings = self._settings(platform, destination)
+        rules = platform.rules(settings)
+        context = ConnectorContext(
+            client=self._client,
+            timeout=self._timeout,
+            clock=self._clock,
+            settings=settings,
+            secrets=self._open(platform, destination),
+            event_names=rules.event_names(destination.event_names),
+            keep=self._keeper(destination.id),
+        )
+        return platform.build(context)
 
-    def _secret(self, destination: Destination) -> str:
+    def _settings(self, platform: Platform, destination: Destination) -> dict[str, Any]:
+        """The stored settings with defaults, URLs checked again: the allowlist may have
+        changed since they were stored."""
+        settings = dict(destination.settings)
+        for setting in platform.plain_settings:
+            value = settings.get(setting.name)
+            if value in (None, "") and setting.official_urls:
+                value = setting.official_urls[0]
+            elif value in (None, "") and setting.default is not None:
+                value = setting.default
+            if setting.is_url and value:
+                try:
+                    checked = self._egress.check_url(
+                        str(value), setting.official_urls, any_public=setting.any_public_url
+                    )
+                except ValueError as exc:
+                    raise ConnectorUnavailable(f"{setting.name}: {exc}") from None
+                value = str(checked)
+            settings[setting.name] = value
+        return settings
+
+    def _open(self, platform: Platform, destination: Destination) -> dict[str, str]:
+        legacy = platform.secret_settings[0].name if platform.secret_settings else "secret"
         try:
-            return self._secrets.decrypt(destination.secret)
+            return self._secrets.open(destination.secret, legacy_name=legacy)
         except ValueError:
             raise ConnectorUnavailable(
-                "the access token cannot be decrypted with TENAZ_SECRET_KEY (a key is"
-                " missing from it, or the stored token is damaged): set the token again"
+                "the destination's secrets cannot be decrypted with TENAZ_SECRET_KEY (a key is"
+                " missing from it, or the stored secret is damaged): set them again"
             ) from None
 
-    def _base_url(self, destination: Destination, default: str) -> str:
-        """The stored base URL, checked again: the allowlist may have changed since."""
-        given = str(destination.settings.get("base_url") or default)
-        try:
-            return str(self._egress.check_base_url(given, OFFICIAL_BASE_URLS[destination.kind]))
-        except ValueError as exc:
-            raise ConnectorUnavailable(f"base URL: {exc}") from None
+    def _keeper(self, destination_id: int) -> Callable[[Hashable, Callable[[], Any]], Any]:
+        def keep(key: Hashable, make: Callable[[], Any]) -> Any:
+            kept = self._kept.get(destination_id)
+            if kept is None:
+                kept = self._kept[destination_id] = LruDict(_KEYS_PER_DESTINATION)
+            else:
+                self._kept.move_to_end(destination_id)
+            if key in kept:
+                kept.move_to_end(key)
+            else:
+                kept[key] = make()
+            return kept[key]
 
-    def _sandbox_client(self, destination: Destination) -> httpx.AsyncClient:
-        rate = float(destination.settings.get("transient_failure_rate", 0.0))
-        cached = self._sandboxes.get(destination.id)
-        if cached is not None and cached[0] == rate:
-            self._sandboxes.move_to_end(destination.id)
-            return cached[1]
-        fake = sandbox_platform(lambda: self._clock.now().timestamp(), rate)
-        # A client dropped from the cache is not closed: a job may still be sending through
-        # it, and its transport is in process, with no connection to release.
-        client = httpx.AsyncClient(transport=SandboxTransport(fake))
-        self._sandboxes[destination.id] = (rate, client)
-        return client
+        return keep
 
     async def aclose(self) -> None:
-        for _, client in self._sandboxes.values():
-            await client.aclose()
-        self._sandboxes.clear()
+        for kept in self._kept.values():
+            for value in kept.values():
+                for item in value if isinstance(value, tuple) else (value,):
+                    if isinstance(item, httpx.AsyncClient):
+                        await item.aclose()
+        self._kept.clear()

@@ -7,9 +7,13 @@ at the next 30-minute mark. Deleting a destination ends its unfinished
 deliveries: nothing can send them any more, and an event waits for retention
 only until all its deliveries are finished.
 
-A token is only ever sent where it was given for: a base URL must pass the egress
-policy (the platform's own, or one the operator allowed), and changing the base URL
-or the account (pixel id) needs the token again in the same request.
+A secret is only ever sent where it was given for: a base URL must pass the egress
+policy (the platform's own, or one the operator allowed), and changing a setting that
+says where secrets go (a base URL, an account id) needs the platform's secrets again in
+the same request.
+
+What a platform's settings are, and how each is checked, is the platform's declaration
+(jobs/platforms/registry.py); this module applies it to whichever platform it is.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import datetime as dt
 import logging
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,31 +34,37 @@ from jobs.clock import Clock
 from jobs.egress import EgressPolicy
 from jobs.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
 from jobs.model import Destination
-from jobs.platforms.catalog import KINDS, OFFICIAL_BASE_URLS, SECRET_TARGET_SETTINGS
+from jobs.platforms import registry
+from jobs.platforms.registry import Setting
 from jobs.secrets import SecretBox
 from jobs.store import deliveries, destinations
 
 log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-# re.ASCII: \d alone matches every script's digits ("١٢٣"), which Meta's ids and versions are not.
-_PIXEL_ID = re.compile(r"^\d{1,32}$", re.ASCII)
-_API_VERSION = re.compile(r"^v\d{1,3}\.\d{1,3}$", re.ASCII)
 MIN_RETRY_INTERVAL = dt.timedelta(seconds=1)
 # Meta deduplicates an event sent twice only within 48 hours: an attempt whose answer never
 # came (a timeout) may have reached it, and its retry must come well inside that window.
 MAX_RETRY_INTERVAL = dt.timedelta(hours=24)
 MIN_RATE_LIMIT, MAX_RATE_LIMIT = 1.0, 100_000.0
 
-# Which settings each kind has, and which update-mask paths may change them.
-_SETTING_KEYS = {
-    "meta": ("pixel_id", "test_event_code", "api_version", "base_url"),
-    "sandbox": ("transient_failure_rate",),
-}
-UPDATABLE_PATHS = frozenset(
-    {"enabled", "retry_interval", "rate_limit", "meta.access_token"}
-    | {f"{kind}.{key}" for kind, keys in _SETTING_KEYS.items() for key in keys}
+# The fields any destination has, by their update-mask paths; a platform's settings are
+# "<kind>.<setting>".
+_COMMON_PATHS = frozenset(
+    {"enabled", "retry_interval", "rate_limit", "event_filter", "event_names"}
 )
+MAX_EVENT_FILTER = 100
+MAX_EVENT_NAMES = 100
+
+
+def updatable_paths() -> frozenset[str]:
+    """Every update-mask path UpdateDestination takes."""
+    return _COMMON_PATHS | {
+        f"{platform.kind}.{setting.name}"
+        for platform in registry.platforms().values()
+        for setting in platform.settings
+        if setting.changeable
+    }
 
 
 @dataclass(frozen=True)
@@ -65,10 +75,13 @@ class DestinationSpec:
     kind: str
     enabled: bool = True
     settings: Mapping[str, Any] = field(default_factory=dict)
-    secret: str = ""
+    # The platform's secret settings (name -> value); write-only.
+    secrets: Mapping[str, str] = field(default_factory=dict)
     retry_interval: dt.timedelta | None = None
     # Events per second; None: no limit.
     rate_limit: float | None = None
+    event_filter: Sequence[str] = ()
+    event_names: Mapping[str, str] = field(default_factory=dict)
 
 
 class DestinationService:
@@ -86,6 +99,12 @@ class DestinationService:
         self._secrets = secrets
         self._egress = egress
 
+    def _open(self, destination: Destination) -> dict[str, str]:
+        """The destination's stored secrets, to keep those an update does not replace."""
+        platform = registry.platform(destination.kind)
+        legacy = platform.secret_settings[0].name if platform.secret_settings else "secret"
+        return self._secrets.open(destination.secret, legacy_name=legacy)
+
     async def create(self, workspace_id: int, spec: DestinationSpec) -> Destination:
         violations: list[FieldViolation] = []
         if not _NAME.fullmatch(spec.name):
@@ -98,6 +117,8 @@ class DestinationService:
         settings = _validated_settings(spec, violations, self._egress)
         _check_interval(spec.retry_interval, violations)
         _check_rate(spec.rate_limit, violations)
+        _check_event_filter(spec.event_filter, violations)
+        _check_event_names(spec.event_names, violations)
         if violations:
             raise InvalidArgument(violations)
         async with self._pool.connection() as conn, conn.transaction():
@@ -108,9 +129,11 @@ class DestinationService:
                 kind=spec.kind,
                 enabled=spec.enabled,
                 settings=settings,
-                secret=self._secrets.encrypt(spec.secret),
+                secret=self._secrets.seal(spec.secrets),
                 retry_interval=spec.retry_interval,
                 rate_limit=spec.rate_limit,
+                event_filter=tuple(spec.event_filter),
+                event_names=dict(spec.event_names),
                 now=self._clock.now(),
             )
         if created is None:
@@ -135,14 +158,14 @@ class DestinationService:
     ) -> Destination:
         if not paths:
             raise InvalidArgument.one("update_mask", "name at least one field to change")
-        unknown = [p for p in paths if p not in UPDATABLE_PATHS]
+        allowed = updatable_paths()
+        unknown = [p for p in paths if p not in allowed]
         if unknown:
             raise InvalidArgument(
                 [
                     FieldViolation(
                         "update_mask",
-                        f"{p!r} cannot be changed; changeable: "
-                        + ", ".join(sorted(UPDATABLE_PATHS)),
+                        f"{p!r} cannot be changed; changeable: " + ", ".join(sorted(allowed)),
                     )
                     for p in unknown
                 ]
@@ -154,6 +177,10 @@ class DestinationService:
             _check_interval(values.retry_interval, violations)
         if "rate_limit" in paths:
             _check_rate(values.rate_limit, violations)
+        if "event_filter" in paths:
+            _check_event_filter(values.event_filter, violations)
+        if "event_names" in paths:
+            _check_event_names(values.event_names, violations)
         if violations:
             raise InvalidArgument(violations)
         now = self._clock.now()
@@ -173,42 +200,56 @@ class DestinationService:
                         for p in foreign
                     ]
                 )
+            platform = registry.platform(current.kind)
+            changed = {p.split(".", 1)[1] for p in paths if "." in p}
+            new_secrets = {s.name for s in platform.secret_settings if s.name in changed}
             settings = dict(current.settings)
-            for path in paths:
-                if "." in path and path != "meta.access_token":
-                    key = path.split(".", 1)[1]
-                    settings[key] = values.settings.get(key)
+            for name in changed - new_secrets:
+                settings[name] = values.settings.get(name)
+            secrets = (
+                self._open(current) | {name: values.secrets.get(name, "") for name in new_secrets}
+                if new_secrets
+                else {}
+            )
             merged = DestinationSpec(
                 name=current.name,
                 kind=current.kind,
                 enabled=values.enabled if "enabled" in paths else current.enabled,
                 settings=settings,
-                secret=values.secret if "meta.access_token" in paths else current.secret,
+                secrets=secrets,
                 retry_interval=(
                     values.retry_interval if "retry_interval" in paths else current.retry_interval
                 ),
                 rate_limit=values.rate_limit if "rate_limit" in paths else current.rate_limit,
+                event_filter=(
+                    values.event_filter if "event_filter" in paths else current.event_filter
+                ),
+                event_names=values.event_names if "event_names" in paths else current.event_names,
             )
-            # The stored URL is checked again only when it changes: a destination whose URL
-            # the operator no longer allows can still be disabled, or have its limits changed
-            # (it is sent nothing either way: see jobs/connectors.py).
+            # A stored URL is checked again only when it changes: a destination whose URL the
+            # operator no longer allows can still be disabled, or have its limits changed (it
+            # is sent nothing either way: see jobs/connectors.py).
             clean = _validated_settings(
-                merged, violations, self._egress, check_url="meta.base_url" in paths
+                merged, violations, self._egress, check_urls=changed, check_secrets=new_secrets
             )
-            new_token = "meta.access_token" in paths
+            refused = {v.field for v in violations}
             moved = [
-                key
-                for key in SECRET_TARGET_SETTINGS.get(current.kind, ())
-                if f"{current.kind}.{key}" in paths and clean.get(key) != current.settings.get(key)
+                s.name
+                for s in platform.settings
+                if s.locates_secrets
+                and s.name in changed
+                and f"destination.{current.kind}.{s.name}" not in refused
+                and clean.get(s.name) != current.settings.get(s.name)
             ]
-            if moved and not new_token:
-                violations.append(
-                    FieldViolation(
-                        f"destination.{current.kind}.access_token",
-                        f"required again when {' or '.join(moved)} changes: a token is only"
-                        " sent where it was given for",
+            for secret in platform.secret_settings:
+                if moved and secret.required and secret.name not in new_secrets:
+                    violations.append(
+                        FieldViolation(
+                            f"destination.{current.kind}.{secret.name}",
+                            f"required again when {' or '.join(moved)} changes: a secret is"
+                            " only sent where it was given for",
+                        )
                     )
-                )
             if violations:
                 raise InvalidArgument(violations)
             updated = await destinations.update_destination(
@@ -216,16 +257,18 @@ class DestinationService:
                 destination_id=current.id,
                 enabled=merged.enabled,
                 settings=clean,
-                secret=self._secrets.encrypt(merged.secret) if new_token else current.secret,
+                secret=self._secrets.seal(secrets) if new_secrets else current.secret,
                 retry_interval=merged.retry_interval,
                 rate_limit=merged.rate_limit,
-                needs_action=current.needs_action and not new_token,
-                needs_action_reason="" if new_token else current.needs_action_reason,
+                needs_action=current.needs_action and not new_secrets,
+                needs_action_reason="" if new_secrets else current.needs_action_reason,
+                event_filter=tuple(merged.event_filter),
+                event_names=dict(merged.event_names),
                 now=now,
             )
-            became_usable = new_token or ("enabled" in paths and merged.enabled)
+            became_usable = bool(new_secrets) or ("enabled" in paths and merged.enabled)
             if became_usable and updated.enabled:
-                if new_token:
+                if new_secrets:
                     await deliveries.make_waiting_due(conn, destination_id=current.id, now=now)
                 await queue.defer_delivery(self._app, conn, destination_id=current.id)
         log.info("destination.updated", extra={"destination": updated.id, "fields": list(paths)})
@@ -333,46 +376,136 @@ def _check_rate(rate: float | None, violations: list[FieldViolation]) -> None:
         )
 
 
+def _check_event_filter(names: Sequence[str], violations: list[FieldViolation]) -> None:
+    if len(names) > MAX_EVENT_FILTER:
+        violations.append(
+            FieldViolation("destination.event_filter", f"at most {MAX_EVENT_FILTER} names")
+        )
+    for index, name in enumerate(names):
+        if not _is_text(name, 128):
+            violations.append(
+                FieldViolation(f"destination.event_filter[{index}]", "an event name (1-128)")
+            )
+
+
+def _check_event_names(names: Mapping[str, str], violations: list[FieldViolation]) -> None:
+    if len(names) > MAX_EVENT_NAMES:
+        violations.append(
+            FieldViolation("destination.event_names", f"at most {MAX_EVENT_NAMES} names")
+        )
+    for key, value in names.items():
+        if not (_is_text(key, 128) and _is_text(value, 128)):
+            violations.append(
+                FieldViolation(
+                    f"destination.event_names[{key!r}]",
+                    "event names of 1 to 128 characters, no surrounding spaces",
+                )
+            )
+
+
+def _is_text(value: object, limit: int) -> bool:
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= limit
+        and value == value.strip()
+        and "\x00" not in value
+    )
+
+
+def _empty(value: object) -> bool:
+    return value is None or value == "" or (isinstance(value, Mapping | list | tuple) and not value)
+
+
+def _check_setting(setting: Setting, value: object) -> str | None:
+    """What is wrong with one setting's value (not empty), or None."""
+    if setting.type == "text":
+        if not isinstance(value, str) or "\x00" in value:
+            return "text without NUL characters"
+        if len(value) > setting.max_length:
+            return f"at most {setting.max_length} characters"
+        if setting.pattern is not None and not setting.pattern.fullmatch(value):
+            return setting.pattern_help or "not in the expected form"
+        return None
+    if setting.type in ("number", "integer"):
+        number_type = int if setting.type == "integer" else int | float
+        if (
+            not isinstance(value, number_type)
+            or isinstance(value, bool)
+            or not math.isfinite(value)
+        ):
+            return "a number" if setting.type == "number" else "a whole number"
+        low, high = setting.minimum, setting.maximum
+        if (low is not None and value < low) or (high is not None and value > high):
+            return f"between {low:g} and {high:g}"
+        return None
+    if setting.type == "flag":
+        return None if isinstance(value, bool) else "true or false"
+    # names: event name -> text
+    if not isinstance(value, Mapping) or len(value) > MAX_EVENT_NAMES:
+        return f"at most {MAX_EVENT_NAMES} event names, each with its value"
+    for key, item in value.items():
+        if not (_is_text(key, 128) and _is_text(item, setting.max_length)):
+            return "event names and values as text, no surrounding spaces"
+        if setting.pattern is not None and not setting.pattern.fullmatch(item):
+            return f"{key}: {setting.pattern_help or 'not in the expected form'}"
+    return None
+
+
 def _validated_settings(
     spec: DestinationSpec,
     violations: list[FieldViolation],
     egress: EgressPolicy,
     *,
-    check_url: bool = True,
+    check_urls: Collection[str] | None = None,
+    check_secrets: Collection[str] | None = None,
 ) -> dict[str, Any]:
-    if spec.kind not in KINDS:
+    """The spec's plain settings, checked by its platform's declaration (unset ones left
+    out: defaults apply when the destination is used). URLs are checked against the egress
+    policy, and secrets for presence, all of them or only those named."""
+    platform = registry.platforms().get(spec.kind)
+    if platform is None:
         violations.append(
-            FieldViolation("destination.platform", "set exactly one of: meta, sandbox")
+            FieldViolation(
+                "destination.platform", f"set exactly one of: {', '.join(registry.kinds())}"
+            )
         )
         return {}
-    given = spec.settings
-    clean = {
-        key: given[key] for key in _SETTING_KEYS[spec.kind] if given.get(key) not in (None, "")
-    }
-    if spec.kind == "meta":
-        path = "destination.meta"
-        if not _PIXEL_ID.fullmatch(str(clean.get("pixel_id", ""))):
-            violations.append(FieldViolation(f"{path}.pixel_id", "required: the pixel's digits"))
-        if not spec.secret.strip():
-            violations.append(FieldViolation(f"{path}.access_token", "required"))
-        version = clean.get("api_version")
-        if version is not None and not _API_VERSION.fullmatch(str(version)):
-            violations.append(FieldViolation(f"{path}.api_version", "a version such as v25.0"))
-        base_url = clean.get("base_url")
-        if base_url is not None and check_url:
+    path = f"destination.{spec.kind}"
+
+    def bad(name: str, description: str) -> None:
+        violations.append(FieldViolation(f"{path}.{name}", description))
+
+    clean: dict[str, Any] = {}
+    for setting in platform.plain_settings:
+        value = spec.settings.get(setting.name)
+        if _empty(value):
+            if setting.required:
+                help_ = setting.pattern_help
+                bad(setting.name, help_ if help_.startswith("required") else "required")
+            continue
+        problem = _check_setting(setting, value)
+        if problem is not None:
+            bad(setting.name, problem)
+            continue
+        if setting.is_url and (check_urls is None or setting.name in check_urls):
             try:
-                checked = egress.check_base_url(str(base_url), OFFICIAL_BASE_URLS[spec.kind])
+                value = str(
+                    egress.check_url(
+                        str(value), setting.official_urls, any_public=setting.any_public_url
+                    )
+                )
             except ValueError as exc:
-                violations.append(FieldViolation(f"{path}.base_url", str(exc)))
-            else:
-                clean["base_url"] = str(checked)
-        if len(str(clean.get("test_event_code", ""))) > 64:
-            violations.append(FieldViolation(f"{path}.test_event_code", "at most 64 characters"))
-    else:
-        rate = given.get("transient_failure_rate", 0.0) or 0.0
-        if not isinstance(rate, int | float) or not math.isfinite(rate) or not 0 <= rate <= 1:
-            violations.append(
-                FieldViolation("destination.sandbox.transient_failure_rate", "between 0 and 1")
-            )
-        clean = {"transient_failure_rate": float(rate) if isinstance(rate, int | float) else 0.0}
+                bad(setting.name, str(exc))
+                continue
+        clean[setting.name] = value
+    for setting in platform.secret_settings:
+        if check_secrets is not None and setting.name not in check_secrets:
+            continue
+        value = spec.secrets.get(setting.name, "")
+        if setting.required and not value.strip():
+            bad(setting.name, "required")
+        elif value and (len(value) > 4096 or "\x00" in value):
+            bad(setting.name, "at most 4096 characters, no NUL")
+    if platform.check is not None and not violations:
+        platform.check(clean, bad)
     return clean

@@ -98,6 +98,21 @@ class EgressPolicy:
             " not allow it; the operator may add it there"
         )
 
+    def check_url(self, text: str, official: Iterable[str], *, any_public: bool = False) -> BaseUrl:
+        """A destination's URL setting: a platform's base URL (`check_base_url`), or with
+        `any_public` a URL of the tenant's own (a webhook), which must be https unless the
+        operator allows it. Either way the address guard refuses internal addresses when
+        connecting, unless the operator named the host."""
+        if not any_public:
+            return self.check_base_url(text, official)
+        url = BaseUrl.parse(text)
+        if url.scheme == "https" or any(url.within(prefix) for prefix in self.allowed):
+            return url
+        raise ValueError(
+            f"{url} is not https, and TENAZ_ALLOWED_PLATFORM_URLS does not allow it; the"
+            " operator may add it there"
+        )
+
     def trusts(self, host: str, port: int) -> bool:
         """Whether the operator named this host:port, so it may be an internal address."""
         return (host.lower().rstrip("."), port) in self._trusted_hosts

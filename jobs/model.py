@@ -46,6 +46,14 @@ class Destination:
     needs_action_reason: str
     created_at: dt.datetime
     updated_at: dt.datetime
+    # Only these event names go to it (empty: every event its platform can take).
+    event_filter: tuple[str, ...] = ()
+    # Tenaz event name -> the platform's, before the platform's defaults.
+    event_names: dict[str, str] = field(default_factory=dict)
+
+    def takes(self, event_name: str) -> bool:
+        """Whether the destination's event filter lets `event_name` through."""
+        return not self.event_filter or event_name in self.event_filter
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,24 @@
-"""Normalise and SHA-256 hash customer data by Meta's documented rules, before it is stored.
+"""Normalise customer data, then SHA-256 hash it by each platform's rules, before it is stored.
 
-Raw personal data must never reach the database, the logs or the platform: the submission path
-calls `hash_user_data` first, and only its output (Meta's `user_data` keys) travels further.
-The rules are the ones Meta documents for the Conversions API; where Meta's own SDKs disagree
-with each other, the documented rule wins (see the platform notes, "PII" and "The official SDKs
-do not agree").
+Raw personal data must never reach the database, the logs or the platform. The submission path
+normalises what the caller sent (`normalise_user_data`, by the rules Meta documents for the
+Conversions API; where Meta's own SDKs disagree with each other, the documented rule wins), and
+keeps the normalised values in memory only: what is stored are the hashes each platform family
+wants (`hashed_for`), for the families of the destinations the event goes to.
+
+The families differ where the platforms do (see the platform notes):
+
+    meta      Meta, Pinterest, Snapchat: Meta's user_data keys (em, ph, fn, ...); the phone
+              as digits with the country code
+    tiktok    email, phone as E.164 with "+", external_id; names and zip without spaces
+    google    Google Ads and GA4: email (Gmail addresses without dots in the local part,
+              as Google documents), phone as E.164 with "+"
+    reddit    email without dots and "+suffix" in the local part, phone as E.164 with "+",
+              external_id, and the IP address, which Reddit wants hashed too
+    linkedin  email only (LinkedIn's other matching fields are plain text: not stored)
+
+A value the caller already hashed (a SHA-256 hex digest) cannot be normalised again: it is
+passed to every family as it came.
 
 Errors name the field and say what is expected, never the value: an `InvalidPersonalData`
 message ends up in API responses and logs.
@@ -187,13 +201,33 @@ HASHED_FIELDS: Final[Mapping[str, tuple[str, _Normaliser]]] = {
     "date_of_birth": ("db", _normalise_date_of_birth),
 }
 
-# Browser identifiers Meta wants in clear: hashing them would make them useless for matching.
-CLEAR_FIELDS: Final[Mapping[str, str]] = {
-    "client_ip_address": "client_ip_address",
-    "client_user_agent": "client_user_agent",
-    "fbc": "fbc",
-    "fbp": "fbp",
-}
+# Browser and click identifiers, sent in clear (hashing them would make them useless for
+# matching); each platform takes the ones it knows.
+CLEAR_FIELDS: Final = (
+    *("client_ip_address", "client_user_agent", "fbc", "fbp", "ttclid", "ttp", "gclid"),
+    *("gbraid", "wbraid", "epik", "sc_click_id", "sc_cookie1", "kwai_click_id"),
+    *("ga_client_id", "li_fat_id", "rdt_click_id"),
+)
+_MAX_CLEAR_LENGTH: Final = 1024
+
+
+@dataclass(frozen=True)
+class PersonalData:
+    """A customer's data as the caller sent it, checked and normalised, in memory only: what
+    is stored are the hashes `hashed_for` makes of it, never these values."""
+
+    # Input field -> its normalised value (not hashed).
+    normalised: Mapping[str, str]
+    # Input field -> the SHA-256 digest the caller sent instead of a value.
+    prehashed: Mapping[str, str]
+    # Identifiers sent as they are (CLEAR_FIELDS).
+    clear: Mapping[str, str]
+
+    def __bool__(self) -> bool:
+        return bool(self.normalised or self.prehashed or self.clear)
+
+    def has(self, field: str) -> bool:
+        return field in self.normalised or field in self.prehashed or field in self.clear
 
 
 def _sha256(text: str) -> str:
@@ -205,33 +239,130 @@ def _country_of(user: Mapping[str, str]) -> str | None:
     return country if _COUNTRY.fullmatch(country) else None
 
 
-def hash_user_data(
+def normalise_user_data(
     user: Mapping[str, str], *, default_phone_country_code: str = "55"
-) -> dict[str, str]:
-    """Meta's `user_data` for `user` (proto field names): contact data hashed, browser ids clear.
+) -> PersonalData:
+    """`user` (proto field names) checked and normalised.
 
-    Empty values are skipped. A value that already is a SHA-256 hex digest passes through, so
-    callers that hash on their side are not hashed twice. Raises `InvalidPersonalData` for the
-    first field that cannot be normalised.
+    Empty values are skipped. A value that already is a SHA-256 hex digest is kept as the
+    caller's digest. Raises `InvalidPersonalData` for the first field that cannot be
+    normalised.
     """
     if not is_ascii_digits(default_phone_country_code):
         raise ValueError("default_phone_country_code must be digits, e.g. 55")
     context = _Context(
         phone_country_code=default_phone_country_code.lstrip("0"), country=_country_of(user)
     )
-    hashed: dict[str, str] = {}
+    normalised: dict[str, str] = {}
+    prehashed: dict[str, str] = {}
+    clear: dict[str, str] = {}
     for field, value in user.items():
         if not value.strip():
             continue
         if field in CLEAR_FIELDS:
-            hashed[CLEAR_FIELDS[field]] = value.strip()
+            text = value.strip()
+            if len(text) > _MAX_CLEAR_LENGTH or "\x00" in text:
+                raise InvalidPersonalData(field, "at most 1024 characters, no NUL")
+            clear[field] = text
             continue
         if field not in HASHED_FIELDS:
             raise InvalidPersonalData(field, "is not a customer parameter Tenaz knows")
-        key, normalise = HASHED_FIELDS[field]
+        _, normalise = HASHED_FIELDS[field]
         candidate = value.strip().lower()
         if _SHA256_HEX.fullmatch(candidate):
-            hashed[key] = candidate
+            prehashed[field] = candidate
         else:
-            hashed[key] = _sha256(normalise(value, context))
+            normalised[field] = normalise(value, context)
+    return PersonalData(normalised, prehashed, clear)
+
+
+def _hashes(
+    data: PersonalData, keys: Mapping[str, str], rules: Mapping[str, Callable[[str], str]]
+) -> dict[str, str]:
+    """`keys` (input field -> the family's key) hashed, each value first passed through the
+    family's own rule for that field, if any."""
+    hashed: dict[str, str] = {}
+    for field, key in keys.items():
+        if field in data.normalised:
+            rule = rules.get(field)
+            value = data.normalised[field]
+            hashed[key] = _sha256(rule(value) if rule else value)
+        elif field in data.prehashed:
+            hashed[key] = data.prehashed[field]
     return hashed
+
+
+def _e164(phone: str) -> str:
+    return "+" + phone
+
+
+def _without_spaces(text: str) -> str:
+    return "".join(text.split())
+
+
+_GMAIL_DOMAINS: Final = frozenset({"gmail.com", "googlemail.com"})
+
+
+def _google_email(email: str) -> str:
+    local, _, domain = email.rpartition("@")
+    if domain in _GMAIL_DOMAINS:
+        local = local.replace(".", "")
+    return f"{local}@{domain}"
+
+
+def _reddit_email(email: str) -> str:
+    local, _, domain = email.rpartition("@")
+    local = local.split("+", 1)[0].replace(".", "")
+    return f"{local}@{domain}"
+
+
+# Each family: input field -> the family's key, and the family's own rule for a field on top
+# of Tenaz's normalisation.
+FAMILY_KEYS: Final[Mapping[str, Mapping[str, str]]] = {
+    "meta": {field: key for field, (key, _) in HASHED_FIELDS.items()},
+    "tiktok": {
+        **{f: f for f in ("email", "phone", "external_id", "first_name", "last_name")},
+        "zip": "zip_code",
+    },
+    "google": {"email": "email", "phone": "phone"},
+    "reddit": {"email": "email", "phone": "phone", "external_id": "external_id"},
+    "linkedin": {"email": "email"},
+}
+_FAMILY_RULES: Final[Mapping[str, Mapping[str, Callable[[str], str]]]] = {
+    "meta": {},
+    "tiktok": {
+        "phone": _e164,
+        "first_name": _without_spaces,
+        "last_name": _without_spaces,
+        "zip": _without_spaces,
+    },
+    "google": {"email": _google_email, "phone": _e164},
+    "reddit": {"email": _reddit_email, "phone": _e164},
+    "linkedin": {},
+}
+FAMILIES: Final = tuple(FAMILY_KEYS)
+
+
+def hashed_for(family: str, data: PersonalData) -> dict[str, str]:
+    """The hashed identifiers `family` (see the module) wants, by that family's key names."""
+    if family not in FAMILY_KEYS:
+        raise ValueError(f"unknown hashing family {family!r}")
+    hashed = _hashes(data, FAMILY_KEYS[family], _FAMILY_RULES[family])
+    if family == "reddit" and "client_ip_address" in data.clear:
+        # Reddit matches on the IP address hashed, unlike every other platform.
+        hashed["ip_address"] = _sha256(data.clear["client_ip_address"])
+    return hashed
+
+
+def hash_user_data(
+    user: Mapping[str, str], *, default_phone_country_code: str = "55"
+) -> dict[str, str]:
+    """Meta's `user_data` for `user` (proto field names): contact data hashed, Meta's browser
+    ids in clear. Raises `InvalidPersonalData` as `normalise_user_data` does."""
+    data = normalise_user_data(user, default_phone_country_code=default_phone_country_code)
+    clear = {k: v for k, v in data.clear.items() if k in META_CLEAR_FIELDS}
+    return hashed_for("meta", data) | clear
+
+
+# The clear identifiers Meta's user_data takes.
+META_CLEAR_FIELDS: Final = frozenset({"client_ip_address", "client_user_agent", "fbc", "fbp"})

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -91,6 +92,25 @@ class SecretBox:
             return cipher.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], key_id.encode()).decode()
         except InvalidTag:
             raise SecretKeyError("a stored secret does not match its key (corrupted?)") from None
+
+    def seal(self, secrets: Mapping[str, str]) -> str:
+        """A destination's secrets (setting name -> value), sealed together; "" for none."""
+        present = {name: value for name, value in secrets.items() if value}
+        return self.encrypt(json.dumps(present, sort_keys=True)) if present else ""
+
+    def open(self, stored: str, *, legacy_name: str) -> dict[str, str]:
+        """The secrets `seal` sealed. A destination stored before secrets were sealed together
+        holds its one secret as it is: it comes back under `legacy_name`."""
+        plaintext = self.decrypt(stored)
+        if not plaintext:
+            return {}
+        try:
+            secrets = json.loads(plaintext)
+        except ValueError:
+            secrets = None
+        if not isinstance(secrets, dict):
+            return {legacy_name: plaintext}
+        return {str(name): str(value) for name, value in secrets.items()}
 
     def is_current(self, stored: str) -> bool:
         return not stored or stored.split(".", 2)[1:2] == [self._current_id]

@@ -28,7 +28,7 @@ from jobs.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from jobs.group_commit import GroupCommit
 from jobs.model import Delivery, Destination, Event
 from jobs.moves import NewDelivery, write
-from jobs.platforms.catalog import deadline_for
+from jobs.platforms import registry
 from jobs.settings import Settings
 from jobs.status import Status
 from jobs.store import destinations, events
@@ -244,9 +244,9 @@ class SubmissionService:
             item = unique[key]
             for destination in item.destinations:
                 chosen[destination.id] = destination
-                rows.append(
-                    (event_id, destination.id, deadline_for(destination.kind, item.new.event_time))
-                )
+                platform = registry.platform(destination.kind)
+                deadline = platform.deadline(destination.settings, item.new.event_time)
+                rows.append((event_id, destination.id, deadline))
         created = await events.insert_deliveries(
             conn, workspace_id=workspace_id, rows=rows, now=now
         )

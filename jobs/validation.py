@@ -2,24 +2,27 @@
 
 Every problem is reported at once, as field violations with the path the caller
 used (`event.user_data.email`, `events[3].event_time`), so that a client can fix a
-whole batch in one go. Personal data is normalised and hashed here, before
-anything is stored.
+whole batch in one go. Personal data is normalised here, and hashed when the event's
+destinations are known, by the rules of each of their platforms: only the hashes are
+stored (jobs/canonical.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from jobs.canonical import ACTION_SOURCES, CanonicalEvent
 from jobs.currencies import ISO_4217
 from jobs.errors import FailedPrecondition, FieldViolation
 from jobs.json_values import all_finite
 from jobs.model import Destination
-from jobs.pii import InvalidPersonalData, hash_user_data
-from jobs.platforms.catalog import ACTION_SOURCES, deadline_for
+from jobs.pii import InvalidPersonalData, PersonalData, hashed_for, normalise_user_data
+from jobs.platforms import registry
 from jobs.settings import Settings
 from jobs.store.events import NewEvent
 
@@ -73,12 +76,13 @@ class DestinationChoice:
 
 @dataclass(frozen=True)
 class Checked:
-    """An event whose own fields are valid, its personal data already hashed: what is left
-    to check (where it goes, and whether its platforms still take it) needs the workspace's
-    destinations."""
+    """An event whose own fields are valid, its personal data normalised (in memory only):
+    what is left (where it goes, whether its platforms take it, and the hashes they want)
+    needs the workspace's destinations."""
 
     new: NewEvent
     path: str
+    personal: PersonalData
     destinations: Sequence[str] = ()
 
 
@@ -133,14 +137,14 @@ def check_event(
         bad("event_source_url", "must be an http(s) URL of at most 2048 characters")
 
     try:
-        user_data = hash_user_data(
+        personal = normalise_user_data(
             event.user_data,
             default_phone_country_code=settings.default_phone_country_code,
         )
     except InvalidPersonalData as exc:
         bad(f"user_data.{exc.field}", exc.message)
-        user_data = {}
-    if not user_data and len(violations) == before:
+        personal = PersonalData({}, {}, {})
+    if not personal and len(violations) == before:
         bad(
             "user_data",
             "at least one customer parameter is required (email, phone, external_id,"
@@ -155,7 +159,7 @@ def check_event(
         "event_time": int(event_time.timestamp()),
         "event_id": event.event_id,
         "action_source": action_source,
-        "user_data": user_data,
+        "identifiers": dict(personal.clear),
     }
     if url:
         payload["event_source_url"] = url
@@ -170,6 +174,7 @@ def check_event(
             payload=payload,
         ),
         path=path,
+        personal=personal,
         destinations=tuple(event.destinations),
     )
 
@@ -181,21 +186,27 @@ def choose_destinations(
     settings: Settings,
     violations: list[FieldViolation],
 ) -> Prepared | None:
-    """Where the checked event goes, or None with its problems added to `violations`.
+    """Where the checked event goes, with the hashes its platforms want, or None with its
+    problems added to `violations`.
 
-    Raises FailedPrecondition when the workspace has nowhere to send it.
+    An event that names its destinations goes to each of them, or is refused saying why
+    one cannot take it (disabled, filtered out, missing what its platform needs). One that
+    names none goes to every enabled destination that can take it: possibly none, when the
+    destinations' filters and platforms leave it out. Raises FailedPrecondition when the
+    workspace has no enabled destination at all.
     """
     before = len(violations)
 
     def bad(name: str, description: str) -> None:
         violations.append(FieldViolation(f"{checked.path}.{name}", description))
 
-    targets: list[Destination] = []
     if checked.destinations:
+        candidates: list[tuple[int | None, Destination]] = []
         for index, name in enumerate(checked.destinations):
             if name in choice.enabled_by_name:
-                if choice.enabled_by_name[name] not in targets:
-                    targets.append(choice.enabled_by_name[name])
+                found = choice.enabled_by_name[name]
+                if all(found is not d for _, d in candidates):
+                    candidates.append((index, found))
             elif name in choice.by_name:
                 bad(f"destinations[{index}]", f"destination {name!r} is disabled")
             else:
@@ -205,15 +216,50 @@ def choose_destinations(
             "the workspace has no enabled destination: create one before submitting events"
         )
     else:
-        targets = list(choice.enabled)
+        candidates = [(None, d) for d in choice.enabled]
+    rules = {d.id: registry.platform(d.kind).rules(d.settings) for _, d in candidates}
+    families = {p.hash_family for p in rules.values() if p.hash_family is not None}
+    payload = {
+        **checked.new.payload,
+        "hashed": {family: hashed_for(family, checked.personal) for family in sorted(families)},
+    }
+    event = CanonicalEvent(payload)
+    targets: list[Destination] = []
+    for position, destination in candidates:
+        platform = rules[destination.id]
+        reason = None
+        if not destination.takes(event.event_name):
+            reason = f"destination {destination.name!r} takes only: " + ", ".join(
+                destination.event_filter
+            )
+        elif platform.eligible is not None:
+            problem = platform.eligible(event, destination.settings)
+            if problem is not None:
+                reason = f"destination {destination.name!r} ({platform.display_name}): {problem}"
+        if reason is None:
+            targets.append(destination)
+        elif position is not None:
+            bad(f"destinations[{position}]", reason)
     event_time = checked.new.event_time
-    if any(
-        not settings.deadline_rule.can_start(now, deadline_for(d.kind, event_time)) for d in targets
-    ):
-        bad("event_time", "is older than the platform accepts (Meta: 7 days)")
+    too_old: dict[str, None] = {}  # in order, once each
+    for destination in targets:
+        deadline = registry.platform(destination.kind).deadline(destination.settings, event_time)
+        if not settings.deadline_rule.can_start(now, deadline):
+            too_old[f"{rules[destination.id].display_name}: {_age(deadline - event_time)}"] = None
+    if too_old:
+        bad("event_time", f"is older than the platform accepts ({', '.join(too_old)})")
     if len(violations) > before:
         return None
-    return Prepared(new=checked.new, destinations=targets)
+    wanted = {rules[d.id].hash_family for d in targets}
+    payload["hashed"] = {f: h for f, h in payload["hashed"].items() if f in wanted}
+    return Prepared(new=dataclasses.replace(checked.new, payload=payload), destinations=targets)
+
+
+def _age(age: dt.timedelta) -> str:
+    days, rest = divmod(age, dt.timedelta(days=1))
+    if not rest:
+        return f"{days} day{'s' if days != 1 else ''}"
+    return f"{round(age / dt.timedelta(hours=1))} hours"
 
 
 def _check_text(value: str, name: str, limit: int, bad: Any) -> None:

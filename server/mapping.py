@@ -6,57 +6,26 @@ Kept apart from the servicers so each servicer reads as decode, call, encode.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
 from google.protobuf.json_format import MessageToDict
 from tenaz.v1 import destinations_pb2, events_pb2
 
-from jobs import model
+from jobs import model, pii
+from jobs.canonical import CanonicalEvent
 from jobs.destinations import DestinationSpec
 from jobs.errors import InvalidArgument
 from jobs.model import ChangeView, OperationRow
+from jobs.platforms import registry
 from jobs.stats import Stats
 from jobs.status import FailureReason, Status, as_status
 from jobs.status_follower import Followed, Heartbeat
 from jobs.submission import ContentInput, EventInput
 
-_USER_FIELDS = (
-    "email",
-    "phone",
-    "first_name",
-    "last_name",
-    "city",
-    "state",
-    "zip",
-    "country",
-    "external_id",
-    "gender",
-    "date_of_birth",
-    "client_ip_address",
-    "client_user_agent",
-    "fbc",
-    "fbp",
-)
-# Meta's user_data keys for each proto field, to show stored (hashed) events.
-_META_KEY = {
-    "email": "em",
-    "phone": "ph",
-    "first_name": "fn",
-    "last_name": "ln",
-    "city": "ct",
-    "state": "st",
-    "zip": "zp",
-    "country": "country",
-    "external_id": "external_id",
-    "gender": "ge",
-    "date_of_birth": "db",
-    "client_ip_address": "client_ip_address",
-    "client_user_agent": "client_user_agent",
-    "fbc": "fbc",
-    "fbp": "fbp",
-}
+# The proto's UserData fields: personal data (hashed) and identifiers (clear).
+_USER_FIELDS = (*pii.HASHED_FIELDS, *pii.CLEAR_FIELDS)
 
 STATUS_TO_PROTO = {
     Status.PENDING: events_pb2.DELIVERY_STATUS_PENDING,
@@ -196,7 +165,6 @@ def _custom_data(custom: dict[str, Any]) -> events_pb2.CustomData:
 
 def stored_event(event: model.Event) -> events_pb2.StoredEvent:
     payload = event.payload
-    user = payload.get("user_data", {})
     proto_custom = _custom_data(payload.get("custom_data", {}))
     return events_pb2.StoredEvent(
         id=str(event.id),
@@ -206,9 +174,7 @@ def stored_event(event: model.Event) -> events_pb2.StoredEvent:
             event_time=timestamp(event.event_time),
             action_source=payload.get("action_source", ""),
             event_source_url=payload.get("event_source_url", ""),
-            user_data=events_pb2.UserData(
-                **{name: str(user[key]) for name, key in _META_KEY.items() if key in user}
-            ),
+            user_data=events_pb2.UserData(**CanonicalEvent(payload).customer_data()),
             custom_data=proto_custom,
             destinations=[d.destination_name for d in event.deliveries],
         ),
@@ -252,30 +218,48 @@ def attempt(row: model.Attempt) -> events_pb2.Attempt:
     )
 
 
+# A stored setting as its proto field's type (older rows may hold a pixel id as a number).
+_AS_PROTO: dict[str, Callable[[Any], Any]] = {
+    "text": str,
+    "number": float,
+    "integer": int,
+    "flag": bool,
+}
+
+
+def _is_unset(value: Any) -> bool:
+    """Proto3 gives unset fields their zero value; a zero setting is an unset one."""
+    return value is None or value in ("", 0, False) or (isinstance(value, dict) and not value)
+
+
 def destination_spec(message: destinations_pb2.Destination) -> DestinationSpec:
-    platform = message.WhichOneof("platform") or ""
+    """A destination as given: the platform's settings by its declaration, unset ones left
+    out (defaults apply), secrets apart."""
+    kind = message.WhichOneof("platform") or ""
     settings: dict[str, Any] = {}
-    secret = ""
-    if platform == "meta":
-        meta = message.meta
-        settings = {
-            "pixel_id": meta.pixel_id,
-            "test_event_code": meta.test_event_code,
-            "api_version": meta.api_version,
-            "base_url": meta.base_url,
-        }
-        secret = meta.access_token
-    elif platform == "sandbox":
-        settings = {"transient_failure_rate": message.sandbox.transient_failure_rate}
+    secrets: dict[str, str] = {}
+    platform = registry.platforms().get(kind)
+    if platform is not None:
+        given = getattr(message, kind)
+        for setting in platform.settings:
+            value: Any = getattr(given, setting.name)
+            if setting.type == "names":
+                value = dict(value)
+            if setting.secret:
+                secrets[setting.name] = value
+            elif not _is_unset(value):
+                settings[setting.name] = value
     interval = message.retry_interval.ToTimedelta() if message.HasField("retry_interval") else None
     return DestinationSpec(
         name=message.name,
-        kind=platform,
+        kind=kind,
         enabled=message.enabled,
         settings=settings,
-        secret=secret,
+        secrets=secrets,
         retry_interval=interval,
         rate_limit=message.rate_limit or None,
+        event_filter=list(message.event_filter),
+        event_names=dict(message.event_names),
     )
 
 
@@ -287,23 +271,25 @@ def destination(row: model.Destination) -> destinations_pb2.Destination:
         needs_action_reason=row.needs_action_reason,
         created_at=timestamp(row.created_at),
         updated_at=timestamp(row.updated_at),
+        event_filter=list(row.event_filter),
+        event_names=dict(row.event_names),
     )
-    if row.kind == "meta":
-        message.meta.CopyFrom(
-            destinations_pb2.MetaSettings(
-                pixel_id=str(row.settings.get("pixel_id", "")),
-                access_token_set=bool(row.secret),
-                test_event_code=str(row.settings.get("test_event_code", "")),
-                api_version=str(row.settings.get("api_version", "")),
-                base_url=str(row.settings.get("base_url", "")),
-            )
-        )
-    else:
-        message.sandbox.CopyFrom(
-            destinations_pb2.SandboxSettings(
-                transient_failure_rate=float(row.settings.get("transient_failure_rate", 0.0))
-            )
-        )
+    platform = registry.platforms().get(row.kind)
+    if platform is not None:
+        shown = getattr(message, row.kind)
+        shown.SetInParent()
+        for setting in platform.settings:
+            if setting.secret:
+                # Secrets are write-only: only whether they are stored shows.
+                setattr(shown, f"{setting.name}_set", bool(row.secret))
+                continue
+            value = row.settings.get(setting.name)
+            if _is_unset(value):
+                continue
+            if setting.type == "names":
+                getattr(shown, setting.name).update(value)
+            else:
+                setattr(shown, setting.name, _AS_PROTO[setting.type](value))
     if row.rate_limit is not None:
         message.rate_limit = row.rate_limit
     if row.retry_interval is not None:

@@ -13,6 +13,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from cryptography import x509
@@ -24,6 +25,7 @@ from tenaz.v1 import destinations_pb2
 
 from jobs import logs
 from jobs.model import StatusChange
+from jobs.pii import META_CLEAR_FIELDS
 from jobs.platforms.fake_meta import FakeMetaServer
 from jobs.runtime import Runtime
 from jobs.settings import Settings
@@ -124,6 +126,17 @@ async def count_rows(runtime: Runtime, table: str) -> int:
         row = await cur.fetchone()
         assert row is not None
         return int(row[0])
+
+
+def stored_shape(meta_event: Mapping[str, Any]) -> dict[str, Any]:
+    """A Meta server event as Tenaz stores it (jobs/canonical.py): its user_data split into
+    the identifiers Meta takes in clear and the Meta family's hashes. Meta's connector turns
+    it back into the same event."""
+    stored = {k: v for k, v in meta_event.items() if k != "user_data"}
+    user = meta_event.get("user_data", {})
+    clear = {k: v for k, v in user.items() if k in META_CLEAR_FIELDS}
+    hashed = {k: v for k, v in user.items() if k not in META_CLEAR_FIELDS}
+    return {**stored, "identifiers": clear, "hashed": {"meta": hashed}}
 
 
 def status_change(

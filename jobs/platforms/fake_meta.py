@@ -33,9 +33,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qs
 
+from jobs.canonical import ACTION_SOURCES
 from jobs.currencies import ISO_4217
-from jobs.platforms.catalog import ACTION_SOURCES
-from jobs.platforms.catalog import MAX_EVENT_AGE as _MAX_EVENT_AGE
 from jobs.platforms.fake_http import (
     FakeServer,
     FakeTransport,
@@ -44,7 +43,7 @@ from jobs.platforms.fake_http import (
 )
 
 MAX_EVENTS_PER_REQUEST: Final = 1000
-MAX_EVENT_AGE: Final = _MAX_EVENT_AGE["meta"]
+MAX_EVENT_AGE: Final = dt.timedelta(days=7)
 DEFAULT_MAX_FUTURE_SKEW: Final = dt.timedelta(minutes=5)
 
 # Meta takes ISO 4217 codes.

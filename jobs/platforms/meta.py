@@ -21,8 +21,10 @@ module returns.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote, urlsplit
@@ -30,9 +32,12 @@ from urllib.parse import quote, urlsplit
 import httpx
 import orjson
 
+from jobs.canonical import CanonicalEvent
 from jobs.egress import Reply
+from jobs.pii import META_CLEAR_FIELDS
 from jobs.platforms.base import AttemptScope, Classification, Outcome, OutcomeKind, OutgoingEvent
 from jobs.platforms.batching import PAYLOAD_TOO_LARGE, send_in_requests
+from jobs.platforms.fake_http import FakePlatform
 from jobs.platforms.http_connector import (
     MAX_BODY_BYTES,
     MAX_MESSAGE_CHARS,
@@ -42,10 +47,13 @@ from jobs.platforms.http_connector import (
     encode_json,
     transport_problem,
 )
+from jobs.platforms.registry import ConnectorContext, Platform, SandboxRecipe, Setting
 
 DEFAULT_API_VERSION: Final = "v25.0"
 DEFAULT_BASE_URL: Final = "https://graph.facebook.com"
 MAX_BATCH_SIZE: Final = 1000
+# One event older than this makes Meta refuse the whole request.
+MAX_EVENT_AGE: Final = dt.timedelta(days=7)
 
 
 THROTTLING_CODES: Final = frozenset({4, 17, 32, 341, 613, *range(80000, 80015)})
@@ -237,6 +245,20 @@ class _Encoded:
         return self.event.delivery_id
 
 
+def wire_event(payload: Mapping[str, Any], event_name: Callable[[str], str]) -> dict[str, Any]:
+    """A stored event (jobs/canonical.py) as Meta's server event: its hashed identifiers of
+    the Meta family and Meta's clear ones in `user_data`, the event renamed for the
+    destination. Anything else in the payload passes as it is."""
+    wire = {k: v for k, v in payload.items() if k not in ("identifiers", "hashed")}
+    name = wire.get("event_name")
+    if isinstance(name, str):
+        wire["event_name"] = event_name(name)
+    event = CanonicalEvent(payload)
+    clear = {k: v for k, v in event.identifiers.items() if k in META_CLEAR_FIELDS}
+    wire["user_data"] = {**event.hashed("meta"), **clear}
+    return wire
+
+
 class MetaConnector:
     """Sends batches to one Meta pixel (dataset) through the Conversions API."""
 
@@ -252,8 +274,10 @@ class MetaConnector:
         api_version: str = DEFAULT_API_VERSION,
         base_url: str = DEFAULT_BASE_URL,
         timeout: float = 10.0,
+        event_names: Mapping[str, str] | None = None,
     ) -> None:
         self._http = HttpSender(client, timeout=timeout, secrets=[access_token])
+        self._event_names = dict(event_names or {})
         self._access_token = access_token
         self._test_event_code = test_event_code
         # Quoted so that a pixel id or version with "/" or "?" cannot change the request's path.
@@ -264,6 +288,9 @@ class MetaConnector:
 
     def __repr__(self) -> str:
         return f"MetaConnector(url={self._url!r})"
+
+    def _rename(self, name: str) -> str:
+        return self._event_names.get(name, name)
 
     @property
     def url(self) -> str:
@@ -284,7 +311,7 @@ class MetaConnector:
         outcomes: dict[int, Outcome] = {}
         sendable: list[tuple[int, _Encoded]] = []
         for index, event in enumerate(batch):
-            encoded = encode_json(event.payload)
+            encoded = encode_json(wire_event(event.payload, self._rename))
             if encoded is not None:
                 sendable.append((index, _Encoded(event, encoded)))
             else:
@@ -319,3 +346,69 @@ class MetaConnector:
             extra["test_event_code"] = self._test_event_code
         content = b"".join((b'{"data":[', b",".join(events), b"],", orjson.dumps(extra)[1:]))
         return await self._http.post(self._url, content, {"content-type": "application/json"})
+
+
+# -- the platform, as the registry knows it -----------------------------------------------------
+
+# re.ASCII: \d alone matches every script's digits ("١٢٣"), which Meta's ids and versions are not.
+_PIXEL_ID: Final = re.compile(r"\d{1,32}", re.ASCII)
+_API_VERSION: Final = re.compile(r"v\d{1,3}\.\d{1,3}", re.ASCII)
+
+
+def _build(context: ConnectorContext) -> MetaConnector:
+    settings = context.settings
+    return MetaConnector(
+        context.client,
+        pixel_id=str(settings["pixel_id"]),
+        access_token=context.secrets["access_token"],
+        test_event_code=str(settings.get("test_event_code") or ""),
+        api_version=str(settings.get("api_version") or DEFAULT_API_VERSION),
+        base_url=str(settings.get("base_url") or DEFAULT_BASE_URL),
+        timeout=context.timeout,
+        event_names=context.event_names,
+    )
+
+
+def _sandbox_fake(now: Callable[[], float], transient_failure_rate: float) -> FakePlatform:
+    from jobs.platforms.sandbox import sandbox_platform
+
+    return sandbox_platform(now, transient_failure_rate)
+
+
+PLATFORM: Final = Platform(
+    kind="meta",
+    display_name="Meta",
+    settings=(
+        Setting(
+            "pixel_id",
+            "the pixel (dataset) id",
+            required=True,
+            locates_secrets=True,
+            pattern=_PIXEL_ID,
+            pattern_help="required: the pixel's digits",
+        ),
+        Setting("access_token", "the Conversions API access token", required=True, secret=True),
+        Setting("test_event_code", "test code from Events Manager (Test Events)", max_length=64),
+        Setting(
+            "api_version",
+            "Graph API version",
+            pattern=_API_VERSION,
+            pattern_help="a version such as v25.0",
+        ),
+        Setting(
+            "base_url",
+            "base URL of the Graph API",
+            locates_secrets=True,
+            official_urls=(DEFAULT_BASE_URL,),
+        ),
+    ),
+    max_batch_size=MAX_BATCH_SIZE,
+    max_event_age=MAX_EVENT_AGE,
+    build=_build,
+    hash_family="meta",
+    sandbox=SandboxRecipe(
+        fake=_sandbox_fake,
+        settings={"pixel_id": "1234567890"},
+        secrets={"access_token": "sandbox-token"},
+    ),
+)

@@ -1,59 +1,51 @@
-"""The sandbox destination kind: the fake Meta, in process, plus a demo switch.
+"""The sandbox destination kind: a platform's fake, in process, plus demo switches.
 
-The sandbox behaves like Meta: it accepts valid events, rejects invalid data
-with Meta's errors, and fails transiently at the destination's configured
-rate. So that a newcomer (or a client library's test) can watch every status
-on purpose, an event may also carry in its custom data:
+A sandbox behaves like the platform it stands for (`platform`, Meta unless said otherwise):
+its fake accepts valid events, rejects invalid data with the platform's errors, and fails
+transiently at the destination's configured rate; the platform's own connector talks to it,
+so a sandbox runs the very code a real destination runs, and nothing leaves the machine. So
+that a newcomer (or a client library's test) can watch every status on purpose, an event may
+also carry in its custom data:
 
-- `sandbox_fail_attempts: N`: its first N attempts fail with Meta's transient
-  "service unavailable" error, and the next one goes through;
-- `sandbox_reject: true`: the sandbox refuses it as Meta refuses invalid data
-  (code 100, the whole request), so it ends *Falha* while its neighbours in the
-  batch go through.
+- `sandbox_fail_attempts: N`: its first N attempts fail with a transient "service
+  unavailable", and the next one goes through;
+- `sandbox_reject: true`: the sandbox refuses it as a platform refuses invalid data, so it
+  ends *Falha* while its neighbours in the batch go through.
 
-A sandbox lives as long as the worker and any submit key can feed it, so what it
-remembers is bounded: a few requests of history, and the last `REMEMBERED` events
-for deduplication and scripted failures (the oldest forgotten first).
+A sandbox lives as long as the worker and any submit key can feed it, so what it remembers is
+bounded: a few requests of history, and the last `REMEMBERED` events for deduplication and
+scripted failures (the oldest forgotten first).
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
+import datetime as dt
 import random
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final
 
 import httpx
 
+from jobs.canonical import CanonicalEvent
 from jobs.lru import LruDict
-from jobs.platforms.fake_meta import FakeMeta, FakeMetaTransport
+from jobs.platforms import registry
+from jobs.platforms.base import (
+    AttemptScope,
+    Classification,
+    Connector,
+    Outcome,
+    OutcomeKind,
+    OutgoingEvent,
+)
+from jobs.platforms.fake_http import FakeTransport
+from jobs.platforms.fake_meta import FakeMeta
+from jobs.platforms.registry import Bad, ConnectorContext, Platform, Setting
 
 FAIL_ATTEMPTS_KEY = "sandbox_fail_attempts"
 REJECT_KEY = "sandbox_reject"
 HISTORY = 10  # requests kept to look at; nothing in Tenaz reads them
 REMEMBERED = 10_000  # events counted (deliveries, scripted failures), oldest forgotten first
-_INVALID = {
-    "error": {
-        "message": "Invalid parameter",
-        "type": "OAuthException",
-        "code": 100,
-        "error_subcode": 2804002,
-        "error_user_title": "Invalid parameter (sandbox_reject)",
-        "error_user_msg": "The sandbox refuses events marked sandbox_reject, as Meta refuses"
-        " invalid data.",
-        "is_transient": False,
-        "fbtrace_id": "sandbox",
-    }
-}
-_UNAVAILABLE = {
-    "error": {
-        "message": "Service temporarily unavailable (sandbox_fail_attempts)",
-        "type": "OAuthException",
-        "code": 2,
-        "is_transient": True,
-        "fbtrace_id": "sandbox",
-    }
-}
 
 
 def sandbox_platform(now: Callable[[], float], transient_failure_rate: float) -> FakeMeta:
@@ -67,44 +59,133 @@ def sandbox_platform(now: Callable[[], float], transient_failure_rate: float) ->
     )
 
 
-class SandboxTransport(httpx.AsyncBaseTransport):
-    def __init__(self, fake: FakeMeta) -> None:
-        self.fake = fake
-        self._platform = FakeMetaTransport(fake)
-        self._failed: LruDict[tuple[str, str], int] = LruDict(REMEMBERED)
+class DemoSwitches:
+    """A sandbox's connector: the demo switches of the module, then the platform's own
+    connector talking to its fake. The switches act per event, whatever platform the
+    sandbox behaves as; `failed` counts the scripted failures of the latest events."""
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        events = self._events(await request.aread())
-        if any(_custom(event).get(REJECT_KEY) is True for event in events):
-            return httpx.Response(400, json=_INVALID, request=request)
-        scripted = [
-            key for key, wanted in self._scripted(events) if self._failed.get(key, 0) < wanted
-        ]
-        if not scripted:
-            return await self._platform.handle_async_request(request)
-        for key in scripted:
-            self._failed[key] = self._failed.get(key, 0) + 1
-        return httpx.Response(503, json=_UNAVAILABLE, request=request)
+    def __init__(self, inner: Connector, failed: LruDict[tuple[str, str], int]) -> None:
+        self._inner = inner
+        self._failed = failed
 
-    @staticmethod
-    def _events(body: bytes) -> list[dict[str, Any]]:
-        try:
-            events: Any = json.loads(body).get("data", [])
-        except (ValueError, AttributeError):
-            return []
-        return [e for e in events if isinstance(e, dict)] if isinstance(events, list) else []
+    @property
+    def max_batch_size(self) -> int:
+        return self._inner.max_batch_size
 
-    @staticmethod
-    def _scripted(events: list[dict[str, Any]]) -> list[tuple[tuple[str, str], int]]:
-        found = []
-        for event in events:
-            wanted = _custom(event).get(FAIL_ATTEMPTS_KEY)
-            if isinstance(wanted, int | float) and wanted > 0:
-                key = (str(event.get("event_name")), str(event.get("event_id")))
-                found.append((key, int(wanted)))
-        return found
+    @property
+    def endpoint(self) -> str:
+        return self._inner.endpoint
+
+    async def send(
+        self, batch: Sequence[OutgoingEvent], scope: AttemptScope | None = None
+    ) -> list[Outcome]:
+        if scope is None:
+            scope = AttemptScope.for_batch(len(batch))
+        switched: dict[int, Outcome] = {}
+        passing = []
+        for event in batch:
+            outcome = self._switch(event)
+            if outcome is None:
+                passing.append(event)
+            else:
+                switched[event.delivery_id] = outcome
+        scope.record(list(switched.values()))
+        sent = iter(await self._inner.send(passing, scope) if passing else [])
+        return [switched.get(e.delivery_id) or next(sent) for e in batch]
+
+    def _switch(self, event: OutgoingEvent) -> Outcome | None:
+        canonical = CanonicalEvent(event.payload)
+        custom = canonical.custom_data
+        if custom.get(REJECT_KEY) is True:
+            return _REJECTED.outcome(event.delivery_id, 400)
+        wanted = custom.get(FAIL_ATTEMPTS_KEY)
+        if isinstance(wanted, int | float) and not isinstance(wanted, bool) and wanted > 0:
+            key = (canonical.event_name, canonical.event_id)
+            failed = self._failed.get(key, 0)
+            if failed < wanted:
+                self._failed[key] = failed + 1
+                return _UNAVAILABLE.outcome(event.delivery_id, 503)
+        return None
 
 
-def _custom(event: dict[str, Any]) -> dict[str, Any]:
-    custom = event.get("custom_data")
-    return custom if isinstance(custom, dict) else {}
+_REJECTED = Classification(
+    OutcomeKind.REJECTED,
+    message="Invalid parameter (sandbox_reject): the sandbox refuses events marked"
+    " sandbox_reject, as a platform refuses invalid data",
+)
+_UNAVAILABLE = Classification(
+    OutcomeKind.EXTERNAL_PROBLEM,
+    message="Service temporarily unavailable (sandbox_fail_attempts)",
+)
+SANDBOX_URL = "http://sandbox.tenaz.invalid"
+
+
+def _behaves_as(settings: Mapping[str, Any]) -> Platform:
+    return registry.platform(str(settings.get("platform") or DEFAULT_PLATFORM))
+
+
+def _check(settings: Mapping[str, Any], bad: Bad) -> None:
+    name = str(settings.get("platform") or DEFAULT_PLATFORM)
+    choices = [p.kind for p in registry.platforms().values() if p.sandbox is not None]
+    if name not in choices:
+        bad("platform", f"one of {', '.join(choices)}")
+
+
+def _build(context: ConnectorContext) -> Connector:
+    platform = _behaves_as(context.settings)
+    recipe = platform.sandbox
+    assert recipe is not None  # _check refused others
+    rate = float(context.settings.get("transient_failure_rate") or 0.0)
+    now = context.clock.now
+
+    def client() -> httpx.AsyncClient:
+        fake = recipe.fake(lambda: now().timestamp(), rate)
+        # A client dropped from the factory's memory is not closed: a job may still be
+        # sending through it, and its transport is in process, with no connection to release.
+        return httpx.AsyncClient(transport=FakeTransport(fake))
+
+    # The fake and the switches' memory live as long as the factory keeps them, so the
+    # sandbox counts what it took, and its scripted failures, across attempts.
+    kept: tuple[httpx.AsyncClient, LruDict[tuple[str, str], int]] = context.keep(
+        ("sandbox", platform.kind, rate), lambda: (client(), LruDict(REMEMBERED))
+    )
+    urls = {s.name: SANDBOX_URL for s in platform.settings if s.is_url}
+    inner = platform.build(
+        dataclasses.replace(
+            context,
+            client=kept[0],
+            settings={**recipe.settings, **urls},
+            secrets=recipe.secrets,
+        )
+    )
+    return DemoSwitches(inner, kept[1])
+
+
+DEFAULT_PLATFORM: Final = "meta"
+
+PLATFORM: Final = Platform(
+    kind="sandbox",
+    display_name="Sandbox",
+    settings=(
+        Setting(
+            "transient_failure_rate",
+            "fraction of requests (0 to 1) that fail with a transient error",
+            type="number",
+            minimum=0.0,
+            maximum=1.0,
+            default=0.0,
+        ),
+        Setting(
+            "platform",
+            "the platform the sandbox behaves as",
+            default=DEFAULT_PLATFORM,
+            changeable=False,
+        ),
+    ),
+    max_batch_size=1000,
+    max_event_age=dt.timedelta(days=7),
+    build=_build,
+    hash_family=None,
+    check=_check,
+    behaves_as=_behaves_as,
+)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -14,12 +14,13 @@ from jobs.model import Destination
 
 _COLUMNS = (
     "id, workspace_id, name, kind, enabled, settings, secret, retry_interval_seconds, rate_limit,"
-    " needs_action, needs_action_reason, created_at, updated_at"
+    " needs_action, needs_action_reason, created_at, updated_at, event_filter, event_names"
 )
 
 
 def _destination(row: dict[str, Any]) -> Destination:
     seconds = row.pop("retry_interval_seconds")
+    row["event_filter"] = tuple(row["event_filter"])
     return Destination(
         **row, retry_interval=None if seconds is None else dt.timedelta(seconds=seconds)
     )
@@ -40,14 +41,16 @@ async def insert_destination(
     secret: str,
     retry_interval: dt.timedelta | None,
     rate_limit: float | None,
+    event_filter: Sequence[str] = (),
+    event_names: Mapping[str, str] | None = None,
     now: dt.datetime,
 ) -> Destination | None:
     """Insert a destination; None when the name is taken in the workspace."""
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(
         "INSERT INTO tenaz_destinations (workspace_id, name, kind, enabled, settings, secret,"
-        " retry_interval_seconds, rate_limit, created_at, updated_at)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " retry_interval_seconds, rate_limit, event_filter, event_names, created_at,"
+        " updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
         " ON CONFLICT (workspace_id, name) WHERE deleted_at IS NULL DO NOTHING"
         f" RETURNING {_COLUMNS}",
         (
@@ -59,6 +62,8 @@ async def insert_destination(
             secret,
             _seconds(retry_interval),
             rate_limit,
+            list(event_filter),
+            Jsonb(dict(event_names or {})),
             now,
             now,
         ),
@@ -133,13 +138,15 @@ async def update_destination(
     rate_limit: float | None,
     needs_action: bool,
     needs_action_reason: str,
+    event_filter: Sequence[str],
+    event_names: Mapping[str, str],
     now: dt.datetime,
 ) -> Destination:
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(
         "UPDATE tenaz_destinations SET enabled = %s, settings = %s, secret = %s,"
         " retry_interval_seconds = %s, rate_limit = %s, needs_action = %s,"
-        " needs_action_reason = %s,"
+        " needs_action_reason = %s, event_filter = %s, event_names = %s,"
         f" updated_at = %s WHERE id = %s RETURNING {_COLUMNS}",
         (
             enabled,
@@ -149,6 +156,8 @@ async def update_destination(
             rate_limit,
             needs_action,
             needs_action_reason,
+            list(event_filter),
+            Jsonb(dict(event_names)),
             now,
             destination_id,
         ),

@@ -6,7 +6,8 @@
     GET  /api/stats?window=24h&bucket=1h        counts, attempts over time, destination health
     POST /api/deliveries/retry   {"delivery_ids": [...]}         (admin keys)
     POST /api/deliveries/cancel  {"delivery_ids": [...]}         (admin keys)
-    POST /api/destinations/{name}/access-token  {"access_token": "..."}   (admin keys)
+    POST /api/destinations/{name}/access-token  {"secrets": {...}} or {"access_token": "..."}
+                                                (admin keys)
 
 Errors are raised, never answered here: `server.dashboard.errors` maps them.
 Scopes are checked before any handler runs (`server.dashboard.auth`).
@@ -19,8 +20,10 @@ import datetime as dt
 from aiohttp import web
 
 from jobs.destinations import DestinationSpec
+from jobs.errors import InvalidArgument
 from jobs.model import DeliveryFilter
 from jobs.operations import CANCEL, RETRY
+from jobs.platforms import registry
 from jobs.runtime import Runtime
 from jobs.stats import DEFAULT_BUCKET, DEFAULT_WINDOW
 from server.dashboard import encode, params
@@ -106,13 +109,26 @@ class DashboardApi:
         return web.json_response({"operation": encode.operation(row)})
 
     async def replace_access_token(self, request: web.Request) -> web.StreamResponse:
-        """A new Meta access token: clears "needs action" and sends what waits at once."""
-        token = params.text(await params.json_object(request), "access_token")
+        """New credentials: clears "needs action" and sends what waits at once.
+
+        The body names the platform's secrets (`{"secrets": {"access_token": "..."}}`), or
+        holds `access_token`, the first secret of platforms with one token.
+        """
+        body = await params.json_object(request)
         name = request.match_info["name"]
+        workspace_id = workspace(request).id
+        current = await self._runtime.destinations.get(workspace_id, name)
+        platform = registry.platform(current.kind)
+        if "secrets" in body:
+            secrets = params.text_map(body, "secrets")
+        elif platform.secret_settings:
+            secrets = {platform.secret_settings[0].name: params.text(body, "access_token")}
+        else:
+            raise InvalidArgument.one("secrets", f"a {current.kind} destination has no secrets")
         updated = await self._runtime.destinations.update(
-            workspace(request).id,
-            DestinationSpec(name=name, kind="meta", secret=token),
-            ["meta.access_token"],
+            workspace_id,
+            DestinationSpec(name=name, kind=current.kind, secrets=secrets),
+            [f"{current.kind}.{secret}" for secret in secrets],
         )
         return web.json_response(
             {"destination": {"name": updated.name, "needs_action": updated.needs_action}}

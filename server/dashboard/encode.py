@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from jobs.canonical import CanonicalEvent
 from jobs.model import Attempt, ChangeView, Delivery, Event, OperationRow
 from jobs.retry_policy import DeadlineRule
 from jobs.stats import OUTCOMES, Stats
@@ -49,7 +50,7 @@ def event(row: Event, now: dt.datetime, rule: DeadlineRule, *, with_attempts: bo
         "value": custom.get("value"),
         "currency": custom.get("currency", ""),
         "action_source": payload.get("action_source", ""),
-        "customer_fields": sorted(payload.get("user_data", {})),
+        "customer_fields": sorted(CanonicalEvent(payload).customer_data()),
         "deliveries": [delivery(d, now, rule, with_attempts=with_attempts) for d in row.deliveries],
     }
 

@@ -70,6 +70,18 @@ def text(body: Mapping[str, object], name: str) -> str:
     return value.strip()
 
 
+def text_map(body: Mapping[str, object], name: str) -> dict[str, str]:
+    """An object of strings, e.g. a destination's secrets by name."""
+    value = body.get(name)
+    if (
+        not isinstance(value, dict)
+        or not value
+        or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+    ):
+        raise InvalidArgument.one(name, "an object of strings")
+    return {k: v.strip() for k, v in value.items()}
+
+
 def delivery_ids(body: Mapping[str, object]) -> list[str]:
     """`delivery_ids` as the strings the operation service takes (numbers accepted too)."""
     value = body.get("delivery_ids")

@@ -235,7 +235,7 @@ async def _run(
                 name="meta",
                 kind="meta",
                 settings={"pixel_id": PIXEL, "base_url": meta.base_url},
-                secret=TOKEN,
+                secrets={"access_token": TOKEN},
             ),
         )
         env = {k: v for k, v in os.environ.items() if not k.startswith("TENAZ_")} | {

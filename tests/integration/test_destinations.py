@@ -203,7 +203,7 @@ async def test_access_tokens_are_encrypted_at_rest_and_keys_rotate(
                         "event_name": "Lead",
                         "event_time": int(runtime.clock.now().timestamp()),
                         "action_source": "website",
-                        "user_data": {"external_id": "a" * 64},
+                        "hashed": {"meta": {"external_id": "a" * 64}},
                     },
                 )
             ]

@@ -77,6 +77,12 @@ def messages(draw: st.DrawFn, cls: type[Message], depth: int = 0) -> Message:
                 "google.protobuf.FieldMask",
             ):
                 continue
+            if field.message_type.GetOptions().map_entry:
+                # map<string, string>: the only maps in the API.
+                getattr(message, field.name).update(
+                    draw(st.dictionaries(_SCALARS[FD.TYPE_STRING], _SCALARS[FD.TYPE_STRING]))
+                )
+                continue
             if field.is_repeated:
                 container = getattr(message, field.name)
                 for _ in range(draw(st.integers(0, 3))):

@@ -27,6 +27,7 @@ from jobs.platforms.fake_meta import (
     Subcode,
 )
 from jobs.platforms.meta import MetaConnector
+from tests.support import stored_shape
 
 NOW = 1_760_000_000.0
 DAY = 86_400
@@ -61,7 +62,9 @@ def meta_event(number: int, **changes: Any) -> dict[str, Any]:
 
 
 def batch_of(*events: dict[str, Any]) -> list[OutgoingEvent]:
-    return [OutgoingEvent(delivery_id=100 + i, payload=e) for i, e in enumerate(events)]
+    return [
+        OutgoingEvent(delivery_id=100 + i, payload=stored_shape(e)) for i, e in enumerate(events)
+    ]
 
 
 def kinds(outcomes: Sequence[Outcome]) -> list[OutcomeKind]:

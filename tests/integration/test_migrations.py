@@ -6,12 +6,14 @@ import asyncio
 import datetime as dt
 
 import psycopg
+import psycopg.types.json
 import pytest
 
 import jobs.migrate
 from jobs.keys import hash_key
 from jobs.migrate import migrate
 from jobs.model import AttemptEnd
+from jobs.platforms.meta import wire_event
 from jobs.store import deliveries, events, workspaces
 
 
@@ -133,3 +135,61 @@ async def test_a_key_made_before_scopes_is_admin_and_one_made_without_a_scope_is
         assert found is not None and found[0].scope == "admin"
         found = await workspaces.caller_for_key(conn, hash_key(during_upgrade))
         assert found is not None and found[0].scope == "submit"
+
+
+async def test_events_stored_in_metas_shape_are_converted_and_still_delivered_the_same(
+    empty_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before 0014 an event was stored as Meta's server event; after it, in Tenaz's shape,
+    from which Meta's connector makes the very same event again."""
+    url = empty_database
+    everything = list(jobs.migrate._migrations())
+    monkeypatch.setattr(
+        jobs.migrate, "_migrations", lambda: iter(m for m in everything if m[0] < "0014")
+    )
+    await migrate(url)
+    meta_event = {
+        "event_name": "Purchase",
+        "event_time": 1_760_000_000,
+        "event_id": "o-1",
+        "action_source": "website",
+        "event_source_url": "https://loja.example/obrigado",
+        "user_data": {
+            "em": "a" * 64,
+            "ph": "b" * 64,
+            "client_ip_address": "203.0.113.9",
+            "client_user_agent": "Mozilla/5.0",
+            "fbp": "fb.1.1.2",
+        },
+        "custom_data": {"value": 10.0, "currency": "BRL"},
+    }
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "INSERT INTO tenaz_workspaces (id, name) VALUES (1, 'acme');"
+            " INSERT INTO tenaz_destinations (id, workspace_id, name, kind, created_at,"
+            "  updated_at) VALUES (1, 1, 'meta', 'meta', now(), now())"
+        )
+        conn.execute(
+            "INSERT INTO tenaz_events (id, workspace_id, event_name, event_id, event_time,"
+            " payload, received_at) VALUES (1, 1, 'Purchase', 'o-1', now(), %s, now()),"
+            " (2, 1, 'Lead', 'o-2', now(), '{\"event_name\": \"Lead\"}', now())",
+            (psycopg.types.json.Jsonb(meta_event),),
+        )
+    monkeypatch.undo()
+    assert "0014_platform_neutral_events" in await migrate(url)
+
+    with psycopg.connect(url) as conn:
+        rows = dict(conn.execute("SELECT id, payload FROM tenaz_events").fetchall())
+        destination = conn.execute(
+            "SELECT event_filter, event_names FROM tenaz_destinations"
+        ).fetchone()
+    assert rows[1]["identifiers"] == {
+        "client_ip_address": "203.0.113.9",
+        "client_user_agent": "Mozilla/5.0",
+        "fbp": "fb.1.1.2",
+    }
+    assert rows[1]["hashed"] == {"meta": {"em": "a" * 64, "ph": "b" * 64}}
+    assert "user_data" not in rows[1]
+    assert wire_event(rows[1], lambda name: name) == meta_event
+    assert rows[2] == {"event_name": "Lead"}  # nothing to convert
+    assert destination == ([], {})

@@ -167,7 +167,10 @@ def test_an_event_reads_back_as_it_was_sent_but_for_hashed_customer_data() -> No
 
 
 def test_hashed_customer_data_is_shown_under_the_fields_it_came_in() -> None:
-    payload = {"user_data": {"em": "a" * 64, "ph": "b" * 64, "db": "c" * 64, "fbc": "fb.1.x"}}
+    payload = {
+        "identifiers": {"fbc": "fb.1.x"},
+        "hashed": {"meta": {"em": "a" * 64, "ph": "b" * 64, "db": "c" * 64}},
+    }
 
     shown = mapping.stored_event(stored(payload)).event.user_data
 
@@ -313,20 +316,17 @@ def test_a_meta_destination_message_becomes_a_spec_with_its_token_as_the_secret(
 
     spec = mapping.destination_spec(message)
 
-    assert (spec.name, spec.kind, spec.enabled, spec.secret) == ("loja", "meta", True, "EAAB-token")
-    assert spec.settings == {
-        "pixel_id": "111",
-        "test_event_code": "T1",
-        "api_version": "v25.0",
-        "base_url": "",
-    }
+    assert (spec.name, spec.kind, spec.enabled) == ("loja", "meta", True)
+    assert spec.secrets == {"access_token": "EAAB-token"}
+    # Unset fields are left out: the platform's defaults apply.
+    assert spec.settings == {"pixel_id": "111", "test_event_code": "T1", "api_version": "v25.0"}
     assert (spec.retry_interval, spec.rate_limit) == (dt.timedelta(seconds=90), 50.0)
 
 
 def test_a_destination_message_without_a_platform_or_limits_leaves_them_empty() -> None:
     spec = mapping.destination_spec(destinations_pb2.Destination(name="x"))
 
-    assert (spec.kind, spec.settings, spec.secret) == ("", {}, "")
+    assert (spec.kind, spec.settings, spec.secrets) == ("", {}, {})
     assert (spec.retry_interval, spec.rate_limit) == (None, None)  # 0: no limit
 
 

@@ -12,19 +12,22 @@ import httpx
 import pytest
 
 from jobs.clock import FakeClock
-from jobs.connectors import MAX_SANDBOXES, ConnectorFactory
+from jobs.connectors import MAX_KEPT, ConnectorFactory
 from jobs.egress import EgressPolicy
 from jobs.lru import LruDict
 from jobs.model import Destination
+from jobs.platforms.base import OutcomeKind, OutgoingEvent
+from jobs.platforms.fake_http import FakeTransport
 from jobs.platforms.fake_meta import FakeMeta
 from jobs.platforms.sandbox import (
     FAIL_ATTEMPTS_KEY,
     HISTORY,
     REMEMBERED,
-    SandboxTransport,
+    DemoSwitches,
     sandbox_platform,
 )
 from jobs.secrets import SecretBox, generate_key
+from tests.support import stored_shape
 
 EVENTS_URL = "http://sandbox.tenaz.invalid/v25.0/1234567890/events"
 BATCH = 1000  # the most Meta takes in one request
@@ -42,10 +45,10 @@ def event(event_id: str, **custom: object) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def sandbox() -> AsyncIterator[tuple[SandboxTransport, httpx.AsyncClient]]:
-    transport = SandboxTransport(sandbox_platform(time.time, 0.0))
-    async with httpx.AsyncClient(transport=transport) as client:
-        yield transport, client
+async def sandbox() -> AsyncIterator[tuple[FakeMeta, httpx.AsyncClient]]:
+    fake = sandbox_platform(time.time, 0.0)
+    async with httpx.AsyncClient(transport=FakeTransport(fake)) as client:
+        yield fake, client
 
 
 async def send(client: httpx.AsyncClient, events: list[dict[str, Any]]) -> int:
@@ -88,12 +91,11 @@ def test_a_fake_meta_of_its_own_keeps_todays_defaults() -> None:
 
 
 async def test_the_sandbox_keeps_a_few_requests_and_counts_the_latest_events(
-    sandbox: tuple[SandboxTransport, httpx.AsyncClient],
+    sandbox: tuple[FakeMeta, httpx.AsyncClient],
 ) -> None:
-    transport, client = sandbox
+    fake, client = sandbox
     total = REMEMBERED + 2 * BATCH
     assert await send_many(client, "e", total) == {200}
-    fake = transport.fake
     assert fake.total_events_received == total
     assert len(fake.requests) == len(fake.accepted) == HISTORY
     assert len(fake._received) == REMEMBERED
@@ -106,16 +108,32 @@ async def test_the_sandbox_keeps_a_few_requests_and_counts_the_latest_events(
     assert fake.received_count("Lead", f"e{total - REMEMBERED + 1}") == 0
 
 
-async def test_the_sandbox_remembers_scripted_failures_of_the_latest_events_only(
-    sandbox: tuple[SandboxTransport, httpx.AsyncClient],
-) -> None:
-    transport, client = sandbox
-    total = REMEMBERED + 2 * BATCH
-    assert await send_many(client, "f", total, **{FAIL_ATTEMPTS_KEY: 1}) == {503}
-    assert len(transport._failed) == REMEMBERED
-    # The latest failed once already: they go through now.
-    assert await send(client, [event(f"f{total - 1}", **{FAIL_ATTEMPTS_KEY: 1})]) == 200
-    assert len(transport.fake._received) == 1
+async def test_the_sandbox_remembers_scripted_failures_of_the_latest_events_only() -> None:
+    async with httpx.AsyncClient() as platforms:
+        factory = ConnectorFactory(
+            platforms,
+            FakeClock(dt.datetime.now(dt.UTC)),
+            SecretBox.from_setting(generate_key()),
+            EgressPolicy(),
+            timeout=1.0,
+        )
+        connector = factory.for_destination(sandbox_destination(1))
+        assert isinstance(connector, DemoSwitches)
+        total = REMEMBERED + 2 * BATCH
+        for start in range(0, total, BATCH):
+            batch = [
+                OutgoingEvent(n, stored_shape(event(f"f{n}", **{FAIL_ATTEMPTS_KEY: 1})))
+                for n in range(start, start + BATCH)
+            ]
+            outcomes = await connector.send(batch)
+            assert {o.kind for o in outcomes} == {OutcomeKind.EXTERNAL_PROBLEM}
+        assert len(connector._failed) == REMEMBERED
+        # The latest failed once already: they go through now; the oldest are forgotten.
+        latest = stored_shape(event(f"f{total - 1}", **{FAIL_ATTEMPTS_KEY: 1}))
+        oldest = stored_shape(event("f0", **{FAIL_ATTEMPTS_KEY: 1}))
+        outcomes = await connector.send([OutgoingEvent(1, latest), OutgoingEvent(2, oldest)])
+        assert [o.kind for o in outcomes] == [OutcomeKind.SUCCEEDED, OutcomeKind.EXTERNAL_PROBLEM]
+        await factory.aclose()
 
 
 def sandbox_destination(destination_id: int) -> Destination:
@@ -139,13 +157,13 @@ async def test_a_worker_keeps_the_sandboxes_it_used_last() -> None:
 
         def client_of(destination_id: int) -> object:
             connector = factory.for_destination(sandbox_destination(destination_id))
-            return connector._http.client  # type: ignore[attr-defined]
+            return connector._inner._http.client  # type: ignore[attr-defined]
 
         first, busy = client_of(1), client_of(2)
-        for destination_id in range(3, 3 + 10 * MAX_SANDBOXES):
+        for destination_id in range(3, 3 + 10 * MAX_KEPT):
             client_of(destination_id)
             assert client_of(2) is busy  # used all along: kept
-            assert len(factory._sandboxes) <= MAX_SANDBOXES
-        assert len(factory._sandboxes) == MAX_SANDBOXES
+            assert len(factory._kept) <= MAX_KEPT
+        assert len(factory._kept) == MAX_KEPT
         assert client_of(1) is not first  # unused since: dropped, and built afresh
         await factory.aclose()

@@ -72,7 +72,7 @@ def refused(candidate: EventInput, **options: Any) -> dict[str, str]:
 # What is stored
 
 
-def test_a_valid_event_becomes_metas_payload_with_personal_data_hashed() -> None:
+def test_a_valid_event_is_stored_in_tenaz_shape_with_personal_data_hashed() -> None:
     prepared, violations = prepare(
         event(
             event_source_url="https://loja.example/obrigado",
@@ -90,7 +90,9 @@ def test_a_valid_event_becomes_metas_payload_with_personal_data_hashed() -> None
         "event_time": int((NOW - dt.timedelta(minutes=5)).timestamp()),
         "event_id": "order-1",
         "action_source": "other",
-        "user_data": {"em": sha256("maria.silva@example.com")},
+        "identifiers": {},
+        # The hashes of the Meta family: the destination is Meta's.
+        "hashed": {"meta": {"em": sha256("maria.silva@example.com")}},
         "event_source_url": "https://loja.example/obrigado",
         "custom_data": {
             "coupon": "BLACK",
@@ -144,10 +146,8 @@ def test_the_callers_own_hashes_pass_through_and_browser_ids_stay_clear() -> Non
     )
 
     assert prepared is not None
-    assert prepared.new.payload["user_data"] == {
-        "em": digest.lower(),
-        "fbp": "fb.1.1596403881668.1116446470",
-    }
+    assert prepared.new.payload["hashed"] == {"meta": {"em": digest.lower()}}
+    assert prepared.new.payload["identifiers"] == {"fbp": "fb.1.1596403881668.1116446470"}
 
 
 def test_the_phone_gets_the_configured_country_code_before_hashing() -> None:
@@ -155,7 +155,7 @@ def test_the_phone_gets_the_configured_country_code_before_hashing() -> None:
     prepared, _ = prepare(event(user_data={"phone": "(415) 555-0123"}), settings=settings)
 
     assert prepared is not None
-    assert prepared.new.payload["user_data"] == {"ph": sha256("14155550123")}
+    assert prepared.new.payload["hashed"] == {"meta": {"ph": sha256("14155550123")}}
 
 
 # Where it goes
