@@ -299,50 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     dests = sub.add_parser("destinations", help="the workspace's ad-platform connections")
     dests_sub = dests.add_subparsers(dest="action", required=True, metavar="ACTION")
     command(dests_sub, "list", destinations.list_, "destinations with their health", both)
-    interval_help = "time from a failed attempt to the next, e.g. 10s, 30m (default: global)"
-    p = command(
-        dests_sub, "create-sandbox", destinations.create_sandbox, "add a sandbox destination", both
-    )
-    p.add_argument("name")
-    p.add_argument("--failure-rate", type=float, default=0.0, help="fraction of requests to fail")
-    p.add_argument("--retry-interval", type=argument(parse_interval), help=interval_help)
-    p = command(
-        dests_sub,
-        "create-meta",
-        destinations.create_meta,
-        "add a Meta destination; the token comes from TENAZ_META_ACCESS_TOKEN or a prompt",
-        both,
-    )
-    p.add_argument("name")
-    p.add_argument("--pixel-id", required=True)
-    p.add_argument("--test-event-code", default="")
-    p.add_argument("--api-version", default="", help="e.g. v25.0 (default: Tenaz's)")
-    p.add_argument("--base-url", default="", help="default https://graph.facebook.com")
-    p.add_argument("--retry-interval", type=argument(parse_interval), help=interval_help)
-    p = command(dests_sub, "update", destinations.update, "change a destination", both)
-    p.add_argument("name")
-    enabling = p.add_mutually_exclusive_group()
-    enabling.add_argument("--enable", dest="enabled", action="store_const", const=True)
-    enabling.add_argument("--disable", dest="enabled", action="store_const", const=False)
-    p.add_argument(
-        "--retry-interval",
-        type=argument(parse_interval),
-        default=argparse.SUPPRESS,
-        help="e.g. 10s, 30m; 'default' for the global setting",
-    )
-    p.add_argument(
-        "--new-token",
-        action="store_true",
-        help="replace the access token (from TENAZ_META_ACCESS_TOKEN or a prompt)",
-    )
-    p.add_argument("--test-event-code", help="'' to send real events again")
-    p.add_argument("--base-url", help="'' for https://graph.facebook.com")
-    p.add_argument("--pixel-id")
-    p.add_argument("--api-version")
-    p.add_argument("--failure-rate", type=float, help="sandbox only")
-    p.add_argument(
-        "--rate-limit", type=float, help="events per second sent to it at most; 0: no limit"
-    )
+    destinations.add_commands(dests_sub, command, both, argument(parse_interval))
     p = command(
         dests_sub,
         "delete",

@@ -448,7 +448,7 @@ async def test_destinations_list_update_and_delete(
     listing = (await cli("destinations", "list")).out.splitlines()
     assert listing[0].split()[:4] == ["name", "platform", "state", "health"]
     assert listing[1].split()[:4] == ["meta", "meta", "enabled", "Saudável"]
-    assert "pixel 111" in listing[1]
+    assert "pixel id 111" in listing[1]
 
     await cli("destinations", "update", "meta", "--disable", "--retry-interval", "10s")
     data = (await cli("destinations", "list", "--json")).json()

@@ -16,6 +16,7 @@ from rich.console import Console
 from tenaz.client import FieldViolation, TenazError, make_event
 from tenaz.v1 import events_pb2
 
+from jobs.platforms import registry
 from server.cli import describe
 from server.cli.destinations import update_request
 from server.cli.errors import UsageError
@@ -389,33 +390,35 @@ def test_operation_summaries_say_what_changed_and_why_some_were_skipped() -> Non
 
 
 def update_args(**given: Any) -> argparse.Namespace:
-    base: dict[str, Any] = {
-        "name": "meta-loja",
-        "enabled": None,
-        "pixel_id": None,
-        "test_event_code": None,
-        "api_version": None,
-        "base_url": None,
-        "failure_rate": None,
-        "rate_limit": None,
-    }
-    return argparse.Namespace(**(base | given))
+    """The parsed `destinations update` options, platform settings by their setting names."""
+    base: dict[str, Any] = {"name": "meta-loja", "enabled": None, "rate_limit": None}
+    settings = {f"setting_{name}": value for name, value in given.pop("settings", {}).items()}
+    return argparse.Namespace(**(base | given | settings))
 
 
 def test_a_destination_update_names_only_what_was_given() -> None:
+    meta = registry.platform("meta")
     destination, paths = update_request(
-        update_args(enabled=False, test_event_code="", retry_interval=None), token="new"
+        update_args(enabled=False, retry_interval=None, settings={"test_event_code": ""}),
+        meta,
+        {"access_token": "new"},
     )
     assert paths == ["enabled", "retry_interval", "meta.test_event_code", "meta.access_token"]
     assert not destination.enabled
     assert not destination.HasField("retry_interval")  # back to the global setting
     assert destination.meta.access_token == "new"
-    _, paths = update_request(update_args(retry_interval=dt.timedelta(seconds=10)), token=None)
+    _, paths = update_request(update_args(retry_interval=dt.timedelta(seconds=10)), meta, {})
     assert paths == ["retry_interval"]
-    destination, paths = update_request(update_args(rate_limit=250.0), token=None)
+    destination, paths = update_request(update_args(rate_limit=250.0), meta, {})
     assert (paths, destination.rate_limit) == (["rate_limit"], 250.0)
+    # A setting the destination's platform does not have is named for one that has it: the
+    # server says it does not apply.
+    _, paths = update_request(
+        update_args(settings={"pixel_id": "1"}), registry.platform("sandbox"), {}
+    )
+    assert paths == ["meta.pixel_id"]
     with pytest.raises(UsageError, match="say what to change"):
-        update_request(update_args(), token=None)
+        update_request(update_args(), meta, {})
 
 
 def test_stats_counts_group_by_destination_including_idle_ones() -> None:
