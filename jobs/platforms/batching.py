@@ -54,12 +54,16 @@ async def send_in_requests(
     send_request: Callable[[Sequence[Item]], Awaitable[list[Outcome]]],
     batch: Sequence[Item],
     scope: AttemptScope,
+    *,
+    split_refused: bool = True,
 ) -> list[Outcome]:
     """Send `batch` with `send_request`, splitting it in halves as the module says.
 
     `send_request` sends exactly one request and returns one outcome per event, in order.
     The halves go one after the other: a platform that just refused a request is not sent
-    two at once, and the order of requests stays reproducible in tests.
+    two at once, and the order of requests stays reproducible in tests. A platform that
+    answers for each event on its own (`split_refused=False`) is never split for refusals,
+    only for HTTP 413.
     """
     if not batch:
         return []
@@ -75,11 +79,14 @@ async def send_in_requests(
     too_large = all(outcome.http_status == PAYLOAD_TOO_LARGE for outcome in outcomes)
     if too_large:
         scope.saw_too_large(len(batch))
-    refused = too_large or all(outcome.kind is OutcomeKind.REJECTED for outcome in outcomes)
-    if len(batch) == 1 or not refused:
+    refused = split_refused and all(outcome.kind is OutcomeKind.REJECTED for outcome in outcomes)
+    if len(batch) == 1 or not (too_large or refused):
         scope.record(outcomes)
         return outcomes
     middle = len(batch) // 2
-    first = await send_in_requests(send_request, batch[:middle], scope)
-    second = await send_in_requests(send_request, batch[middle:], scope)
+    halves = [batch[:middle], batch[middle:]]
+    first, second = [
+        await send_in_requests(send_request, half, scope, split_refused=split_refused)
+        for half in halves
+    ]
     return first + second
