@@ -159,3 +159,14 @@ async def test_an_attempt_costs_at_most_one_request_more_than_its_events() -> No
     outcomes = await send_in_requests(send, numbered(1000), AttemptScope.for_batch(1000))
     assert {o.delivery_id for o in outcomes if o.kind is REJECTED} == {3, 200, 777}
     assert len(send.calls) < 70
+
+
+async def test_a_platform_that_answers_per_event_is_split_only_when_too_large() -> None:
+    everything_bad = ScriptedPlatform(bad=set(range(4)))
+    outcomes = await send_in_requests(everything_bad, numbered(4), scope(), split_refused=False)
+    assert kinds(outcomes) == [REJECTED] * 4
+    assert everything_bad.calls == [[0, 1, 2, 3]]
+    too_large = ScriptedPlatform(largest=2)
+    outcomes = await send_in_requests(too_large, numbered(4), scope(), split_refused=False)
+    assert kinds(outcomes) == [SUCCEEDED] * 4
+    assert too_large.calls == [[0, 1, 2, 3], [0, 1], [2, 3]]
