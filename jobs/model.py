@@ -85,6 +85,8 @@ class Delivery:
     created_at: dt.datetime
     updated_at: dt.datetime
     attempts: tuple[Attempt, ...] = ()
+    # The destination's platform (its kind).
+    destination_kind: str = ""
 
 
 @dataclass(frozen=True)

@@ -274,6 +274,7 @@ class SubmissionService:
                     event_id=event_id,
                     destination_id=destination_id,
                     destination_name=chosen[destination_id].name,
+                    destination_kind=chosen[destination_id].kind,
                     status=Status.PENDING,
                     failure_reason="",
                     attempt_count=0,

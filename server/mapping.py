@@ -187,6 +187,7 @@ def delivery(row: model.Delivery) -> events_pb2.Delivery:
     return events_pb2.Delivery(
         id=str(row.id),
         destination=row.destination_name,
+        platform=row.destination_kind,
         status=STATUS_TO_PROTO[as_status(row.status)],
         failure_reason=(
             _REASON[FailureReason(row.failure_reason)]

@@ -192,6 +192,12 @@ def platform(kind: str) -> Platform:
     return platforms()[kind]
 
 
+def platform_name(kind: str) -> str:
+    """A platform's name as users know it ("TikTok"), or the kind if this version lacks it."""
+    found = platforms().get(kind)
+    return found.display_name if found is not None else kind
+
+
 def kinds() -> Sequence[str]:
     return tuple(platforms())
 

@@ -97,7 +97,8 @@ async def insert_deliveries(
 
 
 _DELIVERY_COLUMNS = (
-    "d.id, d.event_id, d.destination_id, dest.name AS destination_name, d.status,"
+    "d.id, d.event_id, d.destination_id, dest.name AS destination_name,"
+    " dest.kind AS destination_kind, d.status,"
     " d.failure_reason, d.attempt_count, d.next_attempt_at, d.deadline, d.last_error,"
     " d.created_at, d.updated_at"
 )

@@ -18,6 +18,7 @@ from rich.text import Text
 from tenaz.client import TenazClient
 from tenaz.v1 import events_pb2
 
+from jobs.platforms.registry import platform_name
 from server.cli.connection import connect
 from server.cli.errors import UsageError
 from server.cli.options import check_window
@@ -138,6 +139,7 @@ def _print_delivery(d: events_pb2.Delivery, out: Output) -> None:
     title.append_text(out.delivery_status(d))
     out.print(title)
     facts = [
+        f"{word('platform', lang)}: {platform_name(d.platform)}",
         f"{word('attempts', lang)}: {d.attempt_count}",
         f"{word('next attempt', lang)}: {local_time(when(d, 'next_attempt_at'))}",
         f"{word('deadline', lang)}: {local_time(when(d, 'deadline'))}",

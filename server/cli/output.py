@@ -92,6 +92,7 @@ _SCOPES: dict[str, tuple[str, str]] = {
 _WORDS = {
     "attempts": ("tentativas", "attempts"),
     "next attempt": ("próxima tentativa", "next attempt"),
+    "platform": ("plataforma", "platform"),
     "deadline": ("prazo", "deadline"),
 }
 

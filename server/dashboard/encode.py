@@ -13,6 +13,7 @@ from typing import Any
 
 from jobs.canonical import CanonicalEvent
 from jobs.model import Attempt, ChangeView, Delivery, Event, OperationRow
+from jobs.platforms.registry import platform_name
 from jobs.retry_policy import DeadlineRule
 from jobs.stats import OUTCOMES, Stats
 from jobs.status import LABELS_EN, LABELS_PT_BR, TERMINAL, FailureReason, Status
@@ -60,6 +61,8 @@ def delivery(row: Delivery, now: dt.datetime, rule: DeadlineRule, *, with_attemp
     encoded: JSON = {
         "id": str(row.id),
         "destination": row.destination_name,
+        "platform": row.destination_kind,
+        "platform_name": platform_name(row.destination_kind),
         "status": status.value,
         "failure_reason": row.failure_reason,
         "attempt_count": row.attempt_count,

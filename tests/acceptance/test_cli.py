@@ -268,6 +268,7 @@ async def test_events_list_and_show_in_text_json_and_english(
     assert "pedido-1" in second_page.out and not second_page.err
 
     assert f"event {waiting.id}  Purchase  pedido-1" in shown.out
+    assert "plataforma: Meta" in shown.out
     assert "meta: Esperando Retentativa" in shown.out
     assert "tentativas: 1" in shown.out and "prazo: 20" in shown.out
     assert "próxima tentativa: 20" in shown.out  # a time, not a dash

@@ -620,6 +620,7 @@ async def test_event_detail_shows_each_delivery_with_its_attempt_timeline(
     assert (body["value"], body["currency"]) == (97.0, "BRL")
     [delivery] = body["deliveries"]
     assert delivery["status"] == "WAITING_RETRY"
+    assert (delivery["platform"], delivery["platform_name"]) == ("sandbox", "Sandbox")
     assert delivery["can_retry"] and delivery["can_cancel"]
     deadline = dt.datetime.fromisoformat(delivery["deadline"])
     assert deadline == clock.now() + dt.timedelta(days=7)

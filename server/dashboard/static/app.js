@@ -402,6 +402,7 @@
               "li",
               { dataset: { deliveryId: d.id, status: d.status } },
               element("span", { class: "destination-name" }, d.destination),
+              element("span", { class: "platform-name muted small" }, d.platform_name),
               statusBadge(d.status),
             ),
           ),
@@ -509,7 +510,13 @@
     return element(
       "section",
       { class: "delivery", dataset: { deliveryId: delivery.id, status: delivery.status } },
-      element("h4", {}, element("span", {}, delivery.destination), statusBadge(delivery.status)),
+      element(
+        "h4",
+        {},
+        element("span", {}, delivery.destination),
+        element("span", { class: "platform-name muted small" }, delivery.platform_name),
+        statusBadge(delivery.status),
+      ),
       element("dl", { class: "facts" }, ...facts),
       actions.childElementCount ? actions : null,
       element("h5", { id: timelineId }, T.t("timeline", { destination: delivery.destination })),

@@ -223,7 +223,7 @@ class Attempt(_message.Message):
     def __init__(self, number: _Optional[int] = ..., trigger: _Optional[str] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., outcome: _Optional[_Union[AttemptOutcome, str]] = ..., http_status: _Optional[int] = ..., platform_code: _Optional[int] = ..., platform_subcode: _Optional[int] = ..., message: _Optional[str] = ..., response_excerpt: _Optional[str] = ...) -> None: ...
 
 class Delivery(_message.Message):
-    __slots__ = ("id", "destination", "status", "failure_reason", "attempt_count", "next_attempt_at", "deadline", "last_error", "created_at", "updated_at", "attempts")
+    __slots__ = ("id", "destination", "status", "failure_reason", "attempt_count", "next_attempt_at", "deadline", "last_error", "created_at", "updated_at", "attempts", "platform")
     ID_FIELD_NUMBER: _ClassVar[int]
     DESTINATION_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -235,6 +235,7 @@ class Delivery(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_FIELD_NUMBER: _ClassVar[int]
     id: str
     destination: str
     status: DeliveryStatus
@@ -246,7 +247,8 @@ class Delivery(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     updated_at: _timestamp_pb2.Timestamp
     attempts: _containers.RepeatedCompositeFieldContainer[Attempt]
-    def __init__(self, id: _Optional[str] = ..., destination: _Optional[str] = ..., status: _Optional[_Union[DeliveryStatus, str]] = ..., failure_reason: _Optional[_Union[FailureReason, str]] = ..., attempt_count: _Optional[int] = ..., next_attempt_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_error: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attempts: _Optional[_Iterable[_Union[Attempt, _Mapping]]] = ...) -> None: ...
+    platform: str
+    def __init__(self, id: _Optional[str] = ..., destination: _Optional[str] = ..., status: _Optional[_Union[DeliveryStatus, str]] = ..., failure_reason: _Optional[_Union[FailureReason, str]] = ..., attempt_count: _Optional[int] = ..., next_attempt_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_error: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attempts: _Optional[_Iterable[_Union[Attempt, _Mapping]]] = ..., platform: _Optional[str] = ...) -> None: ...
 
 class StoredEvent(_message.Message):
     __slots__ = ("id", "event", "received_at", "deliveries")
