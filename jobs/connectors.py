@@ -37,7 +37,12 @@ _KEYS_PER_DESTINATION = 4
 
 
 class ConnectorUnavailable(Exception):
-    """The destination cannot be sent to as configured; the message is for the operator."""
+    """The destination cannot be sent to as configured; the message is for the operator,
+    `action` says what they must do (jobs/platforms/base.ACTIONS)."""
+
+    def __init__(self, message: str, action: str) -> None:
+        super().__init__(message)
+        self.action = action
 
 
 class ConnectorFactory:
@@ -61,7 +66,8 @@ class ConnectorFactory:
         platform = registry.platforms().get(destination.kind)
         if platform is None:
             raise ConnectorUnavailable(
-                f"this version of Tenaz does not know the platform {destination.kind!r}"
+                f"this version of Tenaz does not know the platform {destination.kind!r}",
+                "platform",
             )
         settings = self._settings(platform, destination)
         rules = platform.rules(settings)
@@ -92,7 +98,7 @@ class ConnectorFactory:
                         str(value), setting.official_urls, any_public=setting.any_public_url
                     )
                 except ValueError as exc:
-                    raise ConnectorUnavailable(f"{setting.name}: {exc}") from None
+                    raise ConnectorUnavailable(f"{setting.name}: {exc}", "egress") from None
                 value = str(checked)
             settings[setting.name] = value
         return settings
@@ -104,7 +110,8 @@ class ConnectorFactory:
         except ValueError:
             raise ConnectorUnavailable(
                 "the destination's secrets cannot be decrypted with TENAZ_SECRET_KEY (a key is"
-                " missing from it, or the stored secret is damaged): set them again"
+                " missing from it, or the stored secret is damaged): set them again",
+                "secrets",
             ) from None
 
     def _keeper(self, destination_id: int) -> Callable[[Hashable, Callable[[], Any]], Any]:

@@ -147,7 +147,7 @@ class DeliveryEngine:
         try:
             connector = self._connectors.for_destination(destination)
         except ConnectorUnavailable as exc:
-            await self._flag_unavailable(destination, str(exc))
+            await self._flag_unavailable(destination, str(exc), exc.action)
             return 0
         keys = SlotKeys(destination.id, destination.workspace_id, connector.endpoint)
         turned_away = self._slots.enter(keys)
@@ -403,7 +403,7 @@ class DeliveryEngine:
             },
         )
 
-    async def _flag_unavailable(self, destination: Destination, reason: str) -> None:
+    async def _flag_unavailable(self, destination: Destination, reason: str, code: str) -> None:
         """Nothing can be sent to the destination until the operator fixes it: say so where
         operators look (its health), and leave its deliveries to wait or expire."""
         async with self._pool.connection() as conn, conn.transaction():
@@ -412,6 +412,7 @@ class DeliveryEngine:
                 destination_id=destination.id,
                 needs_action=True,
                 reason=reason,
+                code=code,
                 now=self._clock.now(),
             )
         if flagged:  # once, not at every job the sweeper queues for it
@@ -431,6 +432,7 @@ class DeliveryEngine:
                 destination_id=destination.id,
                 needs_action=True,
                 reason=refused.message,
+                code=refused.action,
                 now=now,
             )
             log.warning(

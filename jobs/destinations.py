@@ -262,6 +262,7 @@ class DestinationService:
                 rate_limit=merged.rate_limit,
                 needs_action=current.needs_action and not new_secrets,
                 needs_action_reason="" if new_secrets else current.needs_action_reason,
+                needs_action_code="" if new_secrets else current.needs_action_code,
                 event_filter=tuple(merged.event_filter),
                 event_names=dict(merged.event_names),
                 now=now,

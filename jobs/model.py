@@ -50,6 +50,8 @@ class Destination:
     event_filter: tuple[str, ...] = ()
     # Tenaz event name -> the platform's, before the platform's defaults.
     event_names: dict[str, str] = field(default_factory=dict)
+    # With needs_action: what the operator must do (jobs/platforms/base.ACTIONS).
+    needs_action_code: str = ""
 
     def takes(self, event_name: str) -> bool:
         """Whether the destination's event filter lets `event_name` through."""

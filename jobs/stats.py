@@ -25,6 +25,8 @@ class DestinationStats:
     name: str
     health: str  # healthy | failing | needs_action | disabled
     reason: str
+    # With needs_action: what the operator must do (jobs/platforms/base.ACTIONS).
+    action: str
     waiting_retry: int
     success_rate: float
     last_success_at: dt.datetime | None
@@ -121,6 +123,7 @@ class StatsService:
                     name=d.name,
                     health=health,
                     reason=reason,
+                    action=d.needs_action_code if health == "needs_action" else "",
                     waiting_retry=waiting_now,
                     success_rate=_rate(*finished.get(d.id, (0, 0))),
                     last_success_at=last_success,

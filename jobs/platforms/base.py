@@ -15,9 +15,42 @@ only reads the outcome kind:
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
+
+# What an operator must do about a destination that needs action, by code, in the operator's
+# language (pt-BR, English); the dashboard and the CLI show it beside the platform's own words.
+ACTIONS: Final[Mapping[str, tuple[str, str]]] = {
+    "credentials": (
+        "A plataforma recusou as credenciais: renove o token de acesso do destino.",
+        "The platform refused the credentials: renew the destination's access token.",
+    ),
+    "permission": (
+        "As credenciais não têm permissão nesta conta: conceda o acesso na plataforma.",
+        "The credentials have no permission on this account: grant it on the platform.",
+    ),
+    "configuration": (
+        "A configuração do destino está errada (um id, a URL base ou um ajuste): corrija-a.",
+        "The destination's configuration is wrong (an id, the base URL or a setting): fix it.",
+    ),
+    "egress": (
+        "A URL base não é permitida: o operador deve incluí-la em TENAZ_ALLOWED_PLATFORM_URLS.",
+        "The base URL is not allowed: the operator must add it to TENAZ_ALLOWED_PLATFORM_URLS.",
+    ),
+    "secrets": (
+        "Os segredos guardados não podem ser lidos com TENAZ_SECRET_KEY: informe-os de novo.",
+        "The stored secrets cannot be read with TENAZ_SECRET_KEY: set them again.",
+    ),
+    "too_large": (
+        "Um evento é grande demais para um proxy no caminho: revise o proxy ou o evento.",
+        "An event is too large for a proxy on the way: check the proxy or the event.",
+    ),
+    "platform": (
+        "Esta versão do Tenaz não conhece a plataforma do destino: atualize o Tenaz.",
+        "This version of Tenaz does not know the destination's platform: upgrade Tenaz.",
+    ),
+}
 
 
 class OutcomeKind(enum.StrEnum):
@@ -48,6 +81,8 @@ class Outcome:
     # The platform refused the destination's credentials or permissions: the
     # event is fine, the operator must fix the destination.
     needs_action: bool = False
+    # With needs_action: what the operator must do (one of ACTIONS).
+    action: str = ""
 
 
 @dataclass(frozen=True)
@@ -61,6 +96,9 @@ class Classification:
     message: str = ""
     # The classification rule that decided, for tests and logs.
     rule: str = ""
+    # With needs_action: what the operator must do (one of ACTIONS); "" says nothing more
+    # than the platform's message.
+    action: str = ""
 
     def outcome(self, delivery_id: int, http_status: int | None, excerpt: str = "") -> Outcome:
         """This classification as one event's outcome (message and excerpt already scrubbed)."""
@@ -73,6 +111,7 @@ class Classification:
             message=self.message,
             response_excerpt=excerpt,
             needs_action=self.needs_action,
+            action=self.action if self.needs_action else "",
         )
 
 

@@ -65,12 +65,16 @@ def transport_problem(exc: Exception, timeout: float) -> Classification:
         return Classification(
             external,
             needs_action=True,
+            action="egress",
             message="the base URL's host is an internal address that"
             " TENAZ_ALLOWED_PLATFORM_URLS does not allow",
         )
     if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
         return Classification(
-            external, needs_action=True, message="the destination's base URL is not a valid URL"
+            external,
+            needs_action=True,
+            action="configuration",
+            message="the destination's base URL is not a valid URL",
         )
     if isinstance(exc, httpx.ConnectError):
         cause: BaseException | None = exc

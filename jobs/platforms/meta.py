@@ -59,9 +59,11 @@ MAX_EVENT_AGE: Final = dt.timedelta(days=7)
 THROTTLING_CODES: Final = frozenset({4, 17, 32, 341, 613, *range(80000, 80015)})
 # Meta says these may go away by themselves: unknown error, service down, temporary block.
 TEMPORARY_CODES: Final = frozenset({1, 2, 368})
-# The event is fine; the destination's token or permissions are not. 104 ("an access token is
-# required") is not in the platform notes' table but is Graph's answer to a missing token.
-CREDENTIAL_CODES: Final = frozenset({3, 10, 102, 104, 190, *range(200, 300)})
+# The event is fine; the destination's token is not. 104 ("an access token is required") is
+# not in the platform notes' table but is Graph's answer to a missing token.
+CREDENTIAL_CODES: Final = frozenset({102, 104, 190})
+# The token is fine, but may not do this: capability (3), permission (10, 200-299).
+PERMISSION_CODES: Final = frozenset({3, 10, *range(200, 300)})
 INVALID_PARAMETER_CODE: Final = 100
 UNREACHABLE_OBJECT_SUBCODE: Final = 33
 
@@ -105,6 +107,8 @@ class Rule:
     applies: Callable[[Answer], bool]
     kind: OutcomeKind
     needs_action: bool = False
+    # With needs_action: what the operator must do (base.ACTIONS).
+    action: str = ""
 
 
 _EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
@@ -120,10 +124,18 @@ CLASSIFICATION_RULES: Final[tuple[Rule, ...]] = (
     Rule("throttled", lambda r: r.code in THROTTLING_CODES, _EXTERNAL),
     Rule("temporary platform error", lambda r: r.code in TEMPORARY_CODES, _EXTERNAL),
     Rule(
-        "credentials or permissions refused",
+        "credentials refused",
         lambda r: r.code in CREDENTIAL_CODES,
         _EXTERNAL,
         needs_action=True,
+        action="credentials",
+    ),
+    Rule(
+        "no permission",
+        lambda r: r.code in PERMISSION_CODES,
+        _EXTERNAL,
+        needs_action=True,
+        action="permission",
     ),
     # 100/33: "object does not exist or missing permissions", Graph's answer to a pixel id the
     # token cannot reach. The event is fine; the destination is misconfigured.
@@ -132,6 +144,7 @@ CLASSIFICATION_RULES: Final[tuple[Rule, ...]] = (
         lambda r: r.code == INVALID_PARAMETER_CODE and r.subcode == UNREACHABLE_OBJECT_SUBCODE,
         _EXTERNAL,
         needs_action=True,
+        action="configuration",
     ),
     Rule("invalid parameter", lambda r: r.code == INVALID_PARAMETER_CODE, _REJECTED),
     Rule("timed out or rate limited (HTTP 408/429)", lambda r: r.status in (408, 429), _EXTERNAL),
@@ -141,6 +154,7 @@ CLASSIFICATION_RULES: Final[tuple[Rule, ...]] = (
         lambda r: r.status in (404, 405, 410),
         _EXTERNAL,
         needs_action=True,
+        action="configuration",
     ),
     # Something between Tenaz and Meta took the request for too large; it is sent again in
     # halves at once (batching.send_in_requests). One event alone that big needs the operator.
@@ -149,6 +163,7 @@ CLASSIFICATION_RULES: Final[tuple[Rule, ...]] = (
         lambda r: r.status == PAYLOAD_TOO_LARGE,
         _EXTERNAL,
         needs_action=True,
+        action="too_large",
     ),
     Rule(
         "refused by the platform",
@@ -162,6 +177,7 @@ CLASSIFICATION_RULES: Final[tuple[Rule, ...]] = (
         lambda r: r.status_in(300, 499),
         _EXTERNAL,
         needs_action=True,
+        action="configuration",
     ),
     Rule("unexpected answer from the platform", lambda r: True, _EXTERNAL),
 )
@@ -228,6 +244,7 @@ def classify(http_status: int | None, body: bytes) -> Classification:
     return Classification(
         kind=rule.kind,
         needs_action=rule.needs_action,
+        action=rule.action,
         code=error.code if error else None,
         subcode=error.subcode if error else None,
         message="" if is_success else _message(rule, answer),

@@ -14,7 +14,8 @@ from jobs.model import Destination
 
 _COLUMNS = (
     "id, workspace_id, name, kind, enabled, settings, secret, retry_interval_seconds, rate_limit,"
-    " needs_action, needs_action_reason, created_at, updated_at, event_filter, event_names"
+    " needs_action, needs_action_reason, created_at, updated_at, event_filter, event_names,"
+    " needs_action_code"
 )
 
 
@@ -138,6 +139,7 @@ async def update_destination(
     rate_limit: float | None,
     needs_action: bool,
     needs_action_reason: str,
+    needs_action_code: str,
     event_filter: Sequence[str],
     event_names: Mapping[str, str],
     now: dt.datetime,
@@ -146,7 +148,7 @@ async def update_destination(
     await cur.execute(
         "UPDATE tenaz_destinations SET enabled = %s, settings = %s, secret = %s,"
         " retry_interval_seconds = %s, rate_limit = %s, needs_action = %s,"
-        " needs_action_reason = %s, event_filter = %s, event_names = %s,"
+        " needs_action_reason = %s, needs_action_code = %s, event_filter = %s, event_names = %s,"
         f" updated_at = %s WHERE id = %s RETURNING {_COLUMNS}",
         (
             enabled,
@@ -156,6 +158,7 @@ async def update_destination(
             rate_limit,
             needs_action,
             needs_action_reason,
+            needs_action_code,
             list(event_filter),
             Jsonb(dict(event_names)),
             now,
@@ -168,7 +171,13 @@ async def update_destination(
 
 
 async def set_needs_action(
-    conn: AsyncConnection, *, destination_id: int, needs_action: bool, reason: str, now: dt.datetime
+    conn: AsyncConnection,
+    *,
+    destination_id: int,
+    needs_action: bool,
+    reason: str,
+    now: dt.datetime,
+    code: str = "",
 ) -> bool:
     """Flag (or clear) a destination whose credentials the platform refused.
 
@@ -176,9 +185,10 @@ async def set_needs_action(
     row is not rewritten by every batch.
     """
     cur = await conn.execute(
-        "UPDATE tenaz_destinations SET needs_action = %s, needs_action_reason = %s, updated_at = %s"
-        " WHERE id = %s AND (needs_action <> %s OR needs_action_reason <> %s)",
-        (needs_action, reason, now, destination_id, needs_action, reason),
+        "UPDATE tenaz_destinations SET needs_action = %s, needs_action_reason = %s,"
+        " needs_action_code = %s, updated_at = %s WHERE id = %s"
+        " AND (needs_action <> %s OR needs_action_reason <> %s OR needs_action_code <> %s)",
+        (needs_action, reason, code, now, destination_id, needs_action, reason, code),
     )
     return cur.rowcount > 0
 

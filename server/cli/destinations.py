@@ -23,7 +23,15 @@ from jobs.platforms import registry
 from jobs.platforms.registry import Platform, Setting
 from server.cli.connection import connect
 from server.cli.errors import CliError, UsageError
-from server.cli.output import Output, cell, format_interval, health_text, message_dict, table
+from server.cli.output import (
+    Output,
+    cell,
+    format_interval,
+    health_text,
+    message_dict,
+    needs_action_text,
+    table,
+)
 
 # What a deletion makes of the deliveries the destination had not finished.
 DELETED = events_pb2.Delivery(
@@ -112,7 +120,11 @@ async def list_(args: argparse.Namespace, out: Output) -> None:
     grid = table("name", "platform", "state", "health", "retry interval", "settings", "note")
     for d in found:
         h = health.get(d.name)
-        note = d.needs_action_reason if d.needs_action else (h.reason if h else "")
+        note = (
+            needs_action_text(d.needs_action_code, d.needs_action_reason, out.lang)
+            if d.needs_action
+            else (h.reason if h else "")
+        )
         grid.add_row(
             cell(d.name),
             cell(d.WhichOneof("platform") or "?"),

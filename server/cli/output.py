@@ -31,6 +31,7 @@ from rich.table import Table
 from rich.text import Text
 from tenaz.v1 import events_pb2
 
+from jobs.platforms.base import ACTIONS
 from jobs.status import Status, label
 
 PT_BR, EN = "pt-BR", "en"
@@ -156,6 +157,15 @@ def scope_label(scope: str, lang: str = PT_BR) -> str:
 
 def word(key: str, lang: str = PT_BR) -> str:
     return _pick(_WORDS[key], lang)
+
+
+def needs_action_text(code: str, reason: str, lang: str = PT_BR) -> str:
+    """What is wrong with a destination and, with a needs-action code, what to do about it."""
+    labels = ACTIONS.get(code)
+    if labels is None:
+        return reason
+    todo = _pick(labels, lang)
+    return f"{todo} ({reason})" if reason else todo
 
 
 def is_terminal(status: int) -> bool:

@@ -18,6 +18,7 @@ from server.cli.output import (
     cell,
     health_text,
     local_time,
+    needs_action_text,
     percent,
     shorten,
     status_label,
@@ -94,6 +95,9 @@ async def stats(args: argparse.Namespace, out: Output) -> None:
             cell(percent(d.success_rate)),
             cell(local_time(when(d, "last_success_at"))),
             cell(local_time(when(d, "last_failure_at"))),
-            cell(shorten(d.reason, 100), "red" if d.reason else ""),
+            cell(
+                shorten(needs_action_text(d.action, d.reason, out.lang), 160),
+                "red" if d.reason else "",
+            ),
         )
     out.print(health)

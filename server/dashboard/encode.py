@@ -13,6 +13,7 @@ from typing import Any
 
 from jobs.canonical import CanonicalEvent
 from jobs.model import Attempt, ChangeView, Delivery, Event, OperationRow
+from jobs.platforms.base import ACTIONS
 from jobs.platforms.registry import platform_name
 from jobs.retry_policy import DeadlineRule
 from jobs.stats import OUTCOMES, Stats
@@ -34,7 +35,11 @@ def status_model() -> JSON:
                 "terminal": status in TERMINAL,
             }
             for status in Status
-        ]
+        ],
+        # What an operator must do about a destination that needs action, by code.
+        "actions": [
+            {"name": code, "labels": {"pt-BR": pt, "en": en}} for code, (pt, en) in ACTIONS.items()
+        ],
     }
 
 
@@ -122,6 +127,7 @@ def stats(result: Stats) -> JSON:
                 "name": d.name,
                 "health": d.health,
                 "reason": d.reason,
+                "action": d.action,
                 "waiting_retry": d.waiting_retry,
                 "success_rate": d.success_rate,
                 "last_success_at": iso(d.last_success_at),

@@ -669,6 +669,11 @@ async def test_statuses_come_with_the_design_labels(
         ("SUCCEEDED", "Sucesso"),
         ("FAILED", "Falha"),
     ]
+    # What an operator must do about a destination, in both languages.
+    actions = {a["name"]: a["labels"] for a in body["actions"]}
+    assert set(actions) >= {"credentials", "permission", "configuration", "egress", "secrets"}
+    assert actions["credentials"]["pt-BR"].startswith("A plataforma recusou as credenciais")
+    assert actions["credentials"]["en"].startswith("The platform refused the credentials")
 
 
 # --- actions -------------------------------------------------------------------------------
@@ -747,6 +752,8 @@ async def test_stats_count_statuses_chart_attempts_and_show_destination_health(
     assert health["sandbox"]["health"] == "healthy"
     assert health["meta"]["health"] == "needs_action"
     assert "access token" in health["meta"]["reason"]
+    assert health["meta"]["action"] == "credentials"
+    assert health["sandbox"]["action"] == ""
     assert health["meta"]["waiting_retry"] == 1
 
     await get_json(http, "/api/stats", api_key, expect=400, window="soon")

@@ -115,6 +115,7 @@ async def test_a_stored_url_the_policy_no_longer_allows_is_not_sent_to(
     destination = await client.get_destination(meta)
     assert destination.needs_action
     assert "TENAZ_ALLOWED_PLATFORM_URLS" in destination.needs_action_reason
+    assert destination.needs_action_code == "egress"
     [event] = (await client.list_events()).events
     assert event.deliveries[0].status == 1  # still PENDING: it waits for the operator
 
@@ -136,6 +137,7 @@ async def test_a_token_that_cannot_be_decrypted_flags_the_destination(
     destination = await client.get_destination(meta)
     assert destination.needs_action
     assert "TENAZ_SECRET_KEY" in destination.needs_action_reason
+    assert destination.needs_action_code == "secrets"
 
 
 async def test_a_destination_whose_url_was_taken_off_the_list_can_still_be_disabled(

@@ -203,11 +203,12 @@ async def test_credential_errors_wait_and_a_new_token_sends_at_once(
     destination = await client.get_destination("meta")
     assert destination.needs_action
     assert "access token" in destination.needs_action_reason
+    assert destination.needs_action_code == "credentials"
 
     clock.advance(dt.timedelta(minutes=2))
     destination.meta.access_token = "good-token"
     updated = await client.update_destination(destination, ["meta.access_token"])
-    assert not updated.needs_action
+    assert not updated.needs_action and not updated.needs_action_code
     assert not updated.meta.access_token  # write-only
     await run_jobs(runtime)
     [delivery] = (await client.get_event(stored.id)).deliveries

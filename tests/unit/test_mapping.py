@@ -458,6 +458,7 @@ def test_stats_buckets_start_one_bucket_apart_and_health_has_its_twin() -> None:
                 name="meta",
                 health="needs_action",
                 reason="token expired",
+                action="credentials",
                 waiting_retry=2,
                 success_rate=0.9,
                 last_success_at=NOW,
@@ -478,9 +479,10 @@ def test_stats_buckets_start_one_bucket_apart_and_health_has_its_twin() -> None:
     ]
     assert [(b.succeeded, b.rejected) for b in shown.attempts] == [(5, 0), (4, 1)]
     (meta,) = shown.destinations
-    assert (meta.health, meta.reason, meta.waiting_retry) == (
+    assert (meta.health, meta.reason, meta.action, meta.waiting_retry) == (
         E.DESTINATION_HEALTH_NEEDS_ACTION,
         "token expired",
+        "credentials",
         2,
     )
     assert not meta.HasField("last_failure_at")

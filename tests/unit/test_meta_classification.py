@@ -35,6 +35,7 @@ def graph_error(code: int | None = None, subcode: int | None = None, **extra: An
     THROTTLED,
     TEMPORARY,
     CREDENTIALS,
+    PERMISSION,
     UNREACHABLE_PIXEL,
     INVALID,
     HTTP_408_429,
@@ -79,10 +80,10 @@ CASES = [
     pytest.param(400, graph_error(190), EXTERNAL, True, CREDENTIALS, id="190-no-subcode"),
     pytest.param(400, graph_error(102), EXTERNAL, True, CREDENTIALS, id="102-session"),
     pytest.param(400, graph_error(104), EXTERNAL, True, CREDENTIALS, id="104-no-token"),
-    pytest.param(403, graph_error(10), EXTERNAL, True, CREDENTIALS, id="10-permission"),
-    pytest.param(400, graph_error(3), EXTERNAL, True, CREDENTIALS, id="3-capability"),
-    pytest.param(403, graph_error(200), EXTERNAL, True, CREDENTIALS, id="200-permission"),
-    pytest.param(400, graph_error(299), EXTERNAL, True, CREDENTIALS, id="299-permission"),
+    pytest.param(403, graph_error(10), EXTERNAL, True, PERMISSION, id="10-permission"),
+    pytest.param(400, graph_error(3), EXTERNAL, True, PERMISSION, id="3-capability"),
+    pytest.param(403, graph_error(200), EXTERNAL, True, PERMISSION, id="200-permission"),
+    pytest.param(400, graph_error(299), EXTERNAL, True, PERMISSION, id="299-permission"),
     pytest.param(400, graph_error(100), REJECTED, False, INVALID, id="100"),
     pytest.param(400, graph_error(100, 2804003), REJECTED, False, INVALID, id="100-2804003"),
     pytest.param(400, graph_error(100, 33), EXTERNAL, True, UNREACHABLE_PIXEL, id="100-33"),
@@ -127,12 +128,24 @@ CASES = [
 ]
 
 
+# What each rule that needs the operator asks of them.
+ACTIONS_OF_RULES = {
+    CREDENTIALS: "credentials",
+    PERMISSION: "permission",
+    UNREACHABLE_PIXEL: "configuration",
+    NO_ENDPOINT: "configuration",
+    TOO_LARGE: "too_large",
+    UNEXPECTED_4XX: "configuration",
+}
+
+
 @pytest.mark.parametrize(("status", "body", "kind", "needs_action", "rule"), CASES)
 def test_classification_table(
     status: int | None, body: bytes, kind: OutcomeKind, needs_action: bool, rule: str
 ) -> None:
     result = classify(status, body)
     assert (result.kind, result.needs_action, result.rule) == (kind, needs_action, rule)
+    assert result.action == ACTIONS_OF_RULES.get(rule, "")
 
 
 def test_every_rule_of_the_table_is_exercised() -> None:

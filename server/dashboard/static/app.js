@@ -244,6 +244,7 @@
           "li",
           { class: `destination health-${d.health}`, dataset: { destination: d.name, health: d.health } },
           element("div", { class: "destination-head" }, element("strong", {}, d.name), healthBadge(d.health)),
+          d.action ? element("p", { class: "action" }, T.actionLabel(d.action)) : null,
           d.reason ? element("p", { class: "reason" }, d.reason) : null,
           facts.length ? element("p", { class: "muted small" }, facts.join(" · ")) : null,
         );

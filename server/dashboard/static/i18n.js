@@ -209,6 +209,7 @@
 
   const listeners = [];
   let statusLabels = {};
+  let actionLabels = {};
 
   function stored() {
     try {
@@ -316,7 +317,9 @@
     statusLabel,
     setStatusLabels(model) {
       statusLabels = Object.fromEntries(model.statuses.map((s) => [s.name, s.labels]));
+      actionLabels = Object.fromEntries((model.actions || []).map((a) => [a.name, a.labels]));
     },
+    actionLabel: (code) => actionLabels[code]?.[current] ?? "",
     language: () => current,
     setLanguage,
     onChange: (listener) => listeners.push(listener),

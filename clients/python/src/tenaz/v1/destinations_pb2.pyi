@@ -190,7 +190,7 @@ class WebhookSettings(_message.Message):
     def __init__(self, url: _Optional[str] = ..., signing_secret: _Optional[str] = ..., signing_secret_set: _Optional[bool] = ...) -> None: ...
 
 class Destination(_message.Message):
-    __slots__ = ("name", "enabled", "meta", "sandbox", "tiktok", "google_ads", "ga4", "pinterest", "snapchat", "reddit", "linkedin", "kwai", "webhook", "retry_interval", "needs_action", "needs_action_reason", "created_at", "updated_at", "rate_limit", "event_filter", "event_names")
+    __slots__ = ("name", "enabled", "meta", "sandbox", "tiktok", "google_ads", "ga4", "pinterest", "snapchat", "reddit", "linkedin", "kwai", "webhook", "retry_interval", "needs_action", "needs_action_reason", "created_at", "updated_at", "rate_limit", "event_filter", "event_names", "needs_action_code")
     class EventNamesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -219,6 +219,7 @@ class Destination(_message.Message):
     RATE_LIMIT_FIELD_NUMBER: _ClassVar[int]
     EVENT_FILTER_FIELD_NUMBER: _ClassVar[int]
     EVENT_NAMES_FIELD_NUMBER: _ClassVar[int]
+    NEEDS_ACTION_CODE_FIELD_NUMBER: _ClassVar[int]
     name: str
     enabled: bool
     meta: MetaSettings
@@ -240,7 +241,8 @@ class Destination(_message.Message):
     rate_limit: float
     event_filter: _containers.RepeatedScalarFieldContainer[str]
     event_names: _containers.ScalarMap[str, str]
-    def __init__(self, name: _Optional[str] = ..., enabled: _Optional[bool] = ..., meta: _Optional[_Union[MetaSettings, _Mapping]] = ..., sandbox: _Optional[_Union[SandboxSettings, _Mapping]] = ..., tiktok: _Optional[_Union[TikTokSettings, _Mapping]] = ..., google_ads: _Optional[_Union[GoogleAdsSettings, _Mapping]] = ..., ga4: _Optional[_Union[Ga4Settings, _Mapping]] = ..., pinterest: _Optional[_Union[PinterestSettings, _Mapping]] = ..., snapchat: _Optional[_Union[SnapchatSettings, _Mapping]] = ..., reddit: _Optional[_Union[RedditSettings, _Mapping]] = ..., linkedin: _Optional[_Union[LinkedInSettings, _Mapping]] = ..., kwai: _Optional[_Union[KwaiSettings, _Mapping]] = ..., webhook: _Optional[_Union[WebhookSettings, _Mapping]] = ..., retry_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., needs_action: _Optional[bool] = ..., needs_action_reason: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rate_limit: _Optional[float] = ..., event_filter: _Optional[_Iterable[str]] = ..., event_names: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    needs_action_code: str
+    def __init__(self, name: _Optional[str] = ..., enabled: _Optional[bool] = ..., meta: _Optional[_Union[MetaSettings, _Mapping]] = ..., sandbox: _Optional[_Union[SandboxSettings, _Mapping]] = ..., tiktok: _Optional[_Union[TikTokSettings, _Mapping]] = ..., google_ads: _Optional[_Union[GoogleAdsSettings, _Mapping]] = ..., ga4: _Optional[_Union[Ga4Settings, _Mapping]] = ..., pinterest: _Optional[_Union[PinterestSettings, _Mapping]] = ..., snapchat: _Optional[_Union[SnapchatSettings, _Mapping]] = ..., reddit: _Optional[_Union[RedditSettings, _Mapping]] = ..., linkedin: _Optional[_Union[LinkedInSettings, _Mapping]] = ..., kwai: _Optional[_Union[KwaiSettings, _Mapping]] = ..., webhook: _Optional[_Union[WebhookSettings, _Mapping]] = ..., retry_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., needs_action: _Optional[bool] = ..., needs_action_reason: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rate_limit: _Optional[float] = ..., event_filter: _Optional[_Iterable[str]] = ..., event_names: _Optional[_Mapping[str, str]] = ..., needs_action_code: _Optional[str] = ...) -> None: ...
 
 class CreateDestinationRequest(_message.Message):
     __slots__ = ("destination",)

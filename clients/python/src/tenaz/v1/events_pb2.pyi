@@ -513,7 +513,7 @@ class AttemptBucket(_message.Message):
     def __init__(self, start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., succeeded: _Optional[int] = ..., external_problem: _Optional[int] = ..., rejected: _Optional[int] = ..., interrupted: _Optional[int] = ..., expired: _Optional[int] = ...) -> None: ...
 
 class DestinationStats(_message.Message):
-    __slots__ = ("destination", "health", "reason", "waiting_retry", "success_rate", "last_success_at", "last_failure_at")
+    __slots__ = ("destination", "health", "reason", "waiting_retry", "success_rate", "last_success_at", "last_failure_at", "action")
     DESTINATION_FIELD_NUMBER: _ClassVar[int]
     HEALTH_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
@@ -521,6 +521,7 @@ class DestinationStats(_message.Message):
     SUCCESS_RATE_FIELD_NUMBER: _ClassVar[int]
     LAST_SUCCESS_AT_FIELD_NUMBER: _ClassVar[int]
     LAST_FAILURE_AT_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
     destination: str
     health: DestinationHealth
     reason: str
@@ -528,7 +529,8 @@ class DestinationStats(_message.Message):
     success_rate: float
     last_success_at: _timestamp_pb2.Timestamp
     last_failure_at: _timestamp_pb2.Timestamp
-    def __init__(self, destination: _Optional[str] = ..., health: _Optional[_Union[DestinationHealth, str]] = ..., reason: _Optional[str] = ..., waiting_retry: _Optional[int] = ..., success_rate: _Optional[float] = ..., last_success_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_failure_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    action: str
+    def __init__(self, destination: _Optional[str] = ..., health: _Optional[_Union[DestinationHealth, str]] = ..., reason: _Optional[str] = ..., waiting_retry: _Optional[int] = ..., success_rate: _Optional[float] = ..., last_success_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_failure_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., action: _Optional[str] = ...) -> None: ...
 
 class GetStatsResponse(_message.Message):
     __slots__ = ("counts", "success_rate", "attempts", "destinations", "since", "until")
