@@ -23,6 +23,8 @@ _COUNTED_AS = {"attempt_budget": "external_problem"}
 @dataclass(frozen=True)
 class DestinationStats:
     name: str
+    # The destination's platform (its kind).
+    kind: str
     health: str  # healthy | failing | needs_action | disabled
     reason: str
     # With needs_action: what the operator must do (jobs/platforms/base.ACTIONS).
@@ -121,6 +123,7 @@ class StatsService:
             per_destination.append(
                 DestinationStats(
                     name=d.name,
+                    kind=d.kind,
                     health=health,
                     reason=reason,
                     action=d.needs_action_code if health == "needs_action" else "",

@@ -14,6 +14,7 @@ from typing import Any
 from jobs.canonical import CanonicalEvent
 from jobs.model import Attempt, ChangeView, Delivery, Event, OperationRow
 from jobs.platforms.base import ACTIONS
+from jobs.platforms import registry
 from jobs.platforms.registry import platform_name
 from jobs.retry_policy import DeadlineRule
 from jobs.stats import OUTCOMES, Stats
@@ -59,6 +60,12 @@ def event(row: Event, now: dt.datetime, rule: DeadlineRule, *, with_attempts: bo
         "customer_fields": sorted(CanonicalEvent(payload).customer_data()),
         "deliveries": [delivery(d, now, rule, with_attempts=with_attempts) for d in row.deliveries],
     }
+
+
+def secret_fields(kind: str) -> list[JSON]:
+    found = registry.platforms().get(kind)
+    settings = found.secret_settings if found is not None else ()
+    return [{"name": s.name, "label": s.help} for s in settings]
 
 
 def delivery(row: Delivery, now: dt.datetime, rule: DeadlineRule, *, with_attempts: bool) -> JSON:
@@ -128,6 +135,10 @@ def stats(result: Stats) -> JSON:
                 "health": d.health,
                 "reason": d.reason,
                 "action": d.action,
+                "platform": d.kind,
+                "platform_name": platform_name(d.kind),
+                # The secrets an operator may set again, by name, with what each is.
+                "secrets": secret_fields(d.kind),
                 "waiting_retry": d.waiting_retry,
                 "success_rate": d.success_rate,
                 "last_success_at": iso(d.last_success_at),

@@ -18,6 +18,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from jobs import keys
 from jobs.clock import FakeClock
 from jobs.destinations import DestinationSpec
+from jobs.platforms.fake_meta import Failure, FakeMetaServer
 from jobs.runtime import Runtime
 from jobs.submission import EventInput
 from server.dashboard import DashboardServer, start_dashboard
@@ -277,3 +278,31 @@ async def test_retry_and_cancel_are_offered_to_admin_keys_only(
     await filter_failed.click()
     await expect(page.locator("#retry-shown")).to_have_text("Reenviar as falhas exibidas (1)")
     await expect(page.locator("#error-banner")).to_be_hidden()
+
+
+async def test_a_destination_needing_action_says_what_to_do_and_takes_new_credentials(
+    page: Page, runtime: Runtime, api_key: str, fake_meta: FakeMetaServer
+) -> None:
+    workspace = (await keys.authenticate(runtime.pool, api_key)).workspace
+    spec = DestinationSpec(
+        name="meta-loja",
+        kind="meta",
+        settings={"pixel_id": "111", "base_url": fake_meta.base_url},
+        secrets={"access_token": "good-token"},
+    )
+    await runtime.destinations.create(workspace.id, spec)
+    fake_meta.fake.fail_next(1, Failure.token_expired())
+    await submit(runtime, workspace.id, "p-1")
+    await run_jobs(runtime)
+
+    await log_in(page, api_key)
+    card = page.locator('li.destination[data-destination="meta-loja"]')
+    await expect(card).to_have_attribute("data-health", "needs_action", timeout=WAIT_MS)
+    await expect(card.locator(".platform-name")).to_have_text("Meta")
+    await expect(card.locator(".action")).to_contain_text("renove o token de acesso")
+    await card.get_by_label("the Conversions API access token").fill("good-token")
+    await card.get_by_role("button", name="Salvar").click()
+    await expect(page.locator("#destination-message")).to_contain_text("meta-loja")
+    await run_jobs(runtime)  # the job the new credentials queued, due at once
+    await expect(card).to_have_attribute("data-health", "healthy", timeout=WAIT_MS)
+    assert fake_meta.fake.received_count("Purchase", "p-1") == 1

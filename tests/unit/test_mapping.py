@@ -456,6 +456,7 @@ def test_stats_buckets_start_one_bucket_apart_and_health_has_its_twin() -> None:
         destinations=[
             DestinationStats(
                 name="meta",
+                kind="meta",
                 health="needs_action",
                 reason="token expired",
                 action="credentials",

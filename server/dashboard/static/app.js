@@ -243,12 +243,20 @@
         const item = element(
           "li",
           { class: `destination health-${d.health}`, dataset: { destination: d.name, health: d.health } },
-          element("div", { class: "destination-head" }, element("strong", {}, d.name), healthBadge(d.health)),
+          element(
+            "div",
+            { class: "destination-head" },
+            element("strong", {}, d.name),
+            element("span", { class: "platform-name muted small" }, d.platform_name),
+            healthBadge(d.health),
+          ),
           d.action ? element("p", { class: "action" }, T.actionLabel(d.action)) : null,
           d.reason ? element("p", { class: "reason" }, d.reason) : null,
           facts.length ? element("p", { class: "muted small" }, facts.join(" · ")) : null,
         );
-        if (d.health === "needs_action" && canOperate()) item.append(tokenForm(d.name));
+        if (d.health === "needs_action" && canOperate() && d.secrets.length) {
+          item.append(secretsForm(d));
+        }
         return item;
       }),
     );
@@ -261,31 +269,45 @@
       .reduce((sum, c) => sum + c.count, 0);
   }
 
-  function tokenForm(name) {
-    const id = `token-${name}`;
-    const input = element("input", {
-      id,
-      type: "password",
-      autocomplete: "off",
-      spellcheck: "false",
-      required: true,
-    });
+  // New credentials for a destination that needs action: one field per secret of its platform.
+  function secretsForm(destination) {
+    const inputs = destination.secrets.map((secret) =>
+      element("input", {
+        id: `secret-${destination.name}-${secret.name}`,
+        name: secret.name,
+        type: "password",
+        autocomplete: "off",
+        spellcheck: "false",
+        required: true,
+        "aria-label": secret.label,
+      }),
+    );
     const save = element("button", { type: "submit", class: "primary" }, T.t("saveToken"));
+    const fields = inputs.map((input, index) =>
+      element(
+        "div",
+        { class: "search-row" },
+        element("label", { for: input.id }, destination.secrets[index].label),
+        input,
+      ),
+    );
     const form = element(
       "form",
       { class: "token-form" },
-      element("label", { for: id }, T.t("newToken")),
-      element("div", { class: "search-row" }, input, save),
+      element("p", { class: "small" }, T.t("newToken")),
+      ...fields,
+      save,
     );
     form.addEventListener("submit", async (submitted) => {
       submitted.preventDefault();
+      const secrets = Object.fromEntries(inputs.map((input) => [input.name, input.value]));
       try {
-        await api(`/api/destinations/${encodeURIComponent(name)}/access-token`, {
+        await api(`/api/destinations/${encodeURIComponent(destination.name)}/access-token`, {
           method: "POST",
-          body: { access_token: input.value },
+          body: { secrets },
         });
-        input.value = "";
-        $("#destination-message").textContent = T.t("tokenSaved", { name });
+        for (const input of inputs) input.value = "";
+        $("#destination-message").textContent = T.t("tokenSaved", { name: destination.name });
         scheduleRefresh();
       } catch (failure) {
         showError(failure);
