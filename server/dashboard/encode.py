@@ -13,8 +13,8 @@ from typing import Any
 
 from jobs.canonical import CanonicalEvent
 from jobs.model import Attempt, ChangeView, Delivery, Event, OperationRow
-from jobs.platforms.base import ACTIONS
 from jobs.platforms import registry
+from jobs.platforms.base import ACTIONS
 from jobs.platforms.registry import platform_name
 from jobs.retry_policy import DeadlineRule
 from jobs.stats import OUTCOMES, Stats
