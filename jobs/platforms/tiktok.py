@@ -469,9 +469,9 @@ DEFAULT_EVENT_NAMES: Final[Mapping[str, str]] = {
 }
 
 UNVERIFIED: Final = (
-    "TikTok does not document the 1,000-event batch limit or the 7-day event age (third"
-    " parties use them), which events a PARTIAL_OK answer (code 20001) left out, nor the code"
-    " a stale event gets; event set IDs are told from pixel codes by being all digits"
+    "the 1,000-event batch and the 7-day event age come from third parties; TikTok does not"
+    " say which events a PARTIAL_OK answer (20001) left out; an all-digit pixel_code is taken"
+    " for an offline or CRM event set ID"
 )
 
 
