@@ -25,10 +25,8 @@ import enum
 import itertools
 import json
 import math
-import random
 import re
-import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -204,10 +202,6 @@ class _Refused(Exception):
         self.message = message
 
 
-def _seconds(value: float | dt.timedelta) -> float:
-    return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
-
-
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -218,32 +212,21 @@ class FakeTikTok(ScriptedPlatform[Failure]):
     def __init__(
         self,
         *,
-        now: Callable[[], float] = time.time,
         access_tokens: Mapping[str, str] | None = None,
-        transient_failure_rate: float = 0.0,
-        rng: random.Random | None = None,
-        max_future_skew: float | dt.timedelta = DEFAULT_MAX_FUTURE_SKEW,
-        history_limit: int | None = 1000,
-        received_limit: int | None = None,
+        max_future_skew: dt.timedelta = DEFAULT_MAX_FUTURE_SKEW,
+        **platform: Any,
     ) -> None:
-        """`access_tokens` maps pixel code -> its token (None: any non-empty token works).
-
-        `history_limit` bounds `requests` and `accepted`, and `received_limit` the events
-        `received_count` remembers (None: no bound), so that a long-running sandbox does not
-        grow without end.
-        """
-        super().__init__(
-            now=now,
-            transient_failure_rate=transient_failure_rate,
-            rng=rng,
-            history_limit=history_limit,
-            received_limit=received_limit,
-        )
+        """`access_tokens` maps pixel code -> its token (None: any non-empty token works);
+        `platform` are `ScriptedPlatform`'s options (`now`, the failure rate, the bounds of
+        what it remembers, which also bound `accepted`)."""
+        super().__init__(**platform)
         self._access_tokens = dict(access_tokens) if access_tokens is not None else None
-        self._max_future_skew = _seconds(max_future_skew)
+        self._max_future_skew = max_future_skew.total_seconds()
         self._max_event_age = MAX_EVENT_AGE.total_seconds()
         self._refused_ids: set[str] = set()
-        self.accepted: collections.deque[AcceptedRequest] = collections.deque(maxlen=history_limit)
+        self.accepted: collections.deque[AcceptedRequest] = collections.deque(
+            maxlen=self.history_limit
+        )
         self._request_ids = itertools.count(1)
 
     def refuse(self, event_ids: Iterable[str]) -> None:

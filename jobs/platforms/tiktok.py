@@ -43,7 +43,6 @@ import orjson
 
 from jobs.canonical import CanonicalEvent
 from jobs.digits import is_ascii_digits
-from jobs.egress import Reply
 from jobs.platforms.base import AttemptScope, Classification, Outcome, OutcomeKind, OutgoingEvent
 from jobs.platforms.batching import PAYLOAD_TOO_LARGE, send_in_requests
 from jobs.platforms.fake_http import FakePlatform
@@ -79,44 +78,30 @@ FIRST_SERVER_CODE: Final = 50000
 
 
 @dataclass(frozen=True)
-class TikTokAnswer:
-    """TikTok's answer body: `{"code": 0, "message": "OK", "request_id": "...", "data": {}}`."""
-
-    code: int
-    message: str
-    request_id: str = ""
-
-
-def parse_answer(body: bytes) -> TikTokAnswer | None:
-    """TikTok's answer in `body`, or None when the body is not one (never raises).
-
-    An integer `code` and a text `message` are what every TikTok answer has; a proxy's page,
-    an empty body or any other JSON is not TikTok talking.
-    """
-    document = parse_json(body)
-    if not isinstance(document, dict):
-        return None
-    code, message = document.get("code"), document.get("message")
-    # bool is an int subclass; `"code": true` is garbage, not code 1.
-    if not isinstance(code, int) or isinstance(code, bool) or not isinstance(message, str):
-        return None
-    request_id = document.get("request_id")
-    return TikTokAnswer(code, message.strip(), request_id if isinstance(request_id, str) else "")
-
-
-@dataclass(frozen=True)
 class Answer:
-    """What a rule looks at: the HTTP status (None: no response) and TikTok's answer, if any."""
+    """What a rule looks at: the HTTP status (None: no response) and, when the body is
+    TikTok's answer (`{"code": 0, "message": "OK", "request_id": "...", "data": {}}`), its
+    code and message; `code` None: the body is not TikTok talking."""
 
     status: int | None
-    tiktok: TikTokAnswer | None
+    code: int | None = None
+    message: str = ""
+
+    @classmethod
+    def of(cls, status: int | None, body: bytes) -> Answer:
+        """Never raises. An integer `code` and a text `message` are what every TikTok answer
+        has; a proxy's page, an empty body or any other JSON is not TikTok's."""
+        document = parse_json(body)
+        if not isinstance(document, dict):
+            return cls(status)
+        code, message = document.get("code"), document.get("message")
+        # bool is an int subclass; `"code": true` is garbage, not code 1.
+        if not isinstance(code, int) or isinstance(code, bool) or not isinstance(message, str):
+            return cls(status)
+        return cls(status, code, message.strip())
 
     def status_in(self, low: int, high: int) -> bool:
         return self.status is not None and low <= self.status <= high
-
-    @property
-    def code(self) -> int | None:
-        return self.tiktok.code if self.tiktok else None
 
 
 @dataclass(frozen=True)
@@ -192,7 +177,7 @@ CLASSIFICATION_RULES: Final[tuple[Rule, ...]] = (
     # while the operator looks (and expire at the deadline if nothing changes).
     Rule(
         "undocumented answer code: check the destination",
-        lambda r: r.tiktok is not None,
+        lambda r: r.code is not None,
         _EXTERNAL,
         needs_action=True,
         explain=True,
@@ -216,7 +201,7 @@ CLASSIFICATION_RULES: Final[tuple[Rule, ...]] = (
 
 
 def _message(rule: Rule, answer: Answer) -> str:
-    text = answer.tiktok.message if answer.tiktok else ""
+    text = answer.message
     if not text:
         text = rule.name if answer.status is None else f"HTTP {answer.status}: {rule.name}"
     elif rule.explain:
@@ -226,7 +211,7 @@ def _message(rule: Rule, answer: Answer) -> str:
 
 def classify(http_status: int | None, body: bytes) -> Classification:
     """What TikTok's answer (`http_status` None: none came) means; total, never raises."""
-    answer = Answer(http_status, parse_answer(body))
+    answer = Answer.of(http_status, body)
     rule = next(rule for rule in CLASSIFICATION_RULES if rule.applies(answer))
     return Classification(
         kind=rule.kind,
@@ -343,12 +328,12 @@ def cannot_match(event: CanonicalEvent, _settings: Mapping[str, Any]) -> str | N
 
 @dataclass(frozen=True)
 class _Encoded:
-    event: OutgoingEvent
-    json: bytes
+    """One event's JSON, encoded once for however many requests (halves of a refused batch)
+    carry it; `index` is its place in the batch."""
 
-    @property
-    def delivery_id(self) -> int:
-        return self.event.delivery_id
+    index: int
+    delivery_id: int
+    json: bytes
 
 
 class TikTokConnector:
@@ -367,78 +352,69 @@ class TikTokConnector:
         timeout: float = 10.0,
         event_names: Mapping[str, str] | None = None,
     ) -> None:
+        names = dict(event_names or {})
+        self._event_name: Callable[[str], str] = lambda name: names.get(name, name)
         self._http = HttpSender(client, timeout=timeout, secrets=[access_token])
-        self._event_names = dict(event_names or {})
-        self._access_token = access_token
         self._pixel_code = pixel_code
-        self._test_event_code = test_event_code
-        self._url = base_url.rstrip("/") + TRACK_PATH
+        self._body_head: dict[str, str] = {"event_source_id": pixel_code}
+        if test_event_code:
+            self._body_head["test_event_code"] = test_event_code
+        self._headers = {"content-type": "application/json", "access-token": access_token}
+        # Where requests go (it holds no credential), and the scheme, host and port whose
+        # worker slots this destination shares.
+        self.url = base_url.rstrip("/") + TRACK_PATH
+        parts = urlsplit(self.url)
+        self.endpoint = f"{parts.scheme}://{parts.netloc}"
 
     def __repr__(self) -> str:
-        return f"TikTokConnector(url={self._url!r}, pixel_code={self._pixel_code!r})"
-
-    def _rename(self, name: str) -> str:
-        return self._event_names.get(name, name)
-
-    @property
-    def url(self) -> str:
-        """Where requests go; it holds no credential."""
-        return self._url
-
-    @property
-    def endpoint(self) -> str:
-        """The scheme, host and port requests go to."""
-        parts = urlsplit(self._url)
-        return f"{parts.scheme}://{parts.netloc}"
+        return f"TikTokConnector(url={self.url!r}, pixel_code={self._pixel_code!r})"
 
     async def send(
         self, batch: Sequence[OutgoingEvent], scope: AttemptScope | None = None
     ) -> list[Outcome]:
         if scope is None:
             scope = AttemptScope.for_batch(len(batch))
-        outcomes: dict[int, Outcome] = {}
-        # `event_source` is one per request: events of each source go in requests of their own.
-        by_source: dict[str, list[tuple[int, _Encoded]]] = {}
-        for index, event in enumerate(batch):
-            encoded = encode_json(wire_event(event.payload, self._rename))
-            if encoded is None:
-                # TikTok would refuse the whole request for it: refuse just this event, here.
-                outcomes[index] = UNENCODABLE.outcome(event.delivery_id, None)
-                scope.record([outcomes[index]])
-                continue
-            source = event_source(CanonicalEvent(event.payload).action_source, self._pixel_code)
-            by_source.setdefault(source, []).append((index, _Encoded(event, encoded)))
-        for source, members in by_source.items():
-            send_request = functools.partial(self._send_request, source)
-            for start in range(0, len(members), self.max_batch_size):
-                chunk = members[start : start + self.max_batch_size]
-                results = await send_in_requests(send_request, [e for _, e in chunk], scope)
-                outcomes.update((index, o) for (index, _), o in zip(chunk, results, strict=True))
+        outcomes, by_source = self._encode(batch, scope)
+        for source, encoded in by_source.items():
+            request = functools.partial(self._request, source)
+            for start in range(0, len(encoded), self.max_batch_size):
+                chunk = encoded[start : start + self.max_batch_size]
+                results = await send_in_requests(request, chunk, scope)
+                outcomes.update((e.index, o) for e, o in zip(chunk, results, strict=True))
         return [outcomes[index] for index in range(len(batch))]
 
-    async def _send_request(self, source: str, batch: Sequence[_Encoded]) -> list[Outcome]:
-        """One POST for `batch`; every event gets the outcome of the whole request."""
-        try:
-            reply = await self._post(source, [e.json for e in batch])
-        except SendError as exc:
-            problem = transport_problem(exc, self._http.timeout)
-            return [problem.outcome(e.delivery_id, None) for e in batch]
-        classification = classify(reply.status, reply.body)
-        verdict = dataclasses.replace(
-            classification, message=self._http.scrub(classification.message)
-        )
-        excerpt = self._http.excerpt(reply.body)
-        return [verdict.outcome(e.delivery_id, reply.status, excerpt) for e in batch]
+    def _encode(
+        self, batch: Sequence[OutgoingEvent], scope: AttemptScope
+    ) -> tuple[dict[int, Outcome], dict[str, list[_Encoded]]]:
+        """The events JSON cannot carry, refused here alone (TikTok would refuse the whole
+        request for one), and the others by event source: one source per request."""
+        refused: dict[int, Outcome] = {}
+        by_source: dict[str, list[_Encoded]] = {}
+        for index, event in enumerate(batch):
+            encoded = encode_json(wire_event(event.payload, self._event_name))
+            if encoded is None:
+                refused[index] = UNENCODABLE.outcome(event.delivery_id, None)
+                scope.record([refused[index]])
+                continue
+            source = event_source(CanonicalEvent(event.payload).action_source, self._pixel_code)
+            by_source.setdefault(source, []).append(_Encoded(index, event.delivery_id, encoded))
+        return refused, by_source
 
-    async def _post(self, source: str, events: Sequence[bytes]) -> Reply:
-        # The body is assembled from the events' JSON, each encoded once for however many
-        # requests (halves of a refused batch) carry it.
-        head: dict[str, str] = {"event_source": source, "event_source_id": self._pixel_code}
-        if self._test_event_code:
-            head["test_event_code"] = self._test_event_code
-        content = b"".join((orjson.dumps(head)[:-1], b',"data":[', b",".join(events), b"]}"))
-        headers = {"content-type": "application/json", "access-token": self._access_token}
-        return await self._http.post(self._url, content, headers)
+    async def _request(self, source: str, events: Sequence[_Encoded]) -> list[Outcome]:
+        """One POST of `events`; each gets the outcome of the whole request."""
+        head = orjson.dumps({"event_source": source, **self._body_head})
+        content = b"".join((head[:-1], b',"data":[', b",".join(e.json for e in events), b"]}"))
+        status: int | None = None
+        excerpt = ""
+        try:
+            reply = await self._http.post(self.url, content, self._headers)
+        except SendError as exc:
+            verdict = transport_problem(exc, self._http.timeout)
+        else:
+            found = classify(reply.status, reply.body)
+            verdict = dataclasses.replace(found, message=self._http.scrub(found.message))
+            status, excerpt = reply.status, self._http.excerpt(reply.body)
+        return [verdict.outcome(e.delivery_id, status, excerpt) for e in events]
 
 
 # -- the platform, as the registry knows it -----------------------------------------------------
