@@ -14,7 +14,11 @@ failure is translated here into the outcome kinds of `base`:
     code 40000, 40002, 40061, 40062, 40063,
       41000 (the request's events refused)  -> REJECTED, split by send_in_requests
     code 20001 (PARTIAL_OK)                 -> REJECTED, split by send_in_requests
-    an answer that is not TikTok's          -> EXTERNAL_PROBLEM, needs_action
+    any other code: 50000 and up            -> EXTERNAL_PROBLEM
+                    below                   -> EXTERNAL_PROBLEM, needs_action
+    HTTP 413                                -> split at once; alone, needs_action
+    an answer that is not TikTok's (a 200
+      included), HTTP 404/405/410           -> EXTERNAL_PROBLEM, needs_action
 
 A refused request of several events is sent again in halves (batching.send_in_requests):
 TikTok refuses a whole request for one bad event. PARTIAL_OK says that some events of the
@@ -157,7 +161,7 @@ CLASSIFICATION_RULES: Final[tuple[Rule, ...]] = (
         _EXTERNAL,
         needs_action=True,
     ),
-    # The events are fine; the API version in the URL is not (TikTok retired it).
+    # The events are fine; the API version in the URL is not one TikTok serves.
     Rule(
         "API version refused: check the base URL",
         lambda r: r.code == VERSION_ERROR_CODE,
