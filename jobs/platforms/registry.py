@@ -170,9 +170,10 @@ class Platform:
 
 
 def _load() -> dict[str, Platform]:
-    from jobs.platforms import meta, sandbox
+    from jobs.platforms import meta, sandbox, tiktok
 
     platforms: list[Platform] = [meta.PLATFORM, sandbox.PLATFORM]
+    platforms.append(tiktok.PLATFORM)
     return {p.kind: p for p in platforms}
 
 
