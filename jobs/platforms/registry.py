@@ -59,6 +59,9 @@ class Setting:
     # Text that must match in full; `pattern_help` says what is expected.
     pattern: re.Pattern[str] | None = None
     pattern_help: str = ""
+    # What is wrong with a text value that a pattern cannot say (a secret's decoded length),
+    # or None; secrets are checked with it too. It must not repeat the value.
+    validate: Callable[[str], str | None] | None = None
     # Inclusive bounds of a number or integer.
     minimum: float | None = None
     maximum: float | None = None
