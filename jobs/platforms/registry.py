@@ -173,9 +173,13 @@ class Platform:
 
 
 def _load() -> dict[str, Platform]:
-    from jobs.platforms import meta, sandbox
+    from jobs.platforms import kwai, meta, sandbox
 
-    platforms: list[Platform] = [meta.PLATFORM, sandbox.PLATFORM]
+    platforms: list[Platform] = [
+        meta.PLATFORM,
+        sandbox.PLATFORM,
+        kwai.PLATFORM,
+    ]
     return {p.kind: p for p in platforms}
 
 
