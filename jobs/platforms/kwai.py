@@ -346,7 +346,7 @@ PLATFORM: Final = Platform(
     settings=(
         Setting(
             "pixel_id",
-            "the Kwai pixel id (Kwai Ads Manager, Assets > Pixel)",
+            "the Kwai pixel id, as Kwai for Business shows it for the pixel",
             required=True,
             locates_secrets=True,
             pattern=_PIXEL_ID,
