@@ -173,12 +173,13 @@ class Platform:
 
 
 def _load() -> dict[str, Platform]:
-    from jobs.platforms import kwai, meta, sandbox
+    from jobs.platforms import kwai, meta, sandbox, webhook
 
     platforms: list[Platform] = [
         meta.PLATFORM,
         sandbox.PLATFORM,
         kwai.PLATFORM,
+        webhook.PLATFORM,
     ]
     return {p.kind: p for p in platforms}
 
