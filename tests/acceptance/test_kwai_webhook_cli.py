@@ -5,33 +5,20 @@ help saying that it is unverified."""
 from __future__ import annotations
 
 import base64
-import os
 
 import pytest
 from tenaz.client import TenazClient
 
-from jobs.settings import Settings
-from server.app import TenazServer
+from tests.acceptance import test_cli
 from tests.acceptance.test_cli import Cli
-from tests.support import process_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 
 SECRET = "whsec_" + base64.b64encode(b"tenaz-tests-webhook-signing-key-1").decode()
 
 
-@pytest.fixture
-def tenaz(server: TenazServer, api_key: str, settings: Settings) -> Cli:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("TENAZ_")}
-    return Cli(
-        env
-        | {
-            "TENAZ_SERVER": f"127.0.0.1:{server.port}",
-            "TENAZ_API_KEY": api_key,
-            **process_env(settings),
-            "TENAZ_LOG_LEVEL": "WARNING",
-        }
-    )
+# The command line of tests/acceptance/test_cli.py, against the same test server.
+tenaz = test_cli.cli
 
 
 async def test_create_kwai_and_webhook_destinations(tenaz: Cli, client: TenazClient) -> None:
@@ -79,6 +66,8 @@ async def test_create_kwai_and_webhook_destinations(tenaz: Cli, client: TenazCli
     )
     assert kwai.kwai.base_url == ""  # the official URL applies
     assert dict(kwai.event_names) == {"Lead": "EVENT_CONTACT"}
+    await tenaz("destinations", "update", "kwai", "--test", "false")
+    assert not (await client.get_destination("kwai")).kwai.test
     webhook = await client.get_destination("webhook")
     assert webhook.webhook.url == "https://hooks.example.com/tenaz"
     assert webhook.webhook.signing_secret_set
