@@ -69,7 +69,7 @@ THIRD_PARTY: Final = "tenaz"
 
 UNVERIFIED: Final = (
     "Kwai publishes no API documentation; the request and the reading of its answers follow"
-    " community integrations"
+    " community integrations, and the 7-day deadline is Tenaz's choice"
 )
 
 # Tenaz's names (Meta's standard events) -> Kwai's, as community integrations map them.
