@@ -426,7 +426,7 @@ def _check_setting(setting: Setting, value: object) -> str | None:
             return f"at most {setting.max_length} characters"
         if setting.pattern is not None and not setting.pattern.fullmatch(value):
             return setting.pattern_help or "not in the expected form"
-        return None
+        return setting.validate(value) if setting.validate is not None else None
     if setting.type in ("number", "integer"):
         number_type = int if setting.type == "integer" else int | float
         if (
@@ -507,6 +507,8 @@ def _validated_settings(
             bad(setting.name, "required")
         elif value and (len(value) > 4096 or "\x00" in value):
             bad(setting.name, "at most 4096 characters, no NUL")
+        elif value and setting.validate is not None and (problem := setting.validate(value)):
+            bad(setting.name, problem)
     if platform.check is not None and not violations:
         platform.check(clean, bad)
     return clean

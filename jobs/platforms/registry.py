@@ -17,6 +17,7 @@ field per setting, with the same name, and `<name>_set` for each secret.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import re
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -59,6 +60,9 @@ class Setting:
     # Text that must match in full; `pattern_help` says what is expected.
     pattern: re.Pattern[str] | None = None
     pattern_help: str = ""
+    # What is wrong with a text value that a pattern cannot say (a secret's decoded length),
+    # or None; secrets are checked with it too. It must not repeat the value.
+    validate: Callable[[str], str | None] | None = None
     # Inclusive bounds of a number or integer.
     minimum: float | None = None
     maximum: float | None = None
@@ -169,12 +173,23 @@ class Platform:
         return {**self.default_event_names, **overrides}
 
 
-def _load() -> dict[str, Platform]:
-    from jobs.platforms import meta, sandbox, tiktok
+# The platform modules, in the order users see them (jobs/platforms/<name>.py, each with
+# its PLATFORM); the sandbox comes last.
+_MODULES: Final = (
+    "meta",
+    "tiktok",
+    "kwai",
+    "webhook",
+    "sandbox",
+)
 
-    platforms: list[Platform] = [meta.PLATFORM, sandbox.PLATFORM]
-    platforms.append(tiktok.PLATFORM)
-    return {p.kind: p for p in platforms}
+
+def _module(name: str) -> Any:
+    return importlib.import_module(f"jobs.platforms.{name}")
+
+
+def _load() -> dict[str, Platform]:
+    return {p.kind: p for p in (_module(name).PLATFORM for name in _MODULES)}
 
 
 _PLATFORMS: dict[str, Platform] | None = None

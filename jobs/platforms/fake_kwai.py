@@ -1,0 +1,267 @@
+"""A fake Kwai event API (`POST /log/common/api`), after the community integrations the
+platform notes (section 6) draw on.
+
+Kwai documents nothing, so the request checks follow what every integration sends, and the
+answers are the fake's own choices, marked as such: HTTP 200 with `{"result": 1}` for an event
+taken, and HTTP 200 with `{"result": 0, "error_msg": ...}` for a refusal (integrations read
+`result` and `error_msg`; none shows Kwai's codes). The checks, in order:
+
+- a JSON object body;
+- `access_token` known, and allowed for `pixelId` ("access_token invalid", "pixelId not
+  exist or no permission");
+- `clickid` present, `event_name` of Kwai's form (EVENT_...), `is_attributed` 1, `mmpcode`
+  "PL", `testFlag` and `trackFlag` booleans;
+- `properties` a JSON string of an object, with a numeric `value` and a 3-letter
+  `currency` when present.
+
+Kwai's request carries no event id, so the fake counts what it took by (event name, click
+id). Tests script the failures seen or feared (`Failure`): 5xx, "system busy", a rejected
+token, 401/403, 429, a proxy's 404 page, a redirect, a hang.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import random
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from jobs.platforms.fake_http import FakeServer, FakeTransport, Reply, ScriptedPlatform
+from jobs.platforms.http_connector import parse_json
+
+EVENTS_PATH: Final = "/log/common/api"
+_EVENT_NAME: Final = re.compile(r"EVENT_[A-Z_]{2,60}")
+_CURRENCY: Final = re.compile(r"[A-Z]{3}")
+# The fake's own refusal: integrations see a `result` other than 1 with an `error_msg`.
+REFUSED_RESULT: Final = 0
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A scripted answer for `FakeKwai.fail_next`: Kwai's JSON (`result`, `error_msg`), or a
+    bare HTTP answer; `hang` holds the request until `release()`."""
+
+    status: int = 200
+    result: int | None = None
+    error_msg: str = ""
+    body: bytes = b""
+    content_type: str = "text/plain"
+    hang: bool = False
+
+    @classmethod
+    def refused(cls, error_msg: str, *, status: int = 200) -> Failure:
+        return cls(status=status, result=REFUSED_RESULT, error_msg=error_msg)
+
+    @classmethod
+    def busy(cls) -> Failure:
+        return cls.refused("system busy, please try again later")
+
+    @classmethod
+    def token_invalid(cls) -> Failure:
+        return cls.refused("access_token invalid")
+
+    @classmethod
+    def pixel_unknown(cls) -> Failure:
+        return cls.refused("pixelId not exist or no permission")
+
+    @classmethod
+    def http_500(cls) -> Failure:
+        return cls(status=500, body=b"Internal Server Error")
+
+    @classmethod
+    def http_502(cls) -> Failure:
+        return cls(status=502, body=b"<html><body>502 Bad Gateway</body></html>")
+
+    @classmethod
+    def http_503(cls) -> Failure:
+        return cls(status=503, body=b"Service Unavailable")
+
+    @classmethod
+    def unauthorized(cls) -> Failure:
+        return cls(status=401, body=b"Unauthorized")
+
+    @classmethod
+    def forbidden(cls) -> Failure:
+        return cls(status=403, body=b"<html>403 Forbidden</html>", content_type="text/html")
+
+    @classmethod
+    def throttled(cls) -> Failure:
+        return cls(status=429, body=b"Too Many Requests")
+
+    @classmethod
+    def proxy_not_found(cls) -> Failure:
+        """A 404 page from something that is not Kwai (no `result`)."""
+        return cls(status=404, body=b"<html>Not Found</html>", content_type="text/html")
+
+    @classmethod
+    def redirect(cls) -> Failure:
+        return cls(status=302, body=b"")
+
+    @classmethod
+    def not_json(cls) -> Failure:
+        """HTTP 200 with a page, as a captive portal answers."""
+        return cls(status=200, body=b"<html>Welcome</html>", content_type="text/html")
+
+    @classmethod
+    def hanging(cls) -> Failure:
+        return cls(hang=True)
+
+
+@dataclass(frozen=True)
+class AcceptedEvent:
+    """An event Kwai took, as it arrived (`properties` decoded)."""
+
+    pixel_id: str
+    click_id: str
+    event_name: str
+    properties: Mapping[str, Any]
+    test_flag: bool
+    track_flag: bool
+    body: Mapping[str, Any]
+
+
+class _Refused(Exception):
+    """Stops validation with the error_msg to answer; never leaves this module."""
+
+
+class FakeKwai(ScriptedPlatform[Failure]):
+    """The platform: its checks, what it took, and the failures a test scripted."""
+
+    def __init__(
+        self,
+        *,
+        now: Callable[[], float] = time.time,
+        access_tokens: Mapping[str, str] | None = None,
+        transient_failure_rate: float = 0.0,
+        rng: random.Random | None = None,
+        history_limit: int | None = 1000,
+        received_limit: int | None = None,
+    ) -> None:
+        """`access_tokens` maps pixel id -> its token (None: any non-empty token works)."""
+        super().__init__(
+            now=now,
+            transient_failure_rate=transient_failure_rate,
+            rng=rng,
+            history_limit=history_limit,
+            received_limit=received_limit,
+        )
+        self._access_tokens = dict(access_tokens) if access_tokens is not None else None
+        self.accepted: collections.deque[AcceptedEvent] = collections.deque(maxlen=history_limit)
+
+    async def answer(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, str],
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> Reply:
+        if path.rstrip("/") != EVENTS_PATH:
+            return 404, {"content-type": "text/html"}, b"<html>404 Not Found</html>"
+        if method.upper() != "POST":
+            return 405, {"content-type": "text/html"}, b"<html>405 Method Not Allowed</html>"
+        scripted = await self.scripted()
+        if scripted is not None:
+            return scripted
+        try:
+            event = self._check(parse_json(body))
+        except _Refused as refused:
+            return _answer(REFUSED_RESULT, str(refused))
+        self.accepted.append(event)
+        self.note_received([(event.event_name, event.click_id)])
+        return _answer(1, "")
+
+    def count_events(self, body: bytes) -> int:
+        return 1 if isinstance(parse_json(body), dict) else 0
+
+    def failure_reply(self, failure: Failure) -> Reply:
+        if failure.result is not None:
+            _, headers, body = _answer(failure.result, failure.error_msg)
+            return failure.status, headers, body
+        return failure.status, {"content-type": failure.content_type}, failure.body
+
+    def outage_reply(self) -> Reply:
+        return self.failure_reply(Failure.http_503())
+
+    # -- the checks ------------------------------------------------------------------------
+
+    def _check(self, document: object) -> AcceptedEvent:
+        if not isinstance(document, dict):
+            raise _Refused("request body is not a json object")
+        self._authenticate(document.get("access_token"), document.get("pixelId"))
+        click_id = document.get("clickid")
+        if not isinstance(click_id, str) or not click_id:
+            raise _Refused("clickid is empty")
+        name = document.get("event_name")
+        if not isinstance(name, str) or not _EVENT_NAME.fullmatch(name):
+            raise _Refused("event_name invalid")
+        if document.get("is_attributed") != 1 or document.get("mmpcode") != "PL":
+            raise _Refused("param invalid: is_attributed, mmpcode")
+        test_flag, track_flag = document.get("testFlag"), document.get("trackFlag")
+        if not isinstance(test_flag, bool) or not isinstance(track_flag, bool):
+            raise _Refused("param invalid: testFlag, trackFlag")
+        return AcceptedEvent(
+            pixel_id=str(document["pixelId"]),
+            click_id=click_id,
+            event_name=name,
+            properties=_properties(document.get("properties")),
+            test_flag=test_flag,
+            track_flag=track_flag,
+            body=document,
+        )
+
+    def _authenticate(self, token: object, pixel_id: object) -> None:
+        if not isinstance(token, str) or not token:
+            raise _Refused("access_token invalid")
+        if not isinstance(pixel_id, str) or not pixel_id:
+            raise _Refused("pixelId is empty")
+        if self._access_tokens is None:
+            return
+        if token not in self._access_tokens.values():
+            raise _Refused("access_token invalid")
+        if self._access_tokens.get(pixel_id) != token:
+            raise _Refused("pixelId not exist or no permission")
+
+
+def _properties(value: object) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, str):
+        raise _Refused("properties must be a json string")
+    try:
+        properties = json.loads(value)
+    except (ValueError, RecursionError):
+        raise _Refused("properties is not valid json") from None
+    if not isinstance(properties, dict):
+        raise _Refused("properties must be a json object")
+    amount = properties.get("value")
+    if amount is not None and (not isinstance(amount, int | float) or isinstance(amount, bool)):
+        raise _Refused("properties.value must be a number")
+    currency = properties.get("currency")
+    if currency is not None and not (isinstance(currency, str) and _CURRENCY.fullmatch(currency)):
+        raise _Refused("properties.currency invalid")
+    return properties
+
+
+def _answer(result: int, error_msg: str) -> Reply:
+    document: dict[str, Any] = {"result": result}
+    if error_msg:
+        document["error_msg"] = error_msg
+    headers = {"content-type": "application/json;charset=UTF-8"}
+    return 200, headers, json.dumps(document).encode()
+
+
+class FakeKwaiServer(FakeServer[FakeKwai]):
+    """Serves a `FakeKwai` (a new one when none is given) over HTTP/1.1 on loopback."""
+
+    def __init__(
+        self, fake: FakeKwai | None = None, *, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        super().__init__(fake if fake is not None else FakeKwai(), host=host, port=port)
+
+
+FakeKwaiTransport = FakeTransport[FakeKwai]
