@@ -170,12 +170,13 @@ class Platform:
 
 
 def _load() -> dict[str, Platform]:
-    from jobs.platforms import meta, reddit, sandbox
+    from jobs.platforms import linkedin, meta, reddit, sandbox
 
     platforms: list[Platform] = [
         meta.PLATFORM,
         sandbox.PLATFORM,
         reddit.PLATFORM,
+        linkedin.PLATFORM,
     ]
     return {p.kind: p for p in platforms}
 
