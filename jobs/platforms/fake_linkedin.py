@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from jobs.currencies import ISO_4217
-from jobs.platforms.fake_http import Reply, ScriptedPlatform, ScriptedReply
+from jobs.platforms.fake_http import Reply, ScriptedReply
+from jobs.platforms.fake_json import JsonFake, json_reply
 
 PATH: Final = "/rest/conversionEvents"
 MAX_ELEMENTS: Final = 1000
@@ -99,14 +100,6 @@ class Failure(ScriptedReply):
     def http_503(cls) -> Failure:
         return cls.error(503, "SERVICE_UNAVAILABLE", "Service Unavailable")
 
-    @classmethod
-    def hanging(cls) -> Failure:
-        return cls(hang=True)
-
-    @classmethod
-    def custom(cls, status: int, body: bytes, *, content_type: str = "application/json") -> Failure:
-        return cls(status=status, body=body, content_type=content_type)
-
 
 @dataclass(frozen=True)
 class AcceptedRequest:
@@ -130,8 +123,11 @@ class _Refused(Exception):
         self.status = status
 
 
-class FakeLinkedIn(ScriptedPlatform[ScriptedReply]):
+class FakeLinkedIn(JsonFake):
     """LinkedIn's conversionEvents endpoint, with its rules and scripted failures."""
+
+    events_key = "elements"
+    outage = Failure.http_503()
 
     def __init__(
         self,
@@ -171,9 +167,9 @@ class FakeLinkedIn(ScriptedPlatform[ScriptedReply]):
         body: bytes,
     ) -> Reply:
         if path.rstrip("/") != PATH:
-            return _reply(404, error_document(404, "NOT_FOUND", "Not Found", 404))
+            return json_reply(404, error_document(404, "NOT_FOUND", "Not Found", 404))
         if method.upper() != "POST":
-            return _reply(405, error_document(405, "METHOD_NOT_ALLOWED", "Not allowed", 405))
+            return json_reply(405, error_document(405, "METHOD_NOT_ALLOWED", "Not allowed", 405))
         scripted = await self.scripted()
         if scripted is not None:
             return scripted
@@ -182,7 +178,7 @@ class FakeLinkedIn(ScriptedPlatform[ScriptedReply]):
             version = self._check_headers(headers)
             elements = self._elements(body)
         except _Refused as refused:
-            return _reply(refused.status, refused.document)
+            return json_reply(refused.status, refused.document)
         now = self._now()
         results = [self._element(element, now) for element in elements]
         statuses = tuple(status for status, _ in results)
@@ -196,20 +192,7 @@ class FakeLinkedIn(ScriptedPlatform[ScriptedReply]):
             {"status": status} if status == 201 else {"status": status, "error": error}
             for status, error in results
         ]
-        return _reply(200, {"elements": answered})
-
-    def count_events(self, body: bytes) -> int:
-        try:
-            elements = json.loads(body).get("elements")
-        except (ValueError, AttributeError, RecursionError):
-            return 0
-        return len(elements) if isinstance(elements, list) else 0
-
-    def failure_reply(self, failure: ScriptedReply) -> Reply:
-        return failure.reply()
-
-    def outage_reply(self) -> Reply:
-        return Failure.http_503().reply()
+        return json_reply(200, {"elements": answered})
 
     # -- the request -------------------------------------------------------------------------
 
@@ -321,7 +304,3 @@ def _key(element: Mapping[str, Any]) -> tuple[str, str]:
     rule = str(element["conversion"]).removeprefix("urn:lla:llaPartnerConversion:")
     event_id = element.get("eventId")
     return rule, "" if event_id is None else str(event_id)
-
-
-def _reply(status: int, document: Mapping[str, Any]) -> Reply:
-    return status, {"content-type": "application/json"}, json.dumps(document).encode()

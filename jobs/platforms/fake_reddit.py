@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from jobs.currencies import ISO_4217
-from jobs.platforms.fake_http import Reply, ScriptedPlatform, ScriptedReply
+from jobs.platforms.fake_http import Reply, ScriptedReply
+from jobs.platforms.fake_json import JsonFake, json_reply
 
 MAX_EVENTS_PER_REQUEST: Final = 1000
 MAX_EVENT_AGE: Final = dt.timedelta(days=7)
@@ -92,14 +93,6 @@ class Failure(ScriptedReply):
         """The whole request refused for an invalid event."""
         return cls.error(400, "There were 1 invalid conversion events. None were processed.")
 
-    @classmethod
-    def hanging(cls) -> Failure:
-        return cls(hang=True)
-
-    @classmethod
-    def custom(cls, status: int, body: bytes, *, content_type: str = "application/json") -> Failure:
-        return cls(status=status, body=body, content_type=content_type)
-
 
 @dataclass(frozen=True)
 class AcceptedRequest:
@@ -128,8 +121,11 @@ def _seconds(value: float | dt.timedelta) -> float:
     return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
 
 
-class FakeReddit(ScriptedPlatform[ScriptedReply]):
+class FakeReddit(JsonFake):
     """Reddit's conversion events endpoint, with its rules and scripted failures."""
+
+    events_key = "events"
+    outage = Failure.http_503()
 
     def __init__(
         self,
@@ -182,21 +178,9 @@ class FakeReddit(ScriptedPlatform[ScriptedReply]):
             AcceptedRequest(account, tuple(events), document.get("test_mode") is True, user_agent)
         )
         self.note_received(_key(event) for event in events)
-        message = f"Successfully processed {len(events)} conversion events."
-        return 200, {"content-type": "application/json"}, json.dumps({"message": message}).encode()
-
-    def count_events(self, body: bytes) -> int:
-        try:
-            events = json.loads(body).get("events")
-        except (ValueError, AttributeError, RecursionError):
-            return 0
-        return len(events) if isinstance(events, list) else 0
-
-    def failure_reply(self, failure: ScriptedReply) -> Reply:
-        return failure.reply()
-
-    def outage_reply(self) -> Reply:
-        return Failure.http_503().reply()
+        return json_reply(
+            200, {"message": f"Successfully processed {len(events)} conversion events."}
+        )
 
     def _error(self, status: int, message: str) -> Reply:
         return status, {"content-type": "application/json"}, error_body(status, message)

@@ -12,13 +12,24 @@ and `LAST_RULES`, and parses its error body into a `PlatformError`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import urlsplit
 
+import httpx
+
+from jobs.egress import Reply
 from jobs.platforms.base import AttemptScope, Classification, Outcome, OutcomeKind, OutgoingEvent
 from jobs.platforms.batching import PAYLOAD_TOO_LARGE, send_in_requests
-from jobs.platforms.http_connector import MAX_MESSAGE_CHARS, UNENCODABLE, encode_json
+from jobs.platforms.http_connector import (
+    MAX_MESSAGE_CHARS,
+    UNENCODABLE,
+    HttpSender,
+    encode_json,
+    transport_problem,
+)
 
 
 @dataclass(frozen=True)
@@ -197,3 +208,45 @@ async def send_as_json(
 def join_events(events: Sequence[EncodedEvent]) -> bytes:
     """The events' JSON as the items of a JSON array (without the brackets)."""
     return b",".join(e.json for e in events)
+
+
+class OneUrlConnector:
+    """What a connector that posts every request to one URL shows of itself: where it sends
+    (never a credential), and the `HttpSender` its requests and recorded texts go through."""
+
+    def __init__(
+        self, client: httpx.AsyncClient, url: str, *, timeout: float, secrets: Sequence[str]
+    ) -> None:
+        self._http = HttpSender(client, timeout=timeout, secrets=secrets)
+        self._url = url
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(url={self._url!r})"
+
+    @property
+    def url(self) -> str:
+        """Where requests go; it holds no credential."""
+        return self._url
+
+    @property
+    def endpoint(self) -> str:
+        """The scheme, host and port requests go to."""
+        parts = urlsplit(self._url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def scrubbed(self, classification: Classification) -> Classification:
+        """`classification` with no secret of the destination in its message."""
+        return dataclasses.replace(classification, message=self._http.scrub(classification.message))
+
+    def unanswered(self, events: Sequence[EncodedEvent], exc: Exception) -> list[Outcome]:
+        """Every event's outcome of a request that got no answer (`SendError`)."""
+        problem = transport_problem(exc, self._http.timeout)
+        return [problem.outcome(e.delivery_id, None) for e in events]
+
+    def for_each(
+        self, events: Sequence[EncodedEvent], classification: Classification, reply: Reply
+    ) -> list[Outcome]:
+        """Every event's outcome of a request the platform answered as a whole."""
+        verdict = self.scrubbed(classification)
+        excerpt = self._http.excerpt(reply.body)
+        return [verdict.outcome(e.delivery_id, reply.status, excerpt) for e in events]

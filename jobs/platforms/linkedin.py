@@ -32,13 +32,11 @@ text, so it has none to send. The token travels in the Authorization header only
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -52,7 +50,7 @@ from jobs.platforms.base import (
 )
 from jobs.platforms.batching import send_in_requests
 from jobs.platforms.fake_http import FakePlatform
-from jobs.platforms.http_connector import HttpSender, SendError, parse_json, transport_problem
+from jobs.platforms.http_connector import SendError, parse_json
 from jobs.platforms.json_api import (
     ACCEPTED,
     FIRST_RULES,
@@ -61,6 +59,7 @@ from jobs.platforms.json_api import (
     TIMED_OUT_OR_THROTTLED,
     Answer,
     EncodedEvent,
+    OneUrlConnector,
     PlatformError,
     Rule,
     classify,
@@ -214,7 +213,7 @@ def _eligible(event: CanonicalEvent, settings: Mapping[str, Any]) -> str | None:
     return "needs an email or a LinkedIn first-party ad tracking id (li_fat_id)"
 
 
-class LinkedInConnector:
+class LinkedInConnector(OneUrlConnector):
     """Sends batches to LinkedIn's Conversions API, each event to its event name's rule."""
 
     max_batch_size: int = MAX_BATCH_SIZE
@@ -229,7 +228,12 @@ class LinkedInConnector:
         base_url: str = DEFAULT_BASE_URL,
         timeout: float = 10.0,
     ) -> None:
-        self._http = HttpSender(client, timeout=timeout, secrets=[access_token])
+        super().__init__(
+            client,
+            f"{base_url.rstrip('/')}/rest/conversionEvents",
+            timeout=timeout,
+            secrets=[access_token],
+        )
         self._settings = {"conversion_rules": dict(conversion_rules)}
         self._headers = {
             "authorization": f"Bearer {access_token}",
@@ -238,20 +242,6 @@ class LinkedInConnector:
             "x-restli-protocol-version": "2.0.0",
             "x-restli-method": "BATCH_CREATE",
         }
-        self._url = f"{base_url.rstrip('/')}/rest/conversionEvents"
-
-    def __repr__(self) -> str:
-        return f"LinkedInConnector(url={self._url!r})"
-
-    @property
-    def url(self) -> str:
-        """Where requests go; it holds no credential."""
-        return self._url
-
-    @property
-    def endpoint(self) -> str:
-        parts = urlsplit(self._url)
-        return f"{parts.scheme}://{parts.netloc}"
 
     async def send(
         self, batch: Sequence[OutgoingEvent], scope: AttemptScope | None = None
@@ -296,19 +286,18 @@ class LinkedInConnector:
         try:
             reply = await self._http.post(self._url, content, self._headers)
         except SendError as exc:
-            problem = transport_problem(exc, self._http.timeout)
-            return [problem.outcome(e.delivery_id, None) for e in events]
-        excerpt = self._http.excerpt(reply.body)
+            return self.unanswered(events, exc)
         if 200 <= reply.status <= 299:
             answers = element_answers(reply.body, len(events))
             if answers is None:
-                return [_UNREAD.outcome(e.delivery_id, reply.status, excerpt) for e in events]
+                return self.for_each(events, _UNREAD, reply)
+            excerpt = self._http.excerpt(reply.body)
             verdicts = [classify(ELEMENT_RULES, answer) for answer in answers]
             return [
-                self._scrubbed(verdict).outcome(e.delivery_id, answer.status, excerpt)
+                self.scrubbed(verdict).outcome(e.delivery_id, answer.status, excerpt)
                 for e, verdict, answer in zip(events, verdicts, answers, strict=True)
             ]
-        verdict = self._scrubbed(classify_answer(reply.status, reply.body))
+        verdict = classify_answer(reply.status, reply.body)
         if verdict.kind is OutcomeKind.REJECTED and len(events) > 1:
             middle = len(events) // 2
 
@@ -321,10 +310,7 @@ class LinkedInConnector:
                 for half in halves
                 for outcome in await send_in_requests(again, half, scope, split_refused=False)
             ]
-        return [verdict.outcome(e.delivery_id, reply.status, excerpt) for e in events]
-
-    def _scrubbed(self, classification: Classification) -> Classification:
-        return dataclasses.replace(classification, message=self._http.scrub(classification.message))
+        return self.for_each(events, verdict, reply)
 
 
 # -- the platform, as the registry knows it -----------------------------------------------------

@@ -20,24 +20,24 @@ their own, because Reddit throttles default ones.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 
 from jobs.canonical import CanonicalEvent
 from jobs.platforms.base import AttemptScope, Classification, Outcome, OutgoingEvent
 from jobs.platforms.fake_http import FakePlatform
-from jobs.platforms.http_connector import HttpSender, SendError, parse_json, transport_problem
+from jobs.platforms.http_connector import SendError, parse_json
 from jobs.platforms.json_api import (
     FIRST_RULES,
     LAST_RULES,
     Answer,
     EncodedEvent,
+    OneUrlConnector,
     PlatformError,
     classify,
     credentials_rule,
@@ -169,7 +169,7 @@ def _eligible(event: CanonicalEvent, _settings: Mapping[str, Any]) -> str | None
     )
 
 
-class RedditConnector:
+class RedditConnector(OneUrlConnector):
     """Sends batches to one Reddit ad account through the Conversions API v2.0."""
 
     max_batch_size: int = MAX_BATCH_SIZE
@@ -185,7 +185,14 @@ class RedditConnector:
         timeout: float = 10.0,
         event_names: Mapping[str, str] | None = None,
     ) -> None:
-        self._http = HttpSender(client, timeout=timeout, secrets=[access_token])
+        # Quoted so that an account id with "/" or "?" cannot change the request's path.
+        account = quote(ad_account_id, safe="")
+        super().__init__(
+            client,
+            f"{base_url.rstrip('/')}/api/v2.0/conversions/events/{account}",
+            timeout=timeout,
+            secrets=[access_token],
+        )
         self._event_names = dict(event_names or {})
         self._headers = {
             "authorization": f"Bearer {access_token}",
@@ -193,23 +200,6 @@ class RedditConnector:
             "user-agent": USER_AGENT,
         }
         self._tail = b'],"test_mode":' + (b"true}" if test_mode else b"false}")
-        # Quoted so that an account id with "/" or "?" cannot change the request's path.
-        self._url = (
-            f"{base_url.rstrip('/')}/api/v2.0/conversions/events/{quote(ad_account_id, safe='')}"
-        )
-
-    def __repr__(self) -> str:
-        return f"RedditConnector(url={self._url!r})"
-
-    @property
-    def url(self) -> str:
-        """Where requests go; it holds no credential."""
-        return self._url
-
-    @property
-    def endpoint(self) -> str:
-        parts = urlsplit(self._url)
-        return f"{parts.scheme}://{parts.netloc}"
 
     def _rename(self, name: str) -> str:
         return self._event_names.get(name, name)
@@ -234,14 +224,8 @@ class RedditConnector:
         try:
             reply = await self._http.post(self._url, content, self._headers)
         except SendError as exc:
-            problem = transport_problem(exc, self._http.timeout)
-            return [problem.outcome(e.delivery_id, None) for e in events]
-        classification = classify_answer(reply.status, reply.body)
-        verdict = dataclasses.replace(
-            classification, message=self._http.scrub(classification.message)
-        )
-        excerpt = self._http.excerpt(reply.body)
-        return [verdict.outcome(e.delivery_id, reply.status, excerpt) for e in events]
+            return self.unanswered(events, exc)
+        return self.for_each(events, classify_answer(reply.status, reply.body), reply)
 
 
 # -- the platform, as the registry knows it -----------------------------------------------------

@@ -5,19 +5,19 @@ BATCH_CREATE answered with a status per element, the 90-day rule, hashed email."
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
 from jobs.pii import hashed_for, normalise_user_data
-from jobs.platforms.base import AttemptScope, Connector, Outcome, OutcomeKind, OutgoingEvent
+from jobs.platforms.base import AttemptScope, Connector, OutcomeKind
 from jobs.platforms.fake_http import FakeServer, FakeTransport
 from jobs.platforms.fake_linkedin import Failure, FakeLinkedIn, error_document
 from jobs.platforms.linkedin import LinkedInConnector
+from tests.integration.platform_helpers import batch_of, kinds, sha256
 
 NOW = 1_760_000_000.0
 DAY = 86_400
@@ -27,10 +27,6 @@ RULES = {"Purchase": "104012", "Lead": "104013"}
 SUCCEEDED = OutcomeKind.SUCCEEDED
 EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
 REJECTED = OutcomeKind.REJECTED
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def stored(number: int, **changes: Any) -> dict[str, Any]:
@@ -49,14 +45,6 @@ def stored(number: int, **changes: Any) -> dict[str, Any]:
     }
     event.update(changes)
     return event
-
-
-def batch_of(*events: dict[str, Any]) -> list[OutgoingEvent]:
-    return [OutgoingEvent(delivery_id=100 + i, payload=e) for i, e in enumerate(events)]
-
-
-def kinds(outcomes: Sequence[Outcome]) -> list[OutcomeKind]:
-    return [outcome.kind for outcome in outcomes]
 
 
 @pytest.fixture
@@ -203,7 +191,7 @@ async def test_a_rule_linkedin_does_not_know_is_refused(
 async def test_an_unreadable_batch_answer_sends_the_events_again(
     connector: LinkedInConnector, platform: FakeLinkedIn
 ) -> None:
-    platform.fail_next(1, Failure.custom(200, b'{"elements":[{"status":201}]}'))
+    platform.fail_next(1, Failure.of(200, b'{"elements":[{"status":201}]}'))
     outcomes = await connector.send(batch_of(stored(0), stored(1)))
     assert kinds(outcomes) == [EXTERNAL, EXTERNAL]
     assert "eventId" in outcomes[0].message
@@ -222,7 +210,7 @@ async def test_an_unreadable_batch_answer_sends_the_events_again(
         pytest.param(Failure.token_revoked(), 401, True, id="token-revoked"),
         pytest.param(Failure.forbidden(), 403, True, id="forbidden"),
         pytest.param(Failure.version_inactive(), 426, True, id="version-inactive"),
-        pytest.param(Failure.custom(400, b"<html>blocked</html>", content_type="text/html"), 400,
+        pytest.param(Failure.of(400, b"<html>blocked</html>", content_type="text/html"), 400,
                      True, id="proxy-400"),
     ],
 )  # fmt: skip
@@ -266,7 +254,7 @@ async def test_a_refused_request_is_split_so_good_events_go(
     connector: LinkedInConnector, platform: FakeLinkedIn
 ) -> None:
     # LinkedIn refuses the whole request of 4 for event 3, then each request holding it.
-    took = [Failure.custom(200, json.dumps({"elements": [{"status": 201}] * n}).encode())
+    took = [Failure.of(200, json.dumps({"elements": [{"status": 201}] * n}).encode())
             for n in (2, 1)]  # fmt: skip
     for answer in (Failure.bad_request(), took[0], Failure.bad_request(), took[1]):
         platform.fail_next(1, answer)
@@ -294,7 +282,7 @@ async def test_splitting_stays_within_the_attempts_bound(
 async def test_a_request_too_large_for_a_proxy_goes_in_halves(
     connector: LinkedInConnector, platform: FakeLinkedIn
 ) -> None:
-    platform.fail_next(1, Failure.custom(413, b"Too Large", content_type="text/plain"))
+    platform.fail_next(1, Failure.of(413, b"Too Large", content_type="text/plain"))
     scope = AttemptScope.for_batch(4)
     outcomes = await connector.send(batch_of(*(stored(n) for n in range(4))), scope)
     assert kinds(outcomes) == [SUCCEEDED] * 4
@@ -326,7 +314,7 @@ async def test_secrets_never_reach_outcomes(
     connector: LinkedInConnector, platform: FakeLinkedIn
 ) -> None:
     echo = error_document(401, "INVALID_ACCESS_TOKEN", f"token {TOKEN} is invalid", 65600)
-    platform.fail_next(1, Failure.custom(401, json.dumps(echo).encode()))
+    platform.fail_next(1, Failure.of(401, json.dumps(echo).encode()))
     [outcome] = await connector.send(batch_of(stored(1)))
     assert TOKEN not in repr(outcome)
     assert "[secret]" in outcome.message

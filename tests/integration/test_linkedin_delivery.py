@@ -4,9 +4,7 @@ with LinkedIn's hashing and the event's conversion rule."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import hashlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,20 +12,16 @@ import pytest
 from tenaz.client import TenazClient, TenazError, make_event
 from tenaz.v1 import destinations_pb2, events_pb2
 
-from jobs.base_url import BaseUrl
 from jobs.clock import FakeClock
 from jobs.platforms.fake_http import FakeServer
 from jobs.platforms.fake_linkedin import Failure, FakeLinkedIn
 from jobs.runtime import Runtime
 from jobs.settings import Settings
+from tests.integration.platform_helpers import allowing, delivery, sha256
 from tests.support import fire_due_retries, run_jobs
 
 S = events_pb2
 TOKEN = "linkedin-fake-token-for-tests"
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @pytest.fixture
@@ -41,13 +35,7 @@ async def fake_linkedin(clock: FakeClock) -> AsyncIterator[FakeServer[FakeLinked
 
 @pytest.fixture
 def settings(settings: Settings, fake_linkedin: FakeServer[FakeLinkedIn]) -> Settings:
-    return dataclasses.replace(
-        settings,
-        allowed_platform_urls=(
-            *settings.allowed_platform_urls,
-            BaseUrl.parse(fake_linkedin.base_url),
-        ),
-    )
+    return allowing(settings, fake_linkedin.base_url)
 
 
 @pytest.fixture
@@ -77,14 +65,6 @@ def event(clock: FakeClock, event_id: str, **fields: Any) -> events_pb2.Event:
         destinations=["linkedin"],
         **fields,
     )
-
-
-async def delivery(client: TenazClient, event_id: str) -> events_pb2.Delivery:
-    """The event's one delivery, with its attempts."""
-    page = await client.list_events(event_ids=[event_id])
-    [found] = page.events
-    [only] = (await client.get_event(found.id)).deliveries
-    return only
 
 
 async def test_an_event_reaches_linkedin_with_its_hashing_and_rule(

@@ -5,20 +5,20 @@ events, all or none taken, the 7-day rule, hashed match keys, ISO 4217 currencie
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import socket
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
 from jobs.pii import hashed_for, normalise_user_data
-from jobs.platforms.base import AttemptScope, Connector, Outcome, OutcomeKind, OutgoingEvent
+from jobs.platforms.base import AttemptScope, Connector, OutcomeKind
 from jobs.platforms.fake_http import FakeServer, FakeTransport
 from jobs.platforms.fake_reddit import Failure, FakeReddit, error_body
 from jobs.platforms.reddit import USER_AGENT, RedditConnector
+from tests.integration.platform_helpers import batch_of, kinds, sha256
 
 NOW = 1_760_000_000.0
 DAY = 86_400
@@ -28,10 +28,6 @@ TOKEN = "reddit-fake-token-for-tests"
 SUCCEEDED = OutcomeKind.SUCCEEDED
 EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
 REJECTED = OutcomeKind.REJECTED
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def stored(number: int, **changes: Any) -> dict[str, Any]:
@@ -56,14 +52,6 @@ def stored(number: int, **changes: Any) -> dict[str, Any]:
     }
     event.update(changes)
     return event
-
-
-def batch_of(*events: dict[str, Any]) -> list[OutgoingEvent]:
-    return [OutgoingEvent(delivery_id=100 + i, payload=e) for i, e in enumerate(events)]
-
-
-def kinds(outcomes: Sequence[Outcome]) -> list[OutcomeKind]:
-    return [outcome.kind for outcome in outcomes]
 
 
 @pytest.fixture
@@ -177,7 +165,7 @@ async def test_an_empty_batch_sends_nothing(
         pytest.param(Failure.http_503(), 503, False, id="503"),
         pytest.param(Failure.unauthorized(), 401, True, id="unauthorized"),
         pytest.param(Failure.forbidden(), 403, True, id="forbidden"),
-        pytest.param(Failure.custom(400, b"Bad Request", content_type="text/plain"), 400, True,
+        pytest.param(Failure.of(400, b"Bad Request", content_type="text/plain"), 400, True,
                      id="proxy-400"),
     ],
 )  # fmt: skip
@@ -298,9 +286,7 @@ async def test_batches_above_the_limit_go_in_several_requests(
 async def test_a_request_too_large_for_a_proxy_goes_in_halves(
     connector: RedditConnector, platform: FakeReddit
 ) -> None:
-    platform.fail_next(
-        1, Failure.custom(413, b"Request Entity Too Large", content_type="text/plain")
-    )
+    platform.fail_next(1, Failure.of(413, b"Request Entity Too Large", content_type="text/plain"))
     scope = AttemptScope.for_batch(4)
     outcomes = await connector.send(batch_of(*(stored(n) for n in range(4))), scope)
     assert kinds(outcomes) == [SUCCEEDED] * 4
@@ -312,7 +298,7 @@ async def test_secrets_never_reach_outcomes(
     connector: RedditConnector, platform: FakeReddit
 ) -> None:
     echo = error_body(400, f"token {TOKEN} is not allowed here")
-    platform.fail_next(1, Failure.custom(400, echo))
+    platform.fail_next(1, Failure.of(400, echo, content_type="application/json"))
     [outcome] = await connector.send(batch_of(stored(1)))
     assert outcome.kind is REJECTED
     assert TOKEN not in repr(outcome)

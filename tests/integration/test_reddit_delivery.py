@@ -3,9 +3,7 @@ over gRPC and delivered to a fake Reddit over HTTP with Reddit's hashing and eve
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import hashlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,21 +12,17 @@ import pytest
 from tenaz.client import TenazClient, TenazError, make_event
 from tenaz.v1 import destinations_pb2, events_pb2
 
-from jobs.base_url import BaseUrl
 from jobs.clock import FakeClock
 from jobs.platforms.fake_http import FakeServer
 from jobs.platforms.fake_reddit import Failure, FakeReddit
 from jobs.runtime import Runtime
 from jobs.settings import Settings
+from tests.integration.platform_helpers import allowing, delivery, sha256
 from tests.support import fire_due_retries, run_jobs
 
 S = events_pb2
 ACCOUNT = "t2_abc123"
 TOKEN = "reddit-fake-token-for-tests"
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @pytest.fixture
@@ -40,13 +34,7 @@ async def fake_reddit(clock: FakeClock) -> AsyncIterator[FakeServer[FakeReddit]]
 
 @pytest.fixture
 def settings(settings: Settings, fake_reddit: FakeServer[FakeReddit]) -> Settings:
-    return dataclasses.replace(
-        settings,
-        allowed_platform_urls=(
-            *settings.allowed_platform_urls,
-            BaseUrl.parse(fake_reddit.base_url),
-        ),
-    )
+    return allowing(settings, fake_reddit.base_url)
 
 
 @pytest.fixture
@@ -72,14 +60,6 @@ def event(clock: FakeClock, event_id: str, **fields: Any) -> events_pb2.Event:
         destinations=["reddit"],
         **fields,
     )
-
-
-async def delivery(client: TenazClient, event_id: str) -> events_pb2.Delivery:
-    """The event's one delivery, with its attempts."""
-    page = await client.list_events(event_ids=[event_id])
-    [found] = page.events
-    [only] = (await client.get_event(found.id)).deliveries
-    return only
 
 
 async def test_an_event_reaches_reddit_with_its_hashing_and_naming(
