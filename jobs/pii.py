@@ -13,8 +13,9 @@ The families differ where the platforms do (see the platform notes):
     tiktok    email, phone as E.164 with "+", external_id; names and zip without spaces
     google    Google Ads and GA4: email (Gmail addresses without dots in the local part,
               as Google documents), phone as E.164 with "+"
-    reddit    email without dots and "+suffix" in the local part, phone as E.164 with "+",
-              external_id, and the IP address, which Reddit wants hashed too
+    reddit    email without "+alias" and without anything but letters and digits in the
+              local part, phone as E.164 with "+", external_id, and the IP address, which
+              Reddit wants hashed too
     linkedin  email only (LinkedIn's other matching fields are plain text: not stored)
 
 A value the caller already hashed (a SHA-256 hex digest) cannot be normalised again: it is
@@ -310,9 +311,15 @@ def _google_email(email: str) -> str:
     return f"{local}@{domain}"
 
 
+_NOT_ASCII_ALPHANUMERIC: Final = re.compile(r"[^a-z0-9]")
+
+
 def _reddit_email(email: str) -> str:
+    """Reddit's canonical email (its advanced-matching guide): lowercase, the "+alias" cut
+    from the local part, then every character of the local part that is not a letter or a
+    digit removed: "Al.ice$+Apple@Example.Com" is "alice@example.com"."""
     local, _, domain = email.rpartition("@")
-    local = local.split("+", 1)[0].replace(".", "")
+    local = _NOT_ASCII_ALPHANUMERIC.sub("", local.split("+", 1)[0])
     return f"{local}@{domain}"
 
 

@@ -179,6 +179,8 @@ _MODULES: Final = (
     "meta",
     "tiktok",
     "kwai",
+    "reddit",
+    "linkedin",
     "webhook",
     "sandbox",
 )

@@ -121,7 +121,15 @@ SANDBOX_URL = "http://sandbox.tenaz.invalid"
 
 
 def _behaves_as(settings: Mapping[str, Any]) -> Platform:
-    return registry.platform(str(settings.get("platform") or DEFAULT_PLATFORM))
+    platform = registry.platform(str(settings.get("platform") or DEFAULT_PLATFORM))
+    recipe, eligible = platform.sandbox, platform.eligible
+    if recipe is None or eligible is None:
+        return platform
+    # The platform's connector runs with the recipe's settings (`_build`), not the sandbox's:
+    # what it can take is judged with those too (a LinkedIn sandbox has conversion rules).
+    return dataclasses.replace(
+        platform, eligible=lambda event, _settings: eligible(event, recipe.settings)
+    )
 
 
 def _check(settings: Mapping[str, Any], bad: Bad) -> None:
