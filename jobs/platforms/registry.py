@@ -170,9 +170,13 @@ class Platform:
 
 
 def _load() -> dict[str, Platform]:
-    from jobs.platforms import meta, sandbox
+    from jobs.platforms import meta, pinterest, sandbox
 
-    platforms: list[Platform] = [meta.PLATFORM, sandbox.PLATFORM]
+    platforms: list[Platform] = [
+        meta.PLATFORM,
+        sandbox.PLATFORM,
+        pinterest.PLATFORM,
+    ]
     return {p.kind: p for p in platforms}
 
 
