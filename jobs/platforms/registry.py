@@ -170,12 +170,13 @@ class Platform:
 
 
 def _load() -> dict[str, Platform]:
-    from jobs.platforms import meta, pinterest, sandbox
+    from jobs.platforms import meta, pinterest, sandbox, snapchat
 
     platforms: list[Platform] = [
         meta.PLATFORM,
         sandbox.PLATFORM,
         pinterest.PLATFORM,
+        snapchat.PLATFORM,
     ]
     return {p.kind: p for p in platforms}
 
