@@ -3,7 +3,8 @@
 `POST {base_url}/v3/{pixel_id}/events?access_token=<token>` (`/events/validate` when the
 destination only validates). Snapchat's documentation and its official SDK pass the token
 as that query parameter only, so Tenaz does too: the URL with the token stays inside this
-module (`url` and `repr` show it without), and the token is scrubbed from anything returned.
+module (`url` and `repr` show it without), the token is scrubbed from anything returned, and
+httpx's request log lines show no query (jobs/platforms/url_secrets.py).
 
 Snapchat answers a request as a whole (`{"status": "VALID" | "INVALID", "reason": ...}` in its
 SDK's schema), and documents no error codes. So a refused request of several events is split
@@ -67,6 +68,7 @@ from jobs.platforms.rules import (
     timed_out_or_throttled,
     too_large,
 )
+from jobs.platforms.url_secrets import hide_queries_in_http_logs
 
 DEFAULT_BASE_URL: Final = "https://tr.snapchat.com"
 # From an API catalog's schema, not from Snapchat [unverified]; a request Snapchat finds too
@@ -300,6 +302,8 @@ class SnapchatConnector:
             "/validate" if validate_only else ""
         )
         self._url_with_token = f"{self._url}?{urlencode({'access_token': access_token})}"
+        # httpx logs the URLs it requests, and this one holds the token.
+        hide_queries_in_http_logs()
 
     def __repr__(self) -> str:
         return f"SnapchatConnector(url={self._url!r})"

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,6 +19,7 @@ from jobs.pii import hashed_for, normalise_user_data
 from jobs.platforms import fake_snapchat, snapchat
 from jobs.platforms.base import OutcomeKind
 from jobs.platforms.snapchat import CLASSIFICATION_RULES, classify
+from jobs.platforms.url_secrets import hide_queries_in_http_logs
 
 SUCCEEDED = OutcomeKind.SUCCEEDED
 EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
@@ -291,3 +294,15 @@ def test_hashing_matches_snapchat_docs(field: str, value: str, key: str, digest:
     hashed = hashed_for("meta", normalise_user_data({field: value}))
     assert hashed[key] == digest
     assert wire(stored(hashed={"meta": hashed}))["user_data"][key] == [digest]
+
+
+def test_httpx_request_lines_hide_the_query(caplog: pytest.LogCaptureFixture) -> None:
+    hide_queries_in_http_logs()
+    hide_queries_in_http_logs()
+    url = httpx.URL("https://tr.snapchat.com/v3/pixel/events?access_token=secret-token")
+    with caplog.at_level(logging.INFO, logger="httpx"):
+        logging.getLogger("httpx").info('HTTP Request: %s %s "%s"', "POST", url, "HTTP/1.1")
+    [record] = caplog.records
+    assert record.getMessage() == (
+        'HTTP Request: POST https://tr.snapchat.com/v3/pixel/events?[hidden] "HTTP/1.1"'
+    )
