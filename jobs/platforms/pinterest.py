@@ -357,8 +357,11 @@ CLASSIFICATION_RULES: Final[tuple[Rule[Answer], ...]] = (
 
 
 def _message(rule: Rule[Answer], answer: Answer) -> str:
+    """Pinterest's message, with what the operator should do when it is theirs to fix."""
     if answer.error is not None and answer.error.message:
         text = answer.error.message
+        if rule.needs_action:
+            text = f"{text} ({rule.name})"
     else:
         text = rule.name if answer.status is None else f"HTTP {answer.status}: {rule.name}"
     return text[:MAX_MESSAGE_CHARS]

@@ -256,9 +256,13 @@ CLASSIFICATION_RULES: Final[tuple[Rule[Answer], ...]] = (
 
 
 def _message(rule: Rule[Answer], answer: Answer) -> str:
+    """Snapchat's reason and messages, with what the operator should do when it is theirs to
+    fix."""
     text = ": ".join(part for part in (answer.reason, "; ".join(answer.messages)) if part)
     if not text:
         text = rule.name if answer.status is None else f"HTTP {answer.status}: {rule.name}"
+    elif rule.needs_action:
+        text = f"{text} ({rule.name})"
     return text[:MAX_MESSAGE_CHARS]
 
 
