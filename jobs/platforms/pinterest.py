@@ -552,7 +552,6 @@ PLATFORM: Final = Platform(
             "test",
             "send with ?test=true: Pinterest answers as usual and records nothing",
             type="flag",
-            default=False,
         ),
         Setting(
             "base_url",

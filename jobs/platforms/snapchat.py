@@ -413,7 +413,6 @@ PLATFORM: Final = Platform(
             "validate_only",
             "send to the validation endpoint: Snapchat checks the events and records none",
             type="flag",
-            default=False,
         ),
         Setting(
             "base_url",
