@@ -263,8 +263,11 @@ class Answer(HttpAnswer):
 
     @property
     def all_processed(self) -> bool:
+        """Whether the answer says every event was processed (by its counts or its list)."""
         received, processed = self.num_events_received, self.num_events_processed
-        return received is not None and received == processed
+        if received is not None and received == processed:
+            return True
+        return bool(self.events) and all(e.status == "processed" for e in self.events or ())
 
     @property
     def code(self) -> int | None:
@@ -318,11 +321,7 @@ NOT_ALL_PROCESSED: Final = 422
 # The first rule that applies decides. Answers that name each event's fate (2xx, 422 with
 # events[]) are read event by event before this table is asked about the request as a whole.
 CLASSIFICATION_RULES: Final[tuple[Rule[Answer], ...]] = (
-    Rule(
-        "accepted",
-        lambda a: a.status_in(200, 299) and (a.events is not None or a.all_processed),
-        OutcomeKind.SUCCEEDED,
-    ),
+    Rule("accepted", lambda a: a.status_in(200, 299) and a.all_processed, OutcomeKind.SUCCEEDED),
     # Resending is safe: Pinterest deduplicates by event_id.
     Rule(
         "accepted without saying which events were processed",

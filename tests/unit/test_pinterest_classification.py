@@ -72,6 +72,19 @@ CASES = [
         id="200-counts-only",
     ),
     pytest.param(200, b"", EXTERNAL, False, None, OK_UNCLEAR, id="200-empty"),
+    # events[] of another length than the request's: only "all processed" can be trusted.
+    pytest.param(
+        200, events("processed", "failed"), EXTERNAL, False, None, OK_UNCLEAR, id="200-some-failed"
+    ),
+    pytest.param(
+        200,
+        events("processed", "processed")[:-1] + b', "num_events_received": 3}',
+        SUCCEEDED,
+        False,
+        None,
+        OK,
+        id="200-all-listed-processed",
+    ),
     pytest.param(
         200,
         b'{"num_events_received":2,"num_events_processed":1}',
