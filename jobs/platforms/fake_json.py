@@ -8,12 +8,15 @@ one constructor per error the platform documents.
 
 from __future__ import annotations
 
+import collections
 import json
 import math
+import random
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Self
+from typing import Any, Final, Generic, Self, TypeVar
 
 from jobs.platforms.fake_http import Reply, ScriptedPlatform
 
@@ -94,8 +97,49 @@ def all_hashed(value: object) -> bool:
     return bool(values) and all(isinstance(v, str) and SHA256_HEX.fullmatch(v) for v in values)
 
 
-class DataPlatform(ScriptedPlatform[JsonFailure]):
-    """A fake whose requests carry their events in `data`."""
+# What a fake keeps of each request it took.
+R = TypeVar("R")
+
+UNAUTHORIZED: Final = 401
+FORBIDDEN: Final = 403
+
+
+class DataPlatform(ScriptedPlatform[JsonFailure], Generic[R]):
+    """A fake whose requests carry their events in `data`, with a token per account (a pixel,
+    an ad account) and a bounded history of the requests it took (`accepted`)."""
+
+    def __init__(
+        self,
+        *,
+        now: Callable[[], float] = time.time,
+        access_tokens: Mapping[str, str] | None = None,
+        transient_failure_rate: float = 0.0,
+        rng: random.Random | None = None,
+        history_limit: int | None = 1000,
+        received_limit: int | None = None,
+    ) -> None:
+        """`access_tokens` maps account id -> its token (None: any non-empty token works);
+        `history_limit` bounds `requests` and `accepted`, `received_limit` what
+        `received_count` remembers (see ScriptedPlatform)."""
+        super().__init__(
+            now=now,
+            transient_failure_rate=transient_failure_rate,
+            rng=rng,
+            history_limit=history_limit,
+            received_limit=received_limit,
+        )
+        self._access_tokens = dict(access_tokens) if access_tokens is not None else None
+        self.accepted: collections.deque[R] = collections.deque(maxlen=history_limit)
+
+    def token_refusal(self, account: str, token: str) -> int | None:
+        """The HTTP status a platform answers `token` with for `account`: 401 for no token or
+        an unknown one, 403 for a good token of another account; None when it may."""
+        tokens = self._access_tokens
+        if not token or (tokens is not None and token not in tokens.values()):
+            return UNAUTHORIZED
+        if tokens is not None and tokens.get(account) != token:
+            return FORBIDDEN
+        return None
 
     def count_events(self, body: bytes) -> int:
         document = json_object(body)

@@ -23,7 +23,6 @@ nothing.
 
 from __future__ import annotations
 
-import collections
 import datetime as dt
 import random
 import re
@@ -35,6 +34,7 @@ from typing import Any, Final
 from jobs.currencies import ISO_4217
 from jobs.platforms.fake_http import FakeServer, FakeTransport, Reply
 from jobs.platforms.fake_json import (
+    UNAUTHORIZED,
     DataPlatform,
     JsonFailure,
     all_hashed,
@@ -169,7 +169,7 @@ def _unknown_keys(where: str, value: Mapping[str, Any], known: frozenset[str]) -
         raise _invalid(f"{where}: unknown property {unknown[0]!r}.")
 
 
-class FakePinterest(DataPlatform):
+class FakePinterest(DataPlatform[AcceptedRequest]):
     """The platform: its rules, what it took, and the failures a test scripted."""
 
     def __init__(
@@ -184,19 +184,18 @@ class FakePinterest(DataPlatform):
         history_limit: int | None = 1000,
         received_limit: int | None = None,
     ) -> None:
-        """`access_tokens` maps ad account id -> its token (None: any non-empty token works);
-        `history_limit` and `received_limit` bound what it remembers (see ScriptedPlatform)."""
+        """`max_event_age` and `partial_failure_status` are the fake's choices where Pinterest
+        documents nothing (see the module); the rest as for `DataPlatform`."""
         super().__init__(
             now=now,
+            access_tokens=access_tokens,
             transient_failure_rate=transient_failure_rate,
             rng=rng,
             history_limit=history_limit,
             received_limit=received_limit,
         )
-        self._access_tokens = dict(access_tokens) if access_tokens is not None else None
         self._max_event_age = max_event_age.total_seconds()
         self._partial_failure_status = partial_failure_status
-        self.accepted: collections.deque[AcceptedRequest] = collections.deque(maxlen=history_limit)
 
     async def answer(
         self,
@@ -257,14 +256,13 @@ class FakePinterest(DataPlatform):
 
     def _authenticate(self, ad_account_id: str, authorization: str) -> None:
         scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise _Refused(401, AUTHENTICATION_FAILED, "Authentication failed.")
-        if self._access_tokens is None:
-            return
-        if token not in self._access_tokens.values():
-            raise _Refused(401, AUTHENTICATION_FAILED, "Authentication failed.")
-        if self._access_tokens.get(ad_account_id) != token:
-            raise _Refused(403, NOT_PERMITTED, "You are not permitted to access that resource.")
+        status = self.token_refusal(
+            ad_account_id, token.strip() if scheme.lower() == "bearer" else ""
+        )
+        if status == UNAUTHORIZED:
+            raise _Refused(status, AUTHENTICATION_FAILED, "Authentication failed.")
+        if status is not None:
+            raise _Refused(status, NOT_PERMITTED, "You are not permitted to access that resource.")
 
     def _events(self, body: bytes) -> list[dict[str, Any]]:
         document = json_object(body)

@@ -20,18 +20,16 @@ figure) are its own choices.
 
 from __future__ import annotations
 
-import collections
 import datetime as dt
-import random
 import re
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 from jobs.currencies import ISO_4217
 from jobs.platforms.fake_http import FakeServer, FakeTransport, Reply
 from jobs.platforms.fake_json import (
+    UNAUTHORIZED,
     DataPlatform,
     JsonFailure,
     all_hashed,
@@ -128,30 +126,8 @@ def _invalid(where: str, code: str, message: str) -> _Refused:
     return _Refused(400, invalid_document("Invalid request", code, f"{where}: {message}"))
 
 
-class FakeSnapchat(DataPlatform):
+class FakeSnapchat(DataPlatform[AcceptedRequest]):
     """The platform: its rules, what it took, and the failures a test scripted."""
-
-    def __init__(
-        self,
-        *,
-        now: Callable[[], float] = time.time,
-        access_tokens: Mapping[str, str] | None = None,
-        transient_failure_rate: float = 0.0,
-        rng: random.Random | None = None,
-        history_limit: int | None = 1000,
-        received_limit: int | None = None,
-    ) -> None:
-        """`access_tokens` maps pixel id -> its token (None: any non-empty token works);
-        `history_limit` and `received_limit` bound what it remembers (see ScriptedPlatform)."""
-        super().__init__(
-            now=now,
-            transient_failure_rate=transient_failure_rate,
-            rng=rng,
-            history_limit=history_limit,
-            received_limit=received_limit,
-        )
-        self._access_tokens = dict(access_tokens) if access_tokens is not None else None
-        self.accepted: collections.deque[AcceptedRequest] = collections.deque(maxlen=history_limit)
 
     async def answer(
         self,
@@ -193,12 +169,11 @@ class FakeSnapchat(DataPlatform):
         return Failure.unavailable().reply()
 
     def _authenticate(self, pixel_id: str, token: str) -> None:
-        if not token or (
-            self._access_tokens is not None and token not in self._access_tokens.values()
-        ):
-            raise _Refused(401, invalid_document("Invalid access token"))
-        if self._access_tokens is not None and self._access_tokens.get(pixel_id) != token:
-            raise _Refused(403, invalid_document("The token cannot send events for this pixel"))
+        status = self.token_refusal(pixel_id, token)
+        if status == UNAUTHORIZED:
+            raise _Refused(status, invalid_document("Invalid access token"))
+        if status is not None:
+            raise _Refused(status, invalid_document("The token cannot send events for this pixel"))
 
     def _events(self, body: bytes) -> list[dict[str, Any]]:
         document = json_object(body)

@@ -9,14 +9,25 @@ make the platform refuse its neighbours.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
+
+from jobs.egress import Reply
 from jobs.platforms.base import AttemptScope, Classification, Outcome, OutgoingEvent
 from jobs.platforms.batching import send_in_requests
-from jobs.platforms.http_connector import UNENCODABLE, encode_json
+from jobs.platforms.http_connector import (
+    UNENCODABLE,
+    HttpSender,
+    SendError,
+    encode_json,
+    transport_problem,
+)
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,68 @@ async def send_in_chunks(
         for (index, _), outcome in zip(chunk, results, strict=True):
             outcomes[index] = outcome
     return [outcomes[index] for index in range(len(batch))]
+
+
+class JsonConnector:
+    """What the connectors of these platforms share: one destination's way out (the shared
+    client, the request deadline, the secrets to scrub), where requests go, and its event
+    names. A subclass sends with `send_in_chunks`."""
+
+    max_batch_size: int
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        url: str,
+        secrets: Sequence[str],
+        timeout: float,
+        event_names: Mapping[str, str] | None,
+    ) -> None:
+        self._http = HttpSender(client, timeout=timeout, secrets=secrets)
+        self._url = url
+        self._event_names = dict(event_names or {})
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(url={self._url!r})"
+
+    @property
+    def url(self) -> str:
+        """Where requests go, without any credential."""
+        return self._url
+
+    @property
+    def endpoint(self) -> str:
+        """The scheme, host and port requests go to."""
+        parts = urlsplit(self._url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def event_name(self, name: str) -> str:
+        """The destination's name for a Tenaz event name (unmapped: the name itself)."""
+        return self._event_names.get(name, name)
+
+    async def post_batch(
+        self,
+        url: str,
+        batch: Sequence[Encoded],
+        headers: Mapping[str, str],
+        verdicts: Callable[[Reply], Sequence[Classification]],
+    ) -> list[Outcome]:
+        """One POST of `batch`: each event's outcome, from `verdicts` (the platform's answer
+        read as one classification per event, in order) or from the network failure, with
+        the destination's secrets scrubbed from messages and excerpts."""
+        try:
+            reply = await self._http.post(url, data_body(batch), headers)
+        except SendError as exc:
+            problem = transport_problem(exc, self._http.timeout)
+            return [problem.outcome(e.delivery_id, None) for e in batch]
+        excerpt = self._http.excerpt(reply.body)
+        return [
+            dataclasses.replace(v, message=self._http.scrub(v.message)).outcome(
+                e.delivery_id, reply.status, excerpt
+            )
+            for e, v in zip(batch, verdicts(reply), strict=True)
+        ]
 
 
 def data_body(events: Sequence[Encoded]) -> bytes:

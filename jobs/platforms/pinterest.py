@@ -28,30 +28,27 @@ has: its OpenAPI description refuses unknown properties (`additionalProperties: 
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Final
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 
 from jobs.canonical import CanonicalEvent
+from jobs.egress import Reply
 from jobs.platforms.base import AttemptScope, Classification, Outcome, OutcomeKind, OutgoingEvent
 from jobs.platforms.fake_http import FakePlatform
 from jobs.platforms.http_connector import (
     MAX_MESSAGE_CHARS,
-    HttpSender,
-    SendError,
     parse_json,
-    transport_problem,
 )
 from jobs.platforms.json_events import (
     Encoded,
-    data_body,
+    JsonConnector,
     decimal_text,
     hashed_lists,
     number,
@@ -407,7 +404,7 @@ def per_event(answer: Answer, count: int) -> list[Classification] | None:
 # -- the connector ----------------------------------------------------------------------------
 
 
-class PinterestConnector:
+class PinterestConnector(JsonConnector):
     """Sends batches to one Pinterest ad account through the Conversions API."""
 
     max_batch_size: int = MAX_BATCH_SIZE
@@ -423,30 +420,19 @@ class PinterestConnector:
         timeout: float = 10.0,
         event_names: Mapping[str, str] | None = None,
     ) -> None:
-        self._http = HttpSender(client, timeout=timeout, secrets=[access_token])
-        self._event_names = dict(event_names or {})
+        # The id quoted so that "/" or "?" in it cannot change the request's path.
+        path = f"/v5/ad_accounts/{quote(ad_account_id, safe='')}/events"
+        super().__init__(
+            client,
+            url=base_url.rstrip("/") + path + ("?test=true" if test else ""),
+            secrets=[access_token],
+            timeout=timeout,
+            event_names=event_names,
+        )
         self._headers = {
             "content-type": "application/json",
             "authorization": f"Bearer {access_token}",
         }
-        # Quoted so that an id with "/" or "?" cannot change the request's path.
-        self._url = (
-            f"{base_url.rstrip('/')}/v5/ad_accounts/{quote(ad_account_id, safe='')}/events"
-            + ("?test=true" if test else "")
-        )
-
-    def __repr__(self) -> str:
-        return f"PinterestConnector(url={self._url!r})"
-
-    @property
-    def url(self) -> str:
-        """Where requests go; it holds no credential."""
-        return self._url
-
-    @property
-    def endpoint(self) -> str:
-        parts = urlsplit(self._url)
-        return f"{parts.scheme}://{parts.netloc}"
 
     def _wire(self, event: OutgoingEvent) -> dict[str, Any] | Classification:
         """The event in Pinterest's format, or, for one Pinterest cannot take (checked at
@@ -454,7 +440,7 @@ class PinterestConnector:
         problem = eligible(CanonicalEvent(event.payload), {})
         if problem is not None:
             return Classification(REJECTED, message=problem)
-        return wire_event(event.payload, lambda name: self._event_names.get(name, name))
+        return wire_event(event.payload, self.event_name)
 
     async def send(
         self, batch: Sequence[OutgoingEvent], scope: AttemptScope | None = None
@@ -477,25 +463,18 @@ class PinterestConnector:
         """One POST for `batch`; each event's outcome, noting in `refused_whole` the events
         of a request Pinterest refused as a whole."""
         refused_whole.difference_update(e.delivery_id for e in batch)
-        try:
-            reply = await self._http.post(self._url, data_body(batch), self._headers)
-        except SendError as exc:
-            problem = transport_problem(exc, self._http.timeout)
-            return [problem.outcome(e.delivery_id, None) for e in batch]
-        excerpt = self._http.excerpt(reply.body)
-        answer = read_answer(reply.status, reply.body)
-        verdicts = per_event(answer, len(batch))
-        if verdicts is None:
+
+        def verdicts(reply: Reply) -> list[Classification]:
+            answer = read_answer(reply.status, reply.body)
+            each = per_event(answer, len(batch))
+            if each is not None:
+                return each
             verdict = classify_answer(answer)
-            verdicts = [verdict] * len(batch)
             if verdict.kind is REJECTED:
                 refused_whole.update(e.delivery_id for e in batch)
-        return [
-            dataclasses.replace(v, message=self._http.scrub(v.message)).outcome(
-                e.delivery_id, reply.status, excerpt
-            )
-            for e, v in zip(batch, verdicts, strict=True)
-        ]
+            return [verdict] * len(batch)
+
+        return await self.post_batch(self._url, batch, self._headers, verdicts)
 
 
 # -- the platform, as the registry knows it -----------------------------------------------------

@@ -25,13 +25,12 @@ before it can make Snapchat refuse its neighbours.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -40,14 +39,11 @@ from jobs.platforms.base import AttemptScope, Classification, Outcome, OutcomeKi
 from jobs.platforms.fake_http import FakePlatform
 from jobs.platforms.http_connector import (
     MAX_MESSAGE_CHARS,
-    HttpSender,
-    SendError,
     parse_json,
-    transport_problem,
 )
 from jobs.platforms.json_events import (
     Encoded,
-    data_body,
+    JsonConnector,
     decimal_text,
     hashed_lists,
     number,
@@ -283,7 +279,7 @@ def classify(http_status: int | None, body: bytes) -> Classification:
 # -- the connector ----------------------------------------------------------------------------
 
 
-class SnapchatConnector:
+class SnapchatConnector(JsonConnector):
     """Sends batches to one Snap pixel through the Conversions API v3."""
 
     max_batch_size: int = MAX_BATCH_SIZE
@@ -299,33 +295,23 @@ class SnapchatConnector:
         timeout: float = 10.0,
         event_names: Mapping[str, str] | None = None,
     ) -> None:
-        self._http = HttpSender(client, timeout=timeout, secrets=[access_token])
-        self._event_names = dict(event_names or {})
-        # Quoted so that a pixel id with "/" or "?" cannot change the request's path.
-        self._url = f"{base_url.rstrip('/')}/v3/{quote(pixel_id, safe='')}/events" + (
-            "/validate" if validate_only else ""
+        # The id quoted so that "/" or "?" in it cannot change the request's path.
+        path = f"/v3/{quote(pixel_id, safe='')}/events" + ("/validate" if validate_only else "")
+        super().__init__(
+            client,
+            url=base_url.rstrip("/") + path,
+            secrets=[access_token],
+            timeout=timeout,
+            event_names=event_names,
         )
         self._url_with_token = f"{self._url}?{urlencode({'access_token': access_token})}"
         # httpx logs the URLs it requests, and this one holds the token.
         hide_queries_in_http_logs()
 
-    def __repr__(self) -> str:
-        return f"SnapchatConnector(url={self._url!r})"
-
-    @property
-    def url(self) -> str:
-        """Where requests go, without the token they carry."""
-        return self._url
-
-    @property
-    def endpoint(self) -> str:
-        parts = urlsplit(self._url)
-        return f"{parts.scheme}://{parts.netloc}"
-
     def _wire(self, event: OutgoingEvent) -> dict[str, Any] | Classification:
         """The event in Snapchat's format, or why Snapchat would refuse it."""
         problem = eligible(CanonicalEvent(event.payload), {})
-        wire = wire_event(event.payload, lambda name: self._event_names.get(name, name))
+        wire = wire_event(event.payload, self.event_name)
         problem = problem or refusal(wire)
         return wire if problem is None else Classification(REJECTED, message=problem)
 
@@ -342,19 +328,12 @@ class SnapchatConnector:
 
     async def _send_request(self, batch: Sequence[Encoded]) -> list[Outcome]:
         """One POST for `batch`; every event gets the outcome of the whole request."""
-        try:
-            reply = await self._http.post(
-                self._url_with_token, data_body(batch), {"content-type": "application/json"}
-            )
-        except SendError as exc:
-            problem = transport_problem(exc, self._http.timeout)
-            return [problem.outcome(e.delivery_id, None) for e in batch]
-        classification = classify(reply.status, reply.body)
-        verdict = dataclasses.replace(
-            classification, message=self._http.scrub(classification.message)
+        return await self.post_batch(
+            self._url_with_token,
+            batch,
+            {"content-type": "application/json"},
+            lambda reply: [classify(reply.status, reply.body)] * len(batch),
         )
-        excerpt = self._http.excerpt(reply.body)
-        return [verdict.outcome(e.delivery_id, reply.status, excerpt) for e in batch]
 
 
 # -- the platform, as the registry knows it -----------------------------------------------------
