@@ -4,6 +4,7 @@ by Pinterest's documented rules."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from typing import Any
@@ -11,10 +12,11 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tenaz.v1 import destinations_pb2
 
 from jobs.canonical import CanonicalEvent
 from jobs.pii import hashed_for, normalise_user_data
-from jobs.platforms import fake_pinterest, pinterest
+from jobs.platforms import fake_pinterest, pinterest, registry
 from jobs.platforms.base import OutcomeKind
 from jobs.platforms.pinterest import CLASSIFICATION_RULES, classify, per_event, read_answer
 
@@ -435,3 +437,15 @@ def test_hashing_follows_pinterest_rules(
     assert hashed[key] == digest
     payload = stored(hashed={"meta": hashed}, identifiers={"client_ip_address": "1.2.3.4"})
     assert wire(payload)["user_data"][key] == [digest]
+
+
+def test_the_declaration_matches_the_proto_and_the_notes() -> None:
+    declared = pinterest.PLATFORM
+    fields = {f.name for f in destinations_pb2.PinterestSettings.DESCRIPTOR.fields}
+    assert {s.name for s in declared.settings} == {f for f in fields if not f.endswith("_set")}
+    assert [s.name for s in declared.secret_settings] == ["access_token"]
+    assert (declared.max_batch_size, declared.hash_family) == (1000, "meta")
+    # 5,000 calls a minute: at one event a call at the least, 83 events a second keep within.
+    assert declared.default_rate_limit == 83 and 83 * 60 <= 5000
+    assert declared.max_event_age == dt.timedelta(days=7)
+    assert registry.platform("pinterest") is declared

@@ -4,6 +4,7 @@ hashing examples of Snapchat's own documentation."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -13,10 +14,11 @@ import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tenaz.v1 import destinations_pb2
 
 from jobs.canonical import CanonicalEvent
 from jobs.pii import hashed_for, normalise_user_data
-from jobs.platforms import fake_snapchat, snapchat
+from jobs.platforms import fake_snapchat, registry, snapchat
 from jobs.platforms.base import OutcomeKind
 from jobs.platforms.snapchat import CLASSIFICATION_RULES, classify
 from jobs.platforms.url_secrets import hide_queries_in_http_logs
@@ -306,3 +308,14 @@ def test_httpx_request_lines_hide_the_query(caplog: pytest.LogCaptureFixture) ->
     assert record.getMessage() == (
         'HTTP Request: POST https://tr.snapchat.com/v3/pixel/events?[hidden] "HTTP/1.1"'
     )
+
+
+def test_the_declaration_matches_the_proto_and_the_notes() -> None:
+    declared = snapchat.PLATFORM
+    fields = {f.name for f in destinations_pb2.SnapchatSettings.DESCRIPTOR.fields}
+    assert {s.name for s in declared.settings} == {f for f in fields if not f.endswith("_set")}
+    assert [s.name for s in declared.secret_settings] == ["access_token"]
+    assert (declared.max_batch_size, declared.hash_family) == (2000, "meta")
+    assert declared.default_rate_limit is None
+    assert declared.max_event_age == dt.timedelta(days=37)
+    assert registry.platform("snapchat") is declared
