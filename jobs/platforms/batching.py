@@ -14,7 +14,12 @@ HTTP 413 (the request is too large for a proxy or gateway on the way, not a verd
 events) is split the same way at once, and reported to the scope so that the engine sends that
 destination smaller batches for a while.
 
-Only whole-request refusals are split. An external problem (timeout, 5xx, throttling, expired
+Only whole-request refusals are split. A platform that answers for each event on its own
+(Pinterest) says which events it refused, so a request whose events were all refused one by
+one is not split; when it can also refuse a whole request for one event, it passes a
+predicate that tells that refusal from its per-event answers.
+
+An external problem (timeout, 5xx, throttling, expired
 token) says nothing about the events, so every event keeps that outcome and waits for the next
 attempt as one batch; splitting would only hit a struggling platform harder.
 """
@@ -55,7 +60,7 @@ async def send_in_requests(
     batch: Sequence[Item],
     scope: AttemptScope,
     *,
-    split_refused: bool = True,
+    split_refused: bool | Callable[[Sequence[Outcome]], bool] = True,
 ) -> list[Outcome]:
     """Send `batch` with `send_request`, splitting it in halves as the module says.
 
@@ -63,7 +68,8 @@ async def send_in_requests(
     The halves go one after the other: a platform that just refused a request is not sent
     two at once, and the order of requests stays reproducible in tests. A platform that
     answers for each event on its own (`split_refused=False`) is never split for refusals,
-    only for HTTP 413.
+    only for HTTP 413; one that answers per event but may also refuse a whole request
+    passes a predicate, true of a request's outcomes when they are such a refusal.
     """
     if not batch:
         return []
@@ -79,7 +85,10 @@ async def send_in_requests(
     too_large = all(outcome.http_status == PAYLOAD_TOO_LARGE for outcome in outcomes)
     if too_large:
         scope.saw_too_large(len(batch))
-    refused = split_refused and all(outcome.kind is OutcomeKind.REJECTED for outcome in outcomes)
+    if callable(split_refused):
+        refused = split_refused(outcomes)
+    else:
+        refused = split_refused and all(o.kind is OutcomeKind.REJECTED for o in outcomes)
     if len(batch) == 1 or not (too_large or refused):
         scope.record(outcomes)
         return outcomes

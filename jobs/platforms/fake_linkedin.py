@@ -123,7 +123,7 @@ class _Refused(Exception):
         self.status = status
 
 
-class FakeLinkedIn(JsonFake):
+class FakeLinkedIn(JsonFake[ScriptedReply]):
     """LinkedIn's conversionEvents endpoint, with its rules and scripted failures."""
 
     events_key = "elements"

@@ -121,7 +121,7 @@ def _seconds(value: float | dt.timedelta) -> float:
     return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
 
 
-class FakeReddit(JsonFake):
+class FakeReddit(JsonFake[ScriptedReply]):
     """Reddit's conversion events endpoint, with its rules and scripted failures."""
 
     events_key = "events"

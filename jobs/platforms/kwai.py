@@ -54,7 +54,16 @@ from jobs.platforms.http_connector import (
 )
 from jobs.platforms.per_event import Encoded, PerEventConnector
 from jobs.platforms.registry import ConnectorContext, Platform, SandboxRecipe, Setting
-from jobs.platforms.rules import Rule, decide, status_in
+from jobs.platforms.rules import (
+    HttpAnswer,
+    Rule,
+    anything_else,
+    first_rule,
+    no_such_endpoint,
+    server_error,
+    timed_out_or_throttled,
+    too_large,
+)
 
 DEFAULT_BASE_URL: Final = "https://www.adsnebula.com"
 EVENTS_PATH: Final = "/log/common/api"
@@ -122,16 +131,15 @@ def parse_answer(body: bytes) -> KwaiAnswer | None:
 
 
 @dataclass(frozen=True)
-class Answer:
+class Answer(HttpAnswer):
     """What a rule looks at: the HTTP status and Kwai's answer, if the body is one."""
 
-    status: int
-    kwai: KwaiAnswer | None
+    kwai: KwaiAnswer | None = None
 
     @property
     def accepted(self) -> bool:
         return (
-            status_in(self.status, 200, 299)
+            self.status_in(200, 299)
             and self.kwai is not None
             and self.kwai.result == SUCCESS_RESULT
         )
@@ -142,7 +150,7 @@ class Answer:
         return (
             self.kwai is not None
             and self.kwai.result != SUCCESS_RESULT
-            and (status_in(self.status, 200, 299) or status_in(self.status, 400, 499))
+            and (self.status_in(200, 299) or self.status_in(400, 499))
         )
 
     def refused_saying(self, words: tuple[str, ...]) -> bool:
@@ -154,13 +162,14 @@ _EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
 
 CLASSIFICATION_RULES: Final[tuple[Rule[Answer], ...]] = (
     Rule("accepted", lambda a: a.accepted, OutcomeKind.SUCCEEDED),
-    Rule("platform error (HTTP 5xx)", lambda a: status_in(a.status, 500, 599), _EXTERNAL),
-    Rule("timed out or rate limited (HTTP 408/429)", lambda a: a.status in (408, 429), _EXTERNAL),
+    server_error(),
+    timed_out_or_throttled(),
     Rule(
         "credentials refused: check the access token and pixel id",
         lambda a: a.status in (401, 403),
         _EXTERNAL,
         needs_action=True,
+        action="credentials",
     ),
     Rule(
         "Kwai asks to try again later",
@@ -172,36 +181,28 @@ CLASSIFICATION_RULES: Final[tuple[Rule[Answer], ...]] = (
         lambda a: a.refused_saying(CREDENTIAL_WORDS),
         _EXTERNAL,
         needs_action=True,
+        action="credentials",
     ),
     Rule("refused by Kwai", lambda a: a.refused, OutcomeKind.REJECTED),
-    Rule(
-        "no such endpoint: check the base URL",
-        lambda a: a.status in (404, 405, 410),
-        _EXTERNAL,
-        needs_action=True,
-    ),
-    Rule(
-        "too large for a proxy or gateway on the way (HTTP 413)",
-        lambda a: a.status == 413,
-        _EXTERNAL,
-        needs_action=True,
-    ),
+    no_such_endpoint("pixel id"),
+    too_large(),
     # A 2xx, redirect or 4xx without Kwai's `result` is not Kwai talking: a proxy, a captive
     # portal, a wrong host. It says nothing about the event.
     Rule(
         "unexpected answer, not Kwai's: check the destination's base URL",
-        lambda a: status_in(a.status, 200, 499),
+        lambda a: a.status_in(200, 499),
         _EXTERNAL,
         needs_action=True,
+        action="configuration",
     ),
-    Rule("unexpected answer from the platform", lambda a: True, _EXTERNAL),
+    anything_else(),
 )
 
 
 def classify(http_status: int, body: bytes) -> Classification:
     """What Kwai's answer means for the event; total, never raises."""
     answer = Answer(http_status, parse_answer(body))
-    rule = decide(CLASSIFICATION_RULES, answer)
+    rule = first_rule(CLASSIFICATION_RULES, answer)
     if rule.kind is OutcomeKind.SUCCEEDED:
         return Classification(rule.kind, rule=rule.name)
     said = answer.kwai.message if answer.kwai is not None else ""
@@ -209,6 +210,7 @@ def classify(http_status: int, body: bytes) -> Classification:
     return Classification(
         kind=rule.kind,
         needs_action=rule.needs_action,
+        action=rule.action,
         code=answer.kwai.result if answer.kwai is not None else None,
         message=message[:MAX_MESSAGE_CHARS],
         rule=rule.name,

@@ -178,6 +178,8 @@ class Platform:
 _MODULES: Final = (
     "meta",
     "tiktok",
+    "pinterest",
+    "snapchat",
     "kwai",
     "reddit",
     "linkedin",

@@ -39,11 +39,12 @@ from jobs.canonical import CanonicalEvent
 from jobs.clock import Clock
 from jobs.connectors import ConnectorUnavailable
 from jobs.platforms.base import Classification, OutcomeKind, OutgoingEvent
+from jobs.platforms.batching import PAYLOAD_TOO_LARGE
 from jobs.platforms.fake_http import FakePlatform
 from jobs.platforms.http_connector import MAX_MESSAGE_CHARS, HttpSender, encode_json
 from jobs.platforms.per_event import Encoded, PerEventConnector
 from jobs.platforms.registry import ConnectorContext, Platform, SandboxRecipe, Setting
-from jobs.platforms.rules import Rule, decide, status_in
+from jobs.platforms.rules import HttpAnswer, Rule, first_rule, timed_out_or_throttled
 from jobs.platforms.standard_webhooks import SECRET_HELP, decode_secret, secret_problem, sign
 
 ENVELOPE_TYPE: Final = "conversion"
@@ -55,48 +56,53 @@ MESSAGE_ID_PREFIX: Final = "msg_"
 
 _EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
 
-# The first rule that applies decides; the answer is the HTTP status.
-CLASSIFICATION_RULES: Final[tuple[Rule[int], ...]] = (
-    Rule("accepted", lambda s: status_in(s, 200, 299), OutcomeKind.SUCCEEDED),
-    Rule("timed out or rate limited (HTTP 408/429)", lambda s: s in (408, 429), _EXTERNAL),
-    Rule("receiver error (HTTP 5xx)", lambda s: status_in(s, 500, 599), _EXTERNAL),
+# The first rule that applies decides; only the HTTP status counts.
+CLASSIFICATION_RULES: Final[tuple[Rule[HttpAnswer], ...]] = (
+    Rule("accepted", lambda a: a.status_in(200, 299), OutcomeKind.SUCCEEDED),
+    timed_out_or_throttled(),
+    Rule("receiver error (HTTP 5xx)", lambda a: a.status_in(500, 599), _EXTERNAL),
     Rule(
         "redirected, which Tenaz does not follow: set the destination's url to the new address",
-        lambda s: status_in(s, 300, 399),
+        lambda a: a.status_in(300, 399),
         _EXTERNAL,
         needs_action=True,
+        action="configuration",
     ),
     Rule(
         "the receiver refused the request's signature or sender: check the signing secret",
-        lambda s: s in (401, 403),
+        lambda a: a.status in (401, 403),
         _EXTERNAL,
         needs_action=True,
+        action="credentials",
     ),
     Rule(
         "no webhook at this URL (any more): check the destination's url",
-        lambda s: s in (404, 405, 410),
+        lambda a: a.status in (404, 405, 410),
         _EXTERNAL,
         needs_action=True,
+        action="configuration",
     ),
     Rule(
         "the receiver takes no request this large (HTTP 413)",
-        lambda s: s == 413,
+        lambda a: a.status == PAYLOAD_TOO_LARGE,
         _EXTERNAL,
         needs_action=True,
+        action="too_large",
     ),
-    Rule("refused by the receiver", lambda s: status_in(s, 400, 499), OutcomeKind.REJECTED),
-    Rule("unexpected answer from the receiver", lambda s: True, _EXTERNAL),
+    Rule("refused by the receiver", lambda a: a.status_in(400, 499), OutcomeKind.REJECTED),
+    Rule("unexpected answer from the receiver", lambda a: True, _EXTERNAL),
 )
 
 
 def classify(http_status: int, body: bytes = b"") -> Classification:
     """What the receiver's answer means; total, never raises. The body does not count: a
     receiver's own words are kept in the attempt's excerpt."""
-    rule = decide(CLASSIFICATION_RULES, http_status)
+    rule = first_rule(CLASSIFICATION_RULES, HttpAnswer(http_status))
     succeeded = rule.kind is OutcomeKind.SUCCEEDED
     return Classification(
         kind=rule.kind,
         needs_action=rule.needs_action,
+        action=rule.action,
         message="" if succeeded else f"HTTP {http_status}: {rule.name}"[:MAX_MESSAGE_CHARS],
         rule=rule.name,
     )
