@@ -170,9 +170,14 @@ class Platform:
 
 
 def _load() -> dict[str, Platform]:
-    from jobs.platforms import meta, sandbox
+    from jobs.platforms import ga4, google_ads, meta, sandbox
 
-    platforms: list[Platform] = [meta.PLATFORM, sandbox.PLATFORM]
+    platforms: list[Platform] = [
+        meta.PLATFORM,
+        google_ads.PLATFORM,
+        ga4.PLATFORM,
+        sandbox.PLATFORM,
+    ]
     return {p.kind: p for p in platforms}
 
 

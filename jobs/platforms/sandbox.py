@@ -121,7 +121,15 @@ SANDBOX_URL = "http://sandbox.tenaz.invalid"
 
 
 def _behaves_as(settings: Mapping[str, Any]) -> Platform:
-    return registry.platform(str(settings.get("platform") or DEFAULT_PLATFORM))
+    platform = registry.platform(str(settings.get("platform") or DEFAULT_PLATFORM))
+    eligible, recipe = platform.eligible, platform.sandbox
+    if eligible is None or recipe is None:
+        return platform
+    # What the platform can take depends on its settings (Google Ads: an event needs a
+    # conversion action): a sandbox has its recipe's, not the destination's own.
+    return dataclasses.replace(
+        platform, eligible=lambda event, _settings: eligible(event, recipe.settings)
+    )
 
 
 def _check(settings: Mapping[str, Any], bad: Bad) -> None:
