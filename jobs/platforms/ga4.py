@@ -37,6 +37,7 @@ import dataclasses
 import datetime as dt
 import logging
 import re
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -94,8 +95,10 @@ _API_SECRET: Final = re.compile(r"(api_secret=)[^&\s\"']+")
 
 def safe_event_name(name: str) -> str:
     """A name GA4 takes for an event it has no recommended name for: snake case, letters,
-    digits and underscores, starting with a letter, at most 40 characters."""
-    snake = _NOT_NAME.sub("_", _CAMEL_BOUNDARY.sub("_", name.strip())).lower()
+    digits and underscores, starting with a letter, at most 40 characters. Accents go
+    ("Inscrição" is "inscricao"): GA4 names are ASCII."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    snake = _NOT_NAME.sub("_", _CAMEL_BOUNDARY.sub("_", ascii_name.strip())).lower()
     snake = re.sub(r"_+", "_", snake).lstrip("_0123456789")
     return snake[:MAX_NAME_LENGTH].rstrip("_") or "custom_event"
 
