@@ -27,10 +27,8 @@ from __future__ import annotations
 import collections
 import json
 import math
-import random
 import re
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -134,28 +132,14 @@ def _event_problem(index: int, text: str, code: str, field: str = "events") -> M
 class FakeGa4(ScriptedPlatform[Failure]):
     """The platform: its rules, what it recorded, and the failures a test scripted."""
 
-    def __init__(
-        self,
-        *,
-        now: Callable[[], float] = time.time,
-        transient_failure_rate: float = 0.0,
-        rng: random.Random | None = None,
-        history_limit: int | None = 1000,
-        received_limit: int | None = None,
-        api_secrets: Mapping[str, str] | None = None,
-    ) -> None:
+    def __init__(self, *, api_secrets: Mapping[str, str] | None = None, **options: Any) -> None:
         """`api_secrets`: measurement id -> its stream's api secret (None: any non-empty
-        secret works). `history_limit` bounds `requests` and `accepted`, `received_limit`
-        the events `received_count` remembers (None: no bound)."""
-        super().__init__(
-            now=now,
-            transient_failure_rate=transient_failure_rate,
-            rng=rng,
-            history_limit=history_limit,
-            received_limit=received_limit,
-        )
+        secret works). `options` are ScriptedPlatform's."""
+        super().__init__(**options)
         self._api_secrets = dict(api_secrets) if api_secrets is not None else None
-        self.accepted: collections.deque[AcceptedEvent] = collections.deque(maxlen=history_limit)
+        self.accepted: collections.deque[AcceptedEvent] = collections.deque(
+            maxlen=self.history_limit
+        )
         # Events collect took without recording them (invalid, or a wrong api secret).
         self.dropped = 0
         self.validations = 0

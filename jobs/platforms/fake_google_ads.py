@@ -36,10 +36,8 @@ import datetime as dt
 import itertools
 import json
 import math
-import random
 import re
-import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qsl
@@ -297,11 +295,6 @@ class FakeGoogleAds(ScriptedPlatform[Failure]):
     def __init__(
         self,
         *,
-        now: Callable[[], float] = time.time,
-        transient_failure_rate: float = 0.0,
-        rng: random.Random | None = None,
-        history_limit: int | None = 1000,
-        received_limit: int | None = None,
         client_id: str = "fake-client-id.apps.googleusercontent.com",
         client_secret: str = "fake-client-secret",  # noqa: S107 - a fake's test credential
         refresh_token: str = "1//fake-refresh-token",  # noqa: S107 - a fake's test credential
@@ -310,19 +303,15 @@ class FakeGoogleAds(ScriptedPlatform[Failure]):
         managers: Mapping[str, Collection[str]] | None = None,
         enhanced_conversions_for_leads: bool = True,
         token_lifetime: int = TOKEN_LIFETIME,
+        **options: Any,
     ) -> None:
         """`customers`: customer id -> its conversion action ids (None: any customer, any
         action); `managers`: manager id -> the customers it may act for through
-        `login-customer-id` (None: any manager for any customer). `history_limit` bounds
-        `requests` and `accepted`, `received_limit` what is remembered for deduplication
-        and the access tokens issued (None: no bound)."""
-        super().__init__(
-            now=now,
-            transient_failure_rate=transient_failure_rate,
-            rng=rng,
-            history_limit=history_limit,
-            received_limit=received_limit,
-        )
+        `login-customer-id` (None: any manager for any customer). `options` are
+        ScriptedPlatform's; its `received_limit` also bounds what is remembered for
+        deduplication and the access tokens issued."""
+        super().__init__(**options)
+        received_limit = options.get("received_limit")
         self.client_id = client_id
         self.client_secret = client_secret
         self.refresh_token = refresh_token
@@ -339,7 +328,7 @@ class FakeGoogleAds(ScriptedPlatform[Failure]):
         # The order ids and clicks of the conversions taken, for deduplication.
         self._taken: LruDict[tuple[str, ...], None] = LruDict(received_limit)
         self.accepted: collections.deque[AcceptedConversion] = collections.deque(
-            maxlen=history_limit
+            maxlen=self.history_limit
         )
         self._ids = itertools.count(1)
 
