@@ -178,6 +178,8 @@ class Platform:
 _MODULES: Final = (
     "meta",
     "tiktok",
+    "google_ads",
+    "ga4",
     "pinterest",
     "snapchat",
     "kwai",

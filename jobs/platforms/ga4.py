@@ -1,0 +1,503 @@
+"""GA4 Measurement Protocol: events of one web data stream, POSTed to `/mp/collect`, checked
+first at the validation server `/debug/mp/collect` when the destination asks for it.
+
+    POST {base_url}/mp/collect?measurement_id=G-...&api_secret=...
+    {"client_id": "...", "user_id": "...", "timestamp_micros": ...,
+     "user_data": {"sha256_email_address": [...], "sha256_phone_number": [...]},
+     "events": [{"name": "purchase", "params": {...}}, ...]}
+
+The collect endpoint answers 2xx whatever it thinks of the events (it drops invalid ones
+silently), so its answer only tells whether it was reached. With `validate_first`, a batch
+goes to the validation server first; the events its `validationMessages` name are REJECTED
+with the message, and the rest go on to collect. Translation at the boundary:
+
+    httpx.TimeoutException, the total deadline -> EXTERNAL_PROBLEM  "timed out after 10.0 s"
+    egress.EgressRefused (internal address)     -> EXTERNAL_PROBLEM, needs_action
+    httpx.TransportError (refused, DNS, ...)    -> EXTERNAL_PROBLEM
+    an HTTP answer                              -> CLASSIFICATION_RULES (2xx taken; 5xx, 408,
+                                                   429 external; any other: not GA4 talking)
+    a validation message naming an event       -> REJECTED, that event
+    one naming no event                         -> REJECTED, every event of the request (they
+                                                   share what it is about: client_id, ...)
+    one about measurement_id or api_secret      -> EXTERNAL_PROBLEM, needs_action
+
+Client id, user id, time and user data belong to the request, not the event, so a batch goes
+as one request per (client id, user id, time, user data), of at most 25 events. Google takes
+`user_data` only with a `user_id`: Tenaz sends the customer's hashed email and phone (the
+"google" hashing family of jobs/pii.py) when the event's custom data carries `user_id`.
+
+The api secret is a query parameter by design of the protocol. It is scrubbed from every
+message and excerpt this module returns, and from httpx's request log lines (which name the
+URL) by a filter on the "httpx" logger, whatever level that logger is set to.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import re
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import urlencode, urlsplit
+
+import httpx
+
+from jobs.canonical import CanonicalEvent
+from jobs.egress import Reply
+from jobs.platforms.base import AttemptScope, Classification, Outcome, OutcomeKind, OutgoingEvent
+from jobs.platforms.batching import PAYLOAD_TOO_LARGE, send_in_requests
+from jobs.platforms.fake_http import FakePlatform
+from jobs.platforms.http_connector import (
+    MAX_MESSAGE_CHARS,
+    UNENCODABLE,
+    HttpSender,
+    SendError,
+    encode_json,
+    parse_json,
+    transport_problem,
+)
+from jobs.platforms.registry import ConnectorContext, Platform, SandboxRecipe, Setting
+
+DEFAULT_BASE_URL: Final = "https://www.google-analytics.com"
+# Collects in the EU.
+EU_BASE_URL: Final = "https://region1.google-analytics.com"
+MAX_EVENTS_PER_REQUEST: Final = 25
+# Events can be backdated by up to 72 hours (three calendar days in the property's time zone).
+MAX_EVENT_AGE: Final = dt.timedelta(hours=72)
+MAX_NAME_LENGTH: Final = 40
+# Tenaz's standard names -> GA4's recommended events.
+EVENT_NAMES: Final[Mapping[str, str]] = {
+    "Purchase": "purchase",
+    "AddToCart": "add_to_cart",
+    "InitiateCheckout": "begin_checkout",
+    "Lead": "generate_lead",
+    "CompleteRegistration": "sign_up",
+    "ViewContent": "view_item",
+    "Search": "search",
+    "AddPaymentInfo": "add_payment_info",
+    "AddToWishlist": "add_to_wishlist",
+}
+# GA4 wants a transaction id on these; the event id stands in when the order has none.
+TRANSACTION_EVENTS: Final = frozenset({"purchase", "refund"})
+# The validation server's messages about the stream, not the events.
+DESTINATION_FIELDS: Final = frozenset({"measurement_id", "api_secret", "firebase_app_id"})
+
+_CAMEL_BOUNDARY: Final = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_NOT_NAME: Final = re.compile(r"[^A-Za-z0-9_]+")
+# The client id in a `_ga` cookie value: GA1.1.<client id>.
+_GA_COOKIE: Final = re.compile(r"GA\d\.\d+\.(\d+\.\d+)", re.ASCII)
+_EVENT_INDEX: Final = re.compile(r"events\[(\d+)\]|index: \[(\d+)\]")
+_API_SECRET: Final = re.compile(r"(api_secret=)[^&\s\"']+")
+
+
+def safe_event_name(name: str) -> str:
+    """A name GA4 takes for an event it has no recommended name for: snake case, letters,
+    digits and underscores, starting with a letter, at most 40 characters. Accents go
+    ("Inscrição" is "inscricao"): GA4 names are ASCII."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    snake = _NOT_NAME.sub("_", _CAMEL_BOUNDARY.sub("_", ascii_name.strip())).lower()
+    snake = re.sub(r"_+", "_", snake).lstrip("_0123456789")
+    return snake[:MAX_NAME_LENGTH].rstrip("_") or "custom_event"
+
+
+def client_id(event: CanonicalEvent) -> str:
+    """The GA client id of the event ("" if none); the `_ga` cookie's value also works."""
+    value = str(event.identifiers.get("ga_client_id", "")).strip()
+    cookie = _GA_COOKIE.fullmatch(value)
+    return cookie.group(1) if cookie else value
+
+
+def user_id(event: CanonicalEvent) -> str:
+    value = event.extra.get("user_id")
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _items(event: CanonicalEvent) -> list[dict[str, Any]]:
+    items = []
+    for content in event.contents:
+        item: dict[str, Any] = {}
+        if content.get("id") not in (None, ""):
+            item["item_id"] = str(content["id"])
+        quantity = content.get("quantity")
+        if isinstance(quantity, int) and not isinstance(quantity, bool):
+            item["quantity"] = quantity
+        price = content.get("item_price")
+        if isinstance(price, int | float) and not isinstance(price, bool):
+            item["price"] = price
+        if item:
+            items.append(item)
+    return items
+
+
+def event_params(event: CanonicalEvent, name: str) -> dict[str, Any]:
+    """The GA4 event's params: the caller's own custom data keys (session_id,
+    engagement_time_msec, ...), value, currency, transaction_id and items."""
+    params: dict[str, Any] = {
+        key: value
+        for key, value in event.extra.items()
+        if key != "user_id" and isinstance(value, str | int | float) and not isinstance(value, bool)
+    }
+    if event.value is not None:
+        params["value"] = event.value
+    if event.currency:
+        params["currency"] = event.currency
+    transaction = event.order_id or (event.event_id if name in TRANSACTION_EVENTS else "")
+    if transaction:
+        params["transaction_id"] = transaction
+    items = _items(event)
+    if items:
+        params["items"] = items
+    return params
+
+
+def request_fields(event: CanonicalEvent) -> dict[str, Any]:
+    """What the event's request carries besides its events (see the module)."""
+    fields: dict[str, Any] = {"client_id": client_id(event)}
+    user = user_id(event)
+    if user:
+        fields["user_id"] = user
+    fields["timestamp_micros"] = event.event_time * 1_000_000
+    hashed = event.hashed("google")
+    user_data = {
+        key: [hashed[field]]
+        for field, key in (("email", "sha256_email_address"), ("phone", "sha256_phone_number"))
+        if hashed.get(field)
+    }
+    if user and user_data:
+        fields["user_data"] = user_data
+    return fields
+
+
+def ga4_event(payload: Mapping[str, Any], event_names: Mapping[str, str]) -> dict[str, Any]:
+    """The stored event as a Measurement Protocol event: named by the destination's names,
+    then GA4's recommended ones, then a GA4-safe form of its own."""
+    event = CanonicalEvent(payload)
+    name = event_names.get(event.event_name) or safe_event_name(event.event_name)
+    return {"name": name, "params": event_params(event, name)}
+
+
+# -- answers ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    applies: Callable[[int], bool]
+    kind: OutcomeKind
+    needs_action: bool = False
+
+
+_EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
+
+CLASSIFICATION_RULES: Final[tuple[Rule, ...]] = (
+    Rule("accepted", lambda s: 200 <= s <= 299, OutcomeKind.SUCCEEDED),
+    Rule("platform error (HTTP 5xx)", lambda s: 500 <= s <= 599, _EXTERNAL),
+    Rule("timed out or rate limited (HTTP 408/429)", lambda s: s in (408, 429), _EXTERNAL),
+    Rule(
+        "too large for a proxy or gateway on the way (HTTP 413)",
+        lambda s: s == PAYLOAD_TOO_LARGE,
+        _EXTERNAL,
+        needs_action=True,
+    ),
+    # The Measurement Protocol answers 2xx to anything it receives: a redirect or a 4xx comes
+    # from something else (a proxy, a wrong host) and says nothing about the events.
+    Rule(
+        "unexpected answer: the Measurement Protocol answers 2xx; check the base URL",
+        lambda s: 300 <= s <= 499,
+        _EXTERNAL,
+        needs_action=True,
+    ),
+    Rule("unexpected answer from the platform", lambda s: True, _EXTERNAL),
+)
+
+
+def classify(http_status: int) -> Classification:
+    """What an HTTP answer of either endpoint means for the events of its request."""
+    rule = next(rule for rule in CLASSIFICATION_RULES if rule.applies(http_status))
+    message = "" if rule.kind is OutcomeKind.SUCCEEDED else f"HTTP {http_status}: {rule.name}"
+    return Classification(
+        rule.kind, needs_action=rule.needs_action, message=message, rule=rule.name
+    )
+
+
+def _message_index(message: Mapping[str, Any]) -> int | None:
+    for text in (message.get("fieldPath"), message.get("description")):
+        found = _EVENT_INDEX.search(text) if isinstance(text, str) else None
+        if found:
+            return int(found.group(1) or found.group(2))
+    return None
+
+
+def validation_verdicts(body: bytes, count: int) -> list[Classification | None]:
+    """The validation server's verdict on each of the `count` events of a request (None:
+    valid), from its HTTP 2xx answer (see the module)."""
+    document = parse_json(body)
+    messages = document.get("validationMessages") if isinstance(document, dict) else None
+    if not isinstance(messages, list):
+        unexpected = Classification(
+            _EXTERNAL,
+            needs_action=True,
+            message="unexpected answer from the validation server: check the base URL",
+            rule="not the validation server",
+        )
+        return [unexpected] * count
+    named: dict[int, list[str]] = {}
+    shared: list[str] = []
+    about_destination: list[str] = []
+    for message in messages:
+        if not isinstance(message, dict):
+            continue
+        code, description = message.get("validationCode"), message.get("description")
+        text = ": ".join(str(part) for part in (code, description) if part)
+        index = _message_index(message)
+        field = str(message.get("fieldPath") or "").strip()
+        if index is not None and index < count:
+            named.setdefault(index, []).append(text)
+        elif field in DESTINATION_FIELDS:
+            about_destination.append(text)
+        else:
+            shared.append(text)
+    if about_destination:
+        problem = Classification(
+            _EXTERNAL,
+            needs_action=True,
+            message="; ".join(about_destination)[:MAX_MESSAGE_CHARS],
+            rule="the destination's stream settings are invalid",
+        )
+        return [problem] * count
+    verdicts: list[Classification | None] = []
+    for index in range(count):
+        texts = named.get(index, []) + shared
+        verdicts.append(
+            Classification(
+                OutcomeKind.REJECTED,
+                message="; ".join(texts)[:MAX_MESSAGE_CHARS],
+                rule="refused by the validation server",
+            )
+            if texts
+            else None
+        )
+    return verdicts
+
+
+# -- the connector ---------------------------------------------------------------------------
+
+
+class _HideApiSecrets(logging.Filter):
+    """Scrubs api_secret query values from the URLs httpx names in its log lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if "api_secret=" in text:
+            record.msg, record.args = _API_SECRET.sub(r"\1[secret]", text), ()
+        return True
+
+
+_HIDE_API_SECRETS: Final = _HideApiSecrets()
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    delivery_id: int
+    # The request's fields (client id, user id, time, user data), as JSON: events that share
+    # them share a request.
+    fields: bytes
+    event: bytes
+
+
+class Ga4Connector:
+    """Sends events to one GA4 web data stream."""
+
+    max_batch_size: int = MAX_EVENTS_PER_REQUEST
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        measurement_id: str,
+        api_secret: str,
+        base_url: str = DEFAULT_BASE_URL,
+        validate_first: bool = False,
+        timeout: float = 10.0,
+        event_names: Mapping[str, str] | None = None,
+    ) -> None:
+        self._http = HttpSender(client, timeout=timeout, secrets=[api_secret])
+        self._event_names = dict(EVENT_NAMES if event_names is None else event_names)
+        self._validate_first = validate_first
+        base = base_url.rstrip("/")
+        query = urlencode({"measurement_id": measurement_id, "api_secret": api_secret})
+        self._collect_url = f"{base}/mp/collect?{query}"
+        self._debug_url = f"{base}/debug/mp/collect?{query}"
+        self._shown = f"{base}/mp/collect?measurement_id={measurement_id}"
+        logging.getLogger("httpx").addFilter(_HIDE_API_SECRETS)  # once: the same filter
+
+    def __repr__(self) -> str:
+        return f"Ga4Connector(url={self._shown!r})"
+
+    @property
+    def endpoint(self) -> str:
+        parts = urlsplit(self._collect_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    async def send(
+        self, batch: Sequence[OutgoingEvent], scope: AttemptScope | None = None
+    ) -> list[Outcome]:
+        if scope is None:
+            scope = AttemptScope.for_batch(len(batch))
+        outcomes: dict[int, Outcome] = {}
+        requests: dict[bytes, list[tuple[int, _Prepared]]] = {}
+        for index, event in enumerate(batch):
+            canonical = CanonicalEvent(event.payload)
+            fields = encode_json(request_fields(canonical))
+            wire = encode_json(ga4_event(event.payload, self._event_names))
+            if not client_id(canonical):
+                refusal = Classification(
+                    OutcomeKind.REJECTED, message="no ga_client_id: GA4 needs the _ga client id"
+                )
+            elif fields is None or wire is None:
+                refusal = UNENCODABLE
+            else:
+                requests.setdefault(fields, []).append(
+                    (index, _Prepared(event.delivery_id, fields, wire))
+                )
+                continue
+            outcomes[index] = refusal.outcome(event.delivery_id, None)
+            scope.record([outcomes[index]])
+        for group in requests.values():
+            for start in range(0, len(group), MAX_EVENTS_PER_REQUEST):
+                chunk = group[start : start + MAX_EVENTS_PER_REQUEST]
+                results = await send_in_requests(
+                    self._send_request, [e for _, e in chunk], scope, split_refused=False
+                )
+                for (index, _), outcome in zip(chunk, results, strict=True):
+                    outcomes[index] = outcome
+        return [outcomes[index] for index in range(len(batch))]
+
+    async def _send_request(self, batch: Sequence[_Prepared]) -> list[Outcome]:
+        """The validation request, when asked for, then the collect request for what passed;
+        counted as one request: the validation server records nothing."""
+        decided: dict[int, Outcome] = {}
+        passing = list(batch)
+        try:
+            if self._validate_first:
+                reply = await self._post(self._debug_url, batch)
+                excerpt = self._http.excerpt(reply.body)
+                answer = classify(reply.status)
+                if answer.kind is not OutcomeKind.SUCCEEDED:
+                    return [answer.outcome(e.delivery_id, reply.status, excerpt) for e in batch]
+                verdicts = validation_verdicts(reply.body, len(batch))
+                for event, verdict in zip(batch, verdicts, strict=True):
+                    if verdict is not None:
+                        scrubbed = dataclasses.replace(
+                            verdict, message=self._http.scrub(verdict.message)
+                        )
+                        decided[event.delivery_id] = scrubbed.outcome(
+                            event.delivery_id, reply.status, excerpt
+                        )
+                passing = [e for e in batch if e.delivery_id not in decided]
+            if passing:
+                reply = await self._post(self._collect_url, passing)
+                answer = classify(reply.status)
+                excerpt = self._http.excerpt(reply.body)
+                for event in passing:
+                    decided[event.delivery_id] = answer.outcome(
+                        event.delivery_id, reply.status, excerpt
+                    )
+        except SendError as exc:
+            problem = transport_problem(exc, self._http.timeout)
+            for event in batch:
+                decided.setdefault(event.delivery_id, problem.outcome(event.delivery_id, None))
+        return [decided[e.delivery_id] for e in batch]
+
+    async def _post(self, url: str, batch: Sequence[_Prepared]) -> Reply:
+        fields = batch[0].fields
+        events = b"".join((b'"events":[', b",".join(e.event for e in batch), b"]"))
+        content = fields[:-1] + b"," + events + b"}"
+        return await self._http.post(url, content, {"content-type": "application/json"})
+
+
+# -- the platform, as the registry knows it -----------------------------------------------------
+
+_MEASUREMENT_ID: Final = re.compile(r"G-[A-Z0-9]{4,20}", re.ASCII)
+
+
+def _build(context: ConnectorContext) -> Ga4Connector:
+    settings = context.settings
+    return Ga4Connector(
+        context.client,
+        measurement_id=str(settings["measurement_id"]),
+        api_secret=context.secrets["api_secret"],
+        base_url=str(settings.get("base_url") or DEFAULT_BASE_URL),
+        validate_first=bool(settings.get("validate_first")),
+        timeout=context.timeout,
+        event_names=context.event_names,
+    )
+
+
+def eligible(event: CanonicalEvent, settings: Mapping[str, Any]) -> str | None:
+    """Why GA4 cannot take `event` (None: it can)."""
+    if not client_id(event):
+        return "needs user_data.ga_client_id (the client id of the _ga cookie)"
+    return None
+
+
+def _sandbox_fake(now: Callable[[], float], transient_failure_rate: float) -> FakePlatform:
+    import random
+
+    from jobs.platforms import sandbox
+    from jobs.platforms.fake_ga4 import FakeGa4
+
+    return FakeGa4(
+        now=now,
+        transient_failure_rate=transient_failure_rate,
+        rng=random.Random(),
+        history_limit=sandbox.HISTORY,
+        received_limit=sandbox.REMEMBERED,
+    )
+
+
+PLATFORM: Final = Platform(
+    kind="ga4",
+    display_name="Google Analytics 4",
+    settings=(
+        Setting(
+            "measurement_id",
+            "the web data stream's measurement id",
+            required=True,
+            locates_secrets=True,
+            pattern=_MEASUREMENT_ID,
+            pattern_help="required: the measurement id, e.g. G-ABC123DEF4",
+        ),
+        Setting("api_secret", "Measurement Protocol API secret", required=True, secret=True),
+        Setting(
+            "base_url",
+            "base URL of the Measurement Protocol",
+            locates_secrets=True,
+            official_urls=(DEFAULT_BASE_URL, EU_BASE_URL),
+        ),
+        Setting(
+            "validate_first",
+            "check each batch at the validation server before sending it",
+            type="flag",
+            default=False,
+        ),
+    ),
+    max_batch_size=MAX_EVENTS_PER_REQUEST,
+    max_event_age=MAX_EVENT_AGE,
+    build=_build,
+    hash_family="google",
+    default_event_names=EVENT_NAMES,
+    unverified=(
+        "GA4 drops invalid events without saying so: only validate_first finds them; the"
+        " limits and reserved names the validation server applies are taken from Google's docs"
+    ),
+    eligible=eligible,
+    sandbox=SandboxRecipe(
+        fake=_sandbox_fake,
+        settings={"measurement_id": "G-SANDBOX123", "validate_first": True},
+        secrets={"api_secret": "sandbox-api-secret"},
+    ),
+)
