@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import logging
 import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
@@ -60,6 +59,7 @@ from jobs.platforms.http_connector import (
     transport_problem,
 )
 from jobs.platforms.registry import ConnectorContext, Platform, SandboxRecipe, Setting
+from jobs.platforms.url_secrets import hide_queries_in_http_logs
 
 DEFAULT_BASE_URL: Final = "https://www.google-analytics.com"
 # Collects in the EU.
@@ -90,7 +90,6 @@ _NOT_NAME: Final = re.compile(r"[^A-Za-z0-9_]+")
 # The client id in a `_ga` cookie value: GA1.1.<client id>.
 _GA_COOKIE: Final = re.compile(r"GA\d\.\d+\.(\d+\.\d+)", re.ASCII)
 _EVENT_INDEX: Final = re.compile(r"events\[(\d+)\]|index: \[(\d+)\]")
-_API_SECRET: Final = re.compile(r"(api_secret=)[^&\s\"']+")
 
 
 def safe_event_name(name: str) -> str:
@@ -286,19 +285,6 @@ def validation_verdicts(body: bytes, count: int) -> list[Classification | None]:
 # -- the connector ---------------------------------------------------------------------------
 
 
-class _HideApiSecrets(logging.Filter):
-    """Scrubs api_secret query values from the URLs httpx names in its log lines."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
-        if "api_secret=" in text:
-            record.msg, record.args = _API_SECRET.sub(r"\1[secret]", text), ()
-        return True
-
-
-_HIDE_API_SECRETS: Final = _HideApiSecrets()
-
-
 @dataclass(frozen=True)
 class _Prepared:
     delivery_id: int
@@ -332,7 +318,7 @@ class Ga4Connector:
         self._collect_url = f"{base}/mp/collect?{query}"
         self._debug_url = f"{base}/debug/mp/collect?{query}"
         self._shown = f"{base}/mp/collect?measurement_id={measurement_id}"
-        logging.getLogger("httpx").addFilter(_HIDE_API_SECRETS)  # once: the same filter
+        hide_queries_in_http_logs()
 
     def __repr__(self) -> str:
         return f"Ga4Connector(url={self._shown!r})"
