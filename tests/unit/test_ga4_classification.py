@@ -270,4 +270,4 @@ def test_httpx_log_lines_do_not_show_the_api_secret(caplog: pytest.LogCaptureFix
     )
     [record] = caplog.records
     assert "s3cr3t-v4lue" not in record.getMessage()
-    assert "api_secret=[secret]" in record.getMessage()
+    assert "/mp/collect?[hidden]" in record.getMessage()
