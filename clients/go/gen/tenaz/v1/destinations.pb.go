@@ -1073,7 +1073,8 @@ type Destination struct {
 	// Output only: when it was last changed.
 	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
 	// The most events per second Tenaz sends to this destination (a platform
-	// quota, or a gentle drain of a backlog after an outage); 0: no limit. At
+	// quota, or a gentle drain of a backlog after an outage); 0: no limit but the
+	// platform's documented one, if it has one (Pinterest: 83 a second). At
 	// least 1. Waiting for the limit uses up no attempt.
 	RateLimit float64 `protobuf:"fixed64,10,opt,name=rate_limit,json=rateLimit,proto3" json:"rate_limit,omitempty"`
 	// Which events go to it, by event_name; empty: every event (that the

@@ -773,7 +773,8 @@ export type Destination = Message<"tenaz.v1.Destination"> & {
 
   /**
    * The most events per second Tenaz sends to this destination (a platform
-   * quota, or a gentle drain of a backlog after an outage); 0: no limit. At
+   * quota, or a gentle drain of a backlog after an outage); 0: no limit but the
+   * platform's documented one, if it has one (Pinterest: 83 a second). At
    * least 1. Waiting for the limit uses up no attempt.
    *
    * @generated from field: double rate_limit = 10;
