@@ -37,11 +37,9 @@ TIKTOK_PIXEL = "C4A1B2C3D4E5F6G7H8I9"
 TIKTOK_TOKEN = "tt-every-platform-token"
 GOOGLE_CUSTOMER = "1234567890"
 GOOGLE_DEVELOPER_TOKEN = "every-platform-developer-token"
-GOOGLE_CREDENTIALS = {
-    "client_id": "every-platform.apps.googleusercontent.com",
-    "client_secret": "every-platform-client-secret",
-    "refresh_token": "1//every-platform-refresh-token",
-}
+GOOGLE_CLIENT_ID = "every-platform.apps.googleusercontent.com"
+GOOGLE_CLIENT_SECRET = "every-platform-client-secret"
+GOOGLE_REFRESH_TOKEN = "1//every-platform-refresh-token"
 GA4_MEASUREMENT_ID = "G-EVERY1"
 GA4_API_SECRET = "every-platform-api-secret"
 PINTEREST_ACCOUNT = "549755885175"
@@ -87,7 +85,9 @@ async def fakes(clock: FakeClock, fake_meta: FakeMetaServer) -> AsyncIterator[Fa
                         now=now,
                         developer_token=GOOGLE_DEVELOPER_TOKEN,
                         customers={GOOGLE_CUSTOMER: {"555"}},
-                        **GOOGLE_CREDENTIALS,
+                        client_id=GOOGLE_CLIENT_ID,
+                        client_secret=GOOGLE_CLIENT_SECRET,
+                        refresh_token=GOOGLE_REFRESH_TOKEN,
                     )
                 )
             ),
@@ -138,7 +138,9 @@ async def destinations(client: TenazClient, fakes: Fakes) -> list[str]:
                 conversion_actions={"Purchase": "555"},
                 base_url=fakes.google_ads.base_url,
                 token_base_url=fakes.google_ads.base_url,
-                **GOOGLE_CREDENTIALS,
+                client_id=GOOGLE_CLIENT_ID,
+                client_secret=GOOGLE_CLIENT_SECRET,
+                refresh_token=GOOGLE_REFRESH_TOKEN,
             ),
         ),
         D.Destination(
