@@ -47,7 +47,7 @@ import httpx
 from jobs.canonical import CanonicalEvent
 from jobs.egress import Reply
 from jobs.platforms.base import AttemptScope, Classification, Outcome, OutcomeKind, OutgoingEvent
-from jobs.platforms.batching import PAYLOAD_TOO_LARGE, send_in_requests
+from jobs.platforms.batching import send_in_requests
 from jobs.platforms.fake_http import FakePlatform
 from jobs.platforms.http_connector import (
     MAX_MESSAGE_CHARS,
@@ -59,6 +59,18 @@ from jobs.platforms.http_connector import (
     transport_problem,
 )
 from jobs.platforms.registry import ConnectorContext, Platform, SandboxRecipe, Setting
+from jobs.platforms.rules import (
+    EXTERNAL,
+    HttpAnswer,
+    Rule,
+    accepted,
+    anything_else,
+    decide,
+    not_the_platform,
+    server_error,
+    timed_out_or_throttled,
+    too_large,
+)
 from jobs.platforms.url_secrets import hide_queries_in_http_logs
 
 DEFAULT_BASE_URL: Final = "https://www.google-analytics.com"
@@ -181,45 +193,21 @@ def ga4_event(payload: Mapping[str, Any], event_names: Mapping[str, str]) -> dic
 # -- answers ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Rule:
-    name: str
-    applies: Callable[[int], bool]
-    kind: OutcomeKind
-    needs_action: bool = False
-
-
-_EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
-
-CLASSIFICATION_RULES: Final[tuple[Rule, ...]] = (
-    Rule("accepted", lambda s: 200 <= s <= 299, OutcomeKind.SUCCEEDED),
-    Rule("platform error (HTTP 5xx)", lambda s: 500 <= s <= 599, _EXTERNAL),
-    Rule("timed out or rate limited (HTTP 408/429)", lambda s: s in (408, 429), _EXTERNAL),
-    Rule(
-        "too large for a proxy or gateway on the way (HTTP 413)",
-        lambda s: s == PAYLOAD_TOO_LARGE,
-        _EXTERNAL,
-        needs_action=True,
-    ),
+CLASSIFICATION_RULES: Final[tuple[Rule[HttpAnswer], ...]] = (
+    accepted(),
+    server_error(),
+    timed_out_or_throttled(),
+    too_large(),
     # The Measurement Protocol answers 2xx to anything it receives: a redirect or a 4xx comes
     # from something else (a proxy, a wrong host) and says nothing about the events.
-    Rule(
-        "unexpected answer: the Measurement Protocol answers 2xx; check the base URL",
-        lambda s: 300 <= s <= 499,
-        _EXTERNAL,
-        needs_action=True,
-    ),
-    Rule("unexpected answer from the platform", lambda s: True, _EXTERNAL),
+    not_the_platform("unexpected answer: the Measurement Protocol answers 2xx; check the base URL"),
+    anything_else(),
 )
 
 
 def classify(http_status: int) -> Classification:
     """What an HTTP answer of either endpoint means for the events of its request."""
-    rule = next(rule for rule in CLASSIFICATION_RULES if rule.applies(http_status))
-    message = "" if rule.kind is OutcomeKind.SUCCEEDED else f"HTTP {http_status}: {rule.name}"
-    return Classification(
-        rule.kind, needs_action=rule.needs_action, message=message, rule=rule.name
-    )
+    return decide(CLASSIFICATION_RULES, HttpAnswer(http_status))
 
 
 def _message_index(message: Mapping[str, Any]) -> int | None:
@@ -237,8 +225,9 @@ def validation_verdicts(body: bytes, count: int) -> list[Classification | None]:
     messages = document.get("validationMessages") if isinstance(document, dict) else None
     if not isinstance(messages, list):
         unexpected = Classification(
-            _EXTERNAL,
+            EXTERNAL,
             needs_action=True,
+            action="configuration",
             message="unexpected answer from the validation server: check the base URL",
             rule="not the validation server",
         )
@@ -261,8 +250,9 @@ def validation_verdicts(body: bytes, count: int) -> list[Classification | None]:
             shared.append(text)
     if about_destination:
         problem = Classification(
-            _EXTERNAL,
+            EXTERNAL,
             needs_action=True,
+            action="configuration",
             message="; ".join(about_destination)[:MAX_MESSAGE_CHARS],
             rule="the destination's stream settings are invalid",
         )

@@ -56,6 +56,18 @@ def parse_json(body: bytes) -> Any:
         return None
 
 
+def int_field(document: Mapping[str, Any], key: str) -> int | None:
+    """`document[key]` if it is an integer (`"code": true` is garbage, not code 1), else None."""
+    value = document.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def str_field(document: Mapping[str, Any], key: str) -> str:
+    """`document[key]` stripped if it is text, else ""."""
+    value = document.get(key)
+    return value.strip() if isinstance(value, str) else ""
+
+
 def transport_problem(exc: Exception, timeout: float) -> Classification:
     """Name a network failure without echoing exception text (it could carry request data)."""
     external = OutcomeKind.EXTERNAL_PROBLEM

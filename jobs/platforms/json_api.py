@@ -1,156 +1,25 @@
-"""What the connectors of JSON platforms share beyond `http_connector`: a classification table
-read from the top (the first row that applies decides) over the HTTP status and the platform's
-own error body, and sending a batch as JSON events in requests of the platform's size.
-
-Every platform decides the same way about what is not its own: no answer, HTTP 5xx, 408 and
-429 are external problems; HTTP 413 comes from something on the way and is split
-(`batching.send_in_requests`); a 3xx or 4xx without the platform's error body is not the
-platform talking (a proxy, a firewall, a wrong host) and needs the operator, never failing the
-events. A platform module puts its own rows (credentials, refusals, ...) between `FIRST_RULES`
-and `LAST_RULES`, and parses its error body into a `PlatformError`.
-"""
+"""What the connectors of JSON platforms share beyond `http_connector`: sending a batch as JSON
+events in requests of the platform's size."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from jobs.egress import Reply
-from jobs.platforms.base import AttemptScope, Classification, Outcome, OutcomeKind, OutgoingEvent
-from jobs.platforms.batching import PAYLOAD_TOO_LARGE, send_in_requests
+from jobs.platforms.base import AttemptScope, Classification, Outcome, OutgoingEvent
+from jobs.platforms.batching import send_in_requests
 from jobs.platforms.http_connector import (
-    MAX_MESSAGE_CHARS,
     UNENCODABLE,
     HttpSender,
     encode_json,
     transport_problem,
 )
-
-
-@dataclass(frozen=True)
-class PlatformError:
-    """The platform's own error body, as far as classification reads it."""
-
-    # A numeric code (Reddit's `code`, LinkedIn's `serviceErrorCode`), if any.
-    code: int | None = None
-    # A symbolic code (LinkedIn's `code`, e.g. "REVOKED_ACCESS_TOKEN"), if any.
-    name: str = ""
-    message: str = ""
-
-
-@dataclass(frozen=True)
-class Answer:
-    """What a rule looks at: the HTTP status (None: no response) and the platform's error."""
-
-    status: int | None
-    error: PlatformError | None = None
-
-    def status_in(self, low: int, high: int) -> bool:
-        return self.status is not None and low <= self.status <= high
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One row of a classification table; `name` also serves as the message of last resort."""
-
-    name: str
-    applies: Callable[[Answer], bool]
-    kind: OutcomeKind
-    needs_action: bool = False
-
-
-_EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
-
-ACCEPTED: Final = Rule("accepted", lambda a: a.status_in(200, 299), OutcomeKind.SUCCEEDED)
-SERVER_ERROR: Final = Rule("platform error (HTTP 5xx)", lambda a: a.status_in(500, 599), _EXTERNAL)
-TIMED_OUT_OR_THROTTLED: Final = Rule(
-    "timed out or rate limited (HTTP 408/429)", lambda a: a.status in (408, 429), _EXTERNAL
-)
-
-FIRST_RULES: Final[tuple[Rule, ...]] = (
-    ACCEPTED,
-    Rule("no response from the platform", lambda a: a.status is None, _EXTERNAL),
-    SERVER_ERROR,
-    TIMED_OUT_OR_THROTTLED,
-)
-
-LAST_RULES: Final[tuple[Rule, ...]] = (
-    # The platform never answers a well-formed request with these: the URL is wrong.
-    Rule(
-        "no such endpoint: check the base URL and the account settings",
-        lambda a: a.status in (404, 405, 410),
-        _EXTERNAL,
-        needs_action=True,
-    ),
-    # Something between Tenaz and the platform took the request for too large; it is sent
-    # again in halves at once. One event alone that big needs the operator.
-    Rule(
-        "too large for a proxy or gateway on the way (HTTP 413)",
-        lambda a: a.status == PAYLOAD_TOO_LARGE,
-        _EXTERNAL,
-        needs_action=True,
-    ),
-    Rule(
-        "refused by the platform",
-        lambda a: a.status_in(400, 499) and a.error is not None,
-        OutcomeKind.REJECTED,
-    ),
-    Rule(
-        "unexpected answer: check the destination's base URL",
-        lambda a: a.status_in(300, 499),
-        _EXTERNAL,
-        needs_action=True,
-    ),
-    Rule("unexpected answer from the platform", lambda a: True, _EXTERNAL),
-)
-
-
-def credentials_rule(statuses: Sequence[int] = (401, 403)) -> Rule:
-    """The row every token-based platform has: the event is fine, the destination's token or
-    its permissions are not (with or without the platform's body: either way the operator
-    must look)."""
-    return Rule(
-        "credentials or permissions refused",
-        lambda a: a.status in statuses,
-        _EXTERNAL,
-        needs_action=True,
-    )
-
-
-def classify(rules: Sequence[Rule], answer: Answer) -> Classification:
-    """What `answer` means by the first rule of `rules` that applies (the table must end with a
-    rule that always applies); never raises."""
-    rule = next(rule for rule in rules if rule.applies(answer))
-    error = answer.error
-    message = ""
-    if rule.kind is not OutcomeKind.SUCCEEDED:
-        text = ": ".join(part for part in (error.name, error.message) if part) if error else ""
-        if not text:
-            text = rule.name if answer.status is None else f"HTTP {answer.status}: {rule.name}"
-        message = text[:MAX_MESSAGE_CHARS]
-    return Classification(
-        kind=rule.kind,
-        needs_action=rule.needs_action,
-        code=error.code if error else None,
-        message=message,
-        rule=rule.name,
-    )
-
-
-def int_field(document: Mapping[str, Any], key: str) -> int | None:
-    value = document.get(key)
-    # bool is an int subclass; `"code": true` is garbage, not code 1.
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def str_field(document: Mapping[str, Any], key: str) -> str:
-    value = document.get(key)
-    return value.strip() if isinstance(value, str) else ""
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import httpx
 
@@ -47,7 +47,6 @@ from jobs.canonical import CanonicalEvent
 from jobs.platforms.base import Classification, OutcomeKind, OutgoingEvent
 from jobs.platforms.fake_http import FakePlatform
 from jobs.platforms.http_connector import (
-    MAX_MESSAGE_CHARS,
     HttpSender,
     encode_json,
     parse_json,
@@ -56,11 +55,14 @@ from jobs.platforms.per_event import Encoded, PerEventConnector
 from jobs.platforms.registry import ConnectorContext, Platform, SandboxRecipe, Setting
 from jobs.platforms.rules import (
     HttpAnswer,
+    Naming,
     Rule,
     anything_else,
-    first_rule,
+    decide,
     no_such_endpoint,
+    not_the_platform,
     server_error,
+    status_is,
     timed_out_or_throttled,
     too_large,
 )
@@ -136,6 +138,18 @@ class Answer(HttpAnswer):
 
     kwai: KwaiAnswer | None = None
 
+    # Kwai's words alone (often one word: "fail") do not say what Tenaz made of them.
+    NAMES_RULE: ClassVar[Naming] = "always"
+
+    @property
+    def error_text(self) -> str:
+        return self.kwai.message if self.kwai is not None else ""
+
+    @property
+    def error_code(self) -> int | None:
+        """Kwai's `result` of an answer that is not a success."""
+        return self.kwai.result if self.kwai is not None and not self.accepted else None
+
     @property
     def accepted(self) -> bool:
         return (
@@ -166,7 +180,7 @@ CLASSIFICATION_RULES: Final[tuple[Rule[Answer], ...]] = (
     timed_out_or_throttled(),
     Rule(
         "credentials refused: check the access token and pixel id",
-        lambda a: a.status in (401, 403),
+        status_is(401, 403),
         _EXTERNAL,
         needs_action=True,
         action="credentials",
@@ -184,37 +198,18 @@ CLASSIFICATION_RULES: Final[tuple[Rule[Answer], ...]] = (
         action="credentials",
     ),
     Rule("refused by Kwai", lambda a: a.refused, OutcomeKind.REJECTED),
-    no_such_endpoint("pixel id"),
+    no_such_endpoint("the base URL and pixel id"),
     too_large(),
     # A 2xx, redirect or 4xx without Kwai's `result` is not Kwai talking: a proxy, a captive
     # portal, a wrong host. It says nothing about the event.
-    Rule(
-        "unexpected answer, not Kwai's: check the destination's base URL",
-        lambda a: a.status_in(200, 499),
-        _EXTERNAL,
-        needs_action=True,
-        action="configuration",
-    ),
+    not_the_platform("unexpected answer, not Kwai's: check the destination's base URL", lowest=200),
     anything_else(),
 )
 
 
 def classify(http_status: int, body: bytes) -> Classification:
     """What Kwai's answer means for the event; total, never raises."""
-    answer = Answer(http_status, parse_answer(body))
-    rule = first_rule(CLASSIFICATION_RULES, answer)
-    if rule.kind is OutcomeKind.SUCCEEDED:
-        return Classification(rule.kind, rule=rule.name)
-    said = answer.kwai.message if answer.kwai is not None else ""
-    message = f"{rule.name}: {said}" if said else f"HTTP {http_status}: {rule.name}"
-    return Classification(
-        kind=rule.kind,
-        needs_action=rule.needs_action,
-        action=rule.action,
-        code=answer.kwai.result if answer.kwai is not None else None,
-        message=message[:MAX_MESSAGE_CHARS],
-        rule=rule.name,
-    )
+    return decide(CLASSIFICATION_RULES, Answer(http_status, parse_answer(body)))
 
 
 def properties(event: CanonicalEvent) -> dict[str, Any]:

@@ -50,26 +50,26 @@ from jobs.platforms.base import (
 )
 from jobs.platforms.batching import send_in_requests
 from jobs.platforms.fake_http import FakePlatform
-from jobs.platforms.http_connector import SendError, parse_json
+from jobs.platforms.http_connector import SendError, int_field, parse_json, str_field
 from jobs.platforms.json_api import (
-    ACCEPTED,
-    FIRST_RULES,
-    LAST_RULES,
-    SERVER_ERROR,
-    TIMED_OUT_OR_THROTTLED,
-    Answer,
     EncodedEvent,
     OneUrlConnector,
-    PlatformError,
-    Rule,
-    classify,
-    credentials_rule,
-    int_field,
     join_events,
     send_as_json,
-    str_field,
 )
 from jobs.platforms.registry import ConnectorContext, Platform, SandboxRecipe, Setting
+from jobs.platforms.rules import (
+    ErrorAnswer,
+    PlatformError,
+    Rule,
+    accepted,
+    always,
+    credentials_or_permissions,
+    decide,
+    error_answer_table,
+    server_error,
+    timed_out_or_throttled,
+)
 
 DEFAULT_BASE_URL: Final = "https://api.linkedin.com"
 DEFAULT_API_VERSION: Final = "202603"
@@ -84,27 +84,26 @@ TRACKING_ID: Final = "LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID"
 _EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
 
 # The request as a whole (see the module).
-CLASSIFICATION_RULES: Final = (
-    *FIRST_RULES,
-    credentials_rule(),
+CLASSIFICATION_RULES: Final = error_answer_table(
+    *credentials_or_permissions(),
     Rule(
         "the LinkedIn-Version is not active: set a current api_version",
         lambda a: a.status == 426,
         _EXTERNAL,
         needs_action=True,
+        action="configuration",
     ),
-    *LAST_RULES,
 )
 
 # One element of a BATCH_CREATE answer: LinkedIn talking about that event.
-ELEMENT_RULES: Final = (
-    ACCEPTED,
+ELEMENT_RULES: Final[tuple[Rule[ErrorAnswer], ...]] = (
+    accepted(),
     Rule("already recorded (same eventId)", lambda a: a.status == 409, OutcomeKind.SUCCEEDED),
-    SERVER_ERROR,
-    TIMED_OUT_OR_THROTTLED,
-    credentials_rule(),
+    server_error(),
+    timed_out_or_throttled(),
+    *credentials_or_permissions(),
     Rule("refused by the platform", lambda a: a.status_in(400, 499), OutcomeKind.REJECTED),
-    Rule("unexpected status for the event", lambda a: True, _EXTERNAL),
+    Rule("unexpected status for the event", always, _EXTERNAL),
 )
 
 _UNREAD: Final = Classification(
@@ -116,6 +115,7 @@ _UNREAD: Final = Classification(
 _NO_RULE: Final = Classification(
     _EXTERNAL,
     needs_action=True,
+    action="configuration",
     message="the destination has no conversion rule for this event name: add one to its"
     " conversion_rules",
     rule="no conversion rule",
@@ -147,10 +147,10 @@ def classify_answer(http_status: int | None, body: bytes) -> Classification:
     """What LinkedIn's answer to the request as a whole means; total, never raises."""
     is_success = http_status is not None and 200 <= http_status <= 299
     error = None if is_success else parse_linkedin_error(body)
-    return classify(CLASSIFICATION_RULES, Answer(http_status, error))
+    return decide(CLASSIFICATION_RULES, ErrorAnswer(http_status, error))
 
 
-def element_answers(body: bytes, count: int) -> list[Answer] | None:
+def element_answers(body: bytes, count: int) -> list[ErrorAnswer] | None:
     """Each element's answer in a BATCH_CREATE reply of `count` elements, or None when the
     reply does not give a status for each."""
     document = parse_json(body)
@@ -163,7 +163,7 @@ def element_answers(body: bytes, count: int) -> list[Answer] | None:
         if status is None:
             return None
         error = element.get("error")
-        answers.append(Answer(status, _error(error if isinstance(error, dict) else {})))
+        answers.append(ErrorAnswer(status, _error(error if isinstance(error, dict) else {})))
     return answers
 
 
@@ -292,7 +292,7 @@ class LinkedInConnector(OneUrlConnector):
             if answers is None:
                 return self.for_each(events, _UNREAD, reply)
             excerpt = self._http.excerpt(reply.body)
-            verdicts = [classify(ELEMENT_RULES, answer) for answer in answers]
+            verdicts = [decide(ELEMENT_RULES, answer) for answer in answers]
             return [
                 self.scrubbed(verdict).outcome(e.delivery_id, answer.status, excerpt)
                 for e, verdict, answer in zip(events, verdicts, answers, strict=True)

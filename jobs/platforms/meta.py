@@ -35,19 +35,35 @@ import orjson
 from jobs.canonical import CanonicalEvent
 from jobs.egress import Reply
 from jobs.pii import META_CLEAR_FIELDS
-from jobs.platforms.base import AttemptScope, Classification, Outcome, OutcomeKind, OutgoingEvent
-from jobs.platforms.batching import PAYLOAD_TOO_LARGE, send_in_requests
+from jobs.platforms.base import AttemptScope, Classification, Outcome, OutgoingEvent
+from jobs.platforms.batching import send_in_requests
 from jobs.platforms.fake_http import FakePlatform
 from jobs.platforms.http_connector import (
     MAX_BODY_BYTES,
-    MAX_MESSAGE_CHARS,
     UNENCODABLE,
     HttpSender,
     SendError,
     encode_json,
+    int_field,
+    str_field,
     transport_problem,
 )
 from jobs.platforms.registry import ConnectorContext, Platform, SandboxRecipe, Setting
+from jobs.platforms.rules import (
+    EXTERNAL,
+    REJECTED,
+    HttpAnswer,
+    Rule,
+    accepted,
+    anything_else,
+    decide,
+    no_answer,
+    no_such_endpoint,
+    not_the_platform,
+    server_error,
+    timed_out_or_throttled,
+    too_large,
+)
 
 DEFAULT_API_VERSION: Final = "v25.0"
 DEFAULT_BASE_URL: Final = "https://graph.facebook.com"
@@ -81,14 +97,10 @@ class GraphError:
 
 
 @dataclass(frozen=True)
-class Answer:
-    """What a rule looks at: the HTTP status (None: no response) and the Graph error, if any."""
+class Answer(HttpAnswer):
+    """What a rule looks at: the HTTP status and the Graph error, if any."""
 
-    status: int | None
-    error: GraphError | None
-
-    def status_in(self, low: int, high: int) -> bool:
-        return self.status is not None and low <= self.status <= high
+    error: GraphError | None = None
 
     @property
     def code(self) -> int | None:
@@ -98,42 +110,41 @@ class Answer:
     def subcode(self) -> int | None:
         return self.error.subcode if self.error else None
 
+    @property
+    def error_text(self) -> str:
+        error = self.error
+        parts = [error.message, error.user_title, error.user_msg] if error else []
+        return ": ".join(part for part in parts if part)
 
-@dataclass(frozen=True)
-class Rule:
-    """One row of the classification table; `name` also serves as the message of last resort."""
+    @property
+    def error_code(self) -> int | None:
+        return self.code
 
-    name: str
-    applies: Callable[[Answer], bool]
-    kind: OutcomeKind
-    needs_action: bool = False
-    # With needs_action: what the operator must do (base.ACTIONS).
-    action: str = ""
+    @property
+    def error_subcode(self) -> int | None:
+        return self.subcode
 
-
-_EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
-_REJECTED = OutcomeKind.REJECTED
 
 # The first rule that applies decides. Codes come before HTTP statuses because Meta sends its
 # throttling and credential errors as HTTP 400, the status of a bad payload too.
-CLASSIFICATION_RULES: Final[tuple[Rule, ...]] = (
-    Rule("accepted", lambda r: r.status_in(200, 299), OutcomeKind.SUCCEEDED),
-    Rule("no response from the platform", lambda r: r.status is None, _EXTERNAL),
-    Rule("platform error (HTTP 5xx)", lambda r: r.status_in(500, 599), _EXTERNAL),
-    Rule("marked transient", lambda r: r.error is not None and r.error.is_transient, _EXTERNAL),
-    Rule("throttled", lambda r: r.code in THROTTLING_CODES, _EXTERNAL),
-    Rule("temporary platform error", lambda r: r.code in TEMPORARY_CODES, _EXTERNAL),
+CLASSIFICATION_RULES: Final[tuple[Rule[Answer], ...]] = (
+    accepted(),
+    no_answer(),
+    server_error(),
+    Rule("marked transient", lambda r: r.error is not None and r.error.is_transient, EXTERNAL),
+    Rule("throttled", lambda r: r.code in THROTTLING_CODES, EXTERNAL),
+    Rule("temporary platform error", lambda r: r.code in TEMPORARY_CODES, EXTERNAL),
     Rule(
         "credentials refused",
         lambda r: r.code in CREDENTIAL_CODES,
-        _EXTERNAL,
+        EXTERNAL,
         needs_action=True,
         action="credentials",
     ),
     Rule(
         "no permission",
         lambda r: r.code in PERMISSION_CODES,
-        _EXTERNAL,
+        EXTERNAL,
         needs_action=True,
         action="permission",
     ),
@@ -142,56 +153,23 @@ CLASSIFICATION_RULES: Final[tuple[Rule, ...]] = (
     Rule(
         "unknown pixel or no permission on it",
         lambda r: r.code == INVALID_PARAMETER_CODE and r.subcode == UNREACHABLE_OBJECT_SUBCODE,
-        _EXTERNAL,
+        EXTERNAL,
         needs_action=True,
         action="configuration",
     ),
-    Rule("invalid parameter", lambda r: r.code == INVALID_PARAMETER_CODE, _REJECTED),
-    Rule("timed out or rate limited (HTTP 408/429)", lambda r: r.status in (408, 429), _EXTERNAL),
-    # Graph never answers a well-formed events request with 404/405/410: the URL is wrong.
-    Rule(
-        "no such endpoint: check the base URL, API version and pixel id",
-        lambda r: r.status in (404, 405, 410),
-        _EXTERNAL,
-        needs_action=True,
-        action="configuration",
-    ),
-    # Something between Tenaz and Meta took the request for too large; it is sent again in
-    # halves at once (batching.send_in_requests). One event alone that big needs the operator.
-    Rule(
-        "too large for a proxy or gateway on the way (HTTP 413)",
-        lambda r: r.status == PAYLOAD_TOO_LARGE,
-        _EXTERNAL,
-        needs_action=True,
-        action="too_large",
-    ),
+    Rule("invalid parameter", lambda r: r.code == INVALID_PARAMETER_CODE, REJECTED),
+    timed_out_or_throttled(),
+    no_such_endpoint("the base URL, API version and pixel id"),
+    too_large(),
     Rule(
         "refused by the platform",
         lambda r: r.status_in(400, 499) and r.error is not None,
-        _REJECTED,
+        REJECTED,
     ),
-    # A redirect or a 4xx without a Graph error (400 and 422 included) is not Meta talking:
-    # a proxy, a firewall, a wrong host. It says nothing about the events.
-    Rule(
-        "unexpected answer: check the destination's base URL",
-        lambda r: r.status_in(300, 499),
-        _EXTERNAL,
-        needs_action=True,
-        action="configuration",
-    ),
-    Rule("unexpected answer from the platform", lambda r: True, _EXTERNAL),
+    # A redirect or a 4xx without a Graph error (400 and 422 included) is not Meta talking.
+    not_the_platform(),
+    anything_else(),
 )
-
-
-def _int_field(error: dict[str, Any], key: str) -> int | None:
-    value = error.get(key)
-    # bool is an int subclass; `"code": true` is garbage, not code 1.
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _str_field(error: dict[str, Any], key: str) -> str:
-    value = error.get(key)
-    return value.strip() if isinstance(value, str) else ""
 
 
 def parse_graph_error(body: bytes) -> GraphError | None:
@@ -212,44 +190,25 @@ def parse_graph_error(body: bytes) -> GraphError | None:
     if not isinstance(document, dict):
         return None
     error = document.get("error")
-    if not isinstance(error, dict) or _int_field(error, "code") is None:
+    if not isinstance(error, dict) or int_field(error, "code") is None:
         return None
-    if not (_str_field(error, "type") or _str_field(error, "fbtrace_id")):
+    if not (str_field(error, "type") or str_field(error, "fbtrace_id")):
         return None
     return GraphError(
-        code=_int_field(error, "code"),
-        subcode=_int_field(error, "error_subcode"),
-        message=_str_field(error, "message"),
-        user_title=_str_field(error, "error_user_title"),
-        user_msg=_str_field(error, "error_user_msg"),
+        code=int_field(error, "code"),
+        subcode=int_field(error, "error_subcode"),
+        message=str_field(error, "message"),
+        user_title=str_field(error, "error_user_title"),
+        user_msg=str_field(error, "error_user_msg"),
         is_transient=error.get("is_transient") is True,
     )
-
-
-def _message(rule: Rule, answer: Answer) -> str:
-    error = answer.error
-    parts = [error.message, error.user_title, error.user_msg] if error else []
-    text = ": ".join(part for part in parts if part)
-    if not text:
-        text = rule.name if answer.status is None else f"HTTP {answer.status}: {rule.name}"
-    return text[:MAX_MESSAGE_CHARS]
 
 
 def classify(http_status: int | None, body: bytes) -> Classification:
     """What Meta's answer (`http_status` None: none came) means; total, never raises."""
     is_success = http_status is not None and 200 <= http_status <= 299
     error = None if is_success else parse_graph_error(body)
-    answer = Answer(http_status, error)
-    rule = next(rule for rule in CLASSIFICATION_RULES if rule.applies(answer))
-    return Classification(
-        kind=rule.kind,
-        needs_action=rule.needs_action,
-        action=rule.action,
-        code=error.code if error else None,
-        subcode=error.subcode if error else None,
-        message="" if is_success else _message(rule, answer),
-        rule=rule.name,
-    )
+    return decide(CLASSIFICATION_RULES, Answer(http_status, error))
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 from urllib.parse import quote
 
 import httpx
@@ -59,13 +59,15 @@ from jobs.platforms.rules import (
     EXTERNAL,
     REJECTED,
     HttpAnswer,
+    Naming,
     Rule,
     anything_else,
-    first_rule,
+    decide,
     no_answer,
     no_such_endpoint,
     not_the_platform,
     server_error,
+    status_is,
     timed_out_or_throttled,
     too_large,
 )
@@ -258,6 +260,16 @@ class Answer(HttpAnswer):
     num_events_received: int | None = None
     num_events_processed: int | None = None
 
+    NAMES_RULE: ClassVar[Naming] = "needing_action"
+
+    @property
+    def error_text(self) -> str:
+        return self.error.message if self.error is not None else ""
+
+    @property
+    def error_code(self) -> int | None:
+        return self.code
+
     @property
     def all_processed(self) -> bool:
         """Whether the answer says every event was processed (by its counts or its list)."""
@@ -330,17 +342,19 @@ CLASSIFICATION_RULES: Final[tuple[Rule[Answer], ...]] = (
     timed_out_or_throttled(),
     Rule(
         "authentication failed: check the access token",
-        lambda a: a.status == AUTHENTICATION_FAILED,
+        status_is(AUTHENTICATION_FAILED),
         EXTERNAL,
         needs_action=True,
+        action="credentials",
     ),
     Rule(
         "not permitted: the token's user needs a role on the ad account",
-        lambda a: a.status == NOT_PERMITTED,
+        status_is(NOT_PERMITTED),
         EXTERNAL,
         needs_action=True,
+        action="permission",
     ),
-    no_such_endpoint("the ad account id"),
+    no_such_endpoint("the base URL and the ad account id"),
     too_large(),
     Rule(
         "refused by the platform",
@@ -352,32 +366,13 @@ CLASSIFICATION_RULES: Final[tuple[Rule[Answer], ...]] = (
 )
 
 
-def _message(rule: Rule[Answer], answer: Answer) -> str:
-    """Pinterest's message, with what the operator should do when it is theirs to fix."""
-    if answer.error is not None and answer.error.message:
-        text = answer.error.message
-        if rule.needs_action:
-            text = f"{text} ({rule.name})"
-    else:
-        text = rule.name if answer.status is None else f"HTTP {answer.status}: {rule.name}"
-    return text[:MAX_MESSAGE_CHARS]
-
-
 def classify(http_status: int | None, body: bytes) -> Classification:
     """What Pinterest's answer means for the request as a whole; total, never raises."""
     return classify_answer(read_answer(http_status, body))
 
 
 def classify_answer(answer: Answer) -> Classification:
-    rule = first_rule(CLASSIFICATION_RULES, answer)
-    succeeded = rule.kind is OutcomeKind.SUCCEEDED
-    return Classification(
-        kind=rule.kind,
-        needs_action=rule.needs_action,
-        code=answer.code,
-        message="" if succeeded else _message(rule, answer),
-        rule=rule.name,
-    )
+    return decide(CLASSIFICATION_RULES, answer)
 
 
 def event_classification(status: EventStatus) -> Classification:

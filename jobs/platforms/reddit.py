@@ -31,22 +31,21 @@ import httpx
 from jobs.canonical import CanonicalEvent
 from jobs.platforms.base import AttemptScope, Classification, Outcome, OutgoingEvent
 from jobs.platforms.fake_http import FakePlatform
-from jobs.platforms.http_connector import SendError, parse_json
+from jobs.platforms.http_connector import SendError, int_field, parse_json, str_field
 from jobs.platforms.json_api import (
-    FIRST_RULES,
-    LAST_RULES,
-    Answer,
     EncodedEvent,
     OneUrlConnector,
-    PlatformError,
-    classify,
-    credentials_rule,
-    int_field,
     join_events,
     send_as_json,
-    str_field,
 )
 from jobs.platforms.registry import ConnectorContext, Platform, SandboxRecipe, Setting
+from jobs.platforms.rules import (
+    ErrorAnswer,
+    PlatformError,
+    credentials_or_permissions,
+    decide,
+    error_answer_table,
+)
 
 DEFAULT_BASE_URL: Final = "https://ads-api.reddit.com"
 # Reddit's v3 documentation: 1,000 events a request, events within 7 days of happening.
@@ -86,7 +85,7 @@ _HASHED_USER_FIELDS: Final[Mapping[str, str]] = {
     "ip_address": "ip_address",
 }
 
-CLASSIFICATION_RULES: Final = (*FIRST_RULES, credentials_rule(), *LAST_RULES)
+CLASSIFICATION_RULES: Final = error_answer_table(*credentials_or_permissions())
 
 
 def parse_reddit_error(body: bytes) -> PlatformError | None:
@@ -105,7 +104,7 @@ def classify_answer(http_status: int | None, body: bytes) -> Classification:
     """What Reddit's answer (`http_status` None: none came) means; total, never raises."""
     is_success = http_status is not None and 200 <= http_status <= 299
     error = None if is_success else parse_reddit_error(body)
-    return classify(CLASSIFICATION_RULES, Answer(http_status, error))
+    return decide(CLASSIFICATION_RULES, ErrorAnswer(http_status, error))
 
 
 def _event_at(event: CanonicalEvent) -> str:

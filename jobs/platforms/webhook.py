@@ -41,10 +41,10 @@ from jobs.connectors import ConnectorUnavailable
 from jobs.platforms.base import Classification, OutcomeKind, OutgoingEvent
 from jobs.platforms.batching import PAYLOAD_TOO_LARGE
 from jobs.platforms.fake_http import FakePlatform
-from jobs.platforms.http_connector import MAX_MESSAGE_CHARS, HttpSender, encode_json
+from jobs.platforms.http_connector import HttpSender, encode_json
 from jobs.platforms.per_event import Encoded, PerEventConnector
 from jobs.platforms.registry import ConnectorContext, Platform, SandboxRecipe, Setting
-from jobs.platforms.rules import HttpAnswer, Rule, first_rule, timed_out_or_throttled
+from jobs.platforms.rules import HttpAnswer, Rule, always, decide, timed_out_or_throttled
 from jobs.platforms.standard_webhooks import SECRET_HELP, decode_secret, secret_problem, sign
 
 ENVELOPE_TYPE: Final = "conversion"
@@ -90,22 +90,14 @@ CLASSIFICATION_RULES: Final[tuple[Rule[HttpAnswer], ...]] = (
         action="too_large",
     ),
     Rule("refused by the receiver", lambda a: a.status_in(400, 499), OutcomeKind.REJECTED),
-    Rule("unexpected answer from the receiver", lambda a: True, _EXTERNAL),
+    Rule("unexpected answer from the receiver", always, _EXTERNAL),
 )
 
 
 def classify(http_status: int, body: bytes = b"") -> Classification:
     """What the receiver's answer means; total, never raises. The body does not count: a
     receiver's own words are kept in the attempt's excerpt."""
-    rule = first_rule(CLASSIFICATION_RULES, HttpAnswer(http_status))
-    succeeded = rule.kind is OutcomeKind.SUCCEEDED
-    return Classification(
-        kind=rule.kind,
-        needs_action=rule.needs_action,
-        action=rule.action,
-        message="" if succeeded else f"HTTP {http_status}: {rule.name}"[:MAX_MESSAGE_CHARS],
-        rule=rule.name,
-    )
+    return decide(CLASSIFICATION_RULES, HttpAnswer(http_status))
 
 
 def _iso(moment: dt.datetime) -> str:
