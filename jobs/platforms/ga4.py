@@ -464,6 +464,7 @@ PLATFORM: Final = Platform(
     max_batch_size=MAX_EVENTS_PER_REQUEST,
     max_event_age=MAX_EVENT_AGE,
     build=_build,
+    classification_tables=(CLASSIFICATION_RULES,),
     hash_family="google",
     default_event_names=EVENT_NAMES,
     unverified=(

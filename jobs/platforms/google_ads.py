@@ -44,7 +44,7 @@ from jobs.egress import Reply
 from jobs.platforms.base import AttemptScope, Classification, Outcome, OutcomeKind, OutgoingEvent
 from jobs.platforms.batching import send_in_requests
 from jobs.platforms.fake_http import FakePlatform
-from jobs.platforms.google_ads_errors import classify
+from jobs.platforms.google_ads_errors import REQUEST_RULES, ROW_RULES, classify
 from jobs.platforms.google_oauth import (
     RefreshTokenFlow,
     TokenCache,
@@ -414,6 +414,7 @@ PLATFORM: Final = Platform(
     max_event_age=dt.timedelta(days=MAX_LOOKBACK_DAYS),
     age_setting="lookback_days",
     build=_build,
+    classification_tables=(REQUEST_RULES, ROW_RULES),
     hash_family="google",
     unverified=(
         "EVENT_NOT_FOUND is taken as final; the 90-day bound is the longest lookback window,"

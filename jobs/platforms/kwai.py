@@ -361,6 +361,7 @@ PLATFORM: Final = Platform(
     max_batch_size=1,
     max_event_age=MAX_EVENT_AGE,
     build=_build,
+    classification_tables=(CLASSIFICATION_RULES,),
     hash_family=None,
     default_event_names=DEFAULT_EVENT_NAMES,
     unverified=UNVERIFIED,

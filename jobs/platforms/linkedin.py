@@ -393,6 +393,7 @@ PLATFORM: Final = Platform(
     max_batch_size=MAX_BATCH_SIZE,
     max_event_age=MAX_EVENT_AGE,
     build=_build,
+    classification_tables=(CLASSIFICATION_RULES, ELEMENT_RULES),
     hash_family="linkedin",
     unverified=(
         "LinkedIn publishes no batch maximum (Tenaz sends 1,000 events a request), nor the"

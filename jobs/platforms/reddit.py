@@ -290,6 +290,7 @@ PLATFORM: Final = Platform(
     max_batch_size=MAX_BATCH_SIZE,
     max_event_age=MAX_EVENT_AGE,
     build=_build,
+    classification_tables=(CLASSIFICATION_RULES,),
     hash_family="reddit",
     default_event_names=DEFAULT_EVENT_NAMES,
     unverified=(

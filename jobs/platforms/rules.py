@@ -1,10 +1,13 @@
 """Classification tables as data: a platform's answers -> outcome kinds, first rule that applies.
 
 A platform module reads an HTTP answer once (its status and, if the body is the platform's
-own, its error) into an `HttpAnswer` subclass, and lists its rules in order; `first_rule`
-picks the one that decides. The rows every HTTP platform has in common (no answer, 5xx,
-408/429, a wrong URL, 413, an answer that is not the platform's) are built here, so that each
-table reads as the platform's documentation plus those rows, and a test can walk every row.
+own, its error) into an `HttpAnswer` subclass, and lists its rules in order; `decide` picks
+the one that decides and builds the `Classification` from it and the answer's error. The rows
+every HTTP platform has in common (no answer, 5xx, 408/429, a wrong URL, 413, an answer that
+is not the platform's) are built here, so that each table reads as the platform's
+documentation plus those rows, and a test can walk every row of every platform's tables
+(`Platform.classification_tables`): each ends with a catch-all (`always`), and each rule that
+needs the operator says what they must do (`action`, one of base.ACTIONS).
 """
 
 from __future__ import annotations

@@ -231,6 +231,7 @@ PLATFORM: Final = Platform(
     max_batch_size=1,
     max_event_age=MAX_EVENT_AGE,
     build=_build,
+    classification_tables=(CLASSIFICATION_RULES,),
     hash_family=HASH_FAMILY,
     sandbox=SandboxRecipe(
         fake=_sandbox_fake,
