@@ -46,12 +46,9 @@ import httpx
 from jobs.canonical import CanonicalEvent
 from jobs.platforms.base import Classification, OutcomeKind, OutgoingEvent
 from jobs.platforms.fake_http import FakePlatform
-from jobs.platforms.http_connector import (
-    HttpSender,
-    encode_json,
-    parse_json,
-)
-from jobs.platforms.per_event import Encoded, PerEventConnector
+from jobs.platforms.http_connector import UNENCODABLE, encode_json, parse_json
+from jobs.platforms.json_events import Encoded
+from jobs.platforms.per_event import PerEventConnector
 from jobs.platforms.registry import ConnectorContext, Platform, SandboxRecipe, Setting
 from jobs.platforms.rules import (
     HttpAnswer,
@@ -273,20 +270,19 @@ class KwaiConnector(PerEventConnector):
         event_names: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(
-            HttpSender(client, timeout=timeout, secrets=[access_token]),
+            client,
             f"{base_url.rstrip('/')}{EVENTS_PATH}",
+            timeout=timeout,
+            secrets=[access_token],
+            event_names=event_names,
         )
         self._pixel_id = pixel_id
         self._access_token = access_token
         self._test = test
-        self._event_names = dict(event_names or {})
 
-    def _rename(self, name: str) -> str:
-        return self._event_names.get(name, name)
-
-    def encode(self, event: OutgoingEvent) -> bytes | None:
-        wire = wire_event(event.payload, self._rename, pixel_id=self._pixel_id, test=self._test)
-        return None if wire is None else encode_json({"access_token": self._access_token, **wire})
+    def wire(self, event: OutgoingEvent) -> dict[str, Any] | Classification:
+        wire = wire_event(event.payload, self.event_name, pixel_id=self._pixel_id, test=self._test)
+        return UNENCODABLE if wire is None else {"access_token": self._access_token, **wire}
 
     def headers(self, event: Encoded) -> Mapping[str, str]:
         return {"content-type": "application/json", "accept": "application/json;charset=utf-8"}

@@ -36,6 +36,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
+from functools import partial
 from typing import Any, Final
 
 import httpx
@@ -48,15 +49,16 @@ from jobs.platforms.base import (
     OutcomeKind,
     OutgoingEvent,
 )
-from jobs.platforms.batching import send_in_requests
 from jobs.platforms.fake_http import FakePlatform
-from jobs.platforms.http_connector import SendError, int_field, parse_json, str_field
-from jobs.platforms.json_api import (
-    EncodedEvent,
-    OneUrlConnector,
-    join_events,
-    send_as_json,
+from jobs.platforms.http_connector import (
+    SendError,
+    UrlConnector,
+    excerpt,
+    int_field,
+    parse_json,
+    str_field,
 )
+from jobs.platforms.json_events import Encoded, RefusedWhole, json_body, send_in_chunks
 from jobs.platforms.registry import ConnectorContext, Platform, SandboxRecipe, Setting
 from jobs.platforms.rules import (
     ErrorAnswer,
@@ -213,7 +215,7 @@ def _eligible(event: CanonicalEvent, settings: Mapping[str, Any]) -> str | None:
     return "needs an email or a LinkedIn first-party ad tracking id (li_fat_id)"
 
 
-class LinkedInConnector(OneUrlConnector):
+class LinkedInConnector(UrlConnector):
     """Sends batches to LinkedIn's Conversions API, each event to its event name's rule."""
 
     max_batch_size: int = MAX_BATCH_SIZE
@@ -246,43 +248,32 @@ class LinkedInConnector(OneUrlConnector):
     async def send(
         self, batch: Sequence[OutgoingEvent], scope: AttemptScope | None = None
     ) -> list[Outcome]:
-        if scope is None:
-            scope = AttemptScope.for_batch(len(batch))
-        # An event whose rule was removed since it was submitted waits for the operator.
-        ruled: list[OutgoingEvent] = []
-        unruled: dict[int, Outcome] = {}
-        for event in batch:
-            if conversion_rule(self._settings, CanonicalEvent(event.payload).event_name):
-                ruled.append(event)
-            else:
-                unruled[event.delivery_id] = _NO_RULE.outcome(event.delivery_id, None)
-        scope.record(list(unruled.values()))
-        sent = iter(
-            await send_as_json(
-                ruled,
-                scope,
-                wire=self._wire,
-                send_request=self._send_request,
-                max_batch_size=self.max_batch_size,
-                split_refused=False,
-            )
+        # A request LinkedIn refused as a whole (not element by element) is sent again in
+        # halves, within the attempt's bounds, so that one bad event fails alone.
+        refused = RefusedWhole()
+        return await send_in_chunks(
+            batch,
+            scope,
+            prepare=self._wire,
+            send_request=partial(self._send_request, refused),
+            max_batch_size=self.max_batch_size,
+            split_refused=refused,
         )
-        return [unruled.get(event.delivery_id) or next(sent) for event in batch]
 
-    def _wire(self, event: OutgoingEvent) -> dict[str, Any]:
-        name = CanonicalEvent(event.payload).event_name
-        rule = conversion_rule(self._settings, name)
-        assert rule is not None  # send() keeps events without a rule back
-        return wire_event(event.payload, rule)
+    def _wire(self, event: OutgoingEvent) -> dict[str, Any] | Classification:
+        """The event as LinkedIn takes it; one whose rule was removed since it was submitted
+        waits for the operator."""
+        rule = conversion_rule(self._settings, CanonicalEvent(event.payload).event_name)
+        return _NO_RULE if rule is None else wire_event(event.payload, rule)
 
     async def _send_request(
-        self, events: Sequence[EncodedEvent], scope: AttemptScope
+        self, refused: RefusedWhole, events: Sequence[Encoded]
     ) -> list[Outcome]:
         """One BATCH_CREATE for `events`: an outcome per element, or, when LinkedIn answers for
-        the request as a whole, that answer for every event (a refusal of several events is
-        sent again in halves, within the attempt's bounds, so that one bad event fails
-        alone)."""
-        content = b'{"elements":[' + join_events(events) + b"]}"
+        the request as a whole, that answer for every event (noting in `refused` the events
+        of a request it refused)."""
+        refused.sending(events)
+        content = json_body(b"elements", events)
         try:
             reply = await self._http.post(self._url, content, self._headers)
         except SendError as exc:
@@ -290,27 +281,18 @@ class LinkedInConnector(OneUrlConnector):
         if 200 <= reply.status <= 299:
             answers = element_answers(reply.body, len(events))
             if answers is None:
-                return self.for_each(events, _UNREAD, reply)
-            excerpt = self._http.excerpt(reply.body)
-            verdicts = [decide(ELEMENT_RULES, answer) for answer in answers]
+                return self.answered(events, [_UNREAD] * len(events), reply)
+            shown = self.scrub(excerpt(reply.body))
             return [
-                self.scrubbed(verdict).outcome(e.delivery_id, answer.status, excerpt)
-                for e, verdict, answer in zip(events, verdicts, answers, strict=True)
+                self.scrubbed(decide(ELEMENT_RULES, answer)).outcome(
+                    e.delivery_id, answer.status, shown
+                )
+                for e, answer in zip(events, answers, strict=True)
             ]
         verdict = classify_answer(reply.status, reply.body)
-        if verdict.kind is OutcomeKind.REJECTED and len(events) > 1:
-            middle = len(events) // 2
-
-            async def again(half: Sequence[EncodedEvent]) -> list[Outcome]:
-                return await self._send_request(half, scope)
-
-            halves = (events[:middle], events[middle:])
-            return [
-                outcome
-                for half in halves
-                for outcome in await send_in_requests(again, half, scope, split_refused=False)
-            ]
-        return self.for_each(events, verdict, reply)
+        if verdict.kind is OutcomeKind.REJECTED:
+            refused.refused(events)
+        return self.answered(events, [verdict] * len(events), reply)
 
 
 # -- the platform, as the registry knows it -----------------------------------------------------

@@ -20,34 +20,23 @@ module returns.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 import orjson
 
 from jobs.canonical import CanonicalEvent
-from jobs.egress import Reply
 from jobs.pii import META_CLEAR_FIELDS
 from jobs.platforms.base import AttemptScope, Classification, Outcome, OutgoingEvent
-from jobs.platforms.batching import send_in_requests
 from jobs.platforms.fake_http import FakePlatform
-from jobs.platforms.http_connector import (
-    MAX_BODY_BYTES,
-    UNENCODABLE,
-    HttpSender,
-    SendError,
-    encode_json,
-    int_field,
-    str_field,
-    transport_problem,
-)
+from jobs.platforms.http_connector import MAX_BODY_BYTES, UrlConnector, int_field, str_field
+from jobs.platforms.json_events import Encoded, json_body, send_in_chunks
 from jobs.platforms.registry import ConnectorContext, Platform, SandboxRecipe, Setting
 from jobs.platforms.rules import (
     EXTERNAL,
@@ -211,16 +200,6 @@ def classify(http_status: int | None, body: bytes) -> Classification:
     return decide(CLASSIFICATION_RULES, Answer(http_status, error))
 
 
-@dataclass(frozen=True)
-class _Encoded:
-    event: OutgoingEvent
-    json: bytes
-
-    @property
-    def delivery_id(self) -> int:
-        return self.event.delivery_id
-
-
 def wire_event(payload: Mapping[str, Any], event_name: Callable[[str], str]) -> dict[str, Any]:
     """A stored event (jobs/canonical.py) as Meta's server event: its hashed identifiers of
     the Meta family and Meta's clear ones in `user_data`, the event renamed for the
@@ -235,7 +214,7 @@ def wire_event(payload: Mapping[str, Any], event_name: Callable[[str], str]) -> 
     return wire
 
 
-class MetaConnector:
+class MetaConnector(UrlConnector):
     """Sends batches to one Meta pixel (dataset) through the Conversions API."""
 
     max_batch_size: int = MAX_BATCH_SIZE
@@ -252,76 +231,42 @@ class MetaConnector:
         timeout: float = 10.0,
         event_names: Mapping[str, str] | None = None,
     ) -> None:
-        self._http = HttpSender(client, timeout=timeout, secrets=[access_token])
-        self._event_names = dict(event_names or {})
-        self._access_token = access_token
-        self._test_event_code = test_event_code
         # Quoted so that a pixel id or version with "/" or "?" cannot change the request's path.
-        self._url = (
+        super().__init__(
+            client,
             f"{base_url.rstrip('/')}/{quote(api_version, safe='')}/{quote(pixel_id, safe='')}"
-            "/events"
+            "/events",
+            timeout=timeout,
+            secrets=[access_token],
+            event_names=event_names,
         )
-
-    def __repr__(self) -> str:
-        return f"MetaConnector(url={self._url!r})"
-
-    def _rename(self, name: str) -> str:
-        return self._event_names.get(name, name)
-
-    @property
-    def url(self) -> str:
-        """Where requests go; it holds no credential."""
-        return self._url
-
-    @property
-    def endpoint(self) -> str:
-        """The scheme, host and port requests go to."""
-        parts = urlsplit(self._url)
-        return f"{parts.scheme}://{parts.netloc}"
+        # The token travels in the body only.
+        extra: dict[str, str] = {"access_token": access_token}
+        if test_event_code:
+            extra["test_event_code"] = test_event_code
+        self._extra = orjson.dumps(extra)[1:-1]
 
     async def send(
         self, batch: Sequence[OutgoingEvent], scope: AttemptScope | None = None
     ) -> list[Outcome]:
-        if scope is None:
-            scope = AttemptScope.for_batch(len(batch))
-        outcomes: dict[int, Outcome] = {}
-        sendable: list[tuple[int, _Encoded]] = []
-        for index, event in enumerate(batch):
-            encoded = encode_json(wire_event(event.payload, self._rename))
-            if encoded is not None:
-                sendable.append((index, _Encoded(event, encoded)))
-            else:
-                # Meta would refuse the whole request for it: refuse just this event, here.
-                outcomes[index] = UNENCODABLE.outcome(event.delivery_id, None)
-                scope.record([outcomes[index]])
-        for start in range(0, len(sendable), self.max_batch_size):
-            chunk = sendable[start : start + self.max_batch_size]
-            results = await send_in_requests(self._send_request, [e for _, e in chunk], scope)
-            for (index, _), outcome in zip(chunk, results, strict=True):
-                outcomes[index] = outcome
-        return [outcomes[index] for index in range(len(batch))]
+        # An event JSON cannot carry is refused alone: Meta would refuse the whole request.
+        return await send_in_chunks(
+            batch,
+            scope,
+            prepare=lambda event: wire_event(event.payload, self.event_name),
+            send_request=self._send_request,
+            max_batch_size=self.max_batch_size,
+        )
 
-    async def _send_request(self, batch: Sequence[_Encoded]) -> list[Outcome]:
+    async def _send_request(self, batch: Sequence[Encoded]) -> list[Outcome]:
         """One POST for `batch`; every event gets the outcome of the whole request."""
-        try:
-            reply = await self._post([e.json for e in batch])
-        except SendError as exc:
-            problem = transport_problem(exc, self._http.timeout)
-            return [problem.outcome(e.delivery_id, None) for e in batch]
-        classification = classify(reply.status, reply.body)
-        message = self._http.scrub(classification.message)
-        excerpt = self._http.excerpt(reply.body)
-        verdict = dataclasses.replace(classification, message=message)
-        return [verdict.outcome(e.delivery_id, reply.status, excerpt) for e in batch]
-
-    async def _post(self, events: Sequence[bytes]) -> Reply:
-        # The body is assembled from the events' JSON, each encoded once for however many
-        # requests (splits of a rejected batch) carry it. The token travels in the body only.
-        extra: dict[str, str] = {"access_token": self._access_token}
-        if self._test_event_code:
-            extra["test_event_code"] = self._test_event_code
-        content = b"".join((b'{"data":[', b",".join(events), b"],", orjson.dumps(extra)[1:]))
-        return await self._http.post(self._url, content, {"content-type": "application/json"})
+        return await self.post(
+            self._url,
+            batch,
+            json_body(b"data", batch, after=self._extra),
+            {"content-type": "application/json"},
+            lambda reply: [classify(reply.status, reply.body)] * len(batch),
+        )
 
 
 # -- the platform, as the registry knows it -----------------------------------------------------

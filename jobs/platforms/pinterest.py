@@ -42,15 +42,13 @@ from jobs.canonical import CanonicalEvent
 from jobs.egress import Reply
 from jobs.platforms.base import AttemptScope, Classification, Outcome, OutcomeKind, OutgoingEvent
 from jobs.platforms.fake_http import FakePlatform
-from jobs.platforms.http_connector import (
-    MAX_MESSAGE_CHARS,
-    parse_json,
-)
+from jobs.platforms.http_connector import MAX_MESSAGE_CHARS, UrlConnector, parse_json
 from jobs.platforms.json_events import (
     Encoded,
-    JsonConnector,
+    RefusedWhole,
     decimal_text,
     hashed_lists,
+    json_body,
     number,
     send_in_chunks,
 )
@@ -399,7 +397,7 @@ def per_event(answer: Answer, count: int) -> list[Classification] | None:
 # -- the connector ----------------------------------------------------------------------------
 
 
-class PinterestConnector(JsonConnector):
+class PinterestConnector(UrlConnector):
     """Sends batches to one Pinterest ad account through the Conversions API."""
 
     max_batch_size: int = MAX_BATCH_SIZE
@@ -419,7 +417,7 @@ class PinterestConnector(JsonConnector):
         path = f"/v5/ad_accounts/{quote(ad_account_id, safe='')}/events"
         super().__init__(
             client,
-            url=base_url.rstrip("/") + path + ("?test=true" if test else ""),
+            base_url.rstrip("/") + path + ("?test=true" if test else ""),
             secrets=[access_token],
             timeout=timeout,
             event_names=event_names,
@@ -442,22 +440,20 @@ class PinterestConnector(JsonConnector):
     ) -> list[Outcome]:
         # Requests Pinterest refused as a whole (not event by event) are split to isolate
         # the event it did not take.
-        refused_whole: set[int] = set()
+        refused = RefusedWhole()
         return await send_in_chunks(
             batch,
             scope,
             prepare=self._wire,
-            send_request=partial(self._send_request, refused_whole),
+            send_request=partial(self._send_request, refused),
             max_batch_size=self.max_batch_size,
-            split_refused=lambda outcomes: all(o.delivery_id in refused_whole for o in outcomes),
+            split_refused=refused,
         )
 
-    async def _send_request(
-        self, refused_whole: set[int], batch: Sequence[Encoded]
-    ) -> list[Outcome]:
-        """One POST for `batch`; each event's outcome, noting in `refused_whole` the events
-        of a request Pinterest refused as a whole."""
-        refused_whole.difference_update(e.delivery_id for e in batch)
+    async def _send_request(self, refused: RefusedWhole, batch: Sequence[Encoded]) -> list[Outcome]:
+        """One POST for `batch`; each event's outcome, noting in `refused` the events of a
+        request Pinterest refused as a whole."""
+        refused.sending(batch)
 
         def verdicts(reply: Reply) -> list[Classification]:
             answer = read_answer(reply.status, reply.body)
@@ -466,10 +462,10 @@ class PinterestConnector(JsonConnector):
                 return each
             verdict = classify_answer(answer)
             if verdict.kind is REJECTED:
-                refused_whole.update(e.delivery_id for e in batch)
+                refused.refused(batch)
             return [verdict] * len(batch)
 
-        return await self.post_batch(self._url, batch, self._headers, verdicts)
+        return await self.post(self._url, batch, json_body(b"data", batch), self._headers, verdicts)
 
 
 # -- the platform, as the registry knows it -----------------------------------------------------

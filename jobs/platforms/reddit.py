@@ -31,13 +31,8 @@ import httpx
 from jobs.canonical import CanonicalEvent
 from jobs.platforms.base import AttemptScope, Classification, Outcome, OutgoingEvent
 from jobs.platforms.fake_http import FakePlatform
-from jobs.platforms.http_connector import SendError, int_field, parse_json, str_field
-from jobs.platforms.json_api import (
-    EncodedEvent,
-    OneUrlConnector,
-    join_events,
-    send_as_json,
-)
+from jobs.platforms.http_connector import UrlConnector, int_field, parse_json, str_field
+from jobs.platforms.json_events import Encoded, json_body, send_in_chunks
 from jobs.platforms.registry import ConnectorContext, Platform, SandboxRecipe, Setting
 from jobs.platforms.rules import (
     ErrorAnswer,
@@ -168,7 +163,7 @@ def _eligible(event: CanonicalEvent, _settings: Mapping[str, Any]) -> str | None
     )
 
 
-class RedditConnector(OneUrlConnector):
+class RedditConnector(UrlConnector):
     """Sends batches to one Reddit ad account through the Conversions API v2.0."""
 
     max_batch_size: int = MAX_BATCH_SIZE
@@ -191,40 +186,35 @@ class RedditConnector(OneUrlConnector):
             f"{base_url.rstrip('/')}/api/v2.0/conversions/events/{account}",
             timeout=timeout,
             secrets=[access_token],
+            event_names=event_names,
         )
-        self._event_names = dict(event_names or {})
         self._headers = {
             "authorization": f"Bearer {access_token}",
             "content-type": "application/json",
             "user-agent": USER_AGENT,
         }
-        self._tail = b'],"test_mode":' + (b"true}" if test_mode else b"false}")
-
-    def _rename(self, name: str) -> str:
-        return self._event_names.get(name, name)
+        self._test_mode = b'"test_mode":' + (b"true" if test_mode else b"false")
 
     async def send(
         self, batch: Sequence[OutgoingEvent], scope: AttemptScope | None = None
     ) -> list[Outcome]:
-        return await send_as_json(
+        return await send_in_chunks(
             batch,
             scope,
-            wire=lambda event: wire_event(event.payload, self._rename),
+            prepare=lambda event: wire_event(event.payload, self.event_name),
             send_request=self._send_request,
             max_batch_size=self.max_batch_size,
-            split_refused=True,
         )
 
-    async def _send_request(
-        self, events: Sequence[EncodedEvent], _scope: AttemptScope
-    ) -> list[Outcome]:
+    async def _send_request(self, events: Sequence[Encoded]) -> list[Outcome]:
         """One POST for `events`; every event gets the outcome of the whole request."""
-        content = b'{"events":[' + join_events(events) + self._tail
-        try:
-            reply = await self._http.post(self._url, content, self._headers)
-        except SendError as exc:
-            return self.unanswered(events, exc)
-        return self.for_each(events, classify_answer(reply.status, reply.body), reply)
+        return await self.post(
+            self._url,
+            events,
+            json_body(b"events", events, after=self._test_mode),
+            self._headers,
+            lambda reply: [classify_answer(reply.status, reply.body)] * len(events),
+        )
 
 
 # -- the platform, as the registry knows it -----------------------------------------------------

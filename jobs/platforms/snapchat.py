@@ -37,14 +37,12 @@ import httpx
 from jobs.canonical import CanonicalEvent
 from jobs.platforms.base import AttemptScope, Classification, Outcome, OutcomeKind, OutgoingEvent
 from jobs.platforms.fake_http import FakePlatform
-from jobs.platforms.http_connector import (
-    parse_json,
-)
+from jobs.platforms.http_connector import UrlConnector, parse_json
 from jobs.platforms.json_events import (
     Encoded,
-    JsonConnector,
     decimal_text,
     hashed_lists,
+    json_body,
     number,
     send_in_chunks,
 )
@@ -270,7 +268,7 @@ def classify(http_status: int | None, body: bytes) -> Classification:
 # -- the connector ----------------------------------------------------------------------------
 
 
-class SnapchatConnector(JsonConnector):
+class SnapchatConnector(UrlConnector):
     """Sends batches to one Snap pixel through the Conversions API v3."""
 
     max_batch_size: int = MAX_BATCH_SIZE
@@ -290,7 +288,7 @@ class SnapchatConnector(JsonConnector):
         path = f"/v3/{quote(pixel_id, safe='')}/events" + ("/validate" if validate_only else "")
         super().__init__(
             client,
-            url=base_url.rstrip("/") + path,
+            base_url.rstrip("/") + path,
             secrets=[access_token],
             timeout=timeout,
             event_names=event_names,
@@ -319,9 +317,10 @@ class SnapchatConnector(JsonConnector):
 
     async def _send_request(self, batch: Sequence[Encoded]) -> list[Outcome]:
         """One POST for `batch`; every event gets the outcome of the whole request."""
-        return await self.post_batch(
+        return await self.post(
             self._url_with_token,
             batch,
+            json_body(b"data", batch),
             {"content-type": "application/json"},
             lambda reply: [classify(reply.status, reply.body)] * len(batch),
         )

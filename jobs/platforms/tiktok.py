@@ -32,33 +32,21 @@ this module returns.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import functools
 import random
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 import httpx
-import orjson
 
 from jobs.canonical import CanonicalEvent
 from jobs.digits import is_ascii_digits
 from jobs.platforms.base import AttemptScope, Classification, Outcome, OutcomeKind, OutgoingEvent
-from jobs.platforms.batching import send_in_requests
 from jobs.platforms.fake_http import FakePlatform
-from jobs.platforms.http_connector import (
-    UNENCODABLE,
-    HttpSender,
-    SendError,
-    encode_json,
-    int_field,
-    parse_json,
-    transport_problem,
-)
+from jobs.platforms.http_connector import UrlConnector, int_field, parse_json
+from jobs.platforms.json_events import Encoded, json_body, send_in_chunks
 from jobs.platforms.registry import ConnectorContext, Platform, SandboxRecipe, Setting
 from jobs.platforms.rules import (
     EXTERNAL,
@@ -300,17 +288,7 @@ def cannot_match(event: CanonicalEvent, _settings: Mapping[str, Any]) -> str | N
 # -- the connector -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Encoded:
-    """One event's JSON, encoded once for however many requests (halves of a refused batch)
-    carry it; `index` is its place in the batch."""
-
-    index: int
-    delivery_id: int
-    json: bytes
-
-
-class TikTokConnector:
+class TikTokConnector(UrlConnector):
     """Sends batches to one TikTok pixel (or event set) through the Events API 2.0."""
 
     max_batch_size: int = MAX_BATCH_SIZE
@@ -326,19 +304,18 @@ class TikTokConnector:
         timeout: float = 10.0,
         event_names: Mapping[str, str] | None = None,
     ) -> None:
-        names = dict(event_names or {})
-        self._event_name: Callable[[str], str] = lambda name: names.get(name, name)
-        self._http = HttpSender(client, timeout=timeout, secrets=[access_token])
+        super().__init__(
+            client,
+            base_url.rstrip("/") + TRACK_PATH,
+            timeout=timeout,
+            secrets=[access_token],
+            event_names=event_names,
+        )
         self._pixel_code = pixel_code
         self._body_head: dict[str, str] = {"event_source_id": pixel_code}
         if test_event_code:
             self._body_head["test_event_code"] = test_event_code
         self._headers = {"content-type": "application/json", "access-token": access_token}
-        # Where requests go (it holds no credential), and the scheme, host and port whose
-        # worker slots this destination shares.
-        self.url = base_url.rstrip("/") + TRACK_PATH
-        parts = urlsplit(self.url)
-        self.endpoint = f"{parts.scheme}://{parts.netloc}"
 
     def __repr__(self) -> str:
         return f"TikTokConnector(url={self.url!r}, pixel_code={self._pixel_code!r})"
@@ -346,49 +323,30 @@ class TikTokConnector:
     async def send(
         self, batch: Sequence[OutgoingEvent], scope: AttemptScope | None = None
     ) -> list[Outcome]:
-        if scope is None:
-            scope = AttemptScope.for_batch(len(batch))
-        outcomes, by_source = self._encode(batch, scope)
-        for source, encoded in by_source.items():
-            request = functools.partial(self._request, source)
-            for start in range(0, len(encoded), self.max_batch_size):
-                chunk = encoded[start : start + self.max_batch_size]
-                results = await send_in_requests(request, chunk, scope)
-                outcomes.update((e.index, o) for e, o in zip(chunk, results, strict=True))
-        return [outcomes[index] for index in range(len(batch))]
+        # An event JSON cannot carry is refused alone: TikTok would refuse the whole request.
+        return await send_in_chunks(
+            batch,
+            scope,
+            prepare=lambda event: wire_event(event.payload, self.event_name),
+            send_request=self._send_request,
+            max_batch_size=self.max_batch_size,
+            shared=self._request_fields,
+        )
 
-    def _encode(
-        self, batch: Sequence[OutgoingEvent], scope: AttemptScope
-    ) -> tuple[dict[int, Outcome], dict[str, list[_Encoded]]]:
-        """The events JSON cannot carry, refused here alone (TikTok would refuse the whole
-        request for one), and the others by event source: one source per request."""
-        refused: dict[int, Outcome] = {}
-        by_source: dict[str, list[_Encoded]] = {}
-        for index, event in enumerate(batch):
-            encoded = encode_json(wire_event(event.payload, self._event_name))
-            if encoded is None:
-                refused[index] = UNENCODABLE.outcome(event.delivery_id, None)
-                scope.record([refused[index]])
-                continue
-            source = event_source(CanonicalEvent(event.payload).action_source, self._pixel_code)
-            by_source.setdefault(source, []).append(_Encoded(index, event.delivery_id, encoded))
-        return refused, by_source
+    def _request_fields(self, event: OutgoingEvent) -> dict[str, str]:
+        """What the event's request carries besides its events: one event source a request."""
+        source = event_source(CanonicalEvent(event.payload).action_source, self._pixel_code)
+        return {"event_source": source, **self._body_head}
 
-    async def _request(self, source: str, events: Sequence[_Encoded]) -> list[Outcome]:
+    async def _send_request(self, events: Sequence[Encoded]) -> list[Outcome]:
         """One POST of `events`; each gets the outcome of the whole request."""
-        head = orjson.dumps({"event_source": source, **self._body_head})
-        content = b"".join((head[:-1], b',"data":[', b",".join(e.json for e in events), b"]}"))
-        status: int | None = None
-        excerpt = ""
-        try:
-            reply = await self._http.post(self.url, content, self._headers)
-        except SendError as exc:
-            verdict = transport_problem(exc, self._http.timeout)
-        else:
-            found = classify(reply.status, reply.body)
-            verdict = dataclasses.replace(found, message=self._http.scrub(found.message))
-            status, excerpt = reply.status, self._http.excerpt(reply.body)
-        return [verdict.outcome(e.delivery_id, status, excerpt) for e in events]
+        return await self.post(
+            self._url,
+            events,
+            json_body(b"data", events),
+            self._headers,
+            lambda reply: [classify(reply.status, reply.body)] * len(events),
+        )
 
 
 # -- the platform, as the registry knows it -----------------------------------------------------

@@ -41,8 +41,8 @@ from jobs.connectors import ConnectorUnavailable
 from jobs.platforms.base import Classification, OutcomeKind, OutgoingEvent
 from jobs.platforms.batching import PAYLOAD_TOO_LARGE
 from jobs.platforms.fake_http import FakePlatform
-from jobs.platforms.http_connector import HttpSender, encode_json
-from jobs.platforms.per_event import Encoded, PerEventConnector
+from jobs.platforms.json_events import Encoded
+from jobs.platforms.per_event import PerEventConnector
 from jobs.platforms.registry import ConnectorContext, Platform, SandboxRecipe, Setting
 from jobs.platforms.rules import HttpAnswer, Rule, always, decide, timed_out_or_throttled
 from jobs.platforms.standard_webhooks import SECRET_HELP, decode_secret, secret_problem, sign
@@ -146,16 +146,14 @@ class WebhookConnector(PerEventConnector):
         event_names: Mapping[str, str] | None = None,
     ) -> None:
         """ValueError (not naming the secret) when `signing_secret` is not a "whsec_" one."""
-        super().__init__(HttpSender(client, timeout=timeout, secrets=[signing_secret]), url)
+        super().__init__(
+            client, url, timeout=timeout, secrets=[signing_secret], event_names=event_names
+        )
         self._key = decode_secret(signing_secret)
         self._clock = clock
-        self._event_names = dict(event_names or {})
 
-    def _rename(self, name: str) -> str:
-        return self._event_names.get(name, name)
-
-    def encode(self, event: OutgoingEvent) -> bytes | None:
-        return encode_json(envelope(event.payload, self._rename))
+    def wire(self, event: OutgoingEvent) -> dict[str, Any]:
+        return envelope(event.payload, self.event_name)
 
     def headers(self, event: Encoded) -> Mapping[str, str]:
         identifier = message_id(event.event)
@@ -164,7 +162,7 @@ class WebhookConnector(PerEventConnector):
             "content-type": "application/json",
             "webhook-id": identifier,
             "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign(self._key, identifier, timestamp, event.body),
+            "webhook-signature": sign(self._key, identifier, timestamp, event.json),
         }
 
     def classify(self, http_status: int, body: bytes) -> Classification:
