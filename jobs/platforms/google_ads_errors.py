@@ -51,9 +51,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from jobs.platforms.base import Classification, OutcomeKind
+from jobs.platforms.base import Classification
 from jobs.platforms.http_connector import MAX_MESSAGE_CHARS, parse_json
 from jobs.platforms.rules import (
+    EXTERNAL,
+    REJECTED,
+    SUCCEEDED,
     HttpAnswer,
     Rule,
     access_refused,
@@ -65,10 +68,6 @@ from jobs.platforms.rules import (
     status_is,
     too_large,
 )
-
-_SUCCEEDED = OutcomeKind.SUCCEEDED
-_EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
-_REJECTED = OutcomeKind.REJECTED
 
 RETRY_LATER_CODES: Final = frozenset(
     {"TOO_RECENT_EVENT", "TOO_RECENT_CONVERSION_ACTION", "TOO_RECENT_CALL"}
@@ -205,27 +204,27 @@ def _is_duplicate(error: AdsError) -> bool:
 
 
 ROW_RULES: Final[tuple[Rule[AdsError], ...]] = (
-    Rule("already taken by an earlier attempt", _is_duplicate, _SUCCEEDED),
+    Rule("already taken by an earlier attempt", _is_duplicate, SUCCEEDED),
     Rule(
         "taken; no click matched the customer data (Google: safe to ignore)",
         lambda e: e.code == NO_CLICK_MATCHED,
-        _SUCCEEDED,
+        SUCCEEDED,
     ),
     Rule(
         "too recent: Google takes it 6 hours after the click or the action's creation",
         lambda e: e.code in RETRY_LATER_CODES,
-        _EXTERNAL,
+        EXTERNAL,
     ),
-    Rule("temporary platform error", lambda e: e.category in TRANSIENT_CATEGORIES, _EXTERNAL),
-    Rule("refused by the platform", always, _REJECTED),
+    Rule("temporary platform error", lambda e: e.category in TRANSIENT_CATEGORIES, EXTERNAL),
+    Rule("refused by the platform", always, REJECTED),
 )
-_GRAVITY: Final = (_REJECTED, _EXTERNAL, _SUCCEEDED)
+_GRAVITY: Final = (REJECTED, EXTERNAL, SUCCEEDED)
 
 
 def classify_row(errors: Sequence[AdsError]) -> Classification:
     """One conversion's outcome from the errors that name it (none: taken)."""
     if not errors:
-        return Classification(_SUCCEEDED, rule="accepted")
+        return Classification(SUCCEEDED, rule="accepted")
     rules = [first_rule(ROW_RULES, error) for error in errors]
     gravest = min(rules, key=lambda rule: _GRAVITY.index(rule.kind))
     message = "; ".join(error.text for error in errors)
@@ -234,7 +233,7 @@ def classify_row(errors: Sequence[AdsError]) -> Classification:
 
 def _not_named(status: RpcStatus) -> Classification:
     return Classification(
-        _EXTERNAL,
+        EXTERNAL,
         message=(
             "Google reported errors without saying which conversion they are about; this one"
             f" goes again: {status.text}"
@@ -263,7 +262,7 @@ def classify_accepted(body: bytes, count: int) -> list[Classification]:
         elif unnamed and failure is not None:
             outcomes.append(_not_named(RpcStatus(None, "", "", tuple(unnamed))))
         else:
-            outcomes.append(Classification(_SUCCEEDED, rule="accepted"))
+            outcomes.append(Classification(SUCCEEDED, rule="accepted"))
     return outcomes
 
 
@@ -299,7 +298,7 @@ def _not_permitted(answer: Answer) -> bool:
 _BY_ROW: Final[Rule[Answer]] = Rule(
     "refused for some of its conversions",
     lambda a: a.error is not None and any(e.row is not None for e in a.error.errors),
-    _REJECTED,
+    REJECTED,
 )
 _NOT_GOOGLE: Final = not_the_platform(lowest=200)
 REQUEST_RULES: Final[tuple[Rule[Answer], ...]] = (
@@ -315,7 +314,7 @@ REQUEST_RULES: Final[tuple[Rule[Answer], ...]] = (
             or a.rpc_status == "RESOURCE_EXHAUSTED"
             or a.status == 429
         ),
-        _EXTERNAL,
+        EXTERNAL,
     ),
     Rule(
         "temporary platform error",
@@ -324,13 +323,13 @@ REQUEST_RULES: Final[tuple[Rule[Answer], ...]] = (
             or a.has(frozenset({"internalError"}))
             or a.rpc_status in TRANSIENT_STATUSES
         ),
-        _EXTERNAL,
+        EXTERNAL,
     ),
-    Rule("timed out (HTTP 408)", status_is(408), _EXTERNAL),
+    Rule("timed out (HTTP 408)", status_is(408), EXTERNAL),
     Rule(
         "the destination's account headers are wrong (customer_id, login_customer_id)",
         lambda a: a.has(frozenset({"headerError"})),
-        _EXTERNAL,
+        EXTERNAL,
         needs_action=True,
         action="configuration",
     ),
@@ -339,7 +338,7 @@ REQUEST_RULES: Final[tuple[Rule[Answer], ...]] = (
     Rule(
         "refused as a whole: check customer_id, api_version and the conversion actions",
         lambda a: a.error is not None,
-        _EXTERNAL,
+        EXTERNAL,
         needs_action=True,
         action="configuration",
     ),
@@ -366,7 +365,7 @@ def classify_refused(status: int, body: bytes, count: int) -> list[Classificatio
         if error.row is not None:
             by_row.setdefault(error.row, []).append(error)
     not_looked_at = Classification(
-        _EXTERNAL,
+        EXTERNAL,
         message=(
             "Google refused the request for other conversions in it and did not look at this"
             " one; it goes again"
@@ -379,8 +378,8 @@ def classify_refused(status: int, body: bytes, count: int) -> list[Classificatio
         verdict = classify_row(errors) if errors else not_looked_at
         # Nothing of a refused request was recorded: a conversion goes again unless Google
         # says an earlier attempt has it.
-        if verdict.kind is _SUCCEEDED and not (errors and any(map(_is_duplicate, errors))):
-            verdict = dataclasses.replace(verdict, kind=_EXTERNAL)
+        if verdict.kind is SUCCEEDED and not (errors and any(map(_is_duplicate, errors))):
+            verdict = dataclasses.replace(verdict, kind=EXTERNAL)
         outcomes.append(verdict)
     return outcomes
 

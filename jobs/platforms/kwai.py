@@ -51,6 +51,7 @@ from jobs.platforms.json_events import Encoded
 from jobs.platforms.per_event import PerEventConnector
 from jobs.platforms.registry import ConnectorContext, Platform, SandboxRecipe, Setting
 from jobs.platforms.rules import (
+    EXTERNAL,
     HttpAnswer,
     Naming,
     Rule,
@@ -169,8 +170,6 @@ class Answer(HttpAnswer):
         return self.refused and self.kwai is not None and self.kwai.says(words)
 
 
-_EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
-
 CLASSIFICATION_RULES: Final[tuple[Rule[Answer], ...]] = (
     Rule("accepted", lambda a: a.accepted, OutcomeKind.SUCCEEDED),
     server_error(),
@@ -178,19 +177,19 @@ CLASSIFICATION_RULES: Final[tuple[Rule[Answer], ...]] = (
     Rule(
         "credentials refused: check the access token and pixel id",
         status_is(401, 403),
-        _EXTERNAL,
+        EXTERNAL,
         needs_action=True,
         action="credentials",
     ),
     Rule(
         "Kwai asks to try again later",
         lambda a: a.refused_saying(TRANSIENT_WORDS),
-        _EXTERNAL,
+        EXTERNAL,
     ),
     Rule(
         "Kwai refused the access token or pixel id",
         lambda a: a.refused_saying(CREDENTIAL_WORDS),
-        _EXTERNAL,
+        EXTERNAL,
         needs_action=True,
         action="credentials",
     ),

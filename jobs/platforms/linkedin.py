@@ -61,6 +61,7 @@ from jobs.platforms.http_connector import (
 from jobs.platforms.json_events import Encoded, RefusedWhole, json_body, send_in_chunks
 from jobs.platforms.registry import ConnectorContext, Platform, SandboxRecipe, Setting
 from jobs.platforms.rules import (
+    EXTERNAL,
     ErrorAnswer,
     PlatformError,
     Rule,
@@ -83,7 +84,6 @@ CONVERSION_URN: Final = "urn:lla:llaPartnerConversion:"
 EMAIL_ID: Final = "SHA256_EMAIL"
 TRACKING_ID: Final = "LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID"
 
-_EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
 
 # The request as a whole (see the module).
 CLASSIFICATION_RULES: Final = error_answer_table(
@@ -91,7 +91,7 @@ CLASSIFICATION_RULES: Final = error_answer_table(
     Rule(
         "the LinkedIn-Version is not active: set a current api_version",
         lambda a: a.status == 426,
-        _EXTERNAL,
+        EXTERNAL,
         needs_action=True,
         action="configuration",
     ),
@@ -105,17 +105,17 @@ ELEMENT_RULES: Final[tuple[Rule[ErrorAnswer], ...]] = (
     timed_out_or_throttled(),
     *credentials_or_permissions(),
     Rule("refused by the platform", lambda a: a.status_in(400, 499), OutcomeKind.REJECTED),
-    Rule("unexpected status for the event", always, _EXTERNAL),
+    Rule("unexpected status for the event", always, EXTERNAL),
 )
 
 _UNREAD: Final = Classification(
-    _EXTERNAL,
+    EXTERNAL,
     message="LinkedIn took the request but its answer does not give a status for each event;"
     " they go again (LinkedIn deduplicates on eventId)",
     rule="unreadable batch answer",
 )
 _NO_RULE: Final = Classification(
-    _EXTERNAL,
+    EXTERNAL,
     needs_action=True,
     action="configuration",
     message="the destination has no conversion rule for this event name: add one to its"

@@ -44,7 +44,7 @@ from jobs.platforms.fake_http import FakePlatform
 from jobs.platforms.json_events import Encoded
 from jobs.platforms.per_event import PerEventConnector
 from jobs.platforms.registry import ConnectorContext, Platform, SandboxRecipe, Setting
-from jobs.platforms.rules import HttpAnswer, Rule, always, decide, timed_out_or_throttled
+from jobs.platforms.rules import EXTERNAL, HttpAnswer, Rule, always, decide, timed_out_or_throttled
 from jobs.platforms.standard_webhooks import SECRET_HELP, decode_secret, secret_problem, sign
 
 ENVELOPE_TYPE: Final = "conversion"
@@ -54,43 +54,42 @@ HASH_FAMILY: Final = "meta"
 MAX_EVENT_AGE: Final = dt.timedelta(days=7)
 MESSAGE_ID_PREFIX: Final = "msg_"
 
-_EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
 
 # The first rule that applies decides; only the HTTP status counts.
 CLASSIFICATION_RULES: Final[tuple[Rule[HttpAnswer], ...]] = (
     Rule("accepted", lambda a: a.status_in(200, 299), OutcomeKind.SUCCEEDED),
     timed_out_or_throttled(),
-    Rule("receiver error (HTTP 5xx)", lambda a: a.status_in(500, 599), _EXTERNAL),
+    Rule("receiver error (HTTP 5xx)", lambda a: a.status_in(500, 599), EXTERNAL),
     Rule(
         "redirected, which Tenaz does not follow: set the destination's url to the new address",
         lambda a: a.status_in(300, 399),
-        _EXTERNAL,
+        EXTERNAL,
         needs_action=True,
         action="configuration",
     ),
     Rule(
         "the receiver refused the request's signature or sender: check the signing secret",
         lambda a: a.status in (401, 403),
-        _EXTERNAL,
+        EXTERNAL,
         needs_action=True,
         action="credentials",
     ),
     Rule(
         "no webhook at this URL (any more): check the destination's url",
         lambda a: a.status in (404, 405, 410),
-        _EXTERNAL,
+        EXTERNAL,
         needs_action=True,
         action="configuration",
     ),
     Rule(
         "the receiver takes no request this large (HTTP 413)",
         lambda a: a.status == PAYLOAD_TOO_LARGE,
-        _EXTERNAL,
+        EXTERNAL,
         needs_action=True,
         action="too_large",
     ),
     Rule("refused by the receiver", lambda a: a.status_in(400, 499), OutcomeKind.REJECTED),
-    Rule("unexpected answer from the receiver", always, _EXTERNAL),
+    Rule("unexpected answer from the receiver", always, EXTERNAL),
 )
 
 
