@@ -40,6 +40,7 @@ class HttpAnswer:
 
     status: int | None
 
+    # Where a failure's message names the rule (see `Naming`).
     NAMES_RULE: ClassVar[Naming] = "explained"
 
     def status_in(self, low: int, high: int) -> bool:
@@ -60,8 +61,8 @@ class HttpAnswer:
 
 
 A = TypeVar("A", bound=HttpAnswer)
-# What a rule looks at: usually an answer; a rule for any answer serves as a rule for a
-# platform's own answers.
+# What a rule looks at: usually an answer (Google Ads' row rules look at one conversion's
+# error); a rule for any answer serves as a rule for a platform's own answers.
 Fact = TypeVar("Fact")
 Fact_contra = TypeVar("Fact_contra", contravariant=True)
 
