@@ -34,16 +34,16 @@ from jobs.platforms.base import AttemptScope, Outcome, OutcomeKind
 PAYLOAD_TOO_LARGE = 413
 
 
-class _HasDeliveryId(Protocol):
+class HasDeliveryId(Protocol):
     @property
     def delivery_id(self) -> int: ...
 
 
 # What a batch holds: the connector's events, in whatever form it sends them.
-Item = TypeVar("Item", bound=_HasDeliveryId)
+Item = TypeVar("Item", bound=HasDeliveryId)
 
 
-def _not_sent(item: _HasDeliveryId, scope: AttemptScope) -> Outcome:
+def _not_sent(item: HasDeliveryId, scope: AttemptScope) -> Outcome:
     return Outcome(
         item.delivery_id,
         OutcomeKind.EXTERNAL_PROBLEM,

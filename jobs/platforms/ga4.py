@@ -33,32 +33,34 @@ URL) by a filter on the "httpx" logger, whatever level that logger is set to.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import httpx
 
 from jobs.canonical import CanonicalEvent
 from jobs.egress import Reply
 from jobs.platforms.base import AttemptScope, Classification, Outcome, OutcomeKind, OutgoingEvent
-from jobs.platforms.batching import PAYLOAD_TOO_LARGE, send_in_requests
 from jobs.platforms.fake_http import FakePlatform
-from jobs.platforms.http_connector import (
-    MAX_MESSAGE_CHARS,
-    UNENCODABLE,
-    HttpSender,
-    SendError,
-    encode_json,
-    parse_json,
-    transport_problem,
-)
+from jobs.platforms.http_connector import MAX_MESSAGE_CHARS, UrlConnector, parse_json
+from jobs.platforms.json_events import Encoded, json_body, send_in_chunks
 from jobs.platforms.registry import ConnectorContext, Platform, SandboxRecipe, Setting
+from jobs.platforms.rules import (
+    EXTERNAL,
+    HttpAnswer,
+    Rule,
+    accepted,
+    anything_else,
+    decide,
+    not_the_platform,
+    server_error,
+    timed_out_or_throttled,
+    too_large,
+)
 from jobs.platforms.url_secrets import hide_queries_in_http_logs
 
 DEFAULT_BASE_URL: Final = "https://www.google-analytics.com"
@@ -181,45 +183,21 @@ def ga4_event(payload: Mapping[str, Any], event_names: Mapping[str, str]) -> dic
 # -- answers ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Rule:
-    name: str
-    applies: Callable[[int], bool]
-    kind: OutcomeKind
-    needs_action: bool = False
-
-
-_EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
-
-CLASSIFICATION_RULES: Final[tuple[Rule, ...]] = (
-    Rule("accepted", lambda s: 200 <= s <= 299, OutcomeKind.SUCCEEDED),
-    Rule("platform error (HTTP 5xx)", lambda s: 500 <= s <= 599, _EXTERNAL),
-    Rule("timed out or rate limited (HTTP 408/429)", lambda s: s in (408, 429), _EXTERNAL),
-    Rule(
-        "too large for a proxy or gateway on the way (HTTP 413)",
-        lambda s: s == PAYLOAD_TOO_LARGE,
-        _EXTERNAL,
-        needs_action=True,
-    ),
+CLASSIFICATION_RULES: Final[tuple[Rule[HttpAnswer], ...]] = (
+    accepted(),
+    server_error(),
+    timed_out_or_throttled(),
+    too_large(),
     # The Measurement Protocol answers 2xx to anything it receives: a redirect or a 4xx comes
     # from something else (a proxy, a wrong host) and says nothing about the events.
-    Rule(
-        "unexpected answer: the Measurement Protocol answers 2xx; check the base URL",
-        lambda s: 300 <= s <= 499,
-        _EXTERNAL,
-        needs_action=True,
-    ),
-    Rule("unexpected answer from the platform", lambda s: True, _EXTERNAL),
+    not_the_platform("unexpected answer: the Measurement Protocol answers 2xx; check the base URL"),
+    anything_else(),
 )
 
 
 def classify(http_status: int) -> Classification:
     """What an HTTP answer of either endpoint means for the events of its request."""
-    rule = next(rule for rule in CLASSIFICATION_RULES if rule.applies(http_status))
-    message = "" if rule.kind is OutcomeKind.SUCCEEDED else f"HTTP {http_status}: {rule.name}"
-    return Classification(
-        rule.kind, needs_action=rule.needs_action, message=message, rule=rule.name
-    )
+    return decide(CLASSIFICATION_RULES, HttpAnswer(http_status))
 
 
 def _message_index(message: Mapping[str, Any]) -> int | None:
@@ -237,8 +215,9 @@ def validation_verdicts(body: bytes, count: int) -> list[Classification | None]:
     messages = document.get("validationMessages") if isinstance(document, dict) else None
     if not isinstance(messages, list):
         unexpected = Classification(
-            _EXTERNAL,
+            EXTERNAL,
             needs_action=True,
+            action="configuration",
             message="unexpected answer from the validation server: check the base URL",
             rule="not the validation server",
         )
@@ -261,8 +240,9 @@ def validation_verdicts(body: bytes, count: int) -> list[Classification | None]:
             shared.append(text)
     if about_destination:
         problem = Classification(
-            _EXTERNAL,
+            EXTERNAL,
             needs_action=True,
+            action="configuration",
             message="; ".join(about_destination)[:MAX_MESSAGE_CHARS],
             rule="the destination's stream settings are invalid",
         )
@@ -285,16 +265,20 @@ def validation_verdicts(body: bytes, count: int) -> list[Classification | None]:
 # -- the connector ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    delivery_id: int
-    # The request's fields (client id, user id, time, user data), as JSON: events that share
-    # them share a request.
-    fields: bytes
-    event: bytes
+_JSON: Final = {"content-type": "application/json"}
+# What the validation server said of an event it found nothing wrong with.
+_VALID: Final = Classification(OutcomeKind.SUCCEEDED, rule="valid")
 
 
-class Ga4Connector:
+def _validated(reply: Reply, count: int) -> list[Classification]:
+    """Each event's verdict from the validation server's answer (`_VALID`: go on to collect)."""
+    answer = classify(reply.status)
+    if answer.kind is not OutcomeKind.SUCCEEDED:
+        return [answer] * count
+    return [verdict or _VALID for verdict in validation_verdicts(reply.body, count)]
+
+
+class Ga4Connector(UrlConnector):
     """Sends events to one GA4 web data stream."""
 
     max_batch_size: int = MAX_EVENTS_PER_REQUEST
@@ -310,99 +294,66 @@ class Ga4Connector:
         timeout: float = 10.0,
         event_names: Mapping[str, str] | None = None,
     ) -> None:
-        self._http = HttpSender(client, timeout=timeout, secrets=[api_secret])
-        self._event_names = dict(EVENT_NAMES if event_names is None else event_names)
-        self._validate_first = validate_first
         base = base_url.rstrip("/")
+        # What `url` and `repr` show: the collect URL without the api secret.
+        super().__init__(
+            client,
+            f"{base}/mp/collect?measurement_id={measurement_id}",
+            timeout=timeout,
+            secrets=[api_secret],
+            event_names=EVENT_NAMES if event_names is None else event_names,
+        )
+        self._validate_first = validate_first
         query = urlencode({"measurement_id": measurement_id, "api_secret": api_secret})
         self._collect_url = f"{base}/mp/collect?{query}"
         self._debug_url = f"{base}/debug/mp/collect?{query}"
-        self._shown = f"{base}/mp/collect?measurement_id={measurement_id}"
         hide_queries_in_http_logs()
-
-    def __repr__(self) -> str:
-        return f"Ga4Connector(url={self._shown!r})"
-
-    @property
-    def endpoint(self) -> str:
-        parts = urlsplit(self._collect_url)
-        return f"{parts.scheme}://{parts.netloc}"
 
     async def send(
         self, batch: Sequence[OutgoingEvent], scope: AttemptScope | None = None
     ) -> list[Outcome]:
-        if scope is None:
-            scope = AttemptScope.for_batch(len(batch))
-        outcomes: dict[int, Outcome] = {}
-        requests: dict[bytes, list[tuple[int, _Prepared]]] = {}
-        for index, event in enumerate(batch):
-            canonical = CanonicalEvent(event.payload)
-            fields = encode_json(request_fields(canonical))
-            wire = encode_json(ga4_event(event.payload, self._event_names))
-            if not client_id(canonical):
-                refusal = Classification(
-                    OutcomeKind.REJECTED, message="no ga_client_id: GA4 needs the _ga client id"
-                )
-            elif fields is None or wire is None:
-                refusal = UNENCODABLE
-            else:
-                requests.setdefault(fields, []).append(
-                    (index, _Prepared(event.delivery_id, fields, wire))
-                )
-                continue
-            outcomes[index] = refusal.outcome(event.delivery_id, None)
-            scope.record([outcomes[index]])
-        for group in requests.values():
-            for start in range(0, len(group), MAX_EVENTS_PER_REQUEST):
-                chunk = group[start : start + MAX_EVENTS_PER_REQUEST]
-                results = await send_in_requests(
-                    self._send_request, [e for _, e in chunk], scope, split_refused=False
-                )
-                for (index, _), outcome in zip(chunk, results, strict=True):
-                    outcomes[index] = outcome
-        return [outcomes[index] for index in range(len(batch))]
+        # GA4 answers for no event on its own: a refused request is never split.
+        return await send_in_chunks(
+            batch,
+            scope,
+            prepare=self._wire,
+            send_request=self._send_request,
+            max_batch_size=MAX_EVENTS_PER_REQUEST,
+            split_refused=False,
+            shared=lambda event: request_fields(CanonicalEvent(event.payload)),
+        )
 
-    async def _send_request(self, batch: Sequence[_Prepared]) -> list[Outcome]:
+    def _wire(self, event: OutgoingEvent) -> dict[str, Any] | Classification:
+        if not client_id(CanonicalEvent(event.payload)):
+            return Classification(
+                OutcomeKind.REJECTED, message="no ga_client_id: GA4 needs the _ga client id"
+            )
+        return ga4_event(event.payload, self._event_names)
+
+    async def _send_request(self, batch: Sequence[Encoded]) -> list[Outcome]:
         """The validation request, when asked for, then the collect request for what passed;
         counted as one request: the validation server records nothing."""
         decided: dict[int, Outcome] = {}
-        passing = list(batch)
-        try:
-            if self._validate_first:
-                reply = await self._post(self._debug_url, batch)
-                excerpt = self._http.excerpt(reply.body)
-                answer = classify(reply.status)
-                if answer.kind is not OutcomeKind.SUCCEEDED:
-                    return [answer.outcome(e.delivery_id, reply.status, excerpt) for e in batch]
-                verdicts = validation_verdicts(reply.body, len(batch))
-                for event, verdict in zip(batch, verdicts, strict=True):
-                    if verdict is not None:
-                        scrubbed = dataclasses.replace(
-                            verdict, message=self._http.scrub(verdict.message)
-                        )
-                        decided[event.delivery_id] = scrubbed.outcome(
-                            event.delivery_id, reply.status, excerpt
-                        )
-                passing = [e for e in batch if e.delivery_id not in decided]
-            if passing:
-                reply = await self._post(self._collect_url, passing)
-                answer = classify(reply.status)
-                excerpt = self._http.excerpt(reply.body)
-                for event in passing:
-                    decided[event.delivery_id] = answer.outcome(
-                        event.delivery_id, reply.status, excerpt
-                    )
-        except SendError as exc:
-            problem = transport_problem(exc, self._http.timeout)
-            for event in batch:
-                decided.setdefault(event.delivery_id, problem.outcome(event.delivery_id, None))
+        if self._validate_first:
+            validated = await self.post(
+                self._debug_url,
+                batch,
+                json_body(b"events", batch),
+                _JSON,
+                lambda reply: _validated(reply, len(batch)),
+            )
+            decided = {o.delivery_id: o for o in validated if o.kind is not OutcomeKind.SUCCEEDED}
+        passing = [e for e in batch if e.delivery_id not in decided]
+        if passing:
+            collected = await self.post(
+                self._collect_url,
+                passing,
+                json_body(b"events", passing),
+                _JSON,
+                lambda reply: [classify(reply.status)] * len(passing),
+            )
+            decided.update((o.delivery_id, o) for o in collected)
         return [decided[e.delivery_id] for e in batch]
-
-    async def _post(self, url: str, batch: Sequence[_Prepared]) -> Reply:
-        fields = batch[0].fields
-        events = b"".join((b'"events":[', b",".join(e.event for e in batch), b"]"))
-        content = fields[:-1] + b"," + events + b"}"
-        return await self._http.post(url, content, {"content-type": "application/json"})
 
 
 # -- the platform, as the registry knows it -----------------------------------------------------
@@ -474,6 +425,7 @@ PLATFORM: Final = Platform(
     max_batch_size=MAX_EVENTS_PER_REQUEST,
     max_event_age=MAX_EVENT_AGE,
     build=_build,
+    classification_tables=(CLASSIFICATION_RULES,),
     hash_family="google",
     default_event_names=EVENT_NAMES,
     unverified=(

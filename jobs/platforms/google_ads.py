@@ -28,13 +28,11 @@ headers and the token request's body only, and are scrubbed from what this modul
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 
@@ -42,9 +40,8 @@ from jobs.canonical import CanonicalEvent
 from jobs.clock import Clock, SystemClock
 from jobs.egress import Reply
 from jobs.platforms.base import AttemptScope, Classification, Outcome, OutcomeKind, OutgoingEvent
-from jobs.platforms.batching import send_in_requests
 from jobs.platforms.fake_http import FakePlatform
-from jobs.platforms.google_ads_errors import classify
+from jobs.platforms.google_ads_errors import REQUEST_RULES, ROW_RULES, classify
 from jobs.platforms.google_oauth import (
     RefreshTokenFlow,
     TokenCache,
@@ -52,13 +49,8 @@ from jobs.platforms.google_oauth import (
     cache_key,
     kept_cache,
 )
-from jobs.platforms.http_connector import (
-    UNENCODABLE,
-    HttpSender,
-    SendError,
-    encode_json,
-    transport_problem,
-)
+from jobs.platforms.http_connector import SendError, UrlConnector
+from jobs.platforms.json_events import Encoded, json_body, send_in_chunks
 from jobs.platforms.registry import ConnectorContext, Platform, SandboxRecipe, Setting
 
 DEFAULT_API_VERSION: Final = "v21"
@@ -126,18 +118,12 @@ def _no_action(name: str) -> Classification:
     )
 
 
-@dataclass(frozen=True)
-class _Encoded:
-    delivery_id: int
-    json: bytes
-
-
 def _digits(account_id: str) -> str:
     """An account id as Google takes it: "123-456-7890" is shown so in the UI."""
     return account_id.replace("-", "")
 
 
-class GoogleAdsConnector:
+class GoogleAdsConnector(UrlConnector):
     """Uploads click conversions to one Google Ads customer."""
 
     max_batch_size: int = MAX_BATCH_SIZE
@@ -160,19 +146,19 @@ class GoogleAdsConnector:
         clock: Clock | None = None,
         tokens: TokenCache | None = None,
     ) -> None:
-        self._http = HttpSender(
-            client, timeout=timeout, secrets=[developer_token, client_secret, refresh_token]
-        )
         self._customer_id = _digits(customer_id)
+        # Quoted so that a version or id with "/" or "?" cannot change the request's path.
+        super().__init__(
+            client,
+            f"{base_url.rstrip('/')}/{quote(api_version, safe='')}/customers/"
+            f"{quote(self._customer_id, safe='')}:uploadClickConversions",
+            timeout=timeout,
+            secrets=[developer_token, client_secret, refresh_token],
+        )
         self._actions = dict(conversion_actions)
         self._headers = {"content-type": "application/json", "developer-token": developer_token}
         if login_customer_id:
             self._headers["login-customer-id"] = _digits(login_customer_id)
-        # Quoted so that a version or id with "/" or "?" cannot change the request's path.
-        self._url = (
-            f"{base_url.rstrip('/')}/{quote(api_version, safe='')}/customers/"
-            f"{quote(self._customer_id, safe='')}:uploadClickConversions"
-        )
         token_url = f"{token_base_url.rstrip('/')}/token"
         self._tokens = RefreshTokenFlow(
             self._http,
@@ -184,52 +170,33 @@ class GoogleAdsConnector:
             cache=tokens if tokens is not None else TokenCache(),
         )
 
-    def __repr__(self) -> str:
-        return f"GoogleAdsConnector(url={self._url!r})"
-
-    @property
-    def url(self) -> str:
-        """Where conversions go; it holds no credential."""
-        return self._url
-
-    @property
-    def endpoint(self) -> str:
-        parts = urlsplit(self._url)
-        return f"{parts.scheme}://{parts.netloc}"
+    def scrub(self, text: str) -> str:
+        """`text` without the destination's secrets, nor the access token in use."""
+        text = super().scrub(text)
+        token = self._tokens.current
+        return text.replace(token, "[secret]") if token else text
 
     async def send(
         self, batch: Sequence[OutgoingEvent], scope: AttemptScope | None = None
     ) -> list[Outcome]:
-        if scope is None:
-            scope = AttemptScope.for_batch(len(batch))
-        outcomes: dict[int, Outcome] = {}
-        sendable: list[tuple[int, _Encoded]] = []
-        for index, event in enumerate(batch):
-            name = CanonicalEvent(event.payload).event_name
-            action = self._actions.get(name)
-            encoded = None
-            if action is not None:
-                conversion = click_conversion(
-                    event.payload, customer_id=self._customer_id, action_id=action
-                )
-                encoded = encode_json(conversion)
-            if encoded is not None:
-                sendable.append((index, _Encoded(event.delivery_id, encoded)))
-                continue
-            refusal = _no_action(name) if action is None else UNENCODABLE
-            outcomes[index] = refusal.outcome(event.delivery_id, None)
-            scope.record([outcomes[index]])
-        for start in range(0, len(sendable), self.max_batch_size):
-            chunk = sendable[start : start + self.max_batch_size]
-            # Google answers for each conversion: a refusal is never split to find the bad one.
-            results = await send_in_requests(
-                self._send_request, [e for _, e in chunk], scope, split_refused=False
-            )
-            for (index, _), outcome in zip(chunk, results, strict=True):
-                outcomes[index] = outcome
-        return [outcomes[index] for index in range(len(batch))]
+        # Google answers for each conversion: a refusal is never split to find the bad one.
+        return await send_in_chunks(
+            batch,
+            scope,
+            prepare=self._conversion,
+            send_request=self._send_request,
+            max_batch_size=self.max_batch_size,
+            split_refused=False,
+        )
 
-    async def _send_request(self, batch: Sequence[_Encoded]) -> list[Outcome]:
+    def _conversion(self, event: OutgoingEvent) -> dict[str, Any] | Classification:
+        name = CanonicalEvent(event.payload).event_name
+        action = self._actions.get(name)
+        if action is None:
+            return _no_action(name)
+        return click_conversion(event.payload, customer_id=self._customer_id, action_id=action)
+
+    async def _send_request(self, batch: Sequence[Encoded]) -> list[Outcome]:
         """One upload of `batch` (and the token requests it needs); an outcome per conversion."""
         try:
             token = await self._tokens.access_token()
@@ -239,33 +206,17 @@ class GoogleAdsConnector:
                 token = await self._tokens.access_token(refused=token)
                 reply = await self._upload(batch, token)
         except TokenRefused as refused:
-            verdict = self._scrubbed(refused.classification)
-            excerpt = self._scrub(refused.excerpt)
-            return [verdict.outcome(e.delivery_id, refused.http_status, excerpt) for e in batch]
+            verdict = self.scrubbed(refused.classification)
+            shown = self.scrub(refused.excerpt)
+            return [verdict.outcome(e.delivery_id, refused.http_status, shown) for e in batch]
         except SendError as exc:
-            problem = transport_problem(exc, self._http.timeout)
-            return [problem.outcome(e.delivery_id, None) for e in batch]
-        excerpt = self._scrub(self._http.excerpt(reply.body))
-        verdicts = classify(reply.status, reply.body, len(batch))
-        return [
-            self._scrubbed(verdict).outcome(e.delivery_id, reply.status, excerpt)
-            for verdict, e in zip(verdicts, batch, strict=True)
-        ]
+            return self.unanswered(batch, exc)
+        return self.answered(batch, classify(reply.status, reply.body, len(batch)), reply)
 
-    async def _upload(self, batch: Sequence[_Encoded], token: str) -> Reply:
-        content = b"".join(
-            (b'{"conversions":[', b",".join(e.json for e in batch), b'],"partialFailure":true}')
-        )
+    async def _upload(self, batch: Sequence[Encoded], token: str) -> Reply:
+        content = json_body(b"conversions", batch, after=b'"partialFailure":true')
         headers = {**self._headers, "authorization": f"Bearer {token}"}
         return await self._http.post(self._url, content, headers)
-
-    def _scrub(self, text: str) -> str:
-        text = self._http.scrub(text)
-        token = self._tokens.current
-        return text.replace(token, "[secret]") if token else text
-
-    def _scrubbed(self, classification: Classification) -> Classification:
-        return dataclasses.replace(classification, message=self._scrub(classification.message))
 
 
 # -- the platform, as the registry knows it -----------------------------------------------------
@@ -414,6 +365,7 @@ PLATFORM: Final = Platform(
     max_event_age=dt.timedelta(days=MAX_LOOKBACK_DAYS),
     age_setting="lookback_days",
     build=_build,
+    classification_tables=(REQUEST_RULES, ROW_RULES),
     hash_family="google",
     unverified=(
         "EVENT_NOT_FOUND is taken as final; the 90-day bound is the longest lookback window,"

@@ -47,17 +47,27 @@ A whole request refused (`REQUEST_RULES`, on the HTTP status and the `google.rpc
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from jobs.platforms.base import Classification, OutcomeKind
-from jobs.platforms.batching import PAYLOAD_TOO_LARGE
+from jobs.platforms.base import Classification
 from jobs.platforms.http_connector import MAX_MESSAGE_CHARS, parse_json
-
-_SUCCEEDED = OutcomeKind.SUCCEEDED
-_EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
-_REJECTED = OutcomeKind.REJECTED
+from jobs.platforms.rules import (
+    EXTERNAL,
+    REJECTED,
+    SUCCEEDED,
+    HttpAnswer,
+    Rule,
+    access_refused,
+    always,
+    anything_else,
+    classification,
+    first_rule,
+    not_the_platform,
+    status_is,
+    too_large,
+)
 
 RETRY_LATER_CODES: Final = frozenset(
     {"TOO_RECENT_EVENT", "TOO_RECENT_CONVERSION_ACTION", "TOO_RECENT_CALL"}
@@ -86,7 +96,9 @@ PERMANENT_CODES: Final = frozenset(
         "ONE_PER_CLICK_CONVERSION_ACTION_NOT_PERMITTED_WITH_BRAID",
     }
 )
-CREDENTIAL_CATEGORIES: Final = frozenset({"authenticationError", "authorizationError"})
+# The token (or the OAuth client) is refused; the token may not act on this customer.
+AUTHENTICATION: Final = frozenset({"authenticationError"})
+AUTHORIZATION: Final = frozenset({"authorizationError"})
 TRANSIENT_CATEGORIES: Final = frozenset({"internalError", "quotaError"})
 TRANSIENT_STATUSES: Final = frozenset({"INTERNAL", "UNAVAILABLE", "DEADLINE_EXCEEDED"})
 
@@ -187,44 +199,33 @@ def parse_error_body(body: bytes) -> RpcStatus | None:
 # -- one conversion ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RowRule:
-    name: str
-    applies: Callable[[AdsError], bool]
-    kind: OutcomeKind
-
-
 def _is_duplicate(error: AdsError) -> bool:
     return error.code in DUPLICATE_CODES or error.code.endswith("_ALREADY_EXISTS")
 
 
-ROW_RULES: Final[tuple[RowRule, ...]] = (
-    RowRule("already taken by an earlier attempt", _is_duplicate, _SUCCEEDED),
-    RowRule(
+ROW_RULES: Final[tuple[Rule[AdsError], ...]] = (
+    Rule("already taken by an earlier attempt", _is_duplicate, SUCCEEDED),
+    Rule(
         "taken; no click matched the customer data (Google: safe to ignore)",
         lambda e: e.code == NO_CLICK_MATCHED,
-        _SUCCEEDED,
+        SUCCEEDED,
     ),
-    RowRule(
+    Rule(
         "too recent: Google takes it 6 hours after the click or the action's creation",
         lambda e: e.code in RETRY_LATER_CODES,
-        _EXTERNAL,
+        EXTERNAL,
     ),
-    RowRule("temporary platform error", lambda e: e.category in TRANSIENT_CATEGORIES, _EXTERNAL),
-    RowRule("refused by the platform", lambda e: True, _REJECTED),
+    Rule("temporary platform error", lambda e: e.category in TRANSIENT_CATEGORIES, EXTERNAL),
+    Rule("refused by the platform", always, REJECTED),
 )
-_GRAVITY: Final = (_REJECTED, _EXTERNAL, _SUCCEEDED)
-
-
-def row_rule(error: AdsError) -> RowRule:
-    return next(rule for rule in ROW_RULES if rule.applies(error))
+_GRAVITY: Final = (REJECTED, EXTERNAL, SUCCEEDED)
 
 
 def classify_row(errors: Sequence[AdsError]) -> Classification:
     """One conversion's outcome from the errors that name it (none: taken)."""
     if not errors:
-        return Classification(_SUCCEEDED, rule="accepted")
-    rules = [row_rule(error) for error in errors]
+        return Classification(SUCCEEDED, rule="accepted")
+    rules = [first_rule(ROW_RULES, error) for error in errors]
     gravest = min(rules, key=lambda rule: _GRAVITY.index(rule.kind))
     message = "; ".join(error.text for error in errors)
     return Classification(gravest.kind, message=message[:MAX_MESSAGE_CHARS], rule=gravest.name)
@@ -232,7 +233,7 @@ def classify_row(errors: Sequence[AdsError]) -> Classification:
 
 def _not_named(status: RpcStatus) -> Classification:
     return Classification(
-        _EXTERNAL,
+        EXTERNAL,
         message=(
             "Google reported errors without saying which conversion they are about; this one"
             f" goes again: {status.text}"
@@ -245,7 +246,7 @@ def classify_accepted(body: bytes, count: int) -> list[Classification]:
     """The outcomes of the `count` conversions of a request Google answered with HTTP 2xx."""
     document = parse_json(body)
     if not isinstance(document, Mapping):
-        unexpected = _request_classification(_NOT_GOOGLE, Answer(200, None))
+        unexpected = classification(_NOT_GOOGLE, Answer(200, None))
         return [unexpected] * count
     failure = parse_status(document.get("partialFailureError"))
     errors = failure.errors if failure is not None else ()
@@ -261,7 +262,7 @@ def classify_accepted(body: bytes, count: int) -> list[Classification]:
         elif unnamed and failure is not None:
             outcomes.append(_not_named(RpcStatus(None, "", "", tuple(unnamed))))
         else:
-            outcomes.append(Classification(_SUCCEEDED, rule="accepted"))
+            outcomes.append(Classification(SUCCEEDED, rule="accepted"))
     return outcomes
 
 
@@ -269,14 +270,10 @@ def classify_accepted(body: bytes, count: int) -> list[Classification]:
 
 
 @dataclass(frozen=True)
-class Answer:
+class Answer(HttpAnswer):
     """What a request rule looks at: the HTTP status and Google's error, if any."""
 
-    status: int
-    error: RpcStatus | None
-
-    def status_in(self, low: int, high: int) -> bool:
-        return low <= self.status <= high
+    error: RpcStatus | None = None
 
     def has(self, categories: frozenset[str]) -> bool:
         return self.error is not None and bool(self.error.categories & categories)
@@ -285,107 +282,90 @@ class Answer:
     def rpc_status(self) -> str:
         return self.error.status if self.error is not None else ""
 
-
-@dataclass(frozen=True)
-class RequestRule:
-    name: str
-    applies: Callable[[Answer], bool]
-    kind: OutcomeKind
-    needs_action: bool = False
+    @property
+    def error_text(self) -> str:
+        return self.error.text if self.error is not None else ""
 
 
-_BY_ROW: Final = RequestRule(
+def _token_refused(answer: Answer) -> bool:
+    return answer.has(AUTHENTICATION) or (answer.error is not None and answer.status == 401)
+
+
+def _not_permitted(answer: Answer) -> bool:
+    return answer.has(AUTHORIZATION) or (answer.error is not None and answer.status == 403)
+
+
+_BY_ROW: Final[Rule[Answer]] = Rule(
     "refused for some of its conversions",
     lambda a: a.error is not None and any(e.row is not None for e in a.error.errors),
-    _REJECTED,
+    REJECTED,
 )
-_NOT_GOOGLE: Final = RequestRule(
-    "unexpected answer: check the destination's base URL",
-    lambda a: a.status_in(200, 499),
-    _EXTERNAL,
-    needs_action=True,
-)
-REQUEST_RULES: Final[tuple[RequestRule, ...]] = (
-    RequestRule(
+_NOT_GOOGLE: Final = not_the_platform(lowest=200)
+REQUEST_RULES: Final[tuple[Rule[Answer], ...]] = (
+    *access_refused(
         "credentials or permissions refused",
-        lambda a: a.has(CREDENTIAL_CATEGORIES) or (a.error is not None and a.status in (401, 403)),
-        _EXTERNAL,
-        needs_action=True,
+        token=_token_refused,
+        permission=_not_permitted,
     ),
-    RequestRule(
+    Rule(
         "quota exhausted",
         lambda a: (
             a.has(frozenset({"quotaError"}))
             or a.rpc_status == "RESOURCE_EXHAUSTED"
             or a.status == 429
         ),
-        _EXTERNAL,
+        EXTERNAL,
     ),
-    RequestRule(
+    Rule(
         "temporary platform error",
         lambda a: (
             a.status_in(500, 599)
             or a.has(frozenset({"internalError"}))
             or a.rpc_status in TRANSIENT_STATUSES
         ),
-        _EXTERNAL,
+        EXTERNAL,
     ),
-    RequestRule("timed out (HTTP 408)", lambda a: a.status == 408, _EXTERNAL),
-    RequestRule(
+    Rule("timed out (HTTP 408)", status_is(408), EXTERNAL),
+    Rule(
         "the destination's account headers are wrong (customer_id, login_customer_id)",
         lambda a: a.has(frozenset({"headerError"})),
-        _EXTERNAL,
+        EXTERNAL,
         needs_action=True,
+        action="configuration",
     ),
-    RequestRule(
-        "too large for a proxy or gateway on the way (HTTP 413)",
-        lambda a: a.status == PAYLOAD_TOO_LARGE,
-        _EXTERNAL,
-        needs_action=True,
-    ),
+    too_large(),
     _BY_ROW,
-    RequestRule(
+    Rule(
         "refused as a whole: check customer_id, api_version and the conversion actions",
         lambda a: a.error is not None,
-        _EXTERNAL,
+        EXTERNAL,
         needs_action=True,
+        action="configuration",
     ),
     # A redirect, or a 4xx without Google's error body, is not Google talking: a proxy, a
     # wrong host. It says nothing about the conversions.
     _NOT_GOOGLE,
-    RequestRule("unexpected answer from the platform", lambda a: True, _EXTERNAL),
+    anything_else(),
 )
 
 
-def _request_classification(rule: RequestRule, answer: Answer) -> Classification:
-    text = answer.error.text if answer.error is not None else ""
-    message = text or f"HTTP {answer.status}: {rule.name}"
-    return Classification(
-        rule.kind,
-        needs_action=rule.needs_action,
-        message=message[:MAX_MESSAGE_CHARS],
-        rule=rule.name,
-    )
-
-
-def classify_request(status: int, body: bytes) -> RequestRule:
+def classify_request(status: int, body: bytes) -> Rule[Answer]:
     """The rule that decides a refused request (an HTTP status outside 2xx)."""
-    answer = Answer(status, parse_error_body(body))
-    return next(rule for rule in REQUEST_RULES if rule.applies(answer))
+    return first_rule(REQUEST_RULES, Answer(status, parse_error_body(body)))
 
 
 def classify_refused(status: int, body: bytes, count: int) -> list[Classification]:
     """The outcomes of the `count` conversions of a request Google did not take as a whole."""
     answer = Answer(status, parse_error_body(body))
-    rule = next(rule for rule in REQUEST_RULES if rule.applies(answer))
+    rule = first_rule(REQUEST_RULES, answer)
     if rule is not _BY_ROW or answer.error is None:
-        return [_request_classification(rule, answer)] * count
+        return [classification(rule, answer)] * count
     by_row: dict[int, list[AdsError]] = {}
     for error in answer.error.errors:
         if error.row is not None:
             by_row.setdefault(error.row, []).append(error)
     not_looked_at = Classification(
-        _EXTERNAL,
+        EXTERNAL,
         message=(
             "Google refused the request for other conversions in it and did not look at this"
             " one; it goes again"
@@ -398,8 +378,8 @@ def classify_refused(status: int, body: bytes, count: int) -> list[Classificatio
         verdict = classify_row(errors) if errors else not_looked_at
         # Nothing of a refused request was recorded: a conversion goes again unless Google
         # says an earlier attempt has it.
-        if verdict.kind is _SUCCEEDED and not (errors and any(map(_is_duplicate, errors))):
-            verdict = dataclasses.replace(verdict, kind=_EXTERNAL)
+        if verdict.kind is SUCCEEDED and not (errors and any(map(_is_duplicate, errors))):
+            verdict = dataclasses.replace(verdict, kind=EXTERNAL)
         outcomes.append(verdict)
     return outcomes
 

@@ -96,6 +96,7 @@ def classify_token_answer(status: int, body: bytes) -> Classification:
         return Classification(
             external,
             needs_action=True,
+            action="credentials",
             message=(
                 f"Google refused the OAuth credentials ({error}): set a new refresh token,"
                 " client id and client secret"
@@ -104,6 +105,7 @@ def classify_token_answer(status: int, body: bytes) -> Classification:
     return Classification(
         external,
         needs_action=True,
+        action="configuration",
         message=(
             f"HTTP {status}: unexpected answer from the OAuth token endpoint: check the"
             " destination's token_base_url"

@@ -1,23 +1,28 @@
 """What every HTTP connector shares: sending one request with a total deadline through the
 egress policy, naming network failures, and keeping secrets out of what is recorded.
 
-A platform module turns a batch into requests and an answer into per-event outcomes; it sends
-with `HttpSender.post` and asks `transport_problem` what an httpx exception means. Nothing it
-returns may hold a secret: `HttpSender.scrub` replaces any secret the platform echoes back.
+A platform's connector is a `UrlConnector`: it turns a batch into requests (jobs/platforms/
+json_events.py, or per_event.py for one event a request) and sends each with `post`, which
+makes the platform's answer, read as one classification per event, into outcomes, or names
+the network failure (`transport_problem`) when no answer came. Nothing it returns may hold a
+secret: `scrub` replaces any secret the platform echoes back.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
 
 from jobs.egress import EgressRefused, Reply, send_bounded
 from jobs.json_values import all_finite
-from jobs.platforms.base import Classification, OutcomeKind
+from jobs.platforms.base import Classification, Outcome, OutcomeKind
+from jobs.platforms.batching import HasDeliveryId
 
 EXCERPT_CHARS: Final = 2000
 # Platform answers are small; a bigger body is not one, and is not worth parsing or keeping.
@@ -54,6 +59,18 @@ def parse_json(body: bytes) -> Any:
         return orjson.loads(body)
     except (orjson.JSONDecodeError, RecursionError):
         return None
+
+
+def int_field(document: Mapping[str, Any], key: str) -> int | None:
+    """`document[key]` if it is an integer (`"code": true` is garbage, not code 1), else None."""
+    value = document.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def str_field(document: Mapping[str, Any], key: str) -> str:
+    """`document[key]` stripped if it is text, else ""."""
+    value = document.get(key)
+    return value.strip() if isinstance(value, str) else ""
 
 
 def transport_problem(exc: Exception, timeout: float) -> Classification:
@@ -132,3 +149,83 @@ class HttpSender:
 
     def excerpt(self, body: bytes) -> str:
         return self.scrub(excerpt(body))
+
+
+class UrlConnector:
+    """What a connector shows of itself and shares with every other: where it sends (never a
+    credential), the destination's event names, and the `HttpSender` its requests and recorded
+    texts go through."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        url: str,
+        *,
+        timeout: float,
+        secrets: Sequence[str],
+        event_names: Mapping[str, str] | None = None,
+    ) -> None:
+        self._http = HttpSender(client, timeout=timeout, secrets=secrets)
+        self._url = url
+        self._event_names = dict(event_names or {})
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(url={self._url!r})"
+
+    @property
+    def url(self) -> str:
+        """Where requests go; it holds no credential."""
+        return self._url
+
+    @property
+    def endpoint(self) -> str:
+        """The scheme, host and port requests go to."""
+        parts = urlsplit(self._url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def event_name(self, name: str) -> str:
+        """The destination's name for a Tenaz event name (unmapped: the name itself)."""
+        return self._event_names.get(name, name)
+
+    def scrub(self, text: str) -> str:
+        """`text` without any of the destination's secrets."""
+        return self._http.scrub(text)
+
+    def scrubbed(self, classification: Classification) -> Classification:
+        """`classification` with no secret of the destination in its message."""
+        return dataclasses.replace(classification, message=self.scrub(classification.message))
+
+    def unanswered(self, events: Sequence[HasDeliveryId], exc: Exception) -> list[Outcome]:
+        """Every event's outcome of a request that got no answer (`SendError`)."""
+        problem = transport_problem(exc, self._http.timeout)
+        return [problem.outcome(e.delivery_id, None) for e in events]
+
+    def answered(
+        self,
+        events: Sequence[HasDeliveryId],
+        verdicts: Sequence[Classification],
+        reply: Reply,
+    ) -> list[Outcome]:
+        """Each event's outcome of a request the platform answered: `verdicts`, in order."""
+        shown = self.scrub(excerpt(reply.body))
+        return [
+            self.scrubbed(verdict).outcome(e.delivery_id, reply.status, shown)
+            for e, verdict in zip(events, verdicts, strict=True)
+        ]
+
+    async def post(
+        self,
+        url: str,
+        events: Sequence[HasDeliveryId],
+        content: bytes,
+        headers: Mapping[str, str],
+        verdicts: Callable[[Reply], Sequence[Classification]],
+    ) -> list[Outcome]:
+        """One POST of `content`, which carries `events`: each event's outcome, from
+        `verdicts` (the platform's answer read as one classification per event, in order) or
+        from the network failure."""
+        try:
+            reply = await self._http.post(url, content, headers)
+        except SendError as exc:
+            return self.unanswered(events, exc)
+        return self.answered(events, verdicts(reply), reply)

@@ -1,33 +1,25 @@
-"""What the platforms that take a JSON body `{"data": [event, ...]}` share: turning a batch
-into requests of at most the platform's size, each event encoded once, and the small
-conversions their wire formats need (hashes as lists, amounts as decimal text).
+"""Sending a batch to a platform that takes a JSON request of several events: the batch in
+requests of at most the platform's size, each event encoded once for however many requests
+(the halves of a split batch) carry it, and the small conversions the platforms' wire formats
+need (hashes as lists, amounts as decimal text).
 
 An event the platform would refuse for sure (it cannot be encoded as JSON, or the platform
 module knows the platform refuses it) is refused here, alone, without a request: it must not
-make the platform refuse its neighbours.
+make the platform refuse its neighbours. Events whose requests must carry different fields
+besides the events (TikTok's event source; GA4's client id, time and user data) go in requests
+of their own. per_event.py sends this way in requests of one event.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit
 
-import httpx
-
-from jobs.egress import Reply
 from jobs.platforms.base import AttemptScope, Classification, Outcome, OutgoingEvent
 from jobs.platforms.batching import send_in_requests
-from jobs.platforms.http_connector import (
-    UNENCODABLE,
-    HttpSender,
-    SendError,
-    encode_json,
-    transport_problem,
-)
+from jobs.platforms.http_connector import UNENCODABLE, encode_json
 
 
 @dataclass(frozen=True)
@@ -36,6 +28,9 @@ class Encoded:
 
     event: OutgoingEvent
     json: bytes
+    # The fields of the event's request besides its events, as a JSON object (b"": none);
+    # events that share them share requests.
+    shared: bytes = b""
 
     @property
     def delivery_id(self) -> int:
@@ -44,7 +39,22 @@ class Encoded:
 
 # An event -> its wire form, or why the platform would refuse it.
 Prepare = Callable[[OutgoingEvent], dict[str, Any] | Classification]
+# An event -> the fields of its request besides the events.
+Shared = Callable[[OutgoingEvent], dict[str, Any]]
 SendRequest = Callable[[Sequence[Encoded]], Awaitable[list[Outcome]]]
+
+
+def _encoded(
+    event: OutgoingEvent, prepare: Prepare, shared: Shared | None
+) -> Encoded | Classification:
+    wire = prepare(event)
+    if isinstance(wire, Classification):
+        return wire
+    encoded = encode_json(wire)
+    fields = b"" if shared is None else encode_json(shared(event))
+    if encoded is None or fields is None:
+        return UNENCODABLE
+    return Encoded(event, encoded, fields)
 
 
 async def send_in_chunks(
@@ -55,97 +65,65 @@ async def send_in_chunks(
     send_request: SendRequest,
     max_batch_size: int,
     split_refused: bool | Callable[[Sequence[Outcome]], bool] = True,
+    shared: Shared | None = None,
 ) -> list[Outcome]:
-    """One outcome per event of `batch`, in order: the events refused here, and the others
-    sent in requests of at most `max_batch_size` (see `batching.send_in_requests`)."""
+    """One outcome per event of `batch`, in order: the events refused here (`prepare` gives
+    the event's wire form or a `Classification` refusing it), and the others sent by
+    `send_request` in requests of at most `max_batch_size` events that share the fields
+    `shared` gives (see `batching.send_in_requests` for `split_refused`)."""
     if scope is None:
         scope = AttemptScope.for_batch(len(batch))
     outcomes: dict[int, Outcome] = {}
-    sendable: list[tuple[int, Encoded]] = []
+    groups: dict[bytes, list[tuple[int, Encoded]]] = {}
     for index, event in enumerate(batch):
-        wire = prepare(event)
-        encoded = None if isinstance(wire, Classification) else encode_json(wire)
-        if encoded is not None:
-            sendable.append((index, Encoded(event, encoded)))
-            continue
-        refusal = wire if isinstance(wire, Classification) else UNENCODABLE
-        outcomes[index] = refusal.outcome(event.delivery_id, None)
-        scope.record([outcomes[index]])
-    for start in range(0, len(sendable), max_batch_size):
-        chunk = sendable[start : start + max_batch_size]
-        results = await send_in_requests(
-            send_request, [e for _, e in chunk], scope, split_refused=split_refused
-        )
-        for (index, _), outcome in zip(chunk, results, strict=True):
-            outcomes[index] = outcome
+        encoded = _encoded(event, prepare, shared)
+        if isinstance(encoded, Classification):
+            outcomes[index] = encoded.outcome(event.delivery_id, None)
+            scope.record([outcomes[index]])
+        else:
+            groups.setdefault(encoded.shared, []).append((index, encoded))
+    for group in groups.values():
+        for start in range(0, len(group), max_batch_size):
+            chunk = group[start : start + max_batch_size]
+            results = await send_in_requests(
+                send_request, [e for _, e in chunk], scope, split_refused=split_refused
+            )
+            for (index, _), outcome in zip(chunk, results, strict=True):
+                outcomes[index] = outcome
     return [outcomes[index] for index in range(len(batch))]
 
 
-class JsonConnector:
-    """What the connectors of these platforms share: one destination's way out (the shared
-    client, the request deadline, the secrets to scrub), where requests go, and its event
-    names. A subclass sends with `send_in_chunks`."""
+class RefusedWhole:
+    """For a platform that answers for each event of a request but may also refuse a request as
+    a whole: which events the last request that carried them was refused as a whole. As the
+    `split_refused` of `send_in_chunks`, it splits only those requests, to isolate the event
+    the platform did not take; events it refused one by one are not sent again."""
 
-    max_batch_size: int
+    def __init__(self) -> None:
+        self._events: set[int] = set()
 
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        *,
-        url: str,
-        secrets: Sequence[str],
-        timeout: float,
-        event_names: Mapping[str, str] | None,
-    ) -> None:
-        self._http = HttpSender(client, timeout=timeout, secrets=secrets)
-        self._url = url
-        self._event_names = dict(event_names or {})
+    def sending(self, events: Sequence[Encoded]) -> None:
+        self._events.difference_update(e.delivery_id for e in events)
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(url={self._url!r})"
+    def refused(self, events: Sequence[Encoded]) -> None:
+        self._events.update(e.delivery_id for e in events)
 
-    @property
-    def url(self) -> str:
-        """Where requests go, without any credential."""
-        return self._url
-
-    @property
-    def endpoint(self) -> str:
-        """The scheme, host and port requests go to."""
-        parts = urlsplit(self._url)
-        return f"{parts.scheme}://{parts.netloc}"
-
-    def event_name(self, name: str) -> str:
-        """The destination's name for a Tenaz event name (unmapped: the name itself)."""
-        return self._event_names.get(name, name)
-
-    async def post_batch(
-        self,
-        url: str,
-        batch: Sequence[Encoded],
-        headers: Mapping[str, str],
-        verdicts: Callable[[Reply], Sequence[Classification]],
-    ) -> list[Outcome]:
-        """One POST of `batch`: each event's outcome, from `verdicts` (the platform's answer
-        read as one classification per event, in order) or from the network failure, with
-        the destination's secrets scrubbed from messages and excerpts."""
-        try:
-            reply = await self._http.post(url, data_body(batch), headers)
-        except SendError as exc:
-            problem = transport_problem(exc, self._http.timeout)
-            return [problem.outcome(e.delivery_id, None) for e in batch]
-        excerpt = self._http.excerpt(reply.body)
-        return [
-            dataclasses.replace(v, message=self._http.scrub(v.message)).outcome(
-                e.delivery_id, reply.status, excerpt
-            )
-            for e, v in zip(batch, verdicts(reply), strict=True)
-        ]
+    def __call__(self, outcomes: Sequence[Outcome]) -> bool:
+        return all(o.delivery_id in self._events for o in outcomes)
 
 
-def data_body(events: Sequence[Encoded]) -> bytes:
-    """The request body `{"data": [...]}` from the events' JSON."""
-    return b"".join((b'{"data":[', b",".join(e.json for e in events), b"]}"))
+def json_body(key: bytes, events: Sequence[Encoded], *, after: bytes = b"") -> bytes:
+    """A request's body: a JSON object of the events' shared fields, the events as its array
+    `key`, and the members `after` (JSON object members, without the braces)."""
+    parts = [b"{"]
+    shared = events[0].shared[1:-1] if events else b""
+    if shared:
+        parts += [shared, b","]
+    parts += [b'"', key, b'":[', b",".join(e.json for e in events), b"]"]
+    if after:
+        parts += [b",", after]
+    parts.append(b"}")
+    return b"".join(parts)
 
 
 def hashed_lists(hashes: Mapping[str, Any], keys: Iterable[str]) -> dict[str, list[str]]:

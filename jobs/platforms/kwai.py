@@ -39,28 +39,28 @@ import datetime as dt
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import httpx
 
 from jobs.canonical import CanonicalEvent
 from jobs.platforms.base import Classification, OutcomeKind, OutgoingEvent
 from jobs.platforms.fake_http import FakePlatform
-from jobs.platforms.http_connector import (
-    MAX_MESSAGE_CHARS,
-    HttpSender,
-    encode_json,
-    parse_json,
-)
-from jobs.platforms.per_event import Encoded, PerEventConnector
+from jobs.platforms.http_connector import UNENCODABLE, encode_json, parse_json
+from jobs.platforms.json_events import Encoded
+from jobs.platforms.per_event import PerEventConnector
 from jobs.platforms.registry import ConnectorContext, Platform, SandboxRecipe, Setting
 from jobs.platforms.rules import (
+    EXTERNAL,
     HttpAnswer,
+    Naming,
     Rule,
     anything_else,
-    first_rule,
+    decide,
     no_such_endpoint,
+    not_the_platform,
     server_error,
+    status_is,
     timed_out_or_throttled,
     too_large,
 )
@@ -136,6 +136,18 @@ class Answer(HttpAnswer):
 
     kwai: KwaiAnswer | None = None
 
+    # Kwai's words alone (often one word: "fail") do not say what Tenaz made of them.
+    NAMES_RULE: ClassVar[Naming] = "always"
+
+    @property
+    def error_text(self) -> str:
+        return self.kwai.message if self.kwai is not None else ""
+
+    @property
+    def error_code(self) -> int | None:
+        """Kwai's `result` of an answer that is not a success."""
+        return self.kwai.result if self.kwai is not None and not self.accepted else None
+
     @property
     def accepted(self) -> bool:
         return (
@@ -158,63 +170,42 @@ class Answer(HttpAnswer):
         return self.refused and self.kwai is not None and self.kwai.says(words)
 
 
-_EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
-
 CLASSIFICATION_RULES: Final[tuple[Rule[Answer], ...]] = (
     Rule("accepted", lambda a: a.accepted, OutcomeKind.SUCCEEDED),
     server_error(),
     timed_out_or_throttled(),
     Rule(
         "credentials refused: check the access token and pixel id",
-        lambda a: a.status in (401, 403),
-        _EXTERNAL,
+        status_is(401, 403),
+        EXTERNAL,
         needs_action=True,
         action="credentials",
     ),
     Rule(
         "Kwai asks to try again later",
         lambda a: a.refused_saying(TRANSIENT_WORDS),
-        _EXTERNAL,
+        EXTERNAL,
     ),
     Rule(
         "Kwai refused the access token or pixel id",
         lambda a: a.refused_saying(CREDENTIAL_WORDS),
-        _EXTERNAL,
+        EXTERNAL,
         needs_action=True,
         action="credentials",
     ),
     Rule("refused by Kwai", lambda a: a.refused, OutcomeKind.REJECTED),
-    no_such_endpoint("pixel id"),
+    no_such_endpoint("the base URL and pixel id"),
     too_large(),
     # A 2xx, redirect or 4xx without Kwai's `result` is not Kwai talking: a proxy, a captive
     # portal, a wrong host. It says nothing about the event.
-    Rule(
-        "unexpected answer, not Kwai's: check the destination's base URL",
-        lambda a: a.status_in(200, 499),
-        _EXTERNAL,
-        needs_action=True,
-        action="configuration",
-    ),
+    not_the_platform("unexpected answer, not Kwai's: check the destination's base URL", lowest=200),
     anything_else(),
 )
 
 
 def classify(http_status: int, body: bytes) -> Classification:
     """What Kwai's answer means for the event; total, never raises."""
-    answer = Answer(http_status, parse_answer(body))
-    rule = first_rule(CLASSIFICATION_RULES, answer)
-    if rule.kind is OutcomeKind.SUCCEEDED:
-        return Classification(rule.kind, rule=rule.name)
-    said = answer.kwai.message if answer.kwai is not None else ""
-    message = f"{rule.name}: {said}" if said else f"HTTP {http_status}: {rule.name}"
-    return Classification(
-        kind=rule.kind,
-        needs_action=rule.needs_action,
-        action=rule.action,
-        code=answer.kwai.result if answer.kwai is not None else None,
-        message=message[:MAX_MESSAGE_CHARS],
-        rule=rule.name,
-    )
+    return decide(CLASSIFICATION_RULES, Answer(http_status, parse_answer(body)))
 
 
 def properties(event: CanonicalEvent) -> dict[str, Any]:
@@ -278,20 +269,19 @@ class KwaiConnector(PerEventConnector):
         event_names: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(
-            HttpSender(client, timeout=timeout, secrets=[access_token]),
+            client,
             f"{base_url.rstrip('/')}{EVENTS_PATH}",
+            timeout=timeout,
+            secrets=[access_token],
+            event_names=event_names,
         )
         self._pixel_id = pixel_id
         self._access_token = access_token
         self._test = test
-        self._event_names = dict(event_names or {})
 
-    def _rename(self, name: str) -> str:
-        return self._event_names.get(name, name)
-
-    def encode(self, event: OutgoingEvent) -> bytes | None:
-        wire = wire_event(event.payload, self._rename, pixel_id=self._pixel_id, test=self._test)
-        return None if wire is None else encode_json({"access_token": self._access_token, **wire})
+    def wire(self, event: OutgoingEvent) -> dict[str, Any] | Classification:
+        wire = wire_event(event.payload, self.event_name, pixel_id=self._pixel_id, test=self._test)
+        return UNENCODABLE if wire is None else {"access_token": self._access_token, **wire}
 
     def headers(self, event: Encoded) -> Mapping[str, str]:
         return {"content-type": "application/json", "accept": "application/json;charset=utf-8"}
@@ -366,6 +356,7 @@ PLATFORM: Final = Platform(
     max_batch_size=1,
     max_event_age=MAX_EVENT_AGE,
     build=_build,
+    classification_tables=(CLASSIFICATION_RULES,),
     hash_family=None,
     default_event_names=DEFAULT_EVENT_NAMES,
     unverified=UNVERIFIED,

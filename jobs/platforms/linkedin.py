@@ -36,6 +36,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
+from functools import partial
 from typing import Any, Final
 
 import httpx
@@ -48,28 +49,30 @@ from jobs.platforms.base import (
     OutcomeKind,
     OutgoingEvent,
 )
-from jobs.platforms.batching import send_in_requests
 from jobs.platforms.fake_http import FakePlatform
-from jobs.platforms.http_connector import SendError, parse_json
-from jobs.platforms.json_api import (
-    ACCEPTED,
-    FIRST_RULES,
-    LAST_RULES,
-    SERVER_ERROR,
-    TIMED_OUT_OR_THROTTLED,
-    Answer,
-    EncodedEvent,
-    OneUrlConnector,
-    PlatformError,
-    Rule,
-    classify,
-    credentials_rule,
+from jobs.platforms.http_connector import (
+    SendError,
+    UrlConnector,
+    excerpt,
     int_field,
-    join_events,
-    send_as_json,
+    parse_json,
     str_field,
 )
+from jobs.platforms.json_events import Encoded, RefusedWhole, json_body, send_in_chunks
 from jobs.platforms.registry import ConnectorContext, Platform, SandboxRecipe, Setting
+from jobs.platforms.rules import (
+    EXTERNAL,
+    ErrorAnswer,
+    PlatformError,
+    Rule,
+    accepted,
+    always,
+    credentials_or_permissions,
+    decide,
+    error_answer_table,
+    server_error,
+    timed_out_or_throttled,
+)
 
 DEFAULT_BASE_URL: Final = "https://api.linkedin.com"
 DEFAULT_API_VERSION: Final = "202603"
@@ -81,41 +84,40 @@ CONVERSION_URN: Final = "urn:lla:llaPartnerConversion:"
 EMAIL_ID: Final = "SHA256_EMAIL"
 TRACKING_ID: Final = "LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID"
 
-_EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
 
 # The request as a whole (see the module).
-CLASSIFICATION_RULES: Final = (
-    *FIRST_RULES,
-    credentials_rule(),
+CLASSIFICATION_RULES: Final = error_answer_table(
+    *credentials_or_permissions(),
     Rule(
         "the LinkedIn-Version is not active: set a current api_version",
         lambda a: a.status == 426,
-        _EXTERNAL,
+        EXTERNAL,
         needs_action=True,
+        action="configuration",
     ),
-    *LAST_RULES,
 )
 
 # One element of a BATCH_CREATE answer: LinkedIn talking about that event.
-ELEMENT_RULES: Final = (
-    ACCEPTED,
+ELEMENT_RULES: Final[tuple[Rule[ErrorAnswer], ...]] = (
+    accepted(),
     Rule("already recorded (same eventId)", lambda a: a.status == 409, OutcomeKind.SUCCEEDED),
-    SERVER_ERROR,
-    TIMED_OUT_OR_THROTTLED,
-    credentials_rule(),
+    server_error(),
+    timed_out_or_throttled(),
+    *credentials_or_permissions(),
     Rule("refused by the platform", lambda a: a.status_in(400, 499), OutcomeKind.REJECTED),
-    Rule("unexpected status for the event", lambda a: True, _EXTERNAL),
+    Rule("unexpected status for the event", always, EXTERNAL),
 )
 
 _UNREAD: Final = Classification(
-    _EXTERNAL,
+    EXTERNAL,
     message="LinkedIn took the request but its answer does not give a status for each event;"
     " they go again (LinkedIn deduplicates on eventId)",
     rule="unreadable batch answer",
 )
 _NO_RULE: Final = Classification(
-    _EXTERNAL,
+    EXTERNAL,
     needs_action=True,
+    action="configuration",
     message="the destination has no conversion rule for this event name: add one to its"
     " conversion_rules",
     rule="no conversion rule",
@@ -147,10 +149,10 @@ def classify_answer(http_status: int | None, body: bytes) -> Classification:
     """What LinkedIn's answer to the request as a whole means; total, never raises."""
     is_success = http_status is not None and 200 <= http_status <= 299
     error = None if is_success else parse_linkedin_error(body)
-    return classify(CLASSIFICATION_RULES, Answer(http_status, error))
+    return decide(CLASSIFICATION_RULES, ErrorAnswer(http_status, error))
 
 
-def element_answers(body: bytes, count: int) -> list[Answer] | None:
+def element_answers(body: bytes, count: int) -> list[ErrorAnswer] | None:
     """Each element's answer in a BATCH_CREATE reply of `count` elements, or None when the
     reply does not give a status for each."""
     document = parse_json(body)
@@ -163,7 +165,7 @@ def element_answers(body: bytes, count: int) -> list[Answer] | None:
         if status is None:
             return None
         error = element.get("error")
-        answers.append(Answer(status, _error(error if isinstance(error, dict) else {})))
+        answers.append(ErrorAnswer(status, _error(error if isinstance(error, dict) else {})))
     return answers
 
 
@@ -213,7 +215,7 @@ def _eligible(event: CanonicalEvent, settings: Mapping[str, Any]) -> str | None:
     return "needs an email or a LinkedIn first-party ad tracking id (li_fat_id)"
 
 
-class LinkedInConnector(OneUrlConnector):
+class LinkedInConnector(UrlConnector):
     """Sends batches to LinkedIn's Conversions API, each event to its event name's rule."""
 
     max_batch_size: int = MAX_BATCH_SIZE
@@ -246,43 +248,32 @@ class LinkedInConnector(OneUrlConnector):
     async def send(
         self, batch: Sequence[OutgoingEvent], scope: AttemptScope | None = None
     ) -> list[Outcome]:
-        if scope is None:
-            scope = AttemptScope.for_batch(len(batch))
-        # An event whose rule was removed since it was submitted waits for the operator.
-        ruled: list[OutgoingEvent] = []
-        unruled: dict[int, Outcome] = {}
-        for event in batch:
-            if conversion_rule(self._settings, CanonicalEvent(event.payload).event_name):
-                ruled.append(event)
-            else:
-                unruled[event.delivery_id] = _NO_RULE.outcome(event.delivery_id, None)
-        scope.record(list(unruled.values()))
-        sent = iter(
-            await send_as_json(
-                ruled,
-                scope,
-                wire=self._wire,
-                send_request=self._send_request,
-                max_batch_size=self.max_batch_size,
-                split_refused=False,
-            )
+        # A request LinkedIn refused as a whole (not element by element) is sent again in
+        # halves, within the attempt's bounds, so that one bad event fails alone.
+        refused = RefusedWhole()
+        return await send_in_chunks(
+            batch,
+            scope,
+            prepare=self._wire,
+            send_request=partial(self._send_request, refused),
+            max_batch_size=self.max_batch_size,
+            split_refused=refused,
         )
-        return [unruled.get(event.delivery_id) or next(sent) for event in batch]
 
-    def _wire(self, event: OutgoingEvent) -> dict[str, Any]:
-        name = CanonicalEvent(event.payload).event_name
-        rule = conversion_rule(self._settings, name)
-        assert rule is not None  # send() keeps events without a rule back
-        return wire_event(event.payload, rule)
+    def _wire(self, event: OutgoingEvent) -> dict[str, Any] | Classification:
+        """The event as LinkedIn takes it; one whose rule was removed since it was submitted
+        waits for the operator."""
+        rule = conversion_rule(self._settings, CanonicalEvent(event.payload).event_name)
+        return _NO_RULE if rule is None else wire_event(event.payload, rule)
 
     async def _send_request(
-        self, events: Sequence[EncodedEvent], scope: AttemptScope
+        self, refused: RefusedWhole, events: Sequence[Encoded]
     ) -> list[Outcome]:
         """One BATCH_CREATE for `events`: an outcome per element, or, when LinkedIn answers for
-        the request as a whole, that answer for every event (a refusal of several events is
-        sent again in halves, within the attempt's bounds, so that one bad event fails
-        alone)."""
-        content = b'{"elements":[' + join_events(events) + b"]}"
+        the request as a whole, that answer for every event (noting in `refused` the events
+        of a request it refused)."""
+        refused.sending(events)
+        content = json_body(b"elements", events)
         try:
             reply = await self._http.post(self._url, content, self._headers)
         except SendError as exc:
@@ -290,27 +281,18 @@ class LinkedInConnector(OneUrlConnector):
         if 200 <= reply.status <= 299:
             answers = element_answers(reply.body, len(events))
             if answers is None:
-                return self.for_each(events, _UNREAD, reply)
-            excerpt = self._http.excerpt(reply.body)
-            verdicts = [classify(ELEMENT_RULES, answer) for answer in answers]
+                return self.answered(events, [_UNREAD] * len(events), reply)
+            shown = self.scrub(excerpt(reply.body))
             return [
-                self.scrubbed(verdict).outcome(e.delivery_id, answer.status, excerpt)
-                for e, verdict, answer in zip(events, verdicts, answers, strict=True)
+                self.scrubbed(decide(ELEMENT_RULES, answer)).outcome(
+                    e.delivery_id, answer.status, shown
+                )
+                for e, answer in zip(events, answers, strict=True)
             ]
         verdict = classify_answer(reply.status, reply.body)
-        if verdict.kind is OutcomeKind.REJECTED and len(events) > 1:
-            middle = len(events) // 2
-
-            async def again(half: Sequence[EncodedEvent]) -> list[Outcome]:
-                return await self._send_request(half, scope)
-
-            halves = (events[:middle], events[middle:])
-            return [
-                outcome
-                for half in halves
-                for outcome in await send_in_requests(again, half, scope, split_refused=False)
-            ]
-        return self.for_each(events, verdict, reply)
+        if verdict.kind is OutcomeKind.REJECTED:
+            refused.refused(events)
+        return self.answered(events, [verdict] * len(events), reply)
 
 
 # -- the platform, as the registry knows it -----------------------------------------------------
@@ -393,6 +375,7 @@ PLATFORM: Final = Platform(
     max_batch_size=MAX_BATCH_SIZE,
     max_event_age=MAX_EVENT_AGE,
     build=_build,
+    classification_tables=(CLASSIFICATION_RULES, ELEMENT_RULES),
     hash_family="linkedin",
     unverified=(
         "LinkedIn publishes no batch maximum (Tenaz sends 1,000 events a request), nor the"

@@ -20,34 +20,39 @@ module returns.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 import orjson
 
 from jobs.canonical import CanonicalEvent
-from jobs.egress import Reply
 from jobs.pii import META_CLEAR_FIELDS
-from jobs.platforms.base import AttemptScope, Classification, Outcome, OutcomeKind, OutgoingEvent
-from jobs.platforms.batching import PAYLOAD_TOO_LARGE, send_in_requests
+from jobs.platforms.base import AttemptScope, Classification, Outcome, OutgoingEvent
 from jobs.platforms.fake_http import FakePlatform
-from jobs.platforms.http_connector import (
-    MAX_BODY_BYTES,
-    MAX_MESSAGE_CHARS,
-    UNENCODABLE,
-    HttpSender,
-    SendError,
-    encode_json,
-    transport_problem,
-)
+from jobs.platforms.http_connector import MAX_BODY_BYTES, UrlConnector, int_field, str_field
+from jobs.platforms.json_events import Encoded, json_body, send_in_chunks
 from jobs.platforms.registry import ConnectorContext, Platform, SandboxRecipe, Setting
+from jobs.platforms.rules import (
+    EXTERNAL,
+    REJECTED,
+    HttpAnswer,
+    Rule,
+    accepted,
+    anything_else,
+    decide,
+    no_answer,
+    no_such_endpoint,
+    not_the_platform,
+    server_error,
+    timed_out_or_throttled,
+    too_large,
+)
 
 DEFAULT_API_VERSION: Final = "v25.0"
 DEFAULT_BASE_URL: Final = "https://graph.facebook.com"
@@ -81,14 +86,10 @@ class GraphError:
 
 
 @dataclass(frozen=True)
-class Answer:
-    """What a rule looks at: the HTTP status (None: no response) and the Graph error, if any."""
+class Answer(HttpAnswer):
+    """What a rule looks at: the HTTP status and the Graph error, if any."""
 
-    status: int | None
-    error: GraphError | None
-
-    def status_in(self, low: int, high: int) -> bool:
-        return self.status is not None and low <= self.status <= high
+    error: GraphError | None = None
 
     @property
     def code(self) -> int | None:
@@ -98,42 +99,41 @@ class Answer:
     def subcode(self) -> int | None:
         return self.error.subcode if self.error else None
 
+    @property
+    def error_text(self) -> str:
+        error = self.error
+        parts = [error.message, error.user_title, error.user_msg] if error else []
+        return ": ".join(part for part in parts if part)
 
-@dataclass(frozen=True)
-class Rule:
-    """One row of the classification table; `name` also serves as the message of last resort."""
+    @property
+    def error_code(self) -> int | None:
+        return self.code
 
-    name: str
-    applies: Callable[[Answer], bool]
-    kind: OutcomeKind
-    needs_action: bool = False
-    # With needs_action: what the operator must do (base.ACTIONS).
-    action: str = ""
+    @property
+    def error_subcode(self) -> int | None:
+        return self.subcode
 
-
-_EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
-_REJECTED = OutcomeKind.REJECTED
 
 # The first rule that applies decides. Codes come before HTTP statuses because Meta sends its
 # throttling and credential errors as HTTP 400, the status of a bad payload too.
-CLASSIFICATION_RULES: Final[tuple[Rule, ...]] = (
-    Rule("accepted", lambda r: r.status_in(200, 299), OutcomeKind.SUCCEEDED),
-    Rule("no response from the platform", lambda r: r.status is None, _EXTERNAL),
-    Rule("platform error (HTTP 5xx)", lambda r: r.status_in(500, 599), _EXTERNAL),
-    Rule("marked transient", lambda r: r.error is not None and r.error.is_transient, _EXTERNAL),
-    Rule("throttled", lambda r: r.code in THROTTLING_CODES, _EXTERNAL),
-    Rule("temporary platform error", lambda r: r.code in TEMPORARY_CODES, _EXTERNAL),
+CLASSIFICATION_RULES: Final[tuple[Rule[Answer], ...]] = (
+    accepted(),
+    no_answer(),
+    server_error(),
+    Rule("marked transient", lambda r: r.error is not None and r.error.is_transient, EXTERNAL),
+    Rule("throttled", lambda r: r.code in THROTTLING_CODES, EXTERNAL),
+    Rule("temporary platform error", lambda r: r.code in TEMPORARY_CODES, EXTERNAL),
     Rule(
         "credentials refused",
         lambda r: r.code in CREDENTIAL_CODES,
-        _EXTERNAL,
+        EXTERNAL,
         needs_action=True,
         action="credentials",
     ),
     Rule(
         "no permission",
         lambda r: r.code in PERMISSION_CODES,
-        _EXTERNAL,
+        EXTERNAL,
         needs_action=True,
         action="permission",
     ),
@@ -142,56 +142,23 @@ CLASSIFICATION_RULES: Final[tuple[Rule, ...]] = (
     Rule(
         "unknown pixel or no permission on it",
         lambda r: r.code == INVALID_PARAMETER_CODE and r.subcode == UNREACHABLE_OBJECT_SUBCODE,
-        _EXTERNAL,
+        EXTERNAL,
         needs_action=True,
         action="configuration",
     ),
-    Rule("invalid parameter", lambda r: r.code == INVALID_PARAMETER_CODE, _REJECTED),
-    Rule("timed out or rate limited (HTTP 408/429)", lambda r: r.status in (408, 429), _EXTERNAL),
-    # Graph never answers a well-formed events request with 404/405/410: the URL is wrong.
-    Rule(
-        "no such endpoint: check the base URL, API version and pixel id",
-        lambda r: r.status in (404, 405, 410),
-        _EXTERNAL,
-        needs_action=True,
-        action="configuration",
-    ),
-    # Something between Tenaz and Meta took the request for too large; it is sent again in
-    # halves at once (batching.send_in_requests). One event alone that big needs the operator.
-    Rule(
-        "too large for a proxy or gateway on the way (HTTP 413)",
-        lambda r: r.status == PAYLOAD_TOO_LARGE,
-        _EXTERNAL,
-        needs_action=True,
-        action="too_large",
-    ),
+    Rule("invalid parameter", lambda r: r.code == INVALID_PARAMETER_CODE, REJECTED),
+    timed_out_or_throttled(),
+    no_such_endpoint("the base URL, API version and pixel id"),
+    too_large(),
     Rule(
         "refused by the platform",
         lambda r: r.status_in(400, 499) and r.error is not None,
-        _REJECTED,
+        REJECTED,
     ),
-    # A redirect or a 4xx without a Graph error (400 and 422 included) is not Meta talking:
-    # a proxy, a firewall, a wrong host. It says nothing about the events.
-    Rule(
-        "unexpected answer: check the destination's base URL",
-        lambda r: r.status_in(300, 499),
-        _EXTERNAL,
-        needs_action=True,
-        action="configuration",
-    ),
-    Rule("unexpected answer from the platform", lambda r: True, _EXTERNAL),
+    # A redirect or a 4xx without a Graph error (400 and 422 included) is not Meta talking.
+    not_the_platform(),
+    anything_else(),
 )
-
-
-def _int_field(error: dict[str, Any], key: str) -> int | None:
-    value = error.get(key)
-    # bool is an int subclass; `"code": true` is garbage, not code 1.
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _str_field(error: dict[str, Any], key: str) -> str:
-    value = error.get(key)
-    return value.strip() if isinstance(value, str) else ""
 
 
 def parse_graph_error(body: bytes) -> GraphError | None:
@@ -212,54 +179,25 @@ def parse_graph_error(body: bytes) -> GraphError | None:
     if not isinstance(document, dict):
         return None
     error = document.get("error")
-    if not isinstance(error, dict) or _int_field(error, "code") is None:
+    if not isinstance(error, dict) or int_field(error, "code") is None:
         return None
-    if not (_str_field(error, "type") or _str_field(error, "fbtrace_id")):
+    if not (str_field(error, "type") or str_field(error, "fbtrace_id")):
         return None
     return GraphError(
-        code=_int_field(error, "code"),
-        subcode=_int_field(error, "error_subcode"),
-        message=_str_field(error, "message"),
-        user_title=_str_field(error, "error_user_title"),
-        user_msg=_str_field(error, "error_user_msg"),
+        code=int_field(error, "code"),
+        subcode=int_field(error, "error_subcode"),
+        message=str_field(error, "message"),
+        user_title=str_field(error, "error_user_title"),
+        user_msg=str_field(error, "error_user_msg"),
         is_transient=error.get("is_transient") is True,
     )
-
-
-def _message(rule: Rule, answer: Answer) -> str:
-    error = answer.error
-    parts = [error.message, error.user_title, error.user_msg] if error else []
-    text = ": ".join(part for part in parts if part)
-    if not text:
-        text = rule.name if answer.status is None else f"HTTP {answer.status}: {rule.name}"
-    return text[:MAX_MESSAGE_CHARS]
 
 
 def classify(http_status: int | None, body: bytes) -> Classification:
     """What Meta's answer (`http_status` None: none came) means; total, never raises."""
     is_success = http_status is not None and 200 <= http_status <= 299
     error = None if is_success else parse_graph_error(body)
-    answer = Answer(http_status, error)
-    rule = next(rule for rule in CLASSIFICATION_RULES if rule.applies(answer))
-    return Classification(
-        kind=rule.kind,
-        needs_action=rule.needs_action,
-        action=rule.action,
-        code=error.code if error else None,
-        subcode=error.subcode if error else None,
-        message="" if is_success else _message(rule, answer),
-        rule=rule.name,
-    )
-
-
-@dataclass(frozen=True)
-class _Encoded:
-    event: OutgoingEvent
-    json: bytes
-
-    @property
-    def delivery_id(self) -> int:
-        return self.event.delivery_id
+    return decide(CLASSIFICATION_RULES, Answer(http_status, error))
 
 
 def wire_event(payload: Mapping[str, Any], event_name: Callable[[str], str]) -> dict[str, Any]:
@@ -276,7 +214,7 @@ def wire_event(payload: Mapping[str, Any], event_name: Callable[[str], str]) -> 
     return wire
 
 
-class MetaConnector:
+class MetaConnector(UrlConnector):
     """Sends batches to one Meta pixel (dataset) through the Conversions API."""
 
     max_batch_size: int = MAX_BATCH_SIZE
@@ -293,76 +231,42 @@ class MetaConnector:
         timeout: float = 10.0,
         event_names: Mapping[str, str] | None = None,
     ) -> None:
-        self._http = HttpSender(client, timeout=timeout, secrets=[access_token])
-        self._event_names = dict(event_names or {})
-        self._access_token = access_token
-        self._test_event_code = test_event_code
         # Quoted so that a pixel id or version with "/" or "?" cannot change the request's path.
-        self._url = (
+        super().__init__(
+            client,
             f"{base_url.rstrip('/')}/{quote(api_version, safe='')}/{quote(pixel_id, safe='')}"
-            "/events"
+            "/events",
+            timeout=timeout,
+            secrets=[access_token],
+            event_names=event_names,
         )
-
-    def __repr__(self) -> str:
-        return f"MetaConnector(url={self._url!r})"
-
-    def _rename(self, name: str) -> str:
-        return self._event_names.get(name, name)
-
-    @property
-    def url(self) -> str:
-        """Where requests go; it holds no credential."""
-        return self._url
-
-    @property
-    def endpoint(self) -> str:
-        """The scheme, host and port requests go to."""
-        parts = urlsplit(self._url)
-        return f"{parts.scheme}://{parts.netloc}"
+        # The token travels in the body only.
+        extra: dict[str, str] = {"access_token": access_token}
+        if test_event_code:
+            extra["test_event_code"] = test_event_code
+        self._extra = orjson.dumps(extra)[1:-1]
 
     async def send(
         self, batch: Sequence[OutgoingEvent], scope: AttemptScope | None = None
     ) -> list[Outcome]:
-        if scope is None:
-            scope = AttemptScope.for_batch(len(batch))
-        outcomes: dict[int, Outcome] = {}
-        sendable: list[tuple[int, _Encoded]] = []
-        for index, event in enumerate(batch):
-            encoded = encode_json(wire_event(event.payload, self._rename))
-            if encoded is not None:
-                sendable.append((index, _Encoded(event, encoded)))
-            else:
-                # Meta would refuse the whole request for it: refuse just this event, here.
-                outcomes[index] = UNENCODABLE.outcome(event.delivery_id, None)
-                scope.record([outcomes[index]])
-        for start in range(0, len(sendable), self.max_batch_size):
-            chunk = sendable[start : start + self.max_batch_size]
-            results = await send_in_requests(self._send_request, [e for _, e in chunk], scope)
-            for (index, _), outcome in zip(chunk, results, strict=True):
-                outcomes[index] = outcome
-        return [outcomes[index] for index in range(len(batch))]
+        # An event JSON cannot carry is refused alone: Meta would refuse the whole request.
+        return await send_in_chunks(
+            batch,
+            scope,
+            prepare=lambda event: wire_event(event.payload, self.event_name),
+            send_request=self._send_request,
+            max_batch_size=self.max_batch_size,
+        )
 
-    async def _send_request(self, batch: Sequence[_Encoded]) -> list[Outcome]:
+    async def _send_request(self, batch: Sequence[Encoded]) -> list[Outcome]:
         """One POST for `batch`; every event gets the outcome of the whole request."""
-        try:
-            reply = await self._post([e.json for e in batch])
-        except SendError as exc:
-            problem = transport_problem(exc, self._http.timeout)
-            return [problem.outcome(e.delivery_id, None) for e in batch]
-        classification = classify(reply.status, reply.body)
-        message = self._http.scrub(classification.message)
-        excerpt = self._http.excerpt(reply.body)
-        verdict = dataclasses.replace(classification, message=message)
-        return [verdict.outcome(e.delivery_id, reply.status, excerpt) for e in batch]
-
-    async def _post(self, events: Sequence[bytes]) -> Reply:
-        # The body is assembled from the events' JSON, each encoded once for however many
-        # requests (splits of a rejected batch) carry it. The token travels in the body only.
-        extra: dict[str, str] = {"access_token": self._access_token}
-        if self._test_event_code:
-            extra["test_event_code"] = self._test_event_code
-        content = b"".join((b'{"data":[', b",".join(events), b"],", orjson.dumps(extra)[1:]))
-        return await self._http.post(self._url, content, {"content-type": "application/json"})
+        return await self.post(
+            self._url,
+            batch,
+            json_body(b"data", batch, after=self._extra),
+            {"content-type": "application/json"},
+            lambda reply: [classify(reply.status, reply.body)] * len(batch),
+        )
 
 
 # -- the platform, as the registry knows it -----------------------------------------------------
@@ -422,6 +326,7 @@ PLATFORM: Final = Platform(
     max_batch_size=MAX_BATCH_SIZE,
     max_event_age=MAX_EVENT_AGE,
     build=_build,
+    classification_tables=(CLASSIFICATION_RULES,),
     hash_family="meta",
     sandbox=SandboxRecipe(
         fake=_sandbox_fake,

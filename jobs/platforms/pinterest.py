@@ -33,7 +33,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 from urllib.parse import quote
 
 import httpx
@@ -42,15 +42,13 @@ from jobs.canonical import CanonicalEvent
 from jobs.egress import Reply
 from jobs.platforms.base import AttemptScope, Classification, Outcome, OutcomeKind, OutgoingEvent
 from jobs.platforms.fake_http import FakePlatform
-from jobs.platforms.http_connector import (
-    MAX_MESSAGE_CHARS,
-    parse_json,
-)
+from jobs.platforms.http_connector import MAX_MESSAGE_CHARS, UrlConnector, parse_json
 from jobs.platforms.json_events import (
     Encoded,
-    JsonConnector,
+    RefusedWhole,
     decimal_text,
     hashed_lists,
+    json_body,
     number,
     send_in_chunks,
 )
@@ -59,13 +57,15 @@ from jobs.platforms.rules import (
     EXTERNAL,
     REJECTED,
     HttpAnswer,
+    Naming,
     Rule,
     anything_else,
-    first_rule,
+    decide,
     no_answer,
     no_such_endpoint,
     not_the_platform,
     server_error,
+    status_is,
     timed_out_or_throttled,
     too_large,
 )
@@ -258,6 +258,16 @@ class Answer(HttpAnswer):
     num_events_received: int | None = None
     num_events_processed: int | None = None
 
+    NAMES_RULE: ClassVar[Naming] = "needing_action"
+
+    @property
+    def error_text(self) -> str:
+        return self.error.message if self.error is not None else ""
+
+    @property
+    def error_code(self) -> int | None:
+        return self.code
+
     @property
     def all_processed(self) -> bool:
         """Whether the answer says every event was processed (by its counts or its list)."""
@@ -330,17 +340,19 @@ CLASSIFICATION_RULES: Final[tuple[Rule[Answer], ...]] = (
     timed_out_or_throttled(),
     Rule(
         "authentication failed: check the access token",
-        lambda a: a.status == AUTHENTICATION_FAILED,
+        status_is(AUTHENTICATION_FAILED),
         EXTERNAL,
         needs_action=True,
+        action="credentials",
     ),
     Rule(
         "not permitted: the token's user needs a role on the ad account",
-        lambda a: a.status == NOT_PERMITTED,
+        status_is(NOT_PERMITTED),
         EXTERNAL,
         needs_action=True,
+        action="permission",
     ),
-    no_such_endpoint("the ad account id"),
+    no_such_endpoint("the base URL and the ad account id"),
     too_large(),
     Rule(
         "refused by the platform",
@@ -352,32 +364,13 @@ CLASSIFICATION_RULES: Final[tuple[Rule[Answer], ...]] = (
 )
 
 
-def _message(rule: Rule[Answer], answer: Answer) -> str:
-    """Pinterest's message, with what the operator should do when it is theirs to fix."""
-    if answer.error is not None and answer.error.message:
-        text = answer.error.message
-        if rule.needs_action:
-            text = f"{text} ({rule.name})"
-    else:
-        text = rule.name if answer.status is None else f"HTTP {answer.status}: {rule.name}"
-    return text[:MAX_MESSAGE_CHARS]
-
-
 def classify(http_status: int | None, body: bytes) -> Classification:
     """What Pinterest's answer means for the request as a whole; total, never raises."""
     return classify_answer(read_answer(http_status, body))
 
 
 def classify_answer(answer: Answer) -> Classification:
-    rule = first_rule(CLASSIFICATION_RULES, answer)
-    succeeded = rule.kind is OutcomeKind.SUCCEEDED
-    return Classification(
-        kind=rule.kind,
-        needs_action=rule.needs_action,
-        code=answer.code,
-        message="" if succeeded else _message(rule, answer),
-        rule=rule.name,
-    )
+    return decide(CLASSIFICATION_RULES, answer)
 
 
 def event_classification(status: EventStatus) -> Classification:
@@ -404,7 +397,7 @@ def per_event(answer: Answer, count: int) -> list[Classification] | None:
 # -- the connector ----------------------------------------------------------------------------
 
 
-class PinterestConnector(JsonConnector):
+class PinterestConnector(UrlConnector):
     """Sends batches to one Pinterest ad account through the Conversions API."""
 
     max_batch_size: int = MAX_BATCH_SIZE
@@ -424,7 +417,7 @@ class PinterestConnector(JsonConnector):
         path = f"/v5/ad_accounts/{quote(ad_account_id, safe='')}/events"
         super().__init__(
             client,
-            url=base_url.rstrip("/") + path + ("?test=true" if test else ""),
+            base_url.rstrip("/") + path + ("?test=true" if test else ""),
             secrets=[access_token],
             timeout=timeout,
             event_names=event_names,
@@ -447,22 +440,20 @@ class PinterestConnector(JsonConnector):
     ) -> list[Outcome]:
         # Requests Pinterest refused as a whole (not event by event) are split to isolate
         # the event it did not take.
-        refused_whole: set[int] = set()
+        refused = RefusedWhole()
         return await send_in_chunks(
             batch,
             scope,
             prepare=self._wire,
-            send_request=partial(self._send_request, refused_whole),
+            send_request=partial(self._send_request, refused),
             max_batch_size=self.max_batch_size,
-            split_refused=lambda outcomes: all(o.delivery_id in refused_whole for o in outcomes),
+            split_refused=refused,
         )
 
-    async def _send_request(
-        self, refused_whole: set[int], batch: Sequence[Encoded]
-    ) -> list[Outcome]:
-        """One POST for `batch`; each event's outcome, noting in `refused_whole` the events
-        of a request Pinterest refused as a whole."""
-        refused_whole.difference_update(e.delivery_id for e in batch)
+    async def _send_request(self, refused: RefusedWhole, batch: Sequence[Encoded]) -> list[Outcome]:
+        """One POST for `batch`; each event's outcome, noting in `refused` the events of a
+        request Pinterest refused as a whole."""
+        refused.sending(batch)
 
         def verdicts(reply: Reply) -> list[Classification]:
             answer = read_answer(reply.status, reply.body)
@@ -471,10 +462,10 @@ class PinterestConnector(JsonConnector):
                 return each
             verdict = classify_answer(answer)
             if verdict.kind is REJECTED:
-                refused_whole.update(e.delivery_id for e in batch)
+                refused.refused(batch)
             return [verdict] * len(batch)
 
-        return await self.post_batch(self._url, batch, self._headers, verdicts)
+        return await self.post(self._url, batch, json_body(b"data", batch), self._headers, verdicts)
 
 
 # -- the platform, as the registry knows it -----------------------------------------------------
@@ -541,6 +532,7 @@ PLATFORM: Final = Platform(
     max_batch_size=MAX_BATCH_SIZE,
     max_event_age=MAX_EVENT_AGE,
     build=_build,
+    classification_tables=(CLASSIFICATION_RULES,),
     hash_family="meta",
     default_event_names=DEFAULT_EVENT_NAMES,
     default_rate_limit=float(RATE_LIMIT_EVENTS_PER_SECOND),

@@ -31,22 +31,16 @@ import httpx
 from jobs.canonical import CanonicalEvent
 from jobs.platforms.base import AttemptScope, Classification, Outcome, OutgoingEvent
 from jobs.platforms.fake_http import FakePlatform
-from jobs.platforms.http_connector import SendError, parse_json
-from jobs.platforms.json_api import (
-    FIRST_RULES,
-    LAST_RULES,
-    Answer,
-    EncodedEvent,
-    OneUrlConnector,
-    PlatformError,
-    classify,
-    credentials_rule,
-    int_field,
-    join_events,
-    send_as_json,
-    str_field,
-)
+from jobs.platforms.http_connector import UrlConnector, int_field, parse_json, str_field
+from jobs.platforms.json_events import Encoded, json_body, send_in_chunks
 from jobs.platforms.registry import ConnectorContext, Platform, SandboxRecipe, Setting
+from jobs.platforms.rules import (
+    ErrorAnswer,
+    PlatformError,
+    credentials_or_permissions,
+    decide,
+    error_answer_table,
+)
 
 DEFAULT_BASE_URL: Final = "https://ads-api.reddit.com"
 # Reddit's v3 documentation: 1,000 events a request, events within 7 days of happening.
@@ -86,7 +80,7 @@ _HASHED_USER_FIELDS: Final[Mapping[str, str]] = {
     "ip_address": "ip_address",
 }
 
-CLASSIFICATION_RULES: Final = (*FIRST_RULES, credentials_rule(), *LAST_RULES)
+CLASSIFICATION_RULES: Final = error_answer_table(*credentials_or_permissions())
 
 
 def parse_reddit_error(body: bytes) -> PlatformError | None:
@@ -105,7 +99,7 @@ def classify_answer(http_status: int | None, body: bytes) -> Classification:
     """What Reddit's answer (`http_status` None: none came) means; total, never raises."""
     is_success = http_status is not None and 200 <= http_status <= 299
     error = None if is_success else parse_reddit_error(body)
-    return classify(CLASSIFICATION_RULES, Answer(http_status, error))
+    return decide(CLASSIFICATION_RULES, ErrorAnswer(http_status, error))
 
 
 def _event_at(event: CanonicalEvent) -> str:
@@ -169,7 +163,7 @@ def _eligible(event: CanonicalEvent, _settings: Mapping[str, Any]) -> str | None
     )
 
 
-class RedditConnector(OneUrlConnector):
+class RedditConnector(UrlConnector):
     """Sends batches to one Reddit ad account through the Conversions API v2.0."""
 
     max_batch_size: int = MAX_BATCH_SIZE
@@ -192,40 +186,35 @@ class RedditConnector(OneUrlConnector):
             f"{base_url.rstrip('/')}/api/v2.0/conversions/events/{account}",
             timeout=timeout,
             secrets=[access_token],
+            event_names=event_names,
         )
-        self._event_names = dict(event_names or {})
         self._headers = {
             "authorization": f"Bearer {access_token}",
             "content-type": "application/json",
             "user-agent": USER_AGENT,
         }
-        self._tail = b'],"test_mode":' + (b"true}" if test_mode else b"false}")
-
-    def _rename(self, name: str) -> str:
-        return self._event_names.get(name, name)
+        self._test_mode = b'"test_mode":' + (b"true" if test_mode else b"false")
 
     async def send(
         self, batch: Sequence[OutgoingEvent], scope: AttemptScope | None = None
     ) -> list[Outcome]:
-        return await send_as_json(
+        return await send_in_chunks(
             batch,
             scope,
-            wire=lambda event: wire_event(event.payload, self._rename),
+            prepare=lambda event: wire_event(event.payload, self.event_name),
             send_request=self._send_request,
             max_batch_size=self.max_batch_size,
-            split_refused=True,
         )
 
-    async def _send_request(
-        self, events: Sequence[EncodedEvent], _scope: AttemptScope
-    ) -> list[Outcome]:
+    async def _send_request(self, events: Sequence[Encoded]) -> list[Outcome]:
         """One POST for `events`; every event gets the outcome of the whole request."""
-        content = b'{"events":[' + join_events(events) + self._tail
-        try:
-            reply = await self._http.post(self._url, content, self._headers)
-        except SendError as exc:
-            return self.unanswered(events, exc)
-        return self.for_each(events, classify_answer(reply.status, reply.body), reply)
+        return await self.post(
+            self._url,
+            events,
+            json_body(b"events", events, after=self._test_mode),
+            self._headers,
+            lambda reply: [classify_answer(reply.status, reply.body)] * len(events),
+        )
 
 
 # -- the platform, as the registry knows it -----------------------------------------------------
@@ -291,6 +280,7 @@ PLATFORM: Final = Platform(
     max_batch_size=MAX_BATCH_SIZE,
     max_event_age=MAX_EVENT_AGE,
     build=_build,
+    classification_tables=(CLASSIFICATION_RULES,),
     hash_family="reddit",
     default_event_names=DEFAULT_EVENT_NAMES,
     unverified=(

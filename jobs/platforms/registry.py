@@ -31,6 +31,7 @@ from jobs.clock import Clock
 if TYPE_CHECKING:
     from jobs.platforms.base import Connector
     from jobs.platforms.fake_http import FakePlatform
+    from jobs.platforms.rules import Rule
 
 SettingType = Literal["text", "number", "integer", "flag", "names"]
 
@@ -124,6 +125,9 @@ class Platform:
     # plus this (or plus `age_setting` days, when the destination sets them).
     max_event_age: dt.timedelta
     build: Callable[[ConnectorContext], Connector]
+    # The tables that read the platform's answers (jobs/platforms/rules.py), so that a test can
+    # walk every row of every platform; none for one that behaves as another.
+    classification_tables: tuple[Sequence[Rule[Any]], ...] = ()
     # The hashing family it reads (jobs/pii.FAMILIES); None: none.
     hash_family: str | None = "meta"
     default_event_names: Mapping[str, str] = field(default_factory=dict)

@@ -29,7 +29,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 from urllib.parse import quote, urlencode
 
 import httpx
@@ -37,30 +37,29 @@ import httpx
 from jobs.canonical import CanonicalEvent
 from jobs.platforms.base import AttemptScope, Classification, Outcome, OutcomeKind, OutgoingEvent
 from jobs.platforms.fake_http import FakePlatform
-from jobs.platforms.http_connector import (
-    MAX_MESSAGE_CHARS,
-    parse_json,
-)
+from jobs.platforms.http_connector import UrlConnector, parse_json
 from jobs.platforms.json_events import (
     Encoded,
-    JsonConnector,
     decimal_text,
     hashed_lists,
+    json_body,
     number,
     send_in_chunks,
 )
 from jobs.platforms.registry import ConnectorContext, Platform, SandboxRecipe, Setting
 from jobs.platforms.rules import (
-    EXTERNAL,
     REJECTED,
     HttpAnswer,
+    Naming,
     Rule,
+    access_refused,
     anything_else,
-    first_rule,
+    decide,
     no_answer,
     no_such_endpoint,
     not_the_platform,
     server_error,
+    status_is,
     timed_out_or_throttled,
     too_large,
 )
@@ -202,9 +201,20 @@ class Answer(HttpAnswer):
     codes: tuple[str, ...] = ()
     messages: tuple[str, ...] = ()
 
+    NAMES_RULE: ClassVar[Naming] = "needing_action"
+
     @property
     def invalid(self) -> bool:
         return self.verdict == INVALID
+
+    @property
+    def error_text(self) -> str:
+        return ": ".join(part for part in (self.reason, "; ".join(self.messages)) if part)
+
+    @property
+    def error_code(self) -> int | None:
+        """Snapchat's first numeric code, if any."""
+        return next((int(c) for c in self.codes if c.isascii() and c.isdigit()), None)
 
 
 def _texts(value: Any) -> tuple[str, ...]:
@@ -237,13 +247,12 @@ CLASSIFICATION_RULES: Final[tuple[Rule[Answer], ...]] = (
     no_answer(),
     server_error(),
     timed_out_or_throttled(),
-    Rule(
+    *access_refused(
         "the access token was refused: check it, and that it belongs to the pixel's organisation",
-        lambda a: a.status in (401, 403),
-        EXTERNAL,
-        needs_action=True,
+        token=status_is(401),
+        permission=status_is(403),
     ),
-    no_such_endpoint("the pixel id"),
+    no_such_endpoint("the base URL and the pixel id"),
     too_large(),
     Rule("refused by the platform", lambda a: a.status_in(400, 499) and a.invalid, REJECTED),
     not_the_platform(),
@@ -251,35 +260,15 @@ CLASSIFICATION_RULES: Final[tuple[Rule[Answer], ...]] = (
 )
 
 
-def _message(rule: Rule[Answer], answer: Answer) -> str:
-    """Snapchat's reason and messages, with what the operator should do when it is theirs to
-    fix."""
-    text = ": ".join(part for part in (answer.reason, "; ".join(answer.messages)) if part)
-    if not text:
-        text = rule.name if answer.status is None else f"HTTP {answer.status}: {rule.name}"
-    elif rule.needs_action:
-        text = f"{text} ({rule.name})"
-    return text[:MAX_MESSAGE_CHARS]
-
-
 def classify(http_status: int | None, body: bytes) -> Classification:
     """What Snapchat's answer means for the events of the request; total, never raises."""
-    answer = read_answer(http_status, body)
-    rule = first_rule(CLASSIFICATION_RULES, answer)
-    code = next((int(c) for c in answer.codes if c.isascii() and c.isdigit()), None)
-    return Classification(
-        kind=rule.kind,
-        needs_action=rule.needs_action,
-        code=code,
-        message="" if rule.kind is OutcomeKind.SUCCEEDED else _message(rule, answer),
-        rule=rule.name,
-    )
+    return decide(CLASSIFICATION_RULES, read_answer(http_status, body))
 
 
 # -- the connector ----------------------------------------------------------------------------
 
 
-class SnapchatConnector(JsonConnector):
+class SnapchatConnector(UrlConnector):
     """Sends batches to one Snap pixel through the Conversions API v3."""
 
     max_batch_size: int = MAX_BATCH_SIZE
@@ -299,7 +288,7 @@ class SnapchatConnector(JsonConnector):
         path = f"/v3/{quote(pixel_id, safe='')}/events" + ("/validate" if validate_only else "")
         super().__init__(
             client,
-            url=base_url.rstrip("/") + path,
+            base_url.rstrip("/") + path,
             secrets=[access_token],
             timeout=timeout,
             event_names=event_names,
@@ -328,9 +317,10 @@ class SnapchatConnector(JsonConnector):
 
     async def _send_request(self, batch: Sequence[Encoded]) -> list[Outcome]:
         """One POST for `batch`; every event gets the outcome of the whole request."""
-        return await self.post_batch(
+        return await self.post(
             self._url_with_token,
             batch,
+            json_body(b"data", batch),
             {"content-type": "application/json"},
             lambda reply: [classify(reply.status, reply.body)] * len(batch),
         )
@@ -403,6 +393,7 @@ PLATFORM: Final = Platform(
     max_batch_size=MAX_BATCH_SIZE,
     max_event_age=MAX_EVENT_AGE,
     build=_build,
+    classification_tables=(CLASSIFICATION_RULES,),
     hash_family="meta",
     default_event_names=DEFAULT_EVENT_NAMES,
     unverified=(

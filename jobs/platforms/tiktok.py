@@ -32,34 +32,37 @@ this module returns.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import functools
 import random
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 import httpx
-import orjson
 
 from jobs.canonical import CanonicalEvent
 from jobs.digits import is_ascii_digits
 from jobs.platforms.base import AttemptScope, Classification, Outcome, OutcomeKind, OutgoingEvent
-from jobs.platforms.batching import PAYLOAD_TOO_LARGE, send_in_requests
 from jobs.platforms.fake_http import FakePlatform
-from jobs.platforms.http_connector import (
-    MAX_MESSAGE_CHARS,
-    UNENCODABLE,
-    HttpSender,
-    SendError,
-    encode_json,
-    parse_json,
-    transport_problem,
-)
+from jobs.platforms.http_connector import UrlConnector, int_field, parse_json
+from jobs.platforms.json_events import Encoded, json_body, send_in_chunks
 from jobs.platforms.registry import ConnectorContext, Platform, SandboxRecipe, Setting
+from jobs.platforms.rules import (
+    EXTERNAL,
+    REJECTED,
+    HttpAnswer,
+    Rule,
+    access_refused,
+    anything_else,
+    decide,
+    no_answer,
+    no_such_endpoint,
+    not_the_platform,
+    server_error,
+    timed_out_or_throttled,
+    too_large,
+)
 
 DEFAULT_BASE_URL: Final = "https://business-api.tiktok.com"
 TRACK_PATH: Final = "/open_api/v1.3/event/track/"
@@ -72,8 +75,9 @@ PARTIAL_OK_CODE: Final = 20001
 THROTTLING_CODES: Final = frozenset({40100, 40132})
 # System error and timeout, internal RPC and storage errors: TikTok's side, retried.
 PLATFORM_SIDE_CODES: Final = frozenset({50000, 50002, *range(51000, 51100), *range(52000, 52300)})
-# The event is fine; the token or its permission on the pixel is not.
-CREDENTIAL_CODES: Final = frozenset({40001, 40102, 40104, 40105})
+# The event is fine; the token (invalid, expired, revoked) or its permission on the pixel is not.
+TOKEN_CODES: Final = frozenset({40102, 40104, 40105})
+PERMISSION_CODE: Final = 40001
 VERSION_ERROR_CODE: Final = 40006
 # Invalid params, param error, batch size, PII not hashed, partner name, blocked.
 REFUSAL_CODES: Final = frozenset({40000, 40002, 40061, 40062, 40063, 41000})
@@ -82,12 +86,11 @@ FIRST_SERVER_CODE: Final = 50000
 
 
 @dataclass(frozen=True)
-class Answer:
+class Answer(HttpAnswer):
     """What a rule looks at: the HTTP status (None: no response) and, when the body is
     TikTok's answer (`{"code": 0, "message": "OK", "request_id": "...", "data": {}}`), its
     code and message; `code` None: the body is not TikTok talking."""
 
-    status: int | None
     code: int | None = None
     message: str = ""
 
@@ -98,30 +101,18 @@ class Answer:
         document = parse_json(body)
         if not isinstance(document, dict):
             return cls(status)
-        code, message = document.get("code"), document.get("message")
-        # bool is an int subclass; `"code": true` is garbage, not code 1.
-        if not isinstance(code, int) or isinstance(code, bool) or not isinstance(message, str):
+        code, message = int_field(document, "code"), document.get("message")
+        if code is None or not isinstance(message, str):
             return cls(status)
         return cls(status, code, message.strip())
 
-    def status_in(self, low: int, high: int) -> bool:
-        return self.status is not None and low <= self.status <= high
+    @property
+    def error_text(self) -> str:
+        return self.message
 
-
-@dataclass(frozen=True)
-class Rule:
-    """One row of the classification table; `name` also serves as the message of last resort."""
-
-    name: str
-    applies: Callable[[Answer], bool]
-    kind: OutcomeKind
-    needs_action: bool = False
-    # The message names the rule before TikTok's words, which alone would not say enough.
-    explain: bool = False
-
-
-_EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
-_REJECTED = OutcomeKind.REJECTED
+    @property
+    def error_code(self) -> int | None:
+        return self.code
 
 
 def _code_in(codes: frozenset[int]) -> Callable[[Answer], bool]:
@@ -130,17 +121,10 @@ def _code_in(codes: frozenset[int]) -> Callable[[Answer], bool]:
 
 # The first rule that applies decides. TikTok's codes come before most HTTP statuses because
 # TikTok answers its errors with HTTP 200.
-CLASSIFICATION_RULES: Final[tuple[Rule, ...]] = (
-    Rule("no response from the platform", lambda r: r.status is None, _EXTERNAL),
-    Rule("platform error (HTTP 5xx)", lambda r: r.status_in(500, 599), _EXTERNAL),
-    # Something between Tenaz and TikTok took the request for too large; it is sent again in
-    # halves at once (batching.send_in_requests). One event alone that big needs the operator.
-    Rule(
-        "too large for a proxy or gateway on the way (HTTP 413)",
-        lambda r: r.status == PAYLOAD_TOO_LARGE,
-        _EXTERNAL,
-        needs_action=True,
-    ),
+CLASSIFICATION_RULES: Final[tuple[Rule[Answer], ...]] = (
+    no_answer(),
+    server_error(),
+    too_large(),
     Rule(
         "accepted",
         lambda r: r.status_in(200, 299) and r.code == OK_CODE,
@@ -150,31 +134,31 @@ CLASSIFICATION_RULES: Final[tuple[Rule, ...]] = (
     Rule(
         "some events of the request refused (PARTIAL_OK)",
         lambda r: r.code == PARTIAL_OK_CODE,
-        _REJECTED,
+        REJECTED,
         explain=True,
     ),
-    Rule("throttled", _code_in(THROTTLING_CODES), _EXTERNAL),
-    Rule("temporary platform error", _code_in(PLATFORM_SIDE_CODES), _EXTERNAL),
-    Rule(
+    Rule("throttled", _code_in(THROTTLING_CODES), EXTERNAL),
+    Rule("temporary platform error", _code_in(PLATFORM_SIDE_CODES), EXTERNAL),
+    *access_refused(
         "access token or permission on the pixel refused",
-        _code_in(CREDENTIAL_CODES),
-        _EXTERNAL,
-        needs_action=True,
+        token=_code_in(TOKEN_CODES),
+        permission=lambda r: r.code == PERMISSION_CODE,
     ),
     # The events are fine; the API version in the URL is not one TikTok serves.
     Rule(
         "API version refused: check the base URL",
         lambda r: r.code == VERSION_ERROR_CODE,
-        _EXTERNAL,
+        EXTERNAL,
         needs_action=True,
+        action="configuration",
         explain=True,
     ),
-    Rule("refused by the platform", _code_in(REFUSAL_CODES), _REJECTED),
-    Rule("timed out or rate limited (HTTP 408/429)", lambda r: r.status in (408, 429), _EXTERNAL),
+    Rule("refused by the platform", _code_in(REFUSAL_CODES), REJECTED),
+    timed_out_or_throttled(),
     Rule(
         "undocumented platform-side error",
         lambda r: r.code is not None and r.code >= FIRST_SERVER_CODE,
-        _EXTERNAL,
+        EXTERNAL,
         explain=True,
     ),
     # A code TikTok does not document: nothing says the events are at fault, so they wait
@@ -182,48 +166,22 @@ CLASSIFICATION_RULES: Final[tuple[Rule, ...]] = (
     Rule(
         "undocumented answer code: check the destination",
         lambda r: r.code is not None,
-        _EXTERNAL,
+        EXTERNAL,
         needs_action=True,
+        action="configuration",
         explain=True,
     ),
-    Rule(
-        "no such endpoint: check the base URL",
-        lambda r: r.status in (404, 405, 410),
-        _EXTERNAL,
-        needs_action=True,
-    ),
+    no_such_endpoint(),
     # An answer without TikTok's body (a 200 included) is not TikTok talking: a proxy, a
     # captive portal, a wrong host. It says nothing about the events.
-    Rule(
-        "unexpected answer: check the destination's base URL",
-        lambda r: r.status_in(200, 499),
-        _EXTERNAL,
-        needs_action=True,
-    ),
-    Rule("unexpected answer from the platform", lambda r: True, _EXTERNAL),
+    not_the_platform(lowest=200),
+    anything_else(),
 )
-
-
-def _message(rule: Rule, answer: Answer) -> str:
-    text = answer.message
-    if not text:
-        text = rule.name if answer.status is None else f"HTTP {answer.status}: {rule.name}"
-    elif rule.explain:
-        text = f"{rule.name}: {text}"
-    return text[:MAX_MESSAGE_CHARS]
 
 
 def classify(http_status: int | None, body: bytes) -> Classification:
     """What TikTok's answer (`http_status` None: none came) means; total, never raises."""
-    answer = Answer.of(http_status, body)
-    rule = next(rule for rule in CLASSIFICATION_RULES if rule.applies(answer))
-    return Classification(
-        kind=rule.kind,
-        needs_action=rule.needs_action,
-        code=answer.code,
-        message="" if rule.kind is OutcomeKind.SUCCEEDED else _message(rule, answer),
-        rule=rule.name,
-    )
+    return decide(CLASSIFICATION_RULES, Answer.of(http_status, body))
 
 
 # -- the wire format -----------------------------------------------------------------------------
@@ -330,17 +288,7 @@ def cannot_match(event: CanonicalEvent, _settings: Mapping[str, Any]) -> str | N
 # -- the connector -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Encoded:
-    """One event's JSON, encoded once for however many requests (halves of a refused batch)
-    carry it; `index` is its place in the batch."""
-
-    index: int
-    delivery_id: int
-    json: bytes
-
-
-class TikTokConnector:
+class TikTokConnector(UrlConnector):
     """Sends batches to one TikTok pixel (or event set) through the Events API 2.0."""
 
     max_batch_size: int = MAX_BATCH_SIZE
@@ -356,19 +304,18 @@ class TikTokConnector:
         timeout: float = 10.0,
         event_names: Mapping[str, str] | None = None,
     ) -> None:
-        names = dict(event_names or {})
-        self._event_name: Callable[[str], str] = lambda name: names.get(name, name)
-        self._http = HttpSender(client, timeout=timeout, secrets=[access_token])
+        super().__init__(
+            client,
+            base_url.rstrip("/") + TRACK_PATH,
+            timeout=timeout,
+            secrets=[access_token],
+            event_names=event_names,
+        )
         self._pixel_code = pixel_code
         self._body_head: dict[str, str] = {"event_source_id": pixel_code}
         if test_event_code:
             self._body_head["test_event_code"] = test_event_code
         self._headers = {"content-type": "application/json", "access-token": access_token}
-        # Where requests go (it holds no credential), and the scheme, host and port whose
-        # worker slots this destination shares.
-        self.url = base_url.rstrip("/") + TRACK_PATH
-        parts = urlsplit(self.url)
-        self.endpoint = f"{parts.scheme}://{parts.netloc}"
 
     def __repr__(self) -> str:
         return f"TikTokConnector(url={self.url!r}, pixel_code={self._pixel_code!r})"
@@ -376,49 +323,30 @@ class TikTokConnector:
     async def send(
         self, batch: Sequence[OutgoingEvent], scope: AttemptScope | None = None
     ) -> list[Outcome]:
-        if scope is None:
-            scope = AttemptScope.for_batch(len(batch))
-        outcomes, by_source = self._encode(batch, scope)
-        for source, encoded in by_source.items():
-            request = functools.partial(self._request, source)
-            for start in range(0, len(encoded), self.max_batch_size):
-                chunk = encoded[start : start + self.max_batch_size]
-                results = await send_in_requests(request, chunk, scope)
-                outcomes.update((e.index, o) for e, o in zip(chunk, results, strict=True))
-        return [outcomes[index] for index in range(len(batch))]
+        # An event JSON cannot carry is refused alone: TikTok would refuse the whole request.
+        return await send_in_chunks(
+            batch,
+            scope,
+            prepare=lambda event: wire_event(event.payload, self.event_name),
+            send_request=self._send_request,
+            max_batch_size=self.max_batch_size,
+            shared=self._request_fields,
+        )
 
-    def _encode(
-        self, batch: Sequence[OutgoingEvent], scope: AttemptScope
-    ) -> tuple[dict[int, Outcome], dict[str, list[_Encoded]]]:
-        """The events JSON cannot carry, refused here alone (TikTok would refuse the whole
-        request for one), and the others by event source: one source per request."""
-        refused: dict[int, Outcome] = {}
-        by_source: dict[str, list[_Encoded]] = {}
-        for index, event in enumerate(batch):
-            encoded = encode_json(wire_event(event.payload, self._event_name))
-            if encoded is None:
-                refused[index] = UNENCODABLE.outcome(event.delivery_id, None)
-                scope.record([refused[index]])
-                continue
-            source = event_source(CanonicalEvent(event.payload).action_source, self._pixel_code)
-            by_source.setdefault(source, []).append(_Encoded(index, event.delivery_id, encoded))
-        return refused, by_source
+    def _request_fields(self, event: OutgoingEvent) -> dict[str, str]:
+        """What the event's request carries besides its events: one event source a request."""
+        source = event_source(CanonicalEvent(event.payload).action_source, self._pixel_code)
+        return {"event_source": source, **self._body_head}
 
-    async def _request(self, source: str, events: Sequence[_Encoded]) -> list[Outcome]:
+    async def _send_request(self, events: Sequence[Encoded]) -> list[Outcome]:
         """One POST of `events`; each gets the outcome of the whole request."""
-        head = orjson.dumps({"event_source": source, **self._body_head})
-        content = b"".join((head[:-1], b',"data":[', b",".join(e.json for e in events), b"]}"))
-        status: int | None = None
-        excerpt = ""
-        try:
-            reply = await self._http.post(self.url, content, self._headers)
-        except SendError as exc:
-            verdict = transport_problem(exc, self._http.timeout)
-        else:
-            found = classify(reply.status, reply.body)
-            verdict = dataclasses.replace(found, message=self._http.scrub(found.message))
-            status, excerpt = reply.status, self._http.excerpt(reply.body)
-        return [verdict.outcome(e.delivery_id, status, excerpt) for e in events]
+        return await self.post(
+            self._url,
+            events,
+            json_body(b"data", events),
+            self._headers,
+            lambda reply: [classify(reply.status, reply.body)] * len(events),
+        )
 
 
 # -- the platform, as the registry knows it -----------------------------------------------------
@@ -510,6 +438,7 @@ PLATFORM: Final = Platform(
     max_batch_size=MAX_BATCH_SIZE,
     max_event_age=MAX_EVENT_AGE,
     build=_build,
+    classification_tables=(CLASSIFICATION_RULES,),
     hash_family="tiktok",
     default_event_names=DEFAULT_EVENT_NAMES,
     unverified=UNVERIFIED,

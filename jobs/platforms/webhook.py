@@ -41,10 +41,10 @@ from jobs.connectors import ConnectorUnavailable
 from jobs.platforms.base import Classification, OutcomeKind, OutgoingEvent
 from jobs.platforms.batching import PAYLOAD_TOO_LARGE
 from jobs.platforms.fake_http import FakePlatform
-from jobs.platforms.http_connector import MAX_MESSAGE_CHARS, HttpSender, encode_json
-from jobs.platforms.per_event import Encoded, PerEventConnector
+from jobs.platforms.json_events import Encoded
+from jobs.platforms.per_event import PerEventConnector
 from jobs.platforms.registry import ConnectorContext, Platform, SandboxRecipe, Setting
-from jobs.platforms.rules import HttpAnswer, Rule, first_rule, timed_out_or_throttled
+from jobs.platforms.rules import EXTERNAL, HttpAnswer, Rule, always, decide, timed_out_or_throttled
 from jobs.platforms.standard_webhooks import SECRET_HELP, decode_secret, secret_problem, sign
 
 ENVELOPE_TYPE: Final = "conversion"
@@ -54,58 +54,49 @@ HASH_FAMILY: Final = "meta"
 MAX_EVENT_AGE: Final = dt.timedelta(days=7)
 MESSAGE_ID_PREFIX: Final = "msg_"
 
-_EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
 
 # The first rule that applies decides; only the HTTP status counts.
 CLASSIFICATION_RULES: Final[tuple[Rule[HttpAnswer], ...]] = (
     Rule("accepted", lambda a: a.status_in(200, 299), OutcomeKind.SUCCEEDED),
     timed_out_or_throttled(),
-    Rule("receiver error (HTTP 5xx)", lambda a: a.status_in(500, 599), _EXTERNAL),
+    Rule("receiver error (HTTP 5xx)", lambda a: a.status_in(500, 599), EXTERNAL),
     Rule(
         "redirected, which Tenaz does not follow: set the destination's url to the new address",
         lambda a: a.status_in(300, 399),
-        _EXTERNAL,
+        EXTERNAL,
         needs_action=True,
         action="configuration",
     ),
     Rule(
         "the receiver refused the request's signature or sender: check the signing secret",
         lambda a: a.status in (401, 403),
-        _EXTERNAL,
+        EXTERNAL,
         needs_action=True,
         action="credentials",
     ),
     Rule(
         "no webhook at this URL (any more): check the destination's url",
         lambda a: a.status in (404, 405, 410),
-        _EXTERNAL,
+        EXTERNAL,
         needs_action=True,
         action="configuration",
     ),
     Rule(
         "the receiver takes no request this large (HTTP 413)",
         lambda a: a.status == PAYLOAD_TOO_LARGE,
-        _EXTERNAL,
+        EXTERNAL,
         needs_action=True,
         action="too_large",
     ),
     Rule("refused by the receiver", lambda a: a.status_in(400, 499), OutcomeKind.REJECTED),
-    Rule("unexpected answer from the receiver", lambda a: True, _EXTERNAL),
+    Rule("unexpected answer from the receiver", always, EXTERNAL),
 )
 
 
 def classify(http_status: int, body: bytes = b"") -> Classification:
     """What the receiver's answer means; total, never raises. The body does not count: a
     receiver's own words are kept in the attempt's excerpt."""
-    rule = first_rule(CLASSIFICATION_RULES, HttpAnswer(http_status))
-    succeeded = rule.kind is OutcomeKind.SUCCEEDED
-    return Classification(
-        kind=rule.kind,
-        needs_action=rule.needs_action,
-        action=rule.action,
-        message="" if succeeded else f"HTTP {http_status}: {rule.name}"[:MAX_MESSAGE_CHARS],
-        rule=rule.name,
-    )
+    return decide(CLASSIFICATION_RULES, HttpAnswer(http_status))
 
 
 def _iso(moment: dt.datetime) -> str:
@@ -154,16 +145,14 @@ class WebhookConnector(PerEventConnector):
         event_names: Mapping[str, str] | None = None,
     ) -> None:
         """ValueError (not naming the secret) when `signing_secret` is not a "whsec_" one."""
-        super().__init__(HttpSender(client, timeout=timeout, secrets=[signing_secret]), url)
+        super().__init__(
+            client, url, timeout=timeout, secrets=[signing_secret], event_names=event_names
+        )
         self._key = decode_secret(signing_secret)
         self._clock = clock
-        self._event_names = dict(event_names or {})
 
-    def _rename(self, name: str) -> str:
-        return self._event_names.get(name, name)
-
-    def encode(self, event: OutgoingEvent) -> bytes | None:
-        return encode_json(envelope(event.payload, self._rename))
+    def wire(self, event: OutgoingEvent) -> dict[str, Any]:
+        return envelope(event.payload, self.event_name)
 
     def headers(self, event: Encoded) -> Mapping[str, str]:
         identifier = message_id(event.event)
@@ -172,7 +161,7 @@ class WebhookConnector(PerEventConnector):
             "content-type": "application/json",
             "webhook-id": identifier,
             "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign(self._key, identifier, timestamp, event.body),
+            "webhook-signature": sign(self._key, identifier, timestamp, event.json),
         }
 
     def classify(self, http_status: int, body: bytes) -> Classification:
@@ -239,6 +228,7 @@ PLATFORM: Final = Platform(
     max_batch_size=1,
     max_event_age=MAX_EVENT_AGE,
     build=_build,
+    classification_tables=(CLASSIFICATION_RULES,),
     hash_family=HASH_FAMILY,
     sandbox=SandboxRecipe(
         fake=_sandbox_fake,

@@ -201,6 +201,7 @@ def test_2xx_answers(body: bytes, kind: OutcomeKind, needs_action: bool) -> None
 # The rules in table order; unpacking fails loudly if a rule is added or removed.
 (
     CREDENTIALS,
+    PERMISSION,  # the same name: one refusal, with an action for a token and one for a grant
     QUOTA,
     TEMPORARY,
     TIMEOUT,

@@ -14,7 +14,6 @@ from jobs.canonical import CanonicalEvent
 from jobs.pii import hashed_for, normalise_user_data
 from jobs.platforms import registry
 from jobs.platforms.base import OutcomeKind
-from jobs.platforms.json_api import classify
 from jobs.platforms.linkedin import (
     CLASSIFICATION_RULES,
     ELEMENT_RULES,
@@ -23,6 +22,7 @@ from jobs.platforms.linkedin import (
     parse_linkedin_error,
     wire_event,
 )
+from jobs.platforms.rules import decide
 
 SUCCEEDED = OutcomeKind.SUCCEEDED
 EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
@@ -49,6 +49,7 @@ def linkedin_error(
     HTTP_5XX,
     HTTP_408_429,
     CREDENTIALS,
+    PERMISSION,  # the same name: one refusal, with an action for 401 and one for 403
     VERSION,
     NO_ENDPOINT,
     TOO_LARGE,
@@ -146,7 +147,7 @@ def test_element_classification_table(
 ) -> None:
     answers = element_answers(json.dumps({"elements": [element]}).encode(), 1)
     assert answers is not None
-    result = classify(ELEMENT_RULES, answers[0])
+    result = decide(ELEMENT_RULES, answers[0])
     assert (result.kind, result.needs_action, result.rule) == (kind, needs_action, rule)
 
 
@@ -158,7 +159,7 @@ def test_an_elements_message_is_linkedins() -> None:
     element = {"status": 400, "error": {"code": "INVALID_INPUT", "message": "bad amount"}}
     answers = element_answers(json.dumps({"elements": [element]}).encode(), 1)
     assert answers is not None
-    assert classify(ELEMENT_RULES, answers[0]).message == "INVALID_INPUT: bad amount"
+    assert decide(ELEMENT_RULES, answers[0]).message == "INVALID_INPUT: bad amount"
 
 
 @pytest.mark.parametrize(

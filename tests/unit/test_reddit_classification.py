@@ -42,6 +42,7 @@ def reddit_error(code: Any, message: Any = "Reddit says no") -> bytes:
     HTTP_5XX,
     HTTP_408_429,
     CREDENTIALS,
+    PERMISSION,  # the same name: one refusal, with an action for 401 and one for 403
     NO_ENDPOINT,
     TOO_LARGE,
     REFUSED,

@@ -52,6 +52,7 @@ def invalid(reason: str = "Invalid request", *codes: str) -> bytes:
     HTTP_5XX,
     HTTP_408_429,
     TOKEN,
+    PERMISSION,  # the same name: one refusal, with an action for 401 and one for 403
     NO_ENDPOINT,
     TOO_LARGE,
     REFUSED,

@@ -49,6 +49,7 @@ def tiktok(code: Any, message: Any = "TikTok says so", **extra: Any) -> bytes:
     THROTTLED,
     PLATFORM_SIDE,
     CREDENTIALS,
+    PERMISSION,  # the same name: one refusal, with an action for a token and one for a grant
     VERSION,
     REFUSED,
     HTTP_408_429,
