@@ -32,7 +32,13 @@ class Retention:
     async def purge(self) -> dict[str, int]:
         now = self._clock.now()
         before = now - self._settings.retention
-        counts = {"events": 0, "status_changes": 0, "operations": 0, "dashboard_sessions": 0}
+        counts = {
+            "events": 0,
+            "status_changes": 0,
+            "operations": 0,
+            "dashboard_sessions": 0,
+            "counters": 0,
+        }
         while True:
             async with self._pool.connection() as conn, conn.transaction():
                 deleted = await retention.delete_old_events(conn, before=before, limit=CHUNK)
@@ -50,6 +56,7 @@ class Retention:
         async with self._pool.connection() as conn, conn.transaction():
             counts["operations"] = await retention.delete_old_operations(conn, before=before)
             counts["dashboard_sessions"] = await sessions.delete_expired_sessions(conn, now=now)
+            counts["counters"] = await retention.delete_old_counters(conn, before=before)
         if any(counts.values()):
             log.info("retention.purged", extra=counts)
         return counts

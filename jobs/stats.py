@@ -47,6 +47,11 @@ class Stats:
     destinations: list[DestinationStats] = field(default_factory=list)
 
 
+def whole_minute(moment: dt.datetime) -> dt.datetime:
+    """The start of `moment`'s minute, as the database's counters (tenaz_minute) keep it."""
+    return moment.astimezone(dt.UTC).replace(second=0, microsecond=0)
+
+
 def _rate(succeeded: int, failed: int) -> float:
     return succeeded / (succeeded + failed) if succeeded + failed else 0.0
 
@@ -72,6 +77,8 @@ class StatsService:
             raise InvalidArgument.one("until", "not a time Tenaz can count back from") from None
         if since >= until:
             raise InvalidArgument.one("since", "must be before until")
+        # Counts are kept by the minute (jobs/store/stats.py): the window starts on one.
+        since = whole_minute(since)
         if bucket <= dt.timedelta(0) or (until - since) / bucket > MAX_BUCKETS:
             raise InvalidArgument.one("bucket", f"positive, and at most {MAX_BUCKETS} buckets")
         async with self._pool.connection() as conn:

@@ -48,6 +48,24 @@ async def delete_old_status_changes(
     return count, highest
 
 
+async def delete_old_counters(conn: AsyncConnection, *, before: dt.datetime) -> int:
+    """Delete the stats counters of minutes before `before` that count nothing any more.
+
+    Deleting events takes their deliveries out of the delivery counts (the counting trigger
+    sees them go), leaving rows at zero; attempts older than the retention period are no
+    longer counted at all, even those of a delivery that is still unfinished. A few rows a
+    minute and destination: one statement each.
+    """
+    cur = await conn.execute(
+        "DELETE FROM tenaz_delivery_counts WHERE created_minute < %s AND n = 0", (before,)
+    )
+    deleted = cur.rowcount
+    cur = await conn.execute(
+        "DELETE FROM tenaz_attempt_counts WHERE finished_minute < %s", (before,)
+    )
+    return deleted + cur.rowcount
+
+
 async def delete_old_operations(conn: AsyncConnection, *, before: dt.datetime) -> int:
     cur = await conn.execute(
         "DELETE FROM tenaz_operations WHERE state <> 'running' AND created_at < %s", (before,)

@@ -1,4 +1,8 @@
-"""Aggregates for GetStats and the dashboard: counts, attempt buckets, destination health."""
+"""Aggregates for GetStats and the dashboard: counts, attempt buckets, destination health.
+
+Each reads the counters that migration 0017's triggers keep by the minute, in the same
+transactions that write deliveries and attempts, so a read costs the same whatever the
+workspace's size: a window's counts are the sum of its minutes' rows."""
 
 from __future__ import annotations
 
@@ -20,11 +24,12 @@ class LastAttempt:
 async def status_counts(
     conn: AsyncConnection, *, workspace_id: int, since: dt.datetime, until: dt.datetime
 ) -> list[tuple[int, str, int]]:
-    """(destination id, status, count) of deliveries created in the window."""
+    """(destination id, status, count) of deliveries created in the minutes from `since` (a
+    whole minute) to the one `until` falls in."""
     cur = await conn.execute(
-        "SELECT destination_id, status, count(*) FROM tenaz_deliveries"
-        " WHERE workspace_id = %s AND created_at >= %s AND created_at < %s"
-        " GROUP BY destination_id, status ORDER BY destination_id, status",
+        "SELECT destination_id, status, sum(n)::bigint FROM tenaz_delivery_counts"
+        " WHERE workspace_id = %s AND created_minute >= %s AND created_minute < %s"
+        " GROUP BY destination_id, status HAVING sum(n) <> 0 ORDER BY destination_id, status",
         (workspace_id, since, until),
     )
     return [(r[0], r[1], int(r[2])) for r in await cur.fetchall()]
@@ -38,21 +43,23 @@ async def attempt_buckets(
     until: dt.datetime,
     bucket: dt.timedelta,
 ) -> list[tuple[int, str, int]]:
-    """(bucket index, outcome, count) of attempts that ended in the window."""
+    """(bucket index, outcome, count) of attempts that ended in the window's minutes, buckets
+    counted from `since` (a whole minute)."""
     cur = await conn.execute(
-        "SELECT floor(extract(epoch FROM a.finished_at - %s) / %s)::int AS b, a.outcome,"
-        " count(*) FROM tenaz_attempts a JOIN tenaz_deliveries d ON d.id = a.delivery_id"
-        " WHERE d.workspace_id = %s AND a.finished_at >= %s AND a.finished_at < %s"
-        " GROUP BY b, a.outcome ORDER BY b",
+        "SELECT floor(extract(epoch FROM finished_minute - %s) / %s)::int AS b, outcome,"
+        " sum(n)::bigint FROM tenaz_attempt_counts"
+        " WHERE workspace_id = %s AND finished_minute >= %s AND finished_minute < %s"
+        " GROUP BY b, outcome ORDER BY b",
         (since, bucket.total_seconds(), workspace_id, since, until),
     )
     return [(r[0], r[1], int(r[2])) for r in await cur.fetchall()]
 
 
 async def waiting_retry_counts(conn: AsyncConnection, *, workspace_id: int) -> dict[int, int]:
+    """Per destination: its deliveries waiting for a retry now, whenever they were created."""
     cur = await conn.execute(
-        "SELECT destination_id, count(*) FROM tenaz_deliveries"
-        f" WHERE workspace_id = %s AND status = '{Status.WAITING_RETRY}' GROUP BY destination_id",
+        "SELECT destination_id, n FROM tenaz_unfinished_counts"
+        f" WHERE workspace_id = %s AND status = '{Status.WAITING_RETRY}' AND n > 0",
         (workspace_id,),
     )
     return {r[0]: int(r[1]) for r in await cur.fetchall()}
@@ -61,17 +68,14 @@ async def waiting_retry_counts(conn: AsyncConnection, *, workspace_id: int) -> d
 async def last_attempts(
     conn: AsyncConnection, *, workspace_id: int, since: dt.datetime, until: dt.datetime
 ) -> dict[int, tuple[LastAttempt, dt.datetime | None, dt.datetime | None]]:
-    """Per destination: its last attempt in the window, last success, last failure."""
+    """Per destination: its last attempt in the window's minutes, last success, last failure."""
     cur = await conn.execute(
-        "SELECT DISTINCT ON (d.destination_id) d.destination_id, a.outcome, a.message,"
-        " a.finished_at,"
-        " max(a.finished_at) FILTER (WHERE a.outcome = 'succeeded')"
-        "   OVER (PARTITION BY d.destination_id),"
-        " max(a.finished_at) FILTER (WHERE a.outcome <> 'succeeded')"
-        "   OVER (PARTITION BY d.destination_id)"
-        " FROM tenaz_attempts a JOIN tenaz_deliveries d ON d.id = a.delivery_id"
-        " WHERE d.workspace_id = %s AND a.finished_at >= %s AND a.finished_at < %s"
-        " ORDER BY d.destination_id, a.finished_at DESC, a.delivery_id DESC, a.number DESC",
+        "SELECT DISTINCT ON (destination_id) destination_id, outcome, last_message, last_at,"
+        " max(last_at) FILTER (WHERE outcome = 'succeeded') OVER (PARTITION BY destination_id),"
+        " max(last_at) FILTER (WHERE outcome <> 'succeeded') OVER (PARTITION BY destination_id)"
+        " FROM tenaz_attempt_counts"
+        " WHERE workspace_id = %s AND finished_minute >= %s AND finished_minute < %s"
+        " ORDER BY destination_id, last_at DESC",
         (workspace_id, since, until),
     )
     return {

@@ -2793,7 +2793,9 @@ func (x *GetOperationResponse) GetOperation() *Operation {
 	return nil
 }
 
-// GetStatsRequest sets the time window of the statistics.
+// GetStatsRequest sets the time window of the statistics. Tenaz keeps its
+// counts by the minute: the window begins at the start of `since`'s minute
+// (the response says where) and takes in the minute `until` falls in.
 type GetStatsRequest struct {
 	state         protoimpl.MessageState
 	sizeCache     protoimpl.SizeCache

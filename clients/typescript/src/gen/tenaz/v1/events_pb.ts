@@ -1384,7 +1384,9 @@ export const GetOperationResponseSchema: GenMessage<GetOperationResponse> = /*@_
   messageDesc(file_tenaz_v1_events, 27);
 
 /**
- * GetStatsRequest sets the time window of the statistics.
+ * GetStatsRequest sets the time window of the statistics. Tenaz keeps its
+ * counts by the minute: the window begins at the start of `since`'s minute
+ * (the response says where) and takes in the minute `until` falls in.
  *
  * @generated from message tenaz.v1.GetStatsRequest
  */

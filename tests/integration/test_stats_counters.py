@@ -1,0 +1,168 @@
+"""The stats counters (migration 0017): whatever moves deliveries and attempts (submissions,
+workers, retries, an operator's retry and cancel, a destination's deletion, retention), the
+counters say what counting the rows says, and an upgrade counts what was already there."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import psycopg
+import pytest
+from tenaz.client import TenazClient, make_event
+from tenaz.v1 import events_pb2
+
+import jobs.migrate
+from jobs.clock import FakeClock
+from jobs.migrate import migrate
+from jobs.platforms.fake_meta import FakeMetaServer
+from jobs.runtime import Runtime
+from tests.support import META_REFUSES, fire_due_retries, run_jobs
+
+S = events_pb2
+
+_KEPT = {
+    "deliveries by minute": (
+        "SELECT workspace_id, created_minute, destination_id, status, n"
+        " FROM tenaz_delivery_counts WHERE n <> 0",
+        "SELECT workspace_id, tenaz_minute(created_at), destination_id, status, count(*)"
+        " FROM tenaz_deliveries GROUP BY 1, 2, 3, 4",
+    ),
+    "unfinished deliveries": (
+        "SELECT workspace_id, destination_id, status, n FROM tenaz_unfinished_counts WHERE n <> 0",
+        "SELECT workspace_id, destination_id, status, count(*) FROM tenaz_deliveries"
+        " WHERE status NOT IN ('SUCCEEDED', 'FAILED') GROUP BY 1, 2, 3",
+    ),
+    "attempts by minute": (
+        "SELECT workspace_id, finished_minute, destination_id, outcome, n, last_at"
+        " FROM tenaz_attempt_counts WHERE n <> 0",
+        "SELECT d.workspace_id, tenaz_minute(a.finished_at), d.destination_id, a.outcome,"
+        " count(*), max(a.finished_at) FROM tenaz_attempts a"
+        " JOIN tenaz_deliveries d ON d.id = a.delivery_id"
+        " WHERE a.finished_at IS NOT NULL GROUP BY 1, 2, 3, 4",
+    ),
+}
+
+
+def _rows(conn: psycopg.Connection[Any], query: str) -> set[tuple[Any, ...]]:
+    return {tuple(row) for row in conn.execute(query).fetchall()}
+
+
+def assert_counters_match_rows(database_url: str) -> None:
+    with psycopg.connect(database_url) as conn:
+        for what, (kept, recounted) in _KEPT.items():
+            assert _rows(conn, kept) == _rows(conn, recounted), what
+
+
+def event(clock: FakeClock, event_id: str, *to: str, **fields: Any) -> events_pb2.Event:
+    return make_event(
+        event_id=event_id,
+        event_name="Purchase",
+        event_time=clock.now(),
+        email="a@example.com",
+        destinations=list(to),
+        **fields,
+    )
+
+
+async def test_every_writer_keeps_the_counters_equal_to_the_rows(
+    client: TenazClient, runtime: Runtime, clock: FakeClock, fake_meta: FakeMetaServer, meta: str
+) -> None:
+    url = runtime.settings.database_url
+    await client.create_sandbox_destination("sandbox")
+    await client.submit_events([event(clock, f"ok-{i}") for i in range(5)])
+    await client.submit_event(event(clock, "refused", "sandbox", extra=META_REFUSES))
+    assert_counters_match_rows(url)  # births
+    await run_jobs(runtime)
+    assert_counters_match_rows(url)  # claims, successes and a refusal
+
+    clock.advance(dt.timedelta(minutes=3))  # another minute's rows
+    fake_meta.fake.set_down(True)
+    waiting = await client.submit_events([event(clock, f"late-{i}", "meta") for i in range(3)])
+    await run_jobs(runtime)
+    assert_counters_match_rows(url)  # waiting for a retry
+    clock.advance(dt.timedelta(minutes=30))
+    assert await fire_due_retries(runtime) == 1
+    assert_counters_match_rows(url)  # resent, waiting again
+
+    first, second, third = (r.deliveries[0].id for r in waiting.results)
+    await client.cancel_deliveries([first])
+    fake_meta.fake.set_down(False)
+    await client.retry_deliveries([second])
+    await run_jobs(runtime)
+    assert_counters_match_rows(url)  # an operator's cancel and retry
+    [still_waiting] = (await client.get_event(waiting.results[2].id)).deliveries
+    assert (still_waiting.id, still_waiting.status) == (third, S.DELIVERY_STATUS_WAITING_RETRY)
+
+    await client.delete_destination("meta")
+    assert_counters_match_rows(url)  # a deletion ends what was open
+
+    clock.advance(runtime.settings.retention + dt.timedelta(minutes=1))
+    counts = await runtime.retention.purge()
+    assert counts["events"] == 9
+    assert counts["counters"] > 0
+    assert_counters_match_rows(url)  # retention took everything out of the counts
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT count(*) FROM tenaz_delivery_counts").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM tenaz_attempt_counts").fetchone() == (0,)
+
+
+async def test_stats_windows_begin_on_a_whole_minute(
+    client: TenazClient, runtime: Runtime, clock: FakeClock, meta: str
+) -> None:
+    created = clock.now()
+    await client.submit_event(event(clock, "o-1"))
+    await run_jobs(runtime)
+    clock.advance(dt.timedelta(minutes=5))
+
+    # A window starting after the event, within the minute it was created in, counts it.
+    since = created.replace(second=59, microsecond=999_000)
+    stats = await client.get_stats(since=since, bucket=dt.timedelta(minutes=1))
+    assert stats.since.ToDatetime(tzinfo=dt.UTC) == created.replace(second=0, microsecond=0)
+    assert [(c.destination, c.status, c.count) for c in stats.counts] == [
+        ("meta", S.DELIVERY_STATUS_SUCCEEDED, 1)
+    ]
+    assert stats.attempts[0].succeeded == 1
+    # The next minute's window does not.
+    later = await client.get_stats(since=since + dt.timedelta(seconds=1))
+    assert list(later.counts) == []
+    assert sum(bucket.succeeded for bucket in later.attempts) == 0
+
+
+async def test_an_upgrade_counts_the_deliveries_and_attempts_already_stored(
+    empty_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = empty_database
+    everything = list(jobs.migrate._migrations())
+    monkeypatch.setattr(
+        jobs.migrate, "_migrations", lambda: iter(m for m in everything if m[0] < "0017")
+    )
+    await migrate(url)
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "INSERT INTO tenaz_workspaces (id, name) VALUES (1, 'acme');"
+            " INSERT INTO tenaz_destinations (id, workspace_id, name, kind, created_at,"
+            "  updated_at) VALUES (1, 1, 'meta', 'meta', now(), now());"
+            " INSERT INTO tenaz_events (id, workspace_id, event_name, event_id, event_time,"
+            "  payload, received_at)"
+            " SELECT i, 1, 'Purchase', 'o-' || i, now(), '{}', now()"
+            " FROM generate_series(1, 4) AS i;"
+            " INSERT INTO tenaz_deliveries (id, workspace_id, event_id, destination_id, status,"
+            "  attempt_count, next_attempt_at, deadline, created_at, updated_at)"
+            " SELECT i, 1, i, 1, CASE WHEN i < 4 THEN 'SUCCEEDED' ELSE 'WAITING_RETRY' END, 1,"
+            "  now(), now() + interval '7 days', now() - i * interval '1 minute', now()"
+            " FROM generate_series(1, 4) AS i;"
+            " INSERT INTO tenaz_attempts (delivery_id, number, trigger, started_at,"
+            "  finished_at, outcome, message)"
+            " SELECT i, 1, 'automatic', now(), now(),"
+            "  CASE WHEN i < 4 THEN 'succeeded' ELSE 'external_problem' END, 'HTTP 503'"
+            " FROM generate_series(1, 4) AS i"
+        )
+    monkeypatch.undo()
+    assert "0017_stats_counters" in await migrate(url)
+
+    assert_counters_match_rows(url)
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT status, n FROM tenaz_unfinished_counts").fetchall() == [
+            ("WAITING_RETRY", 1)
+        ]
