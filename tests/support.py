@@ -288,3 +288,41 @@ async def limited_meta(
             ),
         )
     )
+
+
+# The stats counters (migration 0017) and the same figures counted from the rows.
+_COUNTERS_AND_RECOUNTS = {
+    "deliveries by minute": (
+        "SELECT workspace_id, created_minute, destination_id, status, n"
+        " FROM tenaz_delivery_counts WHERE n <> 0",
+        "SELECT workspace_id, tenaz_minute(created_at), destination_id, status, count(*)"
+        " FROM tenaz_deliveries GROUP BY 1, 2, 3, 4",
+    ),
+    "unfinished deliveries": (
+        "SELECT workspace_id, destination_id, status, n FROM tenaz_unfinished_counts WHERE n <> 0",
+        "SELECT workspace_id, destination_id, status, count(*) FROM tenaz_deliveries"
+        " WHERE status NOT IN ('SUCCEEDED', 'FAILED') GROUP BY 1, 2, 3",
+    ),
+    "attempts by minute": (
+        "SELECT workspace_id, finished_minute, destination_id, outcome, n, last_at"
+        " FROM tenaz_attempt_counts WHERE n <> 0",
+        "SELECT d.workspace_id, tenaz_minute(a.finished_at), d.destination_id, a.outcome,"
+        " count(*), max(a.finished_at) FROM tenaz_attempts a"
+        " JOIN tenaz_deliveries d ON d.id = a.delivery_id"
+        " WHERE a.finished_at IS NOT NULL GROUP BY 1, 2, 3, 4",
+    ),
+}
+
+
+async def counters_that_differ(database_url: str) -> list[str]:
+    """Which stats counters say something else than counting the rows does (none: [])."""
+    differ = []
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        for what, (kept, recounted) in _COUNTERS_AND_RECOUNTS.items():
+            rows = []
+            for query in (kept, recounted):
+                cur = await conn.execute(query)
+                rows.append({tuple(row) for row in await cur.fetchall()})
+            if rows[0] != rows[1]:
+                differ.append(what)
+    return differ

@@ -1,6 +1,7 @@
 """The chaos run: Tenaz under faults, then a check that nothing was lost.
 
-A gRPC server and several workers run as separate processes against a private
+Two gRPC servers (sharing one address with SO_REUSEPORT, the kernel spreading
+connections among them) and three workers run as separate processes against a private
 PostgreSQL; this process hosts the fake Meta, submits the events, watches the
 status stream, and meanwhile kills servers and workers with SIGKILL at random
 moments (restarting them), takes Meta down for a while, and restarts
@@ -12,7 +13,8 @@ PostgreSQL once. When every delivery has settled it checks and prints:
 - how many events the platform received twice (only where a kill interrupted a
   request in flight: the same event_id, which the platform deduplicates);
 - a status-stream consumer (the Python client's `follow_status`, which
-  reconnects after every server kill) saw every change exactly once, in order.
+  reconnects after every server kill) saw every change exactly once, in order;
+- the stats counters say what counting the rows says.
 
 `make chaos` runs the full size; `make test` runs a short one.
 """
@@ -47,7 +49,7 @@ from jobs.platforms.fake_meta import FakeMeta, FakeMetaServer
 from jobs.runtime import open_runtime
 from jobs.secrets import generate_key
 from jobs.settings import Settings
-from tests.support import META_REFUSES
+from tests.support import META_REFUSES, counters_that_differ
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # pgserver warns at import when XDG_RUNTIME_DIR is unset
@@ -60,7 +62,8 @@ PIXEL, TOKEN = "111", "chaos-token"
 class ChaosConfig:
     events: int = 20_000
     batch: int = 250
-    workers: int = 2
+    servers: int = 2
+    workers: int = 3
     kills: int = 24
     kill_every: float = 1.0  # seconds between kills, on average
     invalid_every: int = 40  # every Nth event carries data Meta refuses
@@ -89,6 +92,7 @@ class Report:
     changes_repeated: int = 0
     out_of_order: int = 0
     stream_reconnects: int = 0
+    counters_differ: list[str] = dataclasses.field(default_factory=list)
     seconds: float = 0.0
     problems: list[str] = dataclasses.field(default_factory=list)
 
@@ -128,6 +132,7 @@ class Report:
                 f"{self.changes_missed} / {self.changes_repeated} / {self.out_of_order}",
             ),
             ("stream reconnects", str(self.stream_reconnects)),
+            ("stats counters equal to the rows", "no" if self.counters_differ else "yes"),
             ("duration", f"{self.seconds:.1f} s"),
             ("result", "PASS" if self.ok else "FAIL: " + "; ".join(self.problems)),
         ]
@@ -144,10 +149,13 @@ def _free_port() -> int:
 class Processes:
     """The Tenaz processes under test: started, killed and restarted by name."""
 
-    def __init__(self, env: dict[str, str], workers: int, log_dir: Path) -> None:
+    def __init__(self, env: dict[str, str], servers: int, workers: int, log_dir: Path) -> None:
         self._env = env
         self._log_dir = log_dir
-        self.commands = {"server": "serve", **{f"worker-{i}": "worker" for i in range(workers)}}
+        self.commands = {
+            **{f"server-{i}": "serve" for i in range(servers)},
+            **{f"worker-{i}": "worker" for i in range(workers)},
+        }
         self.running: dict[str, asyncio.subprocess.Process] = {}
 
     async def start(self, name: str) -> None:
@@ -256,7 +264,7 @@ async def _run(
             "TENAZ_POOL_MAX_SIZE": "6",
             "TENAZ_LOG_LEVEL": "WARNING",
         }
-        processes = Processes(env, config.workers, root)
+        processes = Processes(env, config.servers, config.workers, root)
         for name in processes.commands:
             await processes.start(name)
 
@@ -459,16 +467,27 @@ async def _check(
         report.problems.append("the status stream missed, repeated or reordered changes")
     if sum(report.kills.values()) < report.config.kills:
         report.problems.append("fewer kills than configured")
+    report.counters_differ = await counters_that_differ(runtime.settings.database_url)
+    if report.counters_differ:
+        differ = ", ".join(report.counters_differ)
+        report.problems.append(f"stats counters differ from the rows: {differ}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=ChaosConfig.events)
     parser.add_argument("--kills", type=int, default=ChaosConfig.kills)
+    parser.add_argument("--servers", type=int, default=ChaosConfig.servers)
     parser.add_argument("--workers", type=int, default=ChaosConfig.workers)
     parser.add_argument("--seed", type=int, default=ChaosConfig.seed)
     args = parser.parse_args()
-    config = ChaosConfig(events=args.events, kills=args.kills, workers=args.workers, seed=args.seed)
+    config = ChaosConfig(
+        events=args.events,
+        kills=args.kills,
+        servers=args.servers,
+        workers=args.workers,
+        seed=args.seed,
+    )
     report = asyncio.run(run_chaos(config))
     raise SystemExit(0 if report.ok else 1)
 
