@@ -23,14 +23,20 @@ from __future__ import annotations
 
 import collections
 import json
-import random
 import re
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Unpack
 
-from jobs.platforms.fake_http import FakeServer, FakeTransport, Reply, ScriptedPlatform
+from jobs.platforms.fake_http import (
+    FakeServer,
+    FakeTransport,
+    PlatformOptions,
+    Reply,
+    ScriptedPlatform,
+    ScriptedReply,
+)
+from jobs.platforms.fake_json import json_reply
 from jobs.platforms.http_connector import parse_json
 
 EVENTS_PATH: Final = "/log/common/api"
@@ -41,16 +47,13 @@ REFUSED_RESULT: Final = 0
 
 
 @dataclass(frozen=True)
-class Failure:
+class Failure(ScriptedReply):
     """A scripted answer for `FakeKwai.fail_next`: Kwai's JSON (`result`, `error_msg`), or a
-    bare HTTP answer; `hang` holds the request until `release()`."""
+    bare HTTP answer (`result` None)."""
 
     status: int = 200
     result: int | None = None
     error_msg: str = ""
-    body: bytes = b""
-    content_type: str = "text/plain"
-    hang: bool = False
 
     @classmethod
     def refused(cls, error_msg: str, *, status: int = 200) -> Failure:
@@ -69,16 +72,8 @@ class Failure:
         return cls.refused("pixelId not exist or no permission")
 
     @classmethod
-    def http_500(cls) -> Failure:
-        return cls(status=500, body=b"Internal Server Error")
-
-    @classmethod
     def http_502(cls) -> Failure:
         return cls(status=502, body=b"<html><body>502 Bad Gateway</body></html>")
-
-    @classmethod
-    def http_503(cls) -> Failure:
-        return cls(status=503, body=b"Service Unavailable")
 
     @classmethod
     def unauthorized(cls) -> Failure:
@@ -106,9 +101,11 @@ class Failure:
         """HTTP 200 with a page, as a captive portal answers."""
         return cls(status=200, body=b"<html>Welcome</html>", content_type="text/html")
 
-    @classmethod
-    def hanging(cls) -> Failure:
-        return cls(hang=True)
+    def reply(self) -> Reply:
+        if self.result is None:
+            return super().reply()
+        _, headers, body = _answer(self.result, self.error_msg)
+        return self.status, headers, body
 
 
 @dataclass(frozen=True)
@@ -134,23 +131,15 @@ class FakeKwai(ScriptedPlatform[Failure]):
     def __init__(
         self,
         *,
-        now: Callable[[], float] = time.time,
         access_tokens: Mapping[str, str] | None = None,
-        transient_failure_rate: float = 0.0,
-        rng: random.Random | None = None,
-        history_limit: int | None = 1000,
-        received_limit: int | None = None,
+        **options: Unpack[PlatformOptions],
     ) -> None:
         """`access_tokens` maps pixel id -> its token (None: any non-empty token works)."""
-        super().__init__(
-            now=now,
-            transient_failure_rate=transient_failure_rate,
-            rng=rng,
-            history_limit=history_limit,
-            received_limit=received_limit,
-        )
+        super().__init__(**options)
         self._access_tokens = dict(access_tokens) if access_tokens is not None else None
-        self.accepted: collections.deque[AcceptedEvent] = collections.deque(maxlen=history_limit)
+        self.accepted: collections.deque[AcceptedEvent] = collections.deque(
+            maxlen=self.history_limit
+        )
 
     async def answer(
         self,
@@ -177,15 +166,6 @@ class FakeKwai(ScriptedPlatform[Failure]):
 
     def count_events(self, body: bytes) -> int:
         return 1 if isinstance(parse_json(body), dict) else 0
-
-    def failure_reply(self, failure: Failure) -> Reply:
-        if failure.result is not None:
-            _, headers, body = _answer(failure.result, failure.error_msg)
-            return failure.status, headers, body
-        return failure.status, {"content-type": failure.content_type}, failure.body
-
-    def outage_reply(self) -> Reply:
-        return self.failure_reply(Failure.http_503())
 
     # -- the checks ------------------------------------------------------------------------
 
@@ -251,17 +231,14 @@ def _answer(result: int, error_msg: str) -> Reply:
     document: dict[str, Any] = {"result": result}
     if error_msg:
         document["error_msg"] = error_msg
-    headers = {"content-type": "application/json;charset=UTF-8"}
-    return 200, headers, json.dumps(document).encode()
+    return json_reply(200, document, content_type="application/json;charset=UTF-8")
 
 
 class FakeKwaiServer(FakeServer[FakeKwai]):
     """Serves a `FakeKwai` (a new one when none is given) over HTTP/1.1 on loopback."""
 
-    def __init__(
-        self, fake: FakeKwai | None = None, *, host: str = "127.0.0.1", port: int = 0
-    ) -> None:
-        super().__init__(fake if fake is not None else FakeKwai(), host=host, port=port)
+    def new_fake(self) -> FakeKwai:
+        return FakeKwai()
 
 
 FakeKwaiTransport = FakeTransport[FakeKwai]

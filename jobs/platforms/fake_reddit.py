@@ -18,13 +18,12 @@ import collections
 import datetime as dt
 import json
 import re
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Unpack
 
 from jobs.currencies import ISO_4217
-from jobs.platforms.fake_http import Reply, ScriptedReply
+from jobs.platforms.fake_http import PlatformOptions, Reply, ScriptedReply
 from jobs.platforms.fake_json import JsonFake, json_reply
 
 MAX_EVENTS_PER_REQUEST: Final = 1000
@@ -54,7 +53,7 @@ class Failure(ScriptedReply):
 
     @classmethod
     def error(cls, status: int, message: str) -> Failure:
-        return cls(status=status, body=error_body(status, message))
+        return cls(status=status, body=error_body(status, message), content_type="application/json")
 
     @classmethod
     def throttled(cls) -> Failure:
@@ -80,12 +79,8 @@ class Failure(ScriptedReply):
         )
 
     @classmethod
-    def http_500(cls) -> Failure:
-        """A bare 500 from the front end, without Reddit's body."""
-        return cls(status=500, body=b"Internal Server Error", content_type="text/plain")
-
-    @classmethod
     def http_503(cls) -> Failure:
+        """Reddit's 503 carries its error body."""
         return cls.error(503, "Service Unavailable")
 
     @classmethod
@@ -130,23 +125,18 @@ class FakeReddit(JsonFake[ScriptedReply]):
     def __init__(
         self,
         *,
-        now: Callable[[], float] = time.time,
         access_tokens: Mapping[str, str] | None = None,
-        transient_failure_rate: float = 0.0,
         max_future_skew: float | dt.timedelta = MAX_FUTURE_SKEW,
-        history_limit: int | None = 1000,
-        received_limit: int | None = None,
+        **options: Unpack[PlatformOptions],
     ) -> None:
-        """`access_tokens` maps ad account id -> its token (None: any non-empty token works)."""
-        super().__init__(
-            now=now,
-            transient_failure_rate=transient_failure_rate,
-            history_limit=history_limit,
-            received_limit=received_limit,
-        )
+        """`access_tokens` maps ad account id -> its token (None: any non-empty token works);
+        `options` are ScriptedPlatform's, whose `history_limit` also bounds `accepted`."""
+        super().__init__(**options)
         self._access_tokens = dict(access_tokens) if access_tokens is not None else None
         self._max_future_skew = _seconds(max_future_skew)
-        self.accepted: collections.deque[AcceptedRequest] = collections.deque(maxlen=history_limit)
+        self.accepted: collections.deque[AcceptedRequest] = collections.deque(
+            maxlen=self.history_limit
+        )
 
     async def answer(
         self,
@@ -183,7 +173,7 @@ class FakeReddit(JsonFake[ScriptedReply]):
         )
 
     def _error(self, status: int, message: str) -> Reply:
-        return status, {"content-type": "application/json"}, error_body(status, message)
+        return Failure.error(status, message).reply()
 
     # -- validation --------------------------------------------------------------------------
 

@@ -96,10 +96,6 @@ class Failure(JsonFailure):
     def rate_limited(cls) -> Failure:
         return cls.json(429, invalid_document("Too many requests"))
 
-    @classmethod
-    def unavailable(cls) -> Failure:
-        return cls(status=503, body=b"Service Unavailable")
-
 
 @dataclass(frozen=True)
 class AcceptedRequest:
@@ -164,9 +160,6 @@ class FakeSnapchat(DataPlatform[AcceptedRequest]):
         return json_reply(
             200, {"status": "VALID", "reason": "Events have been processed successfully."}
         )
-
-    def outage_reply(self) -> Reply:
-        return Failure.unavailable().reply()
 
     def _authenticate(self, pixel_id: str, token: str) -> None:
         status = self.token_refusal(pixel_id, token)
@@ -248,10 +241,8 @@ class FakeSnapchat(DataPlatform[AcceptedRequest]):
 class FakeSnapchatServer(FakeServer[FakeSnapchat]):
     """Serves a `FakeSnapchat` (a new one when none is given) over HTTP/1.1 on loopback."""
 
-    def __init__(
-        self, fake: FakeSnapchat | None = None, *, host: str = "127.0.0.1", port: int = 0
-    ) -> None:
-        super().__init__(fake if fake is not None else FakeSnapchat(), host=host, port=port)
+    def new_fake(self) -> FakeSnapchat:
+        return FakeSnapchat()
 
 
 FakeSnapchatTransport = FakeTransport[FakeSnapchat]

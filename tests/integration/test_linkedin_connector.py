@@ -191,7 +191,9 @@ async def test_a_rule_linkedin_does_not_know_is_refused(
 async def test_an_unreadable_batch_answer_sends_the_events_again(
     connector: LinkedInConnector, platform: FakeLinkedIn
 ) -> None:
-    platform.fail_next(1, Failure.of(200, b'{"elements":[{"status":201}]}'))
+    platform.fail_next(
+        1, Failure.custom(200, b'{"elements":[{"status":201}]}', content_type="text/plain")
+    )
     outcomes = await connector.send(batch_of(stored(0), stored(1)))
     assert kinds(outcomes) == [EXTERNAL, EXTERNAL]
     assert "eventId" in outcomes[0].message
@@ -210,7 +212,7 @@ async def test_an_unreadable_batch_answer_sends_the_events_again(
         pytest.param(Failure.token_revoked(), 401, True, id="token-revoked"),
         pytest.param(Failure.forbidden(), 403, True, id="forbidden"),
         pytest.param(Failure.version_inactive(), 426, True, id="version-inactive"),
-        pytest.param(Failure.of(400, b"<html>blocked</html>", content_type="text/html"), 400,
+        pytest.param(Failure.custom(400, b"<html>blocked</html>", content_type="text/html"), 400,
                      True, id="proxy-400"),
     ],
 )  # fmt: skip
@@ -254,8 +256,12 @@ async def test_a_refused_request_is_split_so_good_events_go(
     connector: LinkedInConnector, platform: FakeLinkedIn
 ) -> None:
     # LinkedIn refuses the whole request of 4 for event 3, then each request holding it.
-    took = [Failure.of(200, json.dumps({"elements": [{"status": 201}] * n}).encode())
-            for n in (2, 1)]  # fmt: skip
+    took = [
+        Failure.custom(
+            200, json.dumps({"elements": [{"status": 201}] * n}).encode(), content_type="text/plain"
+        )
+        for n in (2, 1)
+    ]
     for answer in (Failure.bad_request(), took[0], Failure.bad_request(), took[1]):
         platform.fail_next(1, answer)
     platform.fail_next(1, Failure.bad_request())
@@ -282,7 +288,7 @@ async def test_splitting_stays_within_the_attempts_bound(
 async def test_a_request_too_large_for_a_proxy_goes_in_halves(
     connector: LinkedInConnector, platform: FakeLinkedIn
 ) -> None:
-    platform.fail_next(1, Failure.of(413, b"Too Large", content_type="text/plain"))
+    platform.fail_next(1, Failure.custom(413, b"Too Large", content_type="text/plain"))
     scope = AttemptScope.for_batch(4)
     outcomes = await connector.send(batch_of(*(stored(n) for n in range(4))), scope)
     assert kinds(outcomes) == [SUCCEEDED] * 4
@@ -314,7 +320,7 @@ async def test_secrets_never_reach_outcomes(
     connector: LinkedInConnector, platform: FakeLinkedIn
 ) -> None:
     echo = error_document(401, "INVALID_ACCESS_TOKEN", f"token {TOKEN} is invalid", 65600)
-    platform.fail_next(1, Failure.of(401, json.dumps(echo).encode()))
+    platform.fail_next(1, Failure.custom(401, json.dumps(echo).encode(), content_type="text/plain"))
     [outcome] = await connector.send(batch_of(stored(1)))
     assert TOKEN not in repr(outcome)
     assert "[secret]" in outcome.message

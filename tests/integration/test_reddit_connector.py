@@ -165,7 +165,7 @@ async def test_an_empty_batch_sends_nothing(
         pytest.param(Failure.http_503(), 503, False, id="503"),
         pytest.param(Failure.unauthorized(), 401, True, id="unauthorized"),
         pytest.param(Failure.forbidden(), 403, True, id="forbidden"),
-        pytest.param(Failure.of(400, b"Bad Request", content_type="text/plain"), 400, True,
+        pytest.param(Failure.custom(400, b"Bad Request", content_type="text/plain"), 400, True,
                      id="proxy-400"),
     ],
 )  # fmt: skip
@@ -286,7 +286,9 @@ async def test_batches_above_the_limit_go_in_several_requests(
 async def test_a_request_too_large_for_a_proxy_goes_in_halves(
     connector: RedditConnector, platform: FakeReddit
 ) -> None:
-    platform.fail_next(1, Failure.of(413, b"Request Entity Too Large", content_type="text/plain"))
+    platform.fail_next(
+        1, Failure.custom(413, b"Request Entity Too Large", content_type="text/plain")
+    )
     scope = AttemptScope.for_batch(4)
     outcomes = await connector.send(batch_of(*(stored(n) for n in range(4))), scope)
     assert kinds(outcomes) == [SUCCEEDED] * 4
@@ -298,7 +300,7 @@ async def test_secrets_never_reach_outcomes(
     connector: RedditConnector, platform: FakeReddit
 ) -> None:
     echo = error_body(400, f"token {TOKEN} is not allowed here")
-    platform.fail_next(1, Failure.of(400, echo, content_type="application/json"))
+    platform.fail_next(1, Failure.custom(400, echo, content_type="application/json"))
     [outcome] = await connector.send(batch_of(stored(1)))
     assert outcome.kind is REJECTED
     assert TOKEN not in repr(outcome)

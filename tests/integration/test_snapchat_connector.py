@@ -211,7 +211,7 @@ async def test_batches_above_the_limit_go_in_several_requests(
     ("failure", "status", "needs_action"),
     [
         pytest.param(Failure.http_500(), 500, False, id="http-500"),
-        pytest.param(Failure.unavailable(), 503, False, id="http-503"),
+        pytest.param(Failure.http_503(), 503, False, id="http-503"),
         pytest.param(Failure.rate_limited(), 429, False, id="http-429"),
         pytest.param(Failure.unauthorized(), 401, True, id="http-401"),
         pytest.param(Failure.forbidden(), 403, True, id="http-403"),

@@ -136,7 +136,7 @@ async def test_an_outage_waits_for_the_retry_and_then_succeeds(
     snapchat_server: FakeSnapchatServer,
     snapchat: str,
 ) -> None:
-    snapchat_server.fake.fail_next(1, Failure.unavailable())
+    snapchat_server.fake.fail_next(1, Failure.http_503())
     stored = await purchase(client, clock)
     await run_jobs(runtime)
     [delivery] = (await client.get_event(stored.id)).deliveries
