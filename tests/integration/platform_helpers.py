@@ -1,10 +1,12 @@
-"""What the tests of the JSON platforms (Reddit, LinkedIn) share: events in batches, the
-kinds of their outcomes, a fake's URL allowed, and one delivery read back with its attempts."""
+"""What the tests of every ad platform share: events in batches, the kinds of their outcomes,
+secrets kept out of them, a fake's URL allowed, and one delivery read back with its
+attempts."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import socket
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,6 +16,10 @@ from tenaz.v1 import events_pb2
 from jobs.base_url import BaseUrl
 from jobs.platforms.base import Outcome, OutcomeKind, OutgoingEvent
 from jobs.settings import Settings
+
+SUCCEEDED = OutcomeKind.SUCCEEDED
+EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
+REJECTED = OutcomeKind.REJECTED
 
 
 def sha256(text: str) -> str:
@@ -29,6 +35,21 @@ def kinds(outcomes: Sequence[Outcome]) -> list[OutcomeKind]:
     return [outcome.kind for outcome in outcomes]
 
 
+def assert_no_secret(outcomes: Sequence[Outcome], *secrets: str) -> None:
+    """No outcome carries any of `secrets`, in any of its fields."""
+    for outcome in outcomes:
+        for secret in secrets:
+            assert secret not in repr(outcome)
+
+
+def refused_url() -> str:
+    """A loopback URL nothing listens on (the port was free a moment ago)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
 def allowing(settings: Settings, base_url: str) -> Settings:
     """`settings` with a fake platform's loopback URL allowed (the egress guard refuses it)."""
     allowed = (*settings.allowed_platform_urls, BaseUrl.parse(base_url))
@@ -39,5 +60,10 @@ async def delivery(client: TenazClient, event_id: str) -> events_pb2.Delivery:
     """The one delivery of the event submitted with `event_id`, with its attempts."""
     page = await client.list_events(event_ids=[event_id])
     [found] = page.events
-    [only] = (await client.get_event(found.id)).deliveries
+    return await only_delivery(client, found.id)
+
+
+async def only_delivery(client: TenazClient, stored_id: str) -> events_pb2.Delivery:
+    """The one delivery of the stored event `stored_id` (Tenaz's id), with its attempts."""
+    [only] = (await client.get_event(stored_id)).deliveries
     return only

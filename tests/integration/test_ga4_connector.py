@@ -10,33 +10,32 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
 import json
 import logging
 import socket
-from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import httpx
 import pytest
 
 from jobs.pii import hashed_for, normalise_user_data
-from jobs.platforms.base import Connector, Outcome, OutcomeKind, OutgoingEvent
-from jobs.platforms.fake_ga4 import Failure, FakeGa4, FakeGa4Server, FakeGa4Transport
+from jobs.platforms.base import Connector
+from jobs.platforms.fake_ga4 import Failure, FakeGa4, FakeGa4Transport
+from jobs.platforms.fake_http import FakeServer
 from jobs.platforms.ga4 import EVENT_NAMES, Ga4Connector
+from tests.integration.platform_helpers import (
+    EXTERNAL,
+    REJECTED,
+    SUCCEEDED,
+    batch_of,
+    kinds,
+    sha256,
+)
 from tests.support import logged
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 MEASUREMENT_ID = "G-TEST1234"
 API_SECRET = "mp-secret-Zx81aQ"
-
-SUCCEEDED = OutcomeKind.SUCCEEDED
-EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
-REJECTED = OutcomeKind.REJECTED
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def stored(
@@ -59,14 +58,6 @@ def stored(
     }
 
 
-def batch_of(*payloads: dict[str, Any]) -> list[OutgoingEvent]:
-    return [OutgoingEvent(delivery_id=100 + i, payload=p) for i, p in enumerate(payloads)]
-
-
-def kinds(outcomes: Sequence[Outcome]) -> list[OutcomeKind]:
-    return [outcome.kind for outcome in outcomes]
-
-
 def paths(platform: FakeGa4) -> list[str]:
     return [r.path for r in platform.requests]
 
@@ -76,19 +67,7 @@ def platform() -> FakeGa4:
     return FakeGa4(now=NOW.timestamp, api_secrets={MEASUREMENT_ID: API_SECRET})
 
 
-@pytest.fixture
-async def served(platform: FakeGa4) -> AsyncIterator[FakeGa4Server]:
-    async with FakeGa4Server(platform) as server:
-        yield server
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(trust_env=False) as client:
-        yield client
-
-
-def make(http: httpx.AsyncClient, served: FakeGa4Server, **changes: Any) -> Ga4Connector:
+def make(http: httpx.AsyncClient, served: FakeServer[FakeGa4], **changes: Any) -> Ga4Connector:
     settings: dict[str, Any] = {
         "measurement_id": MEASUREMENT_ID,
         "api_secret": API_SECRET,
@@ -101,12 +80,12 @@ def make(http: httpx.AsyncClient, served: FakeGa4Server, **changes: Any) -> Ga4C
 
 
 @pytest.fixture
-def connector(http: httpx.AsyncClient, served: FakeGa4Server) -> Ga4Connector:
+def connector(http: httpx.AsyncClient, served: FakeServer[FakeGa4]) -> Ga4Connector:
     return make(http, served)
 
 
 @pytest.fixture
-def validating(http: httpx.AsyncClient, served: FakeGa4Server) -> Ga4Connector:
+def validating(http: httpx.AsyncClient, served: FakeServer[FakeGa4]) -> Ga4Connector:
     return make(http, served, validate_first=True)
 
 
@@ -182,7 +161,7 @@ async def test_more_than_25_events_of_one_request_go_in_several(
 
 
 async def test_without_validation_invalid_events_are_dropped_silently(
-    http: httpx.AsyncClient, served: FakeGa4Server, platform: FakeGa4
+    http: httpx.AsyncClient, served: FakeServer[FakeGa4], platform: FakeGa4
 ) -> None:
     # What GA4 does: 2xx, and the invalid event is gone. Only validate_first sees it.
     connector = make(http, served, event_names={"Purchase": "session_start"})
@@ -219,7 +198,7 @@ async def test_validation_refuses_the_events_it_names_and_collects_the_rest(
 
 
 async def test_when_validation_refuses_everything_nothing_is_collected(
-    http: httpx.AsyncClient, served: FakeGa4Server, platform: FakeGa4
+    http: httpx.AsyncClient, served: FakeServer[FakeGa4], platform: FakeGa4
 ) -> None:
     connector = make(http, served, validate_first=True, event_names={"Purchase": "first_visit"})
     outcomes = await connector.send(batch_of(stored(1), stored(2)))
@@ -228,7 +207,7 @@ async def test_when_validation_refuses_everything_nothing_is_collected(
 
 
 async def test_a_stream_the_validation_server_does_not_know_needs_action(
-    http: httpx.AsyncClient, served: FakeGa4Server, platform: FakeGa4
+    http: httpx.AsyncClient, served: FakeServer[FakeGa4], platform: FakeGa4
 ) -> None:
     connector = make(http, served, validate_first=True, measurement_id="UA-12345-1")
     outcomes = await connector.send(batch_of(stored(1)))
@@ -253,7 +232,7 @@ async def test_a_stream_the_validation_server_does_not_know_needs_action(
 @pytest.mark.parametrize("validate_first", [False, True], ids=["collect", "validate"])
 async def test_failures_are_external_for_every_event(
     http: httpx.AsyncClient,
-    served: FakeGa4Server,
+    served: FakeServer[FakeGa4],
     platform: FakeGa4,
     failure: Failure,
     status: int,
@@ -294,7 +273,7 @@ async def test_outage(connector: Ga4Connector, platform: FakeGa4) -> None:
 
 
 async def test_a_hanging_request_times_out(
-    http: httpx.AsyncClient, served: FakeGa4Server, platform: FakeGa4
+    http: httpx.AsyncClient, served: FakeServer[FakeGa4], platform: FakeGa4
 ) -> None:
     connector = make(http, served, timeout=0.2)
     platform.fail_next(1, Failure.hanging())
@@ -334,7 +313,7 @@ async def test_an_event_without_a_client_id_is_refused_without_a_request(
 
 async def test_the_api_secret_never_shows(
     http: httpx.AsyncClient,
-    served: FakeGa4Server,
+    served: FakeServer[FakeGa4],
     platform: FakeGa4,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -355,7 +334,7 @@ async def test_the_api_secret_never_shows(
 
 
 async def test_a_wrong_api_secret_is_taken_and_dropped_as_ga4_does(
-    http: httpx.AsyncClient, served: FakeGa4Server, platform: FakeGa4
+    http: httpx.AsyncClient, served: FakeServer[FakeGa4], platform: FakeGa4
 ) -> None:
     # GA4 says nothing about a wrong api secret, even at the validation server.
     connector = make(http, served, validate_first=True, api_secret="an-old-secret")
@@ -381,7 +360,7 @@ async def test_sandbox_transport_delivers_in_process() -> None:
 # -- the fake follows the notes ----------------------------------------------------------
 
 
-async def validate(http: httpx.AsyncClient, served: FakeGa4Server, body: Any) -> list[Any]:
+async def validate(http: httpx.AsyncClient, served: FakeServer[FakeGa4], body: Any) -> list[Any]:
     response = await http.post(
         f"{served.base_url}/debug/mp/collect",
         params={"measurement_id": MEASUREMENT_ID, "api_secret": API_SECRET},
@@ -452,7 +431,7 @@ STAMP = int(NOW.timestamp()) * 1_000_000
 )
 async def test_fake_validation_server(
     http: httpx.AsyncClient,
-    served: FakeGa4Server,
+    served: FakeServer[FakeGa4],
     platform: FakeGa4,
     document: dict[str, Any],
     expected: list[tuple[str, str]],
@@ -462,7 +441,7 @@ async def test_fake_validation_server(
 
 
 async def test_fake_collect_answers_204_to_anything(
-    http: httpx.AsyncClient, served: FakeGa4Server, platform: FakeGa4
+    http: httpx.AsyncClient, served: FakeServer[FakeGa4], platform: FakeGa4
 ) -> None:
     query = {"measurement_id": MEASUREMENT_ID, "api_secret": API_SECRET}
     for content in (b"not json", json.dumps(body(event("_bad"), event())).encode()):

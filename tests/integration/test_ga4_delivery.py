@@ -4,9 +4,7 @@ retried, flagged, refused when GA4 cannot take them; and the sandbox behaving as
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import hashlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,21 +12,17 @@ import pytest
 from tenaz.client import TenazClient, TenazError, make_event
 from tenaz.v1 import destinations_pb2, events_pb2
 
-from jobs.base_url import BaseUrl
 from jobs.clock import FakeClock
 from jobs.platforms.fake_ga4 import Failure, FakeGa4, FakeGa4Server
 from jobs.runtime import Runtime
 from jobs.settings import Settings
+from tests.integration.platform_helpers import allowing, only_delivery, sha256
 from tests.support import fire_due_retries, run_jobs
 
 S = events_pb2
 MEASUREMENT_ID = "G-DELIVERY1"
 API_SECRET = "delivery-api-secret"
 RETRY = dt.timedelta(seconds=10)
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @pytest.fixture
@@ -40,8 +34,7 @@ async def analytics(clock: FakeClock) -> AsyncIterator[FakeGa4Server]:
 
 @pytest.fixture
 def settings(settings: Settings, analytics: FakeGa4Server) -> Settings:
-    allowed = (*settings.allowed_platform_urls, BaseUrl.parse(analytics.base_url))
-    return dataclasses.replace(settings, allowed_platform_urls=allowed)
+    return allowing(settings, analytics.base_url)
 
 
 async def create_ga4(
@@ -67,11 +60,6 @@ def event(clock: FakeClock, event_id: str = "pedido-1", **fields: Any) -> events
     fields.setdefault("event_name", "Purchase")
     fields.setdefault("event_time", clock.now() - dt.timedelta(minutes=10))
     return make_event(event_id=event_id, value=59.8, currency="BRL", **fields)
-
-
-async def only_delivery(client: TenazClient, event_id: str) -> events_pb2.Delivery:
-    [delivery] = (await client.get_event(event_id)).deliveries
-    return delivery
 
 
 async def test_an_event_is_delivered_with_googles_hashing_and_naming(

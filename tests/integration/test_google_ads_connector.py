@@ -12,10 +12,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-import hashlib
 import json
 import socket
-from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import httpx
@@ -23,16 +21,25 @@ import pytest
 
 from jobs.clock import FakeClock
 from jobs.pii import hashed_for, normalise_user_data
-from jobs.platforms.base import Connector, Outcome, OutcomeKind, OutgoingEvent
+from jobs.platforms.base import Connector
 from jobs.platforms.fake_google_ads import (
     Failure,
     FakeGoogleAds,
-    FakeGoogleAdsServer,
     FakeGoogleAdsTransport,
     TokenFailure,
 )
+from jobs.platforms.fake_http import FakeServer
 from jobs.platforms.google_ads import GoogleAdsConnector
 from jobs.platforms.google_oauth import TokenCache
+from tests.integration.platform_helpers import (
+    EXTERNAL,
+    REJECTED,
+    SUCCEEDED,
+    assert_no_secret,
+    batch_of,
+    kinds,
+    sha256,
+)
 
 START = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 CUSTOMER = "1234567890"
@@ -45,14 +52,6 @@ CREDENTIALS = {
 }
 DEVELOPER_TOKEN = "test-developer-token-55de"
 SECRETS = (CREDENTIALS["client_secret"], CREDENTIALS["refresh_token"], DEVELOPER_TOKEN)
-
-SUCCEEDED = OutcomeKind.SUCCEEDED
-EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
-REJECTED = OutcomeKind.REJECTED
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def stored(
@@ -77,26 +76,12 @@ def stored(
     }
 
 
-def batch_of(*payloads: dict[str, Any]) -> list[OutgoingEvent]:
-    return [OutgoingEvent(delivery_id=100 + i, payload=p) for i, p in enumerate(payloads)]
-
-
-def kinds(outcomes: Sequence[Outcome]) -> list[OutcomeKind]:
-    return [outcome.kind for outcome in outcomes]
-
-
 def uploads(platform: FakeGoogleAds) -> list[Any]:
     return [r for r in platform.requests if r.path.endswith(":uploadClickConversions")]
 
 
 def token_requests(platform: FakeGoogleAds) -> list[Any]:
     return [r for r in platform.requests if r.path == "/token"]
-
-
-def assert_no_secret(outcomes: Sequence[Outcome], *also: str) -> None:
-    for outcome in outcomes:
-        for secret in (*SECRETS, *also):
-            assert secret not in repr(outcome)
 
 
 @pytest.fixture
@@ -116,25 +101,13 @@ def platform(clock: FakeClock) -> FakeGoogleAds:
 
 
 @pytest.fixture
-async def served(platform: FakeGoogleAds) -> AsyncIterator[FakeGoogleAdsServer]:
-    async with FakeGoogleAdsServer(platform) as server:
-        yield server
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(trust_env=False) as client:
-        yield client
-
-
-@pytest.fixture
 def tokens() -> TokenCache:
     return TokenCache()
 
 
 def make(
     http: httpx.AsyncClient,
-    served: FakeGoogleAdsServer,
+    served: FakeServer[FakeGoogleAds],
     clock: FakeClock,
     tokens: TokenCache | None = None,
     **changes: Any,
@@ -156,7 +129,7 @@ def make(
 
 @pytest.fixture
 def connector(
-    http: httpx.AsyncClient, served: FakeGoogleAdsServer, clock: FakeClock, tokens: TokenCache
+    http: httpx.AsyncClient, served: FakeServer[FakeGoogleAds], clock: FakeClock, tokens: TokenCache
 ) -> GoogleAdsConnector:
     return make(http, served, clock, tokens)
 
@@ -171,7 +144,10 @@ def test_google_ads_connector_is_a_connector(connector: GoogleAdsConnector) -> N
 
 
 async def test_a_batch_is_delivered_in_one_request_with_googles_shape(
-    http: httpx.AsyncClient, served: FakeGoogleAdsServer, clock: FakeClock, platform: FakeGoogleAds
+    http: httpx.AsyncClient,
+    served: FakeServer[FakeGoogleAds],
+    clock: FakeClock,
+    platform: FakeGoogleAds,
 ) -> None:
     connector = make(http, served, clock, login_customer_id="999-999-9999")
     user = {"email": "Maria.Silva@Gmail.com", "phone": "+55 11 98765-4321"}
@@ -228,7 +204,7 @@ async def test_the_token_is_kept_until_shortly_before_it_expires(
 
 async def test_connectors_of_one_destination_share_its_token(
     http: httpx.AsyncClient,
-    served: FakeGoogleAdsServer,
+    served: FakeServer[FakeGoogleAds],
     clock: FakeClock,
     platform: FakeGoogleAds,
     tokens: TokenCache,
@@ -300,13 +276,16 @@ async def test_token_endpoint_failures(
     assert {(o.http_status, o.needs_action) for o in outcomes} == {(status, needs_action)}
     assert text in outcomes[0].message
     assert uploads(platform) == []
-    assert_no_secret(outcomes)
+    assert_no_secret(outcomes, *SECRETS)
     # The next attempt fetches a token again and goes through.
     assert kinds(await connector.send(batch_of(stored(1)))) == [SUCCEEDED]
 
 
 async def test_credentials_google_does_not_know_need_action(
-    http: httpx.AsyncClient, served: FakeGoogleAdsServer, clock: FakeClock, platform: FakeGoogleAds
+    http: httpx.AsyncClient,
+    served: FakeServer[FakeGoogleAds],
+    clock: FakeClock,
+    platform: FakeGoogleAds,
 ) -> None:
     for changes in ({"refresh_token": "1//revoked"}, {"client_secret": "wrong-secret"}):
         [outcome] = await make(http, served, clock, **changes).send(batch_of(stored(1)))
@@ -372,7 +351,7 @@ async def test_whole_request_failures_are_external_for_every_conversion(
     assert outcomes[0].platform_code is None
     assert len(uploads(platform)) == 1
     assert platform.total_events_received == 0
-    assert_no_secret(outcomes, "ya29.fake-access-token-1")
+    assert_no_secret(outcomes, *SECRETS, "ya29.fake-access-token-1")
 
 
 async def test_outage(connector: GoogleAdsConnector, platform: FakeGoogleAds) -> None:
@@ -495,7 +474,10 @@ async def test_a_request_too_large_for_a_proxy_is_sent_in_halves(
 
 
 async def test_a_hanging_request_times_out(
-    http: httpx.AsyncClient, served: FakeGoogleAdsServer, clock: FakeClock, platform: FakeGoogleAds
+    http: httpx.AsyncClient,
+    served: FakeServer[FakeGoogleAds],
+    clock: FakeClock,
+    platform: FakeGoogleAds,
 ) -> None:
     connector = make(http, served, clock, timeout=0.2)
     platform.fail_next(1, Failure.hanging())
@@ -528,7 +510,7 @@ async def test_connection_refused(http: httpx.AsyncClient, clock: FakeClock) -> 
 
 
 async def test_a_wrong_base_url_needs_action(
-    http: httpx.AsyncClient, served: FakeGoogleAdsServer, clock: FakeClock
+    http: httpx.AsyncClient, served: FakeServer[FakeGoogleAds], clock: FakeClock
 ) -> None:
     connector = make(http, served, clock, base_url=served.base_url + "/googleads")
     [outcome] = await connector.send(batch_of(stored(1)))
@@ -542,7 +524,7 @@ async def test_secrets_echoed_back_are_scrubbed(
     platform.fail_next(1, Failure.custom(502, b"upstream said: " + echo, content_type="text/plain"))
     [outcome] = await connector.send(batch_of(stored(1)))
     assert outcome.response_excerpt.startswith("upstream said: [secret]")
-    assert_no_secret([outcome], "ya29.fake-access-token-1")
+    assert_no_secret([outcome], *SECRETS, "ya29.fake-access-token-1")
 
     platform.revoke_access_tokens()
     platform.fail_token_next(
@@ -550,7 +532,7 @@ async def test_secrets_echoed_back_are_scrubbed(
     )
     [outcome] = await connector.send(batch_of(stored(2)))
     assert outcome.needs_action
-    assert_no_secret([outcome], "ya29.fake-access-token-1")
+    assert_no_secret([outcome], *SECRETS, "ya29.fake-access-token-1")
 
 
 async def test_sandbox_transport_delivers_in_process(clock: FakeClock) -> None:
@@ -577,13 +559,15 @@ async def test_sandbox_transport_delivers_in_process(clock: FakeClock) -> None:
 
 
 async def token(
-    http: httpx.AsyncClient, served: FakeGoogleAdsServer, **form: str
+    http: httpx.AsyncClient, served: FakeServer[FakeGoogleAds], **form: str
 ) -> httpx.Response:
     fields = {"grant_type": "refresh_token", **CREDENTIALS, **form}
     return await http.post(f"{served.base_url}/token", data=fields)
 
 
-async def test_fake_token_endpoint(http: httpx.AsyncClient, served: FakeGoogleAdsServer) -> None:
+async def test_fake_token_endpoint(
+    http: httpx.AsyncClient, served: FakeServer[FakeGoogleAds]
+) -> None:
     response = await token(http, served)
     assert response.status_code == 200
     document = response.json()
@@ -599,7 +583,7 @@ async def test_fake_token_endpoint(http: httpx.AsyncClient, served: FakeGoogleAd
 
 async def upload(
     http: httpx.AsyncClient,
-    served: FakeGoogleAdsServer,
+    served: FakeServer[FakeGoogleAds],
     body: Any,
     *,
     customer: str = CUSTOMER,
@@ -713,7 +697,7 @@ def request_error(document: dict[str, Any]) -> tuple[str, str | None]:
 )
 async def test_fake_refuses_whole_requests_as_google_does(
     http: httpx.AsyncClient,
-    served: FakeGoogleAdsServer,
+    served: FakeServer[FakeGoogleAds],
     platform: FakeGoogleAds,
     body: Any,
     headers: dict[str, str],
@@ -727,7 +711,7 @@ async def test_fake_refuses_whole_requests_as_google_does(
 
 
 async def test_fake_expires_access_tokens_by_its_clock(
-    http: httpx.AsyncClient, served: FakeGoogleAdsServer, clock: FakeClock
+    http: httpx.AsyncClient, served: FakeServer[FakeGoogleAds], clock: FakeClock
 ) -> None:
     access = (await token(http, served)).json()["access_token"]
     clock.advance(dt.timedelta(seconds=3600))
@@ -809,7 +793,7 @@ HASH = sha256("someone@example.com")
 )
 async def test_fake_refuses_one_conversion_and_takes_its_neighbour(
     http: httpx.AsyncClient,
-    served: FakeGoogleAdsServer,
+    served: FakeServer[FakeGoogleAds],
     platform: FakeGoogleAds,
     change: dict[str, Any],
     code: str,
@@ -839,7 +823,7 @@ async def test_fake_refuses_one_conversion_and_takes_its_neighbour(
     ],
 )
 async def test_fake_refuses_duplicates_in_one_request(
-    http: httpx.AsyncClient, served: FakeGoogleAdsServer, second: dict[str, Any], code: str
+    http: httpx.AsyncClient, served: FakeServer[FakeGoogleAds], second: dict[str, Any], code: str
 ) -> None:
     status, document = await upload(
         http, served, {"conversions": [conversion(), second], "partialFailure": True}
@@ -849,7 +833,7 @@ async def test_fake_refuses_duplicates_in_one_request(
 
 
 async def test_fake_answers_a_conversion_taken_before_as_existing(
-    http: httpx.AsyncClient, served: FakeGoogleAdsServer
+    http: httpx.AsyncClient, served: FakeServer[FakeGoogleAds]
 ) -> None:
     body = {"conversions": [conversion(orderId=None)], "partialFailure": True}
     assert "partialFailureError" not in (await upload(http, served, body))[1]
@@ -859,7 +843,7 @@ async def test_fake_answers_a_conversion_taken_before_as_existing(
 
 
 async def test_fake_routes_like_google(
-    http: httpx.AsyncClient, served: FakeGoogleAdsServer
+    http: httpx.AsyncClient, served: FakeServer[FakeGoogleAds]
 ) -> None:
     response = await http.get(f"{served.base_url}/v21/customers/{CUSTOMER}:uploadClickConversions")
     assert response.status_code == 405

@@ -5,9 +5,7 @@ Google Ads in process."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import hashlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,11 +13,11 @@ import pytest
 from tenaz.client import TenazClient, TenazError, make_event
 from tenaz.v1 import destinations_pb2, events_pb2
 
-from jobs.base_url import BaseUrl
 from jobs.clock import FakeClock
 from jobs.platforms.fake_google_ads import Failure, FakeGoogleAds, FakeGoogleAdsServer, TokenFailure
 from jobs.runtime import Runtime
 from jobs.settings import Settings
+from tests.integration.platform_helpers import allowing, only_delivery, sha256
 from tests.support import fire_due_retries, run_jobs
 
 S = events_pb2
@@ -31,10 +29,6 @@ CREDENTIALS = {
 }
 DEVELOPER_TOKEN = "delivery-developer-token"
 RETRY = dt.timedelta(seconds=10)
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @pytest.fixture
@@ -52,8 +46,7 @@ async def google(clock: FakeClock) -> AsyncIterator[FakeGoogleAdsServer]:
 @pytest.fixture
 def settings(settings: Settings, google: FakeGoogleAdsServer) -> Settings:
     # The fake is on loopback, which the egress guard refuses unless the operator allows it.
-    allowed = (*settings.allowed_platform_urls, BaseUrl.parse(google.base_url))
-    return dataclasses.replace(settings, allowed_platform_urls=allowed)
+    return allowing(settings, google.base_url)
 
 
 async def create_google_ads(
@@ -85,11 +78,6 @@ def purchase(clock: FakeClock, event_id: str = "pedido-1", **fields: Any) -> eve
         currency="brl",
         **fields,
     )
-
-
-async def only_delivery(client: TenazClient, event_id: str) -> events_pb2.Delivery:
-    [delivery] = (await client.get_event(event_id)).deliveries
-    return delivery
 
 
 async def test_an_event_is_delivered_with_googles_hashing(

@@ -9,23 +9,27 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import httpx
 import pytest
 
-from jobs.platforms.base import AttemptScope, Connector, Outcome, OutcomeKind, OutgoingEvent
-from jobs.platforms.fake_kwai import Failure, FakeKwai, FakeKwaiServer, FakeKwaiTransport
+from jobs.platforms.base import AttemptScope, Connector
+from jobs.platforms.fake_http import FakeServer
+from jobs.platforms.fake_kwai import Failure, FakeKwai, FakeKwaiTransport
 from jobs.platforms.kwai import PLATFORM, KwaiConnector
+from tests.integration.platform_helpers import (
+    EXTERNAL,
+    REJECTED,
+    SUCCEEDED,
+    assert_no_secret,
+    batch_of,
+    kinds,
+)
 
 NOW = 1_760_000_000.0
 PIXEL = "276454450988322"
 TOKEN = "kwai-fake-token-for-tests"
-
-SUCCEEDED = OutcomeKind.SUCCEEDED
-EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
-REJECTED = OutcomeKind.REJECTED
 
 
 def stored(number: int, **changes: Any) -> dict[str, Any]:
@@ -43,37 +47,14 @@ def stored(number: int, **changes: Any) -> dict[str, Any]:
     return event
 
 
-def batch_of(*events: dict[str, Any]) -> list[OutgoingEvent]:
-    return [OutgoingEvent(delivery_id=100 + i, payload=e) for i, e in enumerate(events)]
-
-
-def kinds(outcomes: Sequence[Outcome]) -> list[OutcomeKind]:
-    return [outcome.kind for outcome in outcomes]
-
-
-def assert_no_token(outcomes: Sequence[Outcome], token: str = TOKEN) -> None:
-    for outcome in outcomes:
-        assert token not in repr(outcome)
-
-
 @pytest.fixture
 def platform() -> FakeKwai:
     return FakeKwai(now=lambda: NOW, access_tokens={PIXEL: TOKEN})
 
 
-@pytest.fixture
-async def served(platform: FakeKwai) -> AsyncIterator[FakeKwaiServer]:
-    async with FakeKwaiServer(platform) as server:
-        yield server
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(trust_env=False) as client:
-        yield client
-
-
-def connector_for(http: httpx.AsyncClient, served: FakeKwaiServer, **options: Any) -> KwaiConnector:
+def connector_for(
+    http: httpx.AsyncClient, served: FakeServer[FakeKwai], **options: Any
+) -> KwaiConnector:
     settings: dict[str, Any] = {
         "pixel_id": PIXEL,
         "access_token": TOKEN,
@@ -85,11 +66,13 @@ def connector_for(http: httpx.AsyncClient, served: FakeKwaiServer, **options: An
 
 
 @pytest.fixture
-def connector(http: httpx.AsyncClient, served: FakeKwaiServer) -> KwaiConnector:
+def connector(http: httpx.AsyncClient, served: FakeServer[FakeKwai]) -> KwaiConnector:
     return connector_for(http, served)
 
 
-def test_kwai_connector_is_a_connector(connector: KwaiConnector, served: FakeKwaiServer) -> None:
+def test_kwai_connector_is_a_connector(
+    connector: KwaiConnector, served: FakeServer[FakeKwai]
+) -> None:
     typed: Connector = connector
     assert typed.max_batch_size == 1
     assert typed.endpoint == served.base_url
@@ -114,7 +97,7 @@ async def test_each_event_goes_in_a_request_of_its_own(
 
 
 async def test_request_shape_token_in_body_only(
-    http: httpx.AsyncClient, served: FakeKwaiServer, platform: FakeKwai
+    http: httpx.AsyncClient, served: FakeServer[FakeKwai], platform: FakeKwai
 ) -> None:
     connector = connector_for(http, served, base_url=served.base_url + "/", test=True)
     assert connector.url == f"{served.base_url}/log/common/api"
@@ -230,7 +213,7 @@ async def test_platform_failures_are_external_problems(
     )
     assert first.message
     assert platform.received_count("EVENT_PURCHASE", "click-1") == 0
-    assert_no_token(outcomes)
+    assert_no_secret(outcomes, TOKEN)
 
 
 async def test_an_echoed_token_is_scrubbed(connector: KwaiConnector, platform: FakeKwai) -> None:
@@ -242,17 +225,17 @@ async def test_an_echoed_token_is_scrubbed(connector: KwaiConnector, platform: F
         == "Kwai refused the access token or pixel id: access_token [secret] is expired"
     )
     assert "[secret]" in outcome.response_excerpt
-    assert_no_token([outcome])
+    assert_no_secret([outcome], TOKEN)
 
 
 async def test_a_wrong_token_or_pixel_needs_action(
-    http: httpx.AsyncClient, served: FakeKwaiServer
+    http: httpx.AsyncClient, served: FakeServer[FakeKwai]
 ) -> None:
     wrong_token = connector_for(http, served, access_token="kwai-revoked")
     [outcome] = await wrong_token.send(batch_of(stored(1)))
     assert (outcome.kind, outcome.needs_action) == (EXTERNAL, True)
     assert "access_token invalid" in outcome.message
-    assert_no_token([outcome], "kwai-revoked")
+    assert_no_secret([outcome], "kwai-revoked")
 
     other_pixel = connector_for(http, served, pixel_id="999")
     [outcome] = await other_pixel.send(batch_of(stored(1)))
@@ -261,7 +244,7 @@ async def test_a_wrong_token_or_pixel_needs_action(
 
 
 async def test_a_wrong_base_url_needs_action(
-    http: httpx.AsyncClient, served: FakeKwaiServer
+    http: httpx.AsyncClient, served: FakeServer[FakeKwai]
 ) -> None:
     connector = connector_for(http, served, base_url=served.base_url + "/kwai")
     [outcome] = await connector.send(batch_of(stored(1)))
@@ -269,7 +252,7 @@ async def test_a_wrong_base_url_needs_action(
 
 
 async def test_a_hanging_request_times_out(
-    http: httpx.AsyncClient, served: FakeKwaiServer, platform: FakeKwai
+    http: httpx.AsyncClient, served: FakeServer[FakeKwai], platform: FakeKwai
 ) -> None:
     connector = connector_for(http, served, timeout=0.2)
     platform.fail_next(1, Failure.hanging())

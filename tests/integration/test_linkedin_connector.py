@@ -6,27 +6,29 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
 from jobs.pii import hashed_for, normalise_user_data
-from jobs.platforms.base import AttemptScope, Connector, OutcomeKind
+from jobs.platforms.base import AttemptScope, Connector
 from jobs.platforms.fake_http import FakeServer, FakeTransport
 from jobs.platforms.fake_linkedin import Failure, FakeLinkedIn, error_document
 from jobs.platforms.linkedin import LinkedInConnector
-from tests.integration.platform_helpers import batch_of, kinds, sha256
+from tests.integration.platform_helpers import (
+    EXTERNAL,
+    REJECTED,
+    SUCCEEDED,
+    batch_of,
+    kinds,
+    sha256,
+)
 
 NOW = 1_760_000_000.0
 DAY = 86_400
 TOKEN = "linkedin-fake-token-for-tests"
 RULES = {"Purchase": "104012", "Lead": "104013"}
-
-SUCCEEDED = OutcomeKind.SUCCEEDED
-EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
-REJECTED = OutcomeKind.REJECTED
 
 
 def stored(number: int, **changes: Any) -> dict[str, Any]:
@@ -50,18 +52,6 @@ def stored(number: int, **changes: Any) -> dict[str, Any]:
 @pytest.fixture
 def platform() -> FakeLinkedIn:
     return FakeLinkedIn(now=lambda: NOW, access_tokens={TOKEN}, conversion_rules=RULES.values())
-
-
-@pytest.fixture
-async def served(platform: FakeLinkedIn) -> AsyncIterator[FakeServer[FakeLinkedIn]]:
-    async with FakeServer(platform) as server:
-        yield server
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(trust_env=False) as client:
-        yield client
 
 
 def linkedin(http: httpx.AsyncClient, base_url: str, **options: Any) -> LinkedInConnector:

@@ -4,16 +4,15 @@ against Pinterest's API description (pinterest/api-description, v5)."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import socket
-from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import httpx
 import pytest
 
-from jobs.platforms.base import Connector, Outcome, OutcomeKind, OutgoingEvent
+from jobs.platforms.base import Connector
+from jobs.platforms.fake_http import FakeServer
 from jobs.platforms.fake_pinterest import (
     Failure,
     FakePinterest,
@@ -21,18 +20,19 @@ from jobs.platforms.fake_pinterest import (
     FakePinterestTransport,
 )
 from jobs.platforms.pinterest import DEFAULT_EVENT_NAMES, PinterestConnector
+from tests.integration.platform_helpers import (
+    EXTERNAL,
+    REJECTED,
+    SUCCEEDED,
+    assert_no_secret,
+    batch_of,
+    kinds,
+    sha256,
+)
 
 NOW = 1_760_000_000
 ACCOUNT = "549755885175"
 TOKEN = "pina_fake-conversion-token-for-tests"
-
-SUCCEEDED = OutcomeKind.SUCCEEDED
-EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
-REJECTED = OutcomeKind.REJECTED
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def stored(number: int, **changes: Any) -> dict[str, Any]:
@@ -51,38 +51,13 @@ def stored(number: int, **changes: Any) -> dict[str, Any]:
     return event
 
 
-def batch_of(*events: dict[str, Any]) -> list[OutgoingEvent]:
-    return [OutgoingEvent(delivery_id=100 + i, payload=e) for i, e in enumerate(events)]
-
-
-def kinds(outcomes: Sequence[Outcome]) -> list[OutcomeKind]:
-    return [outcome.kind for outcome in outcomes]
-
-
-def assert_no_token(outcomes: Sequence[Outcome]) -> None:
-    for outcome in outcomes:
-        assert TOKEN not in repr(outcome)
-
-
 @pytest.fixture
 def platform() -> FakePinterest:
     return FakePinterest(now=lambda: NOW, access_tokens={ACCOUNT: TOKEN})
 
 
-@pytest.fixture
-async def served(platform: FakePinterest) -> AsyncIterator[FakePinterestServer]:
-    async with FakePinterestServer(platform) as server:
-        yield server
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(trust_env=False) as client:
-        yield client
-
-
 def connect(
-    http: httpx.AsyncClient, served: FakePinterestServer, **kwargs: Any
+    http: httpx.AsyncClient, served: FakeServer[FakePinterest], **kwargs: Any
 ) -> PinterestConnector:
     options: dict[str, Any] = {
         "ad_account_id": ACCOUNT,
@@ -96,7 +71,7 @@ def connect(
 
 
 @pytest.fixture
-def connector(http: httpx.AsyncClient, served: FakePinterestServer) -> PinterestConnector:
+def connector(http: httpx.AsyncClient, served: FakeServer[FakePinterest]) -> PinterestConnector:
     return connect(http, served)
 
 
@@ -111,7 +86,7 @@ def test_pinterest_connector_is_a_connector(connector: PinterestConnector) -> No
 
 
 async def test_a_batch_is_delivered_in_one_request(
-    connector: PinterestConnector, platform: FakePinterest, served: FakePinterestServer
+    connector: PinterestConnector, platform: FakePinterest, served: FakeServer[FakePinterest]
 ) -> None:
     outcomes = await connector.send(batch_of(*(stored(n) for n in range(3))))
 
@@ -147,7 +122,7 @@ async def test_a_batch_is_delivered_in_one_request(
 
 
 async def test_test_mode_sends_test_true_and_nothing_is_recorded(
-    http: httpx.AsyncClient, served: FakePinterestServer, platform: FakePinterest
+    http: httpx.AsyncClient, served: FakeServer[FakePinterest], platform: FakePinterest
 ) -> None:
     connector = connect(http, served, test=True, base_url=served.base_url + "/")
     assert kinds(await connector.send(batch_of(stored(1)))) == [SUCCEEDED]
@@ -270,7 +245,7 @@ async def test_platform_failures_are_external_problems_for_every_event(
     assert first.message
     assert platform.request_count == 1
     assert platform.total_events_received == 0
-    assert_no_token(outcomes)
+    assert_no_secret(outcomes, TOKEN)
 
 
 async def test_outage(connector: PinterestConnector, platform: FakePinterest) -> None:
@@ -282,7 +257,7 @@ async def test_outage(connector: PinterestConnector, platform: FakePinterest) ->
 
 
 async def test_a_wrong_token_or_account_needs_action(
-    http: httpx.AsyncClient, served: FakePinterestServer
+    http: httpx.AsyncClient, served: FakeServer[FakePinterest]
 ) -> None:
     revoked = connect(http, served, access_token="pina_revoked")
     [outcome] = await revoked.send(batch_of(stored(1)))
@@ -307,11 +282,11 @@ async def test_a_token_the_platform_echoes_is_scrubbed(
     assert outcome.needs_action
     assert "[secret]" in outcome.message
     assert "[secret]" in outcome.response_excerpt
-    assert_no_token([outcome])
+    assert_no_secret([outcome], TOKEN)
 
 
 async def test_a_hanging_request_times_out(
-    http: httpx.AsyncClient, served: FakePinterestServer, platform: FakePinterest
+    http: httpx.AsyncClient, served: FakeServer[FakePinterest], platform: FakePinterest
 ) -> None:
     connector = connect(http, served, timeout=0.2)
     platform.fail_next(1, Failure.hanging())
@@ -361,7 +336,7 @@ async def test_sandbox_transport_delivers_in_process() -> None:
 
 async def post(
     http: httpx.AsyncClient,
-    served: FakePinterestServer,
+    served: FakeServer[FakePinterest],
     body: Any,
     *,
     token: str | None = TOKEN,
@@ -387,7 +362,7 @@ def wire(number: int, **changes: Any) -> dict[str, Any]:
 
 
 async def test_fake_checks_the_token_first(
-    http: httpx.AsyncClient, served: FakePinterestServer
+    http: httpx.AsyncClient, served: FakeServer[FakePinterest]
 ) -> None:
     assert await post(http, served, {"data": "garbage"}, token=None) == (
         401,
@@ -414,7 +389,7 @@ async def test_fake_checks_the_token_first(
     ],
 )  # fmt: skip
 async def test_fake_refuses_a_malformed_request_as_a_whole(
-    http: httpx.AsyncClient, served: FakePinterestServer, platform: FakePinterest, body: Any
+    http: httpx.AsyncClient, served: FakeServer[FakePinterest], platform: FakePinterest, body: Any
 ) -> None:
     status, document = await post(http, served, body)
     assert (status, document["code"]) == (400, 4196)
@@ -437,7 +412,7 @@ async def test_fake_refuses_a_malformed_request_as_a_whole(
 )
 async def test_fake_fails_a_bad_event_alone(
     http: httpx.AsyncClient,
-    served: FakePinterestServer,
+    served: FakeServer[FakePinterest],
     platform: FakePinterest,
     event: dict[str, Any],
     message: str,
@@ -454,7 +429,7 @@ async def test_fake_fails_a_bad_event_alone(
 
 
 async def test_fake_takes_ip_and_user_agent_instead_of_an_email(
-    http: httpx.AsyncClient, served: FakePinterestServer
+    http: httpx.AsyncClient, served: FakeServer[FakePinterest]
 ) -> None:
     event = wire(1, user_data={"client_ip_address": "203.0.113.7", "client_user_agent": "UA"})
     status, document = await post(http, served, {"data": [event]})

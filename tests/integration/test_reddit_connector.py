@@ -7,27 +7,29 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
 from jobs.pii import hashed_for, normalise_user_data
-from jobs.platforms.base import AttemptScope, Connector, OutcomeKind
+from jobs.platforms.base import AttemptScope, Connector
 from jobs.platforms.fake_http import FakeServer, FakeTransport
 from jobs.platforms.fake_reddit import Failure, FakeReddit, error_body
 from jobs.platforms.reddit import USER_AGENT, RedditConnector
-from tests.integration.platform_helpers import batch_of, kinds, sha256
+from tests.integration.platform_helpers import (
+    EXTERNAL,
+    REJECTED,
+    SUCCEEDED,
+    batch_of,
+    kinds,
+    sha256,
+)
 
 NOW = 1_760_000_000.0
 DAY = 86_400
 ACCOUNT = "t2_abc123"
 TOKEN = "reddit-fake-token-for-tests"
-
-SUCCEEDED = OutcomeKind.SUCCEEDED
-EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
-REJECTED = OutcomeKind.REJECTED
 
 
 def stored(number: int, **changes: Any) -> dict[str, Any]:
@@ -57,18 +59,6 @@ def stored(number: int, **changes: Any) -> dict[str, Any]:
 @pytest.fixture
 def platform() -> FakeReddit:
     return FakeReddit(now=lambda: NOW, access_tokens={ACCOUNT: TOKEN})
-
-
-@pytest.fixture
-async def served(platform: FakeReddit) -> AsyncIterator[FakeServer[FakeReddit]]:
-    async with FakeServer(platform) as server:
-        yield server
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(trust_env=False) as client:
-        yield client
 
 
 def reddit(http: httpx.AsyncClient, base_url: str, **options: Any) -> RedditConnector:

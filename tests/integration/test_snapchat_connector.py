@@ -4,39 +4,38 @@ against Snapchat's documentation (Conversions API v3)."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import socket
-from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import httpx
 import pytest
 
-from jobs.platforms.base import Connector, Outcome, OutcomeKind, OutgoingEvent
+from jobs.platforms.base import Connector
+from jobs.platforms.fake_http import FakeServer
 from jobs.platforms.fake_snapchat import (
     Code,
     Failure,
     FakeSnapchat,
-    FakeSnapchatServer,
     FakeSnapchatTransport,
 )
 from jobs.platforms.snapchat import DEFAULT_EVENT_NAMES, SnapchatConnector
+from tests.integration.platform_helpers import (
+    EXTERNAL,
+    REJECTED,
+    SUCCEEDED,
+    assert_no_secret,
+    batch_of,
+    kinds,
+    sha256,
+)
 from tests.support import logged
 
 NOW = 1_760_000_000
 DAY = 86_400
 PIXEL = "1ec32188-754e-4be2-8e55-c949a984a39f"
 TOKEN = "snap-fake-capi-token-for-tests"
-
-SUCCEEDED = OutcomeKind.SUCCEEDED
-EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
-REJECTED = OutcomeKind.REJECTED
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def stored(number: int, **changes: Any) -> dict[str, Any]:
@@ -55,38 +54,13 @@ def stored(number: int, **changes: Any) -> dict[str, Any]:
     return event
 
 
-def batch_of(*events: dict[str, Any]) -> list[OutgoingEvent]:
-    return [OutgoingEvent(delivery_id=100 + i, payload=e) for i, e in enumerate(events)]
-
-
-def kinds(outcomes: Sequence[Outcome]) -> list[OutcomeKind]:
-    return [outcome.kind for outcome in outcomes]
-
-
-def assert_no_token(outcomes: Sequence[Outcome]) -> None:
-    for outcome in outcomes:
-        assert TOKEN not in repr(outcome)
-
-
 @pytest.fixture
 def platform() -> FakeSnapchat:
     return FakeSnapchat(now=lambda: NOW, access_tokens={PIXEL: TOKEN})
 
 
-@pytest.fixture
-async def served(platform: FakeSnapchat) -> AsyncIterator[FakeSnapchatServer]:
-    async with FakeSnapchatServer(platform) as server:
-        yield server
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(trust_env=False) as client:
-        yield client
-
-
 def connect(
-    http: httpx.AsyncClient, served: FakeSnapchatServer, **kwargs: Any
+    http: httpx.AsyncClient, served: FakeServer[FakeSnapchat], **kwargs: Any
 ) -> SnapchatConnector:
     options: dict[str, Any] = {
         "pixel_id": PIXEL,
@@ -100,7 +74,7 @@ def connect(
 
 
 @pytest.fixture
-def connector(http: httpx.AsyncClient, served: FakeSnapchatServer) -> SnapchatConnector:
+def connector(http: httpx.AsyncClient, served: FakeServer[FakeSnapchat]) -> SnapchatConnector:
     return connect(http, served)
 
 
@@ -143,7 +117,7 @@ async def test_a_batch_is_delivered_in_one_request(
 
 
 async def test_validate_only_uses_the_validation_endpoint_and_records_nothing(
-    http: httpx.AsyncClient, served: FakeSnapchatServer, platform: FakeSnapchat
+    http: httpx.AsyncClient, served: FakeServer[FakeSnapchat], platform: FakeSnapchat
 ) -> None:
     connector = connect(http, served, validate_only=True, base_url=served.base_url + "/")
     assert kinds(await connector.send(batch_of(stored(1)))) == [SUCCEEDED]
@@ -235,11 +209,11 @@ async def test_platform_failures_are_external_problems_for_every_event(
     assert outcomes[0].message
     assert platform.request_count == 1
     assert platform.total_events_received == 0
-    assert_no_token(outcomes)
+    assert_no_secret(outcomes, TOKEN)
 
 
 async def test_a_wrong_token_or_pixel_needs_action(
-    http: httpx.AsyncClient, served: FakeSnapchatServer
+    http: httpx.AsyncClient, served: FakeServer[FakeSnapchat]
 ) -> None:
     revoked = connect(http, served, access_token="snap-revoked")
     [outcome] = await revoked.send(batch_of(stored(1)))
@@ -268,12 +242,12 @@ async def test_the_token_in_the_url_never_shows_in_outcomes_or_logs(
     outcomes = [(await connector.send(batch_of(stored(n))))[0] for n in range(2)]
     assert [o.kind for o in outcomes] == [REJECTED, EXTERNAL]
     assert "access_token=[secret]" in outcomes[0].message
-    assert_no_token(outcomes)
+    assert_no_secret(outcomes, TOKEN)
     assert TOKEN not in logged(caplog.records)
 
 
 async def test_a_hanging_request_times_out(
-    http: httpx.AsyncClient, served: FakeSnapchatServer, platform: FakeSnapchat
+    http: httpx.AsyncClient, served: FakeServer[FakeSnapchat], platform: FakeSnapchat
 ) -> None:
     connector = connect(http, served, timeout=0.2)
     platform.fail_next(1, Failure.hanging())
@@ -285,7 +259,7 @@ async def test_a_hanging_request_times_out(
         None,
         "timed out after 0.2 s",
     )
-    assert_no_token([outcome])
+    assert_no_secret([outcome], TOKEN)
     platform.release()
 
 
@@ -298,7 +272,7 @@ async def test_connection_refused(http: httpx.AsyncClient) -> None:
     )
     outcomes = await connector.send(batch_of(stored(1)))
     assert {(o.kind, o.message) for o in outcomes} == {(EXTERNAL, "connection refused")}
-    assert_no_token(outcomes)
+    assert_no_secret(outcomes, TOKEN)
 
 
 async def test_sandbox_transport_delivers_in_process() -> None:
@@ -321,7 +295,7 @@ async def test_sandbox_transport_delivers_in_process() -> None:
 
 async def post(
     http: httpx.AsyncClient,
-    served: FakeSnapchatServer,
+    served: FakeServer[FakeSnapchat],
     body: Any,
     *,
     token: str | None = TOKEN,
@@ -347,7 +321,7 @@ def wire(number: int, **changes: Any) -> dict[str, Any]:
 
 
 async def test_fake_checks_the_token_first(
-    http: httpx.AsyncClient, served: FakeSnapchatServer
+    http: httpx.AsyncClient, served: FakeServer[FakeSnapchat]
 ) -> None:
     status, document = await post(http, served, {"data": "garbage"}, token=None)
     assert (status, document["status"]) == (401, "INVALID")
@@ -357,7 +331,7 @@ async def test_fake_checks_the_token_first(
 
 
 async def test_fake_answers_the_docs_example(
-    http: httpx.AsyncClient, served: FakeSnapchatServer, platform: FakeSnapchat
+    http: httpx.AsyncClient, served: FakeServer[FakeSnapchat], platform: FakeSnapchat
 ) -> None:
     status, document = await post(http, served, {"data": [wire(1), wire(2)]})
     assert (status, document["status"]) == (200, "VALID")
@@ -396,7 +370,7 @@ async def test_fake_answers_the_docs_example(
 )  # fmt: skip
 async def test_fake_refuses_the_whole_request_for_one_bad_event(
     http: httpx.AsyncClient,
-    served: FakeSnapchatServer,
+    served: FakeServer[FakeSnapchat],
     platform: FakeSnapchat,
     data: list[dict[str, Any]],
     code: str,
@@ -420,6 +394,6 @@ async def test_fake_refuses_the_whole_request_for_one_bad_event(
     ],
 )
 async def test_fake_accepts(
-    http: httpx.AsyncClient, served: FakeSnapchatServer, event: dict[str, Any]
+    http: httpx.AsyncClient, served: FakeServer[FakeSnapchat], event: dict[str, Any]
 ) -> None:
     assert (await post(http, served, {"data": [event]}))[0] == 200

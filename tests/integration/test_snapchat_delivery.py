@@ -4,9 +4,7 @@ the fake Snapchat over loopback (and to the sandbox's fake in process)."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import hashlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,21 +13,17 @@ import pytest
 from tenaz.client import TenazClient, TenazError, make_event
 from tenaz.v1 import destinations_pb2, events_pb2
 
-from jobs.base_url import BaseUrl
 from jobs.clock import FakeClock
 from jobs.platforms.fake_snapchat import Failure, FakeSnapchat, FakeSnapchatServer
 from jobs.runtime import Runtime
 from jobs.settings import Settings
+from tests.integration.platform_helpers import allowing, only_delivery
 from tests.support import fire_due_retries, logged, run_jobs
 
 S = events_pb2
 PIXEL = "1ec32188-754e-4be2-8e55-c949a984a39f"
 TOKEN = "snap-good-capi-token"
 HALF_HOUR = dt.timedelta(minutes=30)
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @pytest.fixture
@@ -41,8 +35,7 @@ async def snapchat_server(clock: FakeClock) -> AsyncIterator[FakeSnapchatServer]
 
 @pytest.fixture
 def settings(settings: Settings, snapchat_server: FakeSnapchatServer) -> Settings:
-    allowed = (*settings.allowed_platform_urls, BaseUrl.parse(snapchat_server.base_url))
-    return dataclasses.replace(settings, allowed_platform_urls=allowed)
+    return allowing(settings, snapchat_server.base_url)
 
 
 async def create_snapchat(
@@ -108,7 +101,7 @@ async def test_an_event_reaches_snapchat_with_its_hashing_and_naming(
 
     await run_jobs(runtime)
 
-    [delivery] = (await client.get_event(stored.id)).deliveries
+    delivery = await only_delivery(client, stored.id)
     assert delivery.status == S.DELIVERY_STATUS_SUCCEEDED
     fake = snapchat_server.fake
     assert fake.received_count("PURCHASE", "order-1") == 1
@@ -139,13 +132,13 @@ async def test_an_outage_waits_for_the_retry_and_then_succeeds(
     snapchat_server.fake.fail_next(1, Failure.http_503())
     stored = await purchase(client, clock)
     await run_jobs(runtime)
-    [delivery] = (await client.get_event(stored.id)).deliveries
+    delivery = await only_delivery(client, stored.id)
     assert delivery.status == S.DELIVERY_STATUS_WAITING_RETRY
     assert delivery.attempts[0].http_status == 503
 
     clock.advance(HALF_HOUR)
     assert await fire_due_retries(runtime) == 1
-    [delivery] = (await client.get_event(stored.id)).deliveries
+    delivery = await only_delivery(client, stored.id)
     assert delivery.status == S.DELIVERY_STATUS_SUCCEEDED
     assert snapchat_server.fake.received_count("PURCHASE", "order-1") == 1
 
@@ -160,7 +153,7 @@ async def test_a_refused_token_flags_the_destination(
     snapchat_server.fake.fail_next(1, Failure.unauthorized())
     stored = await purchase(client, clock)
     await run_jobs(runtime)
-    [delivery] = (await client.get_event(stored.id)).deliveries
+    delivery = await only_delivery(client, stored.id)
     assert delivery.status == S.DELIVERY_STATUS_WAITING_RETRY
     destination = await client.get_destination("snapchat")
     assert destination.needs_action
@@ -194,7 +187,7 @@ async def test_a_validate_only_destination_sends_to_the_validation_endpoint(
     await create_snapchat(client, snapchat_server, "snapchat-check", validate_only=True)
     stored = await purchase(client, clock)
     await run_jobs(runtime)
-    [delivery] = (await client.get_event(stored.id)).deliveries
+    delivery = await only_delivery(client, stored.id)
     assert delivery.status == S.DELIVERY_STATUS_SUCCEEDED
     assert snapchat_server.fake.requests[0].path == f"/v3/{PIXEL}/events/validate"
     assert snapchat_server.fake.total_events_received == 0
@@ -212,7 +205,7 @@ async def test_a_sandbox_behaving_as_snapchat_delivers_in_process(
     )
     stored = await purchase(client, clock)
     await run_jobs(runtime)
-    [delivery] = (await client.get_event(stored.id)).deliveries
+    delivery = await only_delivery(client, stored.id)
     assert delivery.status == S.DELIVERY_STATUS_SUCCEEDED
     assert '"status": "VALID"' in delivery.attempts[0].response_excerpt
     deadline = delivery.deadline.ToDatetime(tzinfo=dt.UTC)

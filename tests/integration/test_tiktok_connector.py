@@ -9,16 +9,15 @@ contact data as SHA-256 digests, one bad event refusing the whole request, PARTI
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import socket
-from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import httpx
 import pytest
 
-from jobs.platforms.base import Connector, Outcome, OutcomeKind, OutgoingEvent
+from jobs.platforms.base import Connector
+from jobs.platforms.fake_http import FakeServer
 from jobs.platforms.fake_tiktok import (
     Code,
     Failure,
@@ -27,20 +26,21 @@ from jobs.platforms.fake_tiktok import (
     FakeTikTokTransport,
 )
 from jobs.platforms.tiktok import TikTokConnector
+from tests.integration.platform_helpers import (
+    EXTERNAL,
+    REJECTED,
+    SUCCEEDED,
+    assert_no_secret,
+    batch_of,
+    kinds,
+    sha256,
+)
 
 NOW = 1_760_000_000.0
 DAY = 86_400
 PIXEL = "C4A1B2C3D4E5F6G7H8I9"
 EVENT_SET = "7654321098765432109"
 TOKEN = "tt-fake-token-for-tests-0001"
-
-SUCCEEDED = OutcomeKind.SUCCEEDED
-EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
-REJECTED = OutcomeKind.REJECTED
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def stored_event(number: int, **changes: Any) -> dict[str, Any]:
@@ -59,38 +59,13 @@ def stored_event(number: int, **changes: Any) -> dict[str, Any]:
     return event
 
 
-def batch_of(*events: dict[str, Any]) -> list[OutgoingEvent]:
-    return [OutgoingEvent(delivery_id=100 + i, payload=e) for i, e in enumerate(events)]
-
-
-def kinds(outcomes: Sequence[Outcome]) -> list[OutcomeKind]:
-    return [outcome.kind for outcome in outcomes]
-
-
-def assert_no_token(outcomes: Sequence[Outcome]) -> None:
-    for outcome in outcomes:
-        assert TOKEN not in repr(outcome)
-
-
 @pytest.fixture
 def platform() -> FakeTikTok:
     return FakeTikTok(now=lambda: NOW, access_tokens={PIXEL: TOKEN})
 
 
-@pytest.fixture
-async def served(platform: FakeTikTok) -> AsyncIterator[FakeTikTokServer]:
-    async with FakeTikTokServer(platform) as server:
-        yield server
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(trust_env=False) as client:
-        yield client
-
-
 def connector_for(
-    http: httpx.AsyncClient, served: FakeTikTokServer, **options: Any
+    http: httpx.AsyncClient, served: FakeServer[FakeTikTok], **options: Any
 ) -> TikTokConnector:
     arguments: dict[str, Any] = {
         "pixel_code": PIXEL,
@@ -103,7 +78,7 @@ def connector_for(
 
 
 @pytest.fixture
-def connector(http: httpx.AsyncClient, served: FakeTikTokServer) -> TikTokConnector:
+def connector(http: httpx.AsyncClient, served: FakeServer[FakeTikTok]) -> TikTokConnector:
     return connector_for(http, served)
 
 
@@ -137,7 +112,7 @@ async def test_a_batch_is_delivered_in_one_request(
 
 
 async def test_request_shape_token_in_the_header_only(
-    http: httpx.AsyncClient, served: FakeTikTokServer, platform: FakeTikTok
+    http: httpx.AsyncClient, served: FakeServer[FakeTikTok], platform: FakeTikTok
 ) -> None:
     connector = connector_for(
         http, served, base_url=served.base_url + "/", test_event_code="TEST4242"
@@ -211,7 +186,7 @@ async def test_an_event_set_gets_store_events_as_offline_and_the_rest_as_crm(
 
 
 async def test_keep_alive_and_concurrent_requests(
-    connector: TikTokConnector, served: FakeTikTokServer, platform: FakeTikTok
+    connector: TikTokConnector, served: FakeServer[FakeTikTok], platform: FakeTikTok
 ) -> None:
     for n in range(3):
         await connector.send(batch_of(stored_event(n)))
@@ -267,7 +242,7 @@ async def test_platform_failures_are_external_problems_for_every_event(
     assert first.message
     assert platform.request_count == 1
     assert platform.total_events_received == 0
-    assert_no_token(outcomes)
+    assert_no_secret(outcomes, TOKEN)
 
 
 @pytest.mark.parametrize(
@@ -337,7 +312,7 @@ async def test_a_200_that_is_not_tiktoks_answer_is_no_success(
 
 
 async def test_a_hanging_request_times_out(
-    http: httpx.AsyncClient, served: FakeTikTokServer, platform: FakeTikTok
+    http: httpx.AsyncClient, served: FakeServer[FakeTikTok], platform: FakeTikTok
 ) -> None:
     connector = connector_for(http, served, timeout=0.2)
     platform.fail_next(1, Failure.hanging())
@@ -368,7 +343,7 @@ async def test_connection_refused(http: httpx.AsyncClient) -> None:
 
 
 async def test_a_wrong_base_url_needs_action(
-    http: httpx.AsyncClient, served: FakeTikTokServer
+    http: httpx.AsyncClient, served: FakeServer[FakeTikTok]
 ) -> None:
     connector = connector_for(http, served, base_url=served.base_url + "/tiktok")
     [outcome] = await connector.send(batch_of(stored_event(1)))
@@ -376,7 +351,7 @@ async def test_a_wrong_base_url_needs_action(
 
 
 async def test_a_wrong_token_needs_action(
-    http: httpx.AsyncClient, served: FakeTikTokServer
+    http: httpx.AsyncClient, served: FakeServer[FakeTikTok]
 ) -> None:
     connector = connector_for(http, served, access_token="tt-revoked-token")
     [outcome] = await connector.send(batch_of(stored_event(1)))
@@ -398,7 +373,7 @@ async def test_secrets_the_platform_echoes_are_scrubbed(
     platform.fail_next(1, Failure.answer(Code.INVALID_ACCESS_TOKEN, f"token {TOKEN} is revoked"))
     platform.fail_next(1, Failure.custom(502, f"upstream said {TOKEN}".encode()))
     outcomes = [(await connector.send(batch_of(stored_event(n))))[0] for n in range(2)]
-    assert_no_token(outcomes)
+    assert_no_secret(outcomes, TOKEN)
     assert outcomes[0].message == "token [secret] is revoked"
     assert "[secret]" in outcomes[0].response_excerpt
     assert outcomes[1].response_excerpt == "upstream said [secret]"
@@ -518,7 +493,7 @@ async def test_sandbox_transport_delivers_in_process() -> None:
 
 async def post(
     http: httpx.AsyncClient,
-    served: FakeTikTokServer,
+    served: FakeServer[FakeTikTok],
     body: Any,
     *,
     token: str | None = TOKEN,
@@ -545,7 +520,7 @@ def request_body(*events: Any, **changes: Any) -> dict[str, Any]:
     return {"event_source": "web", "event_source_id": PIXEL, "data": list(events), **changes}
 
 
-async def test_fake_success_answer(http: httpx.AsyncClient, served: FakeTikTokServer) -> None:
+async def test_fake_success_answer(http: httpx.AsyncClient, served: FakeServer[FakeTikTok]) -> None:
     status, document = await post(http, served, request_body(wire(1), wire(2)))
     assert status == 200
     assert (document["code"], document["message"], document["data"]) == (0, "OK", {})
@@ -553,7 +528,7 @@ async def test_fake_success_answer(http: httpx.AsyncClient, served: FakeTikTokSe
 
 
 async def test_fake_takes_hashes_in_arrays_as_segment_sends_them(
-    http: httpx.AsyncClient, served: FakeTikTokServer, platform: FakeTikTok
+    http: httpx.AsyncClient, served: FakeServer[FakeTikTok], platform: FakeTikTok
 ) -> None:
     event = wire(1, user={"email": [sha256("a@example.com")], "phone": [sha256("+55119")]})
     status, document = await post(http, served, request_body(event))
@@ -570,13 +545,15 @@ async def test_fake_takes_hashes_in_arrays_as_segment_sends_them(
     ],
 )
 async def test_fake_checks_the_token_first(
-    http: httpx.AsyncClient, served: FakeTikTokServer, token: str | None, code: int
+    http: httpx.AsyncClient, served: FakeServer[FakeTikTok], token: str | None, code: int
 ) -> None:
     status, document = await post(http, served, "not even an object", token=token)
     assert (status, document["code"]) == (200, code)
 
 
-async def test_fake_routes_like_tiktok(http: httpx.AsyncClient, served: FakeTikTokServer) -> None:
+async def test_fake_routes_like_tiktok(
+    http: httpx.AsyncClient, served: FakeServer[FakeTikTok]
+) -> None:
     status, document = await post(
         http, served, request_body(wire(1)), path="/open_api/v1.2/event/track/"
     )
@@ -658,7 +635,11 @@ def too_many() -> list[dict[str, Any]]:
     ],
 )
 async def test_fake_refuses_the_whole_request_for_one_bad_event(
-    http: httpx.AsyncClient, served: FakeTikTokServer, platform: FakeTikTok, body: Any, code: int
+    http: httpx.AsyncClient,
+    served: FakeServer[FakeTikTok],
+    platform: FakeTikTok,
+    body: Any,
+    code: int,
 ) -> None:
     status, document = await post(http, served, body)
     assert (status, document["code"]) == (200, code)
@@ -667,7 +648,7 @@ async def test_fake_refuses_the_whole_request_for_one_bad_event(
 
 
 async def test_fake_partial_ok_takes_the_others(
-    http: httpx.AsyncClient, served: FakeTikTokServer, platform: FakeTikTok
+    http: httpx.AsyncClient, served: FakeServer[FakeTikTok], platform: FakeTikTok
 ) -> None:
     platform.refuse(["order-2"])
     status, document = await post(http, served, request_body(wire(1), wire(2), wire(3)))

@@ -4,9 +4,7 @@ hashing and event names; retries, credentials, eligibility, and the sandbox as T
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import hashlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,11 +13,11 @@ import pytest
 from tenaz.client import TenazClient, TenazError, make_event
 from tenaz.v1 import destinations_pb2, events_pb2
 
-from jobs.base_url import BaseUrl
 from jobs.clock import FakeClock
 from jobs.platforms.fake_tiktok import Code, Failure, FakeTikTok, FakeTikTokServer
 from jobs.runtime import Runtime
 from jobs.settings import Settings
+from tests.integration.platform_helpers import allowing, only_delivery, sha256
 from tests.support import fire_due_retries, run_jobs, status_history
 
 S = events_pb2
@@ -27,10 +25,6 @@ D = destinations_pb2
 PIXEL = "C4A1B2C3D4E5F6G7H8I9"
 TOKEN = "tt-good-token"
 HALF_HOUR = dt.timedelta(minutes=30)
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @pytest.fixture
@@ -43,13 +37,7 @@ async def fake_tiktok(clock: FakeClock) -> AsyncIterator[FakeTikTokServer]:
 @pytest.fixture
 def settings(settings: Settings, fake_tiktok: FakeTikTokServer) -> Settings:
     # The fake TikTok is on loopback, which the egress guard refuses unless allowed.
-    return dataclasses.replace(
-        settings,
-        allowed_platform_urls=(
-            *settings.allowed_platform_urls,
-            BaseUrl.parse(fake_tiktok.base_url),
-        ),
-    )
+    return allowing(settings, fake_tiktok.base_url)
 
 
 @pytest.fixture
@@ -83,7 +71,7 @@ def purchase(clock: FakeClock, event_id: str = "pedido-1", **fields: Any) -> eve
 
 
 async def the_delivery(client: TenazClient, stored: events_pb2.StoredEvent) -> S.Delivery:
-    [delivery] = (await client.get_event(stored.id)).deliveries
+    delivery = await only_delivery(client, stored.id)
     return delivery
 
 

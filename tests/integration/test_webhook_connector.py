@@ -11,7 +11,7 @@ import asyncio
 import base64
 import datetime as dt
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -20,7 +20,7 @@ import pytest
 from jobs.base_url import BaseUrl
 from jobs.clock import FakeClock
 from jobs.egress import EgressPolicy, platform_client
-from jobs.platforms.base import Connector, Outcome, OutcomeKind, OutgoingEvent
+from jobs.platforms.base import Connector, OutcomeKind
 from jobs.platforms.fake_webhook import (
     Failure,
     FakeWebhookReceiver,
@@ -29,15 +29,12 @@ from jobs.platforms.fake_webhook import (
 )
 from jobs.platforms.standard_webhooks import decode_secret, verify
 from jobs.platforms.webhook import WebhookConnector, message_id
+from tests.integration.platform_helpers import EXTERNAL, REJECTED, SUCCEEDED, batch_of, kinds
 
 NOW = 1_760_000_000.0
 SECRET = "whsec_" + base64.b64encode(b"tenaz-tests-webhook-signing-key-1").decode()
 OTHER_SECRET = "whsec_" + base64.b64encode(b"tenaz-tests-webhook-signing-key-2").decode()
 PATH = "/hooks/tenaz"
-
-SUCCEEDED = OutcomeKind.SUCCEEDED
-EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
-REJECTED = OutcomeKind.REJECTED
 
 
 def stored(number: int, **changes: Any) -> dict[str, Any]:
@@ -55,14 +52,6 @@ def stored(number: int, **changes: Any) -> dict[str, Any]:
     return event
 
 
-def batch_of(*events: dict[str, Any]) -> list[OutgoingEvent]:
-    return [OutgoingEvent(delivery_id=100 + i, payload=e) for i, e in enumerate(events)]
-
-
-def kinds(outcomes: Sequence[Outcome]) -> list[OutcomeKind]:
-    return [outcome.kind for outcome in outcomes]
-
-
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(dt.datetime.fromtimestamp(NOW, dt.UTC))
@@ -77,12 +66,6 @@ def receiver(clock: FakeClock) -> FakeWebhookReceiver:
 async def served(receiver: FakeWebhookReceiver) -> AsyncIterator[FakeWebhookServer]:
     async with FakeWebhookServer(receiver) as server:
         yield server
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(trust_env=False) as client:
-        yield client
 
 
 def connector_for(
