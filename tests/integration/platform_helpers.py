@@ -1,25 +1,30 @@
 """What the tests of every ad platform share: events in batches, the kinds of their outcomes,
-secrets kept out of them, a fake's URL allowed, and one delivery read back with its
-attempts."""
+secrets kept out of them, a fake's URL allowed, one delivery read back with its attempts, and
+`ConnectorCase`, a platform as the tests every connector must pass see it
+(test_platform_connectors.py)."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import socket
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
 
+import httpx
 from tenaz.client import TenazClient
 from tenaz.v1 import events_pb2
 
 from jobs.base_url import BaseUrl
-from jobs.platforms.base import Outcome, OutcomeKind, OutgoingEvent
+from jobs.platforms.base import Connector, Outcome, OutcomeKind, OutgoingEvent
+from jobs.platforms.fake_http import ScriptedPlatform
 from jobs.settings import Settings
 
 SUCCEEDED = OutcomeKind.SUCCEEDED
 EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
 REJECTED = OutcomeKind.REJECTED
+
+P = TypeVar("P", bound=ScriptedPlatform[Any])
 
 
 def sha256(text: str) -> str:
@@ -67,3 +72,18 @@ async def only_delivery(client: TenazClient, stored_id: str) -> events_pb2.Deliv
     """The one delivery of the stored event `stored_id` (Tenaz's id), with its attempts."""
     [only] = (await client.get_event(stored_id)).deliveries
     return only
+
+
+@dataclasses.dataclass(frozen=True)
+class ConnectorCase(Generic[P]):
+    """One platform as the tests every connector must pass see it: a fake that knows the
+    case's credentials, a connector for them at a base URL, a valid stored event, and the
+    secrets no outcome may show."""
+
+    name: str
+    fake: Callable[[], P]
+    # (client, base URL, timeout in seconds) -> a connector with the case's credentials.
+    connect: Callable[[httpx.AsyncClient, str, float], Connector]
+    # Event number -> a valid event as Tenaz stores it, its own for each number.
+    event: Callable[[int], dict[str, Any]]
+    secrets: tuple[str, ...]

@@ -8,11 +8,9 @@ most 40 letters, digits and underscores; reserved names; 72 hours of backdating.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import logging
-import socket
 from typing import Any
 
 import httpx
@@ -27,6 +25,7 @@ from tests.integration.platform_helpers import (
     EXTERNAL,
     REJECTED,
     SUCCEEDED,
+    ConnectorCase,
     batch_of,
     kinds,
     sha256,
@@ -62,16 +61,11 @@ def paths(platform: FakeGa4) -> list[str]:
     return [r.path for r in platform.requests]
 
 
-@pytest.fixture
-def platform() -> FakeGa4:
-    return FakeGa4(now=NOW.timestamp, api_secrets={MEASUREMENT_ID: API_SECRET})
-
-
-def make(http: httpx.AsyncClient, served: FakeServer[FakeGa4], **changes: Any) -> Ga4Connector:
+def make(http: httpx.AsyncClient, url: str, **changes: Any) -> Ga4Connector:
     settings: dict[str, Any] = {
         "measurement_id": MEASUREMENT_ID,
         "api_secret": API_SECRET,
-        "base_url": served.base_url,
+        "base_url": url,
         "timeout": 5.0,
         "event_names": EVENT_NAMES,
     }
@@ -79,14 +73,28 @@ def make(http: httpx.AsyncClient, served: FakeServer[FakeGa4], **changes: Any) -
     return Ga4Connector(http, **settings)
 
 
+CASE = ConnectorCase(
+    "ga4",
+    fake=lambda: FakeGa4(now=NOW.timestamp, api_secrets={MEASUREMENT_ID: API_SECRET}),
+    connect=lambda http, url, timeout: make(http, url, timeout=timeout),
+    event=stored,
+    secrets=(API_SECRET,),
+)
+
+
+@pytest.fixture
+def platform() -> FakeGa4:
+    return CASE.fake()
+
+
 @pytest.fixture
 def connector(http: httpx.AsyncClient, served: FakeServer[FakeGa4]) -> Ga4Connector:
-    return make(http, served)
+    return make(http, served.base_url)
 
 
 @pytest.fixture
 def validating(http: httpx.AsyncClient, served: FakeServer[FakeGa4]) -> Ga4Connector:
-    return make(http, served, validate_first=True)
+    return make(http, served.base_url, validate_first=True)
 
 
 def test_ga4_connector_is_a_connector(connector: Ga4Connector) -> None:
@@ -164,7 +172,7 @@ async def test_without_validation_invalid_events_are_dropped_silently(
     http: httpx.AsyncClient, served: FakeServer[FakeGa4], platform: FakeGa4
 ) -> None:
     # What GA4 does: 2xx, and the invalid event is gone. Only validate_first sees it.
-    connector = make(http, served, event_names={"Purchase": "session_start"})
+    connector = make(http, served.base_url, event_names={"Purchase": "session_start"})
     outcomes = await connector.send(batch_of(stored(1), stored(2, name="Lead")))
     assert kinds(outcomes) == [SUCCEEDED, SUCCEEDED]
     assert [a.name for a in platform.accepted] == ["lead"]
@@ -200,7 +208,9 @@ async def test_validation_refuses_the_events_it_names_and_collects_the_rest(
 async def test_when_validation_refuses_everything_nothing_is_collected(
     http: httpx.AsyncClient, served: FakeServer[FakeGa4], platform: FakeGa4
 ) -> None:
-    connector = make(http, served, validate_first=True, event_names={"Purchase": "first_visit"})
+    connector = make(
+        http, served.base_url, validate_first=True, event_names={"Purchase": "first_visit"}
+    )
     outcomes = await connector.send(batch_of(stored(1), stored(2)))
     assert kinds(outcomes) == [REJECTED, REJECTED]
     assert paths(platform) == ["/debug/mp/collect"]
@@ -209,7 +219,7 @@ async def test_when_validation_refuses_everything_nothing_is_collected(
 async def test_a_stream_the_validation_server_does_not_know_needs_action(
     http: httpx.AsyncClient, served: FakeServer[FakeGa4], platform: FakeGa4
 ) -> None:
-    connector = make(http, served, validate_first=True, measurement_id="UA-12345-1")
+    connector = make(http, served.base_url, validate_first=True, measurement_id="UA-12345-1")
     outcomes = await connector.send(batch_of(stored(1)))
     assert [(o.kind, o.needs_action) for o in outcomes] == [(EXTERNAL, True)]
     assert outcomes[0].message == "VALUE_INVALID: Measurement ID is invalid."
@@ -239,7 +249,7 @@ async def test_failures_are_external_for_every_event(
     needs_action: bool,
     validate_first: bool,
 ) -> None:
-    connector = make(http, served, validate_first=validate_first)
+    connector = make(http, served.base_url, validate_first=validate_first)
     platform.fail_next(1, failure)
     outcomes = await connector.send(batch_of(stored(1), stored(2)))
     assert kinds(outcomes) == [EXTERNAL, EXTERNAL]
@@ -272,36 +282,6 @@ async def test_outage(connector: Ga4Connector, platform: FakeGa4) -> None:
     assert kinds(await connector.send(batch_of(stored(1)))) == [SUCCEEDED]
 
 
-async def test_a_hanging_request_times_out(
-    http: httpx.AsyncClient, served: FakeServer[FakeGa4], platform: FakeGa4
-) -> None:
-    connector = make(http, served, timeout=0.2)
-    platform.fail_next(1, Failure.hanging())
-    sending = asyncio.create_task(connector.send(batch_of(stored(1))))
-    await platform.wait_for_hang()
-    [outcome] = await sending
-    assert (outcome.kind, outcome.http_status, outcome.message) == (
-        EXTERNAL,
-        None,
-        "timed out after 0.2 s",
-    )
-    platform.release()
-
-
-async def test_connection_refused(http: httpx.AsyncClient) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    connector = Ga4Connector(
-        http,
-        measurement_id=MEASUREMENT_ID,
-        api_secret=API_SECRET,
-        base_url=f"http://127.0.0.1:{port}",
-    )
-    [outcome] = await connector.send(batch_of(stored(1)))
-    assert (outcome.kind, outcome.message) == (EXTERNAL, "connection refused")
-
-
 async def test_an_event_without_a_client_id_is_refused_without_a_request(
     connector: Ga4Connector, platform: FakeGa4
 ) -> None:
@@ -318,7 +298,7 @@ async def test_the_api_secret_never_shows(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    connector = make(http, served, validate_first=True)
+    connector = make(http, served.base_url, validate_first=True)
     echo = f"POST /mp/collect?measurement_id={MEASUREMENT_ID}&api_secret={API_SECRET}".encode()
     platform.fail_next(1, Failure.custom(502, echo))
     outcomes = await connector.send(batch_of(stored(1)))
@@ -337,7 +317,7 @@ async def test_a_wrong_api_secret_is_taken_and_dropped_as_ga4_does(
     http: httpx.AsyncClient, served: FakeServer[FakeGa4], platform: FakeGa4
 ) -> None:
     # GA4 says nothing about a wrong api secret, even at the validation server.
-    connector = make(http, served, validate_first=True, api_secret="an-old-secret")
+    connector = make(http, served.base_url, validate_first=True, api_secret="an-old-secret")
     assert kinds(await connector.send(batch_of(stored(1)))) == [SUCCEEDED]
     assert (len(platform.accepted), platform.dropped) == (0, 1)
 

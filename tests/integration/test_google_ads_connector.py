@@ -13,7 +13,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import json
-import socket
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -35,6 +35,7 @@ from tests.integration.platform_helpers import (
     EXTERNAL,
     REJECTED,
     SUCCEEDED,
+    ConnectorCase,
     assert_no_secret,
     batch_of,
     kinds,
@@ -89,15 +90,20 @@ def clock() -> FakeClock:
     return FakeClock(START)
 
 
-@pytest.fixture
-def platform(clock: FakeClock) -> FakeGoogleAds:
+def google_ads(now: Callable[[], float]) -> FakeGoogleAds:
+    """The fake Google Ads that knows this module's customer, manager and credentials."""
     return FakeGoogleAds(
-        now=lambda: clock.now().timestamp(),
+        now=now,
         developer_token=DEVELOPER_TOKEN,
         customers={CUSTOMER: {"555", "556"}},
         managers={MANAGER: {CUSTOMER}},
         **CREDENTIALS,
     )
+
+
+@pytest.fixture
+def platform(clock: FakeClock) -> FakeGoogleAds:
+    return google_ads(lambda: clock.now().timestamp())
 
 
 @pytest.fixture
@@ -107,7 +113,7 @@ def tokens() -> TokenCache:
 
 def make(
     http: httpx.AsyncClient,
-    served: FakeServer[FakeGoogleAds],
+    url: str,
     clock: FakeClock,
     tokens: TokenCache | None = None,
     **changes: Any,
@@ -116,8 +122,8 @@ def make(
         "customer_id": "123-456-7890",
         "developer_token": DEVELOPER_TOKEN,
         "conversion_actions": ACTIONS,
-        "base_url": served.base_url,
-        "token_base_url": served.base_url,
+        "base_url": url,
+        "token_base_url": url,
         "timeout": 5.0,
         "clock": clock,
         "tokens": tokens,
@@ -127,11 +133,20 @@ def make(
     return GoogleAdsConnector(http, **settings)
 
 
+CASE = ConnectorCase(
+    "google-ads",
+    fake=lambda: google_ads(START.timestamp),
+    connect=lambda http, url, timeout: make(http, url, FakeClock(START), timeout=timeout),
+    event=stored,
+    secrets=SECRETS,
+)
+
+
 @pytest.fixture
 def connector(
     http: httpx.AsyncClient, served: FakeServer[FakeGoogleAds], clock: FakeClock, tokens: TokenCache
 ) -> GoogleAdsConnector:
-    return make(http, served, clock, tokens)
+    return make(http, served.base_url, clock, tokens)
 
 
 def test_google_ads_connector_is_a_connector(connector: GoogleAdsConnector) -> None:
@@ -149,7 +164,7 @@ async def test_a_batch_is_delivered_in_one_request_with_googles_shape(
     clock: FakeClock,
     platform: FakeGoogleAds,
 ) -> None:
-    connector = make(http, served, clock, login_customer_id="999-999-9999")
+    connector = make(http, served.base_url, clock, login_customer_id="999-999-9999")
     user = {"email": "Maria.Silva@Gmail.com", "phone": "+55 11 98765-4321"}
     events = [stored(n, user=user if n == 0 else None) for n in range(3)]
 
@@ -212,7 +227,7 @@ async def test_connectors_of_one_destination_share_its_token(
     # Each attempt builds its connector; the factory keeps the destination's token cache.
     # Concurrent attempts wait for one refresh instead of each making their own.
     sent = await asyncio.gather(
-        *(make(http, served, clock, tokens).send(batch_of(stored(n))) for n in range(4))
+        *(make(http, served.base_url, clock, tokens).send(batch_of(stored(n))) for n in range(4))
     )
     assert all(kinds(outcomes) == [SUCCEEDED] for outcomes in sent)
     assert platform.tokens_issued == 1
@@ -288,10 +303,10 @@ async def test_credentials_google_does_not_know_need_action(
     platform: FakeGoogleAds,
 ) -> None:
     for changes in ({"refresh_token": "1//revoked"}, {"client_secret": "wrong-secret"}):
-        [outcome] = await make(http, served, clock, **changes).send(batch_of(stored(1)))
+        [outcome] = await make(http, served.base_url, clock, **changes).send(batch_of(stored(1)))
         assert (outcome.kind, outcome.needs_action) == (EXTERNAL, True)
         assert "Google refused the OAuth credentials" in outcome.message
-    wrong_developer_token = make(http, served, clock, developer_token="not-the-token")
+    wrong_developer_token = make(http, served.base_url, clock, developer_token="not-the-token")
     [outcome] = await wrong_developer_token.send(batch_of(stored(1)))
     assert (outcome.kind, outcome.needs_action, outcome.http_status) == (EXTERNAL, True, 401)
     assert "DEVELOPER_TOKEN_INVALID" in outcome.message
@@ -471,50 +486,6 @@ async def test_a_request_too_large_for_a_proxy_is_sent_in_halves(
 
 
 # -- the network ----------------------------------------------------------------------------
-
-
-async def test_a_hanging_request_times_out(
-    http: httpx.AsyncClient,
-    served: FakeServer[FakeGoogleAds],
-    clock: FakeClock,
-    platform: FakeGoogleAds,
-) -> None:
-    connector = make(http, served, clock, timeout=0.2)
-    platform.fail_next(1, Failure.hanging())
-    sending = asyncio.create_task(connector.send(batch_of(stored(1))))
-    await platform.wait_for_hang()
-    [outcome] = await sending
-    assert (outcome.kind, outcome.http_status, outcome.needs_action) == (EXTERNAL, None, False)
-    assert outcome.message == "timed out after 0.2 s"
-    platform.release()
-
-
-async def test_connection_refused(http: httpx.AsyncClient, clock: FakeClock) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    connector = GoogleAdsConnector(
-        http,
-        customer_id=CUSTOMER,
-        developer_token=DEVELOPER_TOKEN,
-        conversion_actions=ACTIONS,
-        base_url=f"http://127.0.0.1:{port}",
-        token_base_url=f"http://127.0.0.1:{port}",
-        clock=clock,
-        **CREDENTIALS,
-    )
-    outcomes = await connector.send(batch_of(stored(1), stored(2)))
-    assert {(o.kind, o.message, o.needs_action) for o in outcomes} == {
-        (EXTERNAL, "connection refused", False)
-    }
-
-
-async def test_a_wrong_base_url_needs_action(
-    http: httpx.AsyncClient, served: FakeServer[FakeGoogleAds], clock: FakeClock
-) -> None:
-    connector = make(http, served, clock, base_url=served.base_url + "/googleads")
-    [outcome] = await connector.send(batch_of(stored(1)))
-    assert (outcome.kind, outcome.http_status, outcome.needs_action) == (EXTERNAL, 404, True)
 
 
 async def test_secrets_echoed_back_are_scrubbed(

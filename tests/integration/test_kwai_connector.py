@@ -7,7 +7,6 @@ JSON string. Its answers are Tenaz's assumptions (jobs/platforms/fake_kwai.py).
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -22,6 +21,7 @@ from tests.integration.platform_helpers import (
     EXTERNAL,
     REJECTED,
     SUCCEEDED,
+    ConnectorCase,
     assert_no_secret,
     batch_of,
     kinds,
@@ -47,27 +47,34 @@ def stored(number: int, **changes: Any) -> dict[str, Any]:
     return event
 
 
-@pytest.fixture
-def platform() -> FakeKwai:
-    return FakeKwai(now=lambda: NOW, access_tokens={PIXEL: TOKEN})
-
-
-def connector_for(
-    http: httpx.AsyncClient, served: FakeServer[FakeKwai], **options: Any
-) -> KwaiConnector:
+def connector_for(http: httpx.AsyncClient, url: str, **options: Any) -> KwaiConnector:
     settings: dict[str, Any] = {
         "pixel_id": PIXEL,
         "access_token": TOKEN,
-        "base_url": served.base_url,
+        "base_url": url,
         "timeout": 5.0,
         "event_names": PLATFORM.event_names({}),
     }
     return KwaiConnector(http, **(settings | options))
 
 
+CASE = ConnectorCase(
+    "kwai",
+    fake=lambda: FakeKwai(now=lambda: NOW, access_tokens={PIXEL: TOKEN}),
+    connect=lambda http, url, timeout: connector_for(http, url, timeout=timeout),
+    event=stored,
+    secrets=(TOKEN,),
+)
+
+
+@pytest.fixture
+def platform() -> FakeKwai:
+    return CASE.fake()
+
+
 @pytest.fixture
 def connector(http: httpx.AsyncClient, served: FakeServer[FakeKwai]) -> KwaiConnector:
-    return connector_for(http, served)
+    return connector_for(http, served.base_url)
 
 
 def test_kwai_connector_is_a_connector(
@@ -99,7 +106,7 @@ async def test_each_event_goes_in_a_request_of_its_own(
 async def test_request_shape_token_in_body_only(
     http: httpx.AsyncClient, served: FakeServer[FakeKwai], platform: FakeKwai
 ) -> None:
-    connector = connector_for(http, served, base_url=served.base_url + "/", test=True)
+    connector = connector_for(http, served.base_url + "/", test=True)
     assert connector.url == f"{served.base_url}/log/common/api"
     await connector.send(batch_of(stored(1)))
 
@@ -128,11 +135,6 @@ async def test_request_shape_token_in_body_only(
     [accepted] = platform.accepted
     assert (accepted.test_flag, accepted.track_flag) == (True, False)
     assert accepted.properties["value"] == 49.9
-
-
-async def test_an_empty_batch_sends_nothing(connector: KwaiConnector, platform: FakeKwai) -> None:
-    assert await connector.send([]) == []
-    assert platform.request_count == 0
 
 
 # -- per-event outcomes ----------------------------------------------------------------------
@@ -231,39 +233,16 @@ async def test_an_echoed_token_is_scrubbed(connector: KwaiConnector, platform: F
 async def test_a_wrong_token_or_pixel_needs_action(
     http: httpx.AsyncClient, served: FakeServer[FakeKwai]
 ) -> None:
-    wrong_token = connector_for(http, served, access_token="kwai-revoked")
+    wrong_token = connector_for(http, served.base_url, access_token="kwai-revoked")
     [outcome] = await wrong_token.send(batch_of(stored(1)))
     assert (outcome.kind, outcome.needs_action) == (EXTERNAL, True)
     assert "access_token invalid" in outcome.message
     assert_no_secret([outcome], "kwai-revoked")
 
-    other_pixel = connector_for(http, served, pixel_id="999")
+    other_pixel = connector_for(http, served.base_url, pixel_id="999")
     [outcome] = await other_pixel.send(batch_of(stored(1)))
     assert (outcome.kind, outcome.needs_action) == (EXTERNAL, True)
     assert "pixelId" in outcome.message
-
-
-async def test_a_wrong_base_url_needs_action(
-    http: httpx.AsyncClient, served: FakeServer[FakeKwai]
-) -> None:
-    connector = connector_for(http, served, base_url=served.base_url + "/kwai")
-    [outcome] = await connector.send(batch_of(stored(1)))
-    assert (outcome.kind, outcome.http_status, outcome.needs_action) == (EXTERNAL, 404, True)
-
-
-async def test_a_hanging_request_times_out(
-    http: httpx.AsyncClient, served: FakeServer[FakeKwai], platform: FakeKwai
-) -> None:
-    connector = connector_for(http, served, timeout=0.2)
-    platform.fail_next(1, Failure.hanging())
-    sending = asyncio.create_task(connector.send(batch_of(stored(1))))
-    await platform.wait_for_hang()
-    assert platform.hanging == 1
-
-    [outcome] = await sending
-    assert (outcome.kind, outcome.http_status, outcome.needs_action) == (EXTERNAL, None, False)
-    assert outcome.message == "timed out after 0.2 s"
-    platform.release()
 
 
 async def test_outage_then_recovery(connector: KwaiConnector, platform: FakeKwai) -> None:

@@ -4,7 +4,6 @@ BATCH_CREATE answered with a status per element, the 90-day rule, hashed email."
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -20,6 +19,7 @@ from tests.integration.platform_helpers import (
     EXTERNAL,
     REJECTED,
     SUCCEEDED,
+    ConnectorCase,
     batch_of,
     kinds,
     sha256,
@@ -49,14 +49,25 @@ def stored(number: int, **changes: Any) -> dict[str, Any]:
     return event
 
 
-@pytest.fixture
-def platform() -> FakeLinkedIn:
-    return FakeLinkedIn(now=lambda: NOW, access_tokens={TOKEN}, conversion_rules=RULES.values())
-
-
 def linkedin(http: httpx.AsyncClient, base_url: str, **options: Any) -> LinkedInConnector:
     settings: dict[str, Any] = {"access_token": TOKEN, "conversion_rules": RULES, "timeout": 5.0}
     return LinkedInConnector(http, base_url=base_url, **(settings | options))
+
+
+CASE = ConnectorCase(
+    "linkedin",
+    fake=lambda: FakeLinkedIn(
+        now=lambda: NOW, access_tokens={TOKEN}, conversion_rules=RULES.values()
+    ),
+    connect=lambda http, url, timeout: linkedin(http, url, timeout=timeout),
+    event=stored,
+    secrets=(TOKEN,),
+)
+
+
+@pytest.fixture
+def platform() -> FakeLinkedIn:
+    return CASE.fake()
 
 
 @pytest.fixture
@@ -124,13 +135,6 @@ async def test_request_shape_headers_and_hashing(
     }
     # Plain-text names (userInfo) are never sent: Tenaz does not keep them.
     assert "userInfo" not in request.body.decode()
-
-
-async def test_an_empty_batch_sends_nothing(
-    connector: LinkedInConnector, platform: FakeLinkedIn
-) -> None:
-    assert await connector.send([]) == []
-    assert platform.request_count == 0
 
 
 # -- per-event outcomes -----------------------------------------------------------------------
@@ -292,18 +296,6 @@ async def test_batches_above_the_limit_go_in_several_requests(
     outcomes = await connector.send(batch_of(*(stored(n) for n in range(1001))))
     assert kinds(outcomes) == [SUCCEEDED] * 1001
     assert [len(r.elements) for r in platform.accepted] == [1000, 1]
-
-
-async def test_a_hanging_request_times_out(
-    http: httpx.AsyncClient, served: FakeServer[FakeLinkedIn], platform: FakeLinkedIn
-) -> None:
-    platform.fail_next(1, Failure.hanging())
-    connector = linkedin(http, served.base_url, timeout=0.2)
-    sending = asyncio.create_task(connector.send(batch_of(stored(1))))
-    await platform.wait_for_hang()
-    [outcome] = await sending
-    assert (outcome.kind, outcome.message) == (EXTERNAL, "timed out after 0.2 s")
-    platform.release()
 
 
 async def test_secrets_never_reach_outcomes(

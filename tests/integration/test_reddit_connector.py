@@ -4,9 +4,7 @@ events, all or none taken, the 7-day rule, hashed match keys, ISO 4217 currencie
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
 from typing import Any
 
 import httpx
@@ -21,6 +19,7 @@ from tests.integration.platform_helpers import (
     EXTERNAL,
     REJECTED,
     SUCCEEDED,
+    ConnectorCase,
     batch_of,
     kinds,
     sha256,
@@ -56,14 +55,23 @@ def stored(number: int, **changes: Any) -> dict[str, Any]:
     return event
 
 
-@pytest.fixture
-def platform() -> FakeReddit:
-    return FakeReddit(now=lambda: NOW, access_tokens={ACCOUNT: TOKEN})
-
-
 def reddit(http: httpx.AsyncClient, base_url: str, **options: Any) -> RedditConnector:
     settings: dict[str, Any] = {"ad_account_id": ACCOUNT, "access_token": TOKEN, "timeout": 5.0}
     return RedditConnector(http, base_url=base_url, **(settings | options))
+
+
+CASE = ConnectorCase(
+    "reddit",
+    fake=lambda: FakeReddit(now=lambda: NOW, access_tokens={ACCOUNT: TOKEN}),
+    connect=lambda http, url, timeout: reddit(http, url, timeout=timeout),
+    event=stored,
+    secrets=(TOKEN,),
+)
+
+
+@pytest.fixture
+def platform() -> FakeReddit:
+    return CASE.fake()
 
 
 @pytest.fixture
@@ -135,13 +143,6 @@ async def test_request_shape_headers_and_hashing(
     assert platform.accepted[0].test_mode is True
 
 
-async def test_an_empty_batch_sends_nothing(
-    connector: RedditConnector, platform: FakeReddit
-) -> None:
-    assert await connector.send([]) == []
-    assert platform.request_count == 0
-
-
 # -- external problems ----------------------------------------------------------------------
 
 
@@ -196,37 +197,6 @@ async def test_a_wrong_token_or_account_needs_action(
     other_account = reddit(http, served.base_url, ad_account_id="t2_other")
     [outcome] = await other_account.send(batch_of(stored(1)))
     assert (outcome.kind, outcome.http_status, outcome.needs_action) == (EXTERNAL, 403, True)
-
-
-async def test_a_wrong_base_url_needs_action(
-    http: httpx.AsyncClient, served: FakeServer[FakeReddit]
-) -> None:
-    [outcome] = await reddit(http, served.base_url + "/ads").send(batch_of(stored(1)))
-    assert (outcome.kind, outcome.http_status, outcome.needs_action) == (EXTERNAL, 404, True)
-
-
-async def test_connection_refused(http: httpx.AsyncClient) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    outcomes = await reddit(http, f"http://127.0.0.1:{port}").send(batch_of(stored(1), stored(2)))
-    assert {(o.kind, o.message, o.http_status) for o in outcomes} == {
-        (EXTERNAL, "connection refused", None)
-    }
-
-
-async def test_a_hanging_request_times_out(
-    http: httpx.AsyncClient, served: FakeServer[FakeReddit], platform: FakeReddit
-) -> None:
-    platform.fail_next(1, Failure.hanging())
-    sending = asyncio.create_task(
-        reddit(http, served.base_url, timeout=0.2).send(batch_of(stored(1)))
-    )
-    await platform.wait_for_hang()
-    [outcome] = await sending
-    assert (outcome.kind, outcome.http_status, outcome.needs_action) == (EXTERNAL, None, False)
-    assert outcome.message == "timed out after 0.2 s"
-    platform.release()
 
 
 # -- refusals and their isolation -------------------------------------------------------------

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from typing import Any
 
 import httpx
@@ -30,6 +29,7 @@ from tests.integration.platform_helpers import (
     EXTERNAL,
     REJECTED,
     SUCCEEDED,
+    ConnectorCase,
     assert_no_secret,
     batch_of,
     kinds,
@@ -59,27 +59,34 @@ def stored_event(number: int, **changes: Any) -> dict[str, Any]:
     return event
 
 
-@pytest.fixture
-def platform() -> FakeTikTok:
-    return FakeTikTok(now=lambda: NOW, access_tokens={PIXEL: TOKEN})
-
-
-def connector_for(
-    http: httpx.AsyncClient, served: FakeServer[FakeTikTok], **options: Any
-) -> TikTokConnector:
+def connector_for(http: httpx.AsyncClient, url: str, **options: Any) -> TikTokConnector:
     arguments: dict[str, Any] = {
         "pixel_code": PIXEL,
         "access_token": TOKEN,
-        "base_url": served.base_url,
+        "base_url": url,
         "timeout": 5.0,
         "event_names": {"Purchase": "CompletePayment"},
     }
     return TikTokConnector(http, **(arguments | options))
 
 
+CASE = ConnectorCase(
+    "tiktok",
+    fake=lambda: FakeTikTok(now=lambda: NOW, access_tokens={PIXEL: TOKEN}),
+    connect=lambda http, url, timeout: connector_for(http, url, timeout=timeout),
+    event=stored_event,
+    secrets=(TOKEN,),
+)
+
+
+@pytest.fixture
+def platform() -> FakeTikTok:
+    return CASE.fake()
+
+
 @pytest.fixture
 def connector(http: httpx.AsyncClient, served: FakeServer[FakeTikTok]) -> TikTokConnector:
-    return connector_for(http, served)
+    return connector_for(http, served.base_url)
 
 
 def test_tiktok_connector_is_a_connector(connector: TikTokConnector) -> None:
@@ -114,9 +121,7 @@ async def test_a_batch_is_delivered_in_one_request(
 async def test_request_shape_token_in_the_header_only(
     http: httpx.AsyncClient, served: FakeServer[FakeTikTok], platform: FakeTikTok
 ) -> None:
-    connector = connector_for(
-        http, served, base_url=served.base_url + "/", test_event_code="TEST4242"
-    )
+    connector = connector_for(http, served.base_url + "/", test_event_code="TEST4242")
     await connector.send(batch_of(stored_event(1)))
 
     [request] = platform.requests
@@ -161,19 +166,12 @@ async def test_test_event_code_is_left_out_when_unset(
     }
 
 
-async def test_an_empty_batch_sends_nothing(
-    connector: TikTokConnector, platform: FakeTikTok
-) -> None:
-    assert await connector.send([]) == []
-    assert platform.request_count == 0
-
-
 async def test_an_event_set_gets_store_events_as_offline_and_the_rest_as_crm(
     http: httpx.AsyncClient,
 ) -> None:
     platform = FakeTikTok(now=lambda: NOW, access_tokens={EVENT_SET: TOKEN})
     async with FakeTikTokServer(platform) as served:
-        connector = connector_for(http, served, pixel_code=EVENT_SET)
+        connector = connector_for(http, served.base_url, pixel_code=EVENT_SET)
         events = [
             stored_event(1, action_source="physical_store"),
             stored_event(2, action_source="system_generated"),
@@ -311,49 +309,10 @@ async def test_a_200_that_is_not_tiktoks_answer_is_no_success(
     assert outcome.response_excerpt == "<html>Wi-Fi login</html>"
 
 
-async def test_a_hanging_request_times_out(
-    http: httpx.AsyncClient, served: FakeServer[FakeTikTok], platform: FakeTikTok
-) -> None:
-    connector = connector_for(http, served, timeout=0.2)
-    platform.fail_next(1, Failure.hanging())
-    sending = asyncio.create_task(connector.send(batch_of(stored_event(1))))
-    await platform.wait_for_hang()
-
-    # Another connection is served while the first request hangs.
-    other = connector_for(http, served)
-    assert kinds(await other.send(batch_of(stored_event(2)))) == [SUCCEEDED]
-
-    [outcome] = await sending
-    assert (outcome.kind, outcome.http_status, outcome.needs_action) == (EXTERNAL, None, False)
-    assert outcome.message == "timed out after 0.2 s"
-    platform.release()
-
-
-async def test_connection_refused(http: httpx.AsyncClient) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    connector = TikTokConnector(
-        http, pixel_code=PIXEL, access_token=TOKEN, base_url=f"http://127.0.0.1:{port}"
-    )
-    outcomes = await connector.send(batch_of(stored_event(1), stored_event(2)))
-    assert {(o.kind, o.message, o.needs_action) for o in outcomes} == {
-        (EXTERNAL, "connection refused", False)
-    }
-
-
-async def test_a_wrong_base_url_needs_action(
-    http: httpx.AsyncClient, served: FakeServer[FakeTikTok]
-) -> None:
-    connector = connector_for(http, served, base_url=served.base_url + "/tiktok")
-    [outcome] = await connector.send(batch_of(stored_event(1)))
-    assert (outcome.kind, outcome.http_status, outcome.needs_action) == (EXTERNAL, 404, True)
-
-
 async def test_a_wrong_token_needs_action(
     http: httpx.AsyncClient, served: FakeServer[FakeTikTok]
 ) -> None:
-    connector = connector_for(http, served, access_token="tt-revoked-token")
+    connector = connector_for(http, served.base_url, access_token="tt-revoked-token")
     [outcome] = await connector.send(batch_of(stored_event(1)))
     assert (outcome.kind, outcome.platform_code, outcome.needs_action) == (EXTERNAL, 40105, True)
     assert "tt-revoked-token" not in repr(outcome)
@@ -362,7 +321,7 @@ async def test_a_wrong_token_needs_action(
 async def test_a_token_of_another_pixel_needs_action(http: httpx.AsyncClient) -> None:
     platform = FakeTikTok(now=lambda: NOW, access_tokens={PIXEL: TOKEN, "COTHERPIXEL": "other"})
     async with FakeTikTokServer(platform) as served:
-        connector = connector_for(http, served, pixel_code="COTHERPIXEL")
+        connector = connector_for(http, served.base_url, pixel_code="COTHERPIXEL")
         [outcome] = await connector.send(batch_of(stored_event(1)))
     assert (outcome.kind, outcome.platform_code, outcome.needs_action) == (EXTERNAL, 40001, True)
 
