@@ -274,14 +274,6 @@ async def test_a_failure_after_validation_keeps_its_verdicts(
     assert kinds(outcomes) == [EXTERNAL, REJECTED]
 
 
-async def test_outage(connector: Ga4Connector, platform: FakeGa4) -> None:
-    platform.set_down(True)
-    [outcome] = await connector.send(batch_of(stored(1)))
-    assert (outcome.kind, outcome.http_status) == (EXTERNAL, 503)
-    platform.set_down(False)
-    assert kinds(await connector.send(batch_of(stored(1)))) == [SUCCEEDED]
-
-
 async def test_an_event_without_a_client_id_is_refused_without_a_request(
     connector: Ga4Connector, platform: FakeGa4
 ) -> None:

@@ -369,14 +369,6 @@ async def test_whole_request_failures_are_external_for_every_conversion(
     assert_no_secret(outcomes, *SECRETS, "ya29.fake-access-token-1")
 
 
-async def test_outage(connector: GoogleAdsConnector, platform: FakeGoogleAds) -> None:
-    platform.set_down(True)
-    [outcome] = await connector.send(batch_of(stored(1)))
-    assert (outcome.kind, outcome.http_status, outcome.needs_action) == (EXTERNAL, 503, False)
-    platform.set_down(False)
-    assert kinds(await connector.send(batch_of(stored(1)))) == [SUCCEEDED]
-
-
 # -- per-conversion outcomes ---------------------------------------------------------------
 
 
@@ -455,17 +447,7 @@ async def test_events_without_a_conversion_action(
     assert platform.count_events(uploads(platform)[0].body) == 2
 
 
-async def test_an_event_json_cannot_carry_fails_without_a_request(
-    connector: GoogleAdsConnector, platform: FakeGoogleAds
-) -> None:
-    bad = stored(2)
-    bad["custom_data"]["value"] = float("nan")
-    outcomes = await connector.send(batch_of(stored(1), bad))
-    assert kinds(outcomes) == [SUCCEEDED, REJECTED]
-    assert platform.count_events(uploads(platform)[0].body) == 1
-
-
-async def test_batches_above_the_limit_go_in_several_requests(
+async def test_one_access_token_serves_every_request_of_a_batch(
     connector: GoogleAdsConnector, platform: FakeGoogleAds
 ) -> None:
     outcomes = await connector.send(batch_of(*(stored(n) for n in range(2001))))

@@ -153,17 +153,6 @@ async def test_a_refused_event_fails_alone(connector: KwaiConnector, platform: F
     assert platform.received_count("EVENT_PURCHASE", "click-1") == 1
 
 
-async def test_an_event_json_cannot_carry_fails_without_a_request(
-    connector: KwaiConnector, platform: FakeKwai
-) -> None:
-    outcomes = await connector.send(
-        batch_of(stored(1, custom_data={"value": float("inf")}), stored(2))
-    )
-    assert kinds(outcomes) == [REJECTED, SUCCEEDED]
-    assert outcomes[0].http_status is None
-    assert platform.request_count == 1
-
-
 async def test_the_attempts_request_bound_holds(
     connector: KwaiConnector, platform: FakeKwai
 ) -> None:

@@ -290,14 +290,6 @@ async def test_a_request_too_large_for_a_proxy_goes_in_halves(
     assert scope.too_large == 4
 
 
-async def test_batches_above_the_limit_go_in_several_requests(
-    connector: LinkedInConnector, platform: FakeLinkedIn
-) -> None:
-    outcomes = await connector.send(batch_of(*(stored(n) for n in range(1001))))
-    assert kinds(outcomes) == [SUCCEEDED] * 1001
-    assert [len(r.elements) for r in platform.accepted] == [1000, 1]
-
-
 async def test_secrets_never_reach_outcomes(
     connector: LinkedInConnector, platform: FakeLinkedIn
 ) -> None:

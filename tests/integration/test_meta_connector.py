@@ -207,15 +207,6 @@ async def test_scripted_failures_run_out(connector: MetaConnector, platform: Fak
     assert platform.received_count("Purchase", "order-1") == 1
 
 
-async def test_outage(connector: MetaConnector, platform: FakeMeta) -> None:
-    platform.set_down(True)
-    for _ in range(3):
-        [outcome] = await connector.send(batch_of(meta_event(1)))
-        assert (outcome.kind, outcome.http_status) == (EXTERNAL, 503)
-    platform.set_down(False)
-    assert kinds(await connector.send(batch_of(meta_event(1)))) == [SUCCEEDED]
-
-
 async def test_a_custom_answer(connector: MetaConnector, platform: FakeMeta) -> None:
     platform.fail_next(1, Failure.custom(418, b'{"teapot": true}'))
     [outcome] = await connector.send(batch_of(meta_event(1)))
@@ -290,25 +281,6 @@ async def test_a_stale_event_fails_alone(connector: MetaConnector, platform: Fak
     assert 2804000 <= (outcomes[2].platform_subcode or 0) <= 2804999
     assert "7 days" in outcomes[2].message
     assert platform.received_count("Purchase", "order-3") == 0
-
-
-async def test_an_event_json_cannot_carry_fails_without_a_request(
-    connector: MetaConnector, platform: FakeMeta
-) -> None:
-    outcomes = await connector.send(
-        batch_of(meta_event(1), meta_event(2, custom_data={"value": float("nan")}))
-    )
-    assert kinds(outcomes) == [SUCCEEDED, REJECTED]
-    assert outcomes[1].http_status is None
-    assert platform.request_count == 1
-
-
-async def test_batches_above_the_limit_go_in_several_requests(
-    connector: MetaConnector, platform: FakeMeta
-) -> None:
-    outcomes = await connector.send(batch_of(*(meta_event(n) for n in range(1001))))
-    assert kinds(outcomes) == [SUCCEEDED] * 1001
-    assert [r.event_count for r in platform.accepted] == [1000, 1]
 
 
 # -- the sandbox path: the same connector through an in-process transport ------------------

@@ -1,7 +1,9 @@
 """What every platform's connector does alike, each against its own fake over real HTTP on
-loopback: an empty batch costs no request; a request that hangs is an external problem once the
-timeout passes, while other connections are served; a refused connection is an external problem
-for every event; a base URL that leads nowhere needs action; and no outcome shows a secret.
+loopback: an empty batch costs no request; a batch above the platform's limit goes in several
+requests; an event JSON cannot carry fails alone without a request; an outage is an external
+problem until it ends; a request that hangs is an external problem once the timeout passes,
+while other connections are served; a refused connection is an external problem for every
+event; a base URL that leads nowhere needs action; and no outcome shows a secret.
 
 Each case is one platform as its own test module describes it (the module's `CASE`), so a
 platform that breaks one of these fails under its own name."""
@@ -29,6 +31,7 @@ from tests.integration import (
 )
 from tests.integration.platform_helpers import (
     EXTERNAL,
+    REJECTED,
     SUCCEEDED,
     ConnectorCase,
     assert_no_secret,
@@ -52,6 +55,8 @@ MODULES = (
 CASES = [pytest.param(module.CASE, id=module.CASE.name) for module in MODULES]
 # A webhook receiver answers at any path it is given: there is no wrong one.
 ROUTED_CASES = [case for case in CASES if case.id != "webhook"]
+# Pinterest and LinkedIn take the value as text, where NaN is theirs to refuse.
+JSON_NUMBER_CASES = [case for case in CASES if case.id not in ("pinterest", "linkedin")]
 
 Case = ConnectorCase[ScriptedPlatform[Any]]
 
@@ -71,6 +76,63 @@ async def test_an_empty_batch_sends_nothing(
     connector = case.connect(http, served.base_url, 5.0)
     assert await connector.send([]) == []
     assert platform.request_count == 0
+
+
+def events_per_request(platform: ScriptedPlatform[Any]) -> list[int]:
+    """How many events each request that carried any held (a token request holds none)."""
+    return [r.event_count for r in platform.requests if r.event_count]
+
+
+@pytest.mark.parametrize("case", CASES)
+async def test_a_batch_above_the_limit_goes_in_several_requests(
+    http: httpx.AsyncClient,
+    case: Case,
+    served: FakeServer[Any],
+    platform: ScriptedPlatform[Any],
+) -> None:
+    connector = case.connect(http, served.base_url, 5.0)
+    limit = connector.max_batch_size
+    outcomes = await connector.send(batch_of(*(case.event(n) for n in range(2 * limit + 1))))
+    assert kinds(outcomes) == [SUCCEEDED] * (2 * limit + 1)
+    assert events_per_request(platform) == [limit, limit, 1]
+    assert platform.total_events_received == 2 * limit + 1
+
+
+@pytest.mark.parametrize("case", JSON_NUMBER_CASES)
+async def test_an_event_json_cannot_carry_fails_alone_without_a_request(
+    http: httpx.AsyncClient,
+    case: Case,
+    served: FakeServer[Any],
+    platform: ScriptedPlatform[Any],
+) -> None:
+    connector = case.connect(http, served.base_url, 5.0)
+    not_a_number = case.event(2)
+    not_a_number["custom_data"] = {**not_a_number["custom_data"], "value": float("nan")}
+    outcomes = await connector.send(batch_of(case.event(1), not_a_number, case.event(3)))
+    assert kinds(outcomes) == [SUCCEEDED, REJECTED, SUCCEEDED]
+    assert outcomes[1].http_status is None
+    assert outcomes[1].message
+    one_request = connector.max_batch_size > 1
+    assert events_per_request(platform) == ([2] if one_request else [1, 1])
+    assert platform.total_events_received == 2
+
+
+@pytest.mark.parametrize("case", CASES)
+async def test_an_outage_is_an_external_problem_until_it_ends(
+    http: httpx.AsyncClient,
+    case: Case,
+    served: FakeServer[Any],
+    platform: ScriptedPlatform[Any],
+) -> None:
+    connector = case.connect(http, served.base_url, 5.0)
+    platform.set_down(True)
+    for _ in range(3):
+        [outcome] = await connector.send(batch_of(case.event(1)))
+        assert (outcome.kind, outcome.http_status, outcome.needs_action) == (EXTERNAL, 503, False)
+        assert_no_secret([outcome], *case.secrets)
+    platform.set_down(False)
+    assert kinds(await connector.send(batch_of(case.event(1)))) == [SUCCEEDED]
+    assert platform.total_events_received == 1
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -225,24 +225,6 @@ async def test_one_invalid_event_is_isolated_by_splitting(
     assert platform.request_count == 7
 
 
-async def test_an_event_json_cannot_carry_fails_without_a_request(
-    connector: RedditConnector, platform: FakeReddit
-) -> None:
-    nan = stored(2, custom_data={"value": float("nan"), "currency": "BRL"})
-    outcomes = await connector.send(batch_of(stored(1), nan))
-    assert kinds(outcomes) == [SUCCEEDED, REJECTED]
-    assert outcomes[1].http_status is None
-    assert platform.request_count == 1
-
-
-async def test_batches_above_the_limit_go_in_several_requests(
-    connector: RedditConnector, platform: FakeReddit
-) -> None:
-    outcomes = await connector.send(batch_of(*(stored(n) for n in range(2001))))
-    assert kinds(outcomes) == [SUCCEEDED] * 2001
-    assert [r.event_count for r in platform.accepted] == [1000, 1000, 1]
-
-
 async def test_a_request_too_large_for_a_proxy_goes_in_halves(
     connector: RedditConnector, platform: FakeReddit
 ) -> None:

@@ -176,14 +176,6 @@ async def test_events_snapchat_refuses_for_sure_fail_without_a_request(
     assert platform.request_count == 1
 
 
-async def test_batches_above_the_limit_go_in_several_requests(
-    connector: SnapchatConnector, platform: FakeSnapchat
-) -> None:
-    outcomes = await connector.send(batch_of(*(stored(n) for n in range(2001))))
-    assert kinds(outcomes) == [SUCCEEDED] * 2001
-    assert [r.event_count for r in platform.accepted] == [2000, 1]
-
-
 # -- external problems --------------------------------------------------------------------
 
 

@@ -290,14 +290,6 @@ async def test_scripted_failures_run_out(connector: TikTokConnector, platform: F
     assert platform.received_count("CompletePayment", "order-1") == 1
 
 
-async def test_outage(connector: TikTokConnector, platform: FakeTikTok) -> None:
-    platform.set_down(True)
-    [outcome] = await connector.send(batch_of(stored_event(1)))
-    assert (outcome.kind, outcome.http_status, outcome.needs_action) == (EXTERNAL, 503, False)
-    platform.set_down(False)
-    assert kinds(await connector.send(batch_of(stored_event(1)))) == [SUCCEEDED]
-
-
 async def test_a_200_that_is_not_tiktoks_answer_is_no_success(
     connector: TikTokConnector, platform: FakeTikTok
 ) -> None:
@@ -406,25 +398,6 @@ async def test_a_partial_failure_is_split_until_the_refused_event_is_found(
     received = {n: platform.received_count("CompletePayment", f"order-{n}") for n in range(10)}
     assert received[6] == 0
     assert all(count >= 1 for n, count in received.items() if n != 6)
-
-
-async def test_an_event_json_cannot_carry_fails_without_a_request(
-    connector: TikTokConnector, platform: FakeTikTok
-) -> None:
-    outcomes = await connector.send(
-        batch_of(stored_event(1), stored_event(2, custom_data={"value": float("nan")}))
-    )
-    assert kinds(outcomes) == [SUCCEEDED, REJECTED]
-    assert outcomes[1].http_status is None
-    assert platform.request_count == 1
-
-
-async def test_batches_above_the_limit_go_in_several_requests(
-    connector: TikTokConnector, platform: FakeTikTok
-) -> None:
-    outcomes = await connector.send(batch_of(*(stored_event(n) for n in range(1001))))
-    assert kinds(outcomes) == [SUCCEEDED] * 1001
-    assert [r.event_count for r in platform.accepted] == [1000, 1]
 
 
 # -- the sandbox path: the same connector through an in-process transport ------------------
