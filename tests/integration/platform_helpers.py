@@ -17,7 +17,7 @@ from tenaz.v1 import events_pb2
 
 from jobs.base_url import BaseUrl
 from jobs.platforms.base import Connector, Outcome, OutcomeKind, OutgoingEvent
-from jobs.platforms.fake_http import ScriptedPlatform
+from jobs.platforms.fake_http import ScriptedPlatform, ScriptedReply
 from jobs.settings import Settings
 
 SUCCEEDED = OutcomeKind.SUCCEEDED
@@ -77,11 +77,13 @@ async def only_delivery(client: TenazClient, stored_id: str) -> events_pb2.Deliv
 @dataclasses.dataclass(frozen=True)
 class ConnectorCase(Generic[P]):
     """One platform as the tests every connector must pass see it: a fake that knows the
-    case's credentials, a connector for them at a base URL, a valid stored event, and the
-    secrets no outcome may show."""
+    case's credentials, its scripted failures, a connector for them at a base URL, a valid
+    stored event, and the secrets no outcome may show."""
 
     name: str
     fake: Callable[[], P]
+    # The fake's failures (for their bare answers: `custom`, `hanging`).
+    failure: type[ScriptedReply]
     # (client, base URL, timeout in seconds) -> a connector with the case's credentials.
     connect: Callable[[httpx.AsyncClient, str, float], Connector]
     # Event number -> a valid event as Tenaz stores it, its own for each number.

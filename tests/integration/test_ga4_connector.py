@@ -76,6 +76,7 @@ def make(http: httpx.AsyncClient, url: str, **changes: Any) -> Ga4Connector:
 CASE = ConnectorCase(
     "ga4",
     fake=lambda: FakeGa4(now=NOW.timestamp, api_secrets={MEASUREMENT_ID: API_SECRET}),
+    failure=Failure,
     connect=lambda http, url, timeout: make(http, url, timeout=timeout),
     event=stored,
     secrets=(API_SECRET,),

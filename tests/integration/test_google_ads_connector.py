@@ -136,6 +136,7 @@ def make(
 CASE = ConnectorCase(
     "google-ads",
     fake=lambda: google_ads(START.timestamp),
+    failure=Failure,
     connect=lambda http, url, timeout: make(http, url, FakeClock(START), timeout=timeout),
     event=stored,
     secrets=SECRETS,
@@ -477,6 +478,7 @@ async def test_secrets_echoed_back_are_scrubbed(
     platform.fail_next(1, Failure.custom(502, b"upstream said: " + echo, content_type="text/plain"))
     [outcome] = await connector.send(batch_of(stored(1)))
     assert outcome.response_excerpt.startswith("upstream said: [secret]")
+    # The access token Tenaz fetched is a secret too, not only those it was given.
     assert_no_secret([outcome], *SECRETS, "ya29.fake-access-token-1")
 
     platform.revoke_access_tokens()

@@ -61,6 +61,7 @@ def connector_for(http: httpx.AsyncClient, url: str, **options: Any) -> KwaiConn
 CASE = ConnectorCase(
     "kwai",
     fake=lambda: FakeKwai(now=lambda: NOW, access_tokens={PIXEL: TOKEN}),
+    failure=Failure,
     connect=lambda http, url, timeout: connector_for(http, url, timeout=timeout),
     event=stored,
     secrets=(TOKEN,),

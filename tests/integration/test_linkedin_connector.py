@@ -59,6 +59,7 @@ CASE = ConnectorCase(
     fake=lambda: FakeLinkedIn(
         now=lambda: NOW, access_tokens={TOKEN}, conversion_rules=RULES.values()
     ),
+    failure=Failure,
     connect=lambda http, url, timeout: linkedin(http, url, timeout=timeout),
     event=stored,
     secrets=(TOKEN,),

@@ -69,6 +69,7 @@ def batch_of(*events: dict[str, Any]) -> list[OutgoingEvent]:
 CASE = ConnectorCase(
     "meta",
     fake=lambda: FakeMeta(now=lambda: NOW, access_tokens={PIXEL: TOKEN}),
+    failure=Failure,
     connect=lambda http, url, timeout: MetaConnector(
         http, pixel_id=PIXEL, access_token=TOKEN, base_url=url, timeout=timeout
     ),

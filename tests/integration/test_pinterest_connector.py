@@ -65,6 +65,7 @@ def connect(http: httpx.AsyncClient, url: str, **kwargs: Any) -> PinterestConnec
 CASE = ConnectorCase(
     "pinterest",
     fake=lambda: FakePinterest(now=lambda: NOW, access_tokens={ACCOUNT: TOKEN}),
+    failure=Failure,
     connect=lambda http, url, timeout: connect(http, url, timeout=timeout),
     event=stored,
     secrets=(TOKEN,),

@@ -3,7 +3,8 @@ loopback: an empty batch costs no request; a batch above the platform's limit go
 requests; an event JSON cannot carry fails alone without a request; an outage is an external
 problem until it ends; a request that hangs is an external problem once the timeout passes,
 while other connections are served; a refused connection is an external problem for every
-event; a base URL that leads nowhere needs action; and no outcome shows a secret.
+event; a base URL that leads nowhere needs action; and no outcome shows a secret, not even one
+a proxy echoes, nor does any log line.
 
 Each case is one platform as its own test module describes it (the module's `CASE`), so a
 platform that breaks one of these fails under its own name."""
@@ -11,12 +12,13 @@ platform that breaks one of these fails under its own name."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import httpx
 import pytest
 
-from jobs.platforms.fake_http import FakeServer, ScriptedPlatform, ScriptedReply
+from jobs.platforms.fake_http import FakeServer, ScriptedPlatform
 from tests.integration import (
     test_ga4_connector,
     test_google_ads_connector,
@@ -39,6 +41,7 @@ from tests.integration.platform_helpers import (
     kinds,
     refused_url,
 )
+from tests.support import logged
 
 MODULES = (
     test_meta_connector,
@@ -143,7 +146,7 @@ async def test_a_hanging_request_times_out_while_other_connections_are_served(
     platform: ScriptedPlatform[Any],
 ) -> None:
     connector = case.connect(http, served.base_url, 0.2)
-    platform.fail_next(1, ScriptedReply.hanging())
+    platform.fail_next(1, case.failure.hanging())
     sending = asyncio.create_task(connector.send(batch_of(case.event(1))))
     await platform.wait_for_hang()
     assert platform.hanging == 1
@@ -183,3 +186,26 @@ async def test_a_base_url_that_leads_nowhere_needs_action(
     assert (outcome.kind, outcome.http_status, outcome.needs_action) == (EXTERNAL, 404, True)
     assert_no_secret([outcome], *case.secrets)
     assert platform.total_events_received == 0
+
+
+@pytest.mark.parametrize("case", CASES)
+async def test_a_secret_a_proxy_echoes_shows_in_no_outcome_and_no_log(
+    http: httpx.AsyncClient,
+    case: Case,
+    served: FakeServer[Any],
+    platform: ScriptedPlatform[Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    connector = case.connect(http, served.base_url, 5.0)
+    echo = "upstream said " + " ".join(case.secrets)
+    platform.fail_next(1, case.failure.custom(502, echo.encode(), content_type="text/plain"))
+    [outcome] = await connector.send(batch_of(case.event(1)))
+    assert (outcome.kind, outcome.http_status) == (EXTERNAL, 502)
+    assert outcome.response_excerpt == "upstream said" + " [secret]" * len(case.secrets)
+    assert_no_secret([outcome], *case.secrets)
+    assert kinds(await connector.send(batch_of(case.event(2)))) == [SUCCEEDED]
+    text = logged(caplog.records)
+    assert served.base_url.removeprefix("http://") in text  # the requests were logged...
+    for secret in case.secrets:
+        assert secret not in text  # ...without a secret

@@ -63,6 +63,7 @@ def reddit(http: httpx.AsyncClient, base_url: str, **options: Any) -> RedditConn
 CASE = ConnectorCase(
     "reddit",
     fake=lambda: FakeReddit(now=lambda: NOW, access_tokens={ACCOUNT: TOKEN}),
+    failure=Failure,
     connect=lambda http, url, timeout: reddit(http, url, timeout=timeout),
     event=stored,
     secrets=(TOKEN,),

@@ -68,6 +68,7 @@ def connect(http: httpx.AsyncClient, url: str, **kwargs: Any) -> SnapchatConnect
 CASE = ConnectorCase(
     "snapchat",
     fake=lambda: FakeSnapchat(now=lambda: NOW, access_tokens={PIXEL: TOKEN}),
+    failure=Failure,
     connect=lambda http, url, timeout: connect(http, url, timeout=timeout),
     event=stored,
     secrets=(TOKEN,),

@@ -84,6 +84,7 @@ def connector_for(
 CASE = ConnectorCase(
     "webhook",
     fake=lambda: FakeWebhookReceiver(SECRET, now=lambda: NOW),
+    failure=Failure,
     connect=lambda http, url, timeout: connector_for(
         http, url + PATH, FakeClock(dt.datetime.fromtimestamp(NOW, dt.UTC)), timeout=timeout
     ),
