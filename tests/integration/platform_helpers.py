@@ -1,21 +1,22 @@
 """What the tests of every ad platform share: events in batches, the kinds of their outcomes,
 secrets kept out of them, a fake's URL allowed, one delivery read back with its attempts, and
-`ConnectorCase`, a platform as the tests every connector must pass see it
-(test_platform_connectors.py)."""
+`ConnectorCase` and `DeliveryCase`, a platform as the tests every connector and every
+destination must pass see it (test_platform_connectors.py, test_platform_deliveries.py)."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 import httpx
 from tenaz.client import TenazClient
-from tenaz.v1 import events_pb2
+from tenaz.v1 import destinations_pb2, events_pb2
 
 from jobs.base_url import BaseUrl
+from jobs.clock import FakeClock
 from jobs.platforms.base import Connector, Outcome, OutcomeKind, OutgoingEvent
 from jobs.platforms.fake_http import ScriptedPlatform, ScriptedReply
 from jobs.settings import Settings
@@ -89,3 +90,31 @@ class ConnectorCase(Generic[P]):
     # Event number -> a valid event as Tenaz stores it, its own for each number.
     event: Callable[[int], dict[str, Any]]
     secrets: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class DeliveryCase(Generic[P]):
+    """One platform as the tests every destination must pass see it: a fake on the test's
+    clock that knows the case's credentials, its scripted failures, the destination (named
+    `name`) that sends to it at a base URL, and an event it takes, submitted."""
+
+    name: str
+    # The test clock's now -> the fake.
+    fake: Callable[[Callable[[], float]], P]
+    failure: type[ScriptedReply]
+    # Base URL -> the destination, created over gRPC as an operator would.
+    destination: Callable[[str], destinations_pb2.Destination]
+    # (client, clock) -> an event the platform takes, submitted and stored.
+    submit: Callable[[TenazClient, FakeClock], Awaitable[events_pb2.StoredEvent]]
+    secrets: tuple[str, ...]
+
+
+def submitting(
+    event: Callable[[FakeClock], events_pb2.Event],
+) -> Callable[[TenazClient, FakeClock], Awaitable[events_pb2.StoredEvent]]:
+    """A `DeliveryCase.submit` that submits the event `event(clock)` builds."""
+
+    async def submit(client: TenazClient, clock: FakeClock) -> events_pb2.StoredEvent:
+        return (await client.submit_event(event(clock))).event
+
+    return submit

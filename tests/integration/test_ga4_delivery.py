@@ -16,8 +16,14 @@ from jobs.clock import FakeClock
 from jobs.platforms.fake_ga4 import Failure, FakeGa4, FakeGa4Server
 from jobs.runtime import Runtime
 from jobs.settings import Settings
-from tests.integration.platform_helpers import allowing, only_delivery, sha256
-from tests.support import fire_due_retries, run_jobs
+from tests.integration.platform_helpers import (
+    DeliveryCase,
+    allowing,
+    only_delivery,
+    sha256,
+    submitting,
+)
+from tests.support import run_jobs
 
 S = events_pb2
 MEASUREMENT_ID = "G-DELIVERY1"
@@ -27,8 +33,7 @@ RETRY = dt.timedelta(seconds=10)
 
 @pytest.fixture
 async def analytics(clock: FakeClock) -> AsyncIterator[FakeGa4Server]:
-    fake = FakeGa4(now=lambda: clock.now().timestamp(), api_secrets={MEASUREMENT_ID: API_SECRET})
-    async with FakeGa4Server(fake) as served:
+    async with FakeGa4Server(CASE.fake(lambda: clock.now().timestamp())) as served:
         yield served
 
 
@@ -37,8 +42,8 @@ def settings(settings: Settings, analytics: FakeGa4Server) -> Settings:
     return allowing(settings, analytics.base_url)
 
 
-async def create_ga4(
-    client: TenazClient, analytics: FakeGa4Server, *, event_names: dict[str, str] | None = None
+def ga4_destination(
+    base_url: str, *, event_names: dict[str, str] | None = None
 ) -> destinations_pb2.Destination:
     destination = destinations_pb2.Destination(
         name="ga4",
@@ -46,13 +51,21 @@ async def create_ga4(
         ga4=destinations_pb2.Ga4Settings(
             measurement_id=MEASUREMENT_ID,
             api_secret=API_SECRET,
-            base_url=analytics.base_url,
+            base_url=base_url,
             validate_first=True,
         ),
         event_names=event_names or {},
     )
     destination.retry_interval.FromTimedelta(RETRY)
-    return await client.create_destination(destination)
+    return destination
+
+
+async def create_ga4(
+    client: TenazClient, analytics: FakeGa4Server, *, event_names: dict[str, str] | None = None
+) -> destinations_pb2.Destination:
+    return await client.create_destination(
+        ga4_destination(analytics.base_url, event_names=event_names)
+    )
 
 
 def event(clock: FakeClock, event_id: str = "pedido-1", **fields: Any) -> events_pb2.Event:
@@ -60,6 +73,16 @@ def event(clock: FakeClock, event_id: str = "pedido-1", **fields: Any) -> events
     fields.setdefault("event_name", "Purchase")
     fields.setdefault("event_time", clock.now() - dt.timedelta(minutes=10))
     return make_event(event_id=event_id, value=59.8, currency="BRL", **fields)
+
+
+CASE = DeliveryCase(
+    "ga4",
+    fake=lambda now: FakeGa4(now=now, api_secrets={MEASUREMENT_ID: API_SECRET}),
+    failure=Failure,
+    destination=ga4_destination,
+    submit=submitting(event),
+    secrets=(API_SECRET,),
+)
 
 
 async def test_an_event_is_delivered_with_googles_hashing_and_naming(
@@ -97,25 +120,6 @@ async def test_an_event_is_delivered_with_googles_hashing_and_naming(
     assert delivery.deadline.ToDatetime(tzinfo=dt.UTC) == (
         clock.now() - dt.timedelta(minutes=10) + dt.timedelta(hours=72)
     )
-
-
-async def test_a_transient_failure_waits_for_the_retry_and_succeeds(
-    client: TenazClient, runtime: Runtime, clock: FakeClock, analytics: FakeGa4Server
-) -> None:
-    await create_ga4(client, analytics)
-    analytics.fake.fail_next(1, Failure.http_503())
-    response = await client.submit_event(event(clock))
-
-    await run_jobs(runtime)
-    delivery = await only_delivery(client, response.event.id)
-    assert delivery.status == S.DELIVERY_STATUS_WAITING_RETRY
-    assert delivery.attempts[0].http_status == 503
-
-    clock.advance(RETRY + dt.timedelta(seconds=1))
-    assert await fire_due_retries(runtime) == 1
-    delivery = await only_delivery(client, response.event.id)
-    assert (delivery.status, delivery.attempt_count) == (S.DELIVERY_STATUS_SUCCEEDED, 2)
-    assert analytics.fake.total_events_received == 1
 
 
 async def test_an_answer_that_is_not_ga4s_sets_needs_action(

@@ -17,7 +17,13 @@ from jobs.clock import FakeClock
 from jobs.platforms.fake_google_ads import Failure, FakeGoogleAds, FakeGoogleAdsServer, TokenFailure
 from jobs.runtime import Runtime
 from jobs.settings import Settings
-from tests.integration.platform_helpers import allowing, only_delivery, sha256
+from tests.integration.platform_helpers import (
+    DeliveryCase,
+    allowing,
+    only_delivery,
+    sha256,
+    submitting,
+)
 from tests.support import fire_due_retries, run_jobs
 
 S = events_pb2
@@ -33,13 +39,7 @@ RETRY = dt.timedelta(seconds=10)
 
 @pytest.fixture
 async def google(clock: FakeClock) -> AsyncIterator[FakeGoogleAdsServer]:
-    fake = FakeGoogleAds(
-        now=lambda: clock.now().timestamp(),
-        developer_token=DEVELOPER_TOKEN,
-        customers={CUSTOMER: {"555", "556"}},
-        **CREDENTIALS,
-    )
-    async with FakeGoogleAdsServer(fake) as served:
+    async with FakeGoogleAdsServer(CASE.fake(lambda: clock.now().timestamp())) as served:
         yield served
 
 
@@ -49,15 +49,13 @@ def settings(settings: Settings, google: FakeGoogleAdsServer) -> Settings:
     return allowing(settings, google.base_url)
 
 
-async def create_google_ads(
-    client: TenazClient, google: FakeGoogleAdsServer, **changes: Any
-) -> destinations_pb2.Destination:
+def google_ads_destination(base_url: str, **changes: Any) -> destinations_pb2.Destination:
     fields: dict[str, Any] = {
         "customer_id": "123-456-7890",
         "developer_token": DEVELOPER_TOKEN,
         "conversion_actions": {"Purchase": "555"},
-        "base_url": google.base_url,
-        "token_base_url": google.base_url,
+        "base_url": base_url,
+        "token_base_url": base_url,
         **CREDENTIALS,
         **changes,
     }
@@ -65,7 +63,13 @@ async def create_google_ads(
         name="google-ads", enabled=True, google_ads=destinations_pb2.GoogleAdsSettings(**fields)
     )
     destination.retry_interval.FromTimedelta(RETRY)
-    return await client.create_destination(destination)
+    return destination
+
+
+async def create_google_ads(
+    client: TenazClient, google: FakeGoogleAdsServer, **changes: Any
+) -> destinations_pb2.Destination:
+    return await client.create_destination(google_ads_destination(google.base_url, **changes))
 
 
 def purchase(clock: FakeClock, event_id: str = "pedido-1", **fields: Any) -> events_pb2.Event:
@@ -78,6 +82,21 @@ def purchase(clock: FakeClock, event_id: str = "pedido-1", **fields: Any) -> eve
         currency="brl",
         **fields,
     )
+
+
+CASE = DeliveryCase(
+    "google-ads",
+    fake=lambda now: FakeGoogleAds(
+        now=now,
+        developer_token=DEVELOPER_TOKEN,
+        customers={CUSTOMER: {"555", "556"}},
+        **CREDENTIALS,
+    ),
+    failure=Failure,
+    destination=google_ads_destination,
+    submit=submitting(purchase),
+    secrets=(DEVELOPER_TOKEN, CREDENTIALS["client_secret"], CREDENTIALS["refresh_token"]),
+)
 
 
 async def test_an_event_is_delivered_with_googles_hashing(

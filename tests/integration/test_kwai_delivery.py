@@ -18,7 +18,7 @@ from jobs.clock import FakeClock
 from jobs.platforms.fake_kwai import Failure, FakeKwai, FakeKwaiServer
 from jobs.runtime import Runtime
 from jobs.settings import Settings
-from tests.integration.platform_helpers import allowing, only_delivery
+from tests.integration.platform_helpers import DeliveryCase, allowing, only_delivery, submitting
 from tests.support import fire_due_retries, run_jobs
 
 S = events_pb2
@@ -29,8 +29,7 @@ HALF_HOUR = dt.timedelta(minutes=30)
 
 @pytest.fixture
 async def fake_kwai(clock: FakeClock) -> AsyncIterator[FakeKwaiServer]:
-    fake = FakeKwai(now=lambda: clock.now().timestamp(), access_tokens={PIXEL: TOKEN})
-    async with FakeKwaiServer(fake) as served:
+    async with FakeKwaiServer(CASE.fake(lambda: clock.now().timestamp())) as served:
         yield served
 
 
@@ -39,18 +38,20 @@ def settings(settings: Settings, fake_kwai: FakeKwaiServer) -> Settings:
     return allowing(settings, fake_kwai.base_url)
 
 
+def kwai_destination(base_url: str, *, token: str = TOKEN) -> destinations_pb2.Destination:
+    return destinations_pb2.Destination(
+        name="kwai",
+        enabled=True,
+        kwai=destinations_pb2.KwaiSettings(
+            pixel_id=PIXEL, access_token=token, test=True, base_url=base_url
+        ),
+    )
+
+
 async def create_kwai(
     client: TenazClient, fake_kwai: FakeKwaiServer, *, token: str = TOKEN
 ) -> destinations_pb2.Destination:
-    return await client.create_destination(
-        destinations_pb2.Destination(
-            name="kwai",
-            enabled=True,
-            kwai=destinations_pb2.KwaiSettings(
-                pixel_id=PIXEL, access_token=token, test=True, base_url=fake_kwai.base_url
-            ),
-        )
-    )
+    return await client.create_destination(kwai_destination(fake_kwai.base_url, token=token))
 
 
 @pytest.fixture
@@ -70,6 +71,16 @@ def purchase(clock: FakeClock, number: int, **fields: Any) -> events_pb2.Event:
         currency="BRL",
         **fields,
     )
+
+
+CASE = DeliveryCase(
+    "kwai",
+    fake=lambda now: FakeKwai(now=now, access_tokens={PIXEL: TOKEN}),
+    failure=Failure,
+    destination=kwai_destination,
+    submit=submitting(lambda clock: purchase(clock, 1)),
+    secrets=(TOKEN,),
+)
 
 
 async def test_an_event_with_a_kwai_click_id_is_delivered_by_kwais_rules(

@@ -16,7 +16,7 @@ from jobs.clock import FakeClock
 from jobs.platforms.fake_pinterest import Failure, FakePinterest, FakePinterestServer
 from jobs.runtime import Runtime
 from jobs.settings import Settings
-from tests.integration.platform_helpers import allowing, only_delivery, sha256
+from tests.integration.platform_helpers import DeliveryCase, allowing, only_delivery, sha256
 from tests.support import fire_due_retries, run_jobs
 
 S = events_pb2
@@ -27,8 +27,7 @@ HALF_HOUR = dt.timedelta(minutes=30)
 
 @pytest.fixture
 async def pinterest_server(clock: FakeClock) -> AsyncIterator[FakePinterestServer]:
-    fake = FakePinterest(now=lambda: clock.now().timestamp(), access_tokens={ACCOUNT: TOKEN})
-    async with FakePinterestServer(fake) as served:
+    async with FakePinterestServer(CASE.fake(lambda: clock.now().timestamp())) as served:
         yield served
 
 
@@ -39,15 +38,7 @@ def settings(settings: Settings, pinterest_server: FakePinterestServer) -> Setti
 
 @pytest.fixture
 async def pinterest(client: TenazClient, pinterest_server: FakePinterestServer) -> str:
-    await client.create_destination(
-        destinations_pb2.Destination(
-            name="pinterest",
-            enabled=True,
-            pinterest=destinations_pb2.PinterestSettings(
-                ad_account_id=ACCOUNT, access_token=TOKEN, base_url=pinterest_server.base_url
-            ),
-        )
-    )
+    await client.create_destination(CASE.destination(pinterest_server.base_url))
     return "pinterest"
 
 
@@ -74,6 +65,22 @@ async def purchase(
         )
     )
     return response.event
+
+
+CASE = DeliveryCase(
+    "pinterest",
+    fake=lambda now: FakePinterest(now=now, access_tokens={ACCOUNT: TOKEN}),
+    failure=Failure,
+    destination=lambda base_url: destinations_pb2.Destination(
+        name="pinterest",
+        enabled=True,
+        pinterest=destinations_pb2.PinterestSettings(
+            ad_account_id=ACCOUNT, access_token=TOKEN, base_url=base_url
+        ),
+    ),
+    submit=purchase,
+    secrets=(TOKEN,),
+)
 
 
 async def test_an_event_reaches_pinterest_with_its_hashing_and_naming(

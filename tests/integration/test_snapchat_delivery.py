@@ -17,8 +17,8 @@ from jobs.clock import FakeClock
 from jobs.platforms.fake_snapchat import Failure, FakeSnapchat, FakeSnapchatServer
 from jobs.runtime import Runtime
 from jobs.settings import Settings
-from tests.integration.platform_helpers import allowing, only_delivery
-from tests.support import fire_due_retries, logged, run_jobs
+from tests.integration.platform_helpers import DeliveryCase, allowing, only_delivery
+from tests.support import logged, run_jobs
 
 S = events_pb2
 PIXEL = "1ec32188-754e-4be2-8e55-c949a984a39f"
@@ -28,8 +28,7 @@ HALF_HOUR = dt.timedelta(minutes=30)
 
 @pytest.fixture
 async def snapchat_server(clock: FakeClock) -> AsyncIterator[FakeSnapchatServer]:
-    fake = FakeSnapchat(now=lambda: clock.now().timestamp(), access_tokens={PIXEL: TOKEN})
-    async with FakeSnapchatServer(fake) as served:
+    async with FakeSnapchatServer(CASE.fake(lambda: clock.now().timestamp())) as served:
         yield served
 
 
@@ -38,18 +37,22 @@ def settings(settings: Settings, snapchat_server: FakeSnapchatServer) -> Setting
     return allowing(settings, snapchat_server.base_url)
 
 
+def snapchat_destination(
+    base_url: str, name: str = "snapchat", **options: Any
+) -> destinations_pb2.Destination:
+    return destinations_pb2.Destination(
+        name=name,
+        enabled=True,
+        snapchat=destinations_pb2.SnapchatSettings(
+            pixel_id=PIXEL, access_token=TOKEN, base_url=base_url, **options
+        ),
+    )
+
+
 async def create_snapchat(
     client: TenazClient, server: FakeSnapchatServer, name: str = "snapchat", **options: Any
 ) -> str:
-    await client.create_destination(
-        destinations_pb2.Destination(
-            name=name,
-            enabled=True,
-            snapchat=destinations_pb2.SnapchatSettings(
-                pixel_id=PIXEL, access_token=TOKEN, base_url=server.base_url, **options
-            ),
-        )
-    )
+    await client.create_destination(snapchat_destination(server.base_url, name, **options))
     return name
 
 
@@ -83,6 +86,16 @@ async def purchase(
         )
     )
     return response.event
+
+
+CASE = DeliveryCase(
+    "snapchat",
+    fake=lambda now: FakeSnapchat(now=now, access_tokens={PIXEL: TOKEN}),
+    failure=Failure,
+    destination=snapchat_destination,
+    submit=purchase,
+    secrets=(TOKEN,),
+)
 
 
 async def test_an_event_reaches_snapchat_with_its_hashing_and_naming(
@@ -120,27 +133,6 @@ async def test_an_event_reaches_snapchat_with_its_hashing_and_naming(
     assert event["custom_data"] == {"value": 99.9, "currency": "BRL"}
     assert snapchat_server.fake.requests[0].query == {"access_token": TOKEN}
     assert TOKEN not in logged(caplog.records)
-
-
-async def test_an_outage_waits_for_the_retry_and_then_succeeds(
-    client: TenazClient,
-    runtime: Runtime,
-    clock: FakeClock,
-    snapchat_server: FakeSnapchatServer,
-    snapchat: str,
-) -> None:
-    snapchat_server.fake.fail_next(1, Failure.http_503())
-    stored = await purchase(client, clock)
-    await run_jobs(runtime)
-    delivery = await only_delivery(client, stored.id)
-    assert delivery.status == S.DELIVERY_STATUS_WAITING_RETRY
-    assert delivery.attempts[0].http_status == 503
-
-    clock.advance(HALF_HOUR)
-    assert await fire_due_retries(runtime) == 1
-    delivery = await only_delivery(client, stored.id)
-    assert delivery.status == S.DELIVERY_STATUS_SUCCEEDED
-    assert snapchat_server.fake.received_count("PURCHASE", "order-1") == 1
 
 
 async def test_a_refused_token_flags_the_destination(

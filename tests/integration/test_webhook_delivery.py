@@ -19,7 +19,7 @@ from jobs.clock import FakeClock
 from jobs.platforms.fake_webhook import Failure, FakeWebhookReceiver, FakeWebhookServer
 from jobs.runtime import Runtime
 from jobs.settings import Settings
-from tests.integration.platform_helpers import allowing, only_delivery
+from tests.integration.platform_helpers import DeliveryCase, allowing, only_delivery, submitting
 from tests.support import fire_due_retries, free_port, run_jobs
 
 S = events_pb2
@@ -30,8 +30,7 @@ HALF_HOUR = dt.timedelta(minutes=30)
 
 @pytest.fixture
 async def receiver(clock: FakeClock) -> AsyncIterator[FakeWebhookServer]:
-    fake = FakeWebhookReceiver(SECRET, now=lambda: clock.now().timestamp())
-    async with FakeWebhookServer(fake) as served:
+    async with FakeWebhookServer(CASE.fake(lambda: clock.now().timestamp())) as served:
         yield served
 
 
@@ -50,7 +49,7 @@ def webhook_destination(url: str, secret: str = SECRET) -> destinations_pb2.Dest
 
 @pytest.fixture
 async def webhook(client: TenazClient, receiver: FakeWebhookServer) -> str:
-    await client.create_destination(webhook_destination(receiver.base_url + "/hooks/tenaz"))
+    await client.create_destination(CASE.destination(receiver.base_url))
     return "webhook"
 
 
@@ -64,6 +63,16 @@ def purchase(clock: FakeClock, number: int) -> events_pb2.Event:
         value=197.0,
         currency="BRL",
     )
+
+
+CASE = DeliveryCase(
+    "webhook",
+    fake=lambda now: FakeWebhookReceiver(SECRET, now=now),
+    failure=Failure,
+    destination=lambda base_url: webhook_destination(base_url + "/hooks/tenaz"),
+    submit=submitting(lambda clock: purchase(clock, 1)),
+    secrets=(SECRET,),
+)
 
 
 async def refused(call: object) -> TenazError:
