@@ -4,9 +4,9 @@ counting a request's events in its JSON list, JSON answers, and the small checks
 platform makes.
 
 A platform's fake subclasses `JsonFake` (events in the body's list `events_key`; failures
-given as the exact answers, `ScriptedReply`, or as `JsonFailure`s), or `DataPlatform` for the
-platforms whose body is `{"data": [event, ...]}` with a token per account; its failures add
-one constructor per error the platform documents to the bare ones every front end gives.
+given as the exact answers, `ScriptedReply`, or as `JsonFailure`s), or `AccountPlatform` for
+the platforms with a token per account; its failures add one constructor per error the
+platform documents to the bare ones every front end gives.
 """
 
 from __future__ import annotations
@@ -99,16 +99,16 @@ class JsonFake(ScriptedPlatform[F], Generic[F]):
         return len(events) if isinstance(events, list) else 0
 
 
-# What a fake keeps of each request it took.
+# What a fake keeps of each request (or event) it took.
 R = TypeVar("R")
 
 UNAUTHORIZED: Final = 401
 FORBIDDEN: Final = 403
 
 
-class DataPlatform(JsonFake[JsonFailure], Generic[R]):
-    """A fake whose requests carry their events in `data`, with a token per account (a pixel,
-    an ad account) and a bounded history of the requests it took (`accepted`)."""
+class AccountPlatform(JsonFake[F], Generic[F, R]):
+    """A fake with a token per account (a pixel, an ad account) and a bounded history of the
+    requests, or events, it took (`accepted`)."""
 
     def __init__(
         self,
@@ -122,12 +122,16 @@ class DataPlatform(JsonFake[JsonFailure], Generic[R]):
         self._access_tokens = dict(access_tokens) if access_tokens is not None else None
         self.accepted: collections.deque[R] = collections.deque(maxlen=self.history_limit)
 
+    def knows(self, token: str) -> bool:
+        """Whether `token` is one the platform issued, for any account."""
+        tokens = self._access_tokens
+        return bool(token) and (tokens is None or token in tokens.values())
+
     def token_refusal(self, account: str, token: str) -> int | None:
         """The HTTP status a platform answers `token` with for `account`: 401 for no token or
         an unknown one, 403 for a good token of another account; None when it may."""
-        tokens = self._access_tokens
-        if not token or (tokens is not None and token not in tokens.values()):
+        if not self.knows(token):
             return UNAUTHORIZED
-        if tokens is not None and tokens.get(account) != token:
+        if self._access_tokens is not None and self._access_tokens.get(account) != token:
             return FORBIDDEN
         return None

@@ -21,22 +21,19 @@ token, 401/403, 429, a proxy's 404 page, a redirect, a hang.
 
 from __future__ import annotations
 
-import collections
 import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Unpack
+from typing import Any, Final
 
 from jobs.platforms.fake_http import (
     FakeServer,
     FakeTransport,
-    PlatformOptions,
     Reply,
-    ScriptedPlatform,
     ScriptedReply,
 )
-from jobs.platforms.fake_json import json_reply
+from jobs.platforms.fake_json import UNAUTHORIZED, AccountPlatform, json_reply
 from jobs.platforms.http_connector import parse_json
 
 EVENTS_PATH: Final = "/log/common/api"
@@ -125,21 +122,9 @@ class _Refused(Exception):
     """Stops validation with the error_msg to answer; never leaves this module."""
 
 
-class FakeKwai(ScriptedPlatform[Failure]):
-    """The platform: its checks, what it took, and the failures a test scripted."""
-
-    def __init__(
-        self,
-        *,
-        access_tokens: Mapping[str, str] | None = None,
-        **options: Unpack[PlatformOptions],
-    ) -> None:
-        """`access_tokens` maps pixel id -> its token (None: any non-empty token works)."""
-        super().__init__(**options)
-        self._access_tokens = dict(access_tokens) if access_tokens is not None else None
-        self.accepted: collections.deque[AcceptedEvent] = collections.deque(
-            maxlen=self.history_limit
-        )
+class FakeKwai(AccountPlatform[Failure, AcceptedEvent]):
+    """The platform: its checks, what it took, and the failures a test scripted; its
+    `access_tokens` map pixel id -> token."""
 
     async def answer(
         self,
@@ -199,11 +184,10 @@ class FakeKwai(ScriptedPlatform[Failure]):
             raise _Refused("access_token invalid")
         if not isinstance(pixel_id, str) or not pixel_id:
             raise _Refused("pixelId is empty")
-        if self._access_tokens is None:
-            return
-        if token not in self._access_tokens.values():
+        status = self.token_refusal(pixel_id, token)
+        if status == UNAUTHORIZED:
             raise _Refused("access_token invalid")
-        if self._access_tokens.get(pixel_id) != token:
+        if status is not None:
             raise _Refused("pixelId not exist or no permission")
 
 

@@ -17,7 +17,6 @@ Tests script failures (`fail_next`, `set_down`) and read what the platform recei
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import datetime as dt
 import enum
@@ -39,7 +38,7 @@ from jobs.platforms.fake_http import (
     Reply,
     ScriptedReply,
 )
-from jobs.platforms.fake_json import JsonFake, is_number, json_reply
+from jobs.platforms.fake_json import UNAUTHORIZED, AccountPlatform, is_number, json_reply
 
 MAX_EVENTS_PER_REQUEST: Final = 1000
 MAX_EVENT_AGE: Final = dt.timedelta(days=7)
@@ -202,7 +201,7 @@ def _seconds(value: float | dt.timedelta) -> float:
     return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
 
 
-class FakeMeta(JsonFake[Failure]):
+class FakeMeta(AccountPlatform[Failure, AcceptedRequest]):
     """The platform: its rules, what it received, and the failures a test scripted."""
 
     def __init__(
@@ -217,17 +216,12 @@ class FakeMeta(JsonFake[Failure]):
 
         `require_website_fields` refuses website events without event_source_url and
         client_user_agent, which Meta documents as required for them; off by default because
-        Tenaz accepts such events. `options` are ScriptedPlatform's, whose `history_limit`
-        also bounds `accepted`.
+        Tenaz accepts such events. The rest as for `AccountPlatform`.
         """
-        super().__init__(**options)
-        self._access_tokens = dict(access_tokens) if access_tokens is not None else None
+        super().__init__(access_tokens=access_tokens, **options)
         self._max_future_skew = _seconds(max_future_skew)
         self._max_event_age = MAX_EVENT_AGE.total_seconds()
         self._require_website_fields = require_website_fields
-        self.accepted: collections.deque[AcceptedRequest] = collections.deque(
-            maxlen=self.history_limit
-        )
         self._trace_ids = itertools.count(1)
 
     # -- the platform ----------------------------------------------------------------------
@@ -323,14 +317,12 @@ class FakeMeta(JsonFake[Failure]):
             raise _Refused(
                 ErrorReply(400, 190, "An access token is required to request this resource.")
             )
-        if self._access_tokens is None:
-            return
-        if token not in self._access_tokens.values():
+        status = self.token_refusal(pixel_id, token)
+        if status == UNAUTHORIZED:
             raise _Refused(
                 ErrorReply(400, 190, "Invalid OAuth access token - Cannot parse access token")
             )
-        expected = self._access_tokens.get(pixel_id)
-        if token != expected:
+        if status is not None:
             # A good token without access to this pixel: Graph says the object does not exist.
             raise _Refused(
                 ErrorReply(

@@ -33,7 +33,7 @@ from jobs.currencies import ISO_4217
 from jobs.platforms.fake_http import FakeServer, FakeTransport, PlatformOptions, Reply
 from jobs.platforms.fake_json import (
     UNAUTHORIZED,
-    DataPlatform,
+    AccountPlatform,
     JsonFailure,
     all_hashed,
     is_decimal_text,
@@ -167,7 +167,7 @@ def _unknown_keys(where: str, value: Mapping[str, Any], known: frozenset[str]) -
         raise _invalid(f"{where}: unknown property {unknown[0]!r}.")
 
 
-class FakePinterest(DataPlatform[AcceptedRequest]):
+class FakePinterest(AccountPlatform[Failure, AcceptedRequest]):
     """The platform: its rules, what it took, and the failures a test scripted."""
 
     outage = Failure.ramped_down()
@@ -181,7 +181,7 @@ class FakePinterest(DataPlatform[AcceptedRequest]):
         **options: Unpack[PlatformOptions],
     ) -> None:
         """`max_event_age` and `partial_failure_status` are the fake's choices where Pinterest
-        documents nothing (see the module); the rest as for `DataPlatform`."""
+        documents nothing (see the module); the rest as for `AccountPlatform`."""
         super().__init__(access_tokens=access_tokens, **options)
         self._max_event_age = max_event_age.total_seconds()
         self._partial_failure_status = partial_failure_status

@@ -14,7 +14,6 @@ documents its messages, not the v2.0 body, so that shape is the fake's choice.
 
 from __future__ import annotations
 
-import collections
 import datetime as dt
 import json
 import re
@@ -24,7 +23,7 @@ from typing import Any, Final, Unpack
 
 from jobs.currencies import ISO_4217
 from jobs.platforms.fake_http import PlatformOptions, Reply, ScriptedReply
-from jobs.platforms.fake_json import JsonFake, json_reply
+from jobs.platforms.fake_json import UNAUTHORIZED, AccountPlatform, json_reply
 
 MAX_EVENTS_PER_REQUEST: Final = 1000
 MAX_EVENT_AGE: Final = dt.timedelta(days=7)
@@ -116,7 +115,7 @@ def _seconds(value: float | dt.timedelta) -> float:
     return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
 
 
-class FakeReddit(JsonFake[ScriptedReply]):
+class FakeReddit(AccountPlatform[ScriptedReply, AcceptedRequest]):
     """Reddit's conversion events endpoint, with its rules and scripted failures."""
 
     events_key = "events"
@@ -130,13 +129,9 @@ class FakeReddit(JsonFake[ScriptedReply]):
         **options: Unpack[PlatformOptions],
     ) -> None:
         """`access_tokens` maps ad account id -> its token (None: any non-empty token works);
-        `options` are ScriptedPlatform's, whose `history_limit` also bounds `accepted`."""
-        super().__init__(**options)
-        self._access_tokens = dict(access_tokens) if access_tokens is not None else None
+        the rest as for `AccountPlatform`."""
+        super().__init__(access_tokens=access_tokens, **options)
         self._max_future_skew = _seconds(max_future_skew)
-        self.accepted: collections.deque[AcceptedRequest] = collections.deque(
-            maxlen=self.history_limit
-        )
 
     async def answer(
         self,
@@ -181,12 +176,11 @@ class FakeReddit(JsonFake[ScriptedReply]):
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise _Refused(401, "No bearer token provided")
-        if self._access_tokens is None:
-            return
-        if token not in self._access_tokens.values():
-            raise _Refused(401, "UNAUTHORIZED")
-        if self._access_tokens.get(account) != token:
-            raise _Refused(403, "You're not authorized to post conversions to this account.")
+        status = self.token_refusal(account, token)
+        if status == UNAUTHORIZED:
+            raise _Refused(status, "UNAUTHORIZED")
+        if status is not None:
+            raise _Refused(status, "You're not authorized to post conversions to this account.")
 
     @staticmethod
     def _document(body: bytes) -> dict[str, Any]:

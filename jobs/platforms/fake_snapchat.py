@@ -30,7 +30,7 @@ from jobs.currencies import ISO_4217
 from jobs.platforms.fake_http import FakeServer, FakeTransport, Reply
 from jobs.platforms.fake_json import (
     UNAUTHORIZED,
-    DataPlatform,
+    AccountPlatform,
     JsonFailure,
     all_hashed,
     is_decimal_text,
@@ -122,7 +122,7 @@ def _invalid(where: str, code: str, message: str) -> _Refused:
     return _Refused(400, invalid_document("Invalid request", code, f"{where}: {message}"))
 
 
-class FakeSnapchat(DataPlatform[AcceptedRequest]):
+class FakeSnapchat(AccountPlatform[Failure, AcceptedRequest]):
     """The platform: its rules, what it took, and the failures a test scripted."""
 
     async def answer(

@@ -19,7 +19,6 @@ holding only refused events gets 40002, as any request whose events all fail.
 
 from __future__ import annotations
 
-import collections
 import datetime as dt
 import enum
 import itertools
@@ -37,7 +36,7 @@ from jobs.platforms.fake_http import (
     Reply,
     ScriptedReply,
 )
-from jobs.platforms.fake_json import JsonFake, is_number, json_reply
+from jobs.platforms.fake_json import AccountPlatform, is_number, json_reply
 
 MAX_EVENTS_PER_REQUEST: Final = 1000
 # Not confirmed by TikTok (the platform notes): the age third parties assume.
@@ -184,7 +183,7 @@ class _Refused(Exception):
         self.message = message
 
 
-class FakeTikTok(JsonFake[Failure]):
+class FakeTikTok(AccountPlatform[Failure, AcceptedRequest]):
     """TikTok's Events API as the platform notes describe it, plus scripted failures."""
 
     def __init__(
@@ -195,16 +194,11 @@ class FakeTikTok(JsonFake[Failure]):
         **options: Unpack[PlatformOptions],
     ) -> None:
         """`access_tokens` maps pixel code -> its token (None: any non-empty token works);
-        `options` are `ScriptedPlatform`'s (`now`, the failure rate, the bounds of what it
-        remembers, which also bound `accepted`)."""
-        super().__init__(**options)
-        self._access_tokens = dict(access_tokens) if access_tokens is not None else None
+        the rest as for `AccountPlatform`."""
+        super().__init__(access_tokens=access_tokens, **options)
         self._max_future_skew = max_future_skew.total_seconds()
         self._max_event_age = MAX_EVENT_AGE.total_seconds()
         self._refused_ids: set[str] = set()
-        self.accepted: collections.deque[AcceptedRequest] = collections.deque(
-            maxlen=self.history_limit
-        )
         self._request_ids = itertools.count(1)
 
     def refuse(self, event_ids: Iterable[str]) -> None:
@@ -294,12 +288,12 @@ class FakeTikTok(JsonFake[Failure]):
     def _authenticate(self, token: str) -> None:
         if not token.strip():
             raise _Refused(Code.EMPTY_ACCESS_TOKEN, "Access token is empty.")
-        if self._access_tokens is not None and token not in self._access_tokens.values():
+        if not self.knows(token):
             raise _Refused(Code.INVALID_ACCESS_TOKEN, "Access token is incorrect or revoked.")
 
     def _check_permission(self, token: str, source_id: str) -> None:
         """A token TikTok knows, for another pixel (or event set)."""
-        if self._access_tokens is not None and self._access_tokens.get(source_id) != token:
+        if self.token_refusal(source_id, token) is not None:
             raise _Refused(Code.PERMISSION_ERROR, "No permission to operate this pixel.")
 
     def _events(self, data: object) -> list[dict[str, Any]]:
