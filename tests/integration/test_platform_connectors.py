@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from jobs.platforms.base import Connector
 from jobs.platforms.fake_http import FakeServer, ScriptedPlatform
 from tests.integration import (
     test_ga4_connector,
@@ -69,14 +70,18 @@ def platform(case: Case) -> ScriptedPlatform[Any]:
     return case.fake()
 
 
+@pytest.fixture
+def connector(http: httpx.AsyncClient, case: Case, served: FakeServer[Any]) -> Connector:
+    """The case's connector, sending to its fake (`served`, from conftest)."""
+    return case.connect(http, served.base_url, 5.0)
+
+
 @pytest.mark.parametrize("case", CASES)
 async def test_an_empty_batch_sends_nothing(
-    http: httpx.AsyncClient,
+    connector: Connector,
     case: Case,
-    served: FakeServer[Any],
     platform: ScriptedPlatform[Any],
 ) -> None:
-    connector = case.connect(http, served.base_url, 5.0)
     assert await connector.send([]) == []
     assert platform.request_count == 0
 
@@ -88,12 +93,10 @@ def events_per_request(platform: ScriptedPlatform[Any]) -> list[int]:
 
 @pytest.mark.parametrize("case", CASES)
 async def test_a_batch_above_the_limit_goes_in_several_requests(
-    http: httpx.AsyncClient,
+    connector: Connector,
     case: Case,
-    served: FakeServer[Any],
     platform: ScriptedPlatform[Any],
 ) -> None:
-    connector = case.connect(http, served.base_url, 5.0)
     limit = connector.max_batch_size
     outcomes = await connector.send(batch_of(*(case.event(n) for n in range(2 * limit + 1))))
     assert kinds(outcomes) == [SUCCEEDED] * (2 * limit + 1)
@@ -103,12 +106,11 @@ async def test_a_batch_above_the_limit_goes_in_several_requests(
 
 @pytest.mark.parametrize("case", JSON_NUMBER_CASES)
 async def test_an_event_json_cannot_carry_fails_alone_without_a_request(
-    http: httpx.AsyncClient,
+    connector: Connector,
     case: Case,
-    served: FakeServer[Any],
+    http: httpx.AsyncClient,
     platform: ScriptedPlatform[Any],
 ) -> None:
-    connector = case.connect(http, served.base_url, 5.0)
     not_a_number = case.event(2)
     not_a_number["custom_data"] = {**not_a_number["custom_data"], "value": float("nan")}
     outcomes = await connector.send(batch_of(case.event(1), not_a_number, case.event(3)))
@@ -122,12 +124,11 @@ async def test_an_event_json_cannot_carry_fails_alone_without_a_request(
 
 @pytest.mark.parametrize("case", CASES)
 async def test_an_outage_is_an_external_problem_until_it_ends(
-    http: httpx.AsyncClient,
+    connector: Connector,
     case: Case,
-    served: FakeServer[Any],
+    http: httpx.AsyncClient,
     platform: ScriptedPlatform[Any],
 ) -> None:
-    connector = case.connect(http, served.base_url, 5.0)
     platform.set_down(True)
     for _ in range(3):
         [outcome] = await connector.send(batch_of(case.event(1)))
@@ -190,14 +191,13 @@ async def test_a_base_url_that_leads_nowhere_needs_action(
 
 @pytest.mark.parametrize("case", CASES)
 async def test_a_secret_a_proxy_echoes_shows_in_no_outcome_and_no_log(
-    http: httpx.AsyncClient,
+    connector: Connector,
     case: Case,
     served: FakeServer[Any],
     platform: ScriptedPlatform[Any],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    connector = case.connect(http, served.base_url, 5.0)
     echo = "upstream said " + " ".join(case.secrets)
     platform.fail_next(1, case.failure.custom(502, echo.encode(), content_type="text/plain"))
     [outcome] = await connector.send(batch_of(case.event(1)))
