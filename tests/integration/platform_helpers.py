@@ -90,6 +90,8 @@ class ConnectorCase(Generic[P]):
     # Event number -> a valid event as Tenaz stores it, its own for each number.
     event: Callable[[int], dict[str, Any]]
     secrets: tuple[str, ...]
+    # The most events the platform takes in one request.
+    max_batch_size: int
 
 
 @dataclasses.dataclass(frozen=True)

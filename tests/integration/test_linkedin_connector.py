@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from jobs.pii import hashed_for, normalise_user_data
-from jobs.platforms.base import AttemptScope, Connector
+from jobs.platforms.base import AttemptScope
 from jobs.platforms.fake_http import FakeServer, FakeTransport
 from jobs.platforms.fake_linkedin import Failure, FakeLinkedIn, error_document
 from jobs.platforms.linkedin import LinkedInConnector
@@ -63,6 +63,7 @@ CASE = ConnectorCase(
     connect=lambda http, url, timeout: linkedin(http, url, timeout=timeout),
     event=stored,
     secrets=(TOKEN,),
+    max_batch_size=1000,
 )
 
 
@@ -74,12 +75,6 @@ def platform() -> FakeLinkedIn:
 @pytest.fixture
 def connector(http: httpx.AsyncClient, served: FakeServer[FakeLinkedIn]) -> LinkedInConnector:
     return linkedin(http, served.base_url)
-
-
-def test_linkedin_connector_is_a_connector(connector: LinkedInConnector) -> None:
-    typed: Connector = connector
-    assert typed.max_batch_size == 1000
-    assert TOKEN not in repr(connector)
 
 
 # -- success and the shape of a request ----------------------------------------------------

@@ -1,5 +1,6 @@
 """What every platform's connector does alike, each against its own fake over real HTTP on
-loopback: an empty batch costs no request; a batch above the platform's limit goes in several
+loopback: it names its endpoint and its batch size, never its secrets; an empty batch costs no
+request; a batch above the platform's limit goes in several
 requests; an event JSON cannot carry fails alone without a request; an outage is an external
 problem until it ends; a request that hangs is an external problem once the timeout passes,
 while other connections are served; a refused connection is an external problem for every
@@ -74,6 +75,17 @@ def platform(case: Case) -> ScriptedPlatform[Any]:
 def connector(http: httpx.AsyncClient, case: Case, served: FakeServer[Any]) -> Connector:
     """The case's connector, sending to its fake (`served`, from conftest)."""
     return case.connect(http, served.base_url, 5.0)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_connector_tells_its_endpoint_and_batch_size_and_hides_its_secrets(
+    connector: Connector, case: Case, served: FakeServer[Any]
+) -> None:
+    assert connector.max_batch_size == case.max_batch_size
+    assert connector.endpoint == served.base_url
+    for secret in case.secrets:
+        assert secret not in repr(connector)
+        assert secret not in connector.endpoint
 
 
 @pytest.mark.parametrize("case", CASES)

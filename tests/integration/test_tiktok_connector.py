@@ -15,7 +15,6 @@ from typing import Any
 import httpx
 import pytest
 
-from jobs.platforms.base import Connector
 from jobs.platforms.fake_http import FakeServer
 from jobs.platforms.fake_tiktok import (
     Code,
@@ -77,6 +76,7 @@ CASE = ConnectorCase(
     connect=lambda http, url, timeout: connector_for(http, url, timeout=timeout),
     event=stored_event,
     secrets=(TOKEN,),
+    max_batch_size=1000,
 )
 
 
@@ -90,10 +90,7 @@ def connector(http: httpx.AsyncClient, served: FakeServer[FakeTikTok]) -> TikTok
     return connector_for(http, served.base_url)
 
 
-def test_tiktok_connector_is_a_connector(connector: TikTokConnector) -> None:
-    typed: Connector = connector
-    assert typed.max_batch_size == 1000
-    assert TOKEN not in repr(connector)
+def test_events_go_to_the_track_endpoint_of_v1_3(connector: TikTokConnector) -> None:
     assert connector.url.endswith("/open_api/v1.3/event/track/")
 
 
