@@ -364,11 +364,5 @@ class FakeGa4(JsonFake[Failure]):
         return []
 
 
-class FakeGa4Server(FakeServer[FakeGa4]):
-    """Serves a `FakeGa4` (a new one when none is given) over HTTP/1.1 on loopback."""
-
-    def new_fake(self) -> FakeGa4:
-        return FakeGa4()
-
-
+FakeGa4Server = FakeServer[FakeGa4]
 FakeGa4Transport = FakeTransport[FakeGa4]

@@ -719,11 +719,5 @@ class FakeGoogleAds(JsonFake[Failure]):
         return json_reply(reply.status, document, content_type="application/json; charset=UTF-8")
 
 
-class FakeGoogleAdsServer(FakeServer[FakeGoogleAds]):
-    """Serves a `FakeGoogleAds` (a new one when none is given) over HTTP/1.1 on loopback."""
-
-    def new_fake(self) -> FakeGoogleAds:
-        return FakeGoogleAds()
-
-
+FakeGoogleAdsServer = FakeServer[FakeGoogleAds]
 FakeGoogleAdsTransport = FakeTransport[FakeGoogleAds]

@@ -300,18 +300,13 @@ class FakeServer(Generic[P]):
     (a hanging one does not hold up the others).
     """
 
-    def __init__(self, fake: P | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        """Serves `fake`, or when it is None the platform's default one (`new_fake`)."""
-        self.fake = fake if fake is not None else self.new_fake()
+    def __init__(self, fake: P, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.fake = fake
         self._host = host
         self._port = port
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
         self.connections_opened = 0
-
-    def new_fake(self) -> P:
-        """The fake to serve when none is given: a platform's server makes a default one."""
-        raise TypeError(f"{type(self).__name__} needs the fake platform it serves")
 
     @property
     def base_url(self) -> str:

@@ -218,11 +218,5 @@ def _answer(result: int, error_msg: str) -> Reply:
     return json_reply(200, document, content_type="application/json;charset=UTF-8")
 
 
-class FakeKwaiServer(FakeServer[FakeKwai]):
-    """Serves a `FakeKwai` (a new one when none is given) over HTTP/1.1 on loopback."""
-
-    def new_fake(self) -> FakeKwai:
-        return FakeKwai()
-
-
+FakeKwaiServer = FakeServer[FakeKwai]
 FakeKwaiTransport = FakeTransport[FakeKwai]

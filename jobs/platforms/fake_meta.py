@@ -523,11 +523,5 @@ class FakeMeta(AccountPlatform[Failure, AcceptedRequest]):
         return failure.reply()
 
 
-class FakeMetaServer(FakeServer[FakeMeta]):
-    """Serves a `FakeMeta` (a new one when none is given) over HTTP/1.1 on loopback."""
-
-    def new_fake(self) -> FakeMeta:
-        return FakeMeta()
-
-
+FakeMetaServer = FakeServer[FakeMeta]
 FakeMetaTransport = FakeTransport[FakeMeta]

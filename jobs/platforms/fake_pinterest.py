@@ -343,11 +343,5 @@ class FakePinterest(AccountPlatform[Failure, AcceptedRequest]):
         return ""
 
 
-class FakePinterestServer(FakeServer[FakePinterest]):
-    """Serves a `FakePinterest` (a new one when none is given) over HTTP/1.1 on loopback."""
-
-    def new_fake(self) -> FakePinterest:
-        return FakePinterest()
-
-
+FakePinterestServer = FakeServer[FakePinterest]
 FakePinterestTransport = FakeTransport[FakePinterest]

@@ -238,11 +238,5 @@ class FakeSnapchat(AccountPlatform[Failure, AcceptedRequest]):
             raise _invalid(where, Code.INVALID_FIELD, "custom_data.currency must be ISO 4217")
 
 
-class FakeSnapchatServer(FakeServer[FakeSnapchat]):
-    """Serves a `FakeSnapchat` (a new one when none is given) over HTTP/1.1 on loopback."""
-
-    def new_fake(self) -> FakeSnapchat:
-        return FakeSnapchat()
-
-
+FakeSnapchatServer = FakeServer[FakeSnapchat]
 FakeSnapchatTransport = FakeTransport[FakeSnapchat]

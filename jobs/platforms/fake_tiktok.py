@@ -382,11 +382,5 @@ class FakeTikTok(AccountPlatform[Failure, AcceptedRequest]):
         return failure.reply()
 
 
-class FakeTikTokServer(FakeServer[FakeTikTok]):
-    """Serves a `FakeTikTok` (a new one when none is given) over HTTP/1.1 on loopback."""
-
-    def new_fake(self) -> FakeTikTok:
-        return FakeTikTok()
-
-
+FakeTikTokServer = FakeServer[FakeTikTok]
 FakeTikTokTransport = FakeTransport[FakeTikTok]

@@ -166,8 +166,5 @@ def _is_envelope(document: object) -> TypeGuard[dict[str, Any]]:
     )
 
 
-class FakeWebhookServer(FakeServer[FakeWebhookReceiver]):
-    """Serves a `FakeWebhookReceiver` over HTTP/1.1 on loopback."""
-
-
+FakeWebhookServer = FakeServer[FakeWebhookReceiver]
 FakeWebhookTransport = FakeTransport[FakeWebhookReceiver]
