@@ -1,11 +1,11 @@
 """What every platform's connector does alike, each against its own fake over real HTTP on
 loopback: it names its endpoint and its batch size, never its secrets; an empty batch costs no
-request; a batch above the platform's limit goes in several
-requests; an event JSON cannot carry fails alone without a request; an outage is an external
-problem until it ends; a request that hangs is an external problem once the timeout passes,
-while other connections are served; a refused connection is an external problem for every
-event; a base URL that leads nowhere needs action; and no outcome shows a secret, not even one
-a proxy echoes, nor does any log line.
+request; a batch above the platform's limit goes in several requests; an event JSON cannot
+carry fails alone without a request; an outage is an external problem until it ends; a request
+that hangs is an external problem once the timeout passes, while other connections are served;
+a refused connection is an external problem for every event; a base URL that leads nowhere
+needs action; and no outcome shows a secret, not even one a proxy echoes, nor does any log
+line.
 
 Each case is one platform as its own test module describes it (the module's `CASE`), so a
 platform that breaks one of these fails under its own name."""
