@@ -1,6 +1,7 @@
 """Shared fixtures: a real PostgreSQL with a fresh database per test, a fake clock,
-Tenaz's runtime and gRPC server on a loopback port, and a fake Meta over HTTP; and the
-tier of every test, from its folder.
+Tenaz's runtime and gRPC server on a loopback port, a fake Meta over HTTP, an httpx client
+for connectors and a module's fake `platform` served on loopback; and the tier of every test,
+from its folder.
 
 The database server is TENAZ_TEST_DATABASE_URL when set, else the machine's
 PostgreSQL on 127.0.0.1:5432 when it answers, else an embedded one (pgserver).
@@ -18,7 +19,9 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from psycopg import sql
@@ -28,6 +31,7 @@ from jobs import keys
 from jobs.base_url import BaseUrl
 from jobs.clock import FakeClock
 from jobs.migrate import migrate
+from jobs.platforms.fake_http import FakeServer, ScriptedPlatform
 from jobs.platforms.fake_meta import FakeMeta, FakeMetaServer
 from jobs.runtime import Runtime, open_runtime
 from jobs.scopes import ADMIN, SUBMIT
@@ -204,3 +208,17 @@ async def meta(client: TenazClient, fake_meta: FakeMetaServer) -> str:
         "meta", pixel_id="111", access_token="good-token", base_url=fake_meta.base_url
     )
     return "meta"
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    """The httpx client a connector under test sends with (no proxy from the environment)."""
+    async with httpx.AsyncClient(trust_env=False) as client:
+        yield client
+
+
+@pytest.fixture
+async def served(platform: ScriptedPlatform[Any]) -> AsyncIterator[FakeServer[Any]]:
+    """The test module's `platform` fixture, served over HTTP on loopback."""
+    async with FakeServer(platform) as server:
+        yield server

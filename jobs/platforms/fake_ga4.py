@@ -25,15 +25,20 @@ name, "client_id:timestamp_micros") for events without one).
 from __future__ import annotations
 
 import collections
-import json
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Unpack
 
 from jobs.currencies import ISO_4217
-from jobs.platforms.fake_http import FakeServer, FakeTransport, Reply, ScriptedPlatform
+from jobs.platforms.fake_http import (
+    FakeServer,
+    FakeTransport,
+    PlatformOptions,
+    Reply,
+    ScriptedReply,
+)
+from jobs.platforms.fake_json import JsonFake, is_number, json_object, json_reply
 
 MAX_EVENTS: Final = 25
 MAX_PARAMS: Final = 25
@@ -79,32 +84,17 @@ class Message:
 
 
 @dataclass(frozen=True)
-class Failure:
-    """A scripted answer for `FakeGa4.fail_next` (either endpoint)."""
-
-    status: int = 0
-    body: bytes = b""
-    content_type: str = "text/plain"
-    hang: bool = False
-
-    @classmethod
-    def http_500(cls) -> Failure:
-        return cls(500, b"Internal Server Error")
-
-    @classmethod
-    def http_503(cls) -> Failure:
-        return cls(503, b"Service Unavailable")
+class Failure(ScriptedReply):
+    """A scripted answer for `FakeGa4.fail_next` (either endpoint): GA4 documents no error
+    body, so every one is bare."""
 
     @classmethod
     def rate_limited(cls) -> Failure:
         return cls(429, b"Too Many Requests")
 
     @classmethod
-    def hanging(cls) -> Failure:
-        return cls(hang=True)
-
-    @classmethod
-    def custom(cls, status: int, body: bytes, *, content_type: str = "text/html") -> Failure:
+    def custom(cls, status: int, body: bytes = b"", *, content_type: str = "text/html") -> Failure:
+        """A page from something in front of GA4 (HTML unless said otherwise)."""
         return cls(status, body, content_type)
 
 
@@ -121,18 +111,21 @@ class AcceptedEvent:
     params: Mapping[str, Any]
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _event_problem(index: int, text: str, code: str, field: str = "events") -> Message:
     return Message(field, f"Event at index: [{index}] {text}", code, index)
 
 
-class FakeGa4(ScriptedPlatform[Failure]):
+class FakeGa4(JsonFake[Failure]):
     """The platform: its rules, what it recorded, and the failures a test scripted."""
 
-    def __init__(self, *, api_secrets: Mapping[str, str] | None = None, **options: Any) -> None:
+    events_key = "events"
+
+    def __init__(
+        self,
+        *,
+        api_secrets: Mapping[str, str] | None = None,
+        **options: Unpack[PlatformOptions],
+    ) -> None:
         """`api_secrets`: measurement id -> its stream's api secret (None: any non-empty
         secret works). `options` are ScriptedPlatform's."""
         super().__init__(**options)
@@ -165,19 +158,9 @@ class FakeGa4(ScriptedPlatform[Failure]):
         if route == "/debug/mp/collect":
             self.validations += 1
             listed = {"validationMessages": [m.to_json() for m in messages]}
-            return 200, {"content-type": "application/json"}, json.dumps(listed).encode()
+            return json_reply(200, listed, content_type="application/json")
         self._collect(query, document, messages)
         return 204, {}, b""
-
-    def count_events(self, body: bytes) -> int:
-        events = self._document(body).get("events") if body else None
-        return len(events) if isinstance(events, list) else 0
-
-    def outage_reply(self) -> Reply:
-        return self.failure_reply(Failure.http_503())
-
-    def failure_reply(self, failure: Failure) -> Reply:
-        return failure.status, {"content-type": failure.content_type}, failure.body
 
     # -- collect -------------------------------------------------------------------------
 
@@ -223,11 +206,7 @@ class FakeGa4(ScriptedPlatform[Failure]):
 
     @staticmethod
     def _document(body: bytes) -> dict[str, Any]:
-        try:
-            document = json.loads(body)
-        except (ValueError, RecursionError):
-            return {}
-        return document if isinstance(document, dict) else {}
+        return json_object(body) or {}
 
     def _check(self, query: Mapping[str, str], document: Mapping[str, Any]) -> list[Message]:
         messages: list[Message] = []
@@ -367,7 +346,7 @@ class FakeGa4(ScriptedPlatform[Failure]):
             not isinstance(currency, str) or currency.upper() not in ISO_4217
         ):
             return [_event_problem(index, "has invalid currency.", "VALUE_INVALID", where)]
-        if "value" in params and not _is_number(params["value"]):
+        if "value" in params and not is_number(params["value"]):
             return [_event_problem(index, "value must be a number.", "VALUE_INVALID", where)]
         items = params.get("items", [])
         if not isinstance(items, list) or not all(
@@ -385,13 +364,5 @@ class FakeGa4(ScriptedPlatform[Failure]):
         return []
 
 
-class FakeGa4Server(FakeServer[FakeGa4]):
-    """Serves a `FakeGa4` (a new one when none is given) over HTTP/1.1 on loopback."""
-
-    def __init__(
-        self, fake: FakeGa4 | None = None, *, host: str = "127.0.0.1", port: int = 0
-    ) -> None:
-        super().__init__(fake if fake is not None else FakeGa4(), host=host, port=port)
-
-
+FakeGa4Server = FakeServer[FakeGa4]
 FakeGa4Transport = FakeTransport[FakeGa4]

@@ -35,16 +35,22 @@ import collections
 import datetime as dt
 import itertools
 import json
-import math
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Unpack
 from urllib.parse import parse_qsl
 
 from jobs.currencies import ISO_4217
 from jobs.lru import LruDict
-from jobs.platforms.fake_http import FakeServer, FakeTransport, Reply, ScriptedPlatform
+from jobs.platforms.fake_http import (
+    FakeServer,
+    FakeTransport,
+    PlatformOptions,
+    Reply,
+    ScriptedReply,
+)
+from jobs.platforms.fake_json import JsonFake, is_number, json_reply
 
 MAX_CONVERSIONS: Final = 2000
 MAX_USER_IDENTIFIERS: Final = 5
@@ -110,14 +116,11 @@ def _failure(
 
 
 @dataclass(frozen=True)
-class Failure:
-    """A scripted answer of the upload endpoint, for `FakeGoogleAds.fail_next`."""
+class Failure(ScriptedReply):
+    """A scripted answer of the upload endpoint, for `FakeGoogleAds.fail_next`: Google's
+    `error`, or a bare answer."""
 
-    status: int = 0
     error: AdsErrorReply | None = None
-    body: bytes = b""
-    content_type: str = "text/plain"
-    hang: bool = False
 
     @classmethod
     def ads_error(
@@ -217,17 +220,10 @@ class Failure:
         )
 
     @classmethod
-    def http_500(cls) -> Failure:
-        """A bare 500 from a front end, without Google's error body."""
-        return cls(status=500, body=b"Internal Server Error")
-
-    @classmethod
-    def hanging(cls) -> Failure:
-        return cls(hang=True)
-
-    @classmethod
-    def custom(cls, status: int, body: bytes, *, content_type: str = "application/json") -> Failure:
-        return cls(status=status, body=body, content_type=content_type)
+    def http_503(cls) -> Failure:
+        """Google's 503 carries its error."""
+        error = AdsErrorReply(503, "UNAVAILABLE", "The service is currently unavailable.")
+        return cls(status=503, error=error)
 
 
 @dataclass(frozen=True)
@@ -285,12 +281,10 @@ def _bad_request(category: str, code: str, message: str) -> _Refused:
     return _Refused(AdsErrorReply(400, "INVALID_ARGUMENT", message, ((category, code, message),)))
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-class FakeGoogleAds(ScriptedPlatform[Failure]):
+class FakeGoogleAds(JsonFake[Failure]):
     """The platform: its rules, the credentials it takes, what it took, scripted failures."""
+
+    events_key = "conversions"
 
     def __init__(
         self,
@@ -303,7 +297,7 @@ class FakeGoogleAds(ScriptedPlatform[Failure]):
         managers: Mapping[str, Collection[str]] | None = None,
         enhanced_conversions_for_leads: bool = True,
         token_lifetime: int = TOKEN_LIFETIME,
-        **options: Any,
+        **options: Unpack[PlatformOptions],
     ) -> None:
         """`customers`: customer id -> its conversion action ids (None: any customer, any
         action); `managers`: manager id -> the customers it may act for through
@@ -375,22 +369,13 @@ class FakeGoogleAds(ScriptedPlatform[Failure]):
             return self._error_reply(version, refused.reply)
         return self._upload(version, customer_id, headers.get("login-customer-id", ""), conversions)
 
-    def count_events(self, body: bytes) -> int:
-        try:
-            conversions = json.loads(body).get("conversions")
-        except (ValueError, AttributeError, RecursionError):
-            return 0
-        return len(conversions) if isinstance(conversions, list) else 0
-
     def outage_reply(self) -> Reply:
-        return self.failure_reply(
-            Failure(503, AdsErrorReply(503, "UNAVAILABLE", "The service is currently unavailable."))
-        )
+        return self.failure_reply(Failure.http_503())
 
     def failure_reply(self, failure: Failure) -> Reply:
         if failure.error is not None:
             return self._error_reply("v21", failure.error)
-        return failure.status, {"content-type": failure.content_type}, failure.body
+        return failure.reply()
 
     # -- the token endpoint ------------------------------------------------------------------
 
@@ -421,20 +406,11 @@ class FakeGoogleAds(ScriptedPlatform[Failure]):
             "scope": "https://www.googleapis.com/auth/adwords",
             "token_type": "Bearer",
         }
-        return (
-            200,
-            {"content-type": "application/json; charset=utf-8"},
-            json.dumps(document).encode(),
-        )
+        return json_reply(200, document)
 
     @staticmethod
     def _oauth_error(status: int, error: str, description: str) -> Reply:
-        document = {"error": error, "error_description": description}
-        return (
-            status,
-            {"content-type": "application/json; charset=utf-8"},
-            json.dumps(document).encode(),
-        )
+        return json_reply(status, {"error": error, "error_description": description})
 
     # -- what Google checks before the conversions --------------------------------------------
 
@@ -535,11 +511,7 @@ class FakeGoogleAds(ScriptedPlatform[Failure]):
                 "message": "; ".join(problem[2] for problem, _ in errors),
                 "details": [_failure(version, request_id, errors)],
             }
-        return (
-            200,
-            {"content-type": "application/json; charset=UTF-8"},
-            json.dumps(document).encode(),
-        )
+        return json_reply(200, document, content_type="application/json; charset=UTF-8")
 
     def _check(
         self, customer_id: str, raw: Any, in_request: set[tuple[str, ...]]
@@ -630,7 +602,7 @@ class FakeGoogleAds(ScriptedPlatform[Failure]):
                 "The imported event's click occurred before this conversion's click-through"
                 " window.",
             )
-        if "conversionValue" in conversion and not _is_number(conversion["conversionValue"]):
+        if "conversionValue" in conversion and not is_number(conversion["conversionValue"]):
             return (
                 "fieldError",
                 "INVALID_VALUE",
@@ -744,20 +716,8 @@ class FakeGoogleAds(ScriptedPlatform[Failure]):
 
     def _error_reply(self, version: str, reply: AdsErrorReply) -> Reply:
         document = reply.to_json(version, f"fake-request-{next(self._ids)}")
-        return (
-            reply.status,
-            {"content-type": "application/json; charset=UTF-8"},
-            json.dumps(document).encode(),
-        )
+        return json_reply(reply.status, document, content_type="application/json; charset=UTF-8")
 
 
-class FakeGoogleAdsServer(FakeServer[FakeGoogleAds]):
-    """Serves a `FakeGoogleAds` (a new one when none is given) over HTTP/1.1 on loopback."""
-
-    def __init__(
-        self, fake: FakeGoogleAds | None = None, *, host: str = "127.0.0.1", port: int = 0
-    ) -> None:
-        super().__init__(fake if fake is not None else FakeGoogleAds(), host=host, port=port)
-
-
+FakeGoogleAdsServer = FakeServer[FakeGoogleAds]
 FakeGoogleAdsTransport = FakeTransport[FakeGoogleAds]

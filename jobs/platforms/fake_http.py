@@ -10,7 +10,9 @@ so nothing leaves the machine.
 `ScriptedPlatform` is the base of every fake: tests script failures (`fail_next`, `set_down`,
 a hanging request they `release`), and read what arrived (`requests`, `received_count`). A
 subclass answers in `answer` and asks `scripted()`, at the point where its platform would fail,
-whether a scripted failure comes first.
+whether a scripted failure comes first. A platform's failures are a `ScriptedReply` subclass:
+the bare answers every platform's front end can give are here (`http_500`, `http_503`,
+`custom`, `hanging`), and a platform adds one constructor per error it documents.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Final, Generic, Protocol, Self, TypeVar
+from typing import ClassVar, Final, Generic, Protocol, Self, TypedDict, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import h11
@@ -60,25 +62,41 @@ class Scripted(Protocol):
     @property
     def hang(self) -> bool: ...
 
+    def reply(self) -> Reply: ...
+
 
 @dataclass(frozen=True)
 class ScriptedReply:
     """A failure any fake can give: this exact answer, or (`hang`) no answer until released,
-    after which the request is processed normally, as by a platform that was only slow."""
+    after which the request is processed normally, as by a platform that was only slow.
+
+    The base of every platform's failures, whose constructors return the platform's own class.
+    """
 
     status: int = 0
     body: bytes = b""
-    content_type: str = "application/json"
+    content_type: str = "text/plain"
     hang: bool = False
 
     @classmethod
-    def hanging(cls) -> ScriptedReply:
+    def http_500(cls) -> Self:
+        """A bare 500 from the front end, without the platform's error body."""
+        return cls(status=500, body=b"Internal Server Error", content_type="text/plain")
+
+    @classmethod
+    def http_503(cls) -> Self:
+        """A bare 503 from the front end, without the platform's error body."""
+        return cls(status=503, body=b"Service Unavailable", content_type="text/plain")
+
+    @classmethod
+    def hanging(cls) -> Self:
         return cls(hang=True)
 
     @classmethod
-    def of(
-        cls, status: int, body: bytes = b"", *, content_type: str = "text/plain"
-    ) -> ScriptedReply:
+    def custom(
+        cls, status: int, body: bytes = b"", *, content_type: str = "application/json"
+    ) -> Self:
+        """This exact answer: a proxy's page, a body the platform does not document."""
         return cls(status=status, body=body, content_type=content_type)
 
     def reply(self) -> Reply:
@@ -104,8 +122,21 @@ class ReceivedRequest:
 F = TypeVar("F", bound=Scripted)
 
 
+class PlatformOptions(TypedDict, total=False):
+    """`ScriptedPlatform`'s options, which every fake takes beside its own."""
+
+    now: Callable[[], float]
+    transient_failure_rate: float
+    rng: random.Random | None
+    history_limit: int | None
+    received_limit: int | None
+
+
 class ScriptedPlatform(abc.ABC, Generic[F]):
     """The state and scripting every fake platform has; `answer` is the platform itself."""
+
+    # The platform's answer while it is down.
+    outage: ClassVar[Scripted] = ScriptedReply.http_503()
 
     def __init__(
         self,
@@ -151,13 +182,14 @@ class ScriptedPlatform(abc.ABC, Generic[F]):
         """The platform's answer to one request (headers lowercased); it awaits `scripted()`
         where the platform would fail (after routing, before reading the events)."""
 
-    @abc.abstractmethod
     def failure_reply(self, failure: F) -> Reply:
-        """The answer a scripted failure gives, in the platform's format."""
+        """The answer a scripted failure gives, in the platform's format (a platform whose
+        answers carry a request id of its own overrides this)."""
+        return failure.reply()
 
-    @abc.abstractmethod
     def outage_reply(self) -> Reply:
         """The platform's answer while it is down (its HTTP 503)."""
+        return self.outage.reply()
 
     def count_events(self, body: bytes) -> int:
         """How many events a request's body carries (for `ReceivedRequest.event_count`)."""

@@ -4,9 +4,9 @@ counting a request's events in its JSON list, JSON answers, and the small checks
 platform makes.
 
 A platform's fake subclasses `JsonFake` (events in the body's list `events_key`; failures
-given as the exact answers, `ScriptedReply`, or as `JsonFailure`s), or `DataPlatform` for the
-platforms whose body is `{"data": [event, ...]}` with a token per account; its failures add
-one constructor per error the platform documents.
+given as the exact answers, `ScriptedReply`, or as `JsonFailure`s), or `AccountPlatform` for
+the platforms with a token per account; its failures add one constructor per error the
+platform documents to the bare ones every front end gives.
 """
 
 from __future__ import annotations
@@ -14,61 +14,46 @@ from __future__ import annotations
 import collections
 import json
 import math
-import random
 import re
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Final, Generic, Protocol, Self, TypeVar
+from typing import Any, ClassVar, Final, Generic, Self, TypeVar, Unpack
 
-from jobs.platforms.fake_http import Reply, ScriptedPlatform, ScriptedReply
+from jobs.platforms.fake_http import (
+    PlatformOptions,
+    Reply,
+    Scripted,
+    ScriptedPlatform,
+    ScriptedReply,
+)
 
 SHA256_HEX: Final = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
-class JsonFailure:
-    """A scripted answer: the platform's JSON `document`, or raw `body` bytes.
+class JsonFailure(ScriptedReply):
+    """A scripted answer: the platform's JSON `document`, or raw `body` bytes (a
+    `ScriptedReply`)."""
 
-    `hang` holds the request until the fake's `release()` (or the client gives up); a
-    released request is then processed normally, as by a platform that was only slow.
-    """
-
-    status: int = 0
     document: Mapping[str, Any] | None = None
-    body: bytes = b""
-    content_type: str = "text/plain"
-    hang: bool = False
 
     @classmethod
     def json(cls, status: int, document: Mapping[str, Any]) -> Self:
         return cls(status=status, document=document)
 
-    @classmethod
-    def http_500(cls) -> Self:
-        """A bare 500 from the front end, without the platform's error body."""
-        return cls(status=500, body=b"Internal Server Error")
-
-    @classmethod
-    def hanging(cls) -> Self:
-        return cls(hang=True)
-
-    @classmethod
-    def custom(cls, status: int, body: bytes, *, content_type: str = "application/json") -> Self:
-        return cls(status=status, body=body, content_type=content_type)
-
     def reply(self) -> Reply:
         if self.document is not None:
             return json_reply(self.status, self.document)
-        return self.status, {"content-type": self.content_type}, self.body
+        return super().reply()
 
 
-def json_reply(status: int, document: Mapping[str, Any] | list[Any]) -> Reply:
-    return (
-        status,
-        {"content-type": "application/json; charset=utf-8"},
-        json.dumps(document).encode(),
-    )
+def json_reply(
+    status: int,
+    document: Mapping[str, Any] | list[Any],
+    *,
+    content_type: str = "application/json; charset=utf-8",
+) -> Reply:
+    return status, {"content-type": content_type}, json.dumps(document).encode()
 
 
 def json_object(body: bytes) -> dict[str, Any] | None:
@@ -100,78 +85,53 @@ def all_hashed(value: object) -> bool:
     return bool(values) and all(isinstance(v, str) and SHA256_HEX.fullmatch(v) for v in values)
 
 
-class _Answer(Protocol):
-    """A scripted failure that is an answer of its own (or a hang)."""
-
-    @property
-    def hang(self) -> bool: ...
-
-    def reply(self) -> Reply: ...
-
-
-F = TypeVar("F", bound=_Answer)
+F = TypeVar("F", bound=Scripted)
 
 
 class JsonFake(ScriptedPlatform[F], Generic[F]):
-    """A fake whose requests carry their events in the JSON body's list `events_key`, and
-    whose scripted failures are answers in the platform's own format."""
+    """A fake whose requests carry their events in the JSON body's list `events_key`."""
 
     events_key: ClassVar[str] = "data"
-    # The platform's answer while it is down.
-    outage: ClassVar[_Answer] = ScriptedReply.of(503, b"Service Unavailable")
 
     def count_events(self, body: bytes) -> int:
         document = json_object(body)
         events = document.get(self.events_key) if document is not None else None
         return len(events) if isinstance(events, list) else 0
 
-    def failure_reply(self, failure: F) -> Reply:
-        return failure.reply()
 
-    def outage_reply(self) -> Reply:
-        return self.outage.reply()
-
-
-# What a fake keeps of each request it took.
+# What a fake keeps of each request (or event) it took.
 R = TypeVar("R")
 
 UNAUTHORIZED: Final = 401
 FORBIDDEN: Final = 403
 
 
-class DataPlatform(JsonFake[JsonFailure], Generic[R]):
-    """A fake whose requests carry their events in `data`, with a token per account (a pixel,
-    an ad account) and a bounded history of the requests it took (`accepted`)."""
+class AccountPlatform(JsonFake[F], Generic[F, R]):
+    """A fake with a token per account (a pixel, an ad account) and a bounded history of the
+    requests, or events, it took (`accepted`)."""
 
     def __init__(
         self,
         *,
-        now: Callable[[], float] = time.time,
         access_tokens: Mapping[str, str] | None = None,
-        transient_failure_rate: float = 0.0,
-        rng: random.Random | None = None,
-        history_limit: int | None = 1000,
-        received_limit: int | None = None,
+        **options: Unpack[PlatformOptions],
     ) -> None:
         """`access_tokens` maps account id -> its token (None: any non-empty token works);
-        `history_limit` bounds `requests` and `accepted`, `received_limit` what
-        `received_count` remembers (see ScriptedPlatform)."""
-        super().__init__(
-            now=now,
-            transient_failure_rate=transient_failure_rate,
-            rng=rng,
-            history_limit=history_limit,
-            received_limit=received_limit,
-        )
+        `options` are ScriptedPlatform's, whose `history_limit` also bounds `accepted`."""
+        super().__init__(**options)
         self._access_tokens = dict(access_tokens) if access_tokens is not None else None
-        self.accepted: collections.deque[R] = collections.deque(maxlen=history_limit)
+        self.accepted: collections.deque[R] = collections.deque(maxlen=self.history_limit)
+
+    def knows(self, token: str) -> bool:
+        """Whether `token` is one the platform issued, for any account."""
+        tokens = self._access_tokens
+        return bool(token) and (tokens is None or token in tokens.values())
 
     def token_refusal(self, account: str, token: str) -> int | None:
         """The HTTP status a platform answers `token` with for `account`: 401 for no token or
         an unknown one, 403 for a good token of another account; None when it may."""
-        tokens = self._access_tokens
-        if not token or (tokens is not None and token not in tokens.values()):
+        if not self.knows(token):
             return UNAUTHORIZED
-        if tokens is not None and tokens.get(account) != token:
+        if self._access_tokens is not None and self._access_tokens.get(account) != token:
             return FORBIDDEN
         return None

@@ -21,16 +21,19 @@ token, 401/403, 429, a proxy's 404 page, a redirect, a hang.
 
 from __future__ import annotations
 
-import collections
 import json
-import random
 import re
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from jobs.platforms.fake_http import FakeServer, FakeTransport, Reply, ScriptedPlatform
+from jobs.platforms.fake_http import (
+    FakeServer,
+    FakeTransport,
+    Reply,
+    ScriptedReply,
+)
+from jobs.platforms.fake_json import UNAUTHORIZED, AccountPlatform, json_reply
 from jobs.platforms.http_connector import parse_json
 
 EVENTS_PATH: Final = "/log/common/api"
@@ -41,16 +44,13 @@ REFUSED_RESULT: Final = 0
 
 
 @dataclass(frozen=True)
-class Failure:
+class Failure(ScriptedReply):
     """A scripted answer for `FakeKwai.fail_next`: Kwai's JSON (`result`, `error_msg`), or a
-    bare HTTP answer; `hang` holds the request until `release()`."""
+    bare HTTP answer (`result` None)."""
 
     status: int = 200
     result: int | None = None
     error_msg: str = ""
-    body: bytes = b""
-    content_type: str = "text/plain"
-    hang: bool = False
 
     @classmethod
     def refused(cls, error_msg: str, *, status: int = 200) -> Failure:
@@ -69,16 +69,8 @@ class Failure:
         return cls.refused("pixelId not exist or no permission")
 
     @classmethod
-    def http_500(cls) -> Failure:
-        return cls(status=500, body=b"Internal Server Error")
-
-    @classmethod
     def http_502(cls) -> Failure:
         return cls(status=502, body=b"<html><body>502 Bad Gateway</body></html>")
-
-    @classmethod
-    def http_503(cls) -> Failure:
-        return cls(status=503, body=b"Service Unavailable")
 
     @classmethod
     def unauthorized(cls) -> Failure:
@@ -106,9 +98,11 @@ class Failure:
         """HTTP 200 with a page, as a captive portal answers."""
         return cls(status=200, body=b"<html>Welcome</html>", content_type="text/html")
 
-    @classmethod
-    def hanging(cls) -> Failure:
-        return cls(hang=True)
+    def reply(self) -> Reply:
+        if self.result is None:
+            return super().reply()
+        _, headers, body = _answer(self.result, self.error_msg)
+        return self.status, headers, body
 
 
 @dataclass(frozen=True)
@@ -128,29 +122,9 @@ class _Refused(Exception):
     """Stops validation with the error_msg to answer; never leaves this module."""
 
 
-class FakeKwai(ScriptedPlatform[Failure]):
-    """The platform: its checks, what it took, and the failures a test scripted."""
-
-    def __init__(
-        self,
-        *,
-        now: Callable[[], float] = time.time,
-        access_tokens: Mapping[str, str] | None = None,
-        transient_failure_rate: float = 0.0,
-        rng: random.Random | None = None,
-        history_limit: int | None = 1000,
-        received_limit: int | None = None,
-    ) -> None:
-        """`access_tokens` maps pixel id -> its token (None: any non-empty token works)."""
-        super().__init__(
-            now=now,
-            transient_failure_rate=transient_failure_rate,
-            rng=rng,
-            history_limit=history_limit,
-            received_limit=received_limit,
-        )
-        self._access_tokens = dict(access_tokens) if access_tokens is not None else None
-        self.accepted: collections.deque[AcceptedEvent] = collections.deque(maxlen=history_limit)
+class FakeKwai(AccountPlatform[Failure, AcceptedEvent]):
+    """The platform: its checks, what it took, and the failures a test scripted; its
+    `access_tokens` map pixel id -> token."""
 
     async def answer(
         self,
@@ -177,15 +151,6 @@ class FakeKwai(ScriptedPlatform[Failure]):
 
     def count_events(self, body: bytes) -> int:
         return 1 if isinstance(parse_json(body), dict) else 0
-
-    def failure_reply(self, failure: Failure) -> Reply:
-        if failure.result is not None:
-            _, headers, body = _answer(failure.result, failure.error_msg)
-            return failure.status, headers, body
-        return failure.status, {"content-type": failure.content_type}, failure.body
-
-    def outage_reply(self) -> Reply:
-        return self.failure_reply(Failure.http_503())
 
     # -- the checks ------------------------------------------------------------------------
 
@@ -219,11 +184,10 @@ class FakeKwai(ScriptedPlatform[Failure]):
             raise _Refused("access_token invalid")
         if not isinstance(pixel_id, str) or not pixel_id:
             raise _Refused("pixelId is empty")
-        if self._access_tokens is None:
-            return
-        if token not in self._access_tokens.values():
+        status = self.token_refusal(pixel_id, token)
+        if status == UNAUTHORIZED:
             raise _Refused("access_token invalid")
-        if self._access_tokens.get(pixel_id) != token:
+        if status is not None:
             raise _Refused("pixelId not exist or no permission")
 
 
@@ -251,17 +215,8 @@ def _answer(result: int, error_msg: str) -> Reply:
     document: dict[str, Any] = {"result": result}
     if error_msg:
         document["error_msg"] = error_msg
-    headers = {"content-type": "application/json;charset=UTF-8"}
-    return 200, headers, json.dumps(document).encode()
+    return json_reply(200, document, content_type="application/json;charset=UTF-8")
 
 
-class FakeKwaiServer(FakeServer[FakeKwai]):
-    """Serves a `FakeKwai` (a new one when none is given) over HTTP/1.1 on loopback."""
-
-    def __init__(
-        self, fake: FakeKwai | None = None, *, host: str = "127.0.0.1", port: int = 0
-    ) -> None:
-        super().__init__(fake if fake is not None else FakeKwai(), host=host, port=port)
-
-
+FakeKwaiServer = FakeServer[FakeKwai]
 FakeKwaiTransport = FakeTransport[FakeKwai]

@@ -19,13 +19,12 @@ import collections
 import datetime as dt
 import json
 import re
-import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Unpack
 
 from jobs.currencies import ISO_4217
-from jobs.platforms.fake_http import Reply, ScriptedReply
+from jobs.platforms.fake_http import PlatformOptions, Reply, ScriptedReply
 from jobs.platforms.fake_json import JsonFake, json_reply
 
 PATH: Final = "/rest/conversionEvents"
@@ -58,7 +57,7 @@ class Failure(ScriptedReply):
     @classmethod
     def error(cls, status: int, code: str, message: str, service_code: int = 0) -> Failure:
         body = json.dumps(error_document(status, code, message, service_code or status))
-        return cls(status=status, body=body.encode())
+        return cls(status=status, body=body.encode(), content_type="application/json")
 
     @classmethod
     def token_expired(cls) -> Failure:
@@ -92,12 +91,8 @@ class Failure(ScriptedReply):
         return cls.error(400, "INVALID_INPUT", "The request body is invalid")
 
     @classmethod
-    def http_500(cls) -> Failure:
-        """A bare 500 from the front end, without LinkedIn's body."""
-        return cls(status=500, body=b"Internal Server Error", content_type="text/plain")
-
-    @classmethod
     def http_503(cls) -> Failure:
+        """LinkedIn's 503 carries its error body."""
         return cls.error(503, "SERVICE_UNAVAILABLE", "Service Unavailable")
 
 
@@ -132,27 +127,21 @@ class FakeLinkedIn(JsonFake[ScriptedReply]):
     def __init__(
         self,
         *,
-        now: Callable[[], float] = time.time,
         access_tokens: Collection[str] | None = None,
         conversion_rules: Collection[str] | None = None,
-        transient_failure_rate: float = 0.0,
         max_elements: int = MAX_ELEMENTS,
-        history_limit: int | None = 1000,
-        received_limit: int | None = None,
+        **options: Unpack[PlatformOptions],
     ) -> None:
         """`access_tokens` and `conversion_rules` (rule ids) are those LinkedIn knows (None:
-        any)."""
-        super().__init__(
-            now=now,
-            transient_failure_rate=transient_failure_rate,
-            history_limit=history_limit,
-            received_limit=received_limit,
-        )
+        any); `options` are ScriptedPlatform's, whose `history_limit` also bounds `accepted`."""
+        super().__init__(**options)
         self._access_tokens = frozenset(access_tokens) if access_tokens is not None else None
         self._rules = frozenset(conversion_rules) if conversion_rules is not None else None
         self._max_elements = max_elements
         self._refusals: dict[str, tuple[int, str]] = {}
-        self.accepted: collections.deque[AcceptedRequest] = collections.deque(maxlen=history_limit)
+        self.accepted: collections.deque[AcceptedRequest] = collections.deque(
+            maxlen=self.history_limit
+        )
 
     def refuse_event(self, event_id: str, status: int = 400, message: str = "Invalid") -> None:
         """Answer the next element with this eventId with `status` (a partial failure)."""

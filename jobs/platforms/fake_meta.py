@@ -17,20 +17,16 @@ Tests script failures (`fail_next`, `set_down`) and read what the platform recei
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import datetime as dt
 import enum
 import itertools
 import json
 import logging
-import math
-import random
 import re
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Unpack
 from urllib.parse import parse_qs
 
 from jobs.canonical import ACTION_SOURCES
@@ -38,9 +34,11 @@ from jobs.currencies import ISO_4217
 from jobs.platforms.fake_http import (
     FakeServer,
     FakeTransport,
+    PlatformOptions,
     Reply,
-    ScriptedPlatform,
+    ScriptedReply,
 )
+from jobs.platforms.fake_json import UNAUTHORIZED, AccountPlatform, is_number, json_reply
 
 MAX_EVENTS_PER_REQUEST: Final = 1000
 MAX_EVENT_AGE: Final = dt.timedelta(days=7)
@@ -112,18 +110,10 @@ def _invalid(subcode: Subcode | None, title: str, detail: str) -> ErrorReply:
 
 
 @dataclass(frozen=True)
-class Failure:
-    """A scripted answer for `FakeMeta.fail_next`.
+class Failure(ScriptedReply):
+    """A scripted answer for `FakeMeta.fail_next`: a Graph API `error`, or a bare answer."""
 
-    `hang` holds the request until `FakeMeta.release()` (or the client gives up); a released
-    request is then processed normally, as a platform that was only slow would.
-    """
-
-    status: int = 0
     error: ErrorReply | None = None
-    body: bytes = b""
-    content_type: str = "text/plain"
-    hang: bool = False
 
     @classmethod
     def graph_error(
@@ -139,12 +129,8 @@ class Failure:
         return cls(status=status, error=error)
 
     @classmethod
-    def http_500(cls) -> Failure:
-        """A bare 500 from the front end, without a Graph error body."""
-        return cls(status=500, body=b"Internal Server Error")
-
-    @classmethod
     def http_503(cls) -> Failure:
+        """Meta's 503 carries a Graph error."""
         return cls.graph_error(503, 2, "Service temporarily unavailable", is_transient=True)
 
     @classmethod
@@ -188,14 +174,6 @@ class Failure:
     def permission(cls) -> Failure:
         return cls.graph_error(403, 200, "(#200) Permissions error")
 
-    @classmethod
-    def hanging(cls) -> Failure:
-        return cls(hang=True)
-
-    @classmethod
-    def custom(cls, status: int, body: bytes, *, content_type: str = "application/json") -> Failure:
-        return cls(status=status, body=body, content_type=content_type)
-
 
 @dataclass(frozen=True)
 class AcceptedRequest:
@@ -223,46 +201,27 @@ def _seconds(value: float | dt.timedelta) -> float:
     return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-class FakeMeta(ScriptedPlatform[Failure]):
+class FakeMeta(AccountPlatform[Failure, AcceptedRequest]):
     """The platform: its rules, what it received, and the failures a test scripted."""
 
     def __init__(
         self,
         *,
-        now: Callable[[], float] = time.time,
         access_tokens: Mapping[str, str] | None = None,
-        transient_failure_rate: float = 0.0,
-        rng: random.Random | None = None,
         max_future_skew: float | dt.timedelta = DEFAULT_MAX_FUTURE_SKEW,
         require_website_fields: bool = False,
-        history_limit: int | None = 1000,
-        received_limit: int | None = None,
+        **options: Unpack[PlatformOptions],
     ) -> None:
         """`access_tokens` maps pixel id -> its token (None: any non-empty token works).
 
         `require_website_fields` refuses website events without event_source_url and
         client_user_agent, which Meta documents as required for them; off by default because
-        Tenaz accepts such events. `history_limit` bounds `requests` and `accepted`, and
-        `received_limit` the events `received_count` remembers, least recently received
-        forgotten first (None: no bound), so that a long-running sandbox does not grow
-        without end.
+        Tenaz accepts such events. The rest as for `AccountPlatform`.
         """
-        super().__init__(
-            now=now,
-            transient_failure_rate=transient_failure_rate,
-            rng=rng,
-            history_limit=history_limit,
-            received_limit=received_limit,
-        )
-        self._access_tokens = dict(access_tokens) if access_tokens is not None else None
+        super().__init__(access_tokens=access_tokens, **options)
         self._max_future_skew = _seconds(max_future_skew)
         self._max_event_age = MAX_EVENT_AGE.total_seconds()
         self._require_website_fields = require_website_fields
-        self.accepted: collections.deque[AcceptedRequest] = collections.deque(maxlen=history_limit)
         self._trace_ids = itertools.count(1)
 
     # -- the platform ----------------------------------------------------------------------
@@ -309,14 +268,6 @@ class FakeMeta(ScriptedPlatform[Failure]):
         return self._json_reply(
             200, {"events_received": len(events), "messages": [], "fbtrace_id": self._trace()}
         )
-
-    def count_events(self, body: bytes) -> int:
-        """Events in the request's `data`, whether or not the platform took them."""
-        try:
-            data = json.loads(body).get("data")
-        except (ValueError, AttributeError, RecursionError):
-            return 0
-        return len(data) if isinstance(data, list) else 0
 
     def outage_reply(self) -> Reply:
         return self.failure_reply(Failure.http_503())
@@ -366,14 +317,12 @@ class FakeMeta(ScriptedPlatform[Failure]):
             raise _Refused(
                 ErrorReply(400, 190, "An access token is required to request this resource.")
             )
-        if self._access_tokens is None:
-            return
-        if token not in self._access_tokens.values():
+        status = self.token_refusal(pixel_id, token)
+        if status == UNAUTHORIZED:
             raise _Refused(
                 ErrorReply(400, 190, "Invalid OAuth access token - Cannot parse access token")
             )
-        expected = self._access_tokens.get(pixel_id)
-        if token != expected:
+        if status is not None:
             # A good token without access to this pixel: Graph says the object does not exist.
             raise _Refused(
                 ErrorReply(
@@ -536,7 +485,7 @@ class FakeMeta(ScriptedPlatform[Failure]):
                         f"{where}: custom_data.currency must be a valid ISO 4217 currency code.",
                     )
                 )
-        if "value" in custom_data and not _is_number(custom_data["value"]):
+        if "value" in custom_data and not is_number(custom_data["value"]):
             raise _Refused(
                 _invalid(
                     Subcode.INVALID_VALUE,
@@ -560,11 +509,10 @@ class FakeMeta(ScriptedPlatform[Failure]):
         return f"Fake{next(self._trace_ids):08d}"
 
     def _json_reply(self, status: int, document: Mapping[str, Any]) -> Reply:
-        headers = {
-            "content-type": "application/json; charset=UTF-8",
-            "x-fb-trace-id": self._trace(),
-        }
-        return status, headers, json.dumps(document).encode()
+        status, headers, body = json_reply(
+            status, document, content_type="application/json; charset=UTF-8"
+        )
+        return status, {**headers, "x-fb-trace-id": self._trace()}, body
 
     def _error_reply(self, reply: ErrorReply) -> Reply:
         return self._json_reply(reply.status, reply.to_json(self._trace()))
@@ -572,16 +520,8 @@ class FakeMeta(ScriptedPlatform[Failure]):
     def failure_reply(self, failure: Failure) -> Reply:
         if failure.error is not None:
             return self._error_reply(failure.error)
-        return failure.status, {"content-type": failure.content_type}, failure.body
+        return failure.reply()
 
 
-class FakeMetaServer(FakeServer[FakeMeta]):
-    """Serves a `FakeMeta` (a new one when none is given) over HTTP/1.1 on loopback."""
-
-    def __init__(
-        self, fake: FakeMeta | None = None, *, host: str = "127.0.0.1", port: int = 0
-    ) -> None:
-        super().__init__(fake if fake is not None else FakeMeta(), host=host, port=port)
-
-
+FakeMetaServer = FakeServer[FakeMeta]
 FakeMetaTransport = FakeTransport[FakeMeta]

@@ -24,18 +24,16 @@ nothing.
 from __future__ import annotations
 
 import datetime as dt
-import random
 import re
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Unpack
 
 from jobs.currencies import ISO_4217
-from jobs.platforms.fake_http import FakeServer, FakeTransport, Reply
+from jobs.platforms.fake_http import FakeServer, FakeTransport, PlatformOptions, Reply
 from jobs.platforms.fake_json import (
     UNAUTHORIZED,
-    DataPlatform,
+    AccountPlatform,
     JsonFailure,
     all_hashed,
     is_decimal_text,
@@ -169,31 +167,22 @@ def _unknown_keys(where: str, value: Mapping[str, Any], known: frozenset[str]) -
         raise _invalid(f"{where}: unknown property {unknown[0]!r}.")
 
 
-class FakePinterest(DataPlatform[AcceptedRequest]):
+class FakePinterest(AccountPlatform[Failure, AcceptedRequest]):
     """The platform: its rules, what it took, and the failures a test scripted."""
+
+    outage = Failure.ramped_down()
 
     def __init__(
         self,
         *,
-        now: Callable[[], float] = time.time,
         access_tokens: Mapping[str, str] | None = None,
-        transient_failure_rate: float = 0.0,
-        rng: random.Random | None = None,
         max_event_age: dt.timedelta = DEFAULT_MAX_EVENT_AGE,
         partial_failure_status: int = 200,
-        history_limit: int | None = 1000,
-        received_limit: int | None = None,
+        **options: Unpack[PlatformOptions],
     ) -> None:
         """`max_event_age` and `partial_failure_status` are the fake's choices where Pinterest
-        documents nothing (see the module); the rest as for `DataPlatform`."""
-        super().__init__(
-            now=now,
-            access_tokens=access_tokens,
-            transient_failure_rate=transient_failure_rate,
-            rng=rng,
-            history_limit=history_limit,
-            received_limit=received_limit,
-        )
+        documents nothing (see the module); the rest as for `AccountPlatform`."""
+        super().__init__(access_tokens=access_tokens, **options)
         self._max_event_age = max_event_age.total_seconds()
         self._partial_failure_status = partial_failure_status
 
@@ -248,9 +237,6 @@ class FakePinterest(DataPlatform[AcceptedRequest]):
                 },
             )
         return json_reply(200, document)
-
-    def outage_reply(self) -> Reply:
-        return Failure.ramped_down().reply()
 
     # -- the request as a whole -------------------------------------------------------------
 
@@ -357,13 +343,5 @@ class FakePinterest(DataPlatform[AcceptedRequest]):
         return ""
 
 
-class FakePinterestServer(FakeServer[FakePinterest]):
-    """Serves a `FakePinterest` (a new one when none is given) over HTTP/1.1 on loopback."""
-
-    def __init__(
-        self, fake: FakePinterest | None = None, *, host: str = "127.0.0.1", port: int = 0
-    ) -> None:
-        super().__init__(fake if fake is not None else FakePinterest(), host=host, port=port)
-
-
+FakePinterestServer = FakeServer[FakePinterest]
 FakePinterestTransport = FakeTransport[FakePinterest]

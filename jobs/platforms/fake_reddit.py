@@ -14,18 +14,16 @@ documents its messages, not the v2.0 body, so that shape is the fake's choice.
 
 from __future__ import annotations
 
-import collections
 import datetime as dt
 import json
 import re
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Unpack
 
 from jobs.currencies import ISO_4217
-from jobs.platforms.fake_http import Reply, ScriptedReply
-from jobs.platforms.fake_json import JsonFake, json_reply
+from jobs.platforms.fake_http import PlatformOptions, Reply, ScriptedReply
+from jobs.platforms.fake_json import UNAUTHORIZED, AccountPlatform, json_reply
 
 MAX_EVENTS_PER_REQUEST: Final = 1000
 MAX_EVENT_AGE: Final = dt.timedelta(days=7)
@@ -54,7 +52,7 @@ class Failure(ScriptedReply):
 
     @classmethod
     def error(cls, status: int, message: str) -> Failure:
-        return cls(status=status, body=error_body(status, message))
+        return cls(status=status, body=error_body(status, message), content_type="application/json")
 
     @classmethod
     def throttled(cls) -> Failure:
@@ -80,12 +78,8 @@ class Failure(ScriptedReply):
         )
 
     @classmethod
-    def http_500(cls) -> Failure:
-        """A bare 500 from the front end, without Reddit's body."""
-        return cls(status=500, body=b"Internal Server Error", content_type="text/plain")
-
-    @classmethod
     def http_503(cls) -> Failure:
+        """Reddit's 503 carries its error body."""
         return cls.error(503, "Service Unavailable")
 
     @classmethod
@@ -121,7 +115,7 @@ def _seconds(value: float | dt.timedelta) -> float:
     return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
 
 
-class FakeReddit(JsonFake[ScriptedReply]):
+class FakeReddit(AccountPlatform[ScriptedReply, AcceptedRequest]):
     """Reddit's conversion events endpoint, with its rules and scripted failures."""
 
     events_key = "events"
@@ -130,23 +124,14 @@ class FakeReddit(JsonFake[ScriptedReply]):
     def __init__(
         self,
         *,
-        now: Callable[[], float] = time.time,
         access_tokens: Mapping[str, str] | None = None,
-        transient_failure_rate: float = 0.0,
         max_future_skew: float | dt.timedelta = MAX_FUTURE_SKEW,
-        history_limit: int | None = 1000,
-        received_limit: int | None = None,
+        **options: Unpack[PlatformOptions],
     ) -> None:
-        """`access_tokens` maps ad account id -> its token (None: any non-empty token works)."""
-        super().__init__(
-            now=now,
-            transient_failure_rate=transient_failure_rate,
-            history_limit=history_limit,
-            received_limit=received_limit,
-        )
-        self._access_tokens = dict(access_tokens) if access_tokens is not None else None
+        """`access_tokens` maps ad account id -> its token (None: any non-empty token works);
+        the rest as for `AccountPlatform`."""
+        super().__init__(access_tokens=access_tokens, **options)
         self._max_future_skew = _seconds(max_future_skew)
-        self.accepted: collections.deque[AcceptedRequest] = collections.deque(maxlen=history_limit)
 
     async def answer(
         self,
@@ -183,7 +168,7 @@ class FakeReddit(JsonFake[ScriptedReply]):
         )
 
     def _error(self, status: int, message: str) -> Reply:
-        return status, {"content-type": "application/json"}, error_body(status, message)
+        return Failure.error(status, message).reply()
 
     # -- validation --------------------------------------------------------------------------
 
@@ -191,12 +176,11 @@ class FakeReddit(JsonFake[ScriptedReply]):
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise _Refused(401, "No bearer token provided")
-        if self._access_tokens is None:
-            return
-        if token not in self._access_tokens.values():
-            raise _Refused(401, "UNAUTHORIZED")
-        if self._access_tokens.get(account) != token:
-            raise _Refused(403, "You're not authorized to post conversions to this account.")
+        status = self.token_refusal(account, token)
+        if status == UNAUTHORIZED:
+            raise _Refused(status, "UNAUTHORIZED")
+        if status is not None:
+            raise _Refused(status, "You're not authorized to post conversions to this account.")
 
     @staticmethod
     def _document(body: bytes) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from jobs.currencies import ISO_4217
 from jobs.platforms.fake_http import FakeServer, FakeTransport, Reply
 from jobs.platforms.fake_json import (
     UNAUTHORIZED,
-    DataPlatform,
+    AccountPlatform,
     JsonFailure,
     all_hashed,
     is_decimal_text,
@@ -96,10 +96,6 @@ class Failure(JsonFailure):
     def rate_limited(cls) -> Failure:
         return cls.json(429, invalid_document("Too many requests"))
 
-    @classmethod
-    def unavailable(cls) -> Failure:
-        return cls(status=503, body=b"Service Unavailable")
-
 
 @dataclass(frozen=True)
 class AcceptedRequest:
@@ -126,7 +122,7 @@ def _invalid(where: str, code: str, message: str) -> _Refused:
     return _Refused(400, invalid_document("Invalid request", code, f"{where}: {message}"))
 
 
-class FakeSnapchat(DataPlatform[AcceptedRequest]):
+class FakeSnapchat(AccountPlatform[Failure, AcceptedRequest]):
     """The platform: its rules, what it took, and the failures a test scripted."""
 
     async def answer(
@@ -164,9 +160,6 @@ class FakeSnapchat(DataPlatform[AcceptedRequest]):
         return json_reply(
             200, {"status": "VALID", "reason": "Events have been processed successfully."}
         )
-
-    def outage_reply(self) -> Reply:
-        return Failure.unavailable().reply()
 
     def _authenticate(self, pixel_id: str, token: str) -> None:
         status = self.token_refusal(pixel_id, token)
@@ -245,13 +238,5 @@ class FakeSnapchat(DataPlatform[AcceptedRequest]):
             raise _invalid(where, Code.INVALID_FIELD, "custom_data.currency must be ISO 4217")
 
 
-class FakeSnapchatServer(FakeServer[FakeSnapchat]):
-    """Serves a `FakeSnapchat` (a new one when none is given) over HTTP/1.1 on loopback."""
-
-    def __init__(
-        self, fake: FakeSnapchat | None = None, *, host: str = "127.0.0.1", port: int = 0
-    ) -> None:
-        super().__init__(fake if fake is not None else FakeSnapchat(), host=host, port=port)
-
-
+FakeSnapchatServer = FakeServer[FakeSnapchat]
 FakeSnapchatTransport = FakeTransport[FakeSnapchat]

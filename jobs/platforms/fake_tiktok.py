@@ -19,19 +19,24 @@ holding only refused events gets 40002, as any request whose events all fail.
 
 from __future__ import annotations
 
-import collections
 import datetime as dt
 import enum
 import itertools
 import json
-import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Unpack
 
 from jobs.currencies import ISO_4217
-from jobs.platforms.fake_http import FakeServer, FakeTransport, Reply, ScriptedPlatform
+from jobs.platforms.fake_http import (
+    FakeServer,
+    FakeTransport,
+    PlatformOptions,
+    Reply,
+    ScriptedReply,
+)
+from jobs.platforms.fake_json import AccountPlatform, is_number, json_reply
 
 MAX_EVENTS_PER_REQUEST: Final = 1000
 # Not confirmed by TikTok (the platform notes): the age third parties assume.
@@ -73,20 +78,13 @@ class Code(enum.IntEnum):
 
 
 @dataclass(frozen=True)
-class Failure:
+class Failure(ScriptedReply):
     """A scripted answer for `FakeTikTok.fail_next`: TikTok's own (HTTP `status`, usually 200,
-    with `code` and `message` in its body), or a raw one (`code` None: `body` as it is).
-
-    `hang` holds the request until `FakeTikTok.release()` (or the client gives up); a released
-    request is then processed normally, as a platform that was only slow would.
-    """
+    with `code` and `message` in its body), or a bare one (`code` None: `body` as it is)."""
 
     status: int = 200
     code: int | None = None
     message: str = ""
-    body: bytes = b""
-    content_type: str = "text/plain"
-    hang: bool = False
 
     @classmethod
     def answer(cls, code: int, message: str, *, status: int = 200) -> Failure:
@@ -163,23 +161,6 @@ class Failure:
         makes a partial failure that follows the refused events instead.)"""
         return cls.answer(Code.PARTIAL_OK, "Partial OK: some events failed.")
 
-    @classmethod
-    def http_500(cls) -> Failure:
-        """A bare 500 from the front end, without TikTok's body."""
-        return cls(status=500, body=b"Internal Server Error")
-
-    @classmethod
-    def http_503(cls) -> Failure:
-        return cls(status=503, body=b"Service Unavailable")
-
-    @classmethod
-    def hanging(cls) -> Failure:
-        return cls(hang=True)
-
-    @classmethod
-    def custom(cls, status: int, body: bytes, *, content_type: str = "application/json") -> Failure:
-        return cls(status=status, body=body, content_type=content_type)
-
 
 @dataclass(frozen=True)
 class AcceptedRequest:
@@ -202,11 +183,7 @@ class _Refused(Exception):
         self.message = message
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-class FakeTikTok(ScriptedPlatform[Failure]):
+class FakeTikTok(AccountPlatform[Failure, AcceptedRequest]):
     """TikTok's Events API as the platform notes describe it, plus scripted failures."""
 
     def __init__(
@@ -214,19 +191,14 @@ class FakeTikTok(ScriptedPlatform[Failure]):
         *,
         access_tokens: Mapping[str, str] | None = None,
         max_future_skew: dt.timedelta = DEFAULT_MAX_FUTURE_SKEW,
-        **platform: Any,
+        **options: Unpack[PlatformOptions],
     ) -> None:
         """`access_tokens` maps pixel code -> its token (None: any non-empty token works);
-        `platform` are `ScriptedPlatform`'s options (`now`, the failure rate, the bounds of
-        what it remembers, which also bound `accepted`)."""
-        super().__init__(**platform)
-        self._access_tokens = dict(access_tokens) if access_tokens is not None else None
+        the rest as for `AccountPlatform`."""
+        super().__init__(access_tokens=access_tokens, **options)
         self._max_future_skew = max_future_skew.total_seconds()
         self._max_event_age = MAX_EVENT_AGE.total_seconds()
         self._refused_ids: set[str] = set()
-        self.accepted: collections.deque[AcceptedRequest] = collections.deque(
-            maxlen=self.history_limit
-        )
         self._request_ids = itertools.count(1)
 
     def refuse(self, event_ids: Iterable[str]) -> None:
@@ -282,17 +254,6 @@ class FakeTikTok(ScriptedPlatform[Failure]):
             return self._reply(Code.PARTIAL_OK, "Partial OK: some events failed.")
         return self._reply(Code.OK, "OK")
 
-    def count_events(self, body: bytes) -> int:
-        """Events in the request's `data`, whether or not the platform took them."""
-        try:
-            data = json.loads(body).get("data")
-        except (ValueError, AttributeError, RecursionError):
-            return 0
-        return len(data) if isinstance(data, list) else 0
-
-    def outage_reply(self) -> Reply:
-        return self.failure_reply(Failure.http_503())
-
     def _record(self, request: AcceptedRequest) -> None:
         self.accepted.append(request)
         self.note_received(
@@ -327,12 +288,12 @@ class FakeTikTok(ScriptedPlatform[Failure]):
     def _authenticate(self, token: str) -> None:
         if not token.strip():
             raise _Refused(Code.EMPTY_ACCESS_TOKEN, "Access token is empty.")
-        if self._access_tokens is not None and token not in self._access_tokens.values():
+        if not self.knows(token):
             raise _Refused(Code.INVALID_ACCESS_TOKEN, "Access token is incorrect or revoked.")
 
     def _check_permission(self, token: str, source_id: str) -> None:
         """A token TikTok knows, for another pixel (or event set)."""
-        if self._access_tokens is not None and self._access_tokens.get(source_id) != token:
+        if self.token_refusal(source_id, token) is not None:
             raise _Refused(Code.PERMISSION_ERROR, "No permission to operate this pixel.")
 
     def _events(self, data: object) -> list[dict[str, Any]]:
@@ -391,14 +352,14 @@ class FakeTikTok(ScriptedPlatform[Failure]):
             raise _Refused(
                 Code.PARAM_ERROR, f"{where}.properties.currency: an ISO 4217 code such as USD."
             )
-        if "value" in properties and not _is_number(properties["value"]):
+        if "value" in properties and not is_number(properties["value"]):
             raise _Refused(Code.PARAM_ERROR, f"{where}.properties.value: must be a number.")
         contents = properties.get("contents", [])
         if not isinstance(contents, list) or not all(
             isinstance(item, dict)
             and isinstance(item.get("content_id", ""), str)
-            and _is_number(item.get("price", 0))
-            and _is_number(item.get("quantity", 0))
+            and is_number(item.get("price", 0))
+            and is_number(item.get("quantity", 0))
             for item in contents
         ):
             raise _Refused(
@@ -413,21 +374,13 @@ class FakeTikTok(ScriptedPlatform[Failure]):
 
     def _reply(self, code: int, message: str, *, status: int = 200) -> Reply:
         document = {"code": code, "message": message, "request_id": self._request_id(), "data": {}}
-        return status, {"content-type": "application/json"}, json.dumps(document).encode()
+        return json_reply(status, document, content_type="application/json")
 
     def failure_reply(self, failure: Failure) -> Reply:
         if failure.code is not None:
             return self._reply(failure.code, failure.message, status=failure.status)
-        return failure.status, {"content-type": failure.content_type}, failure.body
+        return failure.reply()
 
 
-class FakeTikTokServer(FakeServer[FakeTikTok]):
-    """Serves a `FakeTikTok` (a new one when none is given) over HTTP/1.1 on loopback."""
-
-    def __init__(
-        self, fake: FakeTikTok | None = None, *, host: str = "127.0.0.1", port: int = 0
-    ) -> None:
-        super().__init__(fake if fake is not None else FakeTikTok(), host=host, port=port)
-
-
+FakeTikTokServer = FakeServer[FakeTikTok]
 FakeTikTokTransport = FakeTransport[FakeTikTok]

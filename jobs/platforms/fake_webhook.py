@@ -14,13 +14,18 @@ Tests script the ways a receiver fails (`Failure`): 500, 503, 429, 400, a redire
 from __future__ import annotations
 
 import collections
-import random
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final, TypeGuard
+from typing import Any, Final, TypeGuard, Unpack
 
-from jobs.platforms.fake_http import FakeServer, FakeTransport, Reply, ScriptedPlatform
+from jobs.platforms.fake_http import (
+    FakeServer,
+    FakeTransport,
+    PlatformOptions,
+    Reply,
+    ScriptedPlatform,
+    ScriptedReply,
+)
 from jobs.platforms.http_connector import parse_json
 from jobs.platforms.standard_webhooks import TOLERANCE_SECONDS, decode_secret, verify
 from jobs.platforms.webhook import ENVELOPE_TYPE
@@ -35,18 +40,11 @@ _DATA_KEYS: Final = frozenset(
 
 
 @dataclass(frozen=True)
-class Failure:
-    """A scripted answer for `FakeWebhookReceiver.fail_next`; `hang` holds the request until
-    `release()`, after which it is processed normally."""
+class Failure(ScriptedReply):
+    """A scripted answer for `FakeWebhookReceiver.fail_next`: a receiver's bare answer, with
+    the `headers` (Retry-After, Location) it may add."""
 
-    status: int = 0
-    body: bytes = b""
     headers: tuple[tuple[str, str], ...] = ()
-    hang: bool = False
-
-    @classmethod
-    def http_500(cls) -> Failure:
-        return cls(status=500, body=b"Internal Server Error")
 
     @classmethod
     def http_503(cls) -> Failure:
@@ -69,12 +67,12 @@ class Failure:
         return cls(status=410, body=b"Gone")
 
     @classmethod
-    def hanging(cls) -> Failure:
-        return cls(hang=True)
+    def custom(cls, status: int, body: bytes = b"", *, content_type: str = "text/plain") -> Failure:
+        return cls(status=status, body=body, content_type=content_type)
 
-    @classmethod
-    def custom(cls, status: int, body: bytes = b"") -> Failure:
-        return cls(status=status, body=body)
+    def reply(self) -> Reply:
+        status, headers, body = super().reply()
+        return status, {**headers, **dict(self.headers)}, body
 
 
 @dataclass(frozen=True)
@@ -100,25 +98,13 @@ def _text(status: int, message: str) -> Reply:
 class FakeWebhookReceiver(ScriptedPlatform[Failure]):
     """The receiver: its secret, what it took, and the failures a test scripted."""
 
-    def __init__(
-        self,
-        secret: str,
-        *,
-        now: Callable[[], float] = time.time,
-        transient_failure_rate: float = 0.0,
-        rng: random.Random | None = None,
-        history_limit: int | None = 1000,
-        received_limit: int | None = None,
-    ) -> None:
-        super().__init__(
-            now=now,
-            transient_failure_rate=transient_failure_rate,
-            rng=rng,
-            history_limit=history_limit,
-            received_limit=received_limit,
-        )
+    outage = Failure.http_503()
+
+    def __init__(self, secret: str, **options: Unpack[PlatformOptions]) -> None:
+        """`options` are ScriptedPlatform's, whose `history_limit` also bounds `deliveries`."""
+        super().__init__(**options)
         self._key = decode_secret(secret)
-        self.deliveries: collections.deque[Delivery] = collections.deque(maxlen=history_limit)
+        self.deliveries: collections.deque[Delivery] = collections.deque(maxlen=self.history_limit)
         self.refused_signatures = 0
 
     async def answer(
@@ -164,12 +150,6 @@ class FakeWebhookReceiver(ScriptedPlatform[Failure]):
     def count_events(self, body: bytes) -> int:
         return 1 if _is_envelope(parse_json(body)) else 0
 
-    def failure_reply(self, failure: Failure) -> Reply:
-        return failure.status, {"content-type": "text/plain", **dict(failure.headers)}, failure.body
-
-    def outage_reply(self) -> Reply:
-        return self.failure_reply(Failure.http_503())
-
 
 def _is_envelope(document: object) -> TypeGuard[dict[str, Any]]:
     if not isinstance(document, dict) or set(document) != _ENVELOPE_KEYS:
@@ -186,8 +166,5 @@ def _is_envelope(document: object) -> TypeGuard[dict[str, Any]]:
     )
 
 
-class FakeWebhookServer(FakeServer[FakeWebhookReceiver]):
-    """Serves a `FakeWebhookReceiver` over HTTP/1.1 on loopback."""
-
-
+FakeWebhookServer = FakeServer[FakeWebhookReceiver]
 FakeWebhookTransport = FakeTransport[FakeWebhookReceiver]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from typing import Any
@@ -27,6 +26,7 @@ from jobs.platforms.fake_tiktok import Failure as TikTokFailure
 from jobs.platforms.fake_tiktok import FakeTikTok, FakeTikTokServer
 from jobs.runtime import Runtime
 from jobs.settings import Settings
+from tests.integration.platform_helpers import sha256
 from tests.support import fire_due_retries, run_jobs, status_history
 
 S = events_pb2
@@ -46,10 +46,6 @@ PINTEREST_ACCOUNT = "549755885175"
 PINTEREST_TOKEN = "pina_every-platform-token"
 SNAPCHAT_PIXEL = "1ec32188-754e-4be2-8e55-c949a984a39f"
 SNAPCHAT_TOKEN = "snap-every-platform-token"
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,35 +8,32 @@ most 40 letters, digits and underscores; reserved names; 72 hours of backdating.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import hashlib
 import json
 import logging
-import socket
-from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import httpx
 import pytest
 
 from jobs.pii import hashed_for, normalise_user_data
-from jobs.platforms.base import Connector, Outcome, OutcomeKind, OutgoingEvent
-from jobs.platforms.fake_ga4 import Failure, FakeGa4, FakeGa4Server, FakeGa4Transport
+from jobs.platforms.fake_ga4 import Failure, FakeGa4, FakeGa4Transport
+from jobs.platforms.fake_http import FakeServer
 from jobs.platforms.ga4 import EVENT_NAMES, Ga4Connector
+from tests.integration.platform_helpers import (
+    EXTERNAL,
+    REJECTED,
+    SUCCEEDED,
+    ConnectorCase,
+    batch_of,
+    kinds,
+    sha256,
+)
 from tests.support import logged
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 MEASUREMENT_ID = "G-TEST1234"
 API_SECRET = "mp-secret-Zx81aQ"
-
-SUCCEEDED = OutcomeKind.SUCCEEDED
-EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
-REJECTED = OutcomeKind.REJECTED
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def stored(
@@ -59,40 +56,15 @@ def stored(
     }
 
 
-def batch_of(*payloads: dict[str, Any]) -> list[OutgoingEvent]:
-    return [OutgoingEvent(delivery_id=100 + i, payload=p) for i, p in enumerate(payloads)]
-
-
-def kinds(outcomes: Sequence[Outcome]) -> list[OutcomeKind]:
-    return [outcome.kind for outcome in outcomes]
-
-
 def paths(platform: FakeGa4) -> list[str]:
     return [r.path for r in platform.requests]
 
 
-@pytest.fixture
-def platform() -> FakeGa4:
-    return FakeGa4(now=NOW.timestamp, api_secrets={MEASUREMENT_ID: API_SECRET})
-
-
-@pytest.fixture
-async def served(platform: FakeGa4) -> AsyncIterator[FakeGa4Server]:
-    async with FakeGa4Server(platform) as server:
-        yield server
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(trust_env=False) as client:
-        yield client
-
-
-def make(http: httpx.AsyncClient, served: FakeGa4Server, **changes: Any) -> Ga4Connector:
+def make(http: httpx.AsyncClient, url: str, **changes: Any) -> Ga4Connector:
     settings: dict[str, Any] = {
         "measurement_id": MEASUREMENT_ID,
         "api_secret": API_SECRET,
-        "base_url": served.base_url,
+        "base_url": url,
         "timeout": 5.0,
         "event_names": EVENT_NAMES,
     }
@@ -100,20 +72,30 @@ def make(http: httpx.AsyncClient, served: FakeGa4Server, **changes: Any) -> Ga4C
     return Ga4Connector(http, **settings)
 
 
-@pytest.fixture
-def connector(http: httpx.AsyncClient, served: FakeGa4Server) -> Ga4Connector:
-    return make(http, served)
+CASE = ConnectorCase(
+    "ga4",
+    fake=lambda: FakeGa4(now=NOW.timestamp, api_secrets={MEASUREMENT_ID: API_SECRET}),
+    failure=Failure,
+    connect=lambda http, url, timeout: make(http, url, timeout=timeout),
+    event=stored,
+    secrets=(API_SECRET,),
+    max_batch_size=25,
+)
 
 
 @pytest.fixture
-def validating(http: httpx.AsyncClient, served: FakeGa4Server) -> Ga4Connector:
-    return make(http, served, validate_first=True)
+def platform() -> FakeGa4:
+    return CASE.fake()
 
 
-def test_ga4_connector_is_a_connector(connector: Ga4Connector) -> None:
-    typed: Connector = connector
-    assert typed.max_batch_size == 25
-    assert API_SECRET not in repr(connector)
+@pytest.fixture
+def connector(http: httpx.AsyncClient, served: FakeServer[FakeGa4]) -> Ga4Connector:
+    return make(http, served.base_url)
+
+
+@pytest.fixture
+def validating(http: httpx.AsyncClient, served: FakeServer[FakeGa4]) -> Ga4Connector:
+    return make(http, served.base_url, validate_first=True)
 
 
 # -- success and the shape of a request --------------------------------------------------
@@ -182,10 +164,10 @@ async def test_more_than_25_events_of_one_request_go_in_several(
 
 
 async def test_without_validation_invalid_events_are_dropped_silently(
-    http: httpx.AsyncClient, served: FakeGa4Server, platform: FakeGa4
+    http: httpx.AsyncClient, served: FakeServer[FakeGa4], platform: FakeGa4
 ) -> None:
     # What GA4 does: 2xx, and the invalid event is gone. Only validate_first sees it.
-    connector = make(http, served, event_names={"Purchase": "session_start"})
+    connector = make(http, served.base_url, event_names={"Purchase": "session_start"})
     outcomes = await connector.send(batch_of(stored(1), stored(2, name="Lead")))
     assert kinds(outcomes) == [SUCCEEDED, SUCCEEDED]
     assert [a.name for a in platform.accepted] == ["lead"]
@@ -219,18 +201,20 @@ async def test_validation_refuses_the_events_it_names_and_collects_the_rest(
 
 
 async def test_when_validation_refuses_everything_nothing_is_collected(
-    http: httpx.AsyncClient, served: FakeGa4Server, platform: FakeGa4
+    http: httpx.AsyncClient, served: FakeServer[FakeGa4], platform: FakeGa4
 ) -> None:
-    connector = make(http, served, validate_first=True, event_names={"Purchase": "first_visit"})
+    connector = make(
+        http, served.base_url, validate_first=True, event_names={"Purchase": "first_visit"}
+    )
     outcomes = await connector.send(batch_of(stored(1), stored(2)))
     assert kinds(outcomes) == [REJECTED, REJECTED]
     assert paths(platform) == ["/debug/mp/collect"]
 
 
 async def test_a_stream_the_validation_server_does_not_know_needs_action(
-    http: httpx.AsyncClient, served: FakeGa4Server, platform: FakeGa4
+    http: httpx.AsyncClient, served: FakeServer[FakeGa4], platform: FakeGa4
 ) -> None:
-    connector = make(http, served, validate_first=True, measurement_id="UA-12345-1")
+    connector = make(http, served.base_url, validate_first=True, measurement_id="UA-12345-1")
     outcomes = await connector.send(batch_of(stored(1)))
     assert [(o.kind, o.needs_action) for o in outcomes] == [(EXTERNAL, True)]
     assert outcomes[0].message == "VALUE_INVALID: Measurement ID is invalid."
@@ -253,14 +237,14 @@ async def test_a_stream_the_validation_server_does_not_know_needs_action(
 @pytest.mark.parametrize("validate_first", [False, True], ids=["collect", "validate"])
 async def test_failures_are_external_for_every_event(
     http: httpx.AsyncClient,
-    served: FakeGa4Server,
+    served: FakeServer[FakeGa4],
     platform: FakeGa4,
     failure: Failure,
     status: int,
     needs_action: bool,
     validate_first: bool,
 ) -> None:
-    connector = make(http, served, validate_first=validate_first)
+    connector = make(http, served.base_url, validate_first=validate_first)
     platform.fail_next(1, failure)
     outcomes = await connector.send(batch_of(stored(1), stored(2)))
     assert kinds(outcomes) == [EXTERNAL, EXTERNAL]
@@ -285,44 +269,6 @@ async def test_a_failure_after_validation_keeps_its_verdicts(
     assert kinds(outcomes) == [EXTERNAL, REJECTED]
 
 
-async def test_outage(connector: Ga4Connector, platform: FakeGa4) -> None:
-    platform.set_down(True)
-    [outcome] = await connector.send(batch_of(stored(1)))
-    assert (outcome.kind, outcome.http_status) == (EXTERNAL, 503)
-    platform.set_down(False)
-    assert kinds(await connector.send(batch_of(stored(1)))) == [SUCCEEDED]
-
-
-async def test_a_hanging_request_times_out(
-    http: httpx.AsyncClient, served: FakeGa4Server, platform: FakeGa4
-) -> None:
-    connector = make(http, served, timeout=0.2)
-    platform.fail_next(1, Failure.hanging())
-    sending = asyncio.create_task(connector.send(batch_of(stored(1))))
-    await platform.wait_for_hang()
-    [outcome] = await sending
-    assert (outcome.kind, outcome.http_status, outcome.message) == (
-        EXTERNAL,
-        None,
-        "timed out after 0.2 s",
-    )
-    platform.release()
-
-
-async def test_connection_refused(http: httpx.AsyncClient) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    connector = Ga4Connector(
-        http,
-        measurement_id=MEASUREMENT_ID,
-        api_secret=API_SECRET,
-        base_url=f"http://127.0.0.1:{port}",
-    )
-    [outcome] = await connector.send(batch_of(stored(1)))
-    assert (outcome.kind, outcome.message) == (EXTERNAL, "connection refused")
-
-
 async def test_an_event_without_a_client_id_is_refused_without_a_request(
     connector: Ga4Connector, platform: FakeGa4
 ) -> None:
@@ -334,12 +280,12 @@ async def test_an_event_without_a_client_id_is_refused_without_a_request(
 
 async def test_the_api_secret_never_shows(
     http: httpx.AsyncClient,
-    served: FakeGa4Server,
+    served: FakeServer[FakeGa4],
     platform: FakeGa4,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    connector = make(http, served, validate_first=True)
+    connector = make(http, served.base_url, validate_first=True)
     echo = f"POST /mp/collect?measurement_id={MEASUREMENT_ID}&api_secret={API_SECRET}".encode()
     platform.fail_next(1, Failure.custom(502, echo))
     outcomes = await connector.send(batch_of(stored(1)))
@@ -355,10 +301,10 @@ async def test_the_api_secret_never_shows(
 
 
 async def test_a_wrong_api_secret_is_taken_and_dropped_as_ga4_does(
-    http: httpx.AsyncClient, served: FakeGa4Server, platform: FakeGa4
+    http: httpx.AsyncClient, served: FakeServer[FakeGa4], platform: FakeGa4
 ) -> None:
     # GA4 says nothing about a wrong api secret, even at the validation server.
-    connector = make(http, served, validate_first=True, api_secret="an-old-secret")
+    connector = make(http, served.base_url, validate_first=True, api_secret="an-old-secret")
     assert kinds(await connector.send(batch_of(stored(1)))) == [SUCCEEDED]
     assert (len(platform.accepted), platform.dropped) == (0, 1)
 
@@ -381,7 +327,7 @@ async def test_sandbox_transport_delivers_in_process() -> None:
 # -- the fake follows the notes ----------------------------------------------------------
 
 
-async def validate(http: httpx.AsyncClient, served: FakeGa4Server, body: Any) -> list[Any]:
+async def validate(http: httpx.AsyncClient, served: FakeServer[FakeGa4], body: Any) -> list[Any]:
     response = await http.post(
         f"{served.base_url}/debug/mp/collect",
         params={"measurement_id": MEASUREMENT_ID, "api_secret": API_SECRET},
@@ -452,7 +398,7 @@ STAMP = int(NOW.timestamp()) * 1_000_000
 )
 async def test_fake_validation_server(
     http: httpx.AsyncClient,
-    served: FakeGa4Server,
+    served: FakeServer[FakeGa4],
     platform: FakeGa4,
     document: dict[str, Any],
     expected: list[tuple[str, str]],
@@ -462,7 +408,7 @@ async def test_fake_validation_server(
 
 
 async def test_fake_collect_answers_204_to_anything(
-    http: httpx.AsyncClient, served: FakeGa4Server, platform: FakeGa4
+    http: httpx.AsyncClient, served: FakeServer[FakeGa4], platform: FakeGa4
 ) -> None:
     query = {"measurement_id": MEASUREMENT_ID, "api_secret": API_SECRET}
     for content in (b"not json", json.dumps(body(event("_bad"), event())).encode()):

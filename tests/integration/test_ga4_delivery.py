@@ -4,9 +4,7 @@ retried, flagged, refused when GA4 cannot take them; and the sandbox behaving as
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import hashlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,12 +12,18 @@ import pytest
 from tenaz.client import TenazClient, TenazError, make_event
 from tenaz.v1 import destinations_pb2, events_pb2
 
-from jobs.base_url import BaseUrl
 from jobs.clock import FakeClock
 from jobs.platforms.fake_ga4 import Failure, FakeGa4, FakeGa4Server
 from jobs.runtime import Runtime
 from jobs.settings import Settings
-from tests.support import fire_due_retries, run_jobs
+from tests.integration.platform_helpers import (
+    DeliveryCase,
+    allowing,
+    only_delivery,
+    sha256,
+    submitting,
+)
+from tests.support import run_jobs
 
 S = events_pb2
 MEASUREMENT_ID = "G-DELIVERY1"
@@ -27,25 +31,19 @@ API_SECRET = "delivery-api-secret"
 RETRY = dt.timedelta(seconds=10)
 
 
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 @pytest.fixture
 async def analytics(clock: FakeClock) -> AsyncIterator[FakeGa4Server]:
-    fake = FakeGa4(now=lambda: clock.now().timestamp(), api_secrets={MEASUREMENT_ID: API_SECRET})
-    async with FakeGa4Server(fake) as served:
+    async with FakeGa4Server(CASE.fake(lambda: clock.now().timestamp())) as served:
         yield served
 
 
 @pytest.fixture
 def settings(settings: Settings, analytics: FakeGa4Server) -> Settings:
-    allowed = (*settings.allowed_platform_urls, BaseUrl.parse(analytics.base_url))
-    return dataclasses.replace(settings, allowed_platform_urls=allowed)
+    return allowing(settings, analytics.base_url)
 
 
-async def create_ga4(
-    client: TenazClient, analytics: FakeGa4Server, *, event_names: dict[str, str] | None = None
+def ga4_destination(
+    base_url: str, *, event_names: dict[str, str] | None = None
 ) -> destinations_pb2.Destination:
     destination = destinations_pb2.Destination(
         name="ga4",
@@ -53,13 +51,21 @@ async def create_ga4(
         ga4=destinations_pb2.Ga4Settings(
             measurement_id=MEASUREMENT_ID,
             api_secret=API_SECRET,
-            base_url=analytics.base_url,
+            base_url=base_url,
             validate_first=True,
         ),
         event_names=event_names or {},
     )
     destination.retry_interval.FromTimedelta(RETRY)
-    return await client.create_destination(destination)
+    return destination
+
+
+async def create_ga4(
+    client: TenazClient, analytics: FakeGa4Server, *, event_names: dict[str, str] | None = None
+) -> destinations_pb2.Destination:
+    return await client.create_destination(
+        ga4_destination(analytics.base_url, event_names=event_names)
+    )
 
 
 def event(clock: FakeClock, event_id: str = "pedido-1", **fields: Any) -> events_pb2.Event:
@@ -69,9 +75,14 @@ def event(clock: FakeClock, event_id: str = "pedido-1", **fields: Any) -> events
     return make_event(event_id=event_id, value=59.8, currency="BRL", **fields)
 
 
-async def only_delivery(client: TenazClient, event_id: str) -> events_pb2.Delivery:
-    [delivery] = (await client.get_event(event_id)).deliveries
-    return delivery
+CASE = DeliveryCase(
+    "ga4",
+    fake=lambda now: FakeGa4(now=now, api_secrets={MEASUREMENT_ID: API_SECRET}),
+    failure=Failure,
+    destination=ga4_destination,
+    submit=submitting(event),
+    secrets=(API_SECRET,),
+)
 
 
 async def test_an_event_is_delivered_with_googles_hashing_and_naming(
@@ -109,25 +120,6 @@ async def test_an_event_is_delivered_with_googles_hashing_and_naming(
     assert delivery.deadline.ToDatetime(tzinfo=dt.UTC) == (
         clock.now() - dt.timedelta(minutes=10) + dt.timedelta(hours=72)
     )
-
-
-async def test_a_transient_failure_waits_for_the_retry_and_succeeds(
-    client: TenazClient, runtime: Runtime, clock: FakeClock, analytics: FakeGa4Server
-) -> None:
-    await create_ga4(client, analytics)
-    analytics.fake.fail_next(1, Failure.http_503())
-    response = await client.submit_event(event(clock))
-
-    await run_jobs(runtime)
-    delivery = await only_delivery(client, response.event.id)
-    assert delivery.status == S.DELIVERY_STATUS_WAITING_RETRY
-    assert delivery.attempts[0].http_status == 503
-
-    clock.advance(RETRY + dt.timedelta(seconds=1))
-    assert await fire_due_retries(runtime) == 1
-    delivery = await only_delivery(client, response.event.id)
-    assert (delivery.status, delivery.attempt_count) == (S.DELIVERY_STATUS_SUCCEEDED, 2)
-    assert analytics.fake.total_events_received == 1
 
 
 async def test_an_answer_that_is_not_ga4s_sets_needs_action(

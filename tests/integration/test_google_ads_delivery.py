@@ -5,9 +5,7 @@ Google Ads in process."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import hashlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,11 +13,17 @@ import pytest
 from tenaz.client import TenazClient, TenazError, make_event
 from tenaz.v1 import destinations_pb2, events_pb2
 
-from jobs.base_url import BaseUrl
 from jobs.clock import FakeClock
 from jobs.platforms.fake_google_ads import Failure, FakeGoogleAds, FakeGoogleAdsServer, TokenFailure
 from jobs.runtime import Runtime
 from jobs.settings import Settings
+from tests.integration.platform_helpers import (
+    DeliveryCase,
+    allowing,
+    only_delivery,
+    sha256,
+    submitting,
+)
 from tests.support import fire_due_retries, run_jobs
 
 S = events_pb2
@@ -33,38 +37,25 @@ DEVELOPER_TOKEN = "delivery-developer-token"
 RETRY = dt.timedelta(seconds=10)
 
 
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 @pytest.fixture
 async def google(clock: FakeClock) -> AsyncIterator[FakeGoogleAdsServer]:
-    fake = FakeGoogleAds(
-        now=lambda: clock.now().timestamp(),
-        developer_token=DEVELOPER_TOKEN,
-        customers={CUSTOMER: {"555", "556"}},
-        **CREDENTIALS,
-    )
-    async with FakeGoogleAdsServer(fake) as served:
+    async with FakeGoogleAdsServer(CASE.fake(lambda: clock.now().timestamp())) as served:
         yield served
 
 
 @pytest.fixture
 def settings(settings: Settings, google: FakeGoogleAdsServer) -> Settings:
     # The fake is on loopback, which the egress guard refuses unless the operator allows it.
-    allowed = (*settings.allowed_platform_urls, BaseUrl.parse(google.base_url))
-    return dataclasses.replace(settings, allowed_platform_urls=allowed)
+    return allowing(settings, google.base_url)
 
 
-async def create_google_ads(
-    client: TenazClient, google: FakeGoogleAdsServer, **changes: Any
-) -> destinations_pb2.Destination:
+def google_ads_destination(base_url: str, **changes: Any) -> destinations_pb2.Destination:
     fields: dict[str, Any] = {
         "customer_id": "123-456-7890",
         "developer_token": DEVELOPER_TOKEN,
         "conversion_actions": {"Purchase": "555"},
-        "base_url": google.base_url,
-        "token_base_url": google.base_url,
+        "base_url": base_url,
+        "token_base_url": base_url,
         **CREDENTIALS,
         **changes,
     }
@@ -72,7 +63,13 @@ async def create_google_ads(
         name="google-ads", enabled=True, google_ads=destinations_pb2.GoogleAdsSettings(**fields)
     )
     destination.retry_interval.FromTimedelta(RETRY)
-    return await client.create_destination(destination)
+    return destination
+
+
+async def create_google_ads(
+    client: TenazClient, google: FakeGoogleAdsServer, **changes: Any
+) -> destinations_pb2.Destination:
+    return await client.create_destination(google_ads_destination(google.base_url, **changes))
 
 
 def purchase(clock: FakeClock, event_id: str = "pedido-1", **fields: Any) -> events_pb2.Event:
@@ -87,9 +84,19 @@ def purchase(clock: FakeClock, event_id: str = "pedido-1", **fields: Any) -> eve
     )
 
 
-async def only_delivery(client: TenazClient, event_id: str) -> events_pb2.Delivery:
-    [delivery] = (await client.get_event(event_id)).deliveries
-    return delivery
+CASE = DeliveryCase(
+    "google-ads",
+    fake=lambda now: FakeGoogleAds(
+        now=now,
+        developer_token=DEVELOPER_TOKEN,
+        customers={CUSTOMER: {"555", "556"}},
+        **CREDENTIALS,
+    ),
+    failure=Failure,
+    destination=google_ads_destination,
+    submit=submitting(purchase),
+    secrets=(DEVELOPER_TOKEN, CREDENTIALS["client_secret"], CREDENTIALS["refresh_token"]),
+)
 
 
 async def test_an_event_is_delivered_with_googles_hashing(

@@ -7,25 +7,29 @@ JSON string. Its answers are Tenaz's assumptions (jobs/platforms/fake_kwai.py).
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import httpx
 import pytest
 
-from jobs.platforms.base import AttemptScope, Connector, Outcome, OutcomeKind, OutgoingEvent
-from jobs.platforms.fake_kwai import Failure, FakeKwai, FakeKwaiServer, FakeKwaiTransport
+from jobs.platforms.base import AttemptScope
+from jobs.platforms.fake_http import FakeServer
+from jobs.platforms.fake_kwai import Failure, FakeKwai, FakeKwaiTransport
 from jobs.platforms.kwai import PLATFORM, KwaiConnector
+from tests.integration.platform_helpers import (
+    EXTERNAL,
+    REJECTED,
+    SUCCEEDED,
+    ConnectorCase,
+    assert_no_secret,
+    batch_of,
+    kinds,
+)
 
 NOW = 1_760_000_000.0
 PIXEL = "276454450988322"
 TOKEN = "kwai-fake-token-for-tests"
-
-SUCCEEDED = OutcomeKind.SUCCEEDED
-EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
-REJECTED = OutcomeKind.REJECTED
 
 
 def stored(number: int, **changes: Any) -> dict[str, Any]:
@@ -43,57 +47,36 @@ def stored(number: int, **changes: Any) -> dict[str, Any]:
     return event
 
 
-def batch_of(*events: dict[str, Any]) -> list[OutgoingEvent]:
-    return [OutgoingEvent(delivery_id=100 + i, payload=e) for i, e in enumerate(events)]
-
-
-def kinds(outcomes: Sequence[Outcome]) -> list[OutcomeKind]:
-    return [outcome.kind for outcome in outcomes]
-
-
-def assert_no_token(outcomes: Sequence[Outcome], token: str = TOKEN) -> None:
-    for outcome in outcomes:
-        assert token not in repr(outcome)
-
-
-@pytest.fixture
-def platform() -> FakeKwai:
-    return FakeKwai(now=lambda: NOW, access_tokens={PIXEL: TOKEN})
-
-
-@pytest.fixture
-async def served(platform: FakeKwai) -> AsyncIterator[FakeKwaiServer]:
-    async with FakeKwaiServer(platform) as server:
-        yield server
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(trust_env=False) as client:
-        yield client
-
-
-def connector_for(http: httpx.AsyncClient, served: FakeKwaiServer, **options: Any) -> KwaiConnector:
+def connector_for(http: httpx.AsyncClient, url: str, **options: Any) -> KwaiConnector:
     settings: dict[str, Any] = {
         "pixel_id": PIXEL,
         "access_token": TOKEN,
-        "base_url": served.base_url,
+        "base_url": url,
         "timeout": 5.0,
         "event_names": PLATFORM.event_names({}),
     }
     return KwaiConnector(http, **(settings | options))
 
 
+CASE = ConnectorCase(
+    "kwai",
+    fake=lambda: FakeKwai(now=lambda: NOW, access_tokens={PIXEL: TOKEN}),
+    failure=Failure,
+    connect=lambda http, url, timeout: connector_for(http, url, timeout=timeout),
+    event=stored,
+    secrets=(TOKEN,),
+    max_batch_size=1,
+)
+
+
 @pytest.fixture
-def connector(http: httpx.AsyncClient, served: FakeKwaiServer) -> KwaiConnector:
-    return connector_for(http, served)
+def platform() -> FakeKwai:
+    return CASE.fake()
 
 
-def test_kwai_connector_is_a_connector(connector: KwaiConnector, served: FakeKwaiServer) -> None:
-    typed: Connector = connector
-    assert typed.max_batch_size == 1
-    assert typed.endpoint == served.base_url
-    assert TOKEN not in repr(connector)
+@pytest.fixture
+def connector(http: httpx.AsyncClient, served: FakeServer[FakeKwai]) -> KwaiConnector:
+    return connector_for(http, served.base_url)
 
 
 # -- success and the shape of a request ---------------------------------------------------------
@@ -114,9 +97,9 @@ async def test_each_event_goes_in_a_request_of_its_own(
 
 
 async def test_request_shape_token_in_body_only(
-    http: httpx.AsyncClient, served: FakeKwaiServer, platform: FakeKwai
+    http: httpx.AsyncClient, served: FakeServer[FakeKwai], platform: FakeKwai
 ) -> None:
-    connector = connector_for(http, served, base_url=served.base_url + "/", test=True)
+    connector = connector_for(http, served.base_url + "/", test=True)
     assert connector.url == f"{served.base_url}/log/common/api"
     await connector.send(batch_of(stored(1)))
 
@@ -147,11 +130,6 @@ async def test_request_shape_token_in_body_only(
     assert accepted.properties["value"] == 49.9
 
 
-async def test_an_empty_batch_sends_nothing(connector: KwaiConnector, platform: FakeKwai) -> None:
-    assert await connector.send([]) == []
-    assert platform.request_count == 0
-
-
 # -- per-event outcomes ----------------------------------------------------------------------
 
 
@@ -166,17 +144,6 @@ async def test_a_refused_event_fails_alone(connector: KwaiConnector, platform: F
     assert outcomes[2].message == "refused by Kwai: clickid is empty"
     assert platform.request_count == 3
     assert platform.received_count("EVENT_PURCHASE", "click-1") == 1
-
-
-async def test_an_event_json_cannot_carry_fails_without_a_request(
-    connector: KwaiConnector, platform: FakeKwai
-) -> None:
-    outcomes = await connector.send(
-        batch_of(stored(1, custom_data={"value": float("inf")}), stored(2))
-    )
-    assert kinds(outcomes) == [REJECTED, SUCCEEDED]
-    assert outcomes[0].http_status is None
-    assert platform.request_count == 1
 
 
 async def test_the_attempts_request_bound_holds(
@@ -230,7 +197,7 @@ async def test_platform_failures_are_external_problems(
     )
     assert first.message
     assert platform.received_count("EVENT_PURCHASE", "click-1") == 0
-    assert_no_token(outcomes)
+    assert_no_secret(outcomes, TOKEN)
 
 
 async def test_an_echoed_token_is_scrubbed(connector: KwaiConnector, platform: FakeKwai) -> None:
@@ -242,45 +209,22 @@ async def test_an_echoed_token_is_scrubbed(connector: KwaiConnector, platform: F
         == "Kwai refused the access token or pixel id: access_token [secret] is expired"
     )
     assert "[secret]" in outcome.response_excerpt
-    assert_no_token([outcome])
+    assert_no_secret([outcome], TOKEN)
 
 
 async def test_a_wrong_token_or_pixel_needs_action(
-    http: httpx.AsyncClient, served: FakeKwaiServer
+    http: httpx.AsyncClient, served: FakeServer[FakeKwai]
 ) -> None:
-    wrong_token = connector_for(http, served, access_token="kwai-revoked")
+    wrong_token = connector_for(http, served.base_url, access_token="kwai-revoked")
     [outcome] = await wrong_token.send(batch_of(stored(1)))
     assert (outcome.kind, outcome.needs_action) == (EXTERNAL, True)
     assert "access_token invalid" in outcome.message
-    assert_no_token([outcome], "kwai-revoked")
+    assert_no_secret([outcome], "kwai-revoked")
 
-    other_pixel = connector_for(http, served, pixel_id="999")
+    other_pixel = connector_for(http, served.base_url, pixel_id="999")
     [outcome] = await other_pixel.send(batch_of(stored(1)))
     assert (outcome.kind, outcome.needs_action) == (EXTERNAL, True)
     assert "pixelId" in outcome.message
-
-
-async def test_a_wrong_base_url_needs_action(
-    http: httpx.AsyncClient, served: FakeKwaiServer
-) -> None:
-    connector = connector_for(http, served, base_url=served.base_url + "/kwai")
-    [outcome] = await connector.send(batch_of(stored(1)))
-    assert (outcome.kind, outcome.http_status, outcome.needs_action) == (EXTERNAL, 404, True)
-
-
-async def test_a_hanging_request_times_out(
-    http: httpx.AsyncClient, served: FakeKwaiServer, platform: FakeKwai
-) -> None:
-    connector = connector_for(http, served, timeout=0.2)
-    platform.fail_next(1, Failure.hanging())
-    sending = asyncio.create_task(connector.send(batch_of(stored(1))))
-    await platform.wait_for_hang()
-    assert platform.hanging == 1
-
-    [outcome] = await sending
-    assert (outcome.kind, outcome.http_status, outcome.needs_action) == (EXTERNAL, None, False)
-    assert outcome.message == "timed out after 0.2 s"
-    platform.release()
 
 
 async def test_outage_then_recovery(connector: KwaiConnector, platform: FakeKwai) -> None:

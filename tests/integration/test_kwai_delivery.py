@@ -4,7 +4,6 @@ eligibility, and a sandbox that behaves as Kwai."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
@@ -15,11 +14,11 @@ import pytest
 from tenaz.client import TenazClient, TenazError, make_event
 from tenaz.v1 import destinations_pb2, events_pb2
 
-from jobs.base_url import BaseUrl
 from jobs.clock import FakeClock
 from jobs.platforms.fake_kwai import Failure, FakeKwai, FakeKwaiServer
 from jobs.runtime import Runtime
 from jobs.settings import Settings
+from tests.integration.platform_helpers import DeliveryCase, allowing, only_delivery, submitting
 from tests.support import fire_due_retries, run_jobs
 
 S = events_pb2
@@ -30,18 +29,21 @@ HALF_HOUR = dt.timedelta(minutes=30)
 
 @pytest.fixture
 async def fake_kwai(clock: FakeClock) -> AsyncIterator[FakeKwaiServer]:
-    fake = FakeKwai(now=lambda: clock.now().timestamp(), access_tokens={PIXEL: TOKEN})
-    async with FakeKwaiServer(fake) as served:
+    async with FakeKwaiServer(CASE.fake(lambda: clock.now().timestamp())) as served:
         yield served
 
 
 @pytest.fixture
 def settings(settings: Settings, fake_kwai: FakeKwaiServer) -> Settings:
-    return dataclasses.replace(
-        settings,
-        allowed_platform_urls=(
-            *settings.allowed_platform_urls,
-            BaseUrl.parse(fake_kwai.base_url),
+    return allowing(settings, fake_kwai.base_url)
+
+
+def kwai_destination(base_url: str, *, token: str = TOKEN) -> destinations_pb2.Destination:
+    return destinations_pb2.Destination(
+        name="kwai",
+        enabled=True,
+        kwai=destinations_pb2.KwaiSettings(
+            pixel_id=PIXEL, access_token=token, test=True, base_url=base_url
         ),
     )
 
@@ -49,15 +51,7 @@ def settings(settings: Settings, fake_kwai: FakeKwaiServer) -> Settings:
 async def create_kwai(
     client: TenazClient, fake_kwai: FakeKwaiServer, *, token: str = TOKEN
 ) -> destinations_pb2.Destination:
-    return await client.create_destination(
-        destinations_pb2.Destination(
-            name="kwai",
-            enabled=True,
-            kwai=destinations_pb2.KwaiSettings(
-                pixel_id=PIXEL, access_token=token, test=True, base_url=fake_kwai.base_url
-            ),
-        )
-    )
+    return await client.create_destination(kwai_destination(fake_kwai.base_url, token=token))
 
 
 @pytest.fixture
@@ -79,9 +73,14 @@ def purchase(clock: FakeClock, number: int, **fields: Any) -> events_pb2.Event:
     )
 
 
-async def delivery_of(client: TenazClient, event_id: str) -> events_pb2.Delivery:
-    [delivery] = (await client.get_event(event_id)).deliveries
-    return delivery
+CASE = DeliveryCase(
+    "kwai",
+    fake=lambda now: FakeKwai(now=now, access_tokens={PIXEL: TOKEN}),
+    failure=Failure,
+    destination=kwai_destination,
+    submit=submitting(lambda clock: purchase(clock, 1)),
+    secrets=(TOKEN,),
+)
 
 
 async def test_an_event_with_a_kwai_click_id_is_delivered_by_kwais_rules(
@@ -95,7 +94,7 @@ async def test_an_event_with_a_kwai_click_id_is_delivered_by_kwais_rules(
     stored = (await client.submit_event(purchase(clock, 1))).event
     await run_jobs(runtime)
 
-    delivery = await delivery_of(client, stored.id)
+    delivery = await only_delivery(client, stored.id)
     assert delivery.status == S.DELIVERY_STATUS_SUCCEEDED
     assert fake_kwai.fake.received_count("EVENT_PURCHASE", "click-1") == 1
     [accepted] = fake_kwai.fake.accepted
@@ -118,13 +117,13 @@ async def test_a_busy_kwai_is_tried_again_after_the_retry_interval(
     stored = (await client.submit_event(purchase(clock, 1))).event
     await run_jobs(runtime)
 
-    delivery = await delivery_of(client, stored.id)
+    delivery = await only_delivery(client, stored.id)
     assert delivery.status == S.DELIVERY_STATUS_WAITING_RETRY
     assert "try again" in delivery.last_error
 
     clock.advance(HALF_HOUR)
     await fire_due_retries(runtime)
-    delivery = await delivery_of(client, stored.id)
+    delivery = await only_delivery(client, stored.id)
     assert delivery.status == S.DELIVERY_STATUS_SUCCEEDED
     assert delivery.attempt_count == 2
     assert fake_kwai.fake.received_count("EVENT_PURCHASE", "click-1") == 1
@@ -141,7 +140,7 @@ async def test_a_refused_token_flags_the_destination_and_the_event_waits(
     assert destination.needs_action
     assert "access_token invalid" in destination.needs_action_reason
     assert "kwai-revoked-token" not in destination.needs_action_reason
-    delivery = await delivery_of(client, stored.id)
+    delivery = await only_delivery(client, stored.id)
     assert delivery.status == S.DELIVERY_STATUS_WAITING_RETRY
     assert "kwai-revoked-token" not in str(delivery)
 
@@ -153,7 +152,7 @@ async def test_an_event_kwai_refuses_fails_with_kwais_message(
     stored = (await client.submit_event(purchase(clock, 1, event_name="Search"))).event
     await run_jobs(runtime)
 
-    delivery = await delivery_of(client, stored.id)
+    delivery = await only_delivery(client, stored.id)
     assert delivery.status == S.DELIVERY_STATUS_FAILED
     assert delivery.last_error == "refused by Kwai: event_name invalid"
     assert not (await client.get_destination("kwai")).needs_action
@@ -194,7 +193,7 @@ async def test_a_sandbox_behaves_as_kwai(
         await client.submit_event(named)
     await run_jobs(runtime)
 
-    delivery = await delivery_of(client, stored.id)
+    delivery = await only_delivery(client, stored.id)
     assert delivery.status == S.DELIVERY_STATUS_SUCCEEDED
     # Kwai's deadline (7 days, unverified) applies to it.
     deadline = delivery.deadline.ToDatetime(tzinfo=dt.UTC)

@@ -4,29 +4,31 @@ BATCH_CREATE answered with a status per element, the 90-day rule, hashed email."
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
 from jobs.pii import hashed_for, normalise_user_data
-from jobs.platforms.base import AttemptScope, Connector, OutcomeKind
+from jobs.platforms.base import AttemptScope
 from jobs.platforms.fake_http import FakeServer, FakeTransport
 from jobs.platforms.fake_linkedin import Failure, FakeLinkedIn, error_document
 from jobs.platforms.linkedin import LinkedInConnector
-from tests.integration.platform_helpers import batch_of, kinds, sha256
+from tests.integration.platform_helpers import (
+    EXTERNAL,
+    REJECTED,
+    SUCCEEDED,
+    ConnectorCase,
+    batch_of,
+    kinds,
+    sha256,
+)
 
 NOW = 1_760_000_000.0
 DAY = 86_400
 TOKEN = "linkedin-fake-token-for-tests"
 RULES = {"Purchase": "104012", "Lead": "104013"}
-
-SUCCEEDED = OutcomeKind.SUCCEEDED
-EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
-REJECTED = OutcomeKind.REJECTED
 
 
 def stored(number: int, **changes: Any) -> dict[str, Any]:
@@ -47,37 +49,32 @@ def stored(number: int, **changes: Any) -> dict[str, Any]:
     return event
 
 
-@pytest.fixture
-def platform() -> FakeLinkedIn:
-    return FakeLinkedIn(now=lambda: NOW, access_tokens={TOKEN}, conversion_rules=RULES.values())
-
-
-@pytest.fixture
-async def served(platform: FakeLinkedIn) -> AsyncIterator[FakeServer[FakeLinkedIn]]:
-    async with FakeServer(platform) as server:
-        yield server
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(trust_env=False) as client:
-        yield client
-
-
 def linkedin(http: httpx.AsyncClient, base_url: str, **options: Any) -> LinkedInConnector:
     settings: dict[str, Any] = {"access_token": TOKEN, "conversion_rules": RULES, "timeout": 5.0}
     return LinkedInConnector(http, base_url=base_url, **(settings | options))
 
 
+CASE = ConnectorCase(
+    "linkedin",
+    fake=lambda: FakeLinkedIn(
+        now=lambda: NOW, access_tokens={TOKEN}, conversion_rules=RULES.values()
+    ),
+    failure=Failure,
+    connect=lambda http, url, timeout: linkedin(http, url, timeout=timeout),
+    event=stored,
+    secrets=(TOKEN,),
+    max_batch_size=1000,
+)
+
+
+@pytest.fixture
+def platform() -> FakeLinkedIn:
+    return CASE.fake()
+
+
 @pytest.fixture
 def connector(http: httpx.AsyncClient, served: FakeServer[FakeLinkedIn]) -> LinkedInConnector:
     return linkedin(http, served.base_url)
-
-
-def test_linkedin_connector_is_a_connector(connector: LinkedInConnector) -> None:
-    typed: Connector = connector
-    assert typed.max_batch_size == 1000
-    assert TOKEN not in repr(connector)
 
 
 # -- success and the shape of a request ----------------------------------------------------
@@ -136,13 +133,6 @@ async def test_request_shape_headers_and_hashing(
     assert "userInfo" not in request.body.decode()
 
 
-async def test_an_empty_batch_sends_nothing(
-    connector: LinkedInConnector, platform: FakeLinkedIn
-) -> None:
-    assert await connector.send([]) == []
-    assert platform.request_count == 0
-
-
 # -- per-event outcomes -----------------------------------------------------------------------
 
 
@@ -191,7 +181,9 @@ async def test_a_rule_linkedin_does_not_know_is_refused(
 async def test_an_unreadable_batch_answer_sends_the_events_again(
     connector: LinkedInConnector, platform: FakeLinkedIn
 ) -> None:
-    platform.fail_next(1, Failure.of(200, b'{"elements":[{"status":201}]}'))
+    platform.fail_next(
+        1, Failure.custom(200, b'{"elements":[{"status":201}]}', content_type="text/plain")
+    )
     outcomes = await connector.send(batch_of(stored(0), stored(1)))
     assert kinds(outcomes) == [EXTERNAL, EXTERNAL]
     assert "eventId" in outcomes[0].message
@@ -210,7 +202,7 @@ async def test_an_unreadable_batch_answer_sends_the_events_again(
         pytest.param(Failure.token_revoked(), 401, True, id="token-revoked"),
         pytest.param(Failure.forbidden(), 403, True, id="forbidden"),
         pytest.param(Failure.version_inactive(), 426, True, id="version-inactive"),
-        pytest.param(Failure.of(400, b"<html>blocked</html>", content_type="text/html"), 400,
+        pytest.param(Failure.custom(400, b"<html>blocked</html>", content_type="text/html"), 400,
                      True, id="proxy-400"),
     ],
 )  # fmt: skip
@@ -254,8 +246,12 @@ async def test_a_refused_request_is_split_so_good_events_go(
     connector: LinkedInConnector, platform: FakeLinkedIn
 ) -> None:
     # LinkedIn refuses the whole request of 4 for event 3, then each request holding it.
-    took = [Failure.of(200, json.dumps({"elements": [{"status": 201}] * n}).encode())
-            for n in (2, 1)]  # fmt: skip
+    took = [
+        Failure.custom(
+            200, json.dumps({"elements": [{"status": 201}] * n}).encode(), content_type="text/plain"
+        )
+        for n in (2, 1)
+    ]
     for answer in (Failure.bad_request(), took[0], Failure.bad_request(), took[1]):
         platform.fail_next(1, answer)
     platform.fail_next(1, Failure.bad_request())
@@ -282,7 +278,7 @@ async def test_splitting_stays_within_the_attempts_bound(
 async def test_a_request_too_large_for_a_proxy_goes_in_halves(
     connector: LinkedInConnector, platform: FakeLinkedIn
 ) -> None:
-    platform.fail_next(1, Failure.of(413, b"Too Large", content_type="text/plain"))
+    platform.fail_next(1, Failure.custom(413, b"Too Large", content_type="text/plain"))
     scope = AttemptScope.for_batch(4)
     outcomes = await connector.send(batch_of(*(stored(n) for n in range(4))), scope)
     assert kinds(outcomes) == [SUCCEEDED] * 4
@@ -290,31 +286,11 @@ async def test_a_request_too_large_for_a_proxy_goes_in_halves(
     assert scope.too_large == 4
 
 
-async def test_batches_above_the_limit_go_in_several_requests(
-    connector: LinkedInConnector, platform: FakeLinkedIn
-) -> None:
-    outcomes = await connector.send(batch_of(*(stored(n) for n in range(1001))))
-    assert kinds(outcomes) == [SUCCEEDED] * 1001
-    assert [len(r.elements) for r in platform.accepted] == [1000, 1]
-
-
-async def test_a_hanging_request_times_out(
-    http: httpx.AsyncClient, served: FakeServer[FakeLinkedIn], platform: FakeLinkedIn
-) -> None:
-    platform.fail_next(1, Failure.hanging())
-    connector = linkedin(http, served.base_url, timeout=0.2)
-    sending = asyncio.create_task(connector.send(batch_of(stored(1))))
-    await platform.wait_for_hang()
-    [outcome] = await sending
-    assert (outcome.kind, outcome.message) == (EXTERNAL, "timed out after 0.2 s")
-    platform.release()
-
-
 async def test_secrets_never_reach_outcomes(
     connector: LinkedInConnector, platform: FakeLinkedIn
 ) -> None:
     echo = error_document(401, "INVALID_ACCESS_TOKEN", f"token {TOKEN} is invalid", 65600)
-    platform.fail_next(1, Failure.of(401, json.dumps(echo).encode()))
+    platform.fail_next(1, Failure.custom(401, json.dumps(echo).encode(), content_type="text/plain"))
     [outcome] = await connector.send(batch_of(stored(1)))
     assert TOKEN not in repr(outcome)
     assert "[secret]" in outcome.message

@@ -17,7 +17,7 @@ from jobs.platforms.fake_http import FakeServer
 from jobs.platforms.fake_linkedin import Failure, FakeLinkedIn
 from jobs.runtime import Runtime
 from jobs.settings import Settings
-from tests.integration.platform_helpers import allowing, delivery, sha256
+from tests.integration.platform_helpers import DeliveryCase, allowing, delivery, sha256, submitting
 from tests.support import fire_due_retries, run_jobs
 
 S = events_pb2
@@ -26,10 +26,7 @@ TOKEN = "linkedin-fake-token-for-tests"
 
 @pytest.fixture
 async def fake_linkedin(clock: FakeClock) -> AsyncIterator[FakeServer[FakeLinkedIn]]:
-    fake = FakeLinkedIn(
-        now=lambda: clock.now().timestamp(), access_tokens={TOKEN}, conversion_rules={"104012"}
-    )
-    async with FakeServer(fake) as served:
+    async with FakeServer(CASE.fake(lambda: clock.now().timestamp())) as served:
         yield served
 
 
@@ -40,17 +37,7 @@ def settings(settings: Settings, fake_linkedin: FakeServer[FakeLinkedIn]) -> Set
 
 @pytest.fixture
 async def linkedin(client: TenazClient, fake_linkedin: FakeServer[FakeLinkedIn]) -> str:
-    created = await client.create_destination(
-        destinations_pb2.Destination(
-            name="linkedin",
-            enabled=True,
-            linkedin=destinations_pb2.LinkedInSettings(
-                access_token=TOKEN,
-                conversion_rules={"Purchase": "104012"},
-                base_url=fake_linkedin.base_url,
-            ),
-        )
-    )
+    created = await client.create_destination(CASE.destination(fake_linkedin.base_url))
     assert created.linkedin.access_token_set and not created.linkedin.access_token
     assert dict(created.linkedin.conversion_rules) == {"Purchase": "104012"}
     return "linkedin"
@@ -65,6 +52,22 @@ def event(clock: FakeClock, event_id: str, **fields: Any) -> events_pb2.Event:
         destinations=["linkedin"],
         **fields,
     )
+
+
+CASE = DeliveryCase(
+    "linkedin",
+    fake=lambda now: FakeLinkedIn(now=now, access_tokens={TOKEN}, conversion_rules={"104012"}),
+    failure=Failure,
+    destination=lambda base_url: destinations_pb2.Destination(
+        name="linkedin",
+        enabled=True,
+        linkedin=destinations_pb2.LinkedInSettings(
+            access_token=TOKEN, conversion_rules={"Purchase": "104012"}, base_url=base_url
+        ),
+    ),
+    submit=submitting(lambda clock: event(clock, "order-1")),
+    secrets=(TOKEN,),
+)
 
 
 async def test_an_event_reaches_linkedin_with_its_hashing_and_rule(

@@ -8,17 +8,15 @@ fake's code: a JSON or form body, the token checked first (190), at most 1,000 e
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import random
-import socket
-from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import httpx
 import pytest
 
-from jobs.platforms.base import Connector, Outcome, OutcomeKind, OutgoingEvent
+from jobs.platforms.base import OutgoingEvent
+from jobs.platforms.fake_http import FakeServer
 from jobs.platforms.fake_meta import (
     Failure,
     FakeMeta,
@@ -27,20 +25,21 @@ from jobs.platforms.fake_meta import (
     Subcode,
 )
 from jobs.platforms.meta import MetaConnector
+from tests.integration.platform_helpers import (
+    EXTERNAL,
+    REJECTED,
+    SUCCEEDED,
+    ConnectorCase,
+    assert_no_secret,
+    kinds,
+    sha256,
+)
 from tests.support import stored_shape
 
 NOW = 1_760_000_000.0
 DAY = 86_400
 PIXEL = "111222333"
 TOKEN = "EAAB-fake-token-for-tests"
-
-SUCCEEDED = OutcomeKind.SUCCEEDED
-EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
-REJECTED = OutcomeKind.REJECTED
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def meta_event(number: int, **changes: Any) -> dict[str, Any]:
@@ -67,43 +66,29 @@ def batch_of(*events: dict[str, Any]) -> list[OutgoingEvent]:
     ]
 
 
-def kinds(outcomes: Sequence[Outcome]) -> list[OutcomeKind]:
-    return [outcome.kind for outcome in outcomes]
-
-
-def assert_no_token(outcomes: Sequence[Outcome]) -> None:
-    for outcome in outcomes:
-        assert TOKEN not in repr(outcome)
+CASE = ConnectorCase(
+    "meta",
+    fake=lambda: FakeMeta(now=lambda: NOW, access_tokens={PIXEL: TOKEN}),
+    failure=Failure,
+    connect=lambda http, url, timeout: MetaConnector(
+        http, pixel_id=PIXEL, access_token=TOKEN, base_url=url, timeout=timeout
+    ),
+    event=lambda number: stored_shape(meta_event(number)),
+    secrets=(TOKEN,),
+    max_batch_size=1000,
+)
 
 
 @pytest.fixture
 def platform() -> FakeMeta:
-    return FakeMeta(now=lambda: NOW, access_tokens={PIXEL: TOKEN})
+    return CASE.fake()
 
 
 @pytest.fixture
-async def served(platform: FakeMeta) -> AsyncIterator[FakeMetaServer]:
-    async with FakeMetaServer(platform) as server:
-        yield server
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(trust_env=False) as client:
-        yield client
-
-
-@pytest.fixture
-def connector(http: httpx.AsyncClient, served: FakeMetaServer) -> MetaConnector:
+def connector(http: httpx.AsyncClient, served: FakeServer[FakeMeta]) -> MetaConnector:
     return MetaConnector(
         http, pixel_id=PIXEL, access_token=TOKEN, base_url=served.base_url, timeout=5.0
     )
-
-
-def test_meta_connector_is_a_connector(connector: MetaConnector) -> None:
-    typed: Connector = connector
-    assert typed.max_batch_size == 1000
-    assert TOKEN not in repr(connector)
 
 
 # -- success and the shape of a request --------------------------------------------------
@@ -125,7 +110,7 @@ async def test_a_batch_is_delivered_in_one_request(
 
 
 async def test_request_shape_token_in_body_not_in_url(
-    http: httpx.AsyncClient, served: FakeMetaServer, platform: FakeMeta
+    http: httpx.AsyncClient, served: FakeServer[FakeMeta], platform: FakeMeta
 ) -> None:
     connector = MetaConnector(
         http,
@@ -154,13 +139,8 @@ async def test_test_event_code_is_left_out_when_unset(
     assert set(json.loads(platform.requests[0].body)) == {"data", "access_token"}
 
 
-async def test_an_empty_batch_sends_nothing(connector: MetaConnector, platform: FakeMeta) -> None:
-    assert await connector.send([]) == []
-    assert platform.request_count == 0
-
-
 async def test_keep_alive_and_concurrent_requests(
-    connector: MetaConnector, served: FakeMetaServer, platform: FakeMeta
+    connector: MetaConnector, served: FakeServer[FakeMeta], platform: FakeMeta
 ) -> None:
     for n in range(3):
         await connector.send(batch_of(meta_event(n)))
@@ -213,7 +193,7 @@ async def test_platform_failures_are_external_problems_for_every_event(
     assert first.message
     assert platform.request_count == 1
     assert platform.total_events_received == 0
-    assert_no_token(outcomes)
+    assert_no_secret(outcomes, TOKEN)
 
 
 async def test_scripted_failures_run_out(connector: MetaConnector, platform: FakeMeta) -> None:
@@ -221,15 +201,6 @@ async def test_scripted_failures_run_out(connector: MetaConnector, platform: Fak
     results = [kinds(await connector.send(batch_of(meta_event(1)))) for _ in range(3)]
     assert results == [[EXTERNAL], [EXTERNAL], [SUCCEEDED]]
     assert platform.received_count("Purchase", "order-1") == 1
-
-
-async def test_outage(connector: MetaConnector, platform: FakeMeta) -> None:
-    platform.set_down(True)
-    for _ in range(3):
-        [outcome] = await connector.send(batch_of(meta_event(1)))
-        assert (outcome.kind, outcome.http_status) == (EXTERNAL, 503)
-    platform.set_down(False)
-    assert kinds(await connector.send(batch_of(meta_event(1)))) == [SUCCEEDED]
 
 
 async def test_a_custom_answer(connector: MetaConnector, platform: FakeMeta) -> None:
@@ -247,27 +218,6 @@ async def test_a_long_answer_is_cut_to_an_excerpt(
     assert outcome.response_excerpt == "é" * 2000
 
 
-async def test_a_hanging_request_times_out(
-    http: httpx.AsyncClient, served: FakeMetaServer, platform: FakeMeta
-) -> None:
-    connector = MetaConnector(
-        http, pixel_id=PIXEL, access_token=TOKEN, base_url=served.base_url, timeout=0.2
-    )
-    platform.fail_next(1, Failure.hanging())
-    sending = asyncio.create_task(connector.send(batch_of(meta_event(1))))
-    await platform.wait_for_hang()
-    assert platform.hanging == 1
-
-    # Another connection is served while the first request hangs.
-    other = MetaConnector(http, pixel_id=PIXEL, access_token=TOKEN, base_url=served.base_url)
-    assert kinds(await other.send(batch_of(meta_event(2)))) == [SUCCEEDED]
-
-    [outcome] = await sending
-    assert (outcome.kind, outcome.http_status, outcome.needs_action) == (EXTERNAL, None, False)
-    assert outcome.message == "timed out after 0.2 s"
-    platform.release()
-
-
 async def test_a_released_request_is_processed(
     connector: MetaConnector, platform: FakeMeta
 ) -> None:
@@ -279,36 +229,15 @@ async def test_a_released_request_is_processed(
     assert platform.hanging == 0
 
 
-async def test_connection_refused(http: httpx.AsyncClient) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    # Nothing listens on the port any more.
-    connector = MetaConnector(
-        http, pixel_id=PIXEL, access_token=TOKEN, base_url=f"http://127.0.0.1:{port}"
-    )
-    outcomes = await connector.send(batch_of(meta_event(1), meta_event(2)))
-    assert kinds(outcomes) == [EXTERNAL, EXTERNAL]
-    assert {(o.message, o.http_status, o.needs_action) for o in outcomes} == {
-        ("connection refused", None, False)
-    }
-
-
-async def test_a_wrong_base_url_needs_action(
-    http: httpx.AsyncClient, served: FakeMetaServer
-) -> None:
-    connector = MetaConnector(
-        http, pixel_id=PIXEL, access_token=TOKEN, base_url=served.base_url + "/graph"
-    )
-    [outcome] = await connector.send(batch_of(meta_event(1)))
-    assert (outcome.kind, outcome.http_status, outcome.needs_action) == (EXTERNAL, 404, True)
-
+async def test_a_base_url_that_is_not_http_needs_action(http: httpx.AsyncClient) -> None:
     broken = MetaConnector(http, pixel_id=PIXEL, access_token=TOKEN, base_url="ftp://example.com")
     [outcome] = await broken.send(batch_of(meta_event(1)))
     assert (outcome.kind, outcome.needs_action) == (EXTERNAL, True)
 
 
-async def test_a_wrong_token_needs_action(http: httpx.AsyncClient, served: FakeMetaServer) -> None:
+async def test_a_wrong_token_needs_action(
+    http: httpx.AsyncClient, served: FakeServer[FakeMeta]
+) -> None:
     connector = MetaConnector(
         http, pixel_id=PIXEL, access_token="EAAB-revoked", base_url=served.base_url
     )
@@ -348,25 +277,6 @@ async def test_a_stale_event_fails_alone(connector: MetaConnector, platform: Fak
     assert 2804000 <= (outcomes[2].platform_subcode or 0) <= 2804999
     assert "7 days" in outcomes[2].message
     assert platform.received_count("Purchase", "order-3") == 0
-
-
-async def test_an_event_json_cannot_carry_fails_without_a_request(
-    connector: MetaConnector, platform: FakeMeta
-) -> None:
-    outcomes = await connector.send(
-        batch_of(meta_event(1), meta_event(2, custom_data={"value": float("nan")}))
-    )
-    assert kinds(outcomes) == [SUCCEEDED, REJECTED]
-    assert outcomes[1].http_status is None
-    assert platform.request_count == 1
-
-
-async def test_batches_above_the_limit_go_in_several_requests(
-    connector: MetaConnector, platform: FakeMeta
-) -> None:
-    outcomes = await connector.send(batch_of(*(meta_event(n) for n in range(1001))))
-    assert kinds(outcomes) == [SUCCEEDED] * 1001
-    assert [r.event_count for r in platform.accepted] == [1000, 1]
 
 
 # -- the sandbox path: the same connector through an in-process transport ------------------
@@ -428,7 +338,7 @@ def test_transient_failure_rate_must_be_a_fraction() -> None:
 
 async def post(
     http: httpx.AsyncClient,
-    served: FakeMetaServer,
+    served: FakeServer[FakeMeta],
     path: str = f"/v25.0/{PIXEL}/events",
     **kwargs: Any,
 ) -> tuple[int, dict[str, Any]]:
@@ -443,7 +353,7 @@ def graph_code(document: dict[str, Any]) -> tuple[int, int | None, str]:
     return error["code"], error.get("error_subcode"), error["type"]
 
 
-async def test_fake_success_answer(http: httpx.AsyncClient, served: FakeMetaServer) -> None:
+async def test_fake_success_answer(http: httpx.AsyncClient, served: FakeServer[FakeMeta]) -> None:
     status, document = await post(
         http, served, json={"data": [meta_event(1), meta_event(2)], "access_token": TOKEN}
     )
@@ -454,7 +364,7 @@ async def test_fake_success_answer(http: httpx.AsyncClient, served: FakeMetaServ
 
 
 async def test_fake_accepts_the_docs_form_encoded_body(
-    http: httpx.AsyncClient, served: FakeMetaServer, platform: FakeMeta
+    http: httpx.AsyncClient, served: FakeServer[FakeMeta], platform: FakeMeta
 ) -> None:
     form = {"data": json.dumps([meta_event(1)]), "access_token": TOKEN}
     status, document = await post(http, served, data=form)
@@ -479,7 +389,7 @@ async def test_fake_accepts_the_docs_form_encoded_body(
     ],
 )
 async def test_fake_checks_the_token_first(
-    http: httpx.AsyncClient, served: FakeMetaServer, token: str | None, code: int
+    http: httpx.AsyncClient, served: FakeServer[FakeMeta], token: str | None, code: int
 ) -> None:
     body: dict[str, Any] = {"data": "not even an array"}
     if token is not None:
@@ -501,7 +411,9 @@ async def test_fake_refuses_a_token_of_another_pixel(http: httpx.AsyncClient) ->
     assert (status, graph_code(document)[:2]) == (400, (100, 33))
 
 
-async def test_fake_routes_like_graph(http: httpx.AsyncClient, served: FakeMetaServer) -> None:
+async def test_fake_routes_like_graph(
+    http: httpx.AsyncClient, served: FakeServer[FakeMeta]
+) -> None:
     response = await http.get(f"{served.base_url}/v25.0/{PIXEL}/events")
     assert (response.status_code, response.json()["error"]["code"]) == (400, 100)
     response = await http.post(f"{served.base_url}/v25.0/{PIXEL}/nope", json={})
@@ -578,7 +490,7 @@ def too_many() -> list[dict[str, Any]]:
 )
 async def test_fake_refuses_the_whole_request_for_one_bad_event(
     http: httpx.AsyncClient,
-    served: FakeMetaServer,
+    served: FakeServer[FakeMeta],
     platform: FakeMeta,
     data: Any,
     subcode: int | None,
@@ -618,7 +530,7 @@ async def test_fake_refuses_the_whole_request_for_one_bad_event(
     ],
 )
 async def test_fake_accepts_what_meta_documents(
-    http: httpx.AsyncClient, served: FakeMetaServer, event: dict[str, Any]
+    http: httpx.AsyncClient, served: FakeServer[FakeMeta], event: dict[str, Any]
 ) -> None:
     status, document = await post(http, served, json={"data": [event], "access_token": TOKEN})
     assert (status, document.get("events_received")) == (200, 1)
@@ -641,7 +553,7 @@ async def test_fake_counts_duplicates(connector: MetaConnector, platform: FakeMe
 
 
 async def test_fake_survives_a_client_speaking_garbage(
-    served: FakeMetaServer, connector: MetaConnector
+    served: FakeServer[FakeMeta], connector: MetaConnector
 ) -> None:
     host, port = served.base_url.removeprefix("http://").split(":")
     reader, writer = await asyncio.open_connection(host, int(port))
@@ -655,7 +567,7 @@ async def test_fake_survives_a_client_speaking_garbage(
 
 
 async def test_fake_answers_head_without_a_body(
-    http: httpx.AsyncClient, served: FakeMetaServer
+    http: httpx.AsyncClient, served: FakeServer[FakeMeta]
 ) -> None:
     response = await http.head(f"{served.base_url}/v25.0/{PIXEL}/events")
     assert (response.status_code, response.content) == (400, b"")

@@ -4,9 +4,7 @@ Pinterest over loopback (and to the sandbox's fake in process)."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import hashlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,11 +12,11 @@ import pytest
 from tenaz.client import TenazClient, TenazError, make_event
 from tenaz.v1 import destinations_pb2, events_pb2
 
-from jobs.base_url import BaseUrl
 from jobs.clock import FakeClock
 from jobs.platforms.fake_pinterest import Failure, FakePinterest, FakePinterestServer
 from jobs.runtime import Runtime
 from jobs.settings import Settings
+from tests.integration.platform_helpers import DeliveryCase, allowing, only_delivery, sha256
 from tests.support import fire_due_retries, run_jobs
 
 S = events_pb2
@@ -27,34 +25,20 @@ TOKEN = "pina_good-token"
 HALF_HOUR = dt.timedelta(minutes=30)
 
 
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 @pytest.fixture
 async def pinterest_server(clock: FakeClock) -> AsyncIterator[FakePinterestServer]:
-    fake = FakePinterest(now=lambda: clock.now().timestamp(), access_tokens={ACCOUNT: TOKEN})
-    async with FakePinterestServer(fake) as served:
+    async with FakePinterestServer(CASE.fake(lambda: clock.now().timestamp())) as served:
         yield served
 
 
 @pytest.fixture
 def settings(settings: Settings, pinterest_server: FakePinterestServer) -> Settings:
-    allowed = (*settings.allowed_platform_urls, BaseUrl.parse(pinterest_server.base_url))
-    return dataclasses.replace(settings, allowed_platform_urls=allowed)
+    return allowing(settings, pinterest_server.base_url)
 
 
 @pytest.fixture
 async def pinterest(client: TenazClient, pinterest_server: FakePinterestServer) -> str:
-    await client.create_destination(
-        destinations_pb2.Destination(
-            name="pinterest",
-            enabled=True,
-            pinterest=destinations_pb2.PinterestSettings(
-                ad_account_id=ACCOUNT, access_token=TOKEN, base_url=pinterest_server.base_url
-            ),
-        )
-    )
+    await client.create_destination(CASE.destination(pinterest_server.base_url))
     return "pinterest"
 
 
@@ -83,6 +67,22 @@ async def purchase(
     return response.event
 
 
+CASE = DeliveryCase(
+    "pinterest",
+    fake=lambda now: FakePinterest(now=now, access_tokens={ACCOUNT: TOKEN}),
+    failure=Failure,
+    destination=lambda base_url: destinations_pb2.Destination(
+        name="pinterest",
+        enabled=True,
+        pinterest=destinations_pb2.PinterestSettings(
+            ad_account_id=ACCOUNT, access_token=TOKEN, base_url=base_url
+        ),
+    ),
+    submit=purchase,
+    secrets=(TOKEN,),
+)
+
+
 async def test_an_event_reaches_pinterest_with_its_hashing_and_naming(
     client: TenazClient,
     runtime: Runtime,
@@ -98,7 +98,7 @@ async def test_an_event_reaches_pinterest_with_its_hashing_and_naming(
 
     await run_jobs(runtime)
 
-    [delivery] = (await client.get_event(stored.id)).deliveries
+    delivery = await only_delivery(client, stored.id)
     assert delivery.status == S.DELIVERY_STATUS_SUCCEEDED
     fake = pinterest_server.fake
     assert fake.received_count("checkout", "order-1") == 1
@@ -127,14 +127,14 @@ async def test_a_rate_limit_waits_for_the_retry_and_then_succeeds(
     pinterest_server.fake.fail_next(1, Failure.rate_limited())
     stored = await purchase(client, clock)
     await run_jobs(runtime)
-    [delivery] = (await client.get_event(stored.id)).deliveries
+    delivery = await only_delivery(client, stored.id)
     assert delivery.status == S.DELIVERY_STATUS_WAITING_RETRY
     assert (delivery.attempts[0].http_status, delivery.attempts[0].platform_code) == (429, 8)
     assert not (await client.get_destination("pinterest")).needs_action
 
     clock.advance(HALF_HOUR)
     assert await fire_due_retries(runtime) == 1
-    [delivery] = (await client.get_event(stored.id)).deliveries
+    delivery = await only_delivery(client, stored.id)
     assert delivery.status == S.DELIVERY_STATUS_SUCCEEDED
     assert delivery.attempt_count == 2
     assert pinterest_server.fake.received_count("checkout", "order-1") == 1
@@ -150,7 +150,7 @@ async def test_a_refused_token_flags_the_destination(
     pinterest_server.fake.fail_next(1, Failure.unauthorized())
     stored = await purchase(client, clock)
     await run_jobs(runtime)
-    [delivery] = (await client.get_event(stored.id)).deliveries
+    delivery = await only_delivery(client, stored.id)
     assert delivery.status == S.DELIVERY_STATUS_WAITING_RETRY
     destination = await client.get_destination("pinterest")
     assert destination.needs_action
@@ -199,7 +199,7 @@ async def test_test_mode_destination_sends_test_true(
     )
     stored = await purchase(client, clock)
     await run_jobs(runtime)
-    [delivery] = (await client.get_event(stored.id)).deliveries
+    delivery = await only_delivery(client, stored.id)
     assert delivery.status == S.DELIVERY_STATUS_SUCCEEDED
     assert pinterest_server.fake.requests[0].query == {"test": "true"}
     assert (await client.get_destination("pinterest-test")).pinterest.test
@@ -219,11 +219,11 @@ async def test_a_sandbox_behaving_as_pinterest_delivers_in_process(
     rejected = await purchase(client, clock, "order-2", extra={"sandbox_reject": True})
     await run_jobs(runtime)
 
-    [delivery] = (await client.get_event(stored.id)).deliveries
+    delivery = await only_delivery(client, stored.id)
     assert delivery.status == S.DELIVERY_STATUS_SUCCEEDED
     assert '"num_events_processed": 1' in delivery.attempts[0].response_excerpt
     deadline = delivery.deadline.ToDatetime(tzinfo=dt.UTC)
     assert deadline == stored.event.event_time.ToDatetime(tzinfo=dt.UTC) + dt.timedelta(days=7)
-    [delivery] = (await client.get_event(rejected.id)).deliveries
+    delivery = await only_delivery(client, rejected.id)
     assert delivery.status == S.DELIVERY_STATUS_FAILED
     assert pinterest_server.fake.request_count == 0

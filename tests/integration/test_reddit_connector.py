@@ -4,30 +4,31 @@ events, all or none taken, the 7-day rule, hashed match keys, ISO 4217 currencie
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
 from jobs.pii import hashed_for, normalise_user_data
-from jobs.platforms.base import AttemptScope, Connector, OutcomeKind
+from jobs.platforms.base import AttemptScope
 from jobs.platforms.fake_http import FakeServer, FakeTransport
 from jobs.platforms.fake_reddit import Failure, FakeReddit, error_body
 from jobs.platforms.reddit import USER_AGENT, RedditConnector
-from tests.integration.platform_helpers import batch_of, kinds, sha256
+from tests.integration.platform_helpers import (
+    EXTERNAL,
+    REJECTED,
+    SUCCEEDED,
+    ConnectorCase,
+    batch_of,
+    kinds,
+    sha256,
+)
 
 NOW = 1_760_000_000.0
 DAY = 86_400
 ACCOUNT = "t2_abc123"
 TOKEN = "reddit-fake-token-for-tests"
-
-SUCCEEDED = OutcomeKind.SUCCEEDED
-EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
-REJECTED = OutcomeKind.REJECTED
 
 
 def stored(number: int, **changes: Any) -> dict[str, Any]:
@@ -54,37 +55,30 @@ def stored(number: int, **changes: Any) -> dict[str, Any]:
     return event
 
 
-@pytest.fixture
-def platform() -> FakeReddit:
-    return FakeReddit(now=lambda: NOW, access_tokens={ACCOUNT: TOKEN})
-
-
-@pytest.fixture
-async def served(platform: FakeReddit) -> AsyncIterator[FakeServer[FakeReddit]]:
-    async with FakeServer(platform) as server:
-        yield server
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(trust_env=False) as client:
-        yield client
-
-
 def reddit(http: httpx.AsyncClient, base_url: str, **options: Any) -> RedditConnector:
     settings: dict[str, Any] = {"ad_account_id": ACCOUNT, "access_token": TOKEN, "timeout": 5.0}
     return RedditConnector(http, base_url=base_url, **(settings | options))
 
 
+CASE = ConnectorCase(
+    "reddit",
+    fake=lambda: FakeReddit(now=lambda: NOW, access_tokens={ACCOUNT: TOKEN}),
+    failure=Failure,
+    connect=lambda http, url, timeout: reddit(http, url, timeout=timeout),
+    event=stored,
+    secrets=(TOKEN,),
+    max_batch_size=1000,
+)
+
+
+@pytest.fixture
+def platform() -> FakeReddit:
+    return CASE.fake()
+
+
 @pytest.fixture
 def connector(http: httpx.AsyncClient, served: FakeServer[FakeReddit]) -> RedditConnector:
     return reddit(http, served.base_url)
-
-
-def test_reddit_connector_is_a_connector(connector: RedditConnector) -> None:
-    typed: Connector = connector
-    assert typed.max_batch_size == 1000
-    assert TOKEN not in repr(connector)
 
 
 # -- success and the shape of a request ----------------------------------------------------
@@ -145,13 +139,6 @@ async def test_request_shape_headers_and_hashing(
     assert platform.accepted[0].test_mode is True
 
 
-async def test_an_empty_batch_sends_nothing(
-    connector: RedditConnector, platform: FakeReddit
-) -> None:
-    assert await connector.send([]) == []
-    assert platform.request_count == 0
-
-
 # -- external problems ----------------------------------------------------------------------
 
 
@@ -165,7 +152,7 @@ async def test_an_empty_batch_sends_nothing(
         pytest.param(Failure.http_503(), 503, False, id="503"),
         pytest.param(Failure.unauthorized(), 401, True, id="unauthorized"),
         pytest.param(Failure.forbidden(), 403, True, id="forbidden"),
-        pytest.param(Failure.of(400, b"Bad Request", content_type="text/plain"), 400, True,
+        pytest.param(Failure.custom(400, b"Bad Request", content_type="text/plain"), 400, True,
                      id="proxy-400"),
     ],
 )  # fmt: skip
@@ -208,37 +195,6 @@ async def test_a_wrong_token_or_account_needs_action(
     assert (outcome.kind, outcome.http_status, outcome.needs_action) == (EXTERNAL, 403, True)
 
 
-async def test_a_wrong_base_url_needs_action(
-    http: httpx.AsyncClient, served: FakeServer[FakeReddit]
-) -> None:
-    [outcome] = await reddit(http, served.base_url + "/ads").send(batch_of(stored(1)))
-    assert (outcome.kind, outcome.http_status, outcome.needs_action) == (EXTERNAL, 404, True)
-
-
-async def test_connection_refused(http: httpx.AsyncClient) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    outcomes = await reddit(http, f"http://127.0.0.1:{port}").send(batch_of(stored(1), stored(2)))
-    assert {(o.kind, o.message, o.http_status) for o in outcomes} == {
-        (EXTERNAL, "connection refused", None)
-    }
-
-
-async def test_a_hanging_request_times_out(
-    http: httpx.AsyncClient, served: FakeServer[FakeReddit], platform: FakeReddit
-) -> None:
-    platform.fail_next(1, Failure.hanging())
-    sending = asyncio.create_task(
-        reddit(http, served.base_url, timeout=0.2).send(batch_of(stored(1)))
-    )
-    await platform.wait_for_hang()
-    [outcome] = await sending
-    assert (outcome.kind, outcome.http_status, outcome.needs_action) == (EXTERNAL, None, False)
-    assert outcome.message == "timed out after 0.2 s"
-    platform.release()
-
-
 # -- refusals and their isolation -------------------------------------------------------------
 
 
@@ -265,28 +221,12 @@ async def test_one_invalid_event_is_isolated_by_splitting(
     assert platform.request_count == 7
 
 
-async def test_an_event_json_cannot_carry_fails_without_a_request(
-    connector: RedditConnector, platform: FakeReddit
-) -> None:
-    nan = stored(2, custom_data={"value": float("nan"), "currency": "BRL"})
-    outcomes = await connector.send(batch_of(stored(1), nan))
-    assert kinds(outcomes) == [SUCCEEDED, REJECTED]
-    assert outcomes[1].http_status is None
-    assert platform.request_count == 1
-
-
-async def test_batches_above_the_limit_go_in_several_requests(
-    connector: RedditConnector, platform: FakeReddit
-) -> None:
-    outcomes = await connector.send(batch_of(*(stored(n) for n in range(2001))))
-    assert kinds(outcomes) == [SUCCEEDED] * 2001
-    assert [r.event_count for r in platform.accepted] == [1000, 1000, 1]
-
-
 async def test_a_request_too_large_for_a_proxy_goes_in_halves(
     connector: RedditConnector, platform: FakeReddit
 ) -> None:
-    platform.fail_next(1, Failure.of(413, b"Request Entity Too Large", content_type="text/plain"))
+    platform.fail_next(
+        1, Failure.custom(413, b"Request Entity Too Large", content_type="text/plain")
+    )
     scope = AttemptScope.for_batch(4)
     outcomes = await connector.send(batch_of(*(stored(n) for n in range(4))), scope)
     assert kinds(outcomes) == [SUCCEEDED] * 4
@@ -298,7 +238,7 @@ async def test_secrets_never_reach_outcomes(
     connector: RedditConnector, platform: FakeReddit
 ) -> None:
     echo = error_body(400, f"token {TOKEN} is not allowed here")
-    platform.fail_next(1, Failure.of(400, echo, content_type="application/json"))
+    platform.fail_next(1, Failure.custom(400, echo, content_type="application/json"))
     [outcome] = await connector.send(batch_of(stored(1)))
     assert outcome.kind is REJECTED
     assert TOKEN not in repr(outcome)

@@ -17,7 +17,7 @@ from jobs.platforms.fake_http import FakeServer
 from jobs.platforms.fake_reddit import Failure, FakeReddit
 from jobs.runtime import Runtime
 from jobs.settings import Settings
-from tests.integration.platform_helpers import allowing, delivery, sha256
+from tests.integration.platform_helpers import DeliveryCase, allowing, delivery, sha256, submitting
 from tests.support import fire_due_retries, run_jobs
 
 S = events_pb2
@@ -27,8 +27,7 @@ TOKEN = "reddit-fake-token-for-tests"
 
 @pytest.fixture
 async def fake_reddit(clock: FakeClock) -> AsyncIterator[FakeServer[FakeReddit]]:
-    fake = FakeReddit(now=lambda: clock.now().timestamp(), access_tokens={ACCOUNT: TOKEN})
-    async with FakeServer(fake) as served:
+    async with FakeServer(CASE.fake(lambda: clock.now().timestamp())) as served:
         yield served
 
 
@@ -39,15 +38,7 @@ def settings(settings: Settings, fake_reddit: FakeServer[FakeReddit]) -> Setting
 
 @pytest.fixture
 async def reddit(client: TenazClient, fake_reddit: FakeServer[FakeReddit]) -> str:
-    await client.create_destination(
-        destinations_pb2.Destination(
-            name="reddit",
-            enabled=True,
-            reddit=destinations_pb2.RedditSettings(
-                ad_account_id=ACCOUNT, access_token=TOKEN, base_url=fake_reddit.base_url
-            ),
-        )
-    )
+    await client.create_destination(CASE.destination(fake_reddit.base_url))
     return "reddit"
 
 
@@ -60,6 +51,22 @@ def event(clock: FakeClock, event_id: str, **fields: Any) -> events_pb2.Event:
         destinations=["reddit"],
         **fields,
     )
+
+
+CASE = DeliveryCase(
+    "reddit",
+    fake=lambda now: FakeReddit(now=now, access_tokens={ACCOUNT: TOKEN}),
+    failure=Failure,
+    destination=lambda base_url: destinations_pb2.Destination(
+        name="reddit",
+        enabled=True,
+        reddit=destinations_pb2.RedditSettings(
+            ad_account_id=ACCOUNT, access_token=TOKEN, base_url=base_url
+        ),
+    ),
+    submit=submitting(lambda clock: event(clock, "order-1")),
+    secrets=(TOKEN,),
+)
 
 
 async def test_an_event_reaches_reddit_with_its_hashing_and_naming(

@@ -3,40 +3,37 @@ against Snapchat's documentation (Conversions API v3)."""
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import json
 import logging
-import socket
-from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import httpx
 import pytest
 
-from jobs.platforms.base import Connector, Outcome, OutcomeKind, OutgoingEvent
+from jobs.platforms.fake_http import FakeServer
 from jobs.platforms.fake_snapchat import (
     Code,
     Failure,
     FakeSnapchat,
-    FakeSnapchatServer,
     FakeSnapchatTransport,
 )
 from jobs.platforms.snapchat import DEFAULT_EVENT_NAMES, SnapchatConnector
+from tests.integration.platform_helpers import (
+    EXTERNAL,
+    REJECTED,
+    SUCCEEDED,
+    ConnectorCase,
+    assert_no_secret,
+    batch_of,
+    kinds,
+    sha256,
+)
 from tests.support import logged
 
 NOW = 1_760_000_000
 DAY = 86_400
 PIXEL = "1ec32188-754e-4be2-8e55-c949a984a39f"
 TOKEN = "snap-fake-capi-token-for-tests"
-
-SUCCEEDED = OutcomeKind.SUCCEEDED
-EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
-REJECTED = OutcomeKind.REJECTED
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def stored(number: int, **changes: Any) -> dict[str, Any]:
@@ -55,43 +52,11 @@ def stored(number: int, **changes: Any) -> dict[str, Any]:
     return event
 
 
-def batch_of(*events: dict[str, Any]) -> list[OutgoingEvent]:
-    return [OutgoingEvent(delivery_id=100 + i, payload=e) for i, e in enumerate(events)]
-
-
-def kinds(outcomes: Sequence[Outcome]) -> list[OutcomeKind]:
-    return [outcome.kind for outcome in outcomes]
-
-
-def assert_no_token(outcomes: Sequence[Outcome]) -> None:
-    for outcome in outcomes:
-        assert TOKEN not in repr(outcome)
-
-
-@pytest.fixture
-def platform() -> FakeSnapchat:
-    return FakeSnapchat(now=lambda: NOW, access_tokens={PIXEL: TOKEN})
-
-
-@pytest.fixture
-async def served(platform: FakeSnapchat) -> AsyncIterator[FakeSnapchatServer]:
-    async with FakeSnapchatServer(platform) as server:
-        yield server
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(trust_env=False) as client:
-        yield client
-
-
-def connect(
-    http: httpx.AsyncClient, served: FakeSnapchatServer, **kwargs: Any
-) -> SnapchatConnector:
+def connect(http: httpx.AsyncClient, url: str, **kwargs: Any) -> SnapchatConnector:
     options: dict[str, Any] = {
         "pixel_id": PIXEL,
         "access_token": TOKEN,
-        "base_url": served.base_url,
+        "base_url": url,
         "timeout": 5.0,
         "event_names": DEFAULT_EVENT_NAMES,
         **kwargs,
@@ -99,17 +64,29 @@ def connect(
     return SnapchatConnector(http, **options)
 
 
+CASE = ConnectorCase(
+    "snapchat",
+    fake=lambda: FakeSnapchat(now=lambda: NOW, access_tokens={PIXEL: TOKEN}),
+    failure=Failure,
+    connect=lambda http, url, timeout: connect(http, url, timeout=timeout),
+    event=stored,
+    secrets=(TOKEN,),
+    max_batch_size=2000,
+)
+
+
 @pytest.fixture
-def connector(http: httpx.AsyncClient, served: FakeSnapchatServer) -> SnapchatConnector:
-    return connect(http, served)
+def platform() -> FakeSnapchat:
+    return CASE.fake()
 
 
-def test_snapchat_connector_is_a_connector(connector: SnapchatConnector) -> None:
-    typed: Connector = connector
-    assert typed.max_batch_size == 2000
-    assert TOKEN not in repr(connector)
+@pytest.fixture
+def connector(http: httpx.AsyncClient, served: FakeServer[FakeSnapchat]) -> SnapchatConnector:
+    return connect(http, served.base_url)
+
+
+def test_the_token_never_shows_in_the_url(connector: SnapchatConnector) -> None:
     assert TOKEN not in connector.url
-    assert TOKEN not in connector.endpoint
 
 
 # -- success and the shape of a request --------------------------------------------------
@@ -143,9 +120,9 @@ async def test_a_batch_is_delivered_in_one_request(
 
 
 async def test_validate_only_uses_the_validation_endpoint_and_records_nothing(
-    http: httpx.AsyncClient, served: FakeSnapchatServer, platform: FakeSnapchat
+    http: httpx.AsyncClient, served: FakeServer[FakeSnapchat], platform: FakeSnapchat
 ) -> None:
-    connector = connect(http, served, validate_only=True, base_url=served.base_url + "/")
+    connector = connect(http, served.base_url + "/", validate_only=True)
     assert kinds(await connector.send(batch_of(stored(1)))) == [SUCCEEDED]
     [request] = platform.requests
     assert request.path == f"/v3/{PIXEL}/events/validate"
@@ -196,14 +173,6 @@ async def test_events_snapchat_refuses_for_sure_fail_without_a_request(
     assert platform.request_count == 1
 
 
-async def test_batches_above_the_limit_go_in_several_requests(
-    connector: SnapchatConnector, platform: FakeSnapchat
-) -> None:
-    outcomes = await connector.send(batch_of(*(stored(n) for n in range(2001))))
-    assert kinds(outcomes) == [SUCCEEDED] * 2001
-    assert [r.event_count for r in platform.accepted] == [2000, 1]
-
-
 # -- external problems --------------------------------------------------------------------
 
 
@@ -211,7 +180,7 @@ async def test_batches_above_the_limit_go_in_several_requests(
     ("failure", "status", "needs_action"),
     [
         pytest.param(Failure.http_500(), 500, False, id="http-500"),
-        pytest.param(Failure.unavailable(), 503, False, id="http-503"),
+        pytest.param(Failure.http_503(), 503, False, id="http-503"),
         pytest.param(Failure.rate_limited(), 429, False, id="http-429"),
         pytest.param(Failure.unauthorized(), 401, True, id="http-401"),
         pytest.param(Failure.forbidden(), 403, True, id="http-403"),
@@ -235,24 +204,20 @@ async def test_platform_failures_are_external_problems_for_every_event(
     assert outcomes[0].message
     assert platform.request_count == 1
     assert platform.total_events_received == 0
-    assert_no_token(outcomes)
+    assert_no_secret(outcomes, TOKEN)
 
 
 async def test_a_wrong_token_or_pixel_needs_action(
-    http: httpx.AsyncClient, served: FakeSnapchatServer
+    http: httpx.AsyncClient, served: FakeServer[FakeSnapchat]
 ) -> None:
-    revoked = connect(http, served, access_token="snap-revoked")
+    revoked = connect(http, served.base_url, access_token="snap-revoked")
     [outcome] = await revoked.send(batch_of(stored(1)))
     assert (outcome.kind, outcome.http_status, outcome.needs_action) == (EXTERNAL, 401, True)
     assert "snap-revoked" not in repr(outcome)
 
-    elsewhere = connect(http, served, pixel_id="00000000-0000-4000-8000-000000000001")
+    elsewhere = connect(http, served.base_url, pixel_id="00000000-0000-4000-8000-000000000001")
     [outcome] = await elsewhere.send(batch_of(stored(1)))
     assert (outcome.kind, outcome.http_status, outcome.needs_action) == (EXTERNAL, 403, True)
-
-    lost = connect(http, served, base_url=served.base_url + "/tr")
-    [outcome] = await lost.send(batch_of(stored(1)))
-    assert (outcome.kind, outcome.http_status, outcome.needs_action) == (EXTERNAL, 404, True)
 
 
 async def test_the_token_in_the_url_never_shows_in_outcomes_or_logs(
@@ -268,37 +233,8 @@ async def test_the_token_in_the_url_never_shows_in_outcomes_or_logs(
     outcomes = [(await connector.send(batch_of(stored(n))))[0] for n in range(2)]
     assert [o.kind for o in outcomes] == [REJECTED, EXTERNAL]
     assert "access_token=[secret]" in outcomes[0].message
-    assert_no_token(outcomes)
+    assert_no_secret(outcomes, TOKEN)
     assert TOKEN not in logged(caplog.records)
-
-
-async def test_a_hanging_request_times_out(
-    http: httpx.AsyncClient, served: FakeSnapchatServer, platform: FakeSnapchat
-) -> None:
-    connector = connect(http, served, timeout=0.2)
-    platform.fail_next(1, Failure.hanging())
-    sending = asyncio.create_task(connector.send(batch_of(stored(1))))
-    await platform.wait_for_hang()
-    [outcome] = await sending
-    assert (outcome.kind, outcome.http_status, outcome.message) == (
-        EXTERNAL,
-        None,
-        "timed out after 0.2 s",
-    )
-    assert_no_token([outcome])
-    platform.release()
-
-
-async def test_connection_refused(http: httpx.AsyncClient) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    connector = SnapchatConnector(
-        http, pixel_id=PIXEL, access_token=TOKEN, base_url=f"http://127.0.0.1:{port}"
-    )
-    outcomes = await connector.send(batch_of(stored(1)))
-    assert {(o.kind, o.message) for o in outcomes} == {(EXTERNAL, "connection refused")}
-    assert_no_token(outcomes)
 
 
 async def test_sandbox_transport_delivers_in_process() -> None:
@@ -321,7 +257,7 @@ async def test_sandbox_transport_delivers_in_process() -> None:
 
 async def post(
     http: httpx.AsyncClient,
-    served: FakeSnapchatServer,
+    served: FakeServer[FakeSnapchat],
     body: Any,
     *,
     token: str | None = TOKEN,
@@ -347,7 +283,7 @@ def wire(number: int, **changes: Any) -> dict[str, Any]:
 
 
 async def test_fake_checks_the_token_first(
-    http: httpx.AsyncClient, served: FakeSnapchatServer
+    http: httpx.AsyncClient, served: FakeServer[FakeSnapchat]
 ) -> None:
     status, document = await post(http, served, {"data": "garbage"}, token=None)
     assert (status, document["status"]) == (401, "INVALID")
@@ -357,7 +293,7 @@ async def test_fake_checks_the_token_first(
 
 
 async def test_fake_answers_the_docs_example(
-    http: httpx.AsyncClient, served: FakeSnapchatServer, platform: FakeSnapchat
+    http: httpx.AsyncClient, served: FakeServer[FakeSnapchat], platform: FakeSnapchat
 ) -> None:
     status, document = await post(http, served, {"data": [wire(1), wire(2)]})
     assert (status, document["status"]) == (200, "VALID")
@@ -396,7 +332,7 @@ async def test_fake_answers_the_docs_example(
 )  # fmt: skip
 async def test_fake_refuses_the_whole_request_for_one_bad_event(
     http: httpx.AsyncClient,
-    served: FakeSnapchatServer,
+    served: FakeServer[FakeSnapchat],
     platform: FakeSnapchat,
     data: list[dict[str, Any]],
     code: str,
@@ -420,6 +356,6 @@ async def test_fake_refuses_the_whole_request_for_one_bad_event(
     ],
 )
 async def test_fake_accepts(
-    http: httpx.AsyncClient, served: FakeSnapchatServer, event: dict[str, Any]
+    http: httpx.AsyncClient, served: FakeServer[FakeSnapchat], event: dict[str, Any]
 ) -> None:
     assert (await post(http, served, {"data": [event]}))[0] == 200

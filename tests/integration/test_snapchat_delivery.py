@@ -4,9 +4,7 @@ the fake Snapchat over loopback (and to the sandbox's fake in process)."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import hashlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,12 +13,12 @@ import pytest
 from tenaz.client import TenazClient, TenazError, make_event
 from tenaz.v1 import destinations_pb2, events_pb2
 
-from jobs.base_url import BaseUrl
 from jobs.clock import FakeClock
 from jobs.platforms.fake_snapchat import Failure, FakeSnapchat, FakeSnapchatServer
 from jobs.runtime import Runtime
 from jobs.settings import Settings
-from tests.support import fire_due_retries, logged, run_jobs
+from tests.integration.platform_helpers import DeliveryCase, allowing, only_delivery
+from tests.support import logged, run_jobs
 
 S = events_pb2
 PIXEL = "1ec32188-754e-4be2-8e55-c949a984a39f"
@@ -28,35 +26,33 @@ TOKEN = "snap-good-capi-token"
 HALF_HOUR = dt.timedelta(minutes=30)
 
 
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 @pytest.fixture
 async def snapchat_server(clock: FakeClock) -> AsyncIterator[FakeSnapchatServer]:
-    fake = FakeSnapchat(now=lambda: clock.now().timestamp(), access_tokens={PIXEL: TOKEN})
-    async with FakeSnapchatServer(fake) as served:
+    async with FakeSnapchatServer(CASE.fake(lambda: clock.now().timestamp())) as served:
         yield served
 
 
 @pytest.fixture
 def settings(settings: Settings, snapchat_server: FakeSnapchatServer) -> Settings:
-    allowed = (*settings.allowed_platform_urls, BaseUrl.parse(snapchat_server.base_url))
-    return dataclasses.replace(settings, allowed_platform_urls=allowed)
+    return allowing(settings, snapchat_server.base_url)
+
+
+def snapchat_destination(
+    base_url: str, name: str = "snapchat", **options: Any
+) -> destinations_pb2.Destination:
+    return destinations_pb2.Destination(
+        name=name,
+        enabled=True,
+        snapchat=destinations_pb2.SnapchatSettings(
+            pixel_id=PIXEL, access_token=TOKEN, base_url=base_url, **options
+        ),
+    )
 
 
 async def create_snapchat(
     client: TenazClient, server: FakeSnapchatServer, name: str = "snapchat", **options: Any
 ) -> str:
-    await client.create_destination(
-        destinations_pb2.Destination(
-            name=name,
-            enabled=True,
-            snapchat=destinations_pb2.SnapchatSettings(
-                pixel_id=PIXEL, access_token=TOKEN, base_url=server.base_url, **options
-            ),
-        )
-    )
+    await client.create_destination(snapchat_destination(server.base_url, name, **options))
     return name
 
 
@@ -92,6 +88,16 @@ async def purchase(
     return response.event
 
 
+CASE = DeliveryCase(
+    "snapchat",
+    fake=lambda now: FakeSnapchat(now=now, access_tokens={PIXEL: TOKEN}),
+    failure=Failure,
+    destination=snapchat_destination,
+    submit=purchase,
+    secrets=(TOKEN,),
+)
+
+
 async def test_an_event_reaches_snapchat_with_its_hashing_and_naming(
     client: TenazClient,
     runtime: Runtime,
@@ -108,7 +114,7 @@ async def test_an_event_reaches_snapchat_with_its_hashing_and_naming(
 
     await run_jobs(runtime)
 
-    [delivery] = (await client.get_event(stored.id)).deliveries
+    delivery = await only_delivery(client, stored.id)
     assert delivery.status == S.DELIVERY_STATUS_SUCCEEDED
     fake = snapchat_server.fake
     assert fake.received_count("PURCHASE", "order-1") == 1
@@ -129,27 +135,6 @@ async def test_an_event_reaches_snapchat_with_its_hashing_and_naming(
     assert TOKEN not in logged(caplog.records)
 
 
-async def test_an_outage_waits_for_the_retry_and_then_succeeds(
-    client: TenazClient,
-    runtime: Runtime,
-    clock: FakeClock,
-    snapchat_server: FakeSnapchatServer,
-    snapchat: str,
-) -> None:
-    snapchat_server.fake.fail_next(1, Failure.unavailable())
-    stored = await purchase(client, clock)
-    await run_jobs(runtime)
-    [delivery] = (await client.get_event(stored.id)).deliveries
-    assert delivery.status == S.DELIVERY_STATUS_WAITING_RETRY
-    assert delivery.attempts[0].http_status == 503
-
-    clock.advance(HALF_HOUR)
-    assert await fire_due_retries(runtime) == 1
-    [delivery] = (await client.get_event(stored.id)).deliveries
-    assert delivery.status == S.DELIVERY_STATUS_SUCCEEDED
-    assert snapchat_server.fake.received_count("PURCHASE", "order-1") == 1
-
-
 async def test_a_refused_token_flags_the_destination(
     client: TenazClient,
     runtime: Runtime,
@@ -160,7 +145,7 @@ async def test_a_refused_token_flags_the_destination(
     snapchat_server.fake.fail_next(1, Failure.unauthorized())
     stored = await purchase(client, clock)
     await run_jobs(runtime)
-    [delivery] = (await client.get_event(stored.id)).deliveries
+    delivery = await only_delivery(client, stored.id)
     assert delivery.status == S.DELIVERY_STATUS_WAITING_RETRY
     destination = await client.get_destination("snapchat")
     assert destination.needs_action
@@ -194,7 +179,7 @@ async def test_a_validate_only_destination_sends_to_the_validation_endpoint(
     await create_snapchat(client, snapchat_server, "snapchat-check", validate_only=True)
     stored = await purchase(client, clock)
     await run_jobs(runtime)
-    [delivery] = (await client.get_event(stored.id)).deliveries
+    delivery = await only_delivery(client, stored.id)
     assert delivery.status == S.DELIVERY_STATUS_SUCCEEDED
     assert snapchat_server.fake.requests[0].path == f"/v3/{PIXEL}/events/validate"
     assert snapchat_server.fake.total_events_received == 0
@@ -212,7 +197,7 @@ async def test_a_sandbox_behaving_as_snapchat_delivers_in_process(
     )
     stored = await purchase(client, clock)
     await run_jobs(runtime)
-    [delivery] = (await client.get_event(stored.id)).deliveries
+    delivery = await only_delivery(client, stored.id)
     assert delivery.status == S.DELIVERY_STATUS_SUCCEEDED
     assert '"status": "VALID"' in delivery.attempts[0].response_excerpt
     deadline = delivery.deadline.ToDatetime(tzinfo=dt.UTC)

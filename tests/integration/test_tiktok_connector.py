@@ -9,16 +9,13 @@ contact data as SHA-256 digests, one bad event refusing the whole request, PARTI
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
-import socket
-from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import httpx
 import pytest
 
-from jobs.platforms.base import Connector, Outcome, OutcomeKind, OutgoingEvent
+from jobs.platforms.fake_http import FakeServer
 from jobs.platforms.fake_tiktok import (
     Code,
     Failure,
@@ -27,20 +24,22 @@ from jobs.platforms.fake_tiktok import (
     FakeTikTokTransport,
 )
 from jobs.platforms.tiktok import TikTokConnector
+from tests.integration.platform_helpers import (
+    EXTERNAL,
+    REJECTED,
+    SUCCEEDED,
+    ConnectorCase,
+    assert_no_secret,
+    batch_of,
+    kinds,
+    sha256,
+)
 
 NOW = 1_760_000_000.0
 DAY = 86_400
 PIXEL = "C4A1B2C3D4E5F6G7H8I9"
 EVENT_SET = "7654321098765432109"
 TOKEN = "tt-fake-token-for-tests-0001"
-
-SUCCEEDED = OutcomeKind.SUCCEEDED
-EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
-REJECTED = OutcomeKind.REJECTED
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def stored_event(number: int, **changes: Any) -> dict[str, Any]:
@@ -59,58 +58,39 @@ def stored_event(number: int, **changes: Any) -> dict[str, Any]:
     return event
 
 
-def batch_of(*events: dict[str, Any]) -> list[OutgoingEvent]:
-    return [OutgoingEvent(delivery_id=100 + i, payload=e) for i, e in enumerate(events)]
-
-
-def kinds(outcomes: Sequence[Outcome]) -> list[OutcomeKind]:
-    return [outcome.kind for outcome in outcomes]
-
-
-def assert_no_token(outcomes: Sequence[Outcome]) -> None:
-    for outcome in outcomes:
-        assert TOKEN not in repr(outcome)
-
-
-@pytest.fixture
-def platform() -> FakeTikTok:
-    return FakeTikTok(now=lambda: NOW, access_tokens={PIXEL: TOKEN})
-
-
-@pytest.fixture
-async def served(platform: FakeTikTok) -> AsyncIterator[FakeTikTokServer]:
-    async with FakeTikTokServer(platform) as server:
-        yield server
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(trust_env=False) as client:
-        yield client
-
-
-def connector_for(
-    http: httpx.AsyncClient, served: FakeTikTokServer, **options: Any
-) -> TikTokConnector:
+def connector_for(http: httpx.AsyncClient, url: str, **options: Any) -> TikTokConnector:
     arguments: dict[str, Any] = {
         "pixel_code": PIXEL,
         "access_token": TOKEN,
-        "base_url": served.base_url,
+        "base_url": url,
         "timeout": 5.0,
         "event_names": {"Purchase": "CompletePayment"},
     }
     return TikTokConnector(http, **(arguments | options))
 
 
+CASE = ConnectorCase(
+    "tiktok",
+    fake=lambda: FakeTikTok(now=lambda: NOW, access_tokens={PIXEL: TOKEN}),
+    failure=Failure,
+    connect=lambda http, url, timeout: connector_for(http, url, timeout=timeout),
+    event=stored_event,
+    secrets=(TOKEN,),
+    max_batch_size=1000,
+)
+
+
 @pytest.fixture
-def connector(http: httpx.AsyncClient, served: FakeTikTokServer) -> TikTokConnector:
-    return connector_for(http, served)
+def platform() -> FakeTikTok:
+    return CASE.fake()
 
 
-def test_tiktok_connector_is_a_connector(connector: TikTokConnector) -> None:
-    typed: Connector = connector
-    assert typed.max_batch_size == 1000
-    assert TOKEN not in repr(connector)
+@pytest.fixture
+def connector(http: httpx.AsyncClient, served: FakeServer[FakeTikTok]) -> TikTokConnector:
+    return connector_for(http, served.base_url)
+
+
+def test_events_go_to_the_track_endpoint_of_v1_3(connector: TikTokConnector) -> None:
     assert connector.url.endswith("/open_api/v1.3/event/track/")
 
 
@@ -137,11 +117,9 @@ async def test_a_batch_is_delivered_in_one_request(
 
 
 async def test_request_shape_token_in_the_header_only(
-    http: httpx.AsyncClient, served: FakeTikTokServer, platform: FakeTikTok
+    http: httpx.AsyncClient, served: FakeServer[FakeTikTok], platform: FakeTikTok
 ) -> None:
-    connector = connector_for(
-        http, served, base_url=served.base_url + "/", test_event_code="TEST4242"
-    )
+    connector = connector_for(http, served.base_url + "/", test_event_code="TEST4242")
     await connector.send(batch_of(stored_event(1)))
 
     [request] = platform.requests
@@ -186,19 +164,12 @@ async def test_test_event_code_is_left_out_when_unset(
     }
 
 
-async def test_an_empty_batch_sends_nothing(
-    connector: TikTokConnector, platform: FakeTikTok
-) -> None:
-    assert await connector.send([]) == []
-    assert platform.request_count == 0
-
-
 async def test_an_event_set_gets_store_events_as_offline_and_the_rest_as_crm(
     http: httpx.AsyncClient,
 ) -> None:
     platform = FakeTikTok(now=lambda: NOW, access_tokens={EVENT_SET: TOKEN})
     async with FakeTikTokServer(platform) as served:
-        connector = connector_for(http, served, pixel_code=EVENT_SET)
+        connector = connector_for(http, served.base_url, pixel_code=EVENT_SET)
         events = [
             stored_event(1, action_source="physical_store"),
             stored_event(2, action_source="system_generated"),
@@ -211,7 +182,7 @@ async def test_an_event_set_gets_store_events_as_offline_and_the_rest_as_crm(
 
 
 async def test_keep_alive_and_concurrent_requests(
-    connector: TikTokConnector, served: FakeTikTokServer, platform: FakeTikTok
+    connector: TikTokConnector, served: FakeServer[FakeTikTok], platform: FakeTikTok
 ) -> None:
     for n in range(3):
         await connector.send(batch_of(stored_event(n)))
@@ -267,7 +238,7 @@ async def test_platform_failures_are_external_problems_for_every_event(
     assert first.message
     assert platform.request_count == 1
     assert platform.total_events_received == 0
-    assert_no_token(outcomes)
+    assert_no_secret(outcomes, TOKEN)
 
 
 @pytest.mark.parametrize(
@@ -317,14 +288,6 @@ async def test_scripted_failures_run_out(connector: TikTokConnector, platform: F
     assert platform.received_count("CompletePayment", "order-1") == 1
 
 
-async def test_outage(connector: TikTokConnector, platform: FakeTikTok) -> None:
-    platform.set_down(True)
-    [outcome] = await connector.send(batch_of(stored_event(1)))
-    assert (outcome.kind, outcome.http_status, outcome.needs_action) == (EXTERNAL, 503, False)
-    platform.set_down(False)
-    assert kinds(await connector.send(batch_of(stored_event(1)))) == [SUCCEEDED]
-
-
 async def test_a_200_that_is_not_tiktoks_answer_is_no_success(
     connector: TikTokConnector, platform: FakeTikTok
 ) -> None:
@@ -336,49 +299,10 @@ async def test_a_200_that_is_not_tiktoks_answer_is_no_success(
     assert outcome.response_excerpt == "<html>Wi-Fi login</html>"
 
 
-async def test_a_hanging_request_times_out(
-    http: httpx.AsyncClient, served: FakeTikTokServer, platform: FakeTikTok
-) -> None:
-    connector = connector_for(http, served, timeout=0.2)
-    platform.fail_next(1, Failure.hanging())
-    sending = asyncio.create_task(connector.send(batch_of(stored_event(1))))
-    await platform.wait_for_hang()
-
-    # Another connection is served while the first request hangs.
-    other = connector_for(http, served)
-    assert kinds(await other.send(batch_of(stored_event(2)))) == [SUCCEEDED]
-
-    [outcome] = await sending
-    assert (outcome.kind, outcome.http_status, outcome.needs_action) == (EXTERNAL, None, False)
-    assert outcome.message == "timed out after 0.2 s"
-    platform.release()
-
-
-async def test_connection_refused(http: httpx.AsyncClient) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    connector = TikTokConnector(
-        http, pixel_code=PIXEL, access_token=TOKEN, base_url=f"http://127.0.0.1:{port}"
-    )
-    outcomes = await connector.send(batch_of(stored_event(1), stored_event(2)))
-    assert {(o.kind, o.message, o.needs_action) for o in outcomes} == {
-        (EXTERNAL, "connection refused", False)
-    }
-
-
-async def test_a_wrong_base_url_needs_action(
-    http: httpx.AsyncClient, served: FakeTikTokServer
-) -> None:
-    connector = connector_for(http, served, base_url=served.base_url + "/tiktok")
-    [outcome] = await connector.send(batch_of(stored_event(1)))
-    assert (outcome.kind, outcome.http_status, outcome.needs_action) == (EXTERNAL, 404, True)
-
-
 async def test_a_wrong_token_needs_action(
-    http: httpx.AsyncClient, served: FakeTikTokServer
+    http: httpx.AsyncClient, served: FakeServer[FakeTikTok]
 ) -> None:
-    connector = connector_for(http, served, access_token="tt-revoked-token")
+    connector = connector_for(http, served.base_url, access_token="tt-revoked-token")
     [outcome] = await connector.send(batch_of(stored_event(1)))
     assert (outcome.kind, outcome.platform_code, outcome.needs_action) == (EXTERNAL, 40105, True)
     assert "tt-revoked-token" not in repr(outcome)
@@ -387,21 +311,19 @@ async def test_a_wrong_token_needs_action(
 async def test_a_token_of_another_pixel_needs_action(http: httpx.AsyncClient) -> None:
     platform = FakeTikTok(now=lambda: NOW, access_tokens={PIXEL: TOKEN, "COTHERPIXEL": "other"})
     async with FakeTikTokServer(platform) as served:
-        connector = connector_for(http, served, pixel_code="COTHERPIXEL")
+        connector = connector_for(http, served.base_url, pixel_code="COTHERPIXEL")
         [outcome] = await connector.send(batch_of(stored_event(1)))
     assert (outcome.kind, outcome.platform_code, outcome.needs_action) == (EXTERNAL, 40001, True)
 
 
-async def test_secrets_the_platform_echoes_are_scrubbed(
+async def test_a_token_tiktok_echoes_in_its_answer_is_scrubbed(
     connector: TikTokConnector, platform: FakeTikTok
 ) -> None:
     platform.fail_next(1, Failure.answer(Code.INVALID_ACCESS_TOKEN, f"token {TOKEN} is revoked"))
-    platform.fail_next(1, Failure.custom(502, f"upstream said {TOKEN}".encode()))
-    outcomes = [(await connector.send(batch_of(stored_event(n))))[0] for n in range(2)]
-    assert_no_token(outcomes)
-    assert outcomes[0].message == "token [secret] is revoked"
-    assert "[secret]" in outcomes[0].response_excerpt
-    assert outcomes[1].response_excerpt == "upstream said [secret]"
+    [outcome] = await connector.send(batch_of(stored_event(1)))
+    assert_no_secret([outcome], TOKEN)
+    assert outcome.message == "token [secret] is revoked"
+    assert "[secret]" in outcome.response_excerpt
 
 
 # -- refusals and their isolation -----------------------------------------------------------
@@ -474,25 +396,6 @@ async def test_a_partial_failure_is_split_until_the_refused_event_is_found(
     assert all(count >= 1 for n, count in received.items() if n != 6)
 
 
-async def test_an_event_json_cannot_carry_fails_without_a_request(
-    connector: TikTokConnector, platform: FakeTikTok
-) -> None:
-    outcomes = await connector.send(
-        batch_of(stored_event(1), stored_event(2, custom_data={"value": float("nan")}))
-    )
-    assert kinds(outcomes) == [SUCCEEDED, REJECTED]
-    assert outcomes[1].http_status is None
-    assert platform.request_count == 1
-
-
-async def test_batches_above_the_limit_go_in_several_requests(
-    connector: TikTokConnector, platform: FakeTikTok
-) -> None:
-    outcomes = await connector.send(batch_of(*(stored_event(n) for n in range(1001))))
-    assert kinds(outcomes) == [SUCCEEDED] * 1001
-    assert [r.event_count for r in platform.accepted] == [1000, 1]
-
-
 # -- the sandbox path: the same connector through an in-process transport ------------------
 
 
@@ -518,7 +421,7 @@ async def test_sandbox_transport_delivers_in_process() -> None:
 
 async def post(
     http: httpx.AsyncClient,
-    served: FakeTikTokServer,
+    served: FakeServer[FakeTikTok],
     body: Any,
     *,
     token: str | None = TOKEN,
@@ -545,7 +448,7 @@ def request_body(*events: Any, **changes: Any) -> dict[str, Any]:
     return {"event_source": "web", "event_source_id": PIXEL, "data": list(events), **changes}
 
 
-async def test_fake_success_answer(http: httpx.AsyncClient, served: FakeTikTokServer) -> None:
+async def test_fake_success_answer(http: httpx.AsyncClient, served: FakeServer[FakeTikTok]) -> None:
     status, document = await post(http, served, request_body(wire(1), wire(2)))
     assert status == 200
     assert (document["code"], document["message"], document["data"]) == (0, "OK", {})
@@ -553,7 +456,7 @@ async def test_fake_success_answer(http: httpx.AsyncClient, served: FakeTikTokSe
 
 
 async def test_fake_takes_hashes_in_arrays_as_segment_sends_them(
-    http: httpx.AsyncClient, served: FakeTikTokServer, platform: FakeTikTok
+    http: httpx.AsyncClient, served: FakeServer[FakeTikTok], platform: FakeTikTok
 ) -> None:
     event = wire(1, user={"email": [sha256("a@example.com")], "phone": [sha256("+55119")]})
     status, document = await post(http, served, request_body(event))
@@ -570,13 +473,15 @@ async def test_fake_takes_hashes_in_arrays_as_segment_sends_them(
     ],
 )
 async def test_fake_checks_the_token_first(
-    http: httpx.AsyncClient, served: FakeTikTokServer, token: str | None, code: int
+    http: httpx.AsyncClient, served: FakeServer[FakeTikTok], token: str | None, code: int
 ) -> None:
     status, document = await post(http, served, "not even an object", token=token)
     assert (status, document["code"]) == (200, code)
 
 
-async def test_fake_routes_like_tiktok(http: httpx.AsyncClient, served: FakeTikTokServer) -> None:
+async def test_fake_routes_like_tiktok(
+    http: httpx.AsyncClient, served: FakeServer[FakeTikTok]
+) -> None:
     status, document = await post(
         http, served, request_body(wire(1)), path="/open_api/v1.2/event/track/"
     )
@@ -658,7 +563,11 @@ def too_many() -> list[dict[str, Any]]:
     ],
 )
 async def test_fake_refuses_the_whole_request_for_one_bad_event(
-    http: httpx.AsyncClient, served: FakeTikTokServer, platform: FakeTikTok, body: Any, code: int
+    http: httpx.AsyncClient,
+    served: FakeServer[FakeTikTok],
+    platform: FakeTikTok,
+    body: Any,
+    code: int,
 ) -> None:
     status, document = await post(http, served, body)
     assert (status, document["code"]) == (200, code)
@@ -667,7 +576,7 @@ async def test_fake_refuses_the_whole_request_for_one_bad_event(
 
 
 async def test_fake_partial_ok_takes_the_others(
-    http: httpx.AsyncClient, served: FakeTikTokServer, platform: FakeTikTok
+    http: httpx.AsyncClient, served: FakeServer[FakeTikTok], platform: FakeTikTok
 ) -> None:
     platform.refuse(["order-2"])
     status, document = await post(http, served, request_body(wire(1), wire(2), wire(3)))

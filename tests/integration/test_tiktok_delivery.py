@@ -4,9 +4,7 @@ hashing and event names; retries, credentials, eligibility, and the sandbox as T
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import hashlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,11 +13,17 @@ import pytest
 from tenaz.client import TenazClient, TenazError, make_event
 from tenaz.v1 import destinations_pb2, events_pb2
 
-from jobs.base_url import BaseUrl
 from jobs.clock import FakeClock
 from jobs.platforms.fake_tiktok import Code, Failure, FakeTikTok, FakeTikTokServer
 from jobs.runtime import Runtime
 from jobs.settings import Settings
+from tests.integration.platform_helpers import (
+    DeliveryCase,
+    allowing,
+    only_delivery,
+    sha256,
+    submitting,
+)
 from tests.support import fire_due_retries, run_jobs, status_history
 
 S = events_pb2
@@ -29,47 +33,14 @@ TOKEN = "tt-good-token"
 HALF_HOUR = dt.timedelta(minutes=30)
 
 
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-@pytest.fixture
-async def fake_tiktok(clock: FakeClock) -> AsyncIterator[FakeTikTokServer]:
-    fake = FakeTikTok(now=lambda: clock.now().timestamp(), access_tokens={PIXEL: TOKEN})
-    async with FakeTikTokServer(fake) as served:
-        yield served
-
-
-@pytest.fixture
-def settings(settings: Settings, fake_tiktok: FakeTikTokServer) -> Settings:
-    # The fake TikTok is on loopback, which the egress guard refuses unless allowed.
-    return dataclasses.replace(
-        settings,
-        allowed_platform_urls=(
-            *settings.allowed_platform_urls,
-            BaseUrl.parse(fake_tiktok.base_url),
+def tiktok_destination(base_url: str) -> D.Destination:
+    return D.Destination(
+        name="tiktok",
+        enabled=True,
+        tiktok=D.TikTokSettings(
+            pixel_code=PIXEL, access_token=TOKEN, test_event_code="TEST1234", base_url=base_url
         ),
     )
-
-
-@pytest.fixture
-async def tiktok(client: TenazClient, fake_tiktok: FakeTikTokServer) -> str:
-    """A TikTok destination named 'tiktok' on the fake TikTok; returns its name."""
-    created = await client.create_destination(
-        D.Destination(
-            name="tiktok",
-            enabled=True,
-            tiktok=D.TikTokSettings(
-                pixel_code=PIXEL,
-                access_token=TOKEN,
-                test_event_code="TEST1234",
-                base_url=fake_tiktok.base_url,
-            ),
-        )
-    )
-    assert created.tiktok.access_token_set
-    assert not created.tiktok.access_token  # write-only
-    return created.name
 
 
 def purchase(clock: FakeClock, event_id: str = "pedido-1", **fields: Any) -> events_pb2.Event:
@@ -82,9 +53,35 @@ def purchase(clock: FakeClock, event_id: str = "pedido-1", **fields: Any) -> eve
     )
 
 
-async def the_delivery(client: TenazClient, stored: events_pb2.StoredEvent) -> S.Delivery:
-    [delivery] = (await client.get_event(stored.id)).deliveries
-    return delivery
+CASE = DeliveryCase(
+    "tiktok",
+    fake=lambda now: FakeTikTok(now=now, access_tokens={PIXEL: TOKEN}),
+    failure=Failure,
+    destination=tiktok_destination,
+    submit=submitting(purchase),
+    secrets=(TOKEN,),
+)
+
+
+@pytest.fixture
+async def fake_tiktok(clock: FakeClock) -> AsyncIterator[FakeTikTokServer]:
+    async with FakeTikTokServer(CASE.fake(lambda: clock.now().timestamp())) as served:
+        yield served
+
+
+@pytest.fixture
+def settings(settings: Settings, fake_tiktok: FakeTikTokServer) -> Settings:
+    # The fake TikTok is on loopback, which the egress guard refuses unless allowed.
+    return allowing(settings, fake_tiktok.base_url)
+
+
+@pytest.fixture
+async def tiktok(client: TenazClient, fake_tiktok: FakeTikTokServer) -> str:
+    """A TikTok destination named 'tiktok' on the fake TikTok; returns its name."""
+    created = await client.create_destination(CASE.destination(fake_tiktok.base_url))
+    assert created.tiktok.access_token_set
+    assert not created.tiktok.access_token  # write-only
+    return created.name
 
 
 async def test_an_event_goes_to_tiktok_with_its_hashing_and_event_names(
@@ -114,7 +111,7 @@ async def test_an_event_goes_to_tiktok_with_its_hashing_and_event_names(
 
     await run_jobs(runtime)
 
-    delivery = await the_delivery(client, response.event)
+    delivery = await only_delivery(client, response.event.id)
     assert delivery.status == S.DELIVERY_STATUS_SUCCEEDED
     fake = fake_tiktok.fake
     assert fake.received_count("CompletePayment", "pedido-1") == 1
@@ -155,7 +152,7 @@ async def test_a_transient_failure_waits_and_the_next_attempt_succeeds(
     stored = (await client.submit_event(purchase(clock))).event
     await run_jobs(runtime)
 
-    delivery = await the_delivery(client, stored)
+    delivery = await only_delivery(client, stored.id)
     assert delivery.status == S.DELIVERY_STATUS_WAITING_RETRY
     [attempt] = delivery.attempts
     assert (attempt.outcome, attempt.http_status, attempt.platform_code) == (
@@ -167,7 +164,7 @@ async def test_a_transient_failure_waits_and_the_next_attempt_succeeds(
 
     clock.advance(HALF_HOUR)
     assert await fire_due_retries(runtime) == 1
-    delivery = await the_delivery(client, stored)
+    delivery = await only_delivery(client, stored.id)
     assert delivery.status == S.DELIVERY_STATUS_SUCCEEDED
     assert await status_history(runtime, delivery.id) == [
         "PENDING",
@@ -190,7 +187,7 @@ async def test_an_expired_token_flags_the_destination_and_a_new_one_sends_at_onc
     stored = (await client.submit_event(purchase(clock))).event
     await run_jobs(runtime)
 
-    delivery = await the_delivery(client, stored)
+    delivery = await only_delivery(client, stored.id)
     assert delivery.status == S.DELIVERY_STATUS_WAITING_RETRY
     assert delivery.attempts[0].platform_code == Code.ACCESS_TOKEN_EXPIRE
     destination = await client.get_destination(tiktok)
@@ -202,7 +199,7 @@ async def test_an_expired_token_flags_the_destination_and_a_new_one_sends_at_onc
     updated = await client.update_destination(destination, ["tiktok.access_token"])
     assert not updated.needs_action
     await run_jobs(runtime)
-    assert (await the_delivery(client, stored)).status == S.DELIVERY_STATUS_SUCCEEDED
+    assert (await only_delivery(client, stored.id)).status == S.DELIVERY_STATUS_SUCCEEDED
 
 
 async def test_an_event_tiktok_refuses_fails_with_its_message(
@@ -217,8 +214,8 @@ async def test_an_event_tiktok_refuses_fails_with_its_message(
     bad = (await client.submit_event(purchase(clock, "pedido-2"))).event
     await run_jobs(runtime)
 
-    assert (await the_delivery(client, good)).status == S.DELIVERY_STATUS_SUCCEEDED
-    failed = await the_delivery(client, bad)
+    assert (await only_delivery(client, good.id)).status == S.DELIVERY_STATUS_SUCCEEDED
+    failed = await only_delivery(client, bad.id)
     assert failed.status == S.DELIVERY_STATUS_FAILED
     assert failed.attempts[-1].platform_code in (Code.PARAM_ERROR, Code.PARTIAL_OK)
     assert failed.last_error
@@ -265,9 +262,9 @@ async def test_a_sandbox_behaving_as_tiktok_delivers_in_process(
         )
     await run_jobs(runtime)
 
-    delivery = await the_delivery(client, ok)
+    delivery = await only_delivery(client, ok.id)
     assert delivery.status == S.DELIVERY_STATUS_SUCCEEDED
     assert json.loads(delivery.attempts[0].response_excerpt)["code"] == 0
-    assert (await the_delivery(client, rejected)).status == S.DELIVERY_STATUS_FAILED
+    assert (await only_delivery(client, rejected.id)).status == S.DELIVERY_STATUS_FAILED
     # In process: nothing reached the fake on loopback.
     assert fake_tiktok.fake.request_count == 0

@@ -7,11 +7,10 @@ tolerance), so a request it takes is one any conforming receiver takes.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import datetime as dt
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -20,7 +19,7 @@ import pytest
 from jobs.base_url import BaseUrl
 from jobs.clock import FakeClock
 from jobs.egress import EgressPolicy, platform_client
-from jobs.platforms.base import Connector, Outcome, OutcomeKind, OutgoingEvent
+from jobs.platforms.base import OutcomeKind
 from jobs.platforms.fake_webhook import (
     Failure,
     FakeWebhookReceiver,
@@ -29,15 +28,19 @@ from jobs.platforms.fake_webhook import (
 )
 from jobs.platforms.standard_webhooks import decode_secret, verify
 from jobs.platforms.webhook import WebhookConnector, message_id
+from tests.integration.platform_helpers import (
+    EXTERNAL,
+    REJECTED,
+    SUCCEEDED,
+    ConnectorCase,
+    batch_of,
+    kinds,
+)
 
 NOW = 1_760_000_000.0
 SECRET = "whsec_" + base64.b64encode(b"tenaz-tests-webhook-signing-key-1").decode()
 OTHER_SECRET = "whsec_" + base64.b64encode(b"tenaz-tests-webhook-signing-key-2").decode()
 PATH = "/hooks/tenaz"
-
-SUCCEEDED = OutcomeKind.SUCCEEDED
-EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
-REJECTED = OutcomeKind.REJECTED
 
 
 def stored(number: int, **changes: Any) -> dict[str, Any]:
@@ -53,14 +56,6 @@ def stored(number: int, **changes: Any) -> dict[str, Any]:
     }
     event.update(changes)
     return event
-
-
-def batch_of(*events: dict[str, Any]) -> list[OutgoingEvent]:
-    return [OutgoingEvent(delivery_id=100 + i, payload=e) for i, e in enumerate(events)]
-
-
-def kinds(outcomes: Sequence[Outcome]) -> list[OutcomeKind]:
-    return [outcome.kind for outcome in outcomes]
 
 
 @pytest.fixture
@@ -79,12 +74,6 @@ async def served(receiver: FakeWebhookReceiver) -> AsyncIterator[FakeWebhookServ
         yield server
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(trust_env=False) as client:
-        yield client
-
-
 def connector_for(
     http: httpx.AsyncClient, url: str, clock: FakeClock, **options: Any
 ) -> WebhookConnector:
@@ -92,20 +81,24 @@ def connector_for(
     return WebhookConnector(http, url=url, clock=clock, **(settings | options))
 
 
+CASE = ConnectorCase(
+    "webhook",
+    fake=lambda: FakeWebhookReceiver(SECRET, now=lambda: NOW),
+    failure=Failure,
+    connect=lambda http, url, timeout: connector_for(
+        http, url + PATH, FakeClock(dt.datetime.fromtimestamp(NOW, dt.UTC)), timeout=timeout
+    ),
+    event=stored,
+    secrets=(SECRET,),
+    max_batch_size=1,
+)
+
+
 @pytest.fixture
 def connector(
     http: httpx.AsyncClient, served: FakeWebhookServer, clock: FakeClock
 ) -> WebhookConnector:
     return connector_for(http, served.base_url + PATH, clock)
-
-
-def test_webhook_connector_is_a_connector(
-    connector: WebhookConnector, served: FakeWebhookServer
-) -> None:
-    typed: Connector = connector
-    assert typed.max_batch_size == 1
-    assert typed.endpoint == served.base_url
-    assert SECRET not in repr(connector)
 
 
 # -- success and the shape of a request ---------------------------------------------------------
@@ -256,33 +249,6 @@ async def test_an_echoed_secret_is_scrubbed(
     [outcome] = await connector.send(batch_of(stored(1)))
     assert outcome.response_excerpt == "bad secret [secret]"
     assert SECRET not in repr(outcome)
-
-
-async def test_an_event_json_cannot_carry_fails_without_a_request(
-    connector: WebhookConnector, receiver: FakeWebhookReceiver
-) -> None:
-    outcomes = await connector.send(
-        batch_of(stored(1, custom_data={"value": float("nan")}), stored(2))
-    )
-    assert kinds(outcomes) == [REJECTED, SUCCEEDED]
-    assert receiver.request_count == 1
-
-
-async def test_a_hanging_receiver_times_out(
-    http: httpx.AsyncClient,
-    served: FakeWebhookServer,
-    receiver: FakeWebhookReceiver,
-    clock: FakeClock,
-) -> None:
-    connector = connector_for(http, served.base_url + PATH, clock, timeout=0.2)
-    receiver.fail_next(1, Failure.hanging())
-    sending = asyncio.create_task(connector.send(batch_of(stored(1))))
-    await receiver.wait_for_hang()
-
-    [outcome] = await sending
-    assert (outcome.kind, outcome.http_status, outcome.needs_action) == (EXTERNAL, None, False)
-    assert outcome.message == "timed out after 0.2 s"
-    receiver.release()
 
 
 # -- the way out ----------------------------------------------------------------------------------

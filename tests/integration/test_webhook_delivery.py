@@ -6,7 +6,6 @@ secret's format, and a sandbox that behaves as a webhook."""
 from __future__ import annotations
 
 import base64
-import dataclasses
 import datetime as dt
 import hashlib
 from collections.abc import AsyncIterator
@@ -16,11 +15,11 @@ import pytest
 from tenaz.client import TenazClient, TenazError, make_event
 from tenaz.v1 import destinations_pb2, events_pb2
 
-from jobs.base_url import BaseUrl
 from jobs.clock import FakeClock
 from jobs.platforms.fake_webhook import Failure, FakeWebhookReceiver, FakeWebhookServer
 from jobs.runtime import Runtime
 from jobs.settings import Settings
+from tests.integration.platform_helpers import DeliveryCase, allowing, only_delivery, submitting
 from tests.support import fire_due_retries, free_port, run_jobs
 
 S = events_pb2
@@ -31,17 +30,13 @@ HALF_HOUR = dt.timedelta(minutes=30)
 
 @pytest.fixture
 async def receiver(clock: FakeClock) -> AsyncIterator[FakeWebhookServer]:
-    fake = FakeWebhookReceiver(SECRET, now=lambda: clock.now().timestamp())
-    async with FakeWebhookServer(fake) as served:
+    async with FakeWebhookServer(CASE.fake(lambda: clock.now().timestamp())) as served:
         yield served
 
 
 @pytest.fixture
 def settings(settings: Settings, receiver: FakeWebhookServer) -> Settings:
-    return dataclasses.replace(
-        settings,
-        allowed_platform_urls=(*settings.allowed_platform_urls, BaseUrl.parse(receiver.base_url)),
-    )
+    return allowing(settings, receiver.base_url)
 
 
 def webhook_destination(url: str, secret: str = SECRET) -> destinations_pb2.Destination:
@@ -54,7 +49,7 @@ def webhook_destination(url: str, secret: str = SECRET) -> destinations_pb2.Dest
 
 @pytest.fixture
 async def webhook(client: TenazClient, receiver: FakeWebhookServer) -> str:
-    await client.create_destination(webhook_destination(receiver.base_url + "/hooks/tenaz"))
+    await client.create_destination(CASE.destination(receiver.base_url))
     return "webhook"
 
 
@@ -70,9 +65,14 @@ def purchase(clock: FakeClock, number: int) -> events_pb2.Event:
     )
 
 
-async def delivery_of(client: TenazClient, event_id: str) -> events_pb2.Delivery:
-    [delivery] = (await client.get_event(event_id)).deliveries
-    return delivery
+CASE = DeliveryCase(
+    "webhook",
+    fake=lambda now: FakeWebhookReceiver(SECRET, now=now),
+    failure=Failure,
+    destination=lambda base_url: webhook_destination(base_url + "/hooks/tenaz"),
+    submit=submitting(lambda clock: purchase(clock, 1)),
+    secrets=(SECRET,),
+)
 
 
 async def refused(call: object) -> TenazError:
@@ -93,7 +93,7 @@ async def test_an_event_is_delivered_signed_with_metas_hashes(
     stored = (await client.submit_event(purchase(clock, 1))).event
     await run_jobs(runtime)
 
-    delivery = await delivery_of(client, stored.id)
+    delivery = await only_delivery(client, stored.id)
     assert delivery.status == S.DELIVERY_STATUS_SUCCEEDED
     assert receiver.fake.received_count("Purchase", "order-1") == 1
     assert receiver.fake.refused_signatures == 0
@@ -117,11 +117,11 @@ async def test_a_failing_receiver_gets_the_same_webhook_id_on_the_next_attempt(
     receiver.fake.fail_next(1, Failure.http_503())
     stored = (await client.submit_event(purchase(clock, 1))).event
     await run_jobs(runtime)
-    assert (await delivery_of(client, stored.id)).status == S.DELIVERY_STATUS_WAITING_RETRY
+    assert (await only_delivery(client, stored.id)).status == S.DELIVERY_STATUS_WAITING_RETRY
 
     clock.advance(HALF_HOUR)
     await fire_due_retries(runtime)
-    delivery = await delivery_of(client, stored.id)
+    delivery = await only_delivery(client, stored.id)
     assert delivery.status == S.DELIVERY_STATUS_SUCCEEDED
     assert [a.http_status for a in delivery.attempts] == [503, 204]
     first, second = receiver.fake.requests
@@ -144,7 +144,7 @@ async def test_a_wrong_secret_flags_the_destination_and_the_event_waits(
     destination = await client.get_destination("webhook")
     assert destination.needs_action
     assert "signing secret" in destination.needs_action_reason
-    assert (await delivery_of(client, stored.id)).status == S.DELIVERY_STATUS_WAITING_RETRY
+    assert (await only_delivery(client, stored.id)).status == S.DELIVERY_STATUS_WAITING_RETRY
     assert receiver.fake.refused_signatures == 1
 
 
@@ -159,7 +159,7 @@ async def test_an_event_the_receiver_refuses_fails(
     stored = (await client.submit_event(purchase(clock, 1))).event
     await run_jobs(runtime)
 
-    delivery = await delivery_of(client, stored.id)
+    delivery = await only_delivery(client, stored.id)
     assert delivery.status == S.DELIVERY_STATUS_FAILED
     assert delivery.last_error == "HTTP 400: refused by the receiver"
     assert not (await client.get_destination("webhook")).needs_action
@@ -176,7 +176,7 @@ async def test_an_internal_address_the_operator_did_not_allow_is_not_connected_t
     destination = await client.get_destination("webhook")
     assert destination.needs_action
     assert "TENAZ_ALLOWED_PLATFORM_URLS" in destination.needs_action_reason
-    assert (await delivery_of(client, stored.id)).status == S.DELIVERY_STATUS_WAITING_RETRY
+    assert (await only_delivery(client, stored.id)).status == S.DELIVERY_STATUS_WAITING_RETRY
 
 
 async def test_a_url_the_policy_refuses_or_a_malformed_secret_is_refused(
@@ -226,7 +226,7 @@ async def test_a_sandbox_behaves_as_a_webhook(
     stored = (await client.submit_event(purchase(clock, 1))).event
     await run_jobs(runtime)
 
-    delivery = await delivery_of(client, stored.id)
+    delivery = await only_delivery(client, stored.id)
     assert delivery.status == S.DELIVERY_STATUS_SUCCEEDED
     deadline = delivery.deadline.ToDatetime(tzinfo=dt.UTC)
     event_time = stored.event.event_time.ToDatetime(tzinfo=dt.UTC)
