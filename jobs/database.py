@@ -138,6 +138,8 @@ async def open_pool(url: str, settings: Settings) -> AsyncIterator[AsyncConnecti
         # both several times faster than the json module (see jobs.json_values on NaN).
         set_json_loads(orjson.loads, conn)
         set_json_dumps(orjson.dumps, conn)
+        if not settings.prepared_statements:
+            conn.prepare_threshold = None
         # Tenaz writes its own times; the session zone only affects display.
         await conn.execute("SET TIME ZONE 'UTC'")
         await conn.commit()

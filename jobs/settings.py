@@ -174,6 +174,11 @@ class Settings:
     pool_max_size: int = 10
     # How long a call waits for a database connection before answering UNAVAILABLE.
     pool_timeout: dt.timedelta = dt.timedelta(seconds=5)
+    # Server-side prepared statements (psycopg prepares a query run five times). Off behind
+    # a pooler that hands each transaction to another server connection and does not track
+    # them (PgBouncer in transaction mode before 1.21): there a prepared statement is missing,
+    # or already there, on the next connection.
+    prepared_statements: bool = True
     log_level: str = "INFO"
     # text: one line a person reads; json: one object per line for a log store.
     log_format: str = "text"
@@ -203,6 +208,16 @@ class Settings:
                 return float(raw)
             except ValueError:
                 raise SettingsError(f"{name}: {raw!r} is not a number") from None
+
+        def flag(name: str, default: bool) -> bool:
+            raw = env.get(name, "").strip().lower()
+            if not raw:
+                return default
+            if raw in ("1", "true", "yes", "on"):
+                return True
+            if raw in ("0", "false", "no", "off"):
+                return False
+            raise SettingsError(f"{name}: {raw!r} is neither on nor off")
 
         def path(name: str) -> Path | None:
             raw = env.get(name, "")
@@ -254,6 +269,7 @@ class Settings:
             pool_min_size=integer("TENAZ_POOL_MIN_SIZE", defaults.pool_min_size),
             pool_max_size=integer("TENAZ_POOL_MAX_SIZE", defaults.pool_max_size),
             pool_timeout=duration("TENAZ_POOL_TIMEOUT", defaults.pool_timeout),
+            prepared_statements=flag("TENAZ_PREPARED_STATEMENTS", defaults.prepared_statements),
             log_level=env.get("TENAZ_LOG_LEVEL", defaults.log_level).upper(),
             log_format=parse_log_format(env.get("TENAZ_LOG_FORMAT", "")),
         )

@@ -8,7 +8,8 @@ import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from jobs.database import IdleCheck
+from jobs.database import IdleCheck, open_pool
+from jobs.settings import Settings
 
 
 async def backend_pid(pool: AsyncConnectionPool) -> int:
@@ -53,3 +54,19 @@ async def test_an_idle_connection_cut_by_the_database_is_replaced_before_use(
             assert row == (True,)
         second = await backend_pid(pool)
         assert second != first
+
+
+@pytest.mark.parametrize("prepared", [True, False])
+async def test_prepared_statements_can_be_turned_off_for_a_transaction_pooler(
+    database_url: str, prepared: bool
+) -> None:
+    """Behind PgBouncer in transaction mode (before 1.21) a statement prepared on one server
+    connection is missing on the next: with prepared statements off, none is ever made."""
+    settings = Settings(database_url=database_url, prepared_statements=prepared)
+    async with open_pool(database_url, settings) as pool, pool.connection() as conn:
+        for _ in range(10):  # psycopg prepares a query from its fifth run
+            await conn.execute("SELECT count(*) FROM tenaz_deliveries WHERE id = %s", (1,))
+        cur = await conn.execute("SELECT count(*) FROM pg_prepared_statements")
+        row = await cur.fetchone()
+    assert row is not None
+    assert (row[0] > 0) is prepared

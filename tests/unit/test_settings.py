@@ -50,11 +50,21 @@ def test_durations_take_units_or_seconds() -> None:
         ("TENAZ_LISTEN_ADDRESS", "127.0.0.1:٥٠٠٥١"),
         ("TENAZ_DASHBOARD_ADDRESS", "127.0.0.1:8²"),
         ("TENAZ_ALLOWED_PLATFORM_URLS", "http://127.0.0.1:٨٠/"),
+        ("TENAZ_PREPARED_STATEMENTS", "maybe"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         Settings.from_env({name: value})
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("", True), ("on", True), ("TRUE", True), ("1", True), ("off", False), ("no", False)],
+)
+def test_prepared_statements_are_on_unless_turned_off(value: str, expected: bool) -> None:
+    settings = Settings.from_env({"TENAZ_PREPARED_STATEMENTS": value})
+    assert settings.prepared_statements is expected
 
 
 def test_the_sweep_runs_at_the_configured_interval() -> None:
