@@ -114,7 +114,15 @@ def setup_lines(sizes: Sizes, options: Options, args: argparse.Namespace) -> lis
         f" SubmitEvents batches of {sizes.drain_batch} from {sizes.drain_clients} client"
         f" processes, {sizes.drain_inflight} call(s) in flight each; the platform accepts"
         " everything; delivered = from the first call to the end of the last successful"
-        " attempt, read from the database",
+        " attempt, read from the database. Writes per event delivered: PostgreSQL's"
+        " cumulative statistics of the run's database (pg_stat_user_tables) read at go and"
+        " once the server and workers have stopped after the last delivery (a backend adds"
+        " what it wrote to them as it exits); rows = inserted + updated + deleted, index"
+        " entries = (inserted + updated - HOT updated) x the table's indexes, an upper bound"
+        " where a table has partial indexes (they take only the rows matching their"
+        " predicate); WAL bytes from pg_stat_wal, cluster-wide, over the same time (the"
+        " PostgreSQL server is the benchmark's own, so it includes little else: autovacuum"
+        " and checkpoints of the run's tables, the harness's polls)",
         f"- unary: SubmitEvent, one event per call, {sizes.unary_callers} concurrent callers in"
         f" {sizes.unary_clients} processes for {sizes.unary_seconds:g} s; workers deliver"
         " meanwhile",

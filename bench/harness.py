@@ -5,7 +5,10 @@
     every delivery settled -> read the figures from the database -> stop everything
 
 CPU and database counters are read at "go" and when the last delivery settled; RSS is
-sampled in between. Every process is stopped when the run ends, whatever happened.
+sampled in between. Every process is stopped when the run ends, whatever happened. A plan
+that asks for its write costs has the database's table counters read at "go" too, and again
+once the system's server and workers have stopped (their backends report what they wrote as
+they exit).
 
 Two variations:
 
@@ -45,6 +48,7 @@ from bench.postgres import DatabaseCounters, PrivatePostgres
 from bench.processes import BenchError, Child, Supervisor, child_env, read_json_line
 from bench.sampler import Peak, ResourceSampler, machine_busy_seconds, own_cpu_seconds
 from bench.systems import Options, System, Target, Waiting
+from bench.writes import DatabaseWrites
 
 log = logging.getLogger("bench")
 
@@ -97,6 +101,9 @@ class RunPlan:
     phases: tuple[Phase, ...] = ()
     # False when the clients' calls submit no events (the unary ceiling's health checks).
     submits: bool = True
+    # Read what the run wrote to its database's tables (and WAL) from go until the system's
+    # processes have stopped after the last delivery settled.
+    write_costs: bool = False
 
 
 @dataclass
@@ -144,6 +151,7 @@ class RunResult:
     platform_up: float | None = None
     waiting: Waiting | None = None
     phases: list[PhaseResult] = field(default_factory=list)
+    writes: DatabaseWrites | None = None
 
     @property
     def accept_seconds(self) -> float:
@@ -255,6 +263,9 @@ class Harness:
             cpu_before = sampler.cpu()
             machine_before, own_before = machine_busy_seconds(), own_cpu_seconds()
             db_before = await asyncio.to_thread(self.postgres.counters)
+            writes_before = (
+                await asyncio.to_thread(self.postgres.writes, url) if plan.write_costs else None
+            )
             go = time.time()
             deadline = go + plan.settle_timeout
             platform_up: float | None = None
@@ -343,6 +354,12 @@ class Harness:
                 result.first_attempts = await system.first_attempt_starts(conn)
             if plan.retry_gaps:
                 result.retry_gaps = await system.retry_gaps(conn)
+        if writes_before is not None:
+            # Their backends add what they wrote to the counters as they exit.
+            for child in [*supervisor.in_group("server"), *supervisor.in_group("workers")]:
+                await supervisor.stop(child.name)
+            after = await asyncio.to_thread(self.postgres.writes_once_alone, url)
+            result.writes = after.minus(writes_before)
         await supervisor.stop("platform")
         with contextlib.suppress(BenchError):
             result.platform = await read_json_line(platform, within=5)

@@ -68,6 +68,15 @@ METRICS: tuple[Metric, ...] = (
     Metric("drain", "rss_postgres", "peak RSS: largest PostgreSQL process", "mb"),
     Metric("drain", "cpu_total", "CPU s / 1k events: every process of the run", "cpu", "lower"),
     Metric("drain", "cpu_ceiling_rate", "events/s the machine's cores allow at that cost", "rate"),
+    Metric("drain", "rows_written_per_event", "rows written / event delivered", "each", "lower"),
+    Metric(
+        "drain",
+        "index_entries_per_event",
+        "index entries written / event delivered (at most)",
+        "each",
+        "lower",
+    ),
+    Metric("drain", "wal_bytes_per_event", "WAL bytes / event delivered", "bytes", "lower"),
     Metric(
         "unary",
         "calls_rate",
@@ -206,6 +215,10 @@ def _format(value: float | None, unit: str) -> str:
         return f"{value:,.0f} MB"
     if unit == "s":
         return f"{value:,.1f} s"
+    if unit == "each":
+        return f"{value:,.2f}"
+    if unit == "bytes":
+        return f"{value:,.0f} B"
     return f"{value:,.0f}"
 
 

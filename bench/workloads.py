@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from bench.harness import ClientPlan, Outage, Phase, RunPlan, RunResult
+from bench.writes import per_event, table_lines
 
 MB = 1024 * 1024
 # Above this share of the machine used by other programs, a run's figures are flagged.
@@ -156,7 +157,12 @@ class Drain:
 
     def plan(self, sizes: Sizes, system: str) -> RunPlan:
         events = sizes.drain_events if system == "tenaz" else sizes.drain_baseline_events
-        return RunPlan(self.key, _batches(events, sizes), settle_timeout=sizes.settle_timeout)
+        return RunPlan(
+            self.key,
+            _batches(events, sizes),
+            settle_timeout=sizes.settle_timeout,
+            write_costs=True,
+        )
 
     def figures(self, result: RunResult, sizes: Sizes) -> Figures:
         figures = Figures()
@@ -165,8 +171,28 @@ class Drain:
         figures.values["delivered_rate"] = result.succeeded / result.deliver_seconds
         figures.values["call_p50_ms"] = percentile(result.latencies_ms, 50)
         figures.values["call_p99_ms"] = percentile(result.latencies_ms, 99)
+        _write_costs(result, figures)
         _resources(result, figures)
         return figures
+
+
+def _write_costs(result: RunResult, figures: Figures) -> None:
+    """Rows, index entries and WAL bytes written per event delivered, and per table."""
+    if result.writes is None:
+        return
+    costs = per_event(result.writes, result.succeeded)
+    figures.values["rows_written_per_event"] = costs.rows
+    figures.values["index_entries_per_event"] = costs.index_entries
+    figures.values["wal_bytes_per_event"] = costs.wal_bytes
+    bound = " (an upper bound: partial indexes take only some rows)" if costs.upper_bound else ""
+    figures.remarks.append(
+        f"written per event delivered, from go until the server and workers had stopped:"
+        f" {costs.rows:.2f} rows, {costs.index_entries:.2f} index entries{bound},"
+        f" {costs.wal_bytes:,.0f} WAL bytes"
+    )
+    figures.remarks += [
+        f"written to {line}" for line in table_lines(result.writes, result.succeeded)
+    ]
 
 
 class Unary:
