@@ -512,8 +512,9 @@ LARGE_READS = {
 class Large:
     """A workspace with a day's history of `large_deliveries` (written straight into the
     tables), read as operators read it while a drain of `large_drain_events` fresh events
-    runs: one client calls GetStats and ListEvents (and the dashboard's search box) one call
-    after another for `large_seconds`, or until the drain is over."""
+    runs: a client calls GetStats and ListEvents (and the dashboard's search box), one
+    caller per kind of call making one call after another, for `large_seconds` or until the
+    drain is over."""
 
     key = "large"
     title = "large workspace"
@@ -557,6 +558,11 @@ class Large:
             figures.values[f"{key}_calls"] = len(latencies)
             figures.values[f"{key}_p50_ms"] = percentile(latencies, 50)
             figures.values[f"{key}_p99_ms"] = percentile(latencies, 99)
+        few = [name for name, key in LARGE_READS.items() if figures.values[f"{key}_calls"] < 100]
+        if few:
+            figures.remarks.append(
+                f"fewer than 100 calls of {', '.join(few)}: their p99 is close to their slowest"
+            )
         if phase.delivered < sizes.large_drain_events:
             figures.remarks.append(
                 f"the drain was cut at its time limit with {phase.delivered:,} of"

@@ -97,6 +97,9 @@ def test_a_call_never_made_is_no_figure_and_a_short_drain_is_said() -> None:
     assert rows["ListEvents filtered on FAILED p99"][6] == ""
     assert any("cut at its time limit with 150,000 of 200,000" in r for r in figures.remarks)
     assert any("the reads ran 4.0 s of the 20 s asked" in r for r in figures.remarks)
+    assert any(
+        r.startswith("fewer than 100 calls of GetStats, ListEvents,") for r in figures.remarks
+    )
 
 
 @pytest.mark.parametrize("deliveries", [1, 2, 3, 4, 5, 6, 7, 8, 9, 1_000_000])
