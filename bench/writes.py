@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 
 
 @dataclass(frozen=True)
@@ -108,5 +109,8 @@ def table_lines(writes: DatabaseWrites, events: int) -> list[str]:
 
 
 def _each(value: float) -> str:
-    """Two decimals, or two significant digits below 0.1 (a job per thousand events)."""
-    return f"{value:.2f}" if value == 0 or value >= 0.1 else f"{value:.2g}"
+    """Two decimals, or two significant digits below 0.1 (a job per thousand events), never
+    in exponent notation."""
+    if value == 0 or value >= 0.1:
+        return f"{value:.2f}"
+    return format(Decimal(f"{value:.2g}"), "f")

@@ -91,3 +91,11 @@ def test_a_table_written_to_once_per_thousand_events_does_not_read_as_zero() -> 
         "procrastinate_jobs: 0.002 inserted, 0.004 updated (0.004 HOT), 0.002 deleted,"
         " 0.014 index entries"
     )
+
+
+def test_a_table_written_to_a_few_times_in_a_run_is_not_shown_in_exponent_notation() -> None:
+    written = DatabaseWrites({"procrastinate_workers": TableWrites(1, 9, 0, 2, 2)}, 0)
+
+    (line,) = table_lines(written, events=200_000)
+
+    assert line.startswith("procrastinate_workers: 0.000005 inserted, 0.000045 updated")
