@@ -5,17 +5,20 @@
     every delivery settled -> read the figures from the database -> stop everything
 
 CPU and database counters are read at "go" and when the last delivery settled; RSS is
-sampled in between. Every process is stopped when the run ends, whatever happened.
+sampled in between. Every process is stopped when the run ends, whatever happened. A plan
+that asks for its write costs has the database's table counters read at "go" too, and again
+once the system's server and workers have stopped (their backends report what they wrote as
+they exit).
 
 Two variations:
 
 - with an `Outage`, the platform starts down; after the clients are done, once every
   delivery waits for a retry, the destination's rate limit is set and the platform comes back
   when the first retry is due; then as above (every delivery settled);
-- with `Phase`s, there are no clients at "go": each phase writes a backlog straight into the
-  system's tables and runs its own clients while the workers drain, until it has sent its
-  number of deliveries or its time is up, and keeps its own RSS peaks; the run ends with the
-  last phase, whether the backlog was drained or not.
+- with `Phase`s, there are no clients at "go": each phase writes a backlog (or a history of
+  settled deliveries) straight into the system's tables and runs its own clients while the
+  workers drain, until it has sent its number of deliveries or its time is up, and keeps its
+  own RSS peaks; the run ends with the last phase, whether the backlog was drained or not.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from bench.postgres import DatabaseCounters, PrivatePostgres
 from bench.processes import BenchError, Child, Supervisor, child_env, read_json_line
 from bench.sampler import Peak, ResourceSampler, machine_busy_seconds, own_cpu_seconds
 from bench.systems import Options, System, Target, Waiting
+from bench.writes import DatabaseWrites
 
 log = logging.getLogger("bench")
 
@@ -73,15 +77,17 @@ class Outage:
 @dataclass(frozen=True)
 class Phase:
     """A stretch of a run in phases: `backlog` deliveries are written into the system's tables
-    (`System.seed_backlog`, due at once; 0: none), then its workers drain what is due while
-    `clients` run, until `deliveries` more have succeeded (None: no such end), for at most
-    `seconds`. The clients are told to stop (a line "stop") when the phase ends."""
+    (`System.seed_backlog`, due at once, or with `history`, `System.seed_history`: a day's
+    worth, mostly settled; 0: none), then its workers drain what is due while `clients` run,
+    until `deliveries` more have succeeded (None: no such end), for at most `seconds`. The
+    clients are told to stop (a line "stop") when the phase ends."""
 
     label: str
     backlog: int
     seconds: float
     deliveries: int | None = None
     clients: tuple[ClientPlan, ...] = ()
+    history: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,11 @@ class RunPlan:
     phases: tuple[Phase, ...] = ()
     # False when the clients' calls submit no events (the unary ceiling's health checks).
     submits: bool = True
+    # Read what the run wrote to its database's tables (and WAL) from go until the system's
+    # processes have stopped after the last delivery settled.
+    write_costs: bool = False
+    # The system's server serves its dashboard too (clients get its URL).
+    dashboard: bool = False
 
 
 @dataclass
@@ -113,6 +124,8 @@ class PhaseResult:
     rss_over_time: dict[str, list[tuple[float, int]]]
     read_latencies_ms: dict[str, list[float]]
     client_errors: int
+    # How long the longest-running client that read made its calls for.
+    read_seconds: float = 0.0
 
 
 @dataclass
@@ -144,6 +157,7 @@ class RunResult:
     platform_up: float | None = None
     waiting: Waiting | None = None
     phases: list[PhaseResult] = field(default_factory=list)
+    writes: DatabaseWrites | None = None
 
     @property
     def accept_seconds(self) -> float:
@@ -229,8 +243,17 @@ class Harness:
         platform_url = str((await read_json_line(platform, within=READY_TIMEOUT))["url"])
         log.info("bench.platform.listening", extra={"workload": plan.workload})
         address = free_address()
+        dashboard = ""
+        while plan.dashboard and dashboard in ("", address):
+            dashboard = free_address()
         target = await system.start(
-            supervisor, url, address, platform_url, plan.retry_interval, self.options
+            supervisor,
+            url,
+            address,
+            platform_url,
+            plan.retry_interval,
+            self.options,
+            dashboard_address=dashboard,
         )
         log.info("bench.system.started", extra={"workload": plan.workload, "system": system.key})
         numbers = itertools.count()
@@ -255,6 +278,9 @@ class Harness:
             cpu_before = sampler.cpu()
             machine_before, own_before = machine_busy_seconds(), own_cpu_seconds()
             db_before = await asyncio.to_thread(self.postgres.counters)
+            writes_before = (
+                await asyncio.to_thread(self.postgres.writes, url) if plan.write_costs else None
+            )
             go = time.time()
             deadline = go + plan.settle_timeout
             platform_up: float | None = None
@@ -343,6 +369,12 @@ class Harness:
                 result.first_attempts = await system.first_attempt_starts(conn)
             if plan.retry_gaps:
                 result.retry_gaps = await system.retry_gaps(conn)
+        if writes_before is not None:
+            # Their backends add what they wrote to the counters as they exit.
+            for child in [*supervisor.in_group("server"), *supervisor.in_group("workers")]:
+                await supervisor.stop(child.name)
+            after = await asyncio.to_thread(self.postgres.writes_once_alone, url)
+            result.writes = after.minus(writes_before)
         await supervisor.stop("platform")
         with contextlib.suppress(BenchError):
             result.platform = await read_json_line(platform, within=5)
@@ -376,7 +408,9 @@ class Harness:
         for client in clients:
             await read_json_line(client, within=READY_TIMEOUT)
         began = time.time()
-        if phase.backlog:
+        if phase.backlog and phase.history:
+            await system.seed_history(url, phase.backlog, prefix=f"{plan.workload}-{phase.label}-")
+        elif phase.backlog:
             await system.seed_backlog(
                 url,
                 phase.backlog,
@@ -434,6 +468,10 @@ class Harness:
             rss_over_time=sampler.largest_over_time(started, ended),
             read_latencies_ms=latencies,
             client_errors=sum(int(o["errors"]) for o in outputs),
+            read_seconds=max(
+                (o["finished"] - o["started"] for o in outputs if o["read_latencies_ms"]),
+                default=0.0,
+            ),
         )
         return result, outputs
 
@@ -488,6 +526,7 @@ async def _start_clients(
                     *("-m", "bench.load", plan.mode, "--target", target.address),
                     *(f"--api-key={target.api_key}", "--prefix", f"{prefix}-{index}"),
                     *("--out", str(log_dir / f"client-{index}.json"), *plan.args),
+                    *(("--dashboard", target.dashboard_url) if target.dashboard_url else ()),
                 ],
                 child_env({}),
                 pipes=True,

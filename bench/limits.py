@@ -15,6 +15,16 @@ DRAIN_TARGET = 20_000
 UNARY_TARGET = 2_000
 
 
+def _measured_writes(drain: Mapping[str, float]) -> str:
+    if "rows_written_per_event" not in drain:
+        return ""
+    return (
+        f" (measured: {drain['rows_written_per_event']:.2f} rows, at most"
+        f" {drain['index_entries_per_event']:.2f} index entries and"
+        f" {drain['wal_bytes_per_event']:,.0f} WAL bytes per event)"
+    )
+
+
 def limits_lines(results: Mapping[tuple[str, str], Figures]) -> list[str]:
     tenaz = {workload: f.values for (system, workload), f in results.items() if system == "tenaz"}
     cores = os.cpu_count() or 1
@@ -33,8 +43,8 @@ def limits_lines(results: Mapping[tuple[str, str], Figures]) -> list[str]:
             f" {DRAIN_TARGET / 1000 * drain['cpu_postgres']:.1f} for PostgreSQL's own work: each"
             " delivered event durably writes an event row, a delivery row (updated when the"
             " attempt starts and when it ends), an attempt row and three status-change rows,"
-            " with their index entries. The baseline pays a job, a transaction and an HTTP"
-            " request per event, which is where the ratio comes from."
+            f" with their index entries{_measured_writes(drain)}. The baseline pays a job, a"
+            " transaction and an HTTP request per event, which is where the ratio comes from."
         )
     unary, noop = tenaz.get("unary", {}), tenaz.get("noop", {})
     if "cpu_total" in unary and "calls_rate" in noop:

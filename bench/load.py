@@ -11,6 +11,13 @@ stdin ("go"), runs, writes its results as JSON to `--out`, and prints `{"done": 
     reads    what an operator's screen asks, one call at a time until a line "stop" on stdin
              (or `--duration` s): the newest page of ListEvents, a page filtered by status,
              and GetStats
+    searches what operators ask of a large workspace, until a line "stop" on stdin (or
+             `--duration` s), one caller per kind of call, each making one call after
+             another: GetStats (the default window), ListEvents' newest page, a page
+             filtered on FAILED, an event by its event id, and the dashboard's search box
+             (`--dashboard`) given an order id. The event and order searched for are those
+             of the newest purchase received 12 hours before "go", found with one call that
+             is not measured.
 
 Times written are wall-clock (time.time()), to compare with the times the systems store.
 """
@@ -28,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import httpx
 from google.protobuf import timestamp_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tenaz.v1 import events_pb2, events_pb2_grpc
@@ -220,6 +228,99 @@ class Load:
                 self.latencies_ms.append(elapsed)
                 self.read_latencies_ms.setdefault(name, []).append(elapsed)
 
+    async def searches(self) -> None:
+        a = self.args
+        if not a.dashboard:
+            raise SystemExit("searches: --dashboard URL is needed (its search box)")
+        async with httpx.AsyncClient(
+            base_url=a.dashboard, headers={"authorization": f"Bearer {a.api_key}"}
+        ) as dashboard:
+            await self._dashboard_up(dashboard)
+            await self._ready()
+            event_id, order_id = await self._searched_for()
+
+            async def by_order_id() -> httpx.Response:
+                answer = await dashboard.get("/api/events", params={"q": order_id})
+                answer.raise_for_status()
+                return answer
+
+            calls: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
+                ("GetStats", self._grpc(self.stub.GetStats, events_pb2.GetStatsRequest())),
+                (
+                    "ListEvents",
+                    self._grpc(self.stub.ListEvents, events_pb2.ListEventsRequest(page_size=50)),
+                ),
+                (
+                    "ListEvents(status)",
+                    self._grpc(
+                        self.stub.ListEvents,
+                        events_pb2.ListEventsRequest(
+                            statuses=[events_pb2.DELIVERY_STATUS_FAILED], page_size=50
+                        ),
+                    ),
+                ),
+                (
+                    "ListEvents(event_id)",
+                    self._grpc(
+                        self.stub.ListEvents,
+                        events_pb2.ListEventsRequest(event_ids=[event_id], page_size=50),
+                    ),
+                ),
+                ("search(order_id)", by_order_id),
+            ]
+            stop = asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+            deadline = time.monotonic() + a.duration
+
+            async def caller(name: str, call: Callable[[], Awaitable[Any]]) -> None:
+                while not stop.done() and time.monotonic() < deadline:
+                    began = time.perf_counter()
+                    try:
+                        answer = await call()
+                    except httpx.HTTPError as exc:
+                        self.errors += 1
+                        if len(self.error_samples) < 5:
+                            self.error_samples.append(f"{name}: {exc!r}")
+                        continue
+                    if answer is not None:
+                        elapsed = (time.perf_counter() - began) * 1000
+                        self.latencies_ms.append(elapsed)
+                        self.read_latencies_ms.setdefault(name, []).append(elapsed)
+
+            # One caller per kind of call: a slow one does not make the others rarer.
+            await asyncio.gather(*(caller(name, call) for name, call in calls))
+
+    def _grpc(
+        self, method: Callable[..., Awaitable[Any]], request: Any
+    ) -> Callable[[], Awaitable[Any]]:
+        return lambda: self._call(method, request)
+
+    async def _dashboard_up(self, dashboard: httpx.AsyncClient) -> None:
+        """Wait (bounded) until the dashboard answers: it may start after the gRPC server."""
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                (await dashboard.get("/api/statuses")).raise_for_status()
+                return
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(0.2)
+
+    async def _searched_for(self) -> tuple[str, str]:
+        """The event id and order id of the newest purchase received 12 hours ago."""
+        before = timestamp_pb2.Timestamp()
+        before.FromSeconds(int(time.time()) - 12 * 3600)
+        found = await self._call(
+            self.stub.ListEvents,
+            events_pb2.ListEventsRequest(
+                event_name="Purchase", received_before=before, page_size=1
+            ),
+        )
+        if found is None or not found.events:
+            raise SystemExit("searches: no purchase received 12 hours ago to search for")
+        event = found.events[0].event
+        return event.event_id, event.custom_data.order_id
+
     async def _ready(self) -> None:
         """Connect, tell the harness, and wait for its go (one line on stdin)."""
         await asyncio.wait_for(self.channel.channel_ready(), timeout=60)
@@ -259,7 +360,7 @@ class Load:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("mode", choices=("batches", "unary", "noop", "paced", "reads"))
+    parser.add_argument("mode", choices=("batches", "unary", "noop", "paced", "reads", "searches"))
     parser.add_argument("--target", required=True)
     parser.add_argument("--api-key", required=True)
     parser.add_argument("--prefix", required=True, help="event_id prefix, unique per client")
@@ -271,6 +372,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=500.0)
     parser.add_argument("--max-inflight", type=int, default=64)
+    parser.add_argument("--dashboard", default="", help="the dashboard's URL (searches)")
     args = parser.parse_args()
     result = asyncio.run(Load(args).run())
     args.out.write_text(json.dumps(result))

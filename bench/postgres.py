@@ -23,6 +23,7 @@ with warnings.catch_warnings():
     import pgserver
 
 from bench.processes import BenchError
+from bench.writes import DatabaseWrites, TableWrites
 
 DURABLE_SETTINGS = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
 REPORTED_SETTINGS = (
@@ -35,6 +36,14 @@ REPORTED_SETTINGS = (
     "max_wal_size",
     "max_connections",
 )
+
+# Per table of the database: its write counters and how many indexes (partial ones) it has.
+_TABLE_WRITES = """
+SELECT s.relname, s.n_tup_ins, s.n_tup_upd, s.n_tup_hot_upd, s.n_tup_del,
+    count(i.indexrelid), count(i.indexrelid) FILTER (WHERE i.indpred IS NOT NULL)
+FROM pg_stat_user_tables s LEFT JOIN pg_index i ON i.indrelid = s.relid
+GROUP BY s.relid, s.relname, s.n_tup_ins, s.n_tup_upd, s.n_tup_hot_upd, s.n_tup_del
+"""
 
 
 @dataclass(frozen=True)
@@ -133,6 +142,48 @@ class PrivatePostgres:
             ).fetchone()
         assert row is not None
         return DatabaseCounters(int(row[0]), int(row[1]), int(row[2]))
+
+    def writes(self, url: str) -> DatabaseWrites:
+        """The write counters of the database at `url`'s tables, and the cluster's WAL bytes.
+
+        Backends add to these counters lazily (at most once a second while busy, within
+        10 s when idle, and when they exit): `writes_once_alone` reads them when they are
+        complete.
+        """
+        with psycopg.connect(url, autocommit=True) as conn:
+            # Statistics read in a transaction are cached: start from what is there now.
+            conn.execute("SELECT pg_stat_clear_snapshot()")
+            rows = conn.execute(_TABLE_WRITES).fetchall()
+            wal = conn.execute("SELECT wal_bytes FROM pg_stat_wal").fetchone()
+        assert wal is not None
+        tables = {str(name): TableWrites(*(int(v) for v in values)) for name, *values in rows}
+        return DatabaseWrites(tables, int(wal[0]))
+
+    def writes_once_alone(self, url: str, timeout: float = 30.0) -> DatabaseWrites:
+        """`writes(url)` once no other client is connected to that database.
+
+        A backend flushes its counters when it exits, just after leaving pg_stat_activity:
+        once every other client has gone, the counters are read until two readings agree.
+        """
+        deadline = time.monotonic() + timeout
+        with psycopg.connect(url, autocommit=True) as conn:
+            while True:
+                row = conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+                ).fetchone()
+                if row is not None and row[0] == 0:
+                    break
+                if time.monotonic() > deadline:
+                    raise BenchError("other clients stayed connected to the run's database")
+                time.sleep(0.1)
+        reading = self.writes(url)
+        while True:
+            time.sleep(0.2)
+            again = self.writes(url)
+            if again.tables == reading.tables or time.monotonic() > deadline:
+                return again
+            reading = again
 
     def fdatasync_rate(self, seconds: float = 0.5) -> float:
         """8 kB write + fdatasync per second in the data directory's file system: the ceiling

@@ -68,6 +68,15 @@ METRICS: tuple[Metric, ...] = (
     Metric("drain", "rss_postgres", "peak RSS: largest PostgreSQL process", "mb"),
     Metric("drain", "cpu_total", "CPU s / 1k events: every process of the run", "cpu", "lower"),
     Metric("drain", "cpu_ceiling_rate", "events/s the machine's cores allow at that cost", "rate"),
+    Metric("drain", "rows_written_per_event", "rows written / event delivered", "each", "lower"),
+    Metric(
+        "drain",
+        "index_entries_per_event",
+        "index entries written / event delivered (at most)",
+        "each",
+        "lower",
+    ),
+    Metric("drain", "wal_bytes_per_event", "WAL bytes / event delivered", "bytes", "lower"),
     Metric(
         "unary",
         "calls_rate",
@@ -189,6 +198,53 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "backlog", "delivered_rate_longer", "events/s delivered, large backlog (phase 3)", "rate"
     ),
+    Metric("large", "history_deliveries", "deliveries in the workspace (a day's history)", "count"),
+    Metric("large", "drain_rate", "events/s delivered by a drain meanwhile", "rate"),
+    Metric("large", "stats_p50_ms", "GetStats (default window) p50", "ms"),
+    Metric(
+        "large",
+        "stats_p99_ms",
+        "GetStats (default window) p99",
+        "ms",
+        target="< 100 ms",
+        check=lambda value, _, __: value < 100,
+    ),
+    Metric("large", "list_newest_p50_ms", "ListEvents newest page p50", "ms"),
+    Metric(
+        "large",
+        "list_newest_p99_ms",
+        "ListEvents newest page p99",
+        "ms",
+        target="< 50 ms",
+        check=lambda value, _, __: value < 50,
+    ),
+    Metric("large", "list_status_p50_ms", "ListEvents filtered on FAILED p50", "ms"),
+    Metric(
+        "large",
+        "list_status_p99_ms",
+        "ListEvents filtered on FAILED p99",
+        "ms",
+        target="< 50 ms",
+        check=lambda value, _, __: value < 50,
+    ),
+    Metric("large", "list_event_id_p50_ms", "ListEvents by event id p50", "ms"),
+    Metric(
+        "large",
+        "list_event_id_p99_ms",
+        "ListEvents by event id p99",
+        "ms",
+        target="< 50 ms",
+        check=lambda value, _, __: value < 50,
+    ),
+    Metric("large", "search_order_id_p50_ms", "search by order id (dashboard) p50", "ms"),
+    Metric(
+        "large",
+        "search_order_id_p99_ms",
+        "search by order id (dashboard) p99",
+        "ms",
+        target="< 50 ms",
+        check=lambda value, _, __: value < 50,
+    ),
 )
 HEADER = ("workload", "figure", "Tenaz", "baseline", "ratio", "target", "met")
 
@@ -206,6 +262,10 @@ def _format(value: float | None, unit: str) -> str:
         return f"{value:,.0f} MB"
     if unit == "s":
         return f"{value:,.1f} s"
+    if unit == "each":
+        return f"{value:,.2f}"
+    if unit == "bytes":
+        return f"{value:,.0f} B"
     return f"{value:,.0f}"
 
 

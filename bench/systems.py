@@ -17,6 +17,8 @@ and, where the system has the feature (Tenaz only; the baseline raises `BenchErr
 
     set_rate_limit(target, n)  the destination's rate limit, as an operator sets it (gRPC)
     seed_backlog(url, n, ...)  n deliveries written straight into the tables, due now
+    seed_history(url, n, ...)  n deliveries of the last 24 hours, mostly settled, written
+                               straight into the tables with their attempts and status changes
 """
 
 from __future__ import annotations
@@ -74,10 +76,11 @@ def _waiting(row: tuple[Any, ...]) -> Waiting:
 
 @dataclass(frozen=True)
 class Target:
-    """A started system: where to send load."""
+    """A started system: where to send load (and its dashboard's URL, when it serves one)."""
 
     address: str
     api_key: str
+    dashboard_url: str = ""
 
 
 class System(Protocol):
@@ -94,6 +97,7 @@ class System(Protocol):
         platform_url: str,
         retry_interval: int,
         options: Options,
+        dashboard_address: str = "",
     ) -> Target: ...
 
     async def unsettled(self, conn: AsyncConnection[Any]) -> int: ...
@@ -115,6 +119,8 @@ class System(Protocol):
     async def seed_backlog(
         self, database_url: str, count: int, *, prefix: str, jobs: int
     ) -> None: ...
+
+    async def seed_history(self, database_url: str, count: int, *, prefix: str) -> None: ...
 
 
 async def _scalar(conn: AsyncConnection[Any], query: str) -> Any:
@@ -157,7 +163,10 @@ class TenazSystem:
         platform_url: str,
         retry_interval: int,
         options: Options,
+        dashboard_address: str = "",
     ) -> Target:
+        """The server and workers; the server serves the dashboard too at
+        `dashboard_address`, when one is given."""
         from jobs import keys
         from jobs.base_url import BaseUrl
         from jobs.destinations import DestinationSpec
@@ -192,7 +201,7 @@ class TenazSystem:
                 "TENAZ_DATABASE_URL": database_url,
                 "TENAZ_SECRET_KEY": secret_key,
                 "TENAZ_LISTEN_ADDRESS": address,
-                "TENAZ_DASHBOARD_ADDRESS": "",
+                "TENAZ_DASHBOARD_ADDRESS": dashboard_address,
                 "TENAZ_SUBMIT_RATE_LIMIT": "0",
                 "TENAZ_RETRY_INTERVAL": f"{retry_interval}s",
                 "TENAZ_HTTP_TIMEOUT": f"{options.http_timeout}s",
@@ -206,7 +215,8 @@ class TenazSystem:
             await supervisor.start(
                 f"tenaz-worker-{index}", "workers", ["-m", "server.cli", "worker"], env
             )
-        return Target(address, new_key.secret)
+        dashboard_url = f"http://{dashboard_address}" if dashboard_address else ""
+        return Target(address, new_key.secret, dashboard_url)
 
     async def unsettled(self, conn: AsyncConnection[Any]) -> int:
         return int(
@@ -325,6 +335,177 @@ class TenazSystem:
             for _ in range(min(jobs, math.ceil(count / SEED_JOB_DELIVERIES))):
                 await queue.defer_delivery(app, conn, destination_id=destination_id)
 
+    async def seed_history(self, database_url: str, count: int, *, prefix: str) -> None:
+        """`count` deliveries of events received over the last 24 hours, as a busy shop's
+        workspace would hold them, written with a few SQL statements in one transaction.
+
+        Three in five events are purchases (with an order id), one a lead, one an
+        add-to-cart. Besides the run's destination, which takes every event, the workspace
+        gets two more that take only leads and only add-to-carts (their event filters), so
+        that the events submitted during the run still go to the run's destination alone.
+        Of the deliveries, 88% SUCCEEDED (78% at the first attempt, 8% at the second, 2% at
+        the third), 7% FAILED (rejected at the first attempt) and 5% wait for a retry due an
+        hour from now, after the run; every attempt has its row and every delivery its
+        status changes. The tables are analysed before the commit, as autovacuum would
+        have done for tables that grew over a day.
+        """
+        from jobs.platforms import meta
+
+        now = dt.datetime.now(dt.UTC)
+        async with (
+            await psycopg.AsyncConnection.connect(database_url) as conn,
+            conn.transaction(),
+        ):
+            workspace_id, destination_id = (
+                await _pairs(conn, "SELECT workspace_id, id FROM tenaz_destinations")
+            )[0]
+            await conn.execute(_HISTORY_DESTINATIONS, {"destination": destination_id})
+            last_event = int(await _scalar(conn, "SELECT coalesce(max(id), 0) FROM tenaz_events"))
+            last_delivery = int(
+                await _scalar(conn, "SELECT coalesce(max(id), 0) FROM tenaz_deliveries")
+            )
+            params = {
+                "workspace": workspace_id,
+                "prefix": prefix,
+                "kinds": list(HISTORY_KINDS),
+                "events": history_events(count),
+                "deliveries": count,
+                "now": now,
+                "last_event": last_event,
+                "last_delivery": last_delivery,
+                "max_age": meta.PLATFORM.deadline({}, now) - now,
+            }
+            for statement in _HISTORY:
+                await conn.execute(statement, params)
+            await conn.execute(
+                "ANALYZE tenaz_events, tenaz_deliveries, tenaz_attempts, tenaz_status_changes"
+            )
+
+
+# Events of the history by kind, in each run of five: purchases go to the run's destination
+# only, leads and add-to-carts to it and to the destination that takes only them.
+HISTORY_KINDS = ("Purchase", "Purchase", "Purchase", "Lead", "AddToCart")
+
+
+def history_events(deliveries: int) -> int:
+    """How many events of the history make at least `deliveries` deliveries."""
+    per_run = sum(1 if kind == "Purchase" else 2 for kind in HISTORY_KINDS)
+    runs, left = divmod(deliveries, per_run)
+    events = runs * len(HISTORY_KINDS)
+    for kind in HISTORY_KINDS:
+        if left <= 0:
+            break
+        left -= 1 if kind == "Purchase" else 2
+        events += 1
+    return events
+
+
+_HISTORY_DESTINATIONS = """
+INSERT INTO tenaz_destinations (workspace_id, name, kind, enabled, settings, secret,
+    event_filter, created_at, updated_at)
+SELECT workspace_id, name || '-' || lower(kind_name), kind, true, settings, secret,
+    ARRAY[kind_name], created_at, updated_at
+FROM tenaz_destinations, unnest(ARRAY['Lead', 'AddToCart']) AS kind_name
+WHERE id = %(destination)s
+"""
+
+# The event at position n (from 1) of the history was received at now - 24 h + n/N of the
+# day, up to 10 minutes ago, so that its last attempt (at most 2 minutes later) is past.
+# A delivery's fate comes from a hash of its event and destination: spread, repeatable.
+_HISTORY = (
+    """
+    INSERT INTO tenaz_events
+        (workspace_id, event_name, event_id, event_time, order_id, payload, received_at)
+    SELECT %(workspace)s, kind, %(prefix)s || n, at - interval '1 second',
+        CASE WHEN kind = 'Purchase' THEN 'PED-' || (1000000 + n) ELSE '' END,
+        jsonb_build_object(
+            'event_name', kind,
+            'event_time', extract(epoch FROM at)::bigint - 1,
+            'event_id', %(prefix)s || n,
+            'action_source', 'website',
+            'event_source_url', 'https://loja.example.com.br/checkout/obrigado',
+            'identifiers', jsonb_build_object(
+                'client_ip_address', '203.0.113.7',
+                'client_user_agent',
+                    'Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/128.0'),
+            'hashed', jsonb_build_object('meta', jsonb_build_object(
+                'em', encode(sha256(convert_to('cliente.' || n || '@example.com.br', 'UTF8')),
+                    'hex'),
+                'external_id', encode(sha256(convert_to('cliente-' || n, 'UTF8')), 'hex'))))
+            || CASE WHEN kind = 'Purchase' THEN jsonb_build_object('custom_data',
+                jsonb_build_object('value', 197.0, 'currency', 'BRL',
+                    'order_id', 'PED-' || (1000000 + n)))
+                ELSE '{}' END,
+        at
+    FROM generate_series(1, %(events)s) AS n,
+        LATERAL (SELECT (%(kinds)s::text[])[1 + (n - 1) %% cardinality(%(kinds)s::text[])]
+            AS kind,
+            %(now)s - interval '24 hours'
+                + (interval '24 hours' - interval '10 minutes') * n / %(events)s AS at) AS x
+    """,
+    """
+    INSERT INTO tenaz_deliveries (workspace_id, event_id, destination_id, status,
+        failure_reason, attempt_count, next_attempt_at, deadline, last_error, created_at,
+        updated_at)
+    SELECT %(workspace)s, e.id, d.id, fate.status,
+        CASE WHEN fate.status = 'FAILED' THEN 'rejected' ELSE '' END,
+        fate.attempts,
+        CASE WHEN fate.status = 'WAITING_RETRY' THEN %(now)s + interval '1 hour' END,
+        e.event_time + %(max_age)s,
+        CASE fate.status WHEN 'FAILED' THEN 'Invalid parameter'
+            WHEN 'WAITING_RETRY' THEN 'HTTP 503' ELSE '' END,
+        e.received_at,
+        e.received_at + interval '1 minute' * (fate.attempts - 1) + interval '350 milliseconds'
+    FROM tenaz_events e
+    JOIN tenaz_destinations d ON d.workspace_id = e.workspace_id AND d.deleted_at IS NULL
+        AND (d.event_filter = '{}' OR e.event_name = ANY(d.event_filter)),
+        LATERAL (SELECT abs(hashint8(e.id * 8 + d.id)::bigint) %% 100 AS r) AS h,
+        LATERAL (SELECT
+            CASE WHEN r < 88 THEN 'SUCCEEDED' WHEN r < 95 THEN 'FAILED'
+                ELSE 'WAITING_RETRY' END AS status,
+            CASE WHEN r < 78 THEN 1 WHEN r < 86 THEN 2 WHEN r < 88 THEN 3 ELSE 1 END
+                AS attempts) AS fate
+    WHERE e.id > %(last_event)s
+    ORDER BY e.id, d.id
+    LIMIT %(deliveries)s
+    """,
+    """
+    INSERT INTO tenaz_attempts (delivery_id, number, trigger, started_at, finished_at,
+        outcome, http_status, message)
+    SELECT d.id, k, 'automatic', started, started + interval '250 milliseconds', outcome,
+        CASE outcome WHEN 'succeeded' THEN 200 WHEN 'rejected' THEN 400 ELSE 503 END,
+        CASE outcome WHEN 'succeeded' THEN '' WHEN 'rejected' THEN 'Invalid parameter'
+            ELSE 'HTTP 503' END
+    FROM tenaz_deliveries d, generate_series(1, d.attempt_count) AS k,
+        LATERAL (SELECT
+            d.created_at + interval '1 minute' * (k - 1) + interval '100 milliseconds'
+                AS started,
+            CASE WHEN k < d.attempt_count THEN 'external_problem'
+                WHEN d.status = 'SUCCEEDED' THEN 'succeeded'
+                WHEN d.status = 'FAILED' THEN 'rejected'
+                ELSE 'external_problem' END AS outcome) AS a
+    WHERE d.id > %(last_delivery)s
+    """,
+    """
+    INSERT INTO tenaz_status_changes (workspace_id, delivery_id, event_id, destination_id,
+        from_status, to_status, attempt_number, error, at)
+    SELECT %(workspace)s, d.id, d.event_id, d.destination_id, NULL, 'PENDING', 0, '',
+        d.created_at
+    FROM tenaz_deliveries d WHERE d.id > %(last_delivery)s
+    UNION ALL
+    SELECT %(workspace)s, d.id, d.event_id, d.destination_id, change.from_status,
+        change.to_status, a.number, change.error, change.at
+    FROM tenaz_deliveries d JOIN tenaz_attempts a ON a.delivery_id = d.id,
+        LATERAL (VALUES
+            (CASE WHEN a.number = 1 THEN 'PENDING' ELSE 'WAITING_RETRY' END,
+             CASE WHEN a.number = 1 THEN 'SENDING' ELSE 'RESENDING' END, '', a.started_at),
+            (CASE WHEN a.number = 1 THEN 'SENDING' ELSE 'RESENDING' END,
+             CASE a.outcome WHEN 'succeeded' THEN 'SUCCEEDED' WHEN 'rejected' THEN 'FAILED'
+                ELSE 'WAITING_RETRY' END,
+             a.message, a.finished_at)) AS change (from_status, to_status, error, at)
+    WHERE d.id > %(last_delivery)s
+    """,
+)
 
 # The payload is what SubmitEvent stores for bench.load's purchase: contact data hashed.
 _SEED_BACKLOG = """
@@ -374,7 +555,10 @@ class BaselineSystem:
         platform_url: str,
         retry_interval: int,
         options: Options,
+        dashboard_address: str = "",
     ) -> Target:
+        if dashboard_address:
+            raise BenchError("the baseline has no dashboard")
         api_key = secrets.token_hex(24)
         env = child_env({})
         await supervisor.start(
@@ -464,6 +648,9 @@ class BaselineSystem:
 
     async def seed_backlog(self, database_url: str, count: int, *, prefix: str, jobs: int) -> None:
         raise BenchError("the backlog workload measures Tenaz only")
+
+    async def seed_history(self, database_url: str, count: int, *, prefix: str) -> None:
+        raise BenchError("the baseline has no history to read (no GetStats, no ListEvents)")
 
 
 SYSTEMS: dict[str, System] = {"tenaz": TenazSystem(), "baseline": BaselineSystem()}

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from bench.harness import ClientPlan, Outage, Phase, RunPlan, RunResult
+from bench.writes import per_event, table_lines
 
 MB = 1024 * 1024
 # Above this share of the machine used by other programs, a run's figures are flagged.
@@ -48,6 +49,11 @@ class Sizes:
     backlog_small: int = 50_000
     backlog_large: int = 1_000_000
     backlog_seconds: float = 45.0
+    # A workspace with a day's history of this many deliveries, read while a drain of
+    # `large_drain_events` fresh events runs; the reads go on for `large_seconds` at most.
+    large_deliveries: int = 1_000_000
+    large_drain_events: int = 200_000
+    large_seconds: float = 20.0
     settle_timeout: float = 900.0
 
 
@@ -72,6 +78,9 @@ QUICK = Sizes(
     backlog_small=200,
     backlog_large=2_000,
     backlog_seconds=1.5,
+    large_deliveries=5_000,
+    large_drain_events=2_000,
+    large_seconds=1.5,
     settle_timeout=60.0,
 )
 BOTH = ("tenaz", "baseline")
@@ -125,14 +134,7 @@ def _resources(result: RunResult, figures: Figures) -> None:
     if total > 0:
         figures.values["cpu_total"] = total / per_thousand
         figures.values["cpu_ceiling_rate"] = (os.cpu_count() or 1) * 1000 / (total / per_thousand)
-    capacity = (result.settled_at - result.go) * (os.cpu_count() or 1)
-    others = result.cpu.get("others", 0.0) / capacity if capacity > 0 else 0.0
-    figures.values["machine_share_of_other_programs"] = others
-    if others > OTHERS_WARNING:
-        figures.remarks.append(
-            f"programs outside the benchmark used {others:.0%} of the machine's CPU during"
-            " this run: its figures are likely low"
-        )
+    _others(result, figures)
     for group, peaks in result.peaks.items():
         if peaks:
             figures.values[f"rss_{group}"] = peaks[0].rss / MB
@@ -149,6 +151,18 @@ def _resources(result: RunResult, figures: Figures) -> None:
         )
 
 
+def _others(result: RunResult, figures: Figures) -> None:
+    """The share of the machine other programs used during the run, flagged when large."""
+    capacity = (result.settled_at - result.go) * (os.cpu_count() or 1)
+    others = result.cpu.get("others", 0.0) / capacity if capacity > 0 else 0.0
+    figures.values["machine_share_of_other_programs"] = others
+    if others > OTHERS_WARNING:
+        figures.remarks.append(
+            f"programs outside the benchmark used {others:.0%} of the machine's CPU during"
+            " this run: its figures are likely low"
+        )
+
+
 class Drain:
     key = "drain"
     title = "drain"
@@ -156,7 +170,12 @@ class Drain:
 
     def plan(self, sizes: Sizes, system: str) -> RunPlan:
         events = sizes.drain_events if system == "tenaz" else sizes.drain_baseline_events
-        return RunPlan(self.key, _batches(events, sizes), settle_timeout=sizes.settle_timeout)
+        return RunPlan(
+            self.key,
+            _batches(events, sizes),
+            settle_timeout=sizes.settle_timeout,
+            write_costs=True,
+        )
 
     def figures(self, result: RunResult, sizes: Sizes) -> Figures:
         figures = Figures()
@@ -165,8 +184,28 @@ class Drain:
         figures.values["delivered_rate"] = result.succeeded / result.deliver_seconds
         figures.values["call_p50_ms"] = percentile(result.latencies_ms, 50)
         figures.values["call_p99_ms"] = percentile(result.latencies_ms, 99)
+        _write_costs(result, figures)
         _resources(result, figures)
         return figures
+
+
+def _write_costs(result: RunResult, figures: Figures) -> None:
+    """Rows, index entries and WAL bytes written per event delivered, and per table."""
+    if result.writes is None:
+        return
+    costs = per_event(result.writes, result.succeeded)
+    figures.values["rows_written_per_event"] = costs.rows
+    figures.values["index_entries_per_event"] = costs.index_entries
+    figures.values["wal_bytes_per_event"] = costs.wal_bytes
+    bound = " (an upper bound: partial indexes take only some rows)" if costs.upper_bound else ""
+    figures.remarks.append(
+        f"written per event delivered, from go until the server and workers had stopped:"
+        f" {costs.rows:.2f} rows, {costs.index_entries:.2f} index entries{bound},"
+        f" {costs.wal_bytes:,.0f} WAL bytes"
+    )
+    figures.remarks += [
+        f"written to {line}" for line in table_lines(result.writes, result.succeeded)
+    ]
 
 
 class Unary:
@@ -459,6 +498,88 @@ class Backlog:
         return figures
 
 
+# The calls of the large workload's client (bench.load's `searches`), by the name it
+# records them under, and the key of their figures.
+LARGE_READS = {
+    "GetStats": "stats",
+    "ListEvents": "list_newest",
+    "ListEvents(status)": "list_status",
+    "ListEvents(event_id)": "list_event_id",
+    "search(order_id)": "search_order_id",
+}
+
+
+class Large:
+    """A workspace with a day's history of `large_deliveries` (written straight into the
+    tables), read as operators read it while a drain of `large_drain_events` fresh events
+    runs: a client calls GetStats and ListEvents (and the dashboard's search box), one
+    caller per kind of call making one call after another, for `large_seconds` or until the
+    drain is over."""
+
+    key = "large"
+    title = "large workspace"
+    systems: tuple[str, ...] = ("tenaz",)
+
+    def plan(self, sizes: Sizes, system: str) -> RunPlan:
+        searches = ClientPlan("searches", ("--duration", str(sizes.large_seconds)))
+        return RunPlan(
+            self.key,
+            (),
+            settle_timeout=sizes.settle_timeout,
+            dashboard=True,
+            phases=(
+                Phase(
+                    "drain",
+                    backlog=sizes.large_deliveries,
+                    history=True,
+                    seconds=sizes.settle_timeout,
+                    deliveries=sizes.large_drain_events,
+                    clients=(*_batches(sizes.large_drain_events, sizes), searches),
+                ),
+            ),
+        )
+
+    def figures(self, result: RunResult, sizes: Sizes) -> Figures:
+        figures = Figures()
+        _others(result, figures)
+        if not result.phases:
+            figures.remarks.append("the run ended before its history was written")
+            return figures
+        phase = result.phases[0]
+        seconds = phase.ended - phase.started
+        figures.values["history_deliveries"] = phase.backlog
+        figures.values["seed_seconds"] = phase.seed_seconds
+        figures.values["drain_events"] = phase.delivered
+        figures.values["drain_seconds"] = seconds
+        figures.values["drain_rate"] = phase.delivered / seconds if seconds > 0 else math.nan
+        figures.values["read_seconds"] = phase.read_seconds
+        for name, key in LARGE_READS.items():
+            latencies = phase.read_latencies_ms.get(name, [])
+            figures.values[f"{key}_calls"] = len(latencies)
+            figures.values[f"{key}_p50_ms"] = percentile(latencies, 50)
+            figures.values[f"{key}_p99_ms"] = percentile(latencies, 99)
+        few = [name for name, key in LARGE_READS.items() if figures.values[f"{key}_calls"] < 100]
+        if few:
+            figures.remarks.append(
+                f"fewer than 100 calls of {', '.join(few)}: their p99 is close to their slowest"
+            )
+        if phase.delivered < sizes.large_drain_events:
+            figures.remarks.append(
+                f"the drain was cut at its time limit with {phase.delivered:,} of"
+                f" {sizes.large_drain_events:,} events delivered"
+            )
+        if phase.read_seconds < sizes.large_seconds - 1:
+            figures.remarks.append(
+                f"the drain was over after {seconds:.1f} s, so the reads ran"
+                f" {phase.read_seconds:.1f} s of the {sizes.large_seconds:g} s asked"
+            )
+        if phase.client_errors:
+            figures.remarks.append(
+                f"{phase.client_errors} calls failed (e.g. {'; '.join(result.error_samples)})"
+            )
+        return figures
+
+
 class Workload(Protocol):
     key: str
     # The systems it measures (the others are skipped).
@@ -479,5 +600,6 @@ WORKLOADS: dict[str, Workload] = {
         RetryPrecision(),
         Recovery(),
         Backlog(),
+        Large(),
     )
 }

@@ -17,6 +17,9 @@ def test_the_drain_and_unary_limits_follow_from_the_cpu_each_event_cost() -> Non
             "cpu_postgres": 0.09,
             "cpu_ceiling_rate": 10_000.0,
             "delivered_rate": 8_000.0,
+            "rows_written_per_event": 8.0,
+            "index_entries_per_event": 34.0,
+            "wal_bytes_per_event": 4_496.0,
         }
     )
     unary = Figures(
@@ -42,6 +45,9 @@ def test_the_drain_and_unary_limits_follow_from_the_cpu_each_event_cost() -> Non
     cores = os.cpu_count()
     assert f"this machine's {cores} cores allow 10,000 events/s" in drain_line
     assert "20,000 events/s would take 4.0 cores, of which 1.8 for PostgreSQL" in drain_line
+    assert "(measured: 8.00 rows, at most 34.00 index entries and 4,496 WAL bytes per event)" in (
+        drain_line
+    )
     assert "reached 4,400 calls/s" in unary_line
     assert "2,000 calls/s would take 2.8 cores" in unary_line
 
