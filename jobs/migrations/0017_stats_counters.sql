@@ -43,6 +43,10 @@ CREATE TABLE tenaz_attempt_counts (
     last_message text NOT NULL,
     PRIMARY KEY (workspace_id, finished_minute, destination_id, outcome)
 ) WITH (fillfactor = 70);
+-- A destination's newest minutes first (its health: last attempt, success, failure). Written
+-- once a minute per destination and outcome, when the minute's row is made.
+CREATE INDEX tenaz_attempt_counts_latest
+    ON tenaz_attempt_counts (workspace_id, destination_id, finished_minute DESC);
 
 CREATE FUNCTION tenaz_minute(at timestamptz) RETURNS timestamptz
     LANGUAGE sql IMMUTABLE PARALLEL SAFE

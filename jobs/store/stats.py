@@ -46,7 +46,7 @@ async def attempt_buckets(
     """(bucket index, outcome, count) of attempts that ended in the window's minutes, buckets
     counted from `since` (a whole minute)."""
     cur = await conn.execute(
-        "SELECT floor(extract(epoch FROM finished_minute - %s) / %s)::int AS b, outcome,"
+        "SELECT floor(date_part('epoch', finished_minute - %s) / %s)::int AS b, outcome,"
         " sum(n)::bigint FROM tenaz_attempt_counts"
         " WHERE workspace_id = %s AND finished_minute >= %s AND finished_minute < %s"
         " GROUP BY b, outcome ORDER BY b",
@@ -65,18 +65,34 @@ async def waiting_retry_counts(conn: AsyncConnection, *, workspace_id: int) -> d
     return {r[0]: int(r[1]) for r in await cur.fetchall()}
 
 
+_FAILED = "c.outcome <> 'succeeded'"
+
+
+def _newest(outcomes: str) -> str:
+    """The newest counter row of destination `d` in the window whose outcome is `outcomes`
+    (an SQL condition on `c.outcome`), read from the index newest minute first."""
+    return (
+        "SELECT c.outcome, c.last_message, c.last_at FROM tenaz_attempt_counts c"
+        " WHERE c.workspace_id = d.workspace_id AND c.destination_id = d.id"
+        f" AND {outcomes} AND c.finished_minute >= %(since)s AND c.finished_minute < %(until)s"
+        " ORDER BY c.finished_minute DESC, c.last_at DESC LIMIT 1"
+    )
+
+
 async def last_attempts(
     conn: AsyncConnection, *, workspace_id: int, since: dt.datetime, until: dt.datetime
 ) -> dict[int, tuple[LastAttempt, dt.datetime | None, dt.datetime | None]]:
-    """Per destination: its last attempt in the window's minutes, last success, last failure."""
+    """Per destination: its last attempt in the window's minutes, last success, last failure
+    (a few index entries per destination, however long the window)."""
+    last, ok, bad = _newest("true"), _newest("c.outcome = 'succeeded'"), _newest(_FAILED)
     cur = await conn.execute(
-        "SELECT DISTINCT ON (destination_id) destination_id, outcome, last_message, last_at,"
-        " max(last_at) FILTER (WHERE outcome = 'succeeded') OVER (PARTITION BY destination_id),"
-        " max(last_at) FILTER (WHERE outcome <> 'succeeded') OVER (PARTITION BY destination_id)"
-        " FROM tenaz_attempt_counts"
-        " WHERE workspace_id = %s AND finished_minute >= %s AND finished_minute < %s"
-        " ORDER BY destination_id, last_at DESC",
-        (workspace_id, since, until),
+        "SELECT d.id, last.outcome, last.last_message, last.last_at, ok.last_at, bad.last_at"
+        " FROM tenaz_destinations d"
+        f" CROSS JOIN LATERAL ({last}) AS last"
+        f" LEFT JOIN LATERAL ({ok}) AS ok ON true"
+        f" LEFT JOIN LATERAL ({bad}) AS bad ON true"
+        " WHERE d.workspace_id = %(ws)s",
+        {"ws": workspace_id, "since": since, "until": until},
     )
     return {
         r[0]: (LastAttempt(outcome=r[1], message=r[2], finished_at=r[3]), r[4], r[5])
