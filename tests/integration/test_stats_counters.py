@@ -134,3 +134,27 @@ async def test_an_upgrade_counts_the_deliveries_and_attempts_already_stored(
         assert conn.execute("SELECT status, n FROM tenaz_unfinished_counts").fetchall() == [
             ("WAITING_RETRY", 1)
         ]
+
+
+async def test_a_destinations_last_success_and_failure_are_its_newest(
+    client: TenazClient, runtime: Runtime, clock: FakeClock, fake_meta: FakeMetaServer, meta: str
+) -> None:
+    succeeded_at = clock.now()
+    await client.submit_event(event(clock, "o-1"))
+    await run_jobs(runtime)
+    clock.advance(dt.timedelta(minutes=5))
+    failed_at = clock.now()
+    fake_meta.fake.set_down(True)
+    await client.submit_event(event(clock, "o-2"))
+    await run_jobs(runtime)
+    clock.advance(dt.timedelta(minutes=1))
+
+    [health] = (await client.get_stats()).destinations
+    assert health.last_success_at.ToDatetime(tzinfo=dt.UTC) == succeeded_at
+    assert health.last_failure_at.ToDatetime(tzinfo=dt.UTC) == failed_at
+    assert health.health == S.DESTINATION_HEALTH_FAILING
+    # A window that ends before the failure knows only the success.
+    [earlier] = (await client.get_stats(until=failed_at - dt.timedelta(minutes=2))).destinations
+    assert earlier.last_success_at.ToDatetime(tzinfo=dt.UTC) == succeeded_at
+    assert not earlier.HasField("last_failure_at")
+    assert earlier.health == S.DESTINATION_HEALTH_HEALTHY
