@@ -193,7 +193,10 @@ class UrlConnector:
 
     def scrubbed(self, classification: Classification) -> Classification:
         """`classification` with no secret of the destination in its message."""
-        return dataclasses.replace(classification, message=self.scrub(classification.message))
+        message = self.scrub(classification.message)
+        if message == classification.message:
+            return classification
+        return dataclasses.replace(classification, message=message)
 
     def unanswered(self, events: Sequence[HasDeliveryId], exc: Exception) -> list[Outcome]:
         """Every event's outcome of a request that got no answer (`SendError`)."""
@@ -206,12 +209,20 @@ class UrlConnector:
         verdicts: Sequence[Classification],
         reply: Reply,
     ) -> list[Outcome]:
-        """Each event's outcome of a request the platform answered: `verdicts`, in order."""
+        """Each event's outcome of a request the platform answered: `verdicts`, in order.
+
+        A platform that answers for the request as a whole gives every event the same
+        verdict: each distinct verdict is scrubbed once, not once per event.
+        """
         shown = self.scrub(excerpt(reply.body))
-        return [
-            self.scrubbed(verdict).outcome(e.delivery_id, reply.status, shown)
-            for e, verdict in zip(events, verdicts, strict=True)
-        ]
+        clean: dict[int, Classification] = {}
+        outcomes = []
+        for event, verdict in zip(events, verdicts, strict=True):
+            scrubbed = clean.get(id(verdict))
+            if scrubbed is None:
+                scrubbed = clean[id(verdict)] = self.scrubbed(verdict)
+            outcomes.append(scrubbed.outcome(event.delivery_id, reply.status, shown))
+        return outcomes
 
     async def post(
         self,
