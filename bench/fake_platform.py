@@ -25,7 +25,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from jobs.platforms.fake_meta import FakeMeta, FakeMetaServer, Reply
+from jobs.platforms.fake_http import Reply
+from jobs.platforms.fake_meta import FakeMeta, FakeMetaServer
 
 PIXEL_ID = "424242"
 ACCESS_TOKEN = "bench-token"  # noqa: S105 - the fake platform's, not a secret

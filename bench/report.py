@@ -199,6 +199,16 @@ METRICS: tuple[Metric, ...] = (
         "backlog", "delivered_rate_longer", "events/s delivered, large backlog (phase 3)", "rate"
     ),
     Metric("large", "history_deliveries", "deliveries in the workspace (a day's history)", "count"),
+    *(
+        Metric("large", f"{key}_idle_p99_ms", f"{label} p99, idle machine", "ms")
+        for key, label in (
+            ("stats", "GetStats (default window)"),
+            ("list_newest", "ListEvents newest page"),
+            ("list_status", "ListEvents filtered on FAILED"),
+            ("list_event_id", "ListEvents by event id"),
+            ("search_order_id", "search by order id (dashboard)"),
+        )
+    ),
     Metric("large", "drain_rate", "events/s delivered by a drain meanwhile", "rate"),
     Metric("large", "stats_p50_ms", "GetStats (default window) p50", "ms"),
     Metric(

@@ -54,6 +54,8 @@ class Sizes:
     large_deliveries: int = 1_000_000
     large_drain_events: int = 200_000
     large_seconds: float = 20.0
+    # Before the drain, the same reads on the idle machine: what they cost by themselves.
+    large_idle_seconds: float = 10.0
     settle_timeout: float = 900.0
 
 
@@ -81,6 +83,7 @@ QUICK = Sizes(
     large_deliveries=5_000,
     large_drain_events=2_000,
     large_seconds=1.5,
+    large_idle_seconds=1.0,
     settle_timeout=60.0,
 )
 BOTH = ("tenaz", "baseline")
@@ -511,17 +514,20 @@ LARGE_READS = {
 
 class Large:
     """A workspace with a day's history of `large_deliveries` (written straight into the
-    tables), read as operators read it while a drain of `large_drain_events` fresh events
-    runs: a client calls GetStats and ListEvents (and the dashboard's search box), one
-    caller per kind of call making one call after another, for `large_seconds` or until the
-    drain is over."""
+    tables), read as operators read it: a client calls GetStats and ListEvents (and the
+    dashboard's search box), one caller per kind of call making one call after another,
+    first for `large_idle_seconds` on the otherwise idle machine (what the reads cost by
+    themselves), then while a drain of `large_drain_events` fresh events runs, for
+    `large_seconds` or until the drain is over."""
 
     key = "large"
     title = "large workspace"
     systems: tuple[str, ...] = ("tenaz",)
 
     def plan(self, sizes: Sizes, system: str) -> RunPlan:
-        searches = ClientPlan("searches", ("--duration", str(sizes.large_seconds)))
+        def searches(seconds: float) -> ClientPlan:
+            return ClientPlan("searches", ("--duration", str(seconds)))
+
         return RunPlan(
             self.key,
             (),
@@ -529,12 +535,21 @@ class Large:
             dashboard=True,
             phases=(
                 Phase(
-                    "drain",
+                    "idle",
                     backlog=sizes.large_deliveries,
                     history=True,
+                    seconds=sizes.large_idle_seconds,
+                    clients=(searches(sizes.large_idle_seconds),),
+                ),
+                Phase(
+                    "drain",
+                    backlog=0,
                     seconds=sizes.settle_timeout,
                     deliveries=sizes.large_drain_events,
-                    clients=(*_batches(sizes.large_drain_events, sizes), searches),
+                    clients=(
+                        *_batches(sizes.large_drain_events, sizes),
+                        searches(sizes.large_seconds),
+                    ),
                 ),
             ),
         )
@@ -545,10 +560,20 @@ class Large:
         if not result.phases:
             figures.remarks.append("the run ended before its history was written")
             return figures
-        phase = result.phases[0]
+        idle = result.phases[0]
+        figures.values["history_deliveries"] = idle.backlog
+        figures.values["seed_seconds"] = idle.seed_seconds
+        for name, key in LARGE_READS.items():
+            latencies = idle.read_latencies_ms.get(name, [])
+            figures.values[f"{key}_idle_p50_ms"] = percentile(latencies, 50)
+            figures.values[f"{key}_idle_p99_ms"] = percentile(latencies, 99)
+        if idle.client_errors:
+            figures.remarks.append(f"{idle.client_errors} calls failed on the idle machine")
+        if len(result.phases) < 2:
+            figures.remarks.append("the run ended before its drain")
+            return figures
+        phase = result.phases[1]
         seconds = phase.ended - phase.started
-        figures.values["history_deliveries"] = phase.backlog
-        figures.values["seed_seconds"] = phase.seed_seconds
         figures.values["drain_events"] = phase.delivered
         figures.values["drain_seconds"] = seconds
         figures.values["drain_rate"] = phase.delivered / seconds if seconds > 0 else math.nan

@@ -15,7 +15,7 @@ from bench.writes import DatabaseWrites, TableWrites
 SIZES = Sizes(large_deliveries=1_000_000, large_drain_events=200_000, large_seconds=20.0)
 
 
-def _run(phase: PhaseResult) -> RunResult:
+def _run(*phases: PhaseResult) -> RunResult:
     return RunResult(
         system="tenaz",
         workload="large",
@@ -29,16 +29,21 @@ def _run(phase: PhaseResult) -> RunResult:
         sent=0,
         planned=0,
         settled_at=100.0,
-        phases=[phase],
+        phases=list(phases),
     )
 
 
 def _phase(
-    latencies: dict[str, list[float]], *, delivered: int, read_seconds: float
+    latencies: dict[str, list[float]],
+    *,
+    delivered: int,
+    read_seconds: float,
+    label: str = "drain",
+    backlog: int = 0,
 ) -> PhaseResult:
     return PhaseResult(
-        label="drain",
-        backlog=1_000_000,
+        label=label,
+        backlog=backlog,
         seed_seconds=60.0,
         started=60.0,
         ended=85.0,
@@ -51,13 +56,22 @@ def _phase(
     )
 
 
-def test_the_history_is_written_then_read_while_a_drain_runs_with_the_dashboard_on() -> None:
+def _idle(latencies: dict[str, list[float]]) -> PhaseResult:
+    return _phase(latencies, delivered=0, read_seconds=10.0, label="idle", backlog=1_000_000)
+
+
+def test_the_history_is_written_read_idle_then_read_while_a_drain_runs() -> None:
     plan = WORKLOADS["large"].plan(SIZES, "tenaz")
 
     assert WORKLOADS["large"].systems == ("tenaz",)
     assert plan.dashboard
-    (phase,) = plan.phases
-    assert phase.history and phase.backlog == 1_000_000
+    idle, phase = plan.phases
+    assert idle.history and idle.backlog == 1_000_000
+    assert idle.deliveries is None and idle.seconds == SIZES.large_idle_seconds
+    assert [(c.mode, c.args) for c in idle.clients] == [
+        ("searches", ("--duration", str(SIZES.large_idle_seconds)))
+    ]
+    assert phase.backlog == 0
     assert phase.deliveries == 200_000
     modes = [client.mode for client in phase.clients]
     assert modes.count("searches") == 1 and "batches" in modes
@@ -70,9 +84,12 @@ def test_each_call_gets_its_p50_and_p99_and_the_table_judges_the_p99_against_its
     slow = [ms * 2 for ms in fast]
     latencies = dict.fromkeys(LARGE_READS, fast) | {"GetStats": slow}
     phase = _phase(latencies, delivered=200_000, read_seconds=20.0)
+    idle = _idle({key: [1.0, 2.0, 3.0] for key in LARGE_READS})
 
-    figures = WORKLOADS["large"].figures(_run(phase), SIZES)
+    figures = WORKLOADS["large"].figures(_run(idle, phase), SIZES)
 
+    assert figures.values["history_deliveries"] == 1_000_000
+    assert figures.values["stats_idle_p99_ms"] == pytest.approx(2.98)
     assert figures.values["stats_p50_ms"] == percentile(slow, 50) == 101.0
     assert figures.values["stats_p99_ms"] == pytest.approx(198.02)
     assert figures.values["list_newest_p99_ms"] == pytest.approx(99.01)
@@ -83,12 +100,13 @@ def test_each_call_gets_its_p50_and_p99_and_the_table_judges_the_p99_against_its
     assert rows["GetStats (default window) p99"][2:] == ("198.0 ms", "—", "—", "< 100 ms", "no")
     assert rows["ListEvents by event id p99"][2:] == ("99.0 ms", "—", "—", "< 50 ms", "no")
     assert rows["ListEvents newest page p50"][5:] == ("", "")
+    assert rows["GetStats (default window) p99, idle machine"][2:] == ("3.0 ms", "—", "—", "", "")
 
 
 def test_a_call_never_made_is_no_figure_and_a_short_drain_is_said() -> None:
     phase = _phase({"GetStats": [10.0]}, delivered=150_000, read_seconds=4.0)
 
-    figures = WORKLOADS["large"].figures(_run(phase), SIZES)
+    figures = WORKLOADS["large"].figures(_run(_idle({}), phase), SIZES)
 
     assert math.isnan(figures.values["list_status_p99_ms"])
     assert figures.values["list_status_calls"] == 0
