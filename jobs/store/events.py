@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
@@ -104,6 +105,39 @@ _DELIVERY_COLUMNS = (
 )
 
 
+def _newest_with_status(
+    where: DeliveryFilter, before_id: int | None, params: dict[str, Any]
+) -> str:
+    """The ids of the newest `limit` events with a delivery in one of `where.statuses` that
+    match the rest of the filter.
+
+    Read from the deliveries' (workspace, status, event) index, newest event first, one
+    status at a time: reading events newest first instead would pass over every newer event
+    without such a delivery (during a drain, all of them). The event's own conditions are a
+    subquery per delivery, which keeps the index's order.
+    """
+    checks = delivery_clauses(dataclasses.replace(where, statuses=()), params)
+    if before_id is not None:
+        checks.append("d.event_id < %(before_id)s")
+        params["before_id"] = before_id
+    if of_event := event_clauses(where, params):
+        checks.append(
+            f"(SELECT {' AND '.join(of_event)} FROM tenaz_events e WHERE e.id = d.event_id)"
+        )
+    branches = []
+    for index, status in enumerate(dict.fromkeys(where.statuses)):
+        params[f"status_{index}"] = status
+        conditions = ["d.workspace_id = %(ws)s", f"d.status = %(status_{index})s", *checks]
+        branches.append(
+            "(SELECT DISTINCT d.event_id FROM tenaz_deliveries d"
+            f" WHERE {' AND '.join(conditions)} ORDER BY d.event_id DESC LIMIT %(limit)s)"
+        )
+    return (
+        f"SELECT m.event_id FROM ({' UNION '.join(branches)}) AS m"
+        " ORDER BY m.event_id DESC LIMIT %(limit)s"
+    )
+
+
 async def _deliveries_of(
     conn: AsyncConnection, event_ids: Sequence[int], *, with_attempts: bool
 ) -> dict[int, list[Delivery]]:
@@ -198,23 +232,30 @@ async def list_events(
     limit: int,
 ) -> list[Event]:
     """Newest first, keyset-paginated on the event id (stable under inserts)."""
-    clauses = ["e.workspace_id = %(ws)s"]
     params: dict[str, Any] = {"ws": workspace_id, "limit": limit}
-    if before_id is not None:
-        clauses.append("e.id < %(before_id)s")
-        params["before_id"] = before_id
-    clauses += event_clauses(where, params)
-    # An event matches when one of its deliveries does.
-    if sub := delivery_clauses(where, params):
-        sub_sql = " AND ".join(["d.event_id = e.id", *sub])
-        clauses.append(f"EXISTS (SELECT 1 FROM tenaz_deliveries d WHERE {sub_sql})")
+    columns = ", ".join("e." + c for c in _EVENT_COLUMNS.split(", "))
     cur = conn.cursor(row_factory=class_row(Event))
-    await cur.execute(
-        f"SELECT {', '.join('e.' + c for c in _EVENT_COLUMNS.split(', '))}"
-        f" FROM tenaz_events e WHERE {' AND '.join(clauses)}"
-        " ORDER BY e.id DESC LIMIT %(limit)s",
-        params,
-    )
+    if where.statuses:
+        await cur.execute(
+            f"SELECT {columns} FROM tenaz_events e"
+            f" WHERE e.id IN ({_newest_with_status(where, before_id, params)})"
+            " ORDER BY e.id DESC",
+            params,
+        )
+    else:
+        clauses = ["e.workspace_id = %(ws)s", *event_clauses(where, params)]
+        if before_id is not None:
+            clauses.append("e.id < %(before_id)s")
+            params["before_id"] = before_id
+        # An event matches when one of its deliveries does.
+        if sub := delivery_clauses(where, params):
+            sub_sql = " AND ".join(["d.event_id = e.id", *sub])
+            clauses.append(f"EXISTS (SELECT 1 FROM tenaz_deliveries d WHERE {sub_sql})")
+        await cur.execute(
+            f"SELECT {columns} FROM tenaz_events e WHERE {' AND '.join(clauses)}"
+            " ORDER BY e.id DESC LIMIT %(limit)s",
+            params,
+        )
     events = await cur.fetchall()
     deliveries = await _deliveries_of(conn, [e.id for e in events], with_attempts=False)
     return [_with_deliveries(e, deliveries.get(e.id, [])) for e in events]
