@@ -21,6 +21,11 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+# Tests start Tenaz's processes (the chaos run kills and restarts them, and PostgreSQL) while
+# their own gRPC clients run: gRPC's fork handlers would then run in the forked child, and can
+# crash it. Set before gRPC starts, as `make chaos` does.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "0")
+
 import httpx
 import psycopg
 import pytest

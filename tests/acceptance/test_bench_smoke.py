@@ -51,7 +51,9 @@ def test_a_quick_run_delivers_every_event_of_both_systems_and_writes_the_report(
     assert all(p.delivered > 0 and p.peaks["workers"] for p in backlog.phases[:2])
     assert "rss_growth_workers" in outcome.figures[("tenaz", "backlog")].values
     large = outcome.results[("tenaz", "large")]
-    (drain,) = large.phases
+    idle, drain = large.phases
+    assert (idle.label, idle.delivered) == ("idle", 0)
+    assert set(idle.read_latencies_ms) == set(LARGE_READS)
     assert drain.delivered >= large.acknowledged > 0
     assert set(drain.read_latencies_ms) == set(LARGE_READS)
     for system in ("tenaz", "baseline"):
