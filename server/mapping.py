@@ -25,7 +25,7 @@ from jobs.status_follower import Followed, Heartbeat
 from jobs.submission import ContentInput, EventInput
 
 # The proto's UserData fields: personal data (hashed) and identifiers (clear).
-_USER_FIELDS = (*pii.HASHED_FIELDS, *pii.CLEAR_FIELDS)
+_USER_FIELDS = frozenset((*pii.HASHED_FIELDS, *pii.CLEAR_FIELDS))
 
 STATUS_TO_PROTO = {
     Status.PENDING: events_pb2.DELIVERY_STATUS_PENDING,
@@ -93,10 +93,11 @@ def event_input(event: events_pb2.Event, path: str) -> EventInput:
         event_time=from_timestamp(event, "event_time", path),
         action_source=event.action_source,
         event_source_url=event.event_source_url,
+        # ListFields gives only the fields that are set, without a lookup per field.
         user_data={
-            name: getattr(event.user_data, name)
-            for name in _USER_FIELDS
-            if getattr(event.user_data, name)
+            field.name: value
+            for field, value in event.user_data.ListFields()
+            if field.name in _USER_FIELDS
         },
         value=custom.value if custom.HasField("value") else None,
         currency=custom.currency,
