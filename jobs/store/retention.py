@@ -28,13 +28,21 @@ async def delete_old_events(conn: AsyncConnection, *, before: dt.datetime, limit
 async def delete_old_status_changes(
     conn: AsyncConnection, *, before: dt.datetime, limit: int
 ) -> tuple[int, int]:
-    """Delete the oldest status changes made before `before`; (count, highest seq deleted)."""
+    """Delete the oldest status changes made before `before`; (count, highest seq deleted).
+
+    What goes is always the log's beginning: of its `limit` lowest changes, those below the
+    first one made at or after `before`. So every change up to the highest deleted is gone
+    (what `purged_through` says), and the primary key finds them without an index on time.
+    """
     cur = await conn.execute(
-        "WITH gone AS (DELETE FROM tenaz_status_changes WHERE seq IN ("
-        "  SELECT seq FROM tenaz_status_changes WHERE at < %s ORDER BY seq LIMIT %s)"
+        "WITH oldest AS ("
+        "  SELECT seq, at FROM tenaz_status_changes ORDER BY seq LIMIT %(limit)s),"
+        " gone AS (DELETE FROM tenaz_status_changes WHERE seq IN ("
+        "  SELECT seq FROM oldest WHERE seq < coalesce("
+        "   (SELECT min(seq) FROM oldest WHERE at >= %(before)s), 9223372036854775807))"
         "  RETURNING seq)"
         " SELECT count(*), coalesce(max(seq), 0) FROM gone",
-        (before, limit),
+        {"before": before, "limit": limit},
     )
     row = await cur.fetchone()
     assert row is not None

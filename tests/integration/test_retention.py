@@ -188,3 +188,44 @@ async def test_a_watch_that_falls_behind_a_purge_gets_out_of_range_then(
         with pytest.raises(TenazError) as caught:
             await asyncio.wait_for(the_rest(), 10)
     assert caught.value.code == grpc.StatusCode.OUT_OF_RANGE
+
+
+async def test_the_log_is_purged_from_its_beginning_up_to_the_first_recent_change(
+    runtime: Runtime, clock: FakeClock
+) -> None:
+    """Retention deletes the log's oldest changes in order and stops at the first one that is
+    not old yet: everything up to the mark it raises is gone, nothing above it is."""
+    old = clock.now() - runtime.settings.retention - dt.timedelta(hours=1)
+    ages = [old, old, clock.now(), old, old]  # a recent change third
+    async with runtime.pool.connection() as conn:
+        await conn.execute(
+            "INSERT INTO tenaz_workspaces (id, name) VALUES (9, 'log');"
+            " INSERT INTO tenaz_destinations (id, workspace_id, name, kind, created_at,"
+            "  updated_at) VALUES (9, 9, 'd', 'sandbox', now(), now());"
+            " INSERT INTO tenaz_events (id, workspace_id, event_name, event_id, event_time,"
+            "  payload, received_at) VALUES (9, 9, 'Lead', 'e', now(), '{}', now());"
+            " INSERT INTO tenaz_deliveries (id, workspace_id, event_id, destination_id, status,"
+            "  deadline, created_at, updated_at) VALUES (9, 9, 9, 9, 'PENDING', now(), now(),"
+            "  now())"
+        )
+        for at in ages:
+            await conn.execute(
+                "INSERT INTO tenaz_status_changes (workspace_id, delivery_id, event_id,"
+                " destination_id, from_status, to_status, attempt_number, error, at)"
+                " VALUES (9, 9, 9, 9, NULL, 'PENDING', 0, '', %s)",
+                (at,),
+            )
+        cur = await conn.execute("SELECT seq FROM tenaz_status_changes ORDER BY seq")
+        seqs = [row[0] for row in await cur.fetchall()]
+
+    assert (await runtime.retention.purge())["status_changes"] == 2
+    async with runtime.pool.connection() as conn:
+        cur = await conn.execute("SELECT seq FROM tenaz_status_changes ORDER BY seq")
+        assert [row[0] for row in await cur.fetchall()] == seqs[2:]
+        cur = await conn.execute("SELECT purged_through FROM tenaz_stream_state")
+        assert await cur.fetchone() == (seqs[1],)
+
+    # Once the recent change is old too, the rest goes.
+    clock.advance(runtime.settings.retention + dt.timedelta(minutes=1))
+    assert (await runtime.retention.purge())["status_changes"] == 3
+    assert await count_rows(runtime, "tenaz_status_changes") == 0
