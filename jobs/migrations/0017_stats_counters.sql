@@ -3,7 +3,7 @@
 -- Counting a large workspace's deliveries and attempts row by row takes seconds; these
 -- tables keep the counts as the rows change, in the same transactions, so that a read sums a
 -- few thousand counter rows whatever the workspace's size. Triggers keep them, so that every
--- writer counts (the status writer, retention's deletes, a restore) and none can forget to.
+-- writer counts (the status writer, retention's deletes) and none can forget to.
 -- Counts are kept by the minute: GetStats' windows begin and end on whole minutes.
 --
 -- The triggers are statement-level with transition tables: one upsert per statement and
