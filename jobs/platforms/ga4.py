@@ -36,7 +36,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import urlencode
 
@@ -45,7 +45,6 @@ import httpx
 from jobs.canonical import CanonicalEvent
 from jobs.egress import Reply
 from jobs.platforms.base import AttemptScope, Classification, Outcome, OutcomeKind, OutgoingEvent
-from jobs.platforms.fake_http import FakePlatform
 from jobs.platforms.http_connector import MAX_MESSAGE_CHARS, UrlConnector, parse_json
 from jobs.platforms.json_events import Encoded, json_body, send_in_chunks
 from jobs.platforms.registry import ConnectorContext, Platform, SandboxRecipe, Setting
@@ -381,21 +380,6 @@ def eligible(event: CanonicalEvent, settings: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _sandbox_fake(now: Callable[[], float], transient_failure_rate: float) -> FakePlatform:
-    import random
-
-    from jobs.platforms import sandbox
-    from jobs.platforms.fake_ga4 import FakeGa4
-
-    return FakeGa4(
-        now=now,
-        transient_failure_rate=transient_failure_rate,
-        rng=random.Random(),
-        history_limit=sandbox.HISTORY,
-        received_limit=sandbox.REMEMBERED,
-    )
-
-
 PLATFORM: Final = Platform(
     kind="ga4",
     display_name="Google Analytics 4",
@@ -434,7 +418,7 @@ PLATFORM: Final = Platform(
     ),
     eligible=eligible,
     sandbox=SandboxRecipe(
-        fake=_sandbox_fake,
+        fake="jobs.platforms.fake_ga4:FakeGa4",
         settings={"measurement_id": "G-SANDBOX123", "validate_first": True},
         secrets={"api_secret": "sandbox-api-secret"},
     ),

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -40,7 +40,6 @@ from jobs.canonical import CanonicalEvent
 from jobs.clock import Clock, SystemClock
 from jobs.egress import Reply
 from jobs.platforms.base import AttemptScope, Classification, Outcome, OutcomeKind, OutgoingEvent
-from jobs.platforms.fake_http import FakePlatform
 from jobs.platforms.google_ads_errors import REQUEST_RULES, ROW_RULES, classify
 from jobs.platforms.google_oauth import (
     RefreshTokenFlow,
@@ -284,25 +283,6 @@ SANDBOX_SECRETS: Final[Mapping[str, str]] = {
 }
 
 
-def _sandbox_fake(now: Callable[[], float], transient_failure_rate: float) -> FakePlatform:
-    import random
-
-    from jobs.platforms import sandbox
-    from jobs.platforms.fake_google_ads import FakeGoogleAds
-
-    return FakeGoogleAds(
-        now=now,
-        transient_failure_rate=transient_failure_rate,
-        rng=random.Random(),
-        history_limit=sandbox.HISTORY,
-        received_limit=sandbox.REMEMBERED,
-        client_id=str(SANDBOX_SETTINGS["client_id"]),
-        client_secret=SANDBOX_SECRETS["client_secret"],
-        refresh_token=SANDBOX_SECRETS["refresh_token"],
-        developer_token=SANDBOX_SECRETS["developer_token"],
-    )
-
-
 PLATFORM: Final = Platform(
     kind="google_ads",
     display_name="Google Ads",
@@ -373,5 +353,15 @@ PLATFORM: Final = Platform(
         " against Google"
     ),
     eligible=eligible,
-    sandbox=SandboxRecipe(fake=_sandbox_fake, settings=SANDBOX_SETTINGS, secrets=SANDBOX_SECRETS),
+    sandbox=SandboxRecipe(
+        fake="jobs.platforms.fake_google_ads:FakeGoogleAds",
+        settings=SANDBOX_SETTINGS,
+        secrets=SANDBOX_SECRETS,
+        fake_options={
+            "client_id": SANDBOX_SETTINGS["client_id"],
+            "client_secret": SANDBOX_SECRETS["client_secret"],
+            "refresh_token": SANDBOX_SECRETS["refresh_token"],
+            "developer_token": SANDBOX_SECRETS["developer_token"],
+        },
+    ),
 )

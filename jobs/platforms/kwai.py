@@ -45,7 +45,6 @@ import httpx
 
 from jobs.canonical import CanonicalEvent
 from jobs.platforms.base import Classification, OutcomeKind, OutgoingEvent
-from jobs.platforms.fake_http import FakePlatform
 from jobs.platforms.http_connector import UNENCODABLE, encode_json, parse_json
 from jobs.platforms.json_events import Encoded
 from jobs.platforms.per_event import PerEventConnector
@@ -316,22 +315,6 @@ def _eligible(event: CanonicalEvent, settings: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _sandbox_fake(now: Callable[[], float], transient_failure_rate: float) -> FakePlatform:
-    import random
-
-    from jobs.platforms.fake_kwai import FakeKwai
-    from jobs.platforms.sandbox import HISTORY, REMEMBERED
-
-    return FakeKwai(
-        now=now,
-        access_tokens={SANDBOX_PIXEL: SANDBOX_TOKEN},
-        transient_failure_rate=transient_failure_rate,
-        rng=random.Random(),
-        history_limit=HISTORY,
-        received_limit=REMEMBERED,
-    )
-
-
 PLATFORM: Final = Platform(
     kind="kwai",
     display_name="Kwai",
@@ -362,8 +345,9 @@ PLATFORM: Final = Platform(
     unverified=UNVERIFIED,
     eligible=_eligible,
     sandbox=SandboxRecipe(
-        fake=_sandbox_fake,
+        fake="jobs.platforms.fake_kwai:FakeKwai",
         settings={"pixel_id": SANDBOX_PIXEL},
         secrets={"access_token": SANDBOX_TOKEN},
+        fake_options={"access_tokens": {SANDBOX_PIXEL: SANDBOX_TOKEN}},
     ),
 )

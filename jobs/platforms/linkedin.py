@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from functools import partial
 from typing import Any, Final
@@ -49,7 +49,6 @@ from jobs.platforms.base import (
     OutcomeKind,
     OutgoingEvent,
 )
-from jobs.platforms.fake_http import FakePlatform
 from jobs.platforms.http_connector import (
     SendError,
     UrlConnector,
@@ -314,19 +313,6 @@ def _build(context: ConnectorContext) -> LinkedInConnector:
     )
 
 
-def _sandbox_fake(now: Callable[[], float], transient_failure_rate: float) -> FakePlatform:
-    from jobs.platforms import sandbox
-    from jobs.platforms.fake_linkedin import FakeLinkedIn
-
-    return FakeLinkedIn(
-        now=now,
-        transient_failure_rate=transient_failure_rate,
-        access_tokens={_SANDBOX_SECRETS["access_token"]},
-        history_limit=sandbox.HISTORY,
-        received_limit=sandbox.REMEMBERED,
-    )
-
-
 _SANDBOX_SECRETS: Final = {"access_token": "sandbox-token"}
 # A rule for each of Tenaz's usual event names, so that the sandbox takes what it is sent.
 _SANDBOX_RULES: Final = {
@@ -383,8 +369,9 @@ PLATFORM: Final = Platform(
     ),
     eligible=_eligible,
     sandbox=SandboxRecipe(
-        fake=_sandbox_fake,
+        fake="jobs.platforms.fake_linkedin:FakeLinkedIn",
         settings={"conversion_rules": _SANDBOX_RULES},
         secrets=_SANDBOX_SECRETS,
+        fake_options={"access_tokens": {_SANDBOX_SECRETS["access_token"]}},
     ),
 )

@@ -34,7 +34,6 @@ import orjson
 from jobs.canonical import CanonicalEvent
 from jobs.pii import META_CLEAR_FIELDS
 from jobs.platforms.base import AttemptScope, Classification, Outcome, OutgoingEvent
-from jobs.platforms.fake_http import FakePlatform
 from jobs.platforms.http_connector import MAX_BODY_BYTES, UrlConnector, int_field, str_field
 from jobs.platforms.json_events import Encoded, json_body, send_in_chunks
 from jobs.platforms.registry import ConnectorContext, Platform, SandboxRecipe, Setting
@@ -290,12 +289,6 @@ def _build(context: ConnectorContext) -> MetaConnector:
     )
 
 
-def _sandbox_fake(now: Callable[[], float], transient_failure_rate: float) -> FakePlatform:
-    from jobs.platforms.sandbox import sandbox_platform
-
-    return sandbox_platform(now, transient_failure_rate)
-
-
 PLATFORM: Final = Platform(
     kind="meta",
     display_name="Meta",
@@ -329,7 +322,7 @@ PLATFORM: Final = Platform(
     classification_tables=(CLASSIFICATION_RULES,),
     hash_family="meta",
     sandbox=SandboxRecipe(
-        fake=_sandbox_fake,
+        fake="jobs.platforms.fake_meta:FakeMeta",
         settings={"pixel_id": "1234567890"},
         secrets={"access_token": "sandbox-token"},
     ),

@@ -41,7 +41,6 @@ import httpx
 from jobs.canonical import CanonicalEvent
 from jobs.egress import Reply
 from jobs.platforms.base import AttemptScope, Classification, Outcome, OutcomeKind, OutgoingEvent
-from jobs.platforms.fake_http import FakePlatform
 from jobs.platforms.http_connector import MAX_MESSAGE_CHARS, UrlConnector, parse_json
 from jobs.platforms.json_events import (
     Encoded,
@@ -487,18 +486,6 @@ def _build(context: ConnectorContext) -> PinterestConnector:
     )
 
 
-def _sandbox_fake(now: Callable[[], float], transient_failure_rate: float) -> FakePlatform:
-    from jobs.platforms import sandbox
-    from jobs.platforms.fake_pinterest import FakePinterest
-
-    return FakePinterest(
-        now=now,
-        transient_failure_rate=transient_failure_rate,
-        history_limit=sandbox.HISTORY,
-        received_limit=sandbox.REMEMBERED,
-    )
-
-
 PLATFORM: Final = Platform(
     kind="pinterest",
     display_name="Pinterest",
@@ -542,7 +529,7 @@ PLATFORM: Final = Platform(
     ),
     eligible=eligible,
     sandbox=SandboxRecipe(
-        fake=_sandbox_fake,
+        fake="jobs.platforms.fake_pinterest:FakePinterest",
         settings={"ad_account_id": "549755885175"},
         secrets={"access_token": "pina_sandbox-token"},
     ),

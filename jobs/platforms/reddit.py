@@ -30,7 +30,6 @@ import httpx
 
 from jobs.canonical import CanonicalEvent
 from jobs.platforms.base import AttemptScope, Classification, Outcome, OutgoingEvent
-from jobs.platforms.fake_http import FakePlatform
 from jobs.platforms.http_connector import UrlConnector, int_field, parse_json, str_field
 from jobs.platforms.json_events import Encoded, json_body, send_in_chunks
 from jobs.platforms.registry import ConnectorContext, Platform, SandboxRecipe, Setting
@@ -236,19 +235,6 @@ def _build(context: ConnectorContext) -> RedditConnector:
     )
 
 
-def _sandbox_fake(now: Callable[[], float], transient_failure_rate: float) -> FakePlatform:
-    from jobs.platforms import sandbox
-    from jobs.platforms.fake_reddit import FakeReddit
-
-    return FakeReddit(
-        now=now,
-        transient_failure_rate=transient_failure_rate,
-        access_tokens={_SANDBOX_ACCOUNT: _SANDBOX_SECRETS["access_token"]},
-        history_limit=sandbox.HISTORY,
-        received_limit=sandbox.REMEMBERED,
-    )
-
-
 _SANDBOX_ACCOUNT: Final = "t2_sandbox"
 _SANDBOX_SECRETS: Final = {"access_token": "sandbox-token"}
 
@@ -290,8 +276,9 @@ PLATFORM: Final = Platform(
     ),
     eligible=_eligible,
     sandbox=SandboxRecipe(
-        fake=_sandbox_fake,
+        fake="jobs.platforms.fake_reddit:FakeReddit",
         settings={"ad_account_id": _SANDBOX_ACCOUNT},
         secrets=_SANDBOX_SECRETS,
+        fake_options={"access_tokens": {_SANDBOX_ACCOUNT: _SANDBOX_SECRETS["access_token"]}},
     ),
 )

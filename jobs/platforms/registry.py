@@ -30,7 +30,6 @@ from jobs.clock import Clock
 
 if TYPE_CHECKING:
     from jobs.platforms.base import Connector
-    from jobs.platforms.fake_http import FakePlatform
     from jobs.platforms.rules import Rule
 
 SettingType = Literal["text", "number", "integer", "flag", "names"]
@@ -105,10 +104,13 @@ class ConnectorContext:
 class SandboxRecipe:
     """How the sandbox behaves as this platform: its fake, and credentials the fake takes."""
 
-    # (the platform's clock in Unix seconds, transient failure rate) -> a fake platform
-    fake: Callable[[Callable[[], float], float], FakePlatform]
+    # The fake's class, "module:Class", imported only when a sandbox needs it (fakes are for
+    # tests and the sandbox). jobs/platforms/sandbox.py builds it with the options every fake
+    # takes (clock, failure rate, bounded memory) and `fake_options`, the platform's own.
+    fake: str
     settings: Mapping[str, Any]
     secrets: Mapping[str, str]
+    fake_options: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

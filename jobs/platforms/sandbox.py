@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import importlib
 import random
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
@@ -38,9 +39,8 @@ from jobs.platforms.base import (
     OutcomeKind,
     OutgoingEvent,
 )
-from jobs.platforms.fake_http import FakeTransport
-from jobs.platforms.fake_meta import FakeMeta
-from jobs.platforms.registry import Bad, ConnectorContext, Platform, Setting
+from jobs.platforms.fake_http import FakePlatform, FakeTransport
+from jobs.platforms.registry import Bad, ConnectorContext, Platform, SandboxRecipe, Setting
 
 FAIL_ATTEMPTS_KEY = "sandbox_fail_attempts"
 REJECT_KEY = "sandbox_reject"
@@ -48,15 +48,20 @@ HISTORY = 10  # requests kept to look at; nothing in Tenaz reads them
 REMEMBERED = 10_000  # events counted (deliveries, scripted failures), oldest forgotten first
 
 
-def sandbox_platform(now: Callable[[], float], transient_failure_rate: float) -> FakeMeta:
-    """The fake Meta behind one sandbox destination, with its memory bounded."""
-    return FakeMeta(
+def sandbox_fake(
+    recipe: SandboxRecipe, now: Callable[[], float], transient_failure_rate: float
+) -> FakePlatform:
+    """The fake platform behind one sandbox destination, with its memory bounded."""
+    module, _, name = recipe.fake.partition(":")
+    fake: FakePlatform = getattr(importlib.import_module(module), name)(
         now=now,
         transient_failure_rate=transient_failure_rate,
         rng=random.Random(),
         history_limit=HISTORY,
         received_limit=REMEMBERED,
+        **recipe.fake_options,
     )
+    return fake
 
 
 class DemoSwitches:
@@ -147,7 +152,7 @@ def _build(context: ConnectorContext) -> Connector:
     now = context.clock.now
 
     def client() -> httpx.AsyncClient:
-        fake = recipe.fake(lambda: now().timestamp(), rate)
+        fake = sandbox_fake(recipe, lambda: now().timestamp(), rate)
         # A client dropped from the factory's memory is not closed: a job may still be
         # sending through it, and its transport is in process, with no connection to release.
         return httpx.AsyncClient(transport=FakeTransport(fake))

@@ -36,7 +36,6 @@ import httpx
 
 from jobs.canonical import CanonicalEvent
 from jobs.platforms.base import AttemptScope, Classification, Outcome, OutcomeKind, OutgoingEvent
-from jobs.platforms.fake_http import FakePlatform
 from jobs.platforms.http_connector import UrlConnector, parse_json
 from jobs.platforms.json_events import (
     Encoded,
@@ -347,18 +346,6 @@ def _build(context: ConnectorContext) -> SnapchatConnector:
     )
 
 
-def _sandbox_fake(now: Callable[[], float], transient_failure_rate: float) -> FakePlatform:
-    from jobs.platforms import sandbox
-    from jobs.platforms.fake_snapchat import FakeSnapchat
-
-    return FakeSnapchat(
-        now=now,
-        transient_failure_rate=transient_failure_rate,
-        history_limit=sandbox.HISTORY,
-        received_limit=sandbox.REMEMBERED,
-    )
-
-
 PLATFORM: Final = Platform(
     kind="snapchat",
     display_name="Snapchat",
@@ -402,7 +389,7 @@ PLATFORM: Final = Platform(
     ),
     eligible=eligible,
     sandbox=SandboxRecipe(
-        fake=_sandbox_fake,
+        fake="jobs.platforms.fake_snapchat:FakeSnapchat",
         settings={"pixel_id": "00000000-0000-4000-8000-000000000000"},
         secrets={"access_token": "sandbox-token"},
     ),

@@ -33,7 +33,6 @@ this module returns.
 from __future__ import annotations
 
 import datetime as dt
-import random
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,7 +43,6 @@ import httpx
 from jobs.canonical import CanonicalEvent
 from jobs.digits import is_ascii_digits
 from jobs.platforms.base import AttemptScope, Classification, Outcome, OutcomeKind, OutgoingEvent
-from jobs.platforms.fake_http import FakePlatform
 from jobs.platforms.http_connector import UrlConnector, int_field, parse_json
 from jobs.platforms.json_events import Encoded, json_body, send_in_chunks
 from jobs.platforms.registry import ConnectorContext, Platform, SandboxRecipe, Setting
@@ -396,19 +394,6 @@ def _build(context: ConnectorContext) -> TikTokConnector:
     )
 
 
-def _sandbox_fake(now: Callable[[], float], transient_failure_rate: float) -> FakePlatform:
-    from jobs.platforms import sandbox
-    from jobs.platforms.fake_tiktok import FakeTikTok
-
-    return FakeTikTok(
-        now=now,
-        transient_failure_rate=transient_failure_rate,
-        rng=random.Random(),
-        history_limit=sandbox.HISTORY,
-        received_limit=sandbox.REMEMBERED,
-    )
-
-
 PLATFORM: Final = Platform(
     kind="tiktok",
     display_name="TikTok",
@@ -444,7 +429,7 @@ PLATFORM: Final = Platform(
     unverified=UNVERIFIED,
     eligible=cannot_match,
     sandbox=SandboxRecipe(
-        fake=_sandbox_fake,
+        fake="jobs.platforms.fake_tiktok:FakeTikTok",
         settings={"pixel_code": "CSANDBOX0PIXEL0CODE0"},
         secrets={"access_token": "sandbox-token"},
     ),

@@ -40,7 +40,6 @@ from jobs.clock import Clock
 from jobs.connectors import ConnectorUnavailable
 from jobs.platforms.base import Classification, OutcomeKind, OutgoingEvent
 from jobs.platforms.batching import PAYLOAD_TOO_LARGE
-from jobs.platforms.fake_http import FakePlatform
 from jobs.platforms.json_events import Encoded
 from jobs.platforms.per_event import PerEventConnector
 from jobs.platforms.registry import ConnectorContext, Platform, SandboxRecipe, Setting
@@ -189,22 +188,6 @@ def _build(context: ConnectorContext) -> WebhookConnector:
 SANDBOX_SECRET: Final = "whsec_" + base64.b64encode(b"tenaz-sandbox-webhook-secret").decode()
 
 
-def _sandbox_fake(now: Callable[[], float], transient_failure_rate: float) -> FakePlatform:
-    import random
-
-    from jobs.platforms.fake_webhook import FakeWebhookReceiver
-    from jobs.platforms.sandbox import HISTORY, REMEMBERED
-
-    return FakeWebhookReceiver(
-        SANDBOX_SECRET,
-        now=now,
-        transient_failure_rate=transient_failure_rate,
-        rng=random.Random(),
-        history_limit=HISTORY,
-        received_limit=REMEMBERED,
-    )
-
-
 PLATFORM: Final = Platform(
     kind="webhook",
     display_name="Webhook",
@@ -231,8 +214,9 @@ PLATFORM: Final = Platform(
     classification_tables=(CLASSIFICATION_RULES,),
     hash_family=HASH_FAMILY,
     sandbox=SandboxRecipe(
-        fake=_sandbox_fake,
+        fake="jobs.platforms.fake_webhook:FakeWebhookReceiver",
         settings={},
         secrets={"signing_secret": SANDBOX_SECRET},
+        fake_options={"secret": SANDBOX_SECRET},
     ),
 )

@@ -16,6 +16,7 @@ from jobs.connectors import MAX_KEPT, ConnectorFactory
 from jobs.egress import EgressPolicy
 from jobs.lru import LruDict
 from jobs.model import Destination
+from jobs.platforms import meta
 from jobs.platforms.base import OutcomeKind, OutgoingEvent
 from jobs.platforms.fake_http import FakeTransport
 from jobs.platforms.fake_meta import FakeMeta
@@ -24,7 +25,7 @@ from jobs.platforms.sandbox import (
     HISTORY,
     REMEMBERED,
     DemoSwitches,
-    sandbox_platform,
+    sandbox_fake,
 )
 from jobs.secrets import SecretBox, generate_key
 from tests.support import stored_shape
@@ -46,7 +47,9 @@ def event(event_id: str, **custom: object) -> dict[str, Any]:
 
 @pytest.fixture
 async def sandbox() -> AsyncIterator[tuple[FakeMeta, httpx.AsyncClient]]:
-    fake = sandbox_platform(time.time, 0.0)
+    assert meta.PLATFORM.sandbox is not None
+    fake = sandbox_fake(meta.PLATFORM.sandbox, time.time, 0.0)
+    assert isinstance(fake, FakeMeta)
     async with httpx.AsyncClient(transport=FakeTransport(fake)) as client:
         yield fake, client
 
