@@ -133,6 +133,10 @@ class Settings:
     submit_burst: int = 10_000
     # The web dashboard's HTTP address; empty: no dashboard.
     dashboard_address: str = "127.0.0.1:8080"
+    # Where /metrics is served for Prometheus (every process: serve, worker, run); empty: off.
+    metrics_address: str = "127.0.0.1:9464"
+    # How often the process that computes the database gauges reads them.
+    metrics_interval: dt.timedelta = dt.timedelta(seconds=15)
     # How long a dashboard login lasts.
     session_ttl: dt.timedelta = dt.timedelta(hours=12)
     # Where browsers reach the dashboard when a proxy on the way terminates TLS (and
@@ -238,6 +242,8 @@ class Settings:
             dashboard_address=env.get("TENAZ_DASHBOARD_ADDRESS", defaults.dashboard_address),
             dashboard_public_url=url("TENAZ_DASHBOARD_PUBLIC_URL", _optional_url),
             session_ttl=duration("TENAZ_SESSION_TTL", defaults.session_ttl),
+            metrics_address=env.get("TENAZ_METRICS_ADDRESS", defaults.metrics_address).strip(),
+            metrics_interval=duration("TENAZ_METRICS_INTERVAL", defaults.metrics_interval),
             secret_key=env.get("TENAZ_SECRET_KEY", ""),
             tls_cert=path("TENAZ_TLS_CERT"),
             tls_key=path("TENAZ_TLS_KEY"),
@@ -312,6 +318,24 @@ class Settings:
                 " or TENAZ_ALLOW_PLAINTEXT=1 behind a TLS-terminating proxy"
             )
 
+    def _check_metrics_address(self) -> None:
+        """/metrics is plain HTTP: loopback, or TENAZ_ALLOW_PLAINTEXT; and a port of its own."""
+        self._check_listener(
+            "TENAZ_METRICS_ADDRESS",
+            self.metrics_address,
+            None,
+            "TENAZ_METRICS_ADDRESS to a loopback address (a local agent scrapes it)",
+        )
+        for variable, other in (
+            ("TENAZ_LISTEN_ADDRESS", self.listen_address),
+            ("TENAZ_DASHBOARD_ADDRESS", self.dashboard_address),
+        ):
+            if other and _share_a_port(self.metrics_address, other):
+                raise SettingsError(
+                    f"TENAZ_METRICS_ADDRESS {self.metrics_address} takes the port of {variable}"
+                    f" {other}: give /metrics another port"
+                )
+
     def validate(self) -> None:
         if not dt.timedelta(0) < self.retry_interval <= dt.timedelta(hours=24):
             # Past 48 hours Meta no longer deduplicates a re-send of an event whose first
@@ -370,6 +394,10 @@ class Settings:
                     " a port each (the kernel would split connections between them); give"
                     " the dashboard another port"
                 )
+        if self.metrics_address:
+            self._check_metrics_address()
+        if self.metrics_interval <= dt.timedelta(0):
+            raise SettingsError("TENAZ_METRICS_INTERVAL must be positive")
         if self.retention < dt.timedelta(days=8):
             raise SettingsError(
                 "TENAZ_RETENTION must be at least 8d: events are retried for up to 7 days"
