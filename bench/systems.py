@@ -202,6 +202,8 @@ class TenazSystem:
                 "TENAZ_SECRET_KEY": secret_key,
                 "TENAZ_LISTEN_ADDRESS": address,
                 "TENAZ_DASHBOARD_ADDRESS": dashboard_address,
+                # Several processes at once: each /metrics would need a port of its own.
+                "TENAZ_METRICS_ADDRESS": "",
                 "TENAZ_SUBMIT_RATE_LIMIT": "0",
                 "TENAZ_RETRY_INTERVAL": f"{retry_interval}s",
                 "TENAZ_HTTP_TIMEOUT": f"{options.http_timeout}s",

@@ -38,6 +38,8 @@ def process_env(settings: Settings) -> dict[str, str]:
         "TENAZ_DATABASE_URL": settings.database_url,
         "TENAZ_SECRET_KEY": settings.secret_key,
         "TENAZ_ALLOWED_PLATFORM_URLS": ",".join(str(u) for u in settings.allowed_platform_urls),
+        # Several processes share these variables; each /metrics would need a port of its own.
+        "TENAZ_METRICS_ADDRESS": "",
     }
 
 
