@@ -19,7 +19,7 @@ import datetime as dt
 from collections import Counter as Tally
 from collections.abc import Iterable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 from prometheus_client.registry import Collector
 
 from jobs.moves import Writes
@@ -48,6 +48,9 @@ class Metrics:
     """The metrics of one Tenaz process (one runtime), in their own registry."""
 
     def __init__(self) -> None:
+        # No `_created` series beside every counter and histogram: they would double the
+        # series Prometheus stores and tell nothing the process start time does not.
+        disable_created_metrics()
         self.registry = CollectorRegistry(auto_describe=True)
         registry = self.registry
         self.submit_calls = Counter(

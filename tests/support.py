@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import ipaddress
+import json
 import logging
 import socket
 import sys
@@ -30,6 +31,17 @@ from jobs.platforms.fake_meta import FakeMetaServer
 from jobs.runtime import Runtime
 from jobs.settings import Settings
 from jobs.store.status_changes import record_status_changes
+
+DOCS = Path(__file__).parents[1] / "docs"
+# The example alerting rules and the Grafana dashboard that docs/operations.md offers.
+RULES = DOCS / "prometheus" / "tenaz-rules.yml"
+DASHBOARD = DOCS / "grafana" / "tenaz-dashboard.json"
+
+
+def dashboard_expressions() -> list[str]:
+    """Every PromQL expression of the Grafana dashboard's panels."""
+    dashboard = json.loads(DASHBOARD.read_text())
+    return [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
 
 
 def process_env(settings: Settings) -> dict[str, str]:
