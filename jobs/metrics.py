@@ -50,7 +50,7 @@ class Metrics:
     def __init__(self) -> None:
         # No `_created` series beside every counter and histogram: they would double the
         # series Prometheus stores and tell nothing the process start time does not.
-        disable_created_metrics()
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus-client
         self.registry = CollectorRegistry(auto_describe=True)
         registry = self.registry
         self.submit_calls = Counter(
