@@ -81,10 +81,12 @@ class DatabaseGauges(Collector):
 
     async def close(self) -> None:
         """Let the lock go (another process takes over at its next interval)."""
-        self._leader = False
+        leader, self._leader = self._leader, False
         self._snapshot = None
         if self._conn is not None:
             with contextlib.suppress(psycopg.Error):
+                if leader and not self._conn.closed:
+                    await gauges.release_gauges_lock(self._conn)
                 await self._conn.close()
             self._conn = None
 

@@ -57,7 +57,9 @@ by omission (and a test fails until it is listed)."""
 # `tenaz_submitted_events_total`) with the code of every answer, refusals included:
 # the events a request carries.
 SUBMITS: Mapping[str, Callable[[Any], int]] = {
-    "/tenaz.v1.EventService/SubmitEvent": lambda request: 1,
+    "/tenaz.v1.EventService/SubmitEvent": lambda request: (
+        0 if isinstance(request, _Undecodable) else 1
+    ),
     "/tenaz.v1.EventService/SubmitEvents": lambda request: (
         0 if isinstance(request, _Undecodable) else len(request.events)
     ),

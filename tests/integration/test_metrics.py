@@ -21,6 +21,7 @@ from jobs.database_gauges import DatabaseGauges
 from jobs.metrics import Metrics
 from jobs.platforms.fake_meta import FakeMetaServer
 from jobs.runtime import Runtime
+from server.app import TenazServer
 from server.metrics_endpoint import start_metrics_endpoint
 from tests.support import fire_due_retries, run_jobs
 
@@ -197,3 +198,18 @@ async def test_metrics_are_served_and_a_taken_port_is_refused(runtime: Runtime) 
             await start_metrics_endpoint(Metrics(), f"127.0.0.1:{endpoint.port}")
     finally:
         await endpoint.stop()
+
+
+async def test_calls_refused_before_the_handler_count_under_their_code(
+    runtime: Runtime, server: TenazServer, clock: FakeClock
+) -> None:
+    async with TenazClient(f"127.0.0.1:{server.port}", "not-a-key", timeout=10) as stranger:
+        with pytest.raises(TenazError) as refused:
+            await stranger.submit_events(events("stranger", clock, 3))
+    assert refused.value.code is grpc.StatusCode.UNAUTHENTICATED
+
+    metrics = runtime.metrics
+    calls = "tenaz_submit_calls_total"
+    assert value(metrics, calls, method="SubmitEvents", code="UNAUTHENTICATED") == 1
+    assert value(metrics, "tenaz_submitted_events_total", code="UNAUTHENTICATED") == 3
+    assert value(metrics, "tenaz_submitted_events_total", code="OK") == 0
