@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from types import TracebackType
 from typing import Any, Final
 
 import httpx
@@ -46,7 +45,8 @@ FLUSH_TIMEOUT_MS: Final = 30_000
 _PROPAGATOR: Final = TraceContextTextMapPropagator()
 _ROOT: Final = otel_context.Context()
 # The attempt's platform and destination, for the spans of the requests made inside it.
-_DESTINATION: contextvars.ContextVar[tuple[tuple[str, str | int], ...]] = contextvars.ContextVar(
+_Attributes = tuple[tuple[str, str | int], ...]
+_DESTINATION: contextvars.ContextVar[_Attributes] = contextvars.ContextVar(
     "tenaz_destination", default=()
 )
 
@@ -77,16 +77,11 @@ class OtelSubmission(SubmissionTrace):
         self._span = span
         self.context = traceparent(span)
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if kind is None:
+    def closed(self, error: type[BaseException] | None) -> None:
+        if error is None:
             self._span.set_attribute("rpc.grpc.status_code", 0)
         else:
-            _failed(self._span, kind.__name__)
+            _failed(self._span, error.__name__)
         self._span.end()
 
     def record(self, results: Sequence[HasDuplicate]) -> None:
@@ -99,28 +94,25 @@ class OtelAttempt(AttemptTrace):
     def __init__(self, span: trace.Span, destination: Mapping[str, str | int]) -> None:
         self._span = span
         self._destination = destination
-        self._tokens: list[tuple[object, contextvars.Token[tuple[tuple[str, str | int], ...]]]] = []
+        self._tokens: list[
+            tuple[contextvars.Token[otel_context.Context], contextvars.Token[_Attributes]]
+        ] = []
 
-    def __enter__(self) -> OtelAttempt:
+    def opened(self) -> None:
+        # The attempt's requests are made inside the block: their spans are its children.
         self._tokens.append(
             (
                 otel_context.attach(trace.set_span_in_context(self._span)),
                 _DESTINATION.set(tuple(self._destination.items())),
             )
         )
-        return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def closed(self, error: type[BaseException] | None) -> None:
         attached, destination = self._tokens.pop()
         _DESTINATION.reset(destination)
-        otel_context.detach(attached)  # type: ignore[arg-type]
-        if kind is not None:
-            _failed(self._span, kind.__name__)
+        otel_context.detach(attached)
+        if error is not None:
+            _failed(self._span, error.__name__)
         self._span.end()
 
     def record(self, tally: Mapping[str, int]) -> None:

@@ -22,14 +22,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 if TYPE_CHECKING:
     import httpx
 
     from jobs.settings import Settings
 
-__all__ = ["OFF", "AttemptTrace", "SubmissionTrace", "Tracing", "open_tracing"]
+__all__ = ["OFF", "AttemptTrace", "SubmissionTrace", "TraceScope", "Tracing", "open_tracing"]
 
 
 class HasDuplicate(Protocol):
@@ -37,13 +37,11 @@ class HasDuplicate(Protocol):
     def duplicate(self) -> bool: ...
 
 
-class SubmissionTrace:
-    """The span of one submission call; this base is the one used when traces are off."""
+class TraceScope:
+    """A span's lifetime as a `with` block; this base does nothing (traces off)."""
 
-    # The call's trace context (W3C traceparent), stored with its events; '' for none.
-    context = ""
-
-    def __enter__(self) -> SubmissionTrace:
+    def __enter__(self) -> Self:
+        self.opened()
         return self
 
     def __exit__(
@@ -52,25 +50,27 @@ class SubmissionTrace:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        return None
+        self.closed(kind)
+
+    def opened(self) -> None:
+        """The block starts."""
+
+    def closed(self, error: type[BaseException] | None) -> None:
+        """The block ends; `error` is the class of the exception that ended it, if any."""
+
+
+class SubmissionTrace(TraceScope):
+    """The span of one submission call."""
+
+    # The call's trace context (W3C traceparent), stored with its events; '' for none.
+    context = ""
 
     def record(self, results: Sequence[HasDuplicate]) -> None:
         """What the call stored: how many events, how many of them new."""
 
 
-class AttemptTrace:
-    """The span of one attempt of a batch; this base is the one used when traces are off."""
-
-    def __enter__(self) -> AttemptTrace:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        return None
+class AttemptTrace(TraceScope):
+    """The span of one attempt of a batch."""
 
     def record(self, tally: Mapping[str, int]) -> None:
         """Where the attempt's deliveries went (`succeeded`, `waiting_retry`, ...: how many)."""
