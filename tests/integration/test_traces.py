@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
-from tenaz.client import TenazClient, make_event
+from tenaz.client import TenazClient, TenazError, make_event
 from tenaz.v1 import events_pb2
 
 from jobs.clock import FakeClock
@@ -251,3 +251,30 @@ async def test_an_attempt_links_to_every_submission_of_its_batch(
     assert attributes(attempt)["tenaz.deliveries"] == 5
     assert attributes(attempt)["tenaz.submissions"] == 4
     assert attributes(attempt)["tenaz.outcome"] == "succeeded"
+
+
+async def test_a_refused_submission_is_an_error_span_and_stores_nothing(
+    client: TenazClient, runtime: Runtime, clock: FakeClock, meta: str, collector: Collector
+) -> None:
+    with pytest.raises(TenazError, match="INVALID_ARGUMENT"):
+        await client.submit_event(
+            make_event(
+                event_id="order-1",
+                event_name="Purchase",
+                event_time=clock.now() - dt.timedelta(minutes=1),
+                email=EMAIL,
+                value=10.0,
+                currency="ZZZ",
+            )
+        )
+    await runtime.tracing.flush()
+
+    [span] = collector.spans()
+    assert span.name == "tenaz.v1.EventService/SubmitEvent"
+    assert span.status.code == span.status.STATUS_CODE_ERROR
+    assert span.status.message == ""
+    found = attributes(span)
+    assert found["error.type"] == "InvalidArgument"
+    assert "rpc.grpc.status_code" not in found and "tenaz.events" not in found
+    assert b"ZZZ" not in b"".join(collector.raw)
+    assert await stored_trace_contexts(runtime) == {}
