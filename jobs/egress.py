@@ -34,6 +34,7 @@ import httpcore
 import httpx
 
 from jobs.base_url import BaseUrl
+from jobs.tracing import OFF, Tracing
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -230,11 +231,13 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         )
 
 
-def platform_client(policy: EgressPolicy, *, timeout: float) -> httpx.AsyncClient:
-    """The one HTTP client platform requests leave through."""
+def platform_client(
+    policy: EgressPolicy, *, timeout: float, tracing: Tracing = OFF
+) -> httpx.AsyncClient:
+    """The one HTTP client platform requests leave through (each a span, when traces are on)."""
     limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
     return httpx.AsyncClient(
-        transport=GuardedTransport(policy, limits=limits),
+        transport=tracing.wrap_transport(GuardedTransport(policy, limits=limits)),
         timeout=timeout,
         follow_redirects=False,
         trust_env=False,

@@ -32,6 +32,7 @@ from jobs.stats import StatsService
 from jobs.status_feed import StatusFeed
 from jobs.submission import SubmissionService
 from jobs.sweeper import Sweeper
+from jobs.tracing import Tracing, open_tracing
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class Runtime:
     retention: Retention
     sessions: SessionService
     connectors: ConnectorFactory
+    tracing: Tracing
 
     async def run_worker(self, **options: object) -> None:
         """Run a procrastinate worker on Tenaz's queues until cancelled or signalled."""
@@ -84,6 +86,8 @@ async def open_runtime(
 ) -> AsyncIterator[Runtime]:
     clock = clock or SystemClock()
     async with contextlib.AsyncExitStack() as stack:
+        # Opened first, closed last: the spans of everything below are exported at the end.
+        tracing = await stack.enter_async_context(open_tracing(settings))
         pool = await stack.enter_async_context(open_pool(database_url, settings))
         app = queue.build_app(
             procrastinate.PsycopgConnector(), sweep_interval=settings.sweep_interval
@@ -91,7 +95,7 @@ async def open_runtime(
         await stack.enter_async_context(app.open_async(pool))
         egress = EgressPolicy(settings.allowed_platform_urls)
         http_client = await stack.enter_async_context(
-            platform_client(egress, timeout=settings.http_timeout.total_seconds())
+            platform_client(egress, timeout=settings.http_timeout.total_seconds(), tracing=tracing)
         )
         secrets = SecretBox.from_setting(
             settings.secret_key or key_from_file(settings.data_dir / "secret-key")
@@ -106,7 +110,7 @@ async def open_runtime(
             clock=clock,
             pool=pool,
             app=app,
-            engine=DeliveryEngine(pool, clock, settings, connectors, app),
+            engine=DeliveryEngine(pool, clock, settings, connectors, app, tracing),
             sweeper=Sweeper(pool, clock, settings, app),
             submissions=SubmissionService(pool, clock, settings, app),
             destinations=DestinationService(pool, clock, app, secrets, egress),
@@ -117,4 +121,5 @@ async def open_runtime(
             retention=Retention(pool, clock, settings),
             sessions=SessionService(pool, clock, settings.session_ttl),
             connectors=connectors,
+            tracing=tracing,
         )

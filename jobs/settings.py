@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from jobs.base_url import BaseUrl, parse_allowlist
 from jobs.digits import is_ascii_digits
@@ -27,6 +28,8 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$", re.ASCII)
 _LAST_CALL_SLACK = dt.timedelta(minutes=1)
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 _Parsed = TypeVar("_Parsed")
+# An export that may take longer than a minute is one the collector will not answer.
+_MAX_OTLP_TIMEOUT_MS = 60_000
 
 
 class SettingsError(ValueError):
@@ -97,6 +100,43 @@ def parse_log_format(raw: str) -> str:
     if log_format not in LOG_FORMATS:
         raise SettingsError(f"TENAZ_LOG_FORMAT: {raw!r} is not a log format: text or json")
     return log_format
+
+
+def traces_endpoint(env: Mapping[str, str]) -> str:
+    """The OTLP/HTTP URL spans go to, from OpenTelemetry's standard variables; '' (traces
+    off) unless one names a collector."""
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return ""
+    exporter = env.get("OTEL_TRACES_EXPORTER", "").strip().lower() or "otlp"
+    if exporter == "none":
+        return ""
+    if exporter != "otlp":
+        raise SettingsError(f"OTEL_TRACES_EXPORTER: {exporter!r}: Tenaz exports traces with otlp")
+    for name in ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"):
+        protocol = env.get(name, "").strip()
+        if protocol and protocol != "http/protobuf":
+            raise SettingsError(f"{name}: {protocol!r}: Tenaz exports traces with http/protobuf")
+    url = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip()
+    name = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+    if not url and (base := env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()):
+        url, name = f"{base.rstrip('/')}/v1/traces", "OTEL_EXPORTER_OTLP_ENDPOINT"
+    if url and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname):
+        raise SettingsError(f"{name}: {url!r} is not an http(s) URL of an OTLP collector")
+    return url
+
+
+def otlp_timeout(env: Mapping[str, str]) -> dt.timedelta:
+    """The export timeout, in milliseconds as OpenTelemetry's specification has it."""
+    for name in ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"):
+        raw = env.get(name, "").strip()
+        if raw:
+            if not is_ascii_digits(raw) or not 0 < int(raw) <= _MAX_OTLP_TIMEOUT_MS:
+                raise SettingsError(
+                    f"{name}: {raw!r} is not a timeout in milliseconds from 1 to"
+                    f" {_MAX_OTLP_TIMEOUT_MS}"
+                )
+            return dt.timedelta(milliseconds=int(raw))
+    return Settings.traces_timeout
 
 
 def _optional_url(text: str) -> BaseUrl | None:
@@ -182,6 +222,11 @@ class Settings:
     log_level: str = "INFO"
     # text: one line a person reads; json: one object per line for a log store.
     log_format: str = "text"
+    # Where spans go (OTLP/HTTP, the collector's /v1/traces URL); empty: traces are off.
+    traces_endpoint: str = ""
+    # The whole of one export to the collector, retries included.
+    traces_timeout: dt.timedelta = dt.timedelta(seconds=10)
+    service_name: str = "tenaz"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -272,6 +317,9 @@ class Settings:
             prepared_statements=flag("TENAZ_PREPARED_STATEMENTS", defaults.prepared_statements),
             log_level=env.get("TENAZ_LOG_LEVEL", defaults.log_level).upper(),
             log_format=parse_log_format(env.get("TENAZ_LOG_FORMAT", "")),
+            traces_endpoint=traces_endpoint(env),
+            traces_timeout=otlp_timeout(env),
+            service_name=env.get("OTEL_SERVICE_NAME", "").strip() or defaults.service_name,
         )
         settings.validate()
         return settings
