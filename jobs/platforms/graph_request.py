@@ -36,7 +36,8 @@ def request_parameters(query: Mapping[str, str], content_type: str, body: bytes)
     params: dict[str, Any]
     if _media_type(content_type) == "application/x-www-form-urlencoded":
         try:
-            form = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+            # errors="strict": a percent-escaped byte that is not UTF-8 is refused too.
+            form = parse_qs(body.decode("utf-8"), keep_blank_values=True, errors="strict")
         except UnicodeDecodeError:
             raise GraphRequestError("(#100) The request body is not UTF-8.") from None
         params = {name: values[-1] for name, values in form.items()}

@@ -85,6 +85,7 @@ def env(database_url: str) -> dict[str, str]:
         "TENAZ_SECRET_KEY": generate_key(),
         "TENAZ_LISTEN_ADDRESS": f"127.0.0.1:{free_port()}",
         "TENAZ_DASHBOARD_ADDRESS": f"127.0.0.1:{free_port()}",
+        "TENAZ_INGEST_ADDRESS": f"127.0.0.1:{free_port()}",
         "TENAZ_LOG_LEVEL": "WARNING",
     }
 
@@ -106,7 +107,9 @@ def pki(tmp_path: Path) -> Pki:
 # --- ports -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("variable", ["TENAZ_LISTEN_ADDRESS", "TENAZ_DASHBOARD_ADDRESS"])
+@pytest.mark.parametrize(
+    "variable", ["TENAZ_LISTEN_ADDRESS", "TENAZ_DASHBOARD_ADDRESS", "TENAZ_INGEST_ADDRESS"]
+)
 async def test_a_port_another_program_holds(env: dict[str, str], held: str, variable: str) -> None:
     ended = await tenaz(env | {variable: held}, "run")
     assert_refused(ended, f"{variable} {held}", "address already in use", "stop the program")
@@ -244,6 +247,7 @@ def embedded(tmp_path: Path) -> dict[str, str]:
         "TENAZ_DATA_DIR": str(tmp_path / "data"),
         "TENAZ_LISTEN_ADDRESS": f"127.0.0.1:{free_port()}",
         "TENAZ_DASHBOARD_ADDRESS": f"127.0.0.1:{free_port()}",
+        "TENAZ_INGEST_ADDRESS": f"127.0.0.1:{free_port()}",
     }
 
 
