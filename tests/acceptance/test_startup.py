@@ -288,6 +288,30 @@ async def test_a_clean_stop_prints_only_log_lines(embedded: dict[str, str], tmp_
     assert postgres_of(tmp_path / "data" / "postgres") == []
 
 
+async def test_serve_answers_on_the_conversions_api_endpoint(env: dict[str, str]) -> None:
+    serving = env | {"TENAZ_LOG_LEVEL": "INFO"}
+    process = await start(serving, "serve")
+    assert process.stderr is not None
+    seen: list[str] = []
+    try:
+        async with asyncio.timeout(START_TIMEOUT):
+            while "tenaz.started" not in (line := (await process.stderr.readline()).decode()):
+                assert line, "tenaz serve ended before it started:\n" + "".join(seen)
+                seen.append(line)
+        url = f"http://{env['TENAZ_INGEST_ADDRESS']}"
+        assert f"ingest={url} " in line, line
+        async with httpx.AsyncClient(trust_env=False) as http:
+            answer = await http.post(f"{url}/v25.0/111/events", json={"data": []})
+        # No key: Graph's answer to a request without an access token.
+        assert answer.status_code == 400
+        assert answer.json()["error"]["code"] == 104
+    finally:
+        process.send_signal(signal.SIGINT)
+        async with asyncio.timeout(START_TIMEOUT):
+            await process.communicate()
+    assert process.returncode == 0
+
+
 # --- logs for a log store ----------------------------------------------------------------
 
 
