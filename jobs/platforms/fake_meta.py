@@ -39,6 +39,7 @@ from jobs.platforms.fake_json import UNAUTHORIZED, AccountPlatform, is_number, j
 from jobs.platforms.graph_request import (
     MAX_EVENTS_PER_REQUEST,
     GraphRequestError,
+    error_object,
     request_events,
     request_parameters,
 )
@@ -95,16 +96,16 @@ class ErrorReply:
     type: str = "OAuthException"
 
     def to_json(self, fbtrace_id: str) -> dict[str, Any]:
-        error: dict[str, Any] = {"message": self.message, "type": self.type, "code": self.code}
-        if self.subcode is not None:
-            error["error_subcode"] = self.subcode
-        if self.user_title:
-            error["error_user_title"] = self.user_title
-        if self.user_msg:
-            error["error_user_msg"] = self.user_msg
-        error["is_transient"] = self.is_transient
-        error["fbtrace_id"] = fbtrace_id
-        return {"error": error}
+        return error_object(
+            code=self.code,
+            message=self.message,
+            type=self.type,
+            fbtrace_id=fbtrace_id,
+            subcode=self.subcode,
+            user_title=self.user_title,
+            user_msg=self.user_msg,
+            is_transient=self.is_transient,
+        )
 
 
 def _invalid(subcode: Subcode | None, title: str, detail: str) -> ErrorReply:

@@ -79,3 +79,31 @@ def _event_object(raw: object) -> object:
         with contextlib.suppress(ValueError, RecursionError):
             return json.loads(raw)
     return raw
+
+
+def error_object(
+    *,
+    code: int,
+    message: str,
+    type: str,
+    fbtrace_id: str,
+    subcode: int | None = None,
+    user_title: str = "",
+    user_msg: str = "",
+    is_transient: bool = False,
+    error_data: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Graph's error answer, `{"error": {...}}`, with the fields Meta's SDKs read; the
+    optional ones only when set, as Graph sends them."""
+    error: dict[str, Any] = {"message": message, "type": type, "code": code}
+    if subcode is not None:
+        error["error_subcode"] = subcode
+    if user_title:
+        error["error_user_title"] = user_title
+    if user_msg:
+        error["error_user_msg"] = user_msg
+    if error_data:
+        error["error_data"] = dict(error_data)
+    error["is_transient"] = is_transient
+    error["fbtrace_id"] = fbtrace_id
+    return {"error": error}

@@ -27,6 +27,7 @@ from typing import Any
 from aiohttp import web
 
 from jobs.errors import FailedPrecondition, InvalidArgument, PermissionDenied, Unauthenticated
+from jobs.platforms.graph_request import error_object
 from server.dashboard.errors import RETRY_AFTER_SECONDS, UNAVAILABLE
 from server.ingest.meta_events import meta_path
 from server.rate_limit import RateLimited
@@ -52,19 +53,19 @@ class GraphError(Exception):
     headers: dict[str, str] = field(default_factory=dict)
 
     def response(self, fbtrace_id: str) -> web.Response:
-        error: dict[str, Any] = {"message": self.message, "type": self.type, "code": self.code}
-        if self.subcode is not None:
-            error["error_subcode"] = self.subcode
-        if self.user_title:
-            error["error_user_title"] = self.user_title
-        if self.user_msg:
-            error["error_user_msg"] = self.user_msg
-        if self.error_data:
-            error["error_data"] = self.error_data
-        error["is_transient"] = self.is_transient
-        error["fbtrace_id"] = fbtrace_id
+        document = error_object(
+            code=self.code,
+            message=self.message,
+            type=self.type,
+            fbtrace_id=fbtrace_id,
+            subcode=self.subcode,
+            user_title=self.user_title,
+            user_msg=self.user_msg,
+            is_transient=self.is_transient,
+            error_data=self.error_data,
+        )
         return web.json_response(
-            {"error": error},
+            document,
             status=self.status,
             headers={**self.headers, "x-fb-trace-id": fbtrace_id},
         )

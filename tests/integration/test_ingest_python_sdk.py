@@ -56,20 +56,6 @@ async def _workspace(runtime: Runtime, key: str) -> int:
 
 
 @pytest.fixture
-async def meta_destination(runtime: Runtime, api_key: str, fake_meta: FakeMetaServer) -> str:
-    await runtime.destinations.create(
-        await _workspace(runtime, api_key),
-        DestinationSpec(
-            name="meta",
-            kind="meta",
-            settings={"pixel_id": PIXEL, "base_url": fake_meta.base_url},
-            secrets={"access_token": "good-token"},
-        ),
-    )
-    return "meta"
-
-
-@pytest.fixture
 def graph_api(ingest: IngestServer, submit_api_key: str) -> Iterator[FacebookAdsApi]:
     """The SDK set up as its users set it up, with Tenaz's URL as the Graph URL and a Tenaz
     submit key as the access token."""
@@ -120,7 +106,7 @@ def only_request(fake_meta: FakeMetaServer) -> AcceptedRequest:
 async def test_the_sdk_sends_through_tenaz_and_the_events_reach_meta_hashed(
     runtime: Runtime,
     graph_api: FacebookAdsApi,
-    meta_destination: str,
+    meta: str,
     fake_meta: FakeMetaServer,
     clock: FakeClock,
     caplog: pytest.LogCaptureFixture,
@@ -163,7 +149,7 @@ async def test_a_test_event_goes_only_to_the_pixel_and_a_live_one_to_every_desti
     runtime: Runtime,
     api_key: str,
     graph_api: FacebookAdsApi,
-    meta_destination: str,
+    meta: str,
     clock: FakeClock,
 ) -> None:
     await runtime.destinations.create(
@@ -187,7 +173,7 @@ async def test_a_test_event_goes_only_to_the_pixel_and_a_live_one_to_every_desti
 
 
 async def test_the_sdk_reads_tenazs_refusals_as_meta_errors(
-    graph_api: FacebookAdsApi, meta_destination: str, clock: FakeClock, ingest: IngestServer
+    graph_api: FacebookAdsApi, meta: str, clock: FakeClock, ingest: IngestServer
 ) -> None:
     unknown_pixel = await send([sdk_event(clock, "p-1")], pixel_id="999")
     assert isinstance(unknown_pixel, FacebookRequestError)
@@ -242,7 +228,7 @@ async def test_a_form_body_with_the_token_in_the_query_and_raw_data_hashed_by_te
     runtime: Runtime,
     raw: httpx.AsyncClient,
     submit_api_key: str,
-    meta_destination: str,
+    meta: str,
     fake_meta: FakeMetaServer,
     clock: FakeClock,
 ) -> None:
@@ -264,7 +250,7 @@ async def test_a_form_body_with_the_token_in_the_query_and_raw_data_hashed_by_te
 
 
 async def test_a_json_body_with_a_bearer_key_and_a_duplicate(
-    raw: httpx.AsyncClient, submit_api_key: str, meta_destination: str, clock: FakeClock
+    raw: httpx.AsyncClient, submit_api_key: str, meta: str, clock: FakeClock
 ) -> None:
     body = {"data": [raw_event(clock, "j-1")]}
     headers = {"Authorization": f"Bearer {submit_api_key}"}
@@ -290,7 +276,7 @@ async def test_a_json_body_with_a_bearer_key_and_a_duplicate(
 async def test_malformed_bodies_are_clear_400s(
     raw: httpx.AsyncClient,
     submit_api_key: str,
-    meta_destination: str,
+    meta: str,
     content_type: str,
     body: bytes,
     message: str,
@@ -306,7 +292,7 @@ async def test_malformed_bodies_are_clear_400s(
 
 
 async def test_what_tenaz_cannot_carry_is_refused_by_meta_path(
-    raw: httpx.AsyncClient, submit_api_key: str, meta_destination: str, clock: FakeClock
+    raw: httpx.AsyncClient, submit_api_key: str, meta: str, clock: FakeClock
 ) -> None:
     bad = raw_event(clock, "x-1", em=["a@example.com", "b@example.com"], madid="abc")
     bad["data_processing_options"] = ["LDU"]
@@ -325,7 +311,7 @@ async def test_what_tenaz_cannot_carry_is_refused_by_meta_path(
 
 
 async def test_no_token_a_wrong_path_and_a_body_too_large(
-    raw: httpx.AsyncClient, submit_api_key: str, meta_destination: str
+    raw: httpx.AsyncClient, submit_api_key: str, meta: str
 ) -> None:
     missing = await raw.post(f"/v25.0/{PIXEL}/events", json={"data": []})
     assert (missing.status_code, missing.json()["error"]["code"]) == (400, 104)

@@ -14,9 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs import keys
 from jobs.clock import FakeClock
-from jobs.destinations import DestinationSpec
 from jobs.platforms.fake_meta import FakeMetaServer
 from jobs.runtime import Runtime
 from server.ingest import IngestServer, start_ingest
@@ -57,18 +55,9 @@ async def test_the_node_sdk_sends_through_tenaz_and_reads_its_errors_as_metas(
     ingest: IngestServer,
     submit_api_key: str,
     fake_meta: FakeMetaServer,
+    meta: str,
     clock: FakeClock,
 ) -> None:
-    workspace = (await keys.authenticate(runtime.pool, submit_api_key)).workspace.id
-    await runtime.destinations.create(
-        workspace,
-        DestinationSpec(
-            name="meta",
-            kind="meta",
-            settings={"pixel_id": "111", "base_url": fake_meta.base_url},
-            secrets={"access_token": "good-token"},
-        ),
-    )
     env = {
         **os.environ,
         "NODE_PATH": str(NODE_MODULES),
