@@ -327,3 +327,50 @@ async def test_no_token_a_wrong_path_and_a_body_too_large(
     )
     assert large.status_code == 413
     assert large.json()["error"]["code"] == 100
+
+
+async def test_the_pixels_destination_must_take_the_event(
+    runtime: Runtime, raw: httpx.AsyncClient, api_key: str, submit_api_key: str, clock: FakeClock
+) -> None:
+    await runtime.destinations.create(
+        await _workspace(runtime, api_key),
+        DestinationSpec(
+            name="meta-purchases",
+            kind="meta",
+            settings={"pixel_id": "222"},
+            secrets={"access_token": "good-token"},
+            event_filter=["Purchase"],
+        ),
+    )
+    answer = await raw.post(
+        "/v25.0/222/events",
+        json={"data": [raw_event(clock, "lead-1")]},
+        headers={"Authorization": f"Bearer {submit_api_key}"},
+    )
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert error["code"] == 100
+    assert error["error_user_msg"] == "data[0]: destination 'meta-purchases' takes only: Purchase"
+
+
+async def test_the_keys_submission_limit_is_graphs_throttling_answer(
+    runtime: Runtime, submit_api_key: str, meta: str, clock: FakeClock
+) -> None:
+    limited = await start_ingest(runtime, SubmissionLimiter(1, 2), "127.0.0.1:0")
+    try:
+        async with httpx.AsyncClient(base_url=limited.url, trust_env=False) as client:
+            headers = {"Authorization": f"Bearer {submit_api_key}"}
+            events = [raw_event(clock, "r-1"), raw_event(clock, "r-2")]
+            first = await client.post(
+                f"/v25.0/{PIXEL}/events", json={"data": events}, headers=headers
+            )
+            over = await client.post(
+                f"/v25.0/{PIXEL}/events", json={"data": [raw_event(clock, "r-3")]}, headers=headers
+            )
+    finally:
+        await limited.stop()
+    assert first.status_code == 200, first.text
+    assert over.status_code == 400
+    error = over.json()["error"]
+    assert (error["code"], error["is_transient"]) == (4, True)
+    assert int(over.headers["Retry-After"]) >= 1
