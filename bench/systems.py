@@ -202,6 +202,7 @@ class TenazSystem:
                 "TENAZ_SECRET_KEY": secret_key,
                 "TENAZ_LISTEN_ADDRESS": address,
                 "TENAZ_DASHBOARD_ADDRESS": dashboard_address,
+                "TENAZ_INGEST_ADDRESS": "",
                 "TENAZ_SUBMIT_RATE_LIMIT": "0",
                 "TENAZ_RETRY_INTERVAL": f"{retry_interval}s",
                 "TENAZ_HTTP_TIMEOUT": f"{options.http_timeout}s",

@@ -182,6 +182,9 @@ class Settings:
     # TLS for the dashboard (PEM files); unset: the gRPC server's pair, if any.
     dashboard_tls_cert: Path | None = None
     dashboard_tls_key: Path | None = None
+    # The Conversions API endpoint's HTTP address (server/ingest), with the gRPC server's
+    # TLS pair; empty: no endpoint.
+    ingest_address: str = "127.0.0.1:8081"
     # From the end of a failed attempt to the next one (per destination override).
     retry_interval: dt.timedelta = dt.timedelta(minutes=30)
     # How long an attempt may hold a delivery before it counts as interrupted.
@@ -282,6 +285,7 @@ class Settings:
             listen_address=env.get("TENAZ_LISTEN_ADDRESS", defaults.listen_address),
             dashboard_address=env.get("TENAZ_DASHBOARD_ADDRESS", defaults.dashboard_address),
             dashboard_public_url=url("TENAZ_DASHBOARD_PUBLIC_URL", _optional_url),
+            ingest_address=env.get("TENAZ_INGEST_ADDRESS", defaults.ingest_address),
             session_ttl=duration("TENAZ_SESSION_TTL", defaults.session_ttl),
             secret_key=env.get("TENAZ_SECRET_KEY", ""),
             tls_cert=path("TENAZ_TLS_CERT"),
@@ -360,6 +364,27 @@ class Settings:
                 " or TENAZ_ALLOW_PLAINTEXT=1 behind a TLS-terminating proxy"
             )
 
+    def _check_ports_apart(self) -> None:
+        """Each listener needs a port of its own: the kernel would split connections between
+        two that share one (they bind with SO_REUSEPORT)."""
+        listeners = [
+            (variable, address)
+            for variable, address in (
+                ("TENAZ_LISTEN_ADDRESS", self.listen_address),
+                ("TENAZ_DASHBOARD_ADDRESS", self.dashboard_address),
+                ("TENAZ_INGEST_ADDRESS", self.ingest_address),
+            )
+            if address
+        ]
+        for index, (variable, address) in enumerate(listeners):
+            for earlier, taken in listeners[:index]:
+                if _share_a_port(taken, address):
+                    raise SettingsError(
+                        f"{variable} {address} takes the port of {earlier} {taken}: each of"
+                        " Tenaz's listeners needs a port of its own (the kernel would split"
+                        " connections between them); give it another port"
+                    )
+
     def validate(self) -> None:
         if not dt.timedelta(0) < self.retry_interval <= dt.timedelta(hours=24):
             # Past 48 hours Meta no longer deduplicates a re-send of an event whose first
@@ -411,13 +436,11 @@ class Settings:
                 self.dashboard_tls,
                 f"TENAZ_DASHBOARD_TLS_CERT and TENAZ_DASHBOARD_TLS_KEY (or {grpc_pair})",
             )
-            if _share_a_port(self.listen_address, self.dashboard_address):
-                raise SettingsError(
-                    f"TENAZ_DASHBOARD_ADDRESS {self.dashboard_address} takes the port of"
-                    f" TENAZ_LISTEN_ADDRESS {self.listen_address}: gRPC and the dashboard need"
-                    " a port each (the kernel would split connections between them); give"
-                    " the dashboard another port"
-                )
+        if self.ingest_address:
+            self._check_listener(
+                "TENAZ_INGEST_ADDRESS", self.ingest_address, self.grpc_tls, grpc_pair
+            )
+        self._check_ports_apart()
         if self.retention < dt.timedelta(days=8):
             raise SettingsError(
                 "TENAZ_RETENTION must be at least 8d: events are retried for up to 7 days"

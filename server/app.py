@@ -35,12 +35,19 @@ class TenazServer:
     """A started gRPC server bound to `port`; `stop()` drains it."""
 
     def __init__(
-        self, server: grpc.aio.Server, health: HealthServicer, hub: StatusHub, port: int
+        self,
+        server: grpc.aio.Server,
+        health: HealthServicer,
+        hub: StatusHub,
+        port: int,
+        limiter: SubmissionLimiter,
     ) -> None:
         self.server = server
         self.health = health
         self.hub = hub
         self.port = port
+        # The per-key submission limit, which the Conversions API endpoint shares.
+        self.limiter = limiter
 
     async def stop(self, grace: float = 5.0) -> None:
         """Stop taking calls, end status streams cleanly, then wait for the rest."""
@@ -126,4 +133,4 @@ async def start_server(runtime: Runtime, address: str) -> TenazServer:
     for name in ("", *SERVICE_NAMES):
         await health.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("server.started", extra={"address": address, "port": port})
-    return TenazServer(server, health, hub, port)
+    return TenazServer(server, health, hub, port, limiter)

@@ -59,6 +59,7 @@ async def run(settings: Settings, *, serve: bool, work: bool) -> None:
     from jobs.runtime import open_runtime
     from server.app import start_server
     from server.dashboard import start_dashboard
+    from server.ingest import start_ingest
     from server.tls import check_files
 
     log = logging.getLogger("tenaz")
@@ -75,7 +76,7 @@ async def run(settings: Settings, *, serve: bool, work: bool) -> None:
         started.push_async_callback(_end, waiters)
         worker = None
         async with contextlib.AsyncExitStack() as listening:
-            server = dashboard = None
+            server = dashboard = ingest = None
             if serve:
                 with _listening("TENAZ_LISTEN_ADDRESS", settings.listen_address):
                     server = await start_server(runtime, settings.listen_address)
@@ -86,6 +87,10 @@ async def run(settings: Settings, *, serve: bool, work: bool) -> None:
                         runtime, server.hub, settings.dashboard_address
                     )
                 listening.push_async_callback(dashboard.stop)
+            if server is not None and settings.ingest_address:
+                with _listening("TENAZ_INGEST_ADDRESS", settings.ingest_address):
+                    ingest = await start_ingest(runtime, server.limiter, settings.ingest_address)
+                listening.push_async_callback(ingest.stop)
             if work:
                 worker = asyncio.create_task(runtime.run_worker(install_signal_handlers=False))
                 waiters.append(worker)
@@ -94,6 +99,7 @@ async def run(settings: Settings, *, serve: bool, work: bool) -> None:
                 extra={
                     "server": settings.listen_address if serve else "off",
                     "dashboard": dashboard.url if dashboard is not None else "off",
+                    "ingest": ingest.url if ingest is not None else "off",
                     "worker": "on" if work else "off",
                 },
             )

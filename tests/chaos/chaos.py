@@ -254,6 +254,7 @@ async def _run(
             "TENAZ_SECRET_KEY": secret_key,
             "TENAZ_LISTEN_ADDRESS": f"127.0.0.1:{port}",
             "TENAZ_DASHBOARD_ADDRESS": "",
+            "TENAZ_INGEST_ADDRESS": "",
             "TENAZ_SUBMIT_RATE_LIMIT": "0",
             "TENAZ_RETRY_INTERVAL": "2s",
             # Long enough for a batch of 1,000 on a loaded machine; short enough that

@@ -184,3 +184,20 @@ def test_the_dashboards_public_url_is_scheme_host_port_and_path_only() -> None:
     ):
         with pytest.raises(SettingsError, match=r"^TENAZ_DASHBOARD_PUBLIC_URL: "):
             Settings.from_env({"TENAZ_DASHBOARD_PUBLIC_URL": bad})
+
+
+def test_the_ingest_endpoint_has_a_port_of_its_own_and_the_grpc_servers_tls_rule() -> None:
+    assert Settings.from_env({}).ingest_address == "127.0.0.1:8081"
+    assert Settings.from_env({"TENAZ_INGEST_ADDRESS": ""}).ingest_address == ""
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"TENAZ_INGEST_ADDRESS": "127.0.0.1:8080"})
+    assert str(caught.value).startswith(
+        "TENAZ_INGEST_ADDRESS 127.0.0.1:8080 takes the port of TENAZ_DASHBOARD_ADDRESS"
+    )
+    with pytest.raises(
+        SettingsError, match=r"TENAZ_INGEST_ADDRESS 0\.0\.0\.0:8081 is not loopback"
+    ):
+        Settings.from_env({"TENAZ_INGEST_ADDRESS": "0.0.0.0:8081"})
+    grpc_pair = {"TENAZ_TLS_CERT": "/tls/grpc.pem", "TENAZ_TLS_KEY": "/tls/grpc.key"}
+    public = {"TENAZ_INGEST_ADDRESS": "0.0.0.0:8081", "TENAZ_LISTEN_ADDRESS": "0.0.0.0:50051"}
+    assert Settings.from_env(public | grpc_pair).ingest_address == "0.0.0.0:8081"
