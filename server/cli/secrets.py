@@ -29,4 +29,6 @@ async def rotate(args: argparse.Namespace, out: Output) -> None:
     async with open_database(settings) as url, open_runtime(settings, url) as runtime:
         changed = await runtime.destinations.rotate_secrets()
         changed += await runtime.alerts.rotate_secrets()
-    out.print(cell(f"re-encrypted {changed} destination and alert channel secret(s) with the first key"))
+    out.print(
+        cell(f"re-encrypted {changed} destination and alert channel secret(s) with the first key")
+    )
