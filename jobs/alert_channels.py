@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import aiosmtplib
+import httpcore
 import httpx
 import orjson
 
 from jobs.egress import (
     EgressPolicy,
-    EgressRefused,
     RequestDeadline,
     send_bounded,
     vetted_address,
@@ -79,6 +79,13 @@ class Notification:
     last_error: str
     created_at: dt.datetime
     sent_at: dt.datetime | None
+
+
+def with_defaults(kind: str, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """A new channel's settings with the defaults of what was left out."""
+    if kind == EMAIL and not settings.get("port"):
+        return {**settings, "port": DEFAULT_SMTP_PORT}
+    return dict(settings)
 
 
 def channel_problems(
@@ -240,7 +247,7 @@ class ChannelSender:
                     smtp.close()
         except TimeoutError:
             raise ChannelFailed(f"email: no answer within {self.smtp_timeout:g} s") from None
-        except (aiosmtplib.SMTPException, OSError, EgressRefused) as exc:
+        except (aiosmtplib.SMTPException, OSError, httpcore.ConnectError) as exc:
             raise ChannelFailed(f"email: {type(exc).__name__}: {_first_line(exc)}") from None
 
 

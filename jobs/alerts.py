@@ -16,6 +16,7 @@ locked while it is sent, so two jobs for one notification never both send it.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import re
@@ -35,6 +36,7 @@ from jobs.alert_channels import (
     Notification,
     channel_problems,
     compose,
+    with_defaults,
 )
 from jobs.alert_rules import AlertRule
 from jobs.clock import Clock
@@ -117,6 +119,7 @@ class AlertService:
             raise InvalidArgument(problems)
 
     async def create_channel(self, workspace_id: int, spec: ChannelSpec) -> AlertChannel:
+        spec = dataclasses.replace(spec, settings=with_defaults(spec.kind, spec.settings))
         self._check_channel(spec)
         async with self._pool.connection() as conn, conn.transaction():
             created = await store.insert_channel(
