@@ -4,6 +4,7 @@ Webhooks signatures, and an SMTP server that takes mail only after STARTTLS and 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import email
 import email.policy
 import ssl
@@ -17,11 +18,27 @@ from aiohttp import web
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
+from jobs.base_url import BaseUrl
 from jobs.platforms.standard_webhooks import decode_secret, verify
+from jobs.secrets import generate_key
+from jobs.settings import Settings
 from tests.support import Pki, free_port
 
 WEBHOOK_SECRET = "whsec_" + "dGVuYXotYWxlcnQtdGVzdC1zaWduaW5nLXNlY3JldA=="
 SMTP_USER, SMTP_PASSWORD = "tenaz", "smtp-test-password"
+
+
+def settings_allowing(database_url: str, *urls: str, **options: Any) -> Settings:
+    """The tests' settings, with the loopback receivers' addresses allowed (loopback is refused
+    unless the operator names it): `urls` are base URLs, an SMTP server's as http://host:port."""
+    return Settings(
+        database_url=database_url,
+        secret_key=generate_key(),
+        http_timeout=dt.timedelta(seconds=2),
+        attempt_budget=dt.timedelta(seconds=10),
+        allowed_platform_urls=tuple(BaseUrl.parse(url) for url in urls),
+        **options,
+    )
 
 
 @dataclass

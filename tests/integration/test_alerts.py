@@ -16,11 +16,9 @@ from google.protobuf import duration_pb2
 from tenaz.client import TenazClient, TenazError, make_event
 from tenaz.v1 import alerts_pb2, destinations_pb2
 
-from jobs.base_url import BaseUrl
 from jobs.clock import FakeClock
 from jobs.platforms.fake_meta import Failure, FakeMetaServer
 from jobs.runtime import Runtime
-from jobs.secrets import generate_key
 from jobs.settings import Settings
 from tests.alert_receivers import (
     SMTP_PASSWORD,
@@ -28,6 +26,7 @@ from tests.alert_receivers import (
     WEBHOOK_SECRET,
     Mailbox,
     WebhookReceiver,
+    settings_allowing,
     smtp_server,
     webhook_receiver,
 )
@@ -56,18 +55,11 @@ def settings(
     mailbox: Mailbox,
     tmp_path: Path,
 ) -> Settings:
-    return Settings(
-        database_url=database_url,
-        secret_key=generate_key(),
-        http_timeout=dt.timedelta(seconds=2),
-        attempt_budget=dt.timedelta(seconds=10),
-        # Loopback is refused unless the operator names it: the fake Meta, the webhook
-        # receiver, and the SMTP server (by host and port).
-        allowed_platform_urls=(
-            BaseUrl.parse(fake_meta.base_url),
-            BaseUrl.parse(receiver.url.removesuffix("/hook")),
-            BaseUrl.parse(f"http://{mailbox.host}:{mailbox.port}"),
-        ),
+    return settings_allowing(
+        database_url,
+        fake_meta.base_url,
+        receiver.url.removesuffix("/hook"),
+        f"http://{mailbox.host}:{mailbox.port}",
         smtp_ca_file=tmp_path / "ca.pem",
         smtp_timeout=dt.timedelta(seconds=5),
         alert_attempts=3,
