@@ -178,6 +178,21 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+async def vetted_address(policy: EgressPolicy, host: str, port: int) -> str:
+    """The address a connection that is not HTTP (an alert's SMTP server) goes to: `host`
+    itself when the operator named it, else its first public address, to be connected to as
+    it is (so a changed DNS answer gains nothing). EgressRefused when it has none."""
+    if policy.trusts(host, port):
+        return host
+    public = [a for a in await _resolve(host, port) if is_public_address(a)]
+    if not public:
+        raise EgressRefused(
+            f"{host} resolves to no public address; Tenaz connects to internal addresses"
+            " only for hosts in TENAZ_ALLOWED_PLATFORM_URLS"
+        )
+    return str(public[0])
+
+
 async def _resolve(host: str, port: int) -> list[IPAddress]:
     try:
         return [ipaddress.ip_address(host)]

@@ -16,6 +16,8 @@ import procrastinate
 from psycopg_pool import AsyncConnectionPool
 
 from jobs import queue
+from jobs.alert_channels import ChannelSender
+from jobs.alerts import AlertService
 from jobs.clock import Clock, SystemClock
 from jobs.connectors import ConnectorFactory
 from jobs.database import open_pool
@@ -54,6 +56,7 @@ class Runtime:
     sessions: SessionService
     connectors: ConnectorFactory
     tracing: Tracing
+    alerts: AlertService
 
     async def run_worker(self, **options: object) -> None:
         """Run a procrastinate worker on Tenaz's queues until cancelled or signalled."""
@@ -65,6 +68,7 @@ class Runtime:
                 sweeper=self.sweeper,
                 operations=self.operations,
                 retention=self.retention,
+                alerts=self.alerts,
             ).context(),
             "delete_jobs": "successful",
             "shutdown_graceful_timeout": 30.0,
@@ -90,7 +94,9 @@ async def open_runtime(
         tracing = await stack.enter_async_context(open_tracing(settings))
         pool = await stack.enter_async_context(open_pool(database_url, settings))
         app = queue.build_app(
-            procrastinate.PsycopgConnector(), sweep_interval=settings.sweep_interval
+            procrastinate.PsycopgConnector(),
+            sweep_interval=settings.sweep_interval,
+            alert_interval=settings.alert_interval,
         )
         await stack.enter_async_context(app.open_async(pool))
         egress = EgressPolicy(settings.allowed_platform_urls)
@@ -122,4 +128,19 @@ async def open_runtime(
             sessions=SessionService(pool, clock, settings.session_ttl),
             connectors=connectors,
             tracing=tracing,
+            alerts=AlertService(
+                pool,
+                clock,
+                app,
+                secrets,
+                ChannelSender(
+                    http_client,
+                    egress,
+                    http_deadline=settings.http_timeout.total_seconds(),
+                    smtp_timeout=settings.smtp_timeout.total_seconds(),
+                    smtp_ca_file=str(settings.smtp_ca_file) if settings.smtp_ca_file else None,
+                ),
+                attempts=settings.alert_attempts,
+                retry_wait=settings.alert_retry_wait,
+            ),
         )

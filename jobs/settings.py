@@ -203,6 +203,16 @@ class Settings:
     # The whole of one attempt, requests of a split batch and rate-limit waits included;
     # well under the lease, so that no attempt is ever taken for an interrupted one.
     attempt_budget: dt.timedelta = dt.timedelta(minutes=2)
+    # How often the worker evaluates alert rules (jobs/alerts.py).
+    alert_interval: dt.timedelta = dt.timedelta(seconds=30)
+    # Tries of one alert notification, and the wait before the second (doubling after).
+    alert_attempts: int = 5
+    alert_retry_wait: dt.timedelta = dt.timedelta(seconds=30)
+    # The whole of one SMTP conversation of an alert e-mail.
+    smtp_timeout: dt.timedelta = dt.timedelta(seconds=20)
+    # The certificate authority alert e-mails' SMTP servers are checked against (PEM);
+    # unset: the system's.
+    smtp_ca_file: Path | None = None
     # Base URLs destinations may use besides their platforms' official ones (prefixes);
     # the hosts they name may be internal addresses (a proxy, a test server).
     allowed_platform_urls: tuple[BaseUrl, ...] = ()
@@ -308,6 +318,11 @@ class Settings:
             http_timeout=duration("TENAZ_HTTP_TIMEOUT", defaults.http_timeout),
             attempt_budget=duration("TENAZ_ATTEMPT_BUDGET", defaults.attempt_budget),
             allowed_platform_urls=url("TENAZ_ALLOWED_PLATFORM_URLS", parse_allowlist),
+            alert_interval=duration("TENAZ_ALERT_INTERVAL", defaults.alert_interval),
+            alert_attempts=integer("TENAZ_ALERT_ATTEMPTS", defaults.alert_attempts),
+            alert_retry_wait=duration("TENAZ_ALERT_RETRY_WAIT", defaults.alert_retry_wait),
+            smtp_timeout=duration("TENAZ_SMTP_TIMEOUT", defaults.smtp_timeout),
+            smtp_ca_file=path("TENAZ_SMTP_CA_FILE"),
             max_streams_per_workspace=integer(
                 "TENAZ_MAX_STREAMS_PER_WORKSPACE", defaults.max_streams_per_workspace
             ),
@@ -392,6 +407,10 @@ class Settings:
             raise SettingsError("TENAZ_RETRY_INTERVAL must be positive and at most 24h")
         if self.attempt_lease <= dt.timedelta(0) or self.sweep_interval <= dt.timedelta(0):
             raise SettingsError("TENAZ_ATTEMPT_LEASE and TENAZ_SWEEP_INTERVAL must be positive")
+        if self.alert_interval <= dt.timedelta(0) or self.smtp_timeout <= dt.timedelta(0):
+            raise SettingsError("TENAZ_ALERT_INTERVAL and TENAZ_SMTP_TIMEOUT must be positive")
+        if self.alert_attempts < 1:
+            raise SettingsError("TENAZ_ALERT_ATTEMPTS must be at least 1")
         if self.session_ttl <= dt.timedelta(0):
             raise SettingsError("TENAZ_SESSION_TTL must be positive")
         if self.http_timeout <= dt.timedelta(0):
