@@ -202,6 +202,7 @@ class TenazSystem:
                 "TENAZ_SECRET_KEY": secret_key,
                 "TENAZ_LISTEN_ADDRESS": address,
                 "TENAZ_DASHBOARD_ADDRESS": dashboard_address,
+                "TENAZ_INGEST_ADDRESS": "",
                 # Several processes at once: each /metrics would need a port of its own.
                 "TENAZ_METRICS_ADDRESS": "",
                 "TENAZ_SUBMIT_RATE_LIMIT": "0",

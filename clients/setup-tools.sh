@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the TypeScript and Go clients and the protobuf checks need, and nothing that is
 # already there: Debian's Go toolchain and grpc-go packages (apt-get, only when one is missing;
-# then their build cache is warmed), and `npm ci` in clients/tools (buf, protoc-gen-es) and
+# then their build cache is warmed), and `npm ci` in clients/tools (buf, protoc-gen-es, and
+# Meta's Node.js SDK for the Conversions API endpoint's tests) and
 # clients/typescript, only when node_modules does not match package-lock.json. Safe to run
 # again and again.
 #

@@ -50,6 +50,7 @@ from jobs.settings import Settings
 from jobs.slots import SlotKeys, Slots, TurnedAway
 from jobs.status import IN_PROGRESS, Status, as_status
 from jobs.store import deliveries, destinations, rate_log
+from jobs.tracing import OFF, Tracing
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,8 @@ class Claimed:
     delivery_id: int
     attempt_number: int
     event: OutgoingEvent
+    # The event's submission's trace context ('' unless traces are on).
+    trace_context: str
 
 
 class BatchLimits:
@@ -123,6 +126,8 @@ class DeliveryEngine:
         settings: Settings,
         connectors: ConnectorFactory,
         app: queue.App,
+        tracing: Tracing = OFF,
+        *,
         metrics: Metrics,
     ) -> None:
         self._pool = pool
@@ -131,6 +136,7 @@ class DeliveryEngine:
         self._settings = settings
         self._connectors = connectors
         self._app = app
+        self._tracing = tracing
         # Destinations a job of this process is waiting on (for their rate limit).
         self._waiting: set[int] = set()
         self._slots = Slots(
@@ -187,8 +193,14 @@ class DeliveryEngine:
             round_ = await self._claim(destination, limit)
             if round_.claimed:
                 started = time.monotonic()
-                sent = await self._send(destination, connector, round_.claimed)
-                await self._finish(destination, round_.claimed, sent, started)
+                with self._tracing.attempt(
+                    destination.kind,
+                    destination.id,
+                    len(round_.claimed),
+                    (c.trace_context for c in round_.claimed),
+                ) as trace:
+                    sent = await self._send(destination, connector, round_.claimed)
+                    trace.record(await self._finish(destination, round_.claimed, sent, started))
                 if sent.cancelled:
                     raise asyncio.CancelledError
                 attempted += len(round_.claimed)
@@ -311,7 +323,12 @@ class DeliveryEngine:
                 start = decided[-1].attempt
                 if isinstance(start, AttemptStart):
                     claimed.append(
-                        Claimed(row.id, start.number, OutgoingEvent(row.id, row.payload))
+                        Claimed(
+                            row.id,
+                            start.number,
+                            OutgoingEvent(row.id, row.payload),
+                            row.trace_context,
+                        )
                     )
                     waited = first_due if row.status == Status.PENDING else retries_due
                     waited.append(row.next_attempt_at)
@@ -360,21 +377,20 @@ class DeliveryEngine:
         claimed: Sequence[Claimed],
         sent: Sent,
         started: float,
-    ) -> None:
+    ) -> Counter[str]:
         """Record the attempt, trying again through a short database outage: given up, the
-        lease would run out and the sweeper would have everything sent again."""
-        for tries in range(1, FINISH_TRIES + 1):
+        lease would run out and the sweeper would have everything sent again. Returns where
+        the deliveries went (`_record`)."""
+        for _ in range(FINISH_TRIES - 1):
             try:
-                await self._record(destination, claimed, sent, started)
-                return
+                return await self._record(destination, claimed, sent, started)
             except (psycopg.OperationalError, PoolTimeout) as exc:
-                if tries == FINISH_TRIES:
-                    raise
                 log.warning(
                     "delivery.attempt.finish_retried",
                     extra={"destination": destination.id, "error": type(exc).__name__},
                 )
                 await asyncio.sleep(FINISH_RETRY_WAIT)
+        return await self._record(destination, claimed, sent, started)
 
     async def _record(
         self,
@@ -382,7 +398,9 @@ class DeliveryEngine:
         claimed: Sequence[Claimed],
         sent: Sent,
         started: float,
-    ) -> None:
+    ) -> Counter[str]:
+        """Record the attempt; how many deliveries went where (SUCCEEDED, WAITING_RETRY,
+        FAILED:<reason>, stale: taken back by the sweeper meanwhile)."""
         now = self._clock.now()
         expected = {c.delivery_id: c.attempt_number for c in claimed}
         by_id = {o.delivery_id: o for o in sent.outcomes}
@@ -421,6 +439,7 @@ class DeliveryEngine:
                 **{k.lower().replace(":", "_"): v for k, v in sorted(tally.items())},
             },
         )
+        return tally
 
     async def _flag_unavailable(self, destination: Destination, reason: str, code: str) -> None:
         """Nothing can be sent to the destination until the operator fixes it: say so where

@@ -34,6 +34,7 @@ import httpcore
 import httpx
 
 from jobs.base_url import BaseUrl
+from jobs.tracing import OFF, Tracing
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -177,6 +178,21 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+async def vetted_address(policy: EgressPolicy, host: str, port: int) -> str:
+    """The address a connection that is not HTTP (an alert's SMTP server) goes to: `host`
+    itself when the operator named it, else its first public address, to be connected to as
+    it is (so a changed DNS answer gains nothing). EgressRefused when it has none."""
+    if policy.trusts(host, port):
+        return host
+    public = [a for a in await _resolve(host, port) if is_public_address(a)]
+    if not public:
+        raise EgressRefused(
+            f"{host} resolves to no public address; Tenaz connects to internal addresses"
+            " only for hosts in TENAZ_ALLOWED_PLATFORM_URLS"
+        )
+    return str(public[0])
+
+
 async def _resolve(host: str, port: int) -> list[IPAddress]:
     try:
         return [ipaddress.ip_address(host)]
@@ -230,11 +246,13 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         )
 
 
-def platform_client(policy: EgressPolicy, *, timeout: float) -> httpx.AsyncClient:
-    """The one HTTP client platform requests leave through."""
+def platform_client(
+    policy: EgressPolicy, *, timeout: float, tracing: Tracing = OFF
+) -> httpx.AsyncClient:
+    """The one HTTP client platform requests leave through (each a span, when traces are on)."""
     limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
     return httpx.AsyncClient(
-        transport=GuardedTransport(policy, limits=limits),
+        transport=tracing.wrap_transport(GuardedTransport(policy, limits=limits)),
         timeout=timeout,
         follow_redirects=False,
         trust_env=False,

@@ -5,6 +5,8 @@
                                     what passed its deadline, re-queue orphans
     tenaz.operation(operation_id)   a bulk retry or cancel, chunk by chunk
     tenaz.purge                     hourly: delete what is older than the retention
+    tenaz.alerts.evaluate           periodic: apply the alert rules (jobs/alerts.py)
+    tenaz.alerts.notify(id)         send one alert notification; a failed try defers the next
 
 Jobs carry only a destination id: the rows in `tenaz_deliveries` say what is
 due, so a job that runs twice, early or late does no harm. Retries are jobs
@@ -24,6 +26,7 @@ from procrastinate.exceptions import AlreadyEnqueued
 from psycopg import AsyncConnection
 
 if TYPE_CHECKING:
+    from jobs.alerts import AlertService
     from jobs.clock import Clock
     from jobs.delivery import DeliveryEngine
     from jobs.metrics import Metrics
@@ -32,12 +35,21 @@ if TYPE_CHECKING:
     from jobs.sweeper import Sweeper
 
 
-__all__ = ["App", "TaskServices", "build_app", "defer_delivery", "sweep_cron"]
+__all__ = [
+    "App",
+    "TaskServices",
+    "build_app",
+    "defer_delivery",
+    "defer_notification",
+    "sweep_cron",
+]
 
 DELIVER_TASK = "tenaz.deliver"
 SWEEP_TASK = "tenaz.sweep"
 OPERATION_TASK = "tenaz.operation"
 PURGE_TASK = "tenaz.purge"
+EVALUATE_ALERTS_TASK = "tenaz.alerts.evaluate"
+NOTIFY_TASK = "tenaz.alerts.notify"
 DELIVERY_QUEUE = "tenaz_deliveries"
 MAINTENANCE_QUEUE = "tenaz_maintenance"
 QUEUES = (DELIVERY_QUEUE, MAINTENANCE_QUEUE)
@@ -64,6 +76,7 @@ class TaskServices:
     sweeper: Sweeper
     operations: OperationService
     retention: Retention
+    alerts: AlertService
 
     def context(self) -> dict[str, object]:
         return {_SERVICES: self}
@@ -109,7 +122,20 @@ async def purge(context: JobContext, timestamp: int) -> None:
     await _started(context, _tick(timestamp)).retention.purge()
 
 
-def build_app(connector: procrastinate.PsycopgConnector, *, sweep_interval: dt.timedelta) -> App:
+async def evaluate_alerts(context: JobContext, timestamp: int) -> None:
+    await _started(context, _tick(timestamp)).alerts.evaluate()
+
+
+async def notify(context: JobContext, notification_id: int) -> None:
+    await _started(context).alerts.notify(notification_id)
+
+
+def build_app(
+    connector: procrastinate.PsycopgConnector,
+    *,
+    sweep_interval: dt.timedelta,
+    alert_interval: dt.timedelta = dt.timedelta(seconds=30),
+) -> App:
     app = App(connector=connector)
     app.task(name=DELIVER_TASK, queue=DELIVERY_QUEUE, pass_context=True)(deliver)
     app.periodic(cron=sweep_cron(sweep_interval))(
@@ -123,6 +149,15 @@ def build_app(connector: procrastinate.PsycopgConnector, *, sweep_interval: dt.t
             name=PURGE_TASK, queue=MAINTENANCE_QUEUE, queueing_lock=PURGE_TASK, pass_context=True
         )(purge)
     )
+    app.periodic(cron=sweep_cron(alert_interval))(
+        app.task(
+            name=EVALUATE_ALERTS_TASK,
+            queue=MAINTENANCE_QUEUE,
+            queueing_lock=EVALUATE_ALERTS_TASK,
+            pass_context=True,
+        )(evaluate_alerts)
+    )
+    app.task(name=NOTIFY_TASK, queue=MAINTENANCE_QUEUE, pass_context=True)(notify)
     return app
 
 
@@ -155,3 +190,13 @@ async def defer_delivery(
     except AlreadyEnqueued:
         return False
     return True
+
+
+async def defer_notification(
+    app: App, conn: AsyncConnection[Any], *, notification_id: int, at: dt.datetime | None = None
+) -> None:
+    """Queue the sending of an alert notification in the caller's transaction."""
+    options: dict[str, Any] = {"connection": conn}
+    if at is not None:
+        options["schedule_at"] = at
+    await app.configure_task(NOTIFY_TASK, **options).defer_async(notification_id=notification_id)

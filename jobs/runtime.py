@@ -16,6 +16,8 @@ import procrastinate
 from psycopg_pool import AsyncConnectionPool
 
 from jobs import queue
+from jobs.alert_channels import ChannelSender
+from jobs.alerts import AlertService
 from jobs.clock import Clock, SystemClock
 from jobs.connectors import ConnectorFactory
 from jobs.database import open_pool
@@ -34,6 +36,7 @@ from jobs.stats import StatsService
 from jobs.status_feed import StatusFeed
 from jobs.submission import SubmissionService
 from jobs.sweeper import Sweeper
+from jobs.tracing import Tracing, open_tracing
 
 
 @dataclass(frozen=True)
@@ -54,8 +57,10 @@ class Runtime:
     retention: Retention
     sessions: SessionService
     connectors: ConnectorFactory
+    tracing: Tracing
+    alerts: AlertService
     # This process's metrics (served on TENAZ_METRICS_ADDRESS), the database's gauges among
-    # them; `run_gauges` keeps those fresh.
+    # them; `gauges.run()` keeps those fresh.
     metrics: Metrics
     gauges: DatabaseGauges
 
@@ -71,6 +76,7 @@ class Runtime:
                 sweeper=self.sweeper,
                 operations=self.operations,
                 retention=self.retention,
+                alerts=self.alerts,
             ).context(),
             "delete_jobs": "successful",
             "shutdown_graceful_timeout": 30.0,
@@ -92,14 +98,18 @@ async def open_runtime(
 ) -> AsyncIterator[Runtime]:
     clock = clock or SystemClock()
     async with contextlib.AsyncExitStack() as stack:
+        # Opened first, closed last: the spans of everything below are exported at the end.
+        tracing = await stack.enter_async_context(open_tracing(settings))
         pool = await stack.enter_async_context(open_pool(database_url, settings))
         app = queue.build_app(
-            procrastinate.PsycopgConnector(), sweep_interval=settings.sweep_interval
+            procrastinate.PsycopgConnector(),
+            sweep_interval=settings.sweep_interval,
+            alert_interval=settings.alert_interval,
         )
         await stack.enter_async_context(app.open_async(pool))
         egress = EgressPolicy(settings.allowed_platform_urls)
         http_client = await stack.enter_async_context(
-            platform_client(egress, timeout=settings.http_timeout.total_seconds())
+            platform_client(egress, timeout=settings.http_timeout.total_seconds(), tracing=tracing)
         )
         secrets = SecretBox.from_setting(
             settings.secret_key or key_from_file(settings.data_dir / "secret-key")
@@ -118,7 +128,7 @@ async def open_runtime(
             clock=clock,
             pool=pool,
             app=app,
-            engine=DeliveryEngine(pool, clock, settings, connectors, app, metrics),
+            engine=DeliveryEngine(pool, clock, settings, connectors, app, tracing, metrics=metrics),
             sweeper=Sweeper(pool, clock, settings, app, metrics),
             submissions=SubmissionService(pool, clock, settings, app, metrics),
             destinations=DestinationService(pool, clock, app, secrets, egress, metrics),
@@ -129,6 +139,22 @@ async def open_runtime(
             retention=Retention(pool, clock, settings),
             sessions=SessionService(pool, clock, settings.session_ttl),
             connectors=connectors,
+            tracing=tracing,
+            alerts=AlertService(
+                pool,
+                clock,
+                app,
+                secrets,
+                ChannelSender(
+                    http_client,
+                    egress,
+                    http_deadline=settings.http_timeout.total_seconds(),
+                    smtp_timeout=settings.smtp_timeout.total_seconds(),
+                    smtp_ca_file=str(settings.smtp_ca_file) if settings.smtp_ca_file else None,
+                ),
+                attempts=settings.alert_attempts,
+                retry_wait=settings.alert_retry_wait,
+            ),
             metrics=metrics,
             gauges=gauges,
         )

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from jobs.base_url import BaseUrl, parse_allowlist
 from jobs.digits import is_ascii_digits
@@ -27,6 +28,8 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$", re.ASCII)
 _LAST_CALL_SLACK = dt.timedelta(minutes=1)
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 _Parsed = TypeVar("_Parsed")
+# An export that may take longer than a minute is one the collector will not answer.
+_MAX_OTLP_TIMEOUT_MS = 60_000
 
 
 class SettingsError(ValueError):
@@ -99,6 +102,43 @@ def parse_log_format(raw: str) -> str:
     return log_format
 
 
+def traces_endpoint(env: Mapping[str, str]) -> str:
+    """The OTLP/HTTP URL spans go to, from OpenTelemetry's standard variables; '' (traces
+    off) unless one names a collector."""
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return ""
+    exporter = env.get("OTEL_TRACES_EXPORTER", "").strip().lower() or "otlp"
+    if exporter == "none":
+        return ""
+    if exporter != "otlp":
+        raise SettingsError(f"OTEL_TRACES_EXPORTER: {exporter!r}: Tenaz exports traces with otlp")
+    for name in ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"):
+        protocol = env.get(name, "").strip()
+        if protocol and protocol != "http/protobuf":
+            raise SettingsError(f"{name}: {protocol!r}: Tenaz exports traces with http/protobuf")
+    url = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip()
+    name = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+    if not url and (base := env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()):
+        url, name = f"{base.rstrip('/')}/v1/traces", "OTEL_EXPORTER_OTLP_ENDPOINT"
+    if url and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname):
+        raise SettingsError(f"{name}: {url!r} is not an http(s) URL of an OTLP collector")
+    return url
+
+
+def otlp_timeout(env: Mapping[str, str]) -> dt.timedelta:
+    """The export timeout, in milliseconds as OpenTelemetry's specification has it."""
+    for name in ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"):
+        raw = env.get(name, "").strip()
+        if raw:
+            if not is_ascii_digits(raw) or not 0 < int(raw) <= _MAX_OTLP_TIMEOUT_MS:
+                raise SettingsError(
+                    f"{name}: {raw!r} is not a timeout in milliseconds from 1 to"
+                    f" {_MAX_OTLP_TIMEOUT_MS}"
+                )
+            return dt.timedelta(milliseconds=int(raw))
+    return Settings.traces_timeout
+
+
 def _optional_url(text: str) -> BaseUrl | None:
     return BaseUrl.parse(text) if text else None
 
@@ -146,6 +186,9 @@ class Settings:
     # TLS for the dashboard (PEM files); unset: the gRPC server's pair, if any.
     dashboard_tls_cert: Path | None = None
     dashboard_tls_key: Path | None = None
+    # The Conversions API endpoint's HTTP address (server/ingest), with the gRPC server's
+    # TLS pair; empty: no endpoint.
+    ingest_address: str = "127.0.0.1:8081"
     # From the end of a failed attempt to the next one (per destination override).
     retry_interval: dt.timedelta = dt.timedelta(minutes=30)
     # How long an attempt may hold a delivery before it counts as interrupted.
@@ -164,6 +207,16 @@ class Settings:
     # The whole of one attempt, requests of a split batch and rate-limit waits included;
     # well under the lease, so that no attempt is ever taken for an interrupted one.
     attempt_budget: dt.timedelta = dt.timedelta(minutes=2)
+    # How often the worker evaluates alert rules (jobs/alerts.py).
+    alert_interval: dt.timedelta = dt.timedelta(seconds=30)
+    # Tries of one alert notification, and the wait before the second (doubling after).
+    alert_attempts: int = 5
+    alert_retry_wait: dt.timedelta = dt.timedelta(seconds=30)
+    # The whole of one SMTP conversation of an alert e-mail.
+    smtp_timeout: dt.timedelta = dt.timedelta(seconds=20)
+    # The certificate authority alert e-mails' SMTP servers are checked against (PEM);
+    # unset: the system's.
+    smtp_ca_file: Path | None = None
     # Base URLs destinations may use besides their platforms' official ones (prefixes);
     # the hosts they name may be internal addresses (a proxy, a test server).
     allowed_platform_urls: tuple[BaseUrl, ...] = ()
@@ -186,6 +239,11 @@ class Settings:
     log_level: str = "INFO"
     # text: one line a person reads; json: one object per line for a log store.
     log_format: str = "text"
+    # Where spans go (OTLP/HTTP, the collector's /v1/traces URL); empty: traces are off.
+    traces_endpoint: str = ""
+    # The whole of one export to the collector, retries included.
+    traces_timeout: dt.timedelta = dt.timedelta(seconds=10)
+    service_name: str = "tenaz"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -241,6 +299,7 @@ class Settings:
             listen_address=env.get("TENAZ_LISTEN_ADDRESS", defaults.listen_address),
             dashboard_address=env.get("TENAZ_DASHBOARD_ADDRESS", defaults.dashboard_address),
             dashboard_public_url=url("TENAZ_DASHBOARD_PUBLIC_URL", _optional_url),
+            ingest_address=env.get("TENAZ_INGEST_ADDRESS", defaults.ingest_address),
             session_ttl=duration("TENAZ_SESSION_TTL", defaults.session_ttl),
             metrics_address=env.get("TENAZ_METRICS_ADDRESS", defaults.metrics_address).strip(),
             metrics_interval=duration("TENAZ_METRICS_INTERVAL", defaults.metrics_interval),
@@ -265,6 +324,11 @@ class Settings:
             http_timeout=duration("TENAZ_HTTP_TIMEOUT", defaults.http_timeout),
             attempt_budget=duration("TENAZ_ATTEMPT_BUDGET", defaults.attempt_budget),
             allowed_platform_urls=url("TENAZ_ALLOWED_PLATFORM_URLS", parse_allowlist),
+            alert_interval=duration("TENAZ_ALERT_INTERVAL", defaults.alert_interval),
+            alert_attempts=integer("TENAZ_ALERT_ATTEMPTS", defaults.alert_attempts),
+            alert_retry_wait=duration("TENAZ_ALERT_RETRY_WAIT", defaults.alert_retry_wait),
+            smtp_timeout=duration("TENAZ_SMTP_TIMEOUT", defaults.smtp_timeout),
+            smtp_ca_file=path("TENAZ_SMTP_CA_FILE"),
             max_streams_per_workspace=integer(
                 "TENAZ_MAX_STREAMS_PER_WORKSPACE", defaults.max_streams_per_workspace
             ),
@@ -278,6 +342,9 @@ class Settings:
             prepared_statements=flag("TENAZ_PREPARED_STATEMENTS", defaults.prepared_statements),
             log_level=env.get("TENAZ_LOG_LEVEL", defaults.log_level).upper(),
             log_format=parse_log_format(env.get("TENAZ_LOG_FORMAT", "")),
+            traces_endpoint=traces_endpoint(env),
+            traces_timeout=otlp_timeout(env),
+            service_name=env.get("OTEL_SERVICE_NAME", "").strip() or defaults.service_name,
         )
         settings.validate()
         return settings
@@ -318,23 +385,27 @@ class Settings:
                 " or TENAZ_ALLOW_PLAINTEXT=1 behind a TLS-terminating proxy"
             )
 
-    def _check_metrics_address(self) -> None:
-        """/metrics is plain HTTP: loopback, or TENAZ_ALLOW_PLAINTEXT; and a port of its own."""
-        self._check_listener(
-            "TENAZ_METRICS_ADDRESS",
-            self.metrics_address,
-            None,
-            "TENAZ_METRICS_ADDRESS to a loopback address (a local agent scrapes it)",
-        )
-        for variable, other in (
-            ("TENAZ_LISTEN_ADDRESS", self.listen_address),
-            ("TENAZ_DASHBOARD_ADDRESS", self.dashboard_address),
-        ):
-            if other and _share_a_port(self.metrics_address, other):
-                raise SettingsError(
-                    f"TENAZ_METRICS_ADDRESS {self.metrics_address} takes the port of {variable}"
-                    f" {other}: give /metrics another port"
-                )
+    def _check_ports_apart(self) -> None:
+        """Each listener needs a port of its own: the kernel would split connections between
+        two that share one (they bind with SO_REUSEPORT)."""
+        listeners = [
+            (variable, address)
+            for variable, address in (
+                ("TENAZ_LISTEN_ADDRESS", self.listen_address),
+                ("TENAZ_DASHBOARD_ADDRESS", self.dashboard_address),
+                ("TENAZ_INGEST_ADDRESS", self.ingest_address),
+                ("TENAZ_METRICS_ADDRESS", self.metrics_address),
+            )
+            if address
+        ]
+        for index, (variable, address) in enumerate(listeners):
+            for earlier, taken in listeners[:index]:
+                if _share_a_port(taken, address):
+                    raise SettingsError(
+                        f"{variable} {address} takes the port of {earlier} {taken}: each of"
+                        " Tenaz's listeners needs a port of its own (the kernel would split"
+                        " connections between them); give it another port"
+                    )
 
     def validate(self) -> None:
         if not dt.timedelta(0) < self.retry_interval <= dt.timedelta(hours=24):
@@ -343,6 +414,10 @@ class Settings:
             raise SettingsError("TENAZ_RETRY_INTERVAL must be positive and at most 24h")
         if self.attempt_lease <= dt.timedelta(0) or self.sweep_interval <= dt.timedelta(0):
             raise SettingsError("TENAZ_ATTEMPT_LEASE and TENAZ_SWEEP_INTERVAL must be positive")
+        if self.alert_interval <= dt.timedelta(0) or self.smtp_timeout <= dt.timedelta(0):
+            raise SettingsError("TENAZ_ALERT_INTERVAL and TENAZ_SMTP_TIMEOUT must be positive")
+        if self.alert_attempts < 1:
+            raise SettingsError("TENAZ_ALERT_ATTEMPTS must be at least 1")
         if self.session_ttl <= dt.timedelta(0):
             raise SettingsError("TENAZ_SESSION_TTL must be positive")
         if self.http_timeout <= dt.timedelta(0):
@@ -387,15 +462,19 @@ class Settings:
                 self.dashboard_tls,
                 f"TENAZ_DASHBOARD_TLS_CERT and TENAZ_DASHBOARD_TLS_KEY (or {grpc_pair})",
             )
-            if _share_a_port(self.listen_address, self.dashboard_address):
-                raise SettingsError(
-                    f"TENAZ_DASHBOARD_ADDRESS {self.dashboard_address} takes the port of"
-                    f" TENAZ_LISTEN_ADDRESS {self.listen_address}: gRPC and the dashboard need"
-                    " a port each (the kernel would split connections between them); give"
-                    " the dashboard another port"
-                )
+        if self.ingest_address:
+            self._check_listener(
+                "TENAZ_INGEST_ADDRESS", self.ingest_address, self.grpc_tls, grpc_pair
+            )
         if self.metrics_address:
-            self._check_metrics_address()
+            # /metrics is plain HTTP: loopback, or TENAZ_ALLOW_PLAINTEXT.
+            self._check_listener(
+                "TENAZ_METRICS_ADDRESS",
+                self.metrics_address,
+                None,
+                "TENAZ_METRICS_ADDRESS to a loopback address (a local agent scrapes it)",
+            )
+        self._check_ports_apart()
         if self.metrics_interval <= dt.timedelta(0):
             raise SettingsError("TENAZ_METRICS_INTERVAL must be positive")
         if self.retention < dt.timedelta(days=8):

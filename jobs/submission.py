@@ -71,11 +71,13 @@ class SubmitResult:
 
 @dataclass(frozen=True)
 class CheckedCall:
-    """A call's events, each valid on its own (`SubmissionService.check`), and whether they
-    came as a batch (all stored or none) or as one event."""
+    """A call's events, each valid on its own (`SubmissionService.check`), whether they
+    came as a batch (all stored or none) or as one event, and the call's trace context
+    (jobs/tracing.py: '' unless traces are on), stored with its events."""
 
     events: Sequence[Checked]
     batch: bool
+    trace_context: str = ""
 
 
 def check_batch_size(count: int, *, batch: bool = True) -> None:
@@ -111,7 +113,9 @@ class SubmissionService:
             written=metrics.group_commit_calls.observe,
         )
 
-    def check(self, events: Sequence[EventInput], *, batch: bool) -> CheckedCall:
+    def check(
+        self, events: Sequence[EventInput], *, batch: bool, trace_context: str = ""
+    ) -> CheckedCall:
         """Check `events` on their own, hashing their personal data; INVALID_ARGUMENT with
         every problem at once.
 
@@ -130,7 +134,7 @@ class SubmissionService:
                 checked.append(item)
         if violations:
             raise InvalidArgument(violations)
-        return CheckedCall(checked, batch)
+        return CheckedCall(checked, batch, trace_context)
 
     async def submit(
         self, workspace_id: int, events: Sequence[EventInput], *, batch: bool
@@ -189,6 +193,7 @@ class SubmissionService:
                 workspace_id=workspace_id,
                 events=[item.new for item in unique.values()],
                 now=now,
+                trace_context=_trace_contexts(calls, checked, unique),
             )
             new_ids = {key: id_ for key, (id_, duplicate) in ids.items() if not duplicate}
             stored, writes = await self._create_deliveries(conn, workspace_id, unique, new_ids, now)
@@ -313,6 +318,25 @@ class SubmissionService:
             for key, event_id in new_ids.items()
         }
         return stored, writes
+
+
+def _trace_contexts(
+    calls: Sequence[CheckedCall],
+    checked: Sequence[list[Prepared] | Exception],
+    unique: Mapping[tuple[str, str], Prepared],
+) -> str | list[str]:
+    """The trace contexts to store with the `unique` events: one for a single call (or none,
+    traces off), else the context of the call that sent each event first."""
+    if len(calls) == 1:
+        return calls[0].trace_context
+    if not any(call.trace_context for call in calls):
+        return ""
+    first: dict[tuple[str, str], str] = {}
+    for call, items in zip(calls, checked, strict=True):
+        if isinstance(items, list):
+            for item in items:
+                first.setdefault(_key(item), call.trace_context)
+    return [first[key] for key in unique]
 
 
 def _key(item: Prepared) -> tuple[str, str]:

@@ -29,6 +29,8 @@ from jobs.store.events import NewEvent
 MAX_ID_LENGTH = 256
 MAX_NAME_LENGTH = 128
 MAX_URL_LENGTH = 2048
+# Meta's Test Events codes are short (TEST12345); a destination's own is held to the same.
+MAX_TEST_EVENT_CODE_LENGTH = 64
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,10 @@ class EventInput:
     content_type: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
     destinations: Sequence[str] = ()
+    # With `destinations` named: to every other enabled destination that takes the event too.
+    fan_out: bool = False
+    # Meta's Test Events code for this event alone (it goes to Meta as its request's code).
+    test_event_code: str = ""
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,7 @@ class Checked:
     path: str
     personal: PersonalData
     destinations: Sequence[str] = ()
+    fan_out: bool = False
 
 
 def check_event(
@@ -152,6 +159,8 @@ def check_event(
         )
 
     custom = _custom_data(event, bad)
+    if event.test_event_code:
+        _check_text(event.test_event_code, "test_event_code", MAX_TEST_EVENT_CODE_LENGTH, bad)
     if len(violations) > before or event_time is None:
         return None
     payload: dict[str, Any] = {
@@ -165,6 +174,8 @@ def check_event(
         payload["event_source_url"] = url
     if custom:
         payload["custom_data"] = custom
+    if event.test_event_code:
+        payload["test_event_code"] = event.test_event_code
     return Checked(
         new=NewEvent(
             event_name=event.event_name,
@@ -176,6 +187,7 @@ def check_event(
         path=path,
         personal=personal,
         destinations=tuple(event.destinations),
+        fan_out=event.fan_out,
     )
 
 
@@ -190,7 +202,8 @@ def choose_destinations(
     problems added to `violations`.
 
     An event that names its destinations goes to each of them, or is refused saying why
-    one cannot take it (disabled, filtered out, missing what its platform needs). One that
+    one cannot take it (disabled, filtered out, missing what its platform needs); with
+    `fan_out`, also to every other enabled destination that can take it. One that
     names none goes to every enabled destination that can take it: possibly none, when the
     destinations' filters and platforms leave it out. Raises FailedPrecondition when the
     workspace has no enabled destination at all.
@@ -211,6 +224,9 @@ def choose_destinations(
                 bad(f"destinations[{index}]", f"destination {name!r} is disabled")
             else:
                 bad(f"destinations[{index}]", f"no destination named {name!r}")
+        if checked.fan_out:
+            named = [d for _, d in candidates]
+            candidates += [(None, d) for d in choice.enabled if all(d is not n for n in named)]
     elif not choice.enabled:
         raise FailedPrecondition(
             "the workspace has no enabled destination: create one before submitting events"

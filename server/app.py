@@ -9,11 +9,19 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
-from tenaz.v1 import destinations_pb2, destinations_pb2_grpc, events_pb2, events_pb2_grpc
+from tenaz.v1 import (
+    alerts_pb2,
+    alerts_pb2_grpc,
+    destinations_pb2,
+    destinations_pb2_grpc,
+    events_pb2,
+    events_pb2_grpc,
+)
 
 from jobs import keys
 from jobs.runtime import Runtime
 from jobs.settings import split_address
+from server.alerts_servicer import AlertServicer
 from server.auth import ApiInterceptor, KeyCache
 from server.destinations_servicer import DestinationServicer
 from server.events_servicer import EventServicer
@@ -28,6 +36,7 @@ MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 SERVICE_NAMES = (
     events_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
     destinations_pb2.DESCRIPTOR.services_by_name["DestinationService"].full_name,
+    alerts_pb2.DESCRIPTOR.services_by_name["AlertService"].full_name,
 )
 
 
@@ -35,12 +44,19 @@ class TenazServer:
     """A started gRPC server bound to `port`; `stop()` drains it."""
 
     def __init__(
-        self, server: grpc.aio.Server, health: HealthServicer, hub: StatusHub, port: int
+        self,
+        server: grpc.aio.Server,
+        health: HealthServicer,
+        hub: StatusHub,
+        port: int,
+        limiter: SubmissionLimiter,
     ) -> None:
         self.server = server
         self.health = health
         self.hub = hub
         self.port = port
+        # The per-key submission limit, which the Conversions API endpoint shares.
+        self.limiter = limiter
 
     async def stop(self, grace: float = 5.0) -> None:
         """Stop taking calls, end status streams cleanly, then wait for the rest."""
@@ -100,6 +116,7 @@ async def start_server(runtime: Runtime, address: str) -> TenazServer:
     destinations_pb2_grpc.add_DestinationServiceServicer_to_server(
         DestinationServicer(runtime), server
     )
+    alerts_pb2_grpc.add_AlertServiceServicer_to_server(AlertServicer(runtime), server)
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(
@@ -126,4 +143,4 @@ async def start_server(runtime: Runtime, address: str) -> TenazServer:
     for name in ("", *SERVICE_NAMES):
         await health.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("server.started", extra={"address": address, "port": port})
-    return TenazServer(server, health, hub, port)
+    return TenazServer(server, health, hub, port, limiter)

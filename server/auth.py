@@ -49,6 +49,17 @@ REQUIRED_SCOPE: Mapping[str, str] = {
     "/tenaz.v1.DestinationService/CreateDestination": ADMIN,
     "/tenaz.v1.DestinationService/UpdateDestination": ADMIN,
     "/tenaz.v1.DestinationService/DeleteDestination": ADMIN,
+    # Alerts: who is told what, and where (a channel holds secrets): admin, reads included.
+    "/tenaz.v1.AlertService/CreateAlertRule": ADMIN,
+    "/tenaz.v1.AlertService/ListAlertRules": ADMIN,
+    "/tenaz.v1.AlertService/UpdateAlertRule": ADMIN,
+    "/tenaz.v1.AlertService/DeleteAlertRule": ADMIN,
+    "/tenaz.v1.AlertService/CreateAlertChannel": ADMIN,
+    "/tenaz.v1.AlertService/ListAlertChannels": ADMIN,
+    "/tenaz.v1.AlertService/UpdateAlertChannel": ADMIN,
+    "/tenaz.v1.AlertService/DeleteAlertChannel": ADMIN,
+    "/tenaz.v1.AlertService/ListNotifications": ADMIN,
+    "/tenaz.v1.AlertService/TestChannel": ADMIN,
 }
 """The scope each RPC needs. A method missing here needs admin, so a new RPC is never open
 by omission (and a test fails until it is listed)."""

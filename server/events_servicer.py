@@ -41,18 +41,28 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
             per_workspace=runtime.settings.max_streams_per_workspace,
         )
         self._limiter = limiter
+        self._tracing = runtime.tracing
 
     async def SubmitEvent(
         self, request: events_pb2.SubmitEventRequest, context: Context
     ) -> events_pb2.SubmitEventResponse:
-        if not request.HasField("event"):
-            raise InvalidArgument.one("event", "required")
-        submissions = self._runtime.submissions
-        # Cheap checks first (decoding, the event's own fields), then the key's limit, then
-        # the work: a call refused for what it holds spends none of the limit.
-        call = submissions.check([mapping.event_input(request.event, "event")], batch=False)
-        self._limiter.take(current_key_id(), 1)
-        [result] = await submissions.submit_checked(current_workspace().id, call)
+        workspace_id = current_workspace().id
+        with self._tracing.submission(
+            "SubmitEvent", workspace_id, context.invocation_metadata
+        ) as trace:
+            if not request.HasField("event"):
+                raise InvalidArgument.one("event", "required")
+            submissions = self._runtime.submissions
+            # Cheap checks first (decoding, the event's own fields), then the key's limit,
+            # then the work: a call refused for what it holds spends none of the limit.
+            call = submissions.check(
+                [mapping.event_input(request.event, "event")],
+                batch=False,
+                trace_context=trace.context,
+            )
+            self._limiter.take(current_key_id(), 1)
+            [result] = await submissions.submit_checked(workspace_id, call)
+            trace.record([result])
         return events_pb2.SubmitEventResponse(
             event=mapping.stored_event(result.event), duplicate=result.duplicate
         )
@@ -60,12 +70,17 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
     async def SubmitEvents(
         self, request: events_pb2.SubmitEventsRequest, context: Context
     ) -> events_pb2.SubmitEventsResponse:
-        submissions = self._runtime.submissions
-        check_batch_size(len(request.events))
-        events = [mapping.event_input(e, f"events[{i}]") for i, e in enumerate(request.events)]
-        call = submissions.check(events, batch=True)
-        self._limiter.take(current_key_id(), len(events))
-        results = await submissions.submit_checked(current_workspace().id, call)
+        workspace_id = current_workspace().id
+        with self._tracing.submission(
+            "SubmitEvents", workspace_id, context.invocation_metadata
+        ) as trace:
+            submissions = self._runtime.submissions
+            check_batch_size(len(request.events))
+            events = [mapping.event_input(e, f"events[{i}]") for i, e in enumerate(request.events)]
+            call = submissions.check(events, batch=True, trace_context=trace.context)
+            self._limiter.take(current_key_id(), len(events))
+            results = await submissions.submit_checked(workspace_id, call)
+            trace.record(results)
         return events_pb2.SubmitEventsResponse(
             results=[
                 events_pb2.SubmitEventResult(

@@ -1,4 +1,5 @@
-"""TLS for Tenaz's two listeners, the gRPC server and the dashboard, from PEM files.
+"""TLS for Tenaz's listeners, the gRPC server, the dashboard and the Conversions API endpoint,
+from PEM files.
 
 Every file is read and checked (a certificate, an unencrypted private key that
 belongs to it, a CA certificate) before a port is bound: a wrong file is one
@@ -87,9 +88,7 @@ def grpc_credentials(settings: Settings) -> grpc.ServerCredentials | None:
     )
 
 
-def dashboard_ssl_context(settings: Settings) -> ssl.SSLContext | None:
-    """The dashboard's TLS context; None serves plain HTTP (loopback or allowed)."""
-    pair = settings.dashboard_tls
+def _ssl_context(pair: TlsPair | None) -> ssl.SSLContext | None:
     if pair is None:
         return None
     read_certificate(pair)
@@ -98,8 +97,21 @@ def dashboard_ssl_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
+def dashboard_ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    """The dashboard's TLS context; None serves plain HTTP (loopback or allowed)."""
+    return _ssl_context(settings.dashboard_tls)
+
+
+def ingest_ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    """The Conversions API endpoint's TLS context: the gRPC server's pair, as the same
+    services call both; None serves plain HTTP (loopback or allowed)."""
+    return _ssl_context(settings.grpc_tls)
+
+
 def check_files(settings: Settings) -> None:
     """Read and check the TLS files of what `tenaz serve` listens on, before anything starts."""
     grpc_credentials(settings)
     if settings.dashboard_address:
         dashboard_ssl_context(settings)
+    if settings.ingest_address:
+        ingest_ssl_context(settings)

@@ -17,17 +17,14 @@ Tests script failures (`fail_next`, `set_down`) and read what the platform recei
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import enum
 import itertools
-import json
 import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Unpack
-from urllib.parse import parse_qs
 
 from jobs.canonical import ACTION_SOURCES
 from jobs.currencies import ISO_4217
@@ -39,8 +36,14 @@ from jobs.platforms.fake_http import (
     ScriptedReply,
 )
 from jobs.platforms.fake_json import UNAUTHORIZED, AccountPlatform, is_number, json_reply
+from jobs.platforms.graph_request import (
+    MAX_EVENTS_PER_REQUEST,
+    GraphRequestError,
+    error_object,
+    request_events,
+    request_parameters,
+)
 
-MAX_EVENTS_PER_REQUEST: Final = 1000
 MAX_EVENT_AGE: Final = dt.timedelta(days=7)
 DEFAULT_MAX_FUTURE_SKEW: Final = dt.timedelta(minutes=5)
 
@@ -93,16 +96,16 @@ class ErrorReply:
     type: str = "OAuthException"
 
     def to_json(self, fbtrace_id: str) -> dict[str, Any]:
-        error: dict[str, Any] = {"message": self.message, "type": self.type, "code": self.code}
-        if self.subcode is not None:
-            error["error_subcode"] = self.subcode
-        if self.user_title:
-            error["error_user_title"] = self.user_title
-        if self.user_msg:
-            error["error_user_msg"] = self.user_msg
-        error["is_transient"] = self.is_transient
-        error["fbtrace_id"] = fbtrace_id
-        return {"error": error}
+        return error_object(
+            code=self.code,
+            message=self.message,
+            type=self.type,
+            fbtrace_id=fbtrace_id,
+            subcode=self.subcode,
+            user_title=self.user_title,
+            user_msg=self.user_msg,
+            is_transient=self.is_transient,
+        )
 
 
 def _invalid(subcode: Subcode | None, title: str, detail: str) -> ErrorReply:
@@ -251,7 +254,10 @@ class FakeMeta(AccountPlatform[Failure, AcceptedRequest]):
         if scripted is not None:
             return scripted
         try:
-            params = self._parameters(query, headers, body)
+            try:
+                params = request_parameters(query, headers.get("content-type", ""), body)
+            except GraphRequestError as exc:
+                raise _Refused(_invalid(None, "Bad request", exc.message)) from None
             self._authenticate(pixel_id, params.get("access_token"))
             events = self._events(params.get("data"))
         except _Refused as refused:
@@ -284,34 +290,6 @@ class FakeMeta(AccountPlatform[Failure, AcceptedRequest]):
 
     # -- validation, in the order Graph applies it -------------------------------------------
 
-    def _parameters(
-        self, query: Mapping[str, str], headers: Mapping[str, str], body: bytes
-    ) -> dict[str, Any]:
-        """The request's parameters: a JSON body, or a form (the docs' `data=[...]` example)."""
-        content_type = headers.get("content-type", "").split(";")[0].strip().lower()
-        params: dict[str, Any]
-        if content_type == "application/x-www-form-urlencoded":
-            try:
-                form = parse_qs(body.decode("utf-8"), keep_blank_values=True)
-            except UnicodeDecodeError:
-                raise _Refused(_invalid(None, "Bad request", "The form is not UTF-8.")) from None
-            params = {name: values[-1] for name, values in form.items()}
-        elif body.strip():
-            try:
-                document = json.loads(body)
-            except (ValueError, RecursionError):
-                raise _Refused(
-                    _invalid(None, "Bad request", "The body is not valid JSON.")
-                ) from None
-            if not isinstance(document, dict):
-                raise _Refused(_invalid(None, "Bad request", "The body must be a JSON object."))
-            params = document
-        else:
-            params = {}
-        for name, value in query.items():
-            params.setdefault(name, value)
-        return params
-
     def _authenticate(self, pixel_id: str, token: object) -> None:
         if not isinstance(token, str) or not token:
             raise _Refused(
@@ -336,37 +314,15 @@ class FakeMeta(AccountPlatform[Failure, AcceptedRequest]):
             )
 
     def _events(self, data: object) -> list[dict[str, Any]]:
-        if isinstance(data, str):
-            # Form bodies carry `data` as a JSON array in a string.
-            try:
-                data = json.loads(data)
-            except (ValueError, RecursionError):
-                raise _Refused(
-                    ErrorReply(400, 100, "(#100) param data must be an array.")
-                ) from None
-        if data is None:
-            raise _Refused(ErrorReply(400, 100, "(#100) The parameter data is required"))
-        if not isinstance(data, list):
-            raise _Refused(ErrorReply(400, 100, "(#100) param data must be an array."))
-        if not data:
-            raise _Refused(ErrorReply(400, 100, "(#100) param data must not be empty."))
-        if len(data) > MAX_EVENTS_PER_REQUEST:
-            raise _Refused(
-                ErrorReply(
-                    400,
-                    100,
-                    f"(#100) param data must have at most {MAX_EVENTS_PER_REQUEST} events.",
-                )
-            )
+        try:
+            events = request_events(data, max_events=MAX_EVENTS_PER_REQUEST)
+        except GraphRequestError as exc:
+            raise _Refused(ErrorReply(400, 100, exc.message)) from None
         now = self._now()
-        return [self._event(index, raw, now) for index, raw in enumerate(data)]
+        return [self._event(index, raw, now) for index, raw in enumerate(events)]
 
     def _event(self, index: int, raw: object, now: float) -> dict[str, Any]:
         """One event, checked; any problem refuses the whole request."""
-        if isinstance(raw, str):
-            # The Python SDK sends each event as a JSON-encoded string.
-            with contextlib.suppress(ValueError, RecursionError):
-                raw = json.loads(raw)
         where = f"Event {index}"
         if not isinstance(raw, dict):
             raise _Refused(

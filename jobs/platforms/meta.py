@@ -202,8 +202,9 @@ def classify(http_status: int | None, body: bytes) -> Classification:
 def wire_event(payload: Mapping[str, Any], event_name: Callable[[str], str]) -> dict[str, Any]:
     """A stored event (jobs/canonical.py) as Meta's server event: its hashed identifiers of
     the Meta family and Meta's clear ones in `user_data`, the event renamed for the
-    destination. Anything else in the payload passes as it is."""
-    wire = {k: v for k, v in payload.items() if k not in ("identifiers", "hashed")}
+    destination. Anything else in the payload passes as it is, but its Test Events code,
+    which Meta takes for a whole request (`MetaConnector`)."""
+    wire = {k: v for k, v in payload.items() if k not in _NOT_ON_THE_EVENT}
     name = wire.get("event_name")
     if isinstance(name, str):
         wire["event_name"] = event_name(name)
@@ -213,8 +214,16 @@ def wire_event(payload: Mapping[str, Any], event_name: Callable[[str], str]) -> 
     return wire
 
 
+_NOT_ON_THE_EVENT: Final = frozenset({"identifiers", "hashed", "test_event_code"})
+
+
 class MetaConnector(UrlConnector):
-    """Sends batches to one Meta pixel (dataset) through the Conversions API."""
+    """Sends batches to one Meta pixel (dataset) through the Conversions API.
+
+    Meta takes a Test Events code for a whole request: an event that came with its own
+    (through the ingest endpoint) goes in requests with others of the same code, under it;
+    the others under the destination's code, if it has one.
+    """
 
     max_batch_size: int = MAX_BATCH_SIZE
 
@@ -240,10 +249,8 @@ class MetaConnector(UrlConnector):
             event_names=event_names,
         )
         # The token travels in the body only.
-        extra: dict[str, str] = {"access_token": access_token}
-        if test_event_code:
-            extra["test_event_code"] = test_event_code
-        self._extra = orjson.dumps(extra)[1:-1]
+        self._extra = orjson.dumps({"access_token": access_token})[1:-1]
+        self._test_event_code = test_event_code
 
     async def send(
         self, batch: Sequence[OutgoingEvent], scope: AttemptScope | None = None
@@ -255,7 +262,13 @@ class MetaConnector(UrlConnector):
             prepare=lambda event: wire_event(event.payload, self.event_name),
             send_request=self._send_request,
             max_batch_size=self.max_batch_size,
+            shared=self._test_code,
         )
+
+    def _test_code(self, event: OutgoingEvent) -> dict[str, Any]:
+        """The request fields the event shares with those it goes with: its Test Events code."""
+        code = event.payload.get("test_event_code") or self._test_event_code
+        return {"test_event_code": code} if isinstance(code, str) and code else {}
 
     async def _send_request(self, batch: Sequence[Encoded]) -> list[Outcome]:
         """One POST for `batch`; every event gets the outcome of the whole request."""

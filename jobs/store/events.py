@@ -28,26 +28,45 @@ class NewEvent:
 
 
 async def insert_events(
-    conn: AsyncConnection, *, workspace_id: int, events: Sequence[NewEvent], now: dt.datetime
+    conn: AsyncConnection,
+    *,
+    workspace_id: int,
+    events: Sequence[NewEvent],
+    now: dt.datetime,
+    trace_context: str | Sequence[str] = "",
 ) -> dict[tuple[str, str], tuple[int, bool]]:
-    """Insert events that are new; map each (event_name, event_id) to (id, duplicate)."""
+    """Insert events that are new; map each (event_name, event_id) to (id, duplicate).
+
+    `trace_context`, only when traces are on, is the trace context of the submission that
+    sent every event (one value, however many events), or each event's, in order (single
+    events of several submissions written together).
+    """
+    columns, values, arrays = "", "", ""
+    params: list[Any] = [
+        workspace_id,
+        now,
+        [e.event_name for e in events],
+        [e.event_id for e in events],
+        [e.event_time for e in events],
+        [e.order_id for e in events],
+        [Jsonb(e.payload) for e in events],
+    ]
+    if isinstance(trace_context, str):
+        if trace_context:
+            columns, values = ", trace_context", ", %s"
+            params.insert(2, trace_context)
+    else:
+        columns, values, arrays = ", trace_context", ", tc", ", %b::text[]"
+        params.append(list(trace_context))
     cur = await conn.execute(
-        "INSERT INTO tenaz_events"
-        " (workspace_id, event_name, event_id, event_time, order_id, payload, received_at)"
-        " SELECT %s, n, i, t, o, p, %s"
-        " FROM unnest(%b::text[], %b::text[], %b::timestamptz[], %b::text[], %b::jsonb[])"
-        "   AS x(n, i, t, o, p)"
+        "INSERT INTO tenaz_events (workspace_id, event_name, event_id, event_time, order_id,"
+        f" payload, received_at{columns})"
+        f" SELECT %s, n, i, t, o, p, %s{values} FROM unnest("
+        f"%b::text[], %b::text[], %b::timestamptz[], %b::text[], %b::jsonb[]{arrays})"
+        f"   AS x(n, i, t, o, p{', tc' if arrays else ''})"
         " ON CONFLICT (workspace_id, event_name, event_id) DO NOTHING"
         " RETURNING id, event_name, event_id",
-        (
-            workspace_id,
-            now,
-            [e.event_name for e in events],
-            [e.event_id for e in events],
-            [e.event_time for e in events],
-            [e.order_id for e in events],
-            [Jsonb(e.payload) for e in events],
-        ),
+        params,
     )
     result = {(name, eid): (id_, False) for id_, name, eid in await cur.fetchall()}
     missing = [

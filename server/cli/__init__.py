@@ -25,6 +25,7 @@ from typing import Any
 from jobs.scopes import SCOPES, SUBMIT
 from jobs.settings import Settings, SettingsError, parse_log_format
 from server.cli import (
+    alerts,
     destinations,
     events,
     keys,
@@ -311,6 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command(sub, "stats", stats.stats, "counts by status and destination, health", both)
     window_options(p, "deliveries created")
+
+    # Alerts
+    alerts.add_commands(sub, command, both, argument(alerts.parse_span))
     return parser
 
 

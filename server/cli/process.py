@@ -59,6 +59,7 @@ async def run(settings: Settings, *, serve: bool, work: bool) -> None:
     from jobs.runtime import open_runtime
     from server.app import start_server
     from server.dashboard import start_dashboard
+    from server.ingest import start_ingest
     from server.metrics_endpoint import start_metrics_endpoint
     from server.tls import check_files
 
@@ -76,7 +77,7 @@ async def run(settings: Settings, *, serve: bool, work: bool) -> None:
         started.push_async_callback(_end, waiters)
         worker = None
         async with contextlib.AsyncExitStack() as listening:
-            server = dashboard = metrics = None
+            server = dashboard = ingest = metrics = None
             if settings.metrics_address:
                 with _listening("TENAZ_METRICS_ADDRESS", settings.metrics_address):
                     metrics = await start_metrics_endpoint(
@@ -95,6 +96,10 @@ async def run(settings: Settings, *, serve: bool, work: bool) -> None:
                         runtime, server.hub, settings.dashboard_address
                     )
                 listening.push_async_callback(dashboard.stop)
+            if server is not None and settings.ingest_address:
+                with _listening("TENAZ_INGEST_ADDRESS", settings.ingest_address):
+                    ingest = await start_ingest(runtime, server.limiter, settings.ingest_address)
+                listening.push_async_callback(ingest.stop)
             if work:
                 worker = asyncio.create_task(runtime.run_worker(install_signal_handlers=False))
                 waiters.append(worker)
@@ -103,6 +108,7 @@ async def run(settings: Settings, *, serve: bool, work: bool) -> None:
                 extra={
                     "server": settings.listen_address if serve else "off",
                     "dashboard": dashboard.url if dashboard is not None else "off",
+                    "ingest": ingest.url if ingest is not None else "off",
                     "metrics": metrics.url if metrics is not None else "off",
                     "worker": "on" if work else "off",
                 },

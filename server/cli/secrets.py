@@ -28,4 +28,7 @@ async def rotate(args: argparse.Namespace, out: Output) -> None:
     settings = Settings.from_env()
     async with open_database(settings) as url, open_runtime(settings, url) as runtime:
         changed = await runtime.destinations.rotate_secrets()
-    out.print(cell(f"re-encrypted {changed} destination token(s) with the first key"))
+        changed += await runtime.alerts.rotate_secrets()
+    out.print(
+        cell(f"re-encrypted {changed} destination and alert channel secret(s) with the first key")
+    )

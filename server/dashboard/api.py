@@ -4,6 +4,9 @@
     GET  /api/events?status=&destination=&q=    events, newest first, paged
     GET  /api/events/{id}                       one event, its deliveries and attempts
     GET  /api/stats?window=24h&bucket=1h        counts, attempts over time, destination health
+    GET  /api/alerts                            alert rules, channels, recent notifications
+                                                (admin keys; read-only here: the CLI and
+                                                the API manage them)
     POST /api/deliveries/retry   {"delivery_ids": [...]}         (admin keys)
     POST /api/deliveries/cancel  {"delivery_ids": [...]}         (admin keys)
     POST /api/destinations/{name}/access-token  {"secrets": {...}} or {"access_token": "..."}
@@ -25,12 +28,15 @@ from jobs.model import DeliveryFilter
 from jobs.operations import CANCEL, RETRY
 from jobs.platforms import registry
 from jobs.runtime import Runtime
+from jobs.scopes import ADMIN, require_scope
 from jobs.stats import DEFAULT_BUCKET, DEFAULT_WINDOW
 from server.dashboard import encode, params
-from server.dashboard.auth import workspace
+from server.dashboard.auth import caller, workspace
 
 # The stats service bounds the number of buckets; this bounds the dates themselves.
 MAX_WINDOW = dt.timedelta(days=366)
+# Notifications the alerts panel shows, newest first.
+ALERT_HISTORY = 20
 
 
 class DashboardApi:
@@ -44,10 +50,21 @@ class DashboardApi:
             web.get("/api/events", self.list_events),
             web.get("/api/events/{id}", self.get_event),
             web.get("/api/stats", self.stats),
+            web.get("/api/alerts", self.alerts),
             web.post("/api/deliveries/retry", self.retry),
             web.post("/api/deliveries/cancel", self.cancel),
             web.post("/api/destinations/{name}/access-token", self.replace_access_token),
         ]
+
+    async def alerts(self, request: web.Request) -> web.StreamResponse:
+        # Channels say where the operators are reached: like the gRPC AlertService, admin only.
+        require_scope(caller(request), ADMIN, "reading alerts")
+        workspace_id = workspace(request).id
+        service = self._runtime.alerts
+        rules = await service.list_rules(workspace_id)
+        channels = await service.list_channels(workspace_id)
+        notifications = await service.history(workspace_id, limit=ALERT_HISTORY)
+        return web.json_response(encode.alerts(rules, channels, notifications))
 
     async def statuses(self, request: web.Request) -> web.StreamResponse:
         return web.json_response(encode.status_model())

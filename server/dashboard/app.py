@@ -9,11 +9,10 @@
     GET  /api/stream         live status changes (server-sent events)
     the rest of /api/        see `server.dashboard.api`
 
-`start_dashboard` binds the port and returns a `DashboardServer`; its `stop()`
-ends the live streams cleanly, then closes the port. It serves HTTPS with the
-settings' dashboard pair (by default the gRPC server's), and binds as gRPC does,
-with SO_REUSEPORT: several `tenaz serve` on one machine share one address, and
-the kernel spreads connections among them.
+`start_dashboard` binds the port (server/http_site.py) and returns a
+`DashboardServer`; its `stop()` ends the live streams cleanly, then closes the
+port. It serves HTTPS with the settings' dashboard pair (by default the gRPC
+server's).
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ from aiohttp import web
 from jobs import keys
 from jobs.base_url import BaseUrl
 from jobs.runtime import Runtime
-from jobs.settings import is_loopback, split_address
+from jobs.settings import is_loopback
 from jobs.status_follower import DEFAULT_HEARTBEAT
 from server.auth import KeyCache
 from server.dashboard import auth
@@ -35,6 +34,7 @@ from server.dashboard.api import DashboardApi
 from server.dashboard.auth import Handler, Sessions
 from server.dashboard.errors import error_response, to_response
 from server.dashboard.stream import StatusStream
+from server.http_site import Site, start_site
 from server.status_hub import StatusHub
 from server.tls import dashboard_ssl_context
 
@@ -54,22 +54,15 @@ _SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
 }
 
-# A wildcard address is shown as loopback: the URL is for opening the page on this machine.
-_SHOWN_HOST = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}  # noqa: S104 - not bound
-
 
 class DashboardServer:
     """A started dashboard bound to `port`; `stop()` ends streams, then closes the port."""
 
-    def __init__(
-        self, runner: web.AppRunner, stopping: asyncio.Event, host: str, port: int, scheme: str
-    ) -> None:
-        self._runner = runner
+    def __init__(self, site: Site, stopping: asyncio.Event) -> None:
+        self._runner = site.runner
         self._stopping = stopping
-        self.port = port
-        shown = _SHOWN_HOST.get(host, host)
-        where = f"[{shown}]:{port}" if ":" in shown else f"{shown}:{port}"
-        self.url = f"{scheme}://{where}/"
+        self.port = site.port
+        self.url = site.url
 
     async def stop(self) -> None:
         self._stopping.set()
@@ -163,7 +156,6 @@ async def start_dashboard(
 ) -> DashboardServer:
     """Serve the dashboard on `address` ("host:port"; port 0 picks a free one); `heartbeat` is
     the live stream's, in seconds."""
-    host, port = split_address(address)
     ssl_context = dashboard_ssl_context(runtime.settings)
     stopping = asyncio.Event()
     # Beyond loopback the page is reached over the network, through TLS (here or at a proxy),
@@ -179,15 +171,6 @@ async def start_dashboard(
         secure_cookies=behind_tls or not is_loopback(address),
         public_url=public_url,
     )
-    # No access log: one line per poll of every open page says nothing an operator needs.
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=STOP_GRACE)
-    await runner.setup()
-    site = web.TCPSite(runner, host or None, port, ssl_context=ssl_context, reuse_port=True)
-    try:
-        await site.start()
-    except OSError:
-        await runner.cleanup()
-        raise
-    bound = runner.addresses[0][1]
-    log.info("dashboard.started", extra={"address": address, "port": bound})
-    return DashboardServer(runner, stopping, host, bound, "https" if ssl_context else "http")
+    site = await start_site(app, address, ssl_context, shutdown_timeout=STOP_GRACE)
+    log.info("dashboard.started", extra={"address": address, "port": site.port})
+    return DashboardServer(site, stopping)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from jobs.alert_channels import AlertChannel, Notification
+from jobs.alerts import AlertStatus
 from jobs.canonical import CanonicalEvent
 from jobs.model import Attempt, ChangeView, Delivery, Event, OperationRow
 from jobs.platforms import registry
@@ -174,4 +176,54 @@ def operation(row: OperationRow) -> JSON:
         "processed": row.processed,
         "changed": row.changed,
         "skipped": row.skipped,
+    }
+
+
+def alerts(
+    rules: list[AlertStatus], channels: list[AlertChannel], notifications: list[Notification]
+) -> dict[str, Any]:
+    """The alerts panel: rules with where they fire, channels (never a secret), history."""
+    return {
+        "rules": [
+            {
+                "name": r.rule.name,
+                "condition": r.rule.condition,
+                "destination": r.rule.destination,
+                "threshold": r.rule.threshold,
+                "window_seconds": r.rule.window.total_seconds(),
+                "recovery_seconds": r.rule.recovery.total_seconds(),
+                "channels": list(r.rule.channels),
+                "enabled": r.rule.enabled,
+                "firing": list(r.firing),
+            }
+            for r in rules
+        ],
+        "channels": [
+            {
+                "name": c.name,
+                "kind": c.kind,
+                "target": (
+                    str(c.settings.get("url", ""))
+                    if c.kind == "webhook"
+                    else ", ".join(str(to) for to in c.settings.get("recipients", []))
+                ),
+            }
+            for c in channels
+        ],
+        "notifications": [
+            {
+                "id": n.id,
+                "kind": n.kind,
+                "rule": n.rule_name,
+                "destination": n.destination_name,
+                "channel": n.channel_name,
+                "text": n.text,
+                "state": n.state,
+                "attempts": n.attempts,
+                "last_error": n.last_error,
+                "created_at": iso(n.created_at),
+                "sent_at": iso(n.sent_at),
+            }
+            for n in notifications
+        ],
     }

@@ -85,6 +85,7 @@ def env(database_url: str) -> dict[str, str]:
         "TENAZ_SECRET_KEY": generate_key(),
         "TENAZ_LISTEN_ADDRESS": f"127.0.0.1:{free_port()}",
         "TENAZ_DASHBOARD_ADDRESS": f"127.0.0.1:{free_port()}",
+        "TENAZ_INGEST_ADDRESS": f"127.0.0.1:{free_port()}",
         "TENAZ_METRICS_ADDRESS": f"127.0.0.1:{free_port()}",
         "TENAZ_LOG_LEVEL": "WARNING",
     }
@@ -108,7 +109,13 @@ def pki(tmp_path: Path) -> Pki:
 
 
 @pytest.mark.parametrize(
-    "variable", ["TENAZ_LISTEN_ADDRESS", "TENAZ_DASHBOARD_ADDRESS", "TENAZ_METRICS_ADDRESS"]
+    "variable",
+    [
+        "TENAZ_LISTEN_ADDRESS",
+        "TENAZ_DASHBOARD_ADDRESS",
+        "TENAZ_INGEST_ADDRESS",
+        "TENAZ_METRICS_ADDRESS",
+    ],
 )
 async def test_a_port_another_program_holds(env: dict[str, str], held: str, variable: str) -> None:
     ended = await tenaz(env | {variable: held}, "run")
@@ -247,6 +254,7 @@ def embedded(tmp_path: Path) -> dict[str, str]:
         "TENAZ_DATA_DIR": str(tmp_path / "data"),
         "TENAZ_LISTEN_ADDRESS": f"127.0.0.1:{free_port()}",
         "TENAZ_DASHBOARD_ADDRESS": f"127.0.0.1:{free_port()}",
+        "TENAZ_INGEST_ADDRESS": f"127.0.0.1:{free_port()}",
         "TENAZ_METRICS_ADDRESS": f"127.0.0.1:{free_port()}",
     }
 
@@ -286,6 +294,30 @@ async def test_a_clean_stop_prints_only_log_lines(embedded: dict[str, str], tmp_
     assert all(LOG_RECORD.match(line) for line in rest.splitlines()), rest
     assert "tenaz.stopped" in rest
     assert postgres_of(tmp_path / "data" / "postgres") == []
+
+
+async def test_serve_answers_on_the_conversions_api_endpoint(env: dict[str, str]) -> None:
+    serving = env | {"TENAZ_LOG_LEVEL": "INFO"}
+    process = await start(serving, "serve")
+    assert process.stderr is not None
+    seen: list[str] = []
+    try:
+        async with asyncio.timeout(START_TIMEOUT):
+            while "tenaz.started" not in (line := (await process.stderr.readline()).decode()):
+                assert line, "tenaz serve ended before it started:\n" + "".join(seen)
+                seen.append(line)
+        url = f"http://{env['TENAZ_INGEST_ADDRESS']}"
+        assert f"ingest={url} " in line, line
+        async with httpx.AsyncClient(trust_env=False) as http:
+            answer = await http.post(f"{url}/v25.0/111/events", json={"data": []})
+        # No key: Graph's answer to a request without an access token.
+        assert answer.status_code == 400
+        assert answer.json()["error"]["code"] == 104
+    finally:
+        process.send_signal(signal.SIGINT)
+        async with asyncio.timeout(START_TIMEOUT):
+            await process.communicate()
+    assert process.returncode == 0
 
 
 # --- logs for a log store ----------------------------------------------------------------

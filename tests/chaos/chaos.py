@@ -254,6 +254,7 @@ async def _run(
             "TENAZ_SECRET_KEY": secret_key,
             "TENAZ_LISTEN_ADDRESS": f"127.0.0.1:{port}",
             "TENAZ_DASHBOARD_ADDRESS": "",
+            "TENAZ_INGEST_ADDRESS": "",
             # Several workers at once: each /metrics would need a port of its own.
             "TENAZ_METRICS_ADDRESS": "",
             "TENAZ_SUBMIT_RATE_LIMIT": "0",

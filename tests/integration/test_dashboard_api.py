@@ -21,6 +21,7 @@ import aiohttp
 import pytest
 
 from jobs import keys
+from jobs.alerts import ChannelSpec, RuleSpec
 from jobs.base_url import BaseUrl
 from jobs.clock import FakeClock
 from jobs.destinations import DestinationSpec
@@ -32,6 +33,7 @@ from server.dashboard import DashboardServer, start_dashboard
 from server.dashboard.app import build_application
 from server.dashboard.auth import COOKIE, SESSION_PATH
 from server.status_hub import StatusHub
+from tests.alert_receivers import WEBHOOK_SECRET
 from tests.support import META_REFUSES, logged, run_jobs, until, writer_in_flight
 
 # --- fixtures and helpers ------------------------------------------------------------------
@@ -1006,3 +1008,45 @@ async def test_unknown_api_paths_answer_json_and_pages_are_served(
     async with http.get("/login") as response:
         assert response.status == 200
         assert "Chave de API" in await response.text()
+
+
+async def test_the_alerts_panel_lists_rules_channels_and_history_for_admin_keys_only(
+    http: aiohttp.ClientSession,
+    runtime: Runtime,
+    fake_meta: FakeMetaServer,
+    api_key: str,
+    submit_api_key: str,
+) -> None:
+    workspace = await workspace_id(runtime, api_key)
+    hook_url = fake_meta.base_url + "/hook"  # allowed; it answers 404, so the test fails
+    await runtime.alerts.create_channel(
+        workspace,
+        ChannelSpec(
+            name="ops",
+            kind="webhook",
+            settings={"url": hook_url},
+            secrets={"signing_secret": WEBHOOK_SECRET},
+        ),
+    )
+    await runtime.alerts.create_rule(
+        workspace, RuleSpec(name="token", condition="needs_action", channels=["ops"])
+    )
+    await runtime.alerts.test_channel(workspace, "acme", "ops")
+
+    panel = await get_json(http, "/api/alerts", api_key)
+    assert [(r["name"], r["condition"], r["channels"], r["firing"]) for r in panel["rules"]] == [
+        ("token", "needs_action", ["ops"], [])
+    ]
+    assert panel["channels"] == [{"name": "ops", "kind": "webhook", "target": hook_url}]
+    [tried] = panel["notifications"]
+    assert (tried["kind"], tried["channel"], tried["state"], tried["attempts"]) == (
+        "test",
+        "ops",
+        "failed",
+        1,
+    )
+    assert tried["last_error"] == "webhook: HTTP 404"
+    assert WEBHOOK_SECRET not in json.dumps(panel)
+
+    refused = await get_json(http, "/api/alerts", submit_api_key, expect=403)
+    assert refused["error"]["code"] == "permission_denied"

@@ -213,6 +213,7 @@ async def test_a_connection_that_goes_silent_counts_as_broken(
         **process_env(settings),
         "TENAZ_LISTEN_ADDRESS": f"127.0.0.1:{port}",
         "TENAZ_DASHBOARD_ADDRESS": "",
+        "TENAZ_INGEST_ADDRESS": "",
         "TENAZ_LOG_LEVEL": "WARNING",
     }
     process = await start_tenaz(env, "serve", stdout=asyncio.subprocess.DEVNULL)

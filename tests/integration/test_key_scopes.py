@@ -1,4 +1,4 @@
-"""Key scopes over real gRPC: every RPC of both services has a declared scope; a submit key is
+"""Key scopes over real gRPC: every RPC of every service has a declared scope; a submit key is
 refused with PERMISSION_DENIED, naming the scope it lacks, exactly where admin is needed, and
 changes nothing there; it is served everywhere else; an admin key is served everywhere."""
 
@@ -12,11 +12,20 @@ import pytest
 from google.protobuf import field_mask_pb2
 from google.protobuf.message import Message
 from tenaz.client import TenazClient, make_event
-from tenaz.v1 import destinations_pb2, destinations_pb2_grpc, events_pb2, events_pb2_grpc
+from tenaz.v1 import (
+    alerts_pb2,
+    alerts_pb2_grpc,
+    destinations_pb2,
+    destinations_pb2_grpc,
+    events_pb2,
+    events_pb2_grpc,
+)
 
 from jobs import keys
 from jobs.clock import FakeClock
 from jobs.errors import InvalidArgument
+from jobs.platforms.fake_meta import FakeMetaServer
+from jobs.platforms.webhook import SANDBOX_SECRET as SECRET
 from jobs.runtime import Runtime
 from jobs.scopes import ADMIN, SCOPES, SUBMIT
 from server.app import TenazServer
@@ -25,10 +34,12 @@ from server.auth import REQUIRED_SCOPE
 SERVICES = (
     events_pb2.DESCRIPTOR.services_by_name["EventService"],
     destinations_pb2.DESCRIPTOR.services_by_name["DestinationService"],
+    alerts_pb2.DESCRIPTOR.services_by_name["AlertService"],
 )
 STUBS: dict[str, Callable[[grpc.aio.Channel], object]] = {
     "tenaz.v1.EventService": events_pb2_grpc.EventServiceStub,
     "tenaz.v1.DestinationService": destinations_pb2_grpc.DestinationServiceStub,
+    "tenaz.v1.AlertService": alerts_pb2_grpc.AlertServiceStub,
 }
 # The policy as operators are promised it: what changes where events go or what is sent again.
 NEEDS_ADMIN = {
@@ -38,6 +49,8 @@ NEEDS_ADMIN = {
     "CreateDestination",
     "UpdateDestination",
     "DeleteDestination",
+    # Alerts, reads included: a channel's settings say where operators are reached.
+    *(method.name for method in alerts_pb2.DESCRIPTOR.services_by_name["AlertService"].methods),
 }
 EVERY_RPC = sorted(
     f"/{service.full_name}/{method.name}" for service in SERVICES for method in service.methods
@@ -58,6 +71,7 @@ class Existing:
     delivery_id: str
     operation_id: str
     clock: FakeClock
+    hook_url: str
 
     def event(self, event_id: str) -> events_pb2.Event:
         return make_event(
@@ -87,11 +101,38 @@ REQUESTS: dict[str, Callable[[Existing], Message]] = {
         update_mask=field_mask_pb2.FieldMask(paths=["enabled"]),
     ),
     "DeleteDestination": lambda w: destinations_pb2.DeleteDestinationRequest(name="spare"),
+    "CreateAlertRule": lambda w: alerts_pb2.CreateAlertRuleRequest(
+        rule=alerts_pb2.AlertRule(
+            name="extra", condition=alerts_pb2.ALERT_CONDITION_NEEDS_ACTION, channels=["ops"]
+        )
+    ),
+    "ListAlertRules": lambda w: alerts_pb2.ListAlertRulesRequest(),
+    "UpdateAlertRule": lambda w: alerts_pb2.UpdateAlertRuleRequest(
+        rule=alerts_pb2.AlertRule(
+            name="token", condition=alerts_pb2.ALERT_CONDITION_NEEDS_ACTION, channels=["ops"]
+        )
+    ),
+    "DeleteAlertRule": lambda w: alerts_pb2.DeleteAlertRuleRequest(name="spare"),
+    "CreateAlertChannel": lambda w: alerts_pb2.CreateAlertChannelRequest(
+        channel=alerts_pb2.AlertChannel(
+            name="extra",
+            webhook=alerts_pb2.WebhookChannelSettings(url=w.hook_url, signing_secret=SECRET),
+        )
+    ),
+    "ListAlertChannels": lambda w: alerts_pb2.ListAlertChannelsRequest(),
+    "UpdateAlertChannel": lambda w: alerts_pb2.UpdateAlertChannelRequest(
+        channel=alerts_pb2.AlertChannel(
+            name="ops", webhook=alerts_pb2.WebhookChannelSettings(url=w.hook_url + "2")
+        )
+    ),
+    "DeleteAlertChannel": lambda w: alerts_pb2.DeleteAlertChannelRequest(name="spare"),
+    "ListNotifications": lambda w: alerts_pb2.ListNotificationsRequest(),
+    "TestChannel": lambda w: alerts_pb2.TestChannelRequest(name="ops"),
 }
 
 
 @pytest.fixture
-async def existing(client: TenazClient, clock: FakeClock) -> Existing:
+async def existing(client: TenazClient, clock: FakeClock, fake_meta: FakeMetaServer) -> Existing:
     await client.create_sandbox_destination("sandbox")
     submitted = await client.submit_event(
         make_event(
@@ -101,7 +142,21 @@ async def existing(client: TenazClient, clock: FakeClock) -> Existing:
     delivery_id = submitted.event.deliveries[0].id
     operation = await client.retry_deliveries([delivery_id])
     await client.create_sandbox_destination("spare")  # no deliveries: it may be deleted
-    return Existing(submitted.event.id, delivery_id, operation.id, clock)
+    hook_url = fake_meta.base_url + "/hook"  # an allowed address; it answers 404
+    for channel in ("ops", "spare"):
+        await client.create_alert_channel(
+            alerts_pb2.AlertChannel(
+                name=channel,
+                webhook=alerts_pb2.WebhookChannelSettings(url=hook_url, signing_secret=SECRET),
+            )
+        )
+    for rule in ("token", "spare"):
+        await client.create_alert_rule(
+            alerts_pb2.AlertRule(
+                name=rule, condition=alerts_pb2.ALERT_CONDITION_NEEDS_ACTION, channels=["ops"]
+            )
+        )
+    return Existing(submitted.event.id, delivery_id, operation.id, clock, hook_url)
 
 
 async def call(server: TenazServer, path: str, request: Message, key: str) -> tuple[str, str]:
@@ -130,7 +185,11 @@ async def state_of(runtime: Runtime) -> object:
             "  FROM tenaz_destinations),"
             " (SELECT array_agg((id, status, next_attempt_at) ORDER BY id)::text"
             "  FROM tenaz_deliveries),"
-            " (SELECT count(*) FROM tenaz_operations)"
+            " (SELECT count(*) FROM tenaz_operations),"
+            " (SELECT array_agg((name, channels, enabled) ORDER BY id)::text"
+            "  FROM tenaz_alert_rules),"
+            " (SELECT array_agg((name, settings) ORDER BY id)::text FROM tenaz_alert_channels),"
+            " (SELECT count(*) FROM tenaz_alert_notifications)"
         )
         return await cur.fetchone()
 

@@ -132,6 +132,30 @@ async def test_request_shape_token_in_body_not_in_url(
     assert platform.accepted[0].test_event_code == "TEST4242"
 
 
+async def test_events_with_their_own_test_event_code_go_in_requests_of_that_code(
+    http: httpx.AsyncClient, served: FakeServer[FakeMeta], platform: FakeMeta
+) -> None:
+    connector = MetaConnector(
+        http, pixel_id=PIXEL, access_token=TOKEN, test_event_code="DEST1", base_url=served.base_url
+    )
+    batch = batch_of(meta_event(0), meta_event(1), meta_event(2), meta_event(3))
+    for event, code in zip(batch, ["OWN7", None, "OWN7", "OWN8"], strict=True):
+        if code is not None:
+            event.payload["test_event_code"] = code
+
+    outcomes = await connector.send(batch)
+
+    assert kinds(outcomes) == [SUCCEEDED] * 4
+    sent = {
+        request.test_event_code: [event["event_id"] for event in request.events]
+        for request in platform.accepted
+    }
+    # The destination's code is for events without one of their own; the code is never an
+    # event field on the wire.
+    assert sent == {"OWN7": ["order-0", "order-2"], "DEST1": ["order-1"], "OWN8": ["order-3"]}
+    assert all("test_event_code" not in e for r in platform.accepted for e in r.events)
+
+
 async def test_test_event_code_is_left_out_when_unset(
     connector: MetaConnector, platform: FakeMeta
 ) -> None:

@@ -1,4 +1,5 @@
-"""TLS for the gRPC server, with optional client certificates, and for the dashboard;
+"""TLS for the gRPC server, with optional client certificates, for the dashboard and the
+Conversions API endpoint;
 plaintext only on loopback or when explicitly allowed."""
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from jobs.runtime import open_runtime
 from jobs.settings import Settings, SettingsError, is_loopback
 from server.app import TenazServer, start_server
 from server.dashboard import start_dashboard
+from server.ingest import start_ingest
+from server.rate_limit import SubmissionLimiter
 from server.status_hub import StatusHub
 from tests.support import Pki, make_pki
 
@@ -114,3 +117,22 @@ async def test_the_dashboard_serves_https_with_its_own_pair_or_the_grpc_one(
         finally:
             await dashboard.stop()
             await hub.close()
+
+
+async def test_the_conversions_api_endpoint_serves_https_with_the_grpc_pair(
+    settings: Settings, pki: Pki
+) -> None:
+    secured = dataclasses.replace(settings, tls_cert=pki.server_cert, tls_key=pki.server_key)
+    async with open_runtime(secured, secured.database_url) as runtime:
+        ingest = await start_ingest(runtime, SubmissionLimiter(0, 1), "127.0.0.1:0")
+        try:
+            assert ingest.url.startswith("https://")
+            trusting_the_ca = ssl.create_default_context(cadata=pki.ca.decode())
+            url = f"https://localhost:{ingest.port}/v25.0/111/events"
+            async with httpx.AsyncClient(verify=trusting_the_ca, timeout=5) as http:
+                answer = await http.post(url, json={"data": []})
+                assert answer.json()["error"]["code"] == 104  # no key: TLS itself worked
+                with pytest.raises(httpx.TransportError):
+                    await http.post(f"http://localhost:{ingest.port}/v25.0/111/events")
+        finally:
+            await ingest.stop()

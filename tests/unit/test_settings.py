@@ -189,6 +189,23 @@ def test_the_dashboards_public_url_is_scheme_host_port_and_path_only() -> None:
             Settings.from_env({"TENAZ_DASHBOARD_PUBLIC_URL": bad})
 
 
+def test_the_ingest_endpoint_has_a_port_of_its_own_and_the_grpc_servers_tls_rule() -> None:
+    assert Settings.from_env({}).ingest_address == "127.0.0.1:8081"
+    assert Settings.from_env({"TENAZ_INGEST_ADDRESS": ""}).ingest_address == ""
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"TENAZ_INGEST_ADDRESS": "127.0.0.1:8080"})
+    assert str(caught.value).startswith(
+        "TENAZ_INGEST_ADDRESS 127.0.0.1:8080 takes the port of TENAZ_DASHBOARD_ADDRESS"
+    )
+    with pytest.raises(
+        SettingsError, match=r"TENAZ_INGEST_ADDRESS 0\.0\.0\.0:8081 is not loopback"
+    ):
+        Settings.from_env({"TENAZ_INGEST_ADDRESS": "0.0.0.0:8081"})
+    grpc_pair = {"TENAZ_TLS_CERT": "/tls/grpc.pem", "TENAZ_TLS_KEY": "/tls/grpc.key"}
+    public = {"TENAZ_INGEST_ADDRESS": "0.0.0.0:8081", "TENAZ_LISTEN_ADDRESS": "0.0.0.0:50051"}
+    assert Settings.from_env(public | grpc_pair).ingest_address == "0.0.0.0:8081"
+
+
 def test_metrics_are_served_on_loopback_unless_set_otherwise() -> None:
     assert Settings.from_env({}).metrics_address == "127.0.0.1:9464"
     assert Settings.from_env({"TENAZ_METRICS_ADDRESS": ""}).metrics_address == ""
@@ -205,8 +222,10 @@ def test_metrics_off_loopback_need_plaintext_allowed() -> None:
     assert allowed.metrics_address == "0.0.0.0:9464"
 
 
-@pytest.mark.parametrize("other", ["TENAZ_LISTEN_ADDRESS", "TENAZ_DASHBOARD_ADDRESS"])
-def test_metrics_cannot_share_a_port_with_grpc_or_the_dashboard(other: str) -> None:
+@pytest.mark.parametrize(
+    "other", ["TENAZ_LISTEN_ADDRESS", "TENAZ_DASHBOARD_ADDRESS", "TENAZ_INGEST_ADDRESS"]
+)
+def test_metrics_cannot_share_a_port_with_another_listener(other: str) -> None:
     env = {other: "127.0.0.1:7000", "TENAZ_METRICS_ADDRESS": "127.0.0.1:7000"}
     with pytest.raises(SettingsError) as caught:
         Settings.from_env(env)

@@ -590,6 +590,53 @@
 
   // --- keeping current ---------------------------------------------------------------------
 
+  // The alerts panel (admin keys only; read-only: rules and channels are managed with
+  // `tenaz alerts` or the AlertService).
+  async function loadAlerts() {
+    if (!canOperate()) return;
+    const alerts = await api("/api/alerts");
+    $("#alerts-card").hidden = false;
+    const list = (selector, items, empty, render) =>
+      $(selector).replaceChildren(
+        ...(items.length ? items.map(render) : [element("li", { class: "muted" }, T.t(empty))]),
+      );
+    list("#alert-rules", alerts.rules, "noAlertRules", (r) =>
+      element(
+        "li",
+        { class: `destination health-${r.firing.length ? "failing" : "healthy"}` },
+        element("strong", {}, r.name),
+        " ",
+        element("span", { class: "muted small" }, `${r.condition} → ${r.channels.join(", ")}`),
+        element(
+          "p",
+          { class: r.firing.length ? "reason" : "muted small" },
+          r.firing.length ? T.t("alertFiring", { names: r.firing.join(", ") }) : T.t("alertQuiet"),
+        ),
+      ),
+    );
+    list("#alert-channels", alerts.channels, "noAlertChannels", (c) =>
+      element(
+        "li",
+        { class: "destination" },
+        element("strong", {}, c.name),
+        " ",
+        element("span", { class: "muted small" }, `${c.kind}: ${c.target}`),
+      ),
+    );
+    list("#alert-history", alerts.notifications, "noAlertHistory", (n) =>
+      element(
+        "li",
+        { class: `destination alert-${n.state}`, dataset: { notification: n.id } },
+        element("span", { class: "muted small" }, T.dateTime(n.created_at)),
+        " ",
+        element("strong", {}, T.t(`alertState.${n.state}`)),
+        " ",
+        element("span", { class: "small" }, `${n.channel}: ${n.text}`),
+        n.last_error ? element("p", { class: "reason" }, n.last_error) : null,
+      ),
+    );
+  }
+
   async function loadStats() {
     state.stats = await api("/api/stats");
     renderCounts();
@@ -618,7 +665,7 @@
     refreshing = true;
     lastRefresh = Date.now();
     try {
-      const loads = [loadStats(), loadEvents()];
+      const loads = [loadStats(), loadEvents(), loadAlerts()];
       if (state.detailId) loads.push(openDetail(state.detailId));
       await Promise.all(loads);
     } catch (failure) {
@@ -730,7 +777,7 @@
       T.setStatusLabels(model);
       state.statuses = model.statuses;
       renderFilters();
-      await Promise.all([loadStats(), loadEvents({ reset: true })]);
+      await Promise.all([loadStats(), loadEvents({ reset: true }), loadAlerts()]);
       routeFromHash();
     } catch (failure) {
       showError(failure);

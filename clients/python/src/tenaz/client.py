@@ -28,7 +28,14 @@ from google.protobuf import duration_pb2, field_mask_pb2, timestamp_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from tenaz.v1 import destinations_pb2, destinations_pb2_grpc, events_pb2, events_pb2_grpc
+from tenaz.v1 import (
+    alerts_pb2,
+    alerts_pb2_grpc,
+    destinations_pb2,
+    destinations_pb2_grpc,
+    events_pb2,
+    events_pb2_grpc,
+)
 
 DeliveryStatus = events_pb2.DeliveryStatus
 
@@ -204,6 +211,7 @@ class TenazClient:
         self._timeout = timeout
         self.events = events_pb2_grpc.EventServiceStub(self._channel)
         self.destinations = destinations_pb2_grpc.DestinationServiceStub(self._channel)
+        self.alerts = alerts_pb2_grpc.AlertServiceStub(self._channel)
 
     async def __aenter__(self) -> TenazClient:
         return self
@@ -482,6 +490,69 @@ class TenazClient:
             self.destinations.DeleteDestination,
             destinations_pb2.DeleteDestinationRequest(name=name),
         )
+
+    # Alerts
+
+    async def create_alert_rule(self, rule: alerts_pb2.AlertRule) -> alerts_pb2.AlertRule:
+        response = await self._call(
+            self.alerts.CreateAlertRule, alerts_pb2.CreateAlertRuleRequest(rule=rule)
+        )
+        return response.rule  # type: ignore[no-any-return]
+
+    async def list_alert_rules(self) -> list[alerts_pb2.AlertRule]:
+        response = await self._call(self.alerts.ListAlertRules, alerts_pb2.ListAlertRulesRequest())
+        return list(response.rules)
+
+    async def update_alert_rule(self, rule: alerts_pb2.AlertRule) -> alerts_pb2.AlertRule:
+        response = await self._call(
+            self.alerts.UpdateAlertRule, alerts_pb2.UpdateAlertRuleRequest(rule=rule)
+        )
+        return response.rule  # type: ignore[no-any-return]
+
+    async def delete_alert_rule(self, name: str) -> None:
+        await self._call(self.alerts.DeleteAlertRule, alerts_pb2.DeleteAlertRuleRequest(name=name))
+
+    async def create_alert_channel(
+        self, channel: alerts_pb2.AlertChannel
+    ) -> alerts_pb2.AlertChannel:
+        response = await self._call(
+            self.alerts.CreateAlertChannel, alerts_pb2.CreateAlertChannelRequest(channel=channel)
+        )
+        return response.channel  # type: ignore[no-any-return]
+
+    async def list_alert_channels(self) -> list[alerts_pb2.AlertChannel]:
+        response = await self._call(
+            self.alerts.ListAlertChannels, alerts_pb2.ListAlertChannelsRequest()
+        )
+        return list(response.channels)
+
+    async def update_alert_channel(
+        self, channel: alerts_pb2.AlertChannel
+    ) -> alerts_pb2.AlertChannel:
+        response = await self._call(
+            self.alerts.UpdateAlertChannel, alerts_pb2.UpdateAlertChannelRequest(channel=channel)
+        )
+        return response.channel  # type: ignore[no-any-return]
+
+    async def delete_alert_channel(self, name: str) -> None:
+        await self._call(
+            self.alerts.DeleteAlertChannel, alerts_pb2.DeleteAlertChannelRequest(name=name)
+        )
+
+    async def list_notifications(
+        self, *, page_size: int = 100, before_id: int = 0
+    ) -> list[alerts_pb2.Notification]:
+        response = await self._call(
+            self.alerts.ListNotifications,
+            alerts_pb2.ListNotificationsRequest(page_size=page_size, before_id=before_id),
+        )
+        return list(response.notifications)
+
+    async def test_alert_channel(self, name: str) -> alerts_pb2.Notification:
+        response = await self._call(
+            self.alerts.TestChannel, alerts_pb2.TestChannelRequest(name=name)
+        )
+        return response.notification  # type: ignore[no-any-return]
 
 
 def _watch_request(
