@@ -41,8 +41,9 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from jobs import decisions, queue
 from jobs.clock import Clock
 from jobs.connectors import ConnectorFactory, ConnectorUnavailable
+from jobs.metrics import Metrics
 from jobs.model import Destination
-from jobs.moves import AttemptStart, Move, write
+from jobs.moves import AttemptStart, Move, Writes, write
 from jobs.platforms import registry
 from jobs.platforms.base import AttemptScope, Connector, Outcome, OutcomeKind, OutgoingEvent
 from jobs.settings import Settings
@@ -126,8 +127,11 @@ class DeliveryEngine:
         connectors: ConnectorFactory,
         app: queue.App,
         tracing: Tracing = OFF,
+        *,
+        metrics: Metrics,
     ) -> None:
         self._pool = pool
+        self._metrics = metrics
         self._clock = clock
         self._settings = settings
         self._connectors = connectors
@@ -236,8 +240,9 @@ class DeliveryEngine:
         cut_short = ""
         timed_out = cancelled = False
         try:
-            async with asyncio.timeout(self._settings.attempt_budget.total_seconds()):
-                returned = await connector.send(events, scope)
+            with self._metrics.requests_to(destination.kind, destination.id):
+                async with asyncio.timeout(self._settings.attempt_budget.total_seconds()):
+                    returned = await connector.send(events, scope)
         except TimeoutError:
             budget = self._settings.attempt_budget.total_seconds()
             cut_short, timed_out = f"the attempt's time budget ({budget:g} s) ran out", True
@@ -300,6 +305,8 @@ class DeliveryEngine:
         now = self._clock.now()
         claimed: list[Claimed] = []
         moves: list[Move] = []
+        first_due: list[dt.datetime] = []
+        retries_due: list[dt.datetime] = []
         async with self._pool.connection() as conn, conn.transaction():
             if destination.rate_limit:
                 limit, held_until = await self._rate_allowance(conn, destination, now, limit)
@@ -323,12 +330,21 @@ class DeliveryEngine:
                             row.trace_context,
                         )
                     )
+                    waited = first_due if row.status == Status.PENDING else retries_due
+                    waited.append(row.next_attempt_at)
             if destination.rate_limit and claimed:
                 await rate_log.record_sent(
                     conn, destination.id, now, len(claimed), forget_before=now - RATE_WINDOW
                 )
-            await write(conn, self._app, moves, now=now)
+            writes = await write(conn, self._app, moves, now=now)
+        self._count(destination, writes)
+        self._metrics.claimed(destination.kind, now, first_due=first_due, retries_due=retries_due)
         return Round(claimed, len(due), limit, None)
+
+    def _count(self, destination: Destination, writes: Writes) -> None:
+        """Count a committed write of this destination's deliveries and attempts."""
+        self._metrics.written(writes)
+        self._metrics.attempts_ended(destination.kind, destination.id, writes)
 
     async def _rate_allowance(
         self, conn: AsyncConnection, destination: Destination, now: dt.datetime, limit: int
@@ -411,7 +427,8 @@ class DeliveryEngine:
                 moves.append(move)
                 tally[move.to if move.to != Status.FAILED else f"FAILED:{move.reason}"] += 1
             await self._flag_credentials(conn, destination, sent.outcomes, now)
-            await write(conn, self._app, moves, now=now)
+            writes = await write(conn, self._app, moves, now=now)
+        self._count(destination, writes)
         log.info(
             "delivery.attempt.finished",
             extra={

@@ -33,6 +33,7 @@ from jobs import endings, queue
 from jobs.clock import Clock
 from jobs.egress import EgressPolicy
 from jobs.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
+from jobs.metrics import Metrics
 from jobs.model import Destination
 from jobs.platforms import registry
 from jobs.platforms.registry import Setting
@@ -92,8 +93,10 @@ class DestinationService:
         app: queue.App,
         secrets: SecretBox,
         egress: EgressPolicy,
+        metrics: Metrics,
     ) -> None:
         self._pool = pool
+        self._metrics = metrics
         self._clock = clock
         self._app = app
         self._secrets = secrets
@@ -318,8 +321,9 @@ class DestinationService:
             now = self._clock.now()
             await destinations.soft_delete_destination(conn, destination_id=current.id, now=now)
             batch = endings.of_deleted(self._app, current.id)
-            ended = await batch(conn, now)
-        ended += await endings.in_batches(self._pool, self._clock, batch)
+            ended, writes = await batch(conn, now)
+        self._metrics.written(writes)
+        ended += await endings.in_batches(self._pool, self._clock, batch, self._metrics)
         log.info(
             "destination.deleted", extra={"destination": current.id, "deliveries_ended": ended}
         )

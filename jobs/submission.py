@@ -26,8 +26,9 @@ from jobs import decisions, queue
 from jobs.clock import Clock
 from jobs.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from jobs.group_commit import GroupCommit
+from jobs.metrics import Metrics
 from jobs.model import Delivery, Destination, Event
-from jobs.moves import NewDelivery, write
+from jobs.moves import NewDelivery, Writes, write
 from jobs.platforms import registry
 from jobs.settings import Settings
 from jobs.status import Status
@@ -93,14 +94,23 @@ def check_batch_size(count: int, *, batch: bool = True) -> None:
 
 class SubmissionService:
     def __init__(
-        self, pool: AsyncConnectionPool, clock: Clock, settings: Settings, app: queue.App
+        self,
+        pool: AsyncConnectionPool,
+        clock: Clock,
+        settings: Settings,
+        app: queue.App,
+        metrics: Metrics,
     ) -> None:
         self._pool = pool
         self._clock = clock
         self._settings = settings
         self._app = app
+        self._metrics = metrics
         self._singles: GroupCommit[int, CheckedCall, list[SubmitResult]] = GroupCommit(
-            self._write_calls, flushers=GROUP_COMMIT_FLUSHERS, max_items=MAX_BATCH
+            self._write_calls,
+            flushers=GROUP_COMMIT_FLUSHERS,
+            max_items=MAX_BATCH,
+            written=metrics.group_commit_calls.observe,
         )
 
     def check(
@@ -186,13 +196,14 @@ class SubmissionService:
                 trace_context=_trace_contexts(calls, checked, unique),
             )
             new_ids = {key: id_ for key, (id_, duplicate) in ids.items() if not duplicate}
-            stored = await self._create_deliveries(conn, workspace_id, unique, new_ids, now)
+            stored, writes = await self._create_deliveries(conn, workspace_id, unique, new_ids, now)
             known = [id_ for id_, duplicate in ids.values() if duplicate]
             if known:
                 stored.update(
                     (e.id, e)
                     for e in await events.get_events(conn, workspace_id=workspace_id, ids=known)
                 )
+        self._metrics.written(writes)
         outcomes: list[list[SubmitResult] | Exception] = []
         seen: set[tuple[str, str]] = set()
         for call in checked:
@@ -241,8 +252,9 @@ class SubmissionService:
         unique: Mapping[tuple[str, str], Prepared],
         new_ids: Mapping[tuple[str, str], int],
         now: dt.datetime,
-    ) -> dict[int, Event]:
-        """Create the new events' deliveries; the new events as stored, by id."""
+    ) -> tuple[dict[int, Event], Writes]:
+        """Create the new events' deliveries; the new events as stored, by id, and the
+        status writes of the deliveries' births."""
         rows: list[tuple[int, int, dt.datetime]] = []
         chosen: dict[int, Destination] = {}
         for key, event_id in new_ids.items():
@@ -267,7 +279,7 @@ class SubmissionService:
             )
             for delivery_id, event_id, destination_id in created
         ]
-        await write(conn, self._app, births, now=now)
+        writes = await write(conn, self._app, births, now=now)
         # The answer is built from what was written, not read back: the rows are new,
         # so what this transaction wrote is what it stored.
         deliveries: dict[int, list[Delivery]] = {}
@@ -290,7 +302,7 @@ class SubmissionService:
                     updated_at=now,
                 )
             )
-        return {
+        stored = {
             event_id: Event(
                 id=event_id,
                 workspace_id=workspace_id,
@@ -305,6 +317,7 @@ class SubmissionService:
             )
             for key, event_id in new_ids.items()
         }
+        return stored, writes
 
 
 def _trace_contexts(

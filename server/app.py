@@ -102,7 +102,7 @@ async def start_server(runtime: Runtime, address: str) -> TenazServer:
         return await keys.authenticate(runtime.pool, secret)
 
     server = grpc.aio.server(
-        interceptors=[ApiInterceptor(KeyCache(check_key))],
+        interceptors=[ApiInterceptor(KeyCache(check_key), runtime.metrics)],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.keepalive_time_ms", 30_000),

@@ -24,9 +24,10 @@ from typing import Any
 import grpc
 
 from jobs.errors import InvalidArgument, Unauthenticated
+from jobs.metrics import Metrics
 from jobs.model import Caller, Workspace
 from jobs.scopes import ADMIN, SUBMIT, require_scope
-from server.errors import abort
+from server.errors import abort, code_name
 
 PUBLIC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
@@ -62,6 +63,18 @@ REQUIRED_SCOPE: Mapping[str, str] = {
 }
 """The scope each RPC needs. A method missing here needs admin, so a new RPC is never open
 by omission (and a test fails until it is listed)."""
+
+# The methods that submit events, counted for Prometheus (`tenaz_submit_calls_total`,
+# `tenaz_submitted_events_total`) with the code of every answer, refusals included:
+# the events a request carries.
+SUBMITS: Mapping[str, Callable[[Any], int]] = {
+    "/tenaz.v1.EventService/SubmitEvent": lambda request: (
+        0 if isinstance(request, _Undecodable) else 1
+    ),
+    "/tenaz.v1.EventService/SubmitEvents": lambda request: (
+        0 if isinstance(request, _Undecodable) else len(request.events)
+    ),
+}
 
 _current: contextvars.ContextVar[Workspace] = contextvars.ContextVar("tenaz_workspace")
 _current_key: contextvars.ContextVar[str] = contextvars.ContextVar("tenaz_key")
@@ -134,8 +147,9 @@ def _tolerant(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], A
 
 
 class ApiInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, keys: KeyCache) -> None:
+    def __init__(self, keys: KeyCache, metrics: Metrics) -> None:
         self._keys = keys
+        self._metrics = metrics
 
     async def intercept_service(
         self,
@@ -173,14 +187,24 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
         _current_key.set(hashlib.sha256(secret.encode()).hexdigest()[:16])
 
     def _unary(self, method: str, behaviour: Any) -> Any:
+        events_in = SUBMITS.get(method)
+        name = method.rpartition("/")[2]
+
+        def count(request: Any, code: str) -> None:
+            if events_in is not None:
+                self._metrics.submitted(name, code, events_in(request))
+
         async def wrapped(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             try:
                 await self._enter(method, context, request)
-                return await behaviour(request, context)
+                response = await behaviour(request, context)
             except grpc.aio.AbortError:
                 raise
             except Exception as exc:
+                count(request, code_name(exc))
                 await abort(context, exc)
+            count(request, "OK")
+            return response
 
         return wrapped
 

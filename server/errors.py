@@ -106,6 +106,13 @@ def to_status(exc: BaseException) -> grpc.Status | None:
     return None
 
 
+def code_name(exc: BaseException) -> str:
+    """The name of the gRPC code `abort` answers `exc` with (INTERNAL for an unexpected one)."""
+    status = to_status(exc)
+    code: grpc.StatusCode = status.code if status is not None else grpc.StatusCode.INTERNAL
+    return str(code.name)
+
+
 async def abort(context: grpc.aio.ServicerContext[Any, Any], exc: BaseException) -> NoReturn:
     status = to_status(exc)
     if status is None:

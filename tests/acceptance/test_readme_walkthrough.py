@@ -33,6 +33,7 @@ async def test_walkthrough_on_the_embedded_database(tmp_path: Path) -> None:
         "TENAZ_LISTEN_ADDRESS": f"127.0.0.1:{port}",
         "TENAZ_DASHBOARD_ADDRESS": f"127.0.0.1:{dashboard_port}",
         "TENAZ_INGEST_ADDRESS": f"127.0.0.1:{free_port()}",
+        "TENAZ_METRICS_ADDRESS": f"127.0.0.1:{free_port()}",
         "TENAZ_RETRY_INTERVAL": "1s",
         "TENAZ_SERVER": f"127.0.0.1:{port}",
     }
