@@ -3,29 +3,17 @@ destination need action (with Meta's code), and the next attempt goes through.""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import httpx
 
-from jobs.clock import FakeClock
-from jobs.connectors import ConnectorFactory
-from jobs.egress import EgressPolicy
 from jobs.platforms.base import OutcomeKind, OutgoingEvent
 from jobs.platforms.sandbox import EXPIRED_TOKEN_KEY, DemoSwitches
-from jobs.secrets import SecretBox, generate_key
 from tests.support import stored_shape
-from tests.unit.test_sandbox_memory import event, sandbox_destination
+from tests.unit.test_sandbox_memory import connector_factory, event, sandbox_destination
 
 
 async def test_an_expired_token_needs_action_for_the_attempts_asked_then_goes_through() -> None:
     async with httpx.AsyncClient() as platforms:
-        factory = ConnectorFactory(
-            platforms,
-            FakeClock(dt.datetime.now(dt.UTC)),
-            SecretBox.from_setting(generate_key()),
-            EgressPolicy(),
-            timeout=1.0,
-        )
+        factory = connector_factory(platforms)
         connector = factory.for_destination(sandbox_destination(1))
         assert isinstance(connector, DemoSwitches)
         expiring = OutgoingEvent(1, stored_shape(event("t1", **{EXPIRED_TOKEN_KEY: 2})))
