@@ -258,6 +258,21 @@ class AlertService:
             )
         return (await self._statuses(workspace_id, [updated]))[0]
 
+    async def set_rule_enabled(self, workspace_id: int, name: str, enabled: bool) -> AlertStatus:
+        """Turn a rule on or off, its values kept. A rule turned off watches nothing, so what
+        it fired resolves after its recovery, as for a destination that is well again."""
+        async with self._pool.connection() as conn, conn.transaction():
+            found = await store.rules(conn, workspace_id=workspace_id, name=name, for_update=True)
+            if not found:
+                raise NotFound(f"no alert rule named {name!r}")
+            current = found[0]
+            updated = await store.update_rule(
+                conn,
+                dataclasses.replace(current, enabled=enabled, updated_at=self._clock.now()),
+            )
+        log.info("alert.rule.updated", extra={"rule": name, "enabled": enabled})
+        return (await self._statuses(workspace_id, [updated]))[0]
+
     async def list_rules(self, workspace_id: int) -> list[AlertStatus]:
         async with self._pool.connection() as conn:
             found = await store.rules(conn, workspace_id=workspace_id)
