@@ -90,7 +90,7 @@ class DashboardApi:
             destination=params.text(body, "destination"),
             threshold=params.number(body, "threshold"),
             window=params.span(body, "window", alert_rules.DEFAULT_WINDOW),
-            min_attempts=int(params.number(body, "min_attempts", 1)),
+            min_attempts=params.count(body, "min_attempts", 1),
             recovery=params.span(body, "recovery", alert_rules.DEFAULT_RECOVERY),
             channels=params.names(body, "channels"),
             enabled=params.flag(body, "enabled", True),

@@ -109,6 +109,14 @@ def number(body: Mapping[str, object], name: str, default: float = 0.0) -> float
     return float(value)
 
 
+def count(body: Mapping[str, object], name: str, default: int) -> int:
+    """A whole number in a JSON body (1 and 1.0 alike; 1.5 is refused)."""
+    value = number(body, name, default)
+    if not value.is_integer():
+        raise InvalidArgument.one(name, "a whole number")
+    return int(value)
+
+
 def span(body: Mapping[str, object], name: str, default: dt.timedelta) -> dt.timedelta:
     """A duration written as the CLI takes it ("15m", "30s", "0"); what range is allowed is the
     domain's to say."""

@@ -1071,6 +1071,12 @@ async def test_an_admin_key_creates_switches_and_deletes_alert_rules_and_channel
         "settings": {"url": hook_url},
         "secrets": {"signing_secret": WEBHOOK_SECRET},
     }
+    async with http.post(
+        "/api/alerts/channels",
+        headers={**bearer(api_key), "Origin": "https://attacker.example.com"},
+        json=channel,
+    ) as response:
+        assert response.status == 403  # a page of another site cannot add a channel
     created = await post_json(http, "/api/alerts/channels", api_key, channel)
     assert created == {"channel": {"name": "ops", "kind": "webhook", "target": hook_url}}
     await post_json(http, "/api/alerts/channels", api_key, channel, expect=409)
@@ -1141,6 +1147,9 @@ async def test_alert_rules_and_channels_the_domain_refuses_say_which_fields(
         "/api/alerts/channels", {"name": "x", "kind": "pager", "settings": {}}
     ) == {"kind"}
     assert await violations("/api/alerts/rules", {"name": "r", "window": "soon"}) == {"window"}
+    assert await violations("/api/alerts/rules", {"name": "r", "min_attempts": 1.5}) == {
+        "min_attempts"
+    }
     assert await violations(
         "/api/alerts/rules", {"name": "r", "condition": "success_rate", "channels": ["nope"]}
     ) == {"threshold", "channels"}
