@@ -1,12 +1,13 @@
 """Alerts: rules over destination health, their channels, evaluation and notifications.
 
-`AlertService` manages a workspace's rules and channels (the gRPC edge and the CLI call it);
-`evaluate` runs periodically in the worker (`tenaz.alerts.evaluate`): it reads only cheap
-data (migration 0017's counters, the destinations' needs_action flags, and one index probe
-per destination that has deliveries waiting) and applies each rule's hysteresis
-(jobs/alert_rules.py). A change of state, its notifications and the jobs that send them are
-one transaction, held under a transaction-level advisory lock: when several workers evaluate
-at once, one does the work and the others find the lock taken and leave.
+`AlertService` manages a workspace's rules and channels (the gRPC edge, which the CLI uses,
+and the dashboard call it); `evaluate` runs periodically in the worker
+(`tenaz.alerts.evaluate`): it reads only cheap data (migration 0017's counters, the
+destinations' needs_action flags, and one index probe per destination that has deliveries
+waiting) and applies each rule's hysteresis (jobs/alert_rules.py). A change of state, its
+notifications and the jobs that send them are one transaction, held under a transaction-level
+advisory lock: when several workers evaluate at once, one does the work and the others find
+the lock taken and leave.
 
 `notify` sends one notification (`tenaz.alerts.notify`). Its tries are data, as a delivery's
 are: each try is recorded (attempts, last error) and, when it failed and tries remain, the next
