@@ -208,6 +208,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="sandbox destinations fail this many attempts of the event before taking it",
     )
     p.add_argument(
+        "--sandbox-expired-token-attempts",
+        type=int,
+        default=0,
+        metavar="N",
+        help="sandbox destinations answer this many attempts of the event as Meta answers an"
+        " expired access token (the destination needs action until one goes through)",
+    )
+    p.add_argument(
         "--sandbox-reject",
         action="store_true",
         help="sandbox destinations refuse the event as Meta refuses invalid data",
