@@ -31,13 +31,6 @@ EMAIL = "cliente@example.com"
 
 
 @pytest.fixture
-async def ingest(runtime: Runtime) -> AsyncIterator[IngestServer]:
-    started = await start_ingest(runtime, SubmissionLimiter(5000, 10_000), "127.0.0.1:0")
-    yield started
-    await started.stop()
-
-
-@pytest.fixture
 async def connect(ingest: IngestServer, submit_api_key: str) -> AsyncIterator[httpx.AsyncClient]:
     """A plain HTTP client of EventService with a submit key, as n8n or Make would call it."""
     async with httpx.AsyncClient(
@@ -319,3 +312,13 @@ async def test_the_keys_submission_limit_is_the_one_grpc_spends(
     assert detail["type"] == "google.rpc.RetryInfo"
     delay = dt.timedelta(seconds=float(detail["debug"]["retryDelay"].rstrip("s")))
     assert dt.timedelta(0) < delay <= dt.timedelta(seconds=1)
+
+
+async def test_a_body_over_the_servers_limit_is_resource_exhausted(
+    connect: httpx.AsyncClient,
+) -> None:
+    huge = b'{"events": [' + b" " * (16 * 1024 * 1024) + b"]}"
+    refused = await connect.post(
+        "SubmitEvents", content=huge, headers={"Content-Type": "application/json"}
+    )
+    assert error_of(refused)[:2] == (429, "resource_exhausted")
