@@ -45,7 +45,7 @@ from tenaz.v1 import events_pb2
 
 from jobs.errors import InvalidArgument, Unauthenticated
 from jobs.runtime import Runtime
-from server.auth import KeyCache, bearer_key, enter_call
+from server.auth import KeyCache, bearer_key, current_workspace, enter_call
 from server.events_servicer import Context, EventCalls
 from server.ingest.connect_errors import ConnectError, error_response
 from server.rate_limit import SubmissionLimiter
@@ -79,22 +79,25 @@ class ConnectEndpoint:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         started = time.monotonic()
         service, method = request.match_info["service"], request.match_info["method"]
+        outcome: dict[str, Any] = {"procedure": f"{service}/{method[:64]}"}
         try:
-            response = await self._answer(request, service, method)
+            response = await self._answer(request, service, method, outcome)
         except Exception as exc:
-            response = error_response(exc)
+            outcome["code"], response = error_response(exc)
         # One line per call; never a header (the key) or the body (personal data).
         log.info(
             "connect.request",
             extra={
-                "procedure": f"{service}/{method[:64]}",
+                **outcome,
                 "status": response.status,
                 "latency_ms": round((time.monotonic() - started) * 1000, 1),
             },
         )
         return response
 
-    async def _answer(self, request: web.Request, service: str, name: str) -> web.Response:
+    async def _answer(
+        self, request: web.Request, service: str, name: str, outcome: dict[str, Any]
+    ) -> web.Response:
         method = _method(service, name)
         if request.method != "POST":
             raise ConnectError(
@@ -135,6 +138,7 @@ class ConnectEndpoint:
         if secret is None:
             raise Unauthenticated("missing API key: send the header 'Authorization: Bearer <key>'")
         await enter_call(self._keys, f"/{SERVICE.full_name}/{method.name}", secret)
+        outcome["workspace"] = current_workspace().id
         behaviour = getattr(self._calls, method.name)
         reply: Message = await behaviour(message, cast(Context, _CallMetadata(request.headers)))
         if codec == PROTO:

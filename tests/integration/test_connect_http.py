@@ -118,8 +118,14 @@ async def test_an_event_submitted_as_json_is_stored_read_back_and_delivered(
     assert done["status"] == "DELIVERY_STATUS_SUCCEEDED"
     assert done["attempts"][0]["httpStatus"] == 200
 
+    calls = [r for r in caplog.records if r.getMessage() == "connect.request"]
+    assert [(r.procedure, r.status) for r in calls] == [  # type: ignore[attr-defined]
+        ("tenaz.v1.EventService/SubmitEvent", 200),
+        ("tenaz.v1.EventService/SubmitEvent", 200),
+        ("tenaz.v1.EventService/GetEvent", 200),
+    ]
+    assert len({r.workspace for r in calls}) == 1  # type: ignore[attr-defined]
     text = logged(caplog.records)
-    assert "connect.request" in text
     assert submit_api_key not in text and EMAIL not in text
 
 
@@ -195,8 +201,9 @@ async def test_a_body_that_is_not_the_request_message_is_invalid_argument(
 
 
 async def test_keys_are_checked_as_over_grpc(
-    connect: httpx.AsyncClient, ingest: IngestServer, meta: str
+    connect: httpx.AsyncClient, ingest: IngestServer, meta: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO)
     async with httpx.AsyncClient(base_url=connect.base_url, trust_env=False) as anonymous:
         missing = await anonymous.post("GetStats", json={})
         wrong = await anonymous.post(
@@ -208,6 +215,12 @@ async def test_keys_are_checked_as_over_grpc(
         "missing API key: send the header 'Authorization: Bearer <key>'",
     )
     assert error_of(wrong)[:2] == (401, "unauthenticated")
+    refusals = [r for r in caplog.records if r.getMessage() == "connect.request"]
+    assert [(r.status, r.code) for r in refusals] == [  # type: ignore[attr-defined]
+        (401, "unauthenticated"),
+        (401, "unauthenticated"),
+    ]
+    assert "tz_not-a-key" not in logged(caplog.records)
 
     # A submit key may read stats, not retry deliveries: the gRPC scope table holds.
     assert (await connect.post("GetStats", json={})).status_code == 200
