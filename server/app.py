@@ -18,7 +18,6 @@ from tenaz.v1 import (
     events_pb2_grpc,
 )
 
-from jobs import keys
 from jobs.runtime import Runtime
 from jobs.settings import split_address
 from server.alerts_servicer import AlertServicer
@@ -98,11 +97,8 @@ async def start_server(runtime: Runtime, address: str) -> TenazServer:
     if unusable is not None:
         raise unusable
 
-    async def check_key(secret: str) -> keys.Caller:
-        return await keys.authenticate(runtime.pool, secret)
-
     server = grpc.aio.server(
-        interceptors=[ApiInterceptor(KeyCache(check_key), runtime.metrics)],
+        interceptors=[ApiInterceptor(KeyCache.of(runtime.pool), runtime.metrics)],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.keepalive_time_ms", 30_000),

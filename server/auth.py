@@ -22,7 +22,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import grpc
+from psycopg_pool import AsyncConnectionPool
 
+from jobs import keys
 from jobs.errors import InvalidArgument, Unauthenticated
 from jobs.metrics import Metrics
 from jobs.model import Caller, Workspace
@@ -112,15 +114,43 @@ class KeyCache:
         self._entries[secret] = (now + self._ttl, caller)
         return caller
 
+    @classmethod
+    def of(cls, pool: AsyncConnectionPool) -> KeyCache:
+        """Checks against the keys in the database behind `pool`."""
+
+        async def check(secret: str) -> Caller:
+            return await keys.authenticate(pool, secret)
+
+        return cls(check)
+
+
+def bearer_key(authorization: str | bytes | None) -> str | None:
+    """The key of an `authorization: Bearer <key>` value (a gRPC metadata value or an HTTP
+    header), or None when it holds none."""
+    if authorization is None:
+        return None
+    text = authorization.decode() if isinstance(authorization, bytes) else authorization
+    scheme, _, token = text.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
 
 def _bearer(context: grpc.aio.ServicerContext[Any, Any]) -> str:
     for key, value in context.invocation_metadata() or ():
-        if key == "authorization":
-            text = value.decode() if isinstance(value, bytes) else value
-            scheme, _, token = text.partition(" ")
-            if scheme.lower() == "bearer" and token.strip():
-                return token.strip()
+        if key == "authorization" and (secret := bearer_key(value)) is not None:
+            return secret
     raise Unauthenticated("missing API key: send the metadata 'authorization: Bearer <key>'")
+
+
+async def enter_call(cache: KeyCache, method: str, secret: str) -> None:
+    """Let the key `secret` make the call to `method` ("/tenaz.v1.EventService/GetEvent"):
+    Unauthenticated for a key that is not live, PermissionDenied when its scope does not
+    cover the method; else its workspace and id become the current ones for the call."""
+    caller = await cache.caller_for(secret)
+    require_scope(caller, REQUIRED_SCOPE.get(method, ADMIN), method.rpartition("/")[2])
+    _current.set(caller.workspace)
+    _current_key.set(hashlib.sha256(secret.encode()).hexdigest()[:16])
 
 
 class _Undecodable:
@@ -180,11 +210,7 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
     ) -> None:
         if isinstance(request, _Undecodable):
             raise InvalidArgument.one("request", f"not a valid {request.kind} message")
-        secret = _bearer(context)
-        caller = await self._keys.caller_for(secret)
-        require_scope(caller, REQUIRED_SCOPE.get(method, ADMIN), method.rpartition("/")[2])
-        _current.set(caller.workspace)
-        _current_key.set(hashlib.sha256(secret.encode()).hexdigest()[:16])
+        await enter_call(self._keys, method, _bearer(context))
 
     def _unary(self, method: str, behaviour: Any) -> Any:
         events_in = SUBMITS.get(method)
