@@ -35,6 +35,7 @@ from jobs.status_feed import StatusFeed
 from jobs.submission import SubmissionService
 from jobs.sweeper import Sweeper
 from jobs.tracing import Tracing, open_tracing
+from jobs.webhook_sources import WebhookSourceService
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class Runtime:
     connectors: ConnectorFactory
     tracing: Tracing
     alerts: AlertService
+    webhook_sources: WebhookSourceService
 
     async def run_worker(self, **options: object) -> None:
         """Run a procrastinate worker on Tenaz's queues until cancelled or signalled."""
@@ -110,6 +112,7 @@ async def open_runtime(
             http_client, clock, secrets, egress, timeout=settings.http_timeout.total_seconds()
         )
         stack.push_async_callback(connectors.aclose)
+        submissions = SubmissionService(pool, clock, settings, app)
         yield Runtime(
             settings=settings,
             database_url=database_url,
@@ -118,7 +121,7 @@ async def open_runtime(
             app=app,
             engine=DeliveryEngine(pool, clock, settings, connectors, app, tracing),
             sweeper=Sweeper(pool, clock, settings, app),
-            submissions=SubmissionService(pool, clock, settings, app),
+            submissions=submissions,
             destinations=DestinationService(pool, clock, app, secrets, egress),
             reads=EventReads(pool),
             operations=OperationService(pool, clock, app, settings.deadline_rule),
@@ -143,4 +146,5 @@ async def open_runtime(
                 attempts=settings.alert_attempts,
                 retry_wait=settings.alert_retry_wait,
             ),
+            webhook_sources=WebhookSourceService(pool, clock, secrets, submissions),
         )
