@@ -212,21 +212,28 @@ class WebhookSourceService:
 
     # -- receiving ------------------------------------------------------------------------
 
-    async def receive(
-        self, kind: str, route: str, request: SignedRequest
-    ) -> tuple[WebhookSource, Received]:
-        """Verify, read and store one checkout call. Raises UnknownRoute, Unauthorized (nothing
-        read or stored), BadPayload, or the submission path's InvalidArgument."""
-        checkout = CHECKOUTS.get(kind)
-        if checkout is None:
+    async def find(self, kind: str, route: str) -> WebhookSource:
+        """The source of checkout `kind` at `route`; UnknownRoute when there is none."""
+        if kind not in CHECKOUTS:
             raise UnknownRoute
         async with self._pool.connection() as conn:
             source = await store.source_by_route(conn, name=route)
         if source is None or source.kind != kind:
             raise UnknownRoute
-        if not checkout.verify(self._secrets.decrypt(source.secret), request):
+        return source
+
+    def verify(self, source: WebhookSource, request: SignedRequest) -> None:
+        """Raise Unauthorized unless the request carries the source's token or signature."""
+        if not CHECKOUTS[source.kind].verify(self._secrets.decrypt(source.secret), request):
             raise Unauthorized
-        reading = checkout.read(json_body(request.body), source_events(source), source.options)
+
+    async def receive(self, source: WebhookSource, request: SignedRequest) -> Received:
+        """Read a verified call and store its sale, or count its type when the source sends
+        nothing for it. Raises BadPayload, or the submission path's InvalidArgument and
+        FailedPrecondition."""
+        reading = CHECKOUTS[source.kind].read(
+            json_body(request.body), source_events(source), source.options
+        )
         if reading.sale is None:
             async with self._pool.connection() as conn:
                 await store.count_ignored(
@@ -235,11 +242,11 @@ class WebhookSourceService:
                     event_type=reading.event_type[:MAX_NAME_LENGTH],
                     now=self._clock.now(),
                 )
-            return source, Received(reading.event_type)
+            return Received(reading.event_type)
         sale = reading.sale
         call = self._submissions.check([event_input(source, sale, request.now)], batch=False)
         [result] = await self._submissions.submit_checked(source.workspace_id, call)
-        return source, Received(
+        return Received(
             reading.event_type, sale.event_name, result.event.event_id, result.duplicate
         )
 

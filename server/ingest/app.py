@@ -41,7 +41,7 @@ from jobs.scopes import SUBMIT, require_scope
 from jobs.submission import check_batch_size
 from server.auth import KeyCache
 from server.http_site import Site, start_site
-from server.ingest import graph_errors
+from server.ingest import graph_errors, webhooks
 from server.ingest.meta_events import event_inputs
 from server.rate_limit import SubmissionLimiter
 from server.tls import ingest_ssl_context
@@ -184,6 +184,7 @@ def build_application(runtime: Runtime, limiter: SubmissionLimiter) -> web.Appli
     """Every path goes to the endpoint, which answers Graph's way for paths it does not serve."""
     endpoint = _Endpoint(runtime, limiter)
     app = web.Application(client_max_size=MAX_BODY_BYTES)
+    webhooks.add_routes(app, runtime, limiter)
     app.router.add_route("*", "/{path:.*}", endpoint.handle)
     return app
 
