@@ -218,7 +218,9 @@ def present(**fields: str) -> dict[str, str]:
     return {k: v for k, v in fields.items() if v}
 
 
-def made_up_id(*parts: str) -> str:
-    """An id for an event the checkout gives none (an abandoned cart), made of what stays the
-    same across its retries, so a retry is still a duplicate."""
-    return "h" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:24]
+def cart_id(email: str, products: str, at: dt.datetime | None) -> str:
+    """An id for an abandoned cart, which checkouts give none: the buyer, the products and
+    the day, which stay the same across the checkout's retries (a retry is a duplicate) and
+    tell one day's abandoned cart from another's."""
+    day = at.date().isoformat() if at else ""
+    return "cart-" + hashlib.sha256("\x1f".join((email, products, day)).encode()).hexdigest()[:24]

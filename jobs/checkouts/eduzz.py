@@ -20,8 +20,8 @@ from jobs.checkouts.base import (
     Sale,
     SignedRequest,
     buyer_names,
+    cart_id,
     instant,
-    made_up_id,
     number,
     obj,
     present,
@@ -79,8 +79,8 @@ class Eduzz:
         if not transaction:
             if event_type != ABANDONED_CART:
                 raise BadPayload("data.id (the invoice) is missing")
-            created = text(data.get("createdAt"))
-            transaction = made_up_id(email, ",".join(c.id for c in contents), created)
+            created = instant(data.get("createdAt"), "data.createdAt")
+            transaction = cart_id(email, ",".join(c.id for c in contents), created)
         utm = {f"utm_{k}": v for k, v in obj(data.get("utm"), "data.utm").items()}
         clicks, campaign = tracking(utm, event_time)
         user = present(

@@ -19,9 +19,9 @@ from jobs.checkouts.base import (
     Sale,
     SignedRequest,
     buyer_names,
+    cart_id,
     instant,
     json_body,
-    made_up_id,
     number,
     obj,
     phone_with_code,
@@ -82,8 +82,7 @@ class Hotmart:
         if not transaction:
             if event_type != ABANDONED_CART:
                 raise BadPayload("data.purchase.transaction is missing")
-            day = event_time.date().isoformat() if event_time else ""
-            transaction = made_up_id(email, text(product.get("id")), day)
+            transaction = cart_id(email, text(product.get("id")), event_time)
         value = number(price.get("value"), "data.purchase.price.value")
         origin = {
             **obj(purchase.get("tracking"), "data.purchase.tracking"),

@@ -19,8 +19,8 @@ from jobs.checkouts.base import (
     Sale,
     SignedRequest,
     buyer_names,
+    cart_id,
     instant,
-    made_up_id,
     number,
     obj,
     present,
@@ -72,8 +72,7 @@ class Kiwify:
         if not transaction:
             if event_type != ABANDONED_CART:
                 raise BadPayload("order_id is missing")
-            day = event_time.date().isoformat() if event_time else ""
-            transaction = text(order.get("id")) or made_up_id(email, product_id, day)
+            transaction = text(order.get("id")) or cart_id(email, product_id, event_time)
         cents = number(commissions.get("charge_amount"), "Commissions.charge_amount")
         value = None if cents is None else cents / 100
         clicks, campaign = tracking(

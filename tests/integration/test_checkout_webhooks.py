@@ -257,10 +257,16 @@ async def test_an_eduzz_invoice_signed_with_the_key_is_a_purchase(
     replay = await web.post(path, content=again, headers=pay.eduzz_headers(again))
     cart = pay.encoded(pay.eduzz("myeduzz.cart_abandonment", clock.now()))
     abandoned = await web.post(path, content=cart, headers=pay.eduzz_headers(cart))
+    # The cart has no id of its own: its retry is known by the buyer, products and day.
+    cart_again = pay.encoded(pay.eduzz("myeduzz.cart_abandonment", clock.now()))
+    abandoned_again = await web.post(
+        path, content=cart_again, headers=pay.eduzz_headers(cart_again)
+    )
 
     assert (paid.status_code, paid.json()["status"]) == (200, "accepted")
     assert replay.json()["status"] == "duplicate"
     assert abandoned.json()["event_name"] == "InitiateCheckout"
+    assert abandoned_again.json()["status"] == "duplicate"
     await run_jobs(runtime)
     sent = {e["event_name"]: e for e in sent_events(fake_meta)}
     assert set(sent) == {"Purchase", "InitiateCheckout"}
