@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -43,6 +42,7 @@ from jobs.alert_rules import AlertRule
 from jobs.clock import Clock
 from jobs.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from jobs.model import Destination
+from jobs.names import NAME
 from jobs.secrets import SecretBox
 from jobs.stats import whole_minute
 from jobs.store import alerts as store
@@ -50,7 +50,6 @@ from jobs.store import destinations as destination_store
 
 log = logging.getLogger(__name__)
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MAX_HISTORY: Final = 500
 MAX_BACKOFF: Final = dt.timedelta(hours=1)
 
@@ -114,7 +113,7 @@ class AlertService:
         return self._secrets.open(channel.secret, legacy_name=SECRET_NAMES[channel.kind])
 
     def _check_channel(self, spec: ChannelSpec) -> None:
-        problems = [] if _NAME.fullmatch(spec.name) else [_bad_name()]
+        problems = [] if NAME.fullmatch(spec.name) else [_bad_name()]
         problems += channel_problems(spec.kind, spec.settings, spec.secrets, self._sender.egress)
         if problems:
             raise InvalidArgument(problems)
@@ -210,7 +209,7 @@ class AlertService:
     # -- rules ------------------------------------------------------------------------------
 
     async def _check_rule(self, conn: AsyncConnection, workspace_id: int, spec: RuleSpec) -> None:
-        problems = [] if _NAME.fullmatch(spec.name) else [_bad_name()]
+        problems = [] if NAME.fullmatch(spec.name) else [_bad_name()]
         problems += alert_rules.rule_problems(
             name=spec.name,
             condition=spec.condition,

@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +34,7 @@ from jobs.egress import EgressPolicy
 from jobs.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
 from jobs.metrics import Metrics
 from jobs.model import Destination
+from jobs.names import NAME
 from jobs.platforms import registry
 from jobs.platforms.registry import Setting
 from jobs.secrets import SecretBox
@@ -42,7 +42,6 @@ from jobs.store import deliveries, destinations
 
 log = logging.getLogger(__name__)
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MIN_RETRY_INTERVAL = dt.timedelta(seconds=1)
 # Meta deduplicates an event sent twice only within 48 hours: an attempt whose answer never
 # came (a timeout) may have reached it, and its retry must come well inside that window.
@@ -110,7 +109,7 @@ class DestinationService:
 
     async def create(self, workspace_id: int, spec: DestinationSpec) -> Destination:
         violations: list[FieldViolation] = []
-        if not _NAME.fullmatch(spec.name):
+        if not NAME.fullmatch(spec.name):
             violations.append(
                 FieldViolation(
                     "destination.name",

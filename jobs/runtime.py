@@ -37,6 +37,7 @@ from jobs.status_feed import StatusFeed
 from jobs.submission import SubmissionService
 from jobs.sweeper import Sweeper
 from jobs.tracing import Tracing, open_tracing
+from jobs.webhook_sources import WebhookSourceService
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class Runtime:
     # them; `gauges.run()` keeps those fresh.
     metrics: Metrics
     gauges: DatabaseGauges
+    webhook_sources: WebhookSourceService
 
     async def run_worker(self, **options: object) -> None:
         """Run a procrastinate worker on Tenaz's queues until cancelled or signalled."""
@@ -122,6 +124,7 @@ async def open_runtime(
         gauges = DatabaseGauges(database_url, clock, settings.metrics_interval)
         metrics.register(gauges)
         stack.push_async_callback(gauges.close)
+        submissions = SubmissionService(pool, clock, settings, app, metrics)
         yield Runtime(
             settings=settings,
             database_url=database_url,
@@ -130,7 +133,7 @@ async def open_runtime(
             app=app,
             engine=DeliveryEngine(pool, clock, settings, connectors, app, tracing, metrics=metrics),
             sweeper=Sweeper(pool, clock, settings, app, metrics),
-            submissions=SubmissionService(pool, clock, settings, app, metrics),
+            submissions=submissions,
             destinations=DestinationService(pool, clock, app, secrets, egress, metrics),
             reads=EventReads(pool),
             operations=OperationService(pool, clock, app, settings.deadline_rule, metrics),
@@ -157,4 +160,5 @@ async def open_runtime(
             ),
             metrics=metrics,
             gauges=gauges,
+            webhook_sources=WebhookSourceService(pool, clock, secrets, submissions),
         )

@@ -62,6 +62,11 @@ REQUIRED_SCOPE: Mapping[str, str] = {
     "/tenaz.v1.AlertService/DeleteAlertChannel": ADMIN,
     "/tenaz.v1.AlertService/ListNotifications": ADMIN,
     "/tenaz.v1.AlertService/TestChannel": ADMIN,
+    # Webhook sources: where sales come in from, and with what secret: admin, reads included.
+    "/tenaz.v1.WebhookSourceService/CreateWebhookSource": ADMIN,
+    "/tenaz.v1.WebhookSourceService/ListWebhookSources": ADMIN,
+    "/tenaz.v1.WebhookSourceService/UpdateWebhookSource": ADMIN,
+    "/tenaz.v1.WebhookSourceService/DeleteWebhookSource": ADMIN,
 }
 """The scope each RPC needs. A method missing here needs admin, so a new RPC is never open
 by omission (and a test fails until it is listed)."""

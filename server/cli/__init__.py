@@ -32,6 +32,7 @@ from server.cli import (
     operations,
     process,
     secrets,
+    sources,
     stats,
     submit,
     watch,
@@ -323,6 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     # Alerts
     alerts.add_commands(sub, command, both, argument(alerts.parse_span))
+
+    # Webhook sources
+    sources.add_commands(sub, command, both)
     return parser
 
 
