@@ -45,6 +45,7 @@ from jobs.model import Destination
 from jobs.moves import AttemptStart, Move, write
 from jobs.platforms import registry
 from jobs.platforms.base import AttemptScope, Connector, Outcome, OutcomeKind, OutgoingEvent
+from jobs.retry_policy import DeadlineRule
 from jobs.settings import Settings
 from jobs.slots import SlotKeys, Slots, TurnedAway
 from jobs.status import IN_PROGRESS, Status, as_status
@@ -298,8 +299,6 @@ class DeliveryEngine:
 
     async def _claim(self, destination: Destination, limit: int) -> Round:
         now = self._clock.now()
-        claimed: list[Claimed] = []
-        moves: list[Move] = []
         async with self._pool.connection() as conn, conn.transaction():
             if destination.rate_limit:
                 limit, held_until = await self._rate_allowance(conn, destination, now, limit)
@@ -308,21 +307,9 @@ class DeliveryEngine:
             due = await deliveries.lock_due(
                 conn, destination_id=destination.id, now=now, limit=limit
             )
-            for row in due:
-                decided = decisions.start_or_expire(
-                    row, now=now, lease=self._settings.attempt_lease, rule=self._rule
-                )
-                moves.extend(decided)
-                start = decided[-1].attempt
-                if isinstance(start, AttemptStart):
-                    claimed.append(
-                        Claimed(
-                            row.id,
-                            start.number,
-                            OutgoingEvent(row.id, row.payload),
-                            row.trace_context,
-                        )
-                    )
+            moves, claimed = claims(
+                due, now=now, lease=self._settings.attempt_lease, rule=self._rule
+            )
             if destination.rate_limit and claimed:
                 await rate_log.record_sent(
                     conn, destination.id, now, len(claimed), forget_before=now - RATE_WINDOW
@@ -386,30 +373,10 @@ class DeliveryEngine:
         """Record the attempt; how many deliveries went where (SUCCEEDED, WAITING_RETRY,
         FAILED:<reason>, stale: taken back by the sweeper meanwhile)."""
         now = self._clock.now()
-        expected = {c.delivery_id: c.attempt_number for c in claimed}
-        by_id = {o.delivery_id: o for o in sent.outcomes}
-        moves: list[Move] = []
-        tally: Counter[str] = Counter()
         interval = self.retry_interval(destination)
         async with self._pool.connection() as conn, conn.transaction():
-            for row in await deliveries.lock_deliveries(conn, list(expected)):
-                if (
-                    as_status(row.status) not in IN_PROGRESS
-                    or row.attempt_count != expected[row.id]
-                ):
-                    # The lease ran out and the sweeper took the delivery back meanwhile.
-                    tally["stale"] += 1
-                    continue
-                move = decisions.after_outcome(
-                    row,
-                    by_id[row.id],
-                    out_of_time=row.id in sent.out_of_time,
-                    now=now,
-                    interval=interval,
-                    rule=self._rule,
-                )
-                moves.append(move)
-                tally[move.to if move.to != Status.FAILED else f"FAILED:{move.reason}"] += 1
+            locked = await deliveries.lock_deliveries(conn, [c.delivery_id for c in claimed])
+            moves, tally = ends(locked, claimed, sent, now=now, interval=interval, rule=self._rule)
             await self._flag_credentials(conn, destination, sent.outcomes, now)
             await write(conn, self._app, moves, now=now)
         log.info(
@@ -464,6 +431,62 @@ class DeliveryEngine:
             await destinations.set_needs_action(
                 conn, destination_id=destination.id, needs_action=False, reason="", now=now
             )
+
+
+def claims(
+    due: Sequence[deliveries.DueDelivery],
+    *,
+    now: dt.datetime,
+    lease: dt.timedelta,
+    rule: DeadlineRule,
+) -> tuple[list[Move], list[Claimed]]:
+    """A claim's moves for the `due` deliveries it locked, and those whose attempt starts (the
+    others expired)."""
+    moves: list[Move] = []
+    claimed: list[Claimed] = []
+    for row in due:
+        decided = decisions.start_or_expire(row, now=now, lease=lease, rule=rule)
+        moves.extend(decided)
+        start = decided[-1].attempt
+        if isinstance(start, AttemptStart):
+            claimed.append(
+                Claimed(row.id, start.number, OutgoingEvent(row.id, row.payload), row.trace_context)
+            )
+    return moves, claimed
+
+
+def ends(
+    locked: Sequence[deliveries.LockedDelivery],
+    claimed: Sequence[Claimed],
+    sent: Sent,
+    *,
+    now: dt.datetime,
+    interval: dt.timedelta,
+    rule: DeadlineRule,
+) -> tuple[list[Move], Counter[str]]:
+    """Where an attempt's outcomes take the `claimed` deliveries, `locked` as they are now,
+    and how many went where (SUCCEEDED, WAITING_RETRY, FAILED:<reason>, stale: taken back by
+    the sweeper meanwhile)."""
+    expected = {c.delivery_id: c.attempt_number for c in claimed}
+    by_id = {o.delivery_id: o for o in sent.outcomes}
+    moves: list[Move] = []
+    tally: Counter[str] = Counter()
+    for row in locked:
+        if as_status(row.status) not in IN_PROGRESS or row.attempt_count != expected[row.id]:
+            # The lease ran out and the sweeper took the delivery back meanwhile.
+            tally["stale"] += 1
+            continue
+        move = decisions.after_outcome(
+            row,
+            by_id[row.id],
+            out_of_time=row.id in sent.out_of_time,
+            now=now,
+            interval=interval,
+            rule=rule,
+        )
+        moves.append(move)
+        tally[move.to if move.to != Status.FAILED else f"FAILED:{move.reason}"] += 1
+    return moves, tally
 
 
 def with_default_rate_limit(destination: Destination) -> Destination:

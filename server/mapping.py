@@ -6,7 +6,7 @@ Kept apart from the servicers so each servicer reads as decode, call, encode.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
@@ -22,7 +22,7 @@ from jobs.platforms import registry
 from jobs.stats import Stats
 from jobs.status import FailureReason, Status, as_status
 from jobs.status_follower import Followed, Heartbeat
-from jobs.submission import ContentInput, EventInput
+from jobs.submission import ContentInput, EventInput, SubmitResult
 
 # The proto's UserData fields: personal data (hashed) and identifiers (clear).
 _USER_FIELDS = frozenset((*pii.HASHED_FIELDS, *pii.CLEAR_FIELDS))
@@ -181,6 +181,21 @@ def stored_event(event: model.Event) -> events_pb2.StoredEvent:
         ),
         received_at=timestamp(event.received_at),
         deliveries=[delivery(d) for d in event.deliveries],
+    )
+
+
+def submit_events_response(results: Sequence[SubmitResult]) -> events_pb2.SubmitEventsResponse:
+    """SubmitEvents' answer: each event's id and deliveries, in the order they were sent."""
+    return events_pb2.SubmitEventsResponse(
+        results=[
+            events_pb2.SubmitEventResult(
+                index=index,
+                id=str(result.event.id),
+                duplicate=result.duplicate,
+                deliveries=[delivery(d) for d in result.event.deliveries],
+            )
+            for index, result in enumerate(results)
+        ]
     )
 
 
