@@ -28,7 +28,6 @@ from jobs.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from jobs.group_commit import GroupCommit
 from jobs.model import Delivery, Destination, Event
 from jobs.moves import Move, NewDelivery, write
-from jobs.platforms import registry
 from jobs.settings import Settings
 from jobs.status import Status
 from jobs.store import destinations, events
@@ -263,10 +262,8 @@ def delivery_rows(
     chosen: dict[int, Destination] = {}
     for key, event_id in new_ids.items():
         item = unique[key]
-        for destination in item.destinations:
+        for destination, deadline in zip(item.destinations, item.deadlines, strict=True):
             chosen[destination.id] = destination
-            platform = registry.platform(destination.kind)
-            deadline = platform.deadline(destination.settings, item.new.event_time)
             rows.append((event_id, destination.id, deadline))
     return rows, chosen
 

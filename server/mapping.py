@@ -71,6 +71,23 @@ def timestamp(value: dt.datetime | None) -> timestamp_pb2.Timestamp | None:
     )
 
 
+class Timestamps:
+    """`timestamp`, converting each time once: an answer about many deliveries made in one
+    transaction holds the same few times (when they were made, when their first attempt is
+    due) over and over."""
+
+    def __init__(self) -> None:
+        self._done: dict[dt.datetime, timestamp_pb2.Timestamp] = {}
+
+    def __call__(self, value: dt.datetime | None) -> timestamp_pb2.Timestamp | None:
+        if value is None:
+            return None
+        done = self._done.get(value)
+        if done is None:
+            done = self._done[value] = timestamp(value)  # type: ignore[assignment]
+        return done
+
+
 def from_timestamp(message: Any, field: str, path: str = "") -> dt.datetime | None:
     """The time in `message.<field>`, or None if unset; `path` prefixes the field in errors."""
     if not message.HasField(field):
@@ -186,20 +203,25 @@ def stored_event(event: model.Event) -> events_pb2.StoredEvent:
 
 def submit_events_response(results: Sequence[SubmitResult]) -> events_pb2.SubmitEventsResponse:
     """SubmitEvents' answer: each event's id and deliveries, in the order they were sent."""
+    stamps = Timestamps()
     return events_pb2.SubmitEventsResponse(
         results=[
             events_pb2.SubmitEventResult(
                 index=index,
                 id=str(result.event.id),
                 duplicate=result.duplicate,
-                deliveries=[delivery(d) for d in result.event.deliveries],
+                deliveries=[delivery(d, stamps) for d in result.event.deliveries],
             )
             for index, result in enumerate(results)
         ]
     )
 
 
-def delivery(row: model.Delivery) -> events_pb2.Delivery:
+def delivery(
+    row: model.Delivery, stamps: Callable[[dt.datetime | None], Any] = timestamp
+) -> events_pb2.Delivery:
+    """`row` as the API shows it; `stamps` converts its times (a `Timestamps` shared by the
+    deliveries of one answer converts each once)."""
     return events_pb2.Delivery(
         id=str(row.id),
         destination=row.destination_name,
@@ -211,21 +233,23 @@ def delivery(row: model.Delivery) -> events_pb2.Delivery:
             else events_pb2.FAILURE_REASON_UNSPECIFIED
         ),
         attempt_count=row.attempt_count,
-        next_attempt_at=timestamp(row.next_attempt_at),
-        deadline=timestamp(row.deadline),
+        next_attempt_at=stamps(row.next_attempt_at),
+        deadline=stamps(row.deadline),
         last_error=row.last_error,
-        created_at=timestamp(row.created_at),
-        updated_at=timestamp(row.updated_at),
-        attempts=[attempt(a) for a in row.attempts],
+        created_at=stamps(row.created_at),
+        updated_at=stamps(row.updated_at),
+        attempts=[attempt(a, stamps) for a in row.attempts],
     )
 
 
-def attempt(row: model.Attempt) -> events_pb2.Attempt:
+def attempt(
+    row: model.Attempt, stamps: Callable[[dt.datetime | None], Any] = timestamp
+) -> events_pb2.Attempt:
     return events_pb2.Attempt(
         number=row.number,
         trigger=row.trigger,
-        started_at=timestamp(row.started_at),
-        finished_at=timestamp(row.finished_at),
+        started_at=stamps(row.started_at),
+        finished_at=stamps(row.finished_at),
         outcome=_OUTCOME.get(row.outcome, events_pb2.ATTEMPT_OUTCOME_UNSPECIFIED),
         http_status=row.http_status or 0,
         platform_code=row.platform_code or 0,
