@@ -296,8 +296,9 @@ def choose_destinations(
         bad("event_time", f"is older than the platform accepts ({', '.join(too_old)})")
     if len(violations) > before:
         return None
-    wanted = {rules[d.id].hash_family for d in targets}
-    payload["hashed"] = {f: h for f, h in payload["hashed"].items() if f in wanted}
+    if len(targets) < len(candidates):  # the hashes only those left out wanted go
+        wanted = {rules[d.id].hash_family for d in targets}
+        payload["hashed"] = {f: h for f, h in payload["hashed"].items() if f in wanted}
     return Prepared(
         new=NewEvent(
             event_name=new.event_name,
