@@ -11,6 +11,7 @@ worker   one attempt of as many deliveries to Meta (jobs/delivery.py):
            load     the stored payloads, as the database driver reads them (orjson)
            claim    start each attempt, and the rows it writes (claims, plan)
            encode   each event in Meta's wire format, as JSON, and the request's body
+                    (jobs/platforms/json_events.py, as MetaConnector.send)
            finish   where the platform's answers take them, and the rows (ends, plan)
 
 What each figure leaves out is the database (its driver but for the payloads' JSON, its
@@ -23,9 +24,10 @@ little; still, compare two revisions by running each on the same machine, one af
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -35,10 +37,9 @@ from jobs.delivery import Sent, claims, ends
 from jobs.errors import FieldViolation
 from jobs.model import Destination
 from jobs.moves import plan
-from jobs.platforms.base import Outcome, OutcomeKind, OutgoingEvent
-from jobs.platforms.http_connector import encode_json
-from jobs.platforms.json_events import Encoded, json_body
-from jobs.platforms.meta import wire_event
+from jobs.platforms.base import Outcome, OutcomeKind
+from jobs.platforms.json_events import Encoded, json_body, send_in_chunks
+from jobs.platforms.meta import MAX_BATCH_SIZE, wire_event
 from jobs.settings import Settings
 from jobs.store.deliveries import DueDelivery, LockedDelivery
 from jobs.submission import births, delivery_rows, stored_events
@@ -139,6 +140,7 @@ def worker_steps(count: int, now: dt.datetime) -> list[tuple[str, Step]]:
     prepared = server["choose"](server["check"](server["decode"](None)))
     stored = [orjson.dumps(p.new.payload) for p in prepared]
     deadline = now + dt.timedelta(days=7)
+    loop = asyncio.new_event_loop()
 
     def load(_: Any) -> Any:
         return [
@@ -153,22 +155,27 @@ def worker_steps(count: int, now: dt.datetime) -> list[tuple[str, Step]]:
         plan(moves, now=now)
         return claimed
 
-    def encode(claimed: Any) -> Any:
-        encoded = []
-        for c in claimed:
-            event: OutgoingEvent = c.event
-            data = encode_json(wire_event(event.payload, str))
-            assert data is not None
-            encoded.append(Encoded(event, data))
-        json_body(b"data", encoded, after=b'"access_token":"unused"')
-        return claimed
+    async def accept(batch: Sequence[Encoded]) -> list[Outcome]:
+        json_body(b"data", batch, after=b'"access_token":"unused"')
+        return [Outcome(e.delivery_id, OutcomeKind.SUCCEEDED, http_status=200) for e in batch]
 
-    def finish(claimed: Any) -> Any:
+    def encode(claimed: Any) -> Any:
+        # As MetaConnector.send, with a platform that takes everything at once.
+        sending = send_in_chunks(
+            [c.event for c in claimed],
+            None,
+            prepare=lambda event: wire_event(event.payload, str),
+            send_request=accept,
+            max_batch_size=MAX_BATCH_SIZE,
+        )
+        return claimed, loop.run_until_complete(sending)
+
+    def finish(sent: Any) -> Any:
+        claimed, outcomes = sent
         locked = [
             LockedDelivery(c.delivery_id, 1, c.delivery_id, 1, "SENDING", 1, deadline, "first", now)
             for c in claimed
         ]
-        outcomes = [Outcome(c.delivery_id, OutcomeKind.SUCCEEDED, http_status=200) for c in claimed]
         moves, tally = ends(
             locked,
             claimed,
