@@ -204,11 +204,14 @@ HASHED_FIELDS: Final[Mapping[str, tuple[str, _Normaliser]]] = {
 }
 
 # Browser and click identifiers, sent in clear (hashing them would make them useless for
-# matching); each platform takes the ones it knows.
-CLEAR_FIELDS: Final = (
-    *("client_ip_address", "client_user_agent", "fbc", "fbp", "ttclid", "ttp", "gclid"),
-    *("gbraid", "wbraid", "epik", "sc_click_id", "sc_cookie1", "kwai_click_id"),
-    *("ga_client_id", "li_fat_id", "rdt_click_id"),
+# matching); each platform takes the ones it knows. A set: every field of every event is
+# looked up in it.
+CLEAR_FIELDS: Final = frozenset(
+    {
+        *("client_ip_address", "client_user_agent", "fbc", "fbp", "ttclid", "ttp", "gclid"),
+        *("gbraid", "wbraid", "epik", "sc_click_id", "sc_cookie1", "kwai_click_id"),
+        *("ga_client_id", "li_fat_id", "rdt_click_id"),
+    }
 )
 _MAX_CLEAR_LENGTH: Final = 1024
 
