@@ -299,17 +299,7 @@ def choose_destinations(
     if len(targets) < len(candidates):  # the hashes only those left out wanted go
         wanted = {rules[d.id].hash_family for d in targets}
         payload["hashed"] = {f: h for f, h in payload["hashed"].items() if f in wanted}
-    return Prepared(
-        new=NewEvent(
-            event_name=new.event_name,
-            event_id=new.event_id,
-            event_time=event_time,
-            order_id=new.order_id,
-            payload=payload,
-        ),
-        destinations=targets,
-        deadlines=deadlines,
-    )
+    return Prepared(new=new.with_payload(payload), destinations=targets, deadlines=deadlines)
 
 
 def _age(age: dt.timedelta) -> str:

@@ -28,6 +28,10 @@ class NewEvent:
     order_id: str
     payload: dict[str, Any]
 
+    def with_payload(self, payload: dict[str, Any]) -> NewEvent:
+        """The same event with `payload` (dataclasses.replace, without its cost)."""
+        return NewEvent(self.event_name, self.event_id, self.event_time, self.order_id, payload)
+
 
 async def insert_events(
     conn: AsyncConnection,
