@@ -13,7 +13,7 @@ GENERATED := $(GEN_DIR)/tenaz/v1 clients/typescript/src/gen clients/go/gen
 
 .DEFAULT_GOAL := help
 TIERS := test-unit test-integration test-e2e test-browser test-interop test-chaos
-.PHONY: help install tools browser python-protos run test $(TIERS) bench bench-micro chaos screenshots lint format protos check-protos clean
+.PHONY: help install tools browser prometheus curl python-protos run test $(TIERS) bench bench-micro chaos screenshots lint format protos check-protos clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -55,7 +55,7 @@ check-protos: protos ## lint protos/, refuse breaking changes, fail when generat
 run: python-protos ## run Tenaz: gRPC server + worker (embedded PostgreSQL unless TENAZ_DATABASE_URL)
 	$(BIN)/tenaz run
 
-test: $(STAMP) tools protos browser ## run every tier's tests (what CI runs)
+test: $(STAMP) tools protos browser prometheus curl ## run every tier's tests (what CI runs)
 	$(BIN)/pytest
 
 test-unit: $(TEST_STAMP) ## the unit tests: seconds, no database, browser, Node or Go
@@ -64,7 +64,7 @@ test-unit: $(TEST_STAMP) ## the unit tests: seconds, no database, browser, Node 
 test-integration: $(TEST_STAMP) ## the domain, gRPC and the dashboard's API on a real PostgreSQL
 	$(BIN)/pytest tests/integration
 
-test-e2e: $(TEST_STAMP) ## the tenaz command and a tiny benchmark, as operators run them
+test-e2e: $(TEST_STAMP) prometheus curl ## the tenaz command, Prometheus scraping it, the README's curl example, a tiny benchmark
 	$(BIN)/pytest tests/acceptance
 
 test-browser: $(VENV)/.installed-test,browser browser ## the dashboard in headless chromium
@@ -78,6 +78,15 @@ test-chaos: $(TEST_STAMP) ## the short chaos run (make chaos is the long one)
 
 browser: ## install Debian's chromium for the dashboard's browser tests, when missing
 	command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)
+
+# The end-to-end tests scrape Tenaz with a real Prometheus and check the alerting rules with
+# its promtool; Debian's package has both (its service is not started in containers).
+prometheus: ## install Debian's prometheus (and promtool) for the metrics tests, when missing
+	command -v prometheus >/dev/null && command -v promtool >/dev/null || \
+		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus)
+
+curl: ## install Debian's curl for the README's plain-HTTP example test, when missing
+	command -v curl >/dev/null || (apt-get update -q && apt-get install -y -q curl)
 
 screenshots: $(STAMP) browser ## regenerate docs/images from demo data (PostgreSQL + chromium)
 	$(BIN)/python docs/screenshots.py

@@ -144,16 +144,16 @@ def worker_steps(count: int, now: dt.datetime, runner: asyncio.Runner) -> list[t
 
     def load(_: Any) -> Any:
         return [
-            DueDelivery(i + 1, 1, i + 1, 1, "PENDING", 0, deadline, "first", orjson.loads(p), "")
+            DueDelivery(
+                i + 1, 1, i + 1, 1, "PENDING", 0, deadline, "first", orjson.loads(p), "", now
+            )
             for i, p in enumerate(stored)
         ]
 
     def claim(due: Any) -> Any:
-        moves, claimed = claims(
-            due, now=now, lease=settings.attempt_lease, rule=settings.deadline_rule
-        )
-        plan(moves, now=now)
-        return claimed
+        claim = claims(due, now=now, lease=settings.attempt_lease, rule=settings.deadline_rule)
+        plan(claim.moves, now=now)
+        return claim.claimed
 
     async def accept(batch: Sequence[Encoded]) -> list[Outcome]:
         json_body(b"data", batch, after=b'"access_token":"unused"')

@@ -203,6 +203,8 @@ class TenazSystem:
                 "TENAZ_LISTEN_ADDRESS": address,
                 "TENAZ_DASHBOARD_ADDRESS": dashboard_address,
                 "TENAZ_INGEST_ADDRESS": "",
+                # Several processes at once: each /metrics would need a port of its own.
+                "TENAZ_METRICS_ADDRESS": "",
                 "TENAZ_SUBMIT_RATE_LIMIT": "0",
                 "TENAZ_RETRY_INTERVAL": f"{retry_interval}s",
                 "TENAZ_HTTP_TIMEOUT": f"{options.http_timeout}s",

@@ -41,6 +41,11 @@ EMAIL: Final = "email"
 KINDS: Final = (WEBHOOK, EMAIL)
 # The secret each kind keeps sealed, by its setting name.
 SECRET_NAMES: Final = {WEBHOOK: "signing_secret", EMAIL: "password"}
+# The settings each kind has (shown, never secret).
+SETTING_NAMES: Final = {
+    WEBHOOK: ("url",),
+    EMAIL: ("host", "port", "username", "sender", "recipients"),
+}
 DEFAULT_SMTP_PORT: Final = 587
 MESSAGE_ID_PREFIX: Final = "msg_alert_"
 _MAX_ANSWER: Final = 4096
@@ -106,7 +111,8 @@ def channel_problems(
         problems = []
         if not str(settings.get("host", "")).strip():
             problems.append(FieldViolation("email.host", "required"))
-        if not 0 < int(settings.get("port", 0)) < 65536:
+        port = settings.get("port", 0)
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
             problems.append(FieldViolation("email.port", "from 1 to 65535"))
         if "@" not in str(settings.get("sender", "")):
             problems.append(FieldViolation("email.sender", "an e-mail address"))

@@ -1,12 +1,13 @@
 """Alerts: rules over destination health, their channels, evaluation and notifications.
 
-`AlertService` manages a workspace's rules and channels (the gRPC edge and the CLI call it);
-`evaluate` runs periodically in the worker (`tenaz.alerts.evaluate`): it reads only cheap
-data (migration 0017's counters, the destinations' needs_action flags, and one index probe
-per destination that has deliveries waiting) and applies each rule's hysteresis
-(jobs/alert_rules.py). A change of state, its notifications and the jobs that send them are
-one transaction, held under a transaction-level advisory lock: when several workers evaluate
-at once, one does the work and the others find the lock taken and leave.
+`AlertService` manages a workspace's rules and channels (the gRPC edge, which the CLI uses,
+and the dashboard call it); `evaluate` runs periodically in the worker
+(`tenaz.alerts.evaluate`): it reads only cheap data (migration 0017's counters, the
+destinations' needs_action flags, and one index probe per destination that has deliveries
+waiting) and applies each rule's hysteresis (jobs/alert_rules.py). A change of state, its
+notifications and the jobs that send them are one transaction, held under a transaction-level
+advisory lock: when several workers evaluate at once, one does the work and the others find
+the lock taken and leave.
 
 `notify` sends one notification (`tenaz.alerts.notify`). Its tries are data, as a delivery's
 are: each try is recorded (attempts, last error) and, when it failed and tries remain, the next
@@ -19,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -42,6 +42,7 @@ from jobs.alert_rules import AlertRule
 from jobs.clock import Clock
 from jobs.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from jobs.model import Destination
+from jobs.names import NAME
 from jobs.secrets import SecretBox
 from jobs.stats import whole_minute
 from jobs.store import alerts as store
@@ -49,7 +50,6 @@ from jobs.store import destinations as destination_store
 
 log = logging.getLogger(__name__)
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MAX_HISTORY: Final = 500
 MAX_BACKOFF: Final = dt.timedelta(hours=1)
 
@@ -113,7 +113,7 @@ class AlertService:
         return self._secrets.open(channel.secret, legacy_name=SECRET_NAMES[channel.kind])
 
     def _check_channel(self, spec: ChannelSpec) -> None:
-        problems = [] if _NAME.fullmatch(spec.name) else [_bad_name()]
+        problems = [] if NAME.fullmatch(spec.name) else [_bad_name()]
         problems += channel_problems(spec.kind, spec.settings, spec.secrets, self._sender.egress)
         if problems:
             raise InvalidArgument(problems)
@@ -209,7 +209,7 @@ class AlertService:
     # -- rules ------------------------------------------------------------------------------
 
     async def _check_rule(self, conn: AsyncConnection, workspace_id: int, spec: RuleSpec) -> None:
-        problems = [] if _NAME.fullmatch(spec.name) else [_bad_name()]
+        problems = [] if NAME.fullmatch(spec.name) else [_bad_name()]
         problems += alert_rules.rule_problems(
             name=spec.name,
             condition=spec.condition,
@@ -256,6 +256,21 @@ class AlertService:
             updated = await store.update_rule(
                 conn, _rule(current.id, workspace_id, spec, current.created_at, self._clock.now())
             )
+        return (await self._statuses(workspace_id, [updated]))[0]
+
+    async def set_rule_enabled(self, workspace_id: int, name: str, enabled: bool) -> AlertStatus:
+        """Turn a rule on or off, its values kept. A rule turned off watches nothing, so what
+        it fired resolves after its recovery, as for a destination that is well again."""
+        async with self._pool.connection() as conn, conn.transaction():
+            found = await store.rules(conn, workspace_id=workspace_id, name=name, for_update=True)
+            if not found:
+                raise NotFound(f"no alert rule named {name!r}")
+            current = found[0]
+            updated = await store.update_rule(
+                conn,
+                dataclasses.replace(current, enabled=enabled, updated_at=self._clock.now()),
+            )
+        log.info("alert.rule.updated", extra={"rule": name, "enabled": enabled})
         return (await self._statuses(workspace_id, [updated]))[0]
 
     async def list_rules(self, workspace_id: int) -> list[AlertStatus]:

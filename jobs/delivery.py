@@ -32,7 +32,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psycopg
 from psycopg import AsyncConnection
@@ -41,8 +41,9 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from jobs import decisions, queue
 from jobs.clock import Clock
 from jobs.connectors import ConnectorFactory, ConnectorUnavailable
+from jobs.metrics import Metrics
 from jobs.model import Destination
-from jobs.moves import AttemptStart, Move, write
+from jobs.moves import AttemptStart, Move, Writes, write
 from jobs.platforms import registry
 from jobs.platforms.base import AttemptScope, Connector, Outcome, OutcomeKind, OutgoingEvent
 from jobs.retry_policy import DeadlineRule
@@ -129,8 +130,11 @@ class DeliveryEngine:
         connectors: ConnectorFactory,
         app: queue.App,
         tracing: Tracing = OFF,
+        *,
+        metrics: Metrics,
     ) -> None:
         self._pool = pool
+        self._metrics = metrics
         self._clock = clock
         self._settings = settings
         self._connectors = connectors
@@ -239,8 +243,9 @@ class DeliveryEngine:
         cut_short = ""
         timed_out = cancelled = False
         try:
-            async with asyncio.timeout(self._settings.attempt_budget.total_seconds()):
-                returned = await connector.send(events, scope)
+            with self._metrics.requests_to(destination.kind, destination.id):
+                async with asyncio.timeout(self._settings.attempt_budget.total_seconds()):
+                    returned = await connector.send(events, scope)
         except TimeoutError:
             budget = self._settings.attempt_budget.total_seconds()
             cut_short, timed_out = f"the attempt's time budget ({budget:g} s) ran out", True
@@ -309,15 +314,23 @@ class DeliveryEngine:
             due = await deliveries.lock_due(
                 conn, destination_id=destination.id, now=now, limit=limit
             )
-            moves, claimed = claims(
-                due, now=now, lease=self._settings.attempt_lease, rule=self._rule
-            )
+            claim = claims(due, now=now, lease=self._settings.attempt_lease, rule=self._rule)
+            claimed = claim.claimed
             if destination.rate_limit and claimed:
                 await rate_log.record_sent(
                     conn, destination.id, now, len(claimed), forget_before=now - RATE_WINDOW
                 )
-            await write(conn, self._app, moves, now=now)
+            writes = await write(conn, self._app, claim.moves, now=now)
+        self._count(destination, writes)
+        self._metrics.claimed(
+            destination.kind, now, first_due=claim.first_due, retries_due=claim.retries_due
+        )
         return Round(claimed, len(due), limit, None)
+
+    def _count(self, destination: Destination, writes: Writes) -> None:
+        """Count a committed write of this destination's deliveries and attempts."""
+        self._metrics.written(writes)
+        self._metrics.attempts_ended(destination.kind, destination.id, writes)
 
     async def _rate_allowance(
         self, conn: AsyncConnection, destination: Destination, now: dt.datetime, limit: int
@@ -380,7 +393,8 @@ class DeliveryEngine:
             locked = await deliveries.lock_deliveries(conn, [c.delivery_id for c in claimed])
             moves, tally = ends(locked, claimed, sent, now=now, interval=interval, rule=self._rule)
             await self._flag_credentials(conn, destination, sent.outcomes, now)
-            await write(conn, self._app, moves, now=now)
+            writes = await write(conn, self._app, moves, now=now)
+        self._count(destination, writes)
         log.info(
             "delivery.attempt.finished",
             extra={
@@ -435,26 +449,39 @@ class DeliveryEngine:
             )
 
 
+@dataclass(slots=True)
+class Claims:
+    """What a claim decided about the due deliveries it locked."""
+
+    moves: list[Move] = field(default_factory=list)
+    # Those whose attempt starts (the others expired).
+    claimed: list[Claimed] = field(default_factory=list)
+    # When each of those became due, first attempts and retries apart (jobs/metrics.py).
+    first_due: list[dt.datetime] = field(default_factory=list)
+    retries_due: list[dt.datetime] = field(default_factory=list)
+
+
 def claims(
     due: Sequence[deliveries.DueDelivery],
     *,
     now: dt.datetime,
     lease: dt.timedelta,
     rule: DeadlineRule,
-) -> tuple[list[Move], list[Claimed]]:
-    """A claim's moves for the `due` deliveries it locked, and those whose attempt starts (the
-    others expired)."""
-    moves: list[Move] = []
-    claimed: list[Claimed] = []
+) -> Claims:
+    """A claim's decisions for the `due` deliveries it locked: each attempt starts, unless the
+    delivery expired."""
+    decided = Claims()
     for row in due:
-        decided = decisions.start_or_expire(row, now=now, lease=lease, rule=rule)
-        moves.extend(decided)
-        start = decided[-1].attempt
+        moves = decisions.start_or_expire(row, now=now, lease=lease, rule=rule)
+        decided.moves.extend(moves)
+        start = moves[-1].attempt
         if isinstance(start, AttemptStart):
-            claimed.append(
+            decided.claimed.append(
                 Claimed(row.id, start.number, OutgoingEvent(row.id, row.payload), row.trace_context)
             )
-    return moves, claimed
+            waited = decided.first_due if row.status == Status.PENDING else decided.retries_due
+            waited.append(row.next_attempt_at)
+    return decided
 
 
 def ends(

@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +32,9 @@ from jobs import endings, queue
 from jobs.clock import Clock
 from jobs.egress import EgressPolicy
 from jobs.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
+from jobs.metrics import Metrics
 from jobs.model import Destination
+from jobs.names import NAME
 from jobs.platforms import registry
 from jobs.platforms.registry import Setting
 from jobs.secrets import SecretBox
@@ -41,7 +42,6 @@ from jobs.store import deliveries, destinations
 
 log = logging.getLogger(__name__)
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MIN_RETRY_INTERVAL = dt.timedelta(seconds=1)
 # Meta deduplicates an event sent twice only within 48 hours: an attempt whose answer never
 # came (a timeout) may have reached it, and its retry must come well inside that window.
@@ -92,8 +92,10 @@ class DestinationService:
         app: queue.App,
         secrets: SecretBox,
         egress: EgressPolicy,
+        metrics: Metrics,
     ) -> None:
         self._pool = pool
+        self._metrics = metrics
         self._clock = clock
         self._app = app
         self._secrets = secrets
@@ -107,7 +109,7 @@ class DestinationService:
 
     async def create(self, workspace_id: int, spec: DestinationSpec) -> Destination:
         violations: list[FieldViolation] = []
-        if not _NAME.fullmatch(spec.name):
+        if not NAME.fullmatch(spec.name):
             violations.append(
                 FieldViolation(
                     "destination.name",
@@ -318,8 +320,9 @@ class DestinationService:
             now = self._clock.now()
             await destinations.soft_delete_destination(conn, destination_id=current.id, now=now)
             batch = endings.of_deleted(self._app, current.id)
-            ended = await batch(conn, now)
-        ended += await endings.in_batches(self._pool, self._clock, batch)
+            ended, writes = await batch(conn, now)
+        self._metrics.written(writes)
+        ended += await endings.in_batches(self._pool, self._clock, batch, self._metrics)
         log.info(
             "destination.deleted", extra={"destination": current.id, "deliveries_ended": ended}
         )

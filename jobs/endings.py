@@ -19,20 +19,21 @@ from psycopg_pool import AsyncConnectionPool
 from jobs import queue
 from jobs.clock import Clock
 from jobs.decisions import DELETED_MESSAGE, EXPIRED_MESSAGE, end_unsent
-from jobs.moves import write
+from jobs.metrics import Metrics
+from jobs.moves import Writes, write
 from jobs.retry_policy import DeadlineRule
 from jobs.status import FailureReason
 from jobs.store import deliveries
 
 BATCH = 1000
 
-# One transaction's share of the work: how many deliveries it ended.
-Batch = Callable[[AsyncConnection, dt.datetime], Awaitable[int]]
+# One transaction's share of the work: how many deliveries it locked, and what it wrote.
+Batch = Callable[[AsyncConnection, dt.datetime], Awaitable[tuple[int, Writes]]]
 
 
 async def expire_batch(
     conn: AsyncConnection, now: dt.datetime, *, app: queue.App, rule: DeadlineRule
-) -> int:
+) -> tuple[int, Writes]:
     """End as FAILED `expired` a batch of due deliveries that can no longer be sent in time.
 
     In-progress deliveries are not here: the lease recovery ends those whose
@@ -48,13 +49,12 @@ async def expire_batch(
             row, FailureReason.EXPIRED, EXPIRED_MESSAGE, outcome="expired", now=now
         )
     ]
-    await write(conn, app, moves, now=now)
-    return len(rows)
+    return len(rows), await write(conn, app, moves, now=now)
 
 
 async def end_batch_of_deleted(
     conn: AsyncConnection, now: dt.datetime, *, app: queue.App, destination_id: int
-) -> int:
+) -> tuple[int, Writes]:
     """End as FAILED `destination_deleted` a batch of a deleted destination's deliveries.
 
     Attempts running in a worker are ended too (recorded as `interrupted`): the
@@ -76,8 +76,7 @@ async def end_batch_of_deleted(
             now=now,
         )
     ]
-    await write(conn, app, moves, now=now)
-    return len(rows)
+    return len(rows), await write(conn, app, moves, now=now)
 
 
 def of_deleted(app: queue.App, destination_id: int) -> Batch:
@@ -88,12 +87,15 @@ def past_deadline(app: queue.App, rule: DeadlineRule) -> Batch:
     return functools.partial(expire_batch, app=app, rule=rule)
 
 
-async def in_batches(pool: AsyncConnectionPool, clock: Clock, batch: Batch) -> int:
+async def in_batches(
+    pool: AsyncConnectionPool, clock: Clock, batch: Batch, metrics: Metrics
+) -> int:
     """Run `batch` in one transaction after another until one comes back short."""
     total = 0
     while True:
         async with pool.connection() as conn, conn.transaction():
-            ended = await batch(conn, clock.now())
+            ended, writes = await batch(conn, clock.now())
+        metrics.written(writes)
         total += ended
         if ended < BATCH:
             return total

@@ -35,7 +35,8 @@ class _Call(Generic[Item, Result]):
 class GroupCommit(Generic[Key, Item, Result]):
     """Writes calls with the same key together, at most `flushers` transactions at a time.
 
-    `max_items` bounds one transaction; the rest waits for the next one.
+    `max_items` bounds one transaction; the rest waits for the next one. `written`, if
+    given, hears how many calls each transaction held (the group's size).
     """
 
     def __init__(
@@ -45,8 +46,10 @@ class GroupCommit(Generic[Key, Item, Result]):
         *,
         flushers: int = 2,
         max_items: int = 1000,
+        written: Callable[[int], None] | None = None,
     ) -> None:
         self._write = write
+        self._written = written
         self._flushers = flushers
         self._max_items = max_items
         self._queued: dict[Key, list[_Call[Item, Result]]] = defaultdict(list)
@@ -77,6 +80,8 @@ class GroupCommit(Generic[Key, Item, Result]):
                 del self._running[key]
 
     async def _write_calls(self, key: Key, calls: list[_Call[Item, Result]]) -> None:
+        if self._written is not None:
+            self._written(len(calls))
         try:
             outcomes = await self._write(key, [c.item for c in calls])
         except Exception as exc:  # the whole transaction failed: every call in it did

@@ -60,6 +60,38 @@ class Destination:
 
 
 @dataclass(frozen=True)
+class IgnoredType:
+    """A checkout event type a webhook source acknowledged without sending, and how often."""
+
+    event_type: str
+    count: int
+    last_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class WebhookSource:
+    """A checkout (or any JSON sender) that calls Tenaz on each sale, at
+    /webhooks/{kind}/{name}."""
+
+    id: int
+    workspace_id: int
+    # The route in the URL: unique on the server.
+    name: str
+    # The checkout: hotmart, kiwify, eduzz, generic (jobs/checkouts).
+    kind: str
+    # Sealed (jobs/secrets.py): the checkout's token or signing key.
+    secret: str
+    # "events": the checkout's type -> Tenaz's event name ("" to send nothing) over the
+    # checkout's defaults; "fields" (generic): Tenaz's field -> where it is in the JSON.
+    options: dict[str, Any]
+    # Where its events go, by name; empty: every destination that takes them.
+    destinations: tuple[str, ...]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    ignored: tuple[IgnoredType, ...] = ()
+
+
+@dataclass(frozen=True)
 class Attempt:
     number: int
     trigger: str

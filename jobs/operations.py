@@ -27,8 +27,9 @@ from jobs.clock import Clock
 from jobs.destinations import resolve_names
 from jobs.digits import is_ascii_digits
 from jobs.errors import InvalidArgument, NotFound
+from jobs.metrics import Metrics
 from jobs.model import DeliveryFilter, OperationRow
-from jobs.moves import Move, write
+from jobs.moves import Move, Writes, write
 from jobs.retry_policy import DeadlineRule
 from jobs.status import Status, as_status
 from jobs.store import operations
@@ -42,9 +43,15 @@ RETRY, CANCEL = "retry", "cancel"
 
 class OperationService:
     def __init__(
-        self, pool: AsyncConnectionPool, clock: Clock, app: queue.App, rule: DeadlineRule
+        self,
+        pool: AsyncConnectionPool,
+        clock: Clock,
+        app: queue.App,
+        rule: DeadlineRule,
+        metrics: Metrics,
     ) -> None:
         self._pool = pool
+        self._metrics = metrics
         self._clock = clock
         self._app = app
         # Retries are refused when an attempt started now could not end by the deadline.
@@ -112,7 +119,7 @@ class OperationService:
                     limit=CHUNK,
                 )
                 done = len(rows) < CHUNK
-                changed = await self._apply(conn, operation.kind, rows, now)
+                changed, writes = await self._apply(conn, operation.kind, rows, now)
                 await operations.record_progress(
                     conn,
                     operation_id=operation_id,
@@ -123,6 +130,7 @@ class OperationService:
                     state="done" if done else "running",
                     finished_at=now if done else None,
                 )
+            self._metrics.written(writes)
             if done:
                 log.info("operation.finished", extra={"operation": operation_id})
                 return
@@ -143,7 +151,7 @@ class OperationService:
             operation = await operations.insert_operation(
                 conn, workspace_id=workspace_id, kind=kind, where=None, total=len(rows), now=now
             )
-            changed = await self._apply(conn, kind, rows, now)
+            changed, writes = await self._apply(conn, kind, rows, now)
             await operations.record_progress(
                 conn,
                 operation_id=operation.id,
@@ -155,6 +163,7 @@ class OperationService:
                 finished_at=now,
             )
             finished = await operations.get_operation(conn, operation_id=operation.id)
+        self._metrics.written(writes)
         assert finished is not None
         log.info(
             "operation.finished",
@@ -182,8 +191,8 @@ class OperationService:
         kind: str,
         rows: Sequence[operations.SelectedDelivery],
         now: dt.datetime,
-    ) -> int:
-        """Apply the operation to locked deliveries; return how many changed."""
+    ) -> tuple[int, Writes]:
+        """Apply the operation to locked deliveries; return how many changed, and the writes."""
         moves: list[Move] = []
         manual: list[int] = []
         waiting: set[int] = set()
@@ -207,4 +216,4 @@ class OperationService:
             await operations.mark_manual(conn, ids=manual, now=now)
         for destination_id in sorted(waiting - {d for d, _ in written.jobs}):
             await queue.defer_delivery(self._app, conn, destination_id=destination_id)
-        return len(manual) if kind == RETRY else len(moves)
+        return (len(manual) if kind == RETRY else len(moves)), written

@@ -27,7 +27,9 @@ from psycopg import AsyncConnection
 
 if TYPE_CHECKING:
     from jobs.alerts import AlertService
+    from jobs.clock import Clock
     from jobs.delivery import DeliveryEngine
+    from jobs.metrics import Metrics
     from jobs.operations import OperationService
     from jobs.retention import Retention
     from jobs.sweeper import Sweeper
@@ -65,8 +67,11 @@ def sweep_cron(interval: dt.timedelta) -> str:
 @dataclass(frozen=True)
 class TaskServices:
     """What the tasks work with, given to the worker that runs them (`TaskServices.context`):
-    each task gets the one service it needs, never the whole runtime."""
+    each task gets the one service it needs, never the whole runtime; the clock and the
+    metrics time how long each job waited past its due time."""
 
+    clock: Clock
+    metrics: Metrics
     engine: DeliveryEngine
     sweeper: Sweeper
     operations: OperationService
@@ -80,9 +85,20 @@ class TaskServices:
 _SERVICES = "tenaz_services"
 
 
-def _services(context: JobContext) -> TaskServices:
+def _started(context: JobContext, due: dt.datetime | None = None) -> TaskServices:
+    """The services of a job that has just started, its wait counted from its due time: the
+    time it was scheduled for, or `due` (a periodic task's tick). A job queued to run at
+    once has neither; what it sends counts its own wait (`tenaz_first_attempt_wait_seconds`)."""
     services: TaskServices = context.additional_context[_SERVICES]
+    job = context.job
+    services.metrics.job_started(
+        job.task_name, services.clock.now(), job.scheduled_at if due is None else due
+    )
     return services
+
+
+def _tick(timestamp: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC)
 
 
 # The tasks, declared once here. They are added to each app `build_app` makes rather than
@@ -91,27 +107,27 @@ def _services(context: JobContext) -> TaskServices:
 
 
 async def deliver(context: JobContext, destination_id: int) -> None:
-    await _services(context).engine.deliver_due(destination_id)
+    await _started(context).engine.deliver_due(destination_id)
 
 
 async def sweep(context: JobContext, timestamp: int) -> None:
-    await _services(context).sweeper.sweep()
+    await _started(context, _tick(timestamp)).sweeper.sweep()
 
 
 async def operation(context: JobContext, operation_id: int) -> None:
-    await _services(context).operations.run(operation_id)
+    await _started(context).operations.run(operation_id)
 
 
 async def purge(context: JobContext, timestamp: int) -> None:
-    await _services(context).retention.purge()
+    await _started(context, _tick(timestamp)).retention.purge()
 
 
 async def evaluate_alerts(context: JobContext, timestamp: int) -> None:
-    await _services(context).alerts.evaluate()
+    await _started(context, _tick(timestamp)).alerts.evaluate()
 
 
 async def notify(context: JobContext, notification_id: int) -> None:
-    await _services(context).alerts.notify(notification_id)
+    await _started(context).alerts.notify(notification_id)
 
 
 def build_app(

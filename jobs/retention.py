@@ -5,7 +5,9 @@ kept no longer than its purpose needs.
 Events go only once every delivery is finished; status changes go by age, and
 the stream remembers how far it purged so that a dashboard resuming from an
 older cursor is told (OUT_OF_RANGE) instead of silently missing changes.
-Expired dashboard sessions, which open nothing any more, go at the same time.
+Expired dashboard sessions, which open nothing any more, go at the same time, and so
+do alert notifications older than the period (they name destinations and rules, and would
+otherwise grow for as long as alerts fire).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class Retention:
             "operations": 0,
             "dashboard_sessions": 0,
             "counters": 0,
+            "alert_notifications": 0,
         }
         while True:
             async with self._pool.connection() as conn, conn.transaction():
@@ -57,6 +60,9 @@ class Retention:
             counts["operations"] = await retention.delete_old_operations(conn, before=before)
             counts["dashboard_sessions"] = await sessions.delete_expired_sessions(conn, now=now)
             counts["counters"] = await retention.delete_old_counters(conn, before=before)
+            counts["alert_notifications"] = await retention.delete_old_alert_notifications(
+                conn, before=before
+            )
         if any(counts.values()):
             log.info("retention.purged", extra=counts)
         return counts

@@ -21,10 +21,12 @@ from jobs.alerts import AlertService
 from jobs.clock import Clock, SystemClock
 from jobs.connectors import ConnectorFactory
 from jobs.database import open_pool
+from jobs.database_gauges import DatabaseGauges
 from jobs.delivery import DeliveryEngine
 from jobs.destinations import DestinationService
 from jobs.egress import EgressPolicy, platform_client
 from jobs.event_reads import EventReads
+from jobs.metrics import Metrics
 from jobs.operations import OperationService
 from jobs.retention import Retention
 from jobs.secrets import SecretBox, key_from_file
@@ -35,6 +37,7 @@ from jobs.status_feed import StatusFeed
 from jobs.submission import SubmissionService
 from jobs.sweeper import Sweeper
 from jobs.tracing import Tracing, open_tracing
+from jobs.webhook_sources import WebhookSourceService
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,11 @@ class Runtime:
     connectors: ConnectorFactory
     tracing: Tracing
     alerts: AlertService
+    # This process's metrics (served on TENAZ_METRICS_ADDRESS), the database's gauges among
+    # them; `gauges.run()` keeps those fresh.
+    metrics: Metrics
+    gauges: DatabaseGauges
+    webhook_sources: WebhookSourceService
 
     async def run_worker(self, **options: object) -> None:
         """Run a procrastinate worker on Tenaz's queues until cancelled or signalled."""
@@ -64,6 +72,8 @@ class Runtime:
             "queues": list(queue.QUEUES),
             "concurrency": self.settings.worker_concurrency,
             "additional_context": queue.TaskServices(
+                clock=self.clock,
+                metrics=self.metrics,
                 engine=self.engine,
                 sweeper=self.sweeper,
                 operations=self.operations,
@@ -110,18 +120,23 @@ async def open_runtime(
             http_client, clock, secrets, egress, timeout=settings.http_timeout.total_seconds()
         )
         stack.push_async_callback(connectors.aclose)
+        metrics = Metrics()
+        gauges = DatabaseGauges(database_url, clock, settings.metrics_interval)
+        metrics.register(gauges)
+        stack.push_async_callback(gauges.close)
+        submissions = SubmissionService(pool, clock, settings, app, metrics)
         yield Runtime(
             settings=settings,
             database_url=database_url,
             clock=clock,
             pool=pool,
             app=app,
-            engine=DeliveryEngine(pool, clock, settings, connectors, app, tracing),
-            sweeper=Sweeper(pool, clock, settings, app),
-            submissions=SubmissionService(pool, clock, settings, app),
-            destinations=DestinationService(pool, clock, app, secrets, egress),
+            engine=DeliveryEngine(pool, clock, settings, connectors, app, tracing, metrics=metrics),
+            sweeper=Sweeper(pool, clock, settings, app, metrics),
+            submissions=submissions,
+            destinations=DestinationService(pool, clock, app, secrets, egress, metrics),
             reads=EventReads(pool),
-            operations=OperationService(pool, clock, app, settings.deadline_rule),
+            operations=OperationService(pool, clock, app, settings.deadline_rule, metrics),
             stats=StatsService(pool, clock),
             feed=StatusFeed(pool),
             retention=Retention(pool, clock, settings),
@@ -143,4 +158,7 @@ async def open_runtime(
                 attempts=settings.alert_attempts,
                 retry_wait=settings.alert_retry_wait,
             ),
+            metrics=metrics,
+            gauges=gauges,
+            webhook_sources=WebhookSourceService(pool, clock, secrets, submissions),
         )

@@ -174,6 +174,10 @@ class Settings:
     submit_burst: int = 10_000
     # The web dashboard's HTTP address; empty: no dashboard.
     dashboard_address: str = "127.0.0.1:8080"
+    # Where /metrics is served for Prometheus (every process: serve, worker, run); empty: off.
+    metrics_address: str = "127.0.0.1:9464"
+    # How often the process that computes the database gauges reads them.
+    metrics_interval: dt.timedelta = dt.timedelta(seconds=15)
     # How long a dashboard login lasts.
     session_ttl: dt.timedelta = dt.timedelta(hours=12)
     # Where browsers reach the dashboard when a proxy on the way terminates TLS (and
@@ -298,6 +302,8 @@ class Settings:
             dashboard_public_url=url("TENAZ_DASHBOARD_PUBLIC_URL", _optional_url),
             ingest_address=env.get("TENAZ_INGEST_ADDRESS", defaults.ingest_address),
             session_ttl=duration("TENAZ_SESSION_TTL", defaults.session_ttl),
+            metrics_address=env.get("TENAZ_METRICS_ADDRESS", defaults.metrics_address).strip(),
+            metrics_interval=duration("TENAZ_METRICS_INTERVAL", defaults.metrics_interval),
             secret_key=env.get("TENAZ_SECRET_KEY", ""),
             tls_cert=path("TENAZ_TLS_CERT"),
             tls_key=path("TENAZ_TLS_KEY"),
@@ -390,6 +396,7 @@ class Settings:
                 ("TENAZ_LISTEN_ADDRESS", self.listen_address),
                 ("TENAZ_DASHBOARD_ADDRESS", self.dashboard_address),
                 ("TENAZ_INGEST_ADDRESS", self.ingest_address),
+                ("TENAZ_METRICS_ADDRESS", self.metrics_address),
             )
             if address
         ]
@@ -461,7 +468,17 @@ class Settings:
             self._check_listener(
                 "TENAZ_INGEST_ADDRESS", self.ingest_address, self.grpc_tls, grpc_pair
             )
+        if self.metrics_address:
+            # /metrics is plain HTTP: loopback, or TENAZ_ALLOW_PLAINTEXT.
+            self._check_listener(
+                "TENAZ_METRICS_ADDRESS",
+                self.metrics_address,
+                None,
+                "TENAZ_METRICS_ADDRESS to a loopback address (a local agent scrapes it)",
+            )
         self._check_ports_apart()
+        if self.metrics_interval <= dt.timedelta(0):
+            raise SettingsError("TENAZ_METRICS_INTERVAL must be positive")
         if self.retention < dt.timedelta(days=8):
             raise SettingsError(
                 "TENAZ_RETENTION must be at least 8d: events are retried for up to 7 days"

@@ -26,8 +26,9 @@ from jobs import decisions, queue
 from jobs.clock import Clock
 from jobs.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from jobs.group_commit import GroupCommit
+from jobs.metrics import Metrics
 from jobs.model import Delivery, Destination, Event
-from jobs.moves import Move, NewDelivery, write
+from jobs.moves import Move, NewDelivery, Writes, write
 from jobs.settings import Settings
 from jobs.status import Status
 from jobs.store import destinations, events
@@ -95,14 +96,23 @@ def check_batch_size(count: int, *, batch: bool = True) -> None:
 
 class SubmissionService:
     def __init__(
-        self, pool: AsyncConnectionPool, clock: Clock, settings: Settings, app: queue.App
+        self,
+        pool: AsyncConnectionPool,
+        clock: Clock,
+        settings: Settings,
+        app: queue.App,
+        metrics: Metrics,
     ) -> None:
         self._pool = pool
         self._clock = clock
         self._settings = settings
         self._app = app
+        self._metrics = metrics
         self._singles: GroupCommit[int, CheckedCall, list[SubmitResult]] = GroupCommit(
-            self._write_calls, flushers=GROUP_COMMIT_FLUSHERS, max_items=MAX_BATCH
+            self._write_calls,
+            flushers=GROUP_COMMIT_FLUSHERS,
+            max_items=MAX_BATCH,
+            written=metrics.group_commit_calls.observe,
         )
 
     def check(
@@ -188,13 +198,14 @@ class SubmissionService:
                 trace_context=_trace_contexts(calls, checked, unique),
             )
             new_ids = {key: id_ for key, (id_, duplicate) in ids.items() if not duplicate}
-            stored = await self._create_deliveries(conn, workspace_id, unique, new_ids, now)
+            stored, writes = await self._create_deliveries(conn, workspace_id, unique, new_ids, now)
             known = [id_ for id_, duplicate in ids.values() if duplicate]
             if known:
                 stored.update(
                     (e.id, e)
                     for e in await events.get_events(conn, workspace_id=workspace_id, ids=known)
                 )
+        self._metrics.written(writes)
         outcomes: list[list[SubmitResult] | Exception] = []
         seen: set[tuple[str, str]] = set()
         for call in checked:
@@ -243,14 +254,16 @@ class SubmissionService:
         unique: Mapping[tuple[str, str], Prepared],
         new_ids: Mapping[tuple[str, str], int],
         now: dt.datetime,
-    ) -> dict[int, Event]:
-        """Create the new events' deliveries; the new events as stored, by id."""
+    ) -> tuple[dict[int, Event], Writes]:
+        """Create the new events' deliveries; the new events as stored, by id, and the
+        status writes of the deliveries' births."""
         rows, chosen = delivery_rows(unique, new_ids)
         created = await events.insert_deliveries(
             conn, workspace_id=workspace_id, rows=rows, now=now
         )
-        await write(conn, self._app, births(workspace_id, created, now=now), now=now)
-        return stored_events(workspace_id, unique, new_ids, created, rows, chosen, now=now)
+        writes = await write(conn, self._app, births(workspace_id, created, now=now), now=now)
+        stored = stored_events(workspace_id, unique, new_ids, created, rows, chosen, now=now)
+        return stored, writes
 
 
 def delivery_rows(

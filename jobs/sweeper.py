@@ -26,6 +26,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from jobs import decisions, endings, queue
 from jobs.clock import Clock
+from jobs.metrics import Metrics
 from jobs.moves import write
 from jobs.settings import Settings
 from jobs.store import deliveries
@@ -37,9 +38,15 @@ _BATCH = 1000
 
 class Sweeper:
     def __init__(
-        self, pool: AsyncConnectionPool, clock: Clock, settings: Settings, app: queue.App
+        self,
+        pool: AsyncConnectionPool,
+        clock: Clock,
+        settings: Settings,
+        app: queue.App,
+        metrics: Metrics,
     ) -> None:
         self._pool = pool
+        self._metrics = metrics
         self._clock = clock
         self._settings = settings
         self._app = app
@@ -66,7 +73,8 @@ class Sweeper:
                 moves = [
                     decisions.after_interruption(row, now=now, rule=self._rule) for row in rows
                 ]
-                await write(conn, self._app, moves, now=now)
+                writes = await write(conn, self._app, moves, now=now)
+            self._metrics.written(writes)
             if rows:
                 log.warning("delivery.attempt.interrupted", extra={"deliveries": len(rows)})
             total += len(rows)
@@ -75,7 +83,7 @@ class Sweeper:
 
     async def expire_past_deadline(self) -> int:
         batch = endings.past_deadline(self._app, self._rule)
-        return await endings.in_batches(self._pool, self._clock, batch)
+        return await endings.in_batches(self._pool, self._clock, batch, self._metrics)
 
     async def finish_deletions(self) -> int:
         async with self._pool.connection() as conn:
@@ -83,7 +91,7 @@ class Sweeper:
         total = 0
         for destination_id in deleted:
             batch = endings.of_deleted(self._app, destination_id)
-            total += await endings.in_batches(self._pool, self._clock, batch)
+            total += await endings.in_batches(self._pool, self._clock, batch, self._metrics)
         return total
 
     async def requeue_overdue(self) -> int:

@@ -16,9 +16,10 @@ from tenaz.v1 import (
     destinations_pb2_grpc,
     events_pb2,
     events_pb2_grpc,
+    sources_pb2,
+    sources_pb2_grpc,
 )
 
-from jobs import keys
 from jobs.runtime import Runtime
 from jobs.settings import split_address
 from server.alerts_servicer import AlertServicer
@@ -26,6 +27,7 @@ from server.auth import ApiInterceptor, KeyCache
 from server.destinations_servicer import DestinationServicer
 from server.events_servicer import EventServicer
 from server.rate_limit import SubmissionLimiter
+from server.sources_servicer import WebhookSourceServicer
 from server.status_hub import StatusHub
 from server.tls import grpc_credentials
 
@@ -37,6 +39,7 @@ SERVICE_NAMES = (
     events_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
     destinations_pb2.DESCRIPTOR.services_by_name["DestinationService"].full_name,
     alerts_pb2.DESCRIPTOR.services_by_name["AlertService"].full_name,
+    sources_pb2.DESCRIPTOR.services_by_name["WebhookSourceService"].full_name,
 )
 
 
@@ -98,11 +101,8 @@ async def start_server(runtime: Runtime, address: str) -> TenazServer:
     if unusable is not None:
         raise unusable
 
-    async def check_key(secret: str) -> keys.Caller:
-        return await keys.authenticate(runtime.pool, secret)
-
     server = grpc.aio.server(
-        interceptors=[ApiInterceptor(KeyCache(check_key))],
+        interceptors=[ApiInterceptor(KeyCache.of(runtime.pool), runtime.metrics)],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.keepalive_time_ms", 30_000),
@@ -117,6 +117,9 @@ async def start_server(runtime: Runtime, address: str) -> TenazServer:
         DestinationServicer(runtime), server
     )
     alerts_pb2_grpc.add_AlertServiceServicer_to_server(AlertServicer(runtime), server)
+    sources_pb2_grpc.add_WebhookSourceServiceServicer_to_server(
+        WebhookSourceServicer(runtime), server
+    )
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(

@@ -22,11 +22,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import grpc
+from psycopg_pool import AsyncConnectionPool
 
+from jobs import keys
 from jobs.errors import InvalidArgument, Unauthenticated
+from jobs.metrics import Metrics
 from jobs.model import Caller, Workspace
 from jobs.scopes import ADMIN, SUBMIT, require_scope
-from server.errors import abort
+from server.errors import abort, code_name
 
 PUBLIC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
@@ -59,9 +62,26 @@ REQUIRED_SCOPE: Mapping[str, str] = {
     "/tenaz.v1.AlertService/DeleteAlertChannel": ADMIN,
     "/tenaz.v1.AlertService/ListNotifications": ADMIN,
     "/tenaz.v1.AlertService/TestChannel": ADMIN,
+    # Webhook sources: where sales come in from, and with what secret: admin, reads included.
+    "/tenaz.v1.WebhookSourceService/CreateWebhookSource": ADMIN,
+    "/tenaz.v1.WebhookSourceService/ListWebhookSources": ADMIN,
+    "/tenaz.v1.WebhookSourceService/UpdateWebhookSource": ADMIN,
+    "/tenaz.v1.WebhookSourceService/DeleteWebhookSource": ADMIN,
 }
 """The scope each RPC needs. A method missing here needs admin, so a new RPC is never open
 by omission (and a test fails until it is listed)."""
+
+# The methods that submit events, counted for Prometheus (`tenaz_submit_calls_total`,
+# `tenaz_submitted_events_total`) with the code of every answer, refusals included:
+# the events a request carries.
+SUBMITS: Mapping[str, Callable[[Any], int]] = {
+    "/tenaz.v1.EventService/SubmitEvent": lambda request: (
+        0 if isinstance(request, _Undecodable) else 1
+    ),
+    "/tenaz.v1.EventService/SubmitEvents": lambda request: (
+        0 if isinstance(request, _Undecodable) else len(request.events)
+    ),
+}
 
 _current: contextvars.ContextVar[Workspace] = contextvars.ContextVar("tenaz_workspace")
 _current_key: contextvars.ContextVar[str] = contextvars.ContextVar("tenaz_key")
@@ -99,15 +119,43 @@ class KeyCache:
         self._entries[secret] = (now + self._ttl, caller)
         return caller
 
+    @classmethod
+    def of(cls, pool: AsyncConnectionPool) -> KeyCache:
+        """Checks against the keys in the database behind `pool`."""
+
+        async def check(secret: str) -> Caller:
+            return await keys.authenticate(pool, secret)
+
+        return cls(check)
+
+
+def bearer_key(authorization: str | bytes | None) -> str | None:
+    """The key of an `authorization: Bearer <key>` value (a gRPC metadata value or an HTTP
+    header), or None when it holds none."""
+    if authorization is None:
+        return None
+    text = authorization.decode() if isinstance(authorization, bytes) else authorization
+    scheme, _, token = text.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
 
 def _bearer(context: grpc.aio.ServicerContext[Any, Any]) -> str:
     for key, value in context.invocation_metadata() or ():
-        if key == "authorization":
-            text = value.decode() if isinstance(value, bytes) else value
-            scheme, _, token = text.partition(" ")
-            if scheme.lower() == "bearer" and token.strip():
-                return token.strip()
+        if key == "authorization" and (secret := bearer_key(value)) is not None:
+            return secret
     raise Unauthenticated("missing API key: send the metadata 'authorization: Bearer <key>'")
+
+
+async def enter_call(cache: KeyCache, method: str, secret: str) -> None:
+    """Let the key `secret` make the call to `method` ("/tenaz.v1.EventService/GetEvent"):
+    Unauthenticated for a key that is not live, PermissionDenied when its scope does not
+    cover the method; else its workspace and id become the current ones for the call."""
+    caller = await cache.caller_for(secret)
+    require_scope(caller, REQUIRED_SCOPE.get(method, ADMIN), method.rpartition("/")[2])
+    _current.set(caller.workspace)
+    _current_key.set(hashlib.sha256(secret.encode()).hexdigest()[:16])
 
 
 class _Undecodable:
@@ -134,8 +182,9 @@ def _tolerant(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], A
 
 
 class ApiInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, keys: KeyCache) -> None:
+    def __init__(self, keys: KeyCache, metrics: Metrics) -> None:
         self._keys = keys
+        self._metrics = metrics
 
     async def intercept_service(
         self,
@@ -166,21 +215,27 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
     ) -> None:
         if isinstance(request, _Undecodable):
             raise InvalidArgument.one("request", f"not a valid {request.kind} message")
-        secret = _bearer(context)
-        caller = await self._keys.caller_for(secret)
-        require_scope(caller, REQUIRED_SCOPE.get(method, ADMIN), method.rpartition("/")[2])
-        _current.set(caller.workspace)
-        _current_key.set(hashlib.sha256(secret.encode()).hexdigest()[:16])
+        await enter_call(self._keys, method, _bearer(context))
 
     def _unary(self, method: str, behaviour: Any) -> Any:
+        events_in = SUBMITS.get(method)
+        name = method.rpartition("/")[2]
+
+        def count(request: Any, code: str) -> None:
+            if events_in is not None:
+                self._metrics.submitted(name, code, events_in(request))
+
         async def wrapped(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             try:
                 await self._enter(method, context, request)
-                return await behaviour(request, context)
+                response = await behaviour(request, context)
             except grpc.aio.AbortError:
                 raise
             except Exception as exc:
+                count(request, code_name(exc))
                 await abort(context, exc)
+            count(request, "OK")
+            return response
 
         return wrapped
 

@@ -1,5 +1,8 @@
 """The one table from domain errors to gRPC status codes, and the only place that aborts.
 
+The table makes `google.rpc.Status` messages; gRPC sends them as its status, and the Connect
+protocol over HTTP (server/ingest/connect.py) as its JSON error, so both say the same.
+
 Field violations travel as `google.rpc.BadRequest` in the standard
 `grpc-status-details-bin` trailer, which every gRPC language can decode.
 Database outages become UNAVAILABLE (retry later), never a half-done write:
@@ -72,49 +75,56 @@ def _bad_request(violations: list[FieldViolation]) -> error_details_pb2.BadReque
     return detail
 
 
-def to_status(exc: BaseException) -> grpc.Status | None:
-    """The gRPC status for a known error; None for an unexpected one."""
+def known_status(exc: BaseException) -> status_pb2.Status | None:
+    """The `google.rpc.Status` for a known error; None for an unexpected one."""
     for kind, proto_code in _CODES:
         if isinstance(exc, kind):
             status = status_pb2.Status(code=proto_code, message=str(exc))
             if isinstance(exc, InvalidArgument):
                 status.details.add().Pack(_bad_request(exc.violations))
-            return rpc_status.to_status(status)
+            return status
     if isinstance(exc, RateLimited):
         status = status_pb2.Status(code=code_pb2.RESOURCE_EXHAUSTED, message=str(exc))
         delay = duration_pb2.Duration()
         delay.FromTimedelta(dt.timedelta(seconds=exc.retry_after))
         status.details.add().Pack(error_details_pb2.RetryInfo(retry_delay=delay))
-        return rpc_status.to_status(status)
+        return status
     if isinstance(exc, psycopg.DataError):
         # The database refused a value the request carried (a NUL character in a
         # text, a number out of range): the caller's input, and nothing was stored.
-        return rpc_status.to_status(
-            status_pb2.Status(
-                code=code_pb2.INVALID_ARGUMENT,
-                message="a value in the request cannot be stored (a NUL character in a text,"
-                " or a number out of range)",
-            )
+        return status_pb2.Status(
+            code=code_pb2.INVALID_ARGUMENT,
+            message="a value in the request cannot be stored (a NUL character in a text,"
+            " or a number out of range)",
         )
     if isinstance(exc, _UNAVAILABLE):
-        return rpc_status.to_status(
-            status_pb2.Status(
-                code=code_pb2.UNAVAILABLE,
-                message="the database is unavailable; nothing was stored, retry later",
-            )
+        return status_pb2.Status(
+            code=code_pb2.UNAVAILABLE,
+            message="the database is unavailable; nothing was stored, retry later",
         )
     return None
 
 
-async def abort(context: grpc.aio.ServicerContext[Any, Any], exc: BaseException) -> NoReturn:
-    status = to_status(exc)
+def code_name(exc: BaseException) -> str:
+    """The name of the gRPC code a caller gets for `exc` (INTERNAL for an unexpected one)."""
+    status = known_status(exc)
+    return str(code_pb2.Code.Name(status.code if status is not None else code_pb2.INTERNAL))
+
+
+def status_for(exc: BaseException) -> status_pb2.Status:
+    """The `google.rpc.Status` a caller gets for `exc`, whatever it is: an unexpected error
+    is INTERNAL, its traceback logged. Every edge that speaks in these statuses (gRPC, and
+    the Connect protocol over HTTP) answers through here."""
+    status = known_status(exc)
     if status is None:
         # The traceback stays in the server log; the caller learns nothing internal.
         log.exception("rpc.failed", exc_info=exc, extra={"error": type(exc).__name__})
-        status = rpc_status.to_status(
-            status_pb2.Status(code=code_pb2.INTERNAL, message="internal error")
-        )
-    elif isinstance(exc, _UNAVAILABLE):
+        return status_pb2.Status(code=code_pb2.INTERNAL, message="internal error")
+    if isinstance(exc, _UNAVAILABLE):
         log.warning("rpc.unavailable", extra={"error": type(exc).__name__})
-    await context.abort_with_status(status)
+    return status
+
+
+async def abort(context: grpc.aio.ServicerContext[Any, Any], exc: BaseException) -> NoReturn:
+    await context.abort_with_status(rpc_status.to_status(status_for(exc)))
     raise AssertionError("abort_with_status returned")  # pragma: no cover

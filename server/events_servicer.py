@@ -30,16 +30,12 @@ from server.status_hub import StatusHub
 Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
 
 
-class EventServicer(events_pb2_grpc.EventServiceServicer):
-    def __init__(self, runtime: Runtime, hub: StatusHub, limiter: SubmissionLimiter) -> None:
+class EventCalls(events_pb2_grpc.EventServiceServicer):
+    """EventService's unary calls. They need no status stream, so the Connect protocol's
+    HTTP edge (server/ingest/connect.py) serves them as they are, beside gRPC."""
+
+    def __init__(self, runtime: Runtime, limiter: SubmissionLimiter) -> None:
         self._runtime = runtime
-        self._follower = StatusFollower(
-            runtime.feed,
-            runtime.clock,
-            hub,
-            ends=(hub.closing,),
-            per_workspace=runtime.settings.max_streams_per_workspace,
-        )
         self._limiter = limiter
         self._tracing = runtime.tracing
 
@@ -110,26 +106,6 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
             events=[mapping.stored_event(e) for e in events], next_page_token=token
         )
 
-    async def WatchStatus(
-        self, request: events_pb2.WatchStatusRequest, context: Context
-    ) -> AsyncIterator[events_pb2.WatchStatusResponse]:
-        follow = await self._follower.open(
-            current_workspace().id,
-            after=request.after_sequence if request.HasField("after_sequence") else None,
-            heartbeat=(
-                request.heartbeat_interval.ToTimedelta()
-                if request.HasField("heartbeat_interval")
-                else None
-            ),
-            destinations=list(request.destinations),
-            statuses=mapping.status_names(request.statuses, "statuses"),
-            event_names=list(request.event_names),
-            client_event_ids=list(request.event_ids),
-        )
-        async with contextlib.aclosing(follow):
-            async for item in follow:
-                yield mapping.watch_status_response(item)
-
     async def RetryDeliveries(
         self, request: events_pb2.RetryDeliveriesRequest, context: Context
     ) -> events_pb2.RetryDeliveriesResponse:
@@ -173,3 +149,37 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
             bucket=request.bucket.ToTimedelta() if request.HasField("bucket") else None,
         )
         return mapping.stats(result)
+
+
+class EventServicer(EventCalls):
+    """EventService over gRPC: the unary calls, and WatchStatus's streams."""
+
+    def __init__(self, runtime: Runtime, hub: StatusHub, limiter: SubmissionLimiter) -> None:
+        super().__init__(runtime, limiter)
+        self._follower = StatusFollower(
+            runtime.feed,
+            runtime.clock,
+            hub,
+            ends=(hub.closing,),
+            per_workspace=runtime.settings.max_streams_per_workspace,
+        )
+
+    async def WatchStatus(
+        self, request: events_pb2.WatchStatusRequest, context: Context
+    ) -> AsyncIterator[events_pb2.WatchStatusResponse]:
+        follow = await self._follower.open(
+            current_workspace().id,
+            after=request.after_sequence if request.HasField("after_sequence") else None,
+            heartbeat=(
+                request.heartbeat_interval.ToTimedelta()
+                if request.HasField("heartbeat_interval")
+                else None
+            ),
+            destinations=list(request.destinations),
+            statuses=mapping.status_names(request.statuses, "statuses"),
+            event_names=list(request.event_names),
+            client_event_ids=list(request.event_ids),
+        )
+        async with contextlib.aclosing(follow):
+            async for item in follow:
+                yield mapping.watch_status_response(item)

@@ -18,6 +18,7 @@ from aiohttp import web
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
+from jobs.alerts import ChannelSpec
 from jobs.base_url import BaseUrl
 from jobs.platforms.standard_webhooks import decode_secret, verify
 from jobs.secrets import generate_key
@@ -38,6 +39,13 @@ def settings_allowing(database_url: str, *urls: str, **options: Any) -> Settings
         attempt_budget=dt.timedelta(seconds=10),
         allowed_platform_urls=tuple(BaseUrl.parse(url) for url in urls),
         **options,
+    )
+
+
+def webhook_channel(name: str, url: str) -> ChannelSpec:
+    """A webhook channel to `url`, signed with the receivers' secret."""
+    return ChannelSpec(
+        name=name, kind="webhook", settings={"url": url}, secrets={"signing_secret": WEBHOOK_SECRET}
     )
 
 

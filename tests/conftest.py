@@ -1,7 +1,7 @@
 """Shared fixtures: a real PostgreSQL with a fresh database per test, a fake clock,
-Tenaz's runtime and gRPC server on a loopback port, a fake Meta over HTTP, an httpx client
-for connectors and a module's fake `platform` served on loopback; and the tier of every test,
-from its folder.
+Tenaz's runtime, gRPC server and HTTP ingest server on loopback ports, a fake Meta over
+HTTP, an httpx client for connectors and a module's fake `platform` served on loopback; and
+the tier of every test, from its folder.
 
 The database server is TENAZ_TEST_DATABASE_URL when set, else the machine's
 PostgreSQL on 127.0.0.1:5432 when it answers, else an embedded one (pgserver).
@@ -43,6 +43,8 @@ from jobs.scopes import ADMIN, SUBMIT
 from jobs.secrets import generate_key
 from jobs.settings import Settings
 from server.app import TenazServer, start_server
+from server.ingest import IngestServer, start_ingest
+from server.rate_limit import SubmissionLimiter
 
 LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 TESTS = Path(__file__).parent
@@ -191,6 +193,14 @@ async def server(runtime: Runtime) -> AsyncIterator[TenazServer]:
         yield started
     finally:
         await started.stop(grace=0.5)
+
+
+@pytest.fixture
+async def ingest(runtime: Runtime) -> AsyncIterator[IngestServer]:
+    """The HTTP ingest server (the Conversions API endpoint, EventService in Connect JSON)."""
+    started = await start_ingest(runtime, SubmissionLimiter(5000, 10_000), "127.0.0.1:0")
+    yield started
+    await started.stop()
 
 
 @pytest.fixture

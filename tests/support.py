@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import ipaddress
+import json
 import logging
 import socket
 import sys
@@ -31,6 +32,17 @@ from jobs.runtime import Runtime
 from jobs.settings import Settings
 from jobs.store.status_changes import record_status_changes
 
+DOCS = Path(__file__).parents[1] / "docs"
+# The example alerting rules and the Grafana dashboard that docs/operations.md offers.
+RULES = DOCS / "prometheus" / "tenaz-rules.yml"
+DASHBOARD = DOCS / "grafana" / "tenaz-dashboard.json"
+
+
+def dashboard_expressions() -> list[str]:
+    """Every PromQL expression of the Grafana dashboard's panels."""
+    dashboard = json.loads(DASHBOARD.read_text())
+    return [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+
 
 def process_env(settings: Settings) -> dict[str, str]:
     """TENAZ_* variables for a `tenaz` process sharing the tests' database and fakes."""
@@ -38,6 +50,8 @@ def process_env(settings: Settings) -> dict[str, str]:
         "TENAZ_DATABASE_URL": settings.database_url,
         "TENAZ_SECRET_KEY": settings.secret_key,
         "TENAZ_ALLOWED_PLATFORM_URLS": ",".join(str(u) for u in settings.allowed_platform_urls),
+        # Several processes share these variables; each /metrics would need a port of its own.
+        "TENAZ_METRICS_ADDRESS": "",
     }
 
 

@@ -21,6 +21,7 @@ import orjson
 
 from jobs.egress import EgressRefused, Reply, send_bounded
 from jobs.json_values import all_finite
+from jobs.metrics import timed_request
 from jobs.platforms.base import Classification, Outcome, OutcomeKind
 from jobs.platforms.batching import HasDeliveryId
 
@@ -132,15 +133,16 @@ class HttpSender:
         headers: Mapping[str, str],
     ) -> Reply:
         """One POST, bounded in time as a whole; raises one of `SendError` without an answer."""
-        return await send_bounded(
-            self.client,
-            "POST",
-            url,
-            content=content,
-            headers=dict(headers),
-            deadline=self.timeout,
-            max_body=MAX_BODY_BYTES,
-        )
+        with timed_request():
+            return await send_bounded(
+                self.client,
+                "POST",
+                url,
+                content=content,
+                headers=dict(headers),
+                deadline=self.timeout,
+                max_body=MAX_BODY_BYTES,
+            )
 
     def scrub(self, text: str) -> str:
         """`text` without any of the destination's secrets."""

@@ -9,6 +9,9 @@ also carry in its custom data:
 
 - `sandbox_fail_attempts: N`: its first N attempts fail with a transient "service
   unavailable", and the next one goes through;
+- `sandbox_expired_token_attempts: N`: its first N attempts are answered as Meta answers an
+  expired access token (code 190, subcode 463), so the destination needs action until an
+  attempt goes through again (what an alert on `needs_action` watches);
 - `sandbox_reject: true`: the sandbox refuses it as a platform refuses invalid data, so it
   ends *Falha* while its neighbours in the batch go through.
 
@@ -43,6 +46,7 @@ from jobs.platforms.fake_http import FakePlatform, FakeTransport
 from jobs.platforms.registry import Bad, ConnectorContext, Platform, SandboxRecipe, Setting
 
 FAIL_ATTEMPTS_KEY = "sandbox_fail_attempts"
+EXPIRED_TOKEN_KEY = "sandbox_expired_token_attempts"  # noqa: S105 - a switch, not a token
 REJECT_KEY = "sandbox_reject"
 HISTORY = 10  # requests kept to look at; nothing in Tenaz reads them
 REMEMBERED = 10_000  # events counted (deliveries, scripted failures), oldest forgotten first
@@ -103,13 +107,15 @@ class DemoSwitches:
         custom = canonical.custom_data
         if custom.get(REJECT_KEY) is True:
             return _REJECTED.outcome(event.delivery_id, 400)
-        wanted = custom.get(FAIL_ATTEMPTS_KEY)
-        if isinstance(wanted, int | float) and not isinstance(wanted, bool) and wanted > 0:
-            key = (canonical.event_name, canonical.event_id)
-            failed = self._failed.get(key, 0)
-            if failed < wanted:
-                self._failed[key] = failed + 1
-                return _UNAVAILABLE.outcome(event.delivery_id, 503)
+        for switch, answer, status in _SCRIPTED:
+            wanted = custom.get(switch)
+            if isinstance(wanted, int | float) and not isinstance(wanted, bool) and wanted > 0:
+                # One count per event: the first N attempts fail, by whichever switch.
+                key = (canonical.event_name, canonical.event_id)
+                failed = self._failed.get(key, 0)
+                if failed < wanted:
+                    self._failed[key] = failed + 1
+                    return answer.outcome(event.delivery_id, status)
         return None
 
 
@@ -121,6 +127,19 @@ _REJECTED = Classification(
 _UNAVAILABLE = Classification(
     OutcomeKind.EXTERNAL_PROBLEM,
     message="Service temporarily unavailable (sandbox_fail_attempts)",
+)
+_EXPIRED_TOKEN = Classification(
+    OutcomeKind.EXTERNAL_PROBLEM,
+    needs_action=True,
+    code=190,
+    subcode=463,
+    message="Error validating access token: Session has expired (sandbox_expired_token_attempts)",
+    action="credentials",
+)
+# The scripted failures, by switch: the answer and its HTTP status.
+_SCRIPTED: Final = (
+    (FAIL_ATTEMPTS_KEY, _UNAVAILABLE, 503),
+    (EXPIRED_TOKEN_KEY, _EXPIRED_TOKEN, 400),
 )
 SANDBOX_URL = "http://sandbox.tenaz.invalid"
 

@@ -40,6 +40,8 @@ class DueDelivery:
     payload: dict[str, Any]
     # The event's submission's trace context ('' unless traces were on; jobs/tracing.py).
     trace_context: str
+    # When it became due (its wait and a retry's lateness are counted from here).
+    next_attempt_at: dt.datetime
 
     @property
     def attempt_started_at(self) -> None:
@@ -105,7 +107,7 @@ async def lock_due(
         "    AND next_attempt_at <= %s"
         "  ORDER BY next_attempt_at, id LIMIT %s FOR UPDATE SKIP LOCKED)"
         " SELECT d.id, d.workspace_id, d.event_id, d.destination_id, d.status, d.attempt_count,"
-        "   d.deadline, d.next_trigger, e.payload, e.trace_context"
+        "   d.deadline, d.next_trigger, e.payload, e.trace_context, d.next_attempt_at"
         " FROM due JOIN tenaz_deliveries d USING (id) JOIN tenaz_events e ON e.id = d.event_id"
         " ORDER BY d.next_attempt_at, d.id",
         (destination_id, now, limit),

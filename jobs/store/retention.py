@@ -79,3 +79,12 @@ async def delete_old_operations(conn: AsyncConnection, *, before: dt.datetime) -
         "DELETE FROM tenaz_operations WHERE state <> 'running' AND created_at < %s", (before,)
     )
     return cur.rowcount
+
+
+async def delete_old_alert_notifications(conn: AsyncConnection, *, before: dt.datetime) -> int:
+    """Delete the alert notifications made before `before`, whatever became of them: one
+    still pending that long says nothing worth sending any more (its job finds it gone)."""
+    cur = await conn.execute(
+        "DELETE FROM tenaz_alert_notifications WHERE created_at < %s", (before,)
+    )
+    return cur.rowcount

@@ -32,6 +32,7 @@ from server.cli import (
     operations,
     process,
     secrets,
+    sources,
     stats,
     submit,
     watch,
@@ -208,6 +209,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="sandbox destinations fail this many attempts of the event before taking it",
     )
     p.add_argument(
+        "--sandbox-expired-token-attempts",
+        type=int,
+        default=0,
+        metavar="N",
+        help="sandbox destinations answer this many attempts of the event as Meta answers an"
+        " expired access token (the destination needs action until one goes through)",
+    )
+    p.add_argument(
         "--sandbox-reject",
         action="store_true",
         help="sandbox destinations refuse the event as Meta refuses invalid data",
@@ -315,6 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     # Alerts
     alerts.add_commands(sub, command, both, argument(alerts.parse_span))
+
+    # Webhook sources
+    sources.add_commands(sub, command, both)
     return parser
 
 

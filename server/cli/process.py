@@ -60,6 +60,7 @@ async def run(settings: Settings, *, serve: bool, work: bool) -> None:
     from server.app import start_server
     from server.dashboard import start_dashboard
     from server.ingest import start_ingest
+    from server.metrics_endpoint import start_metrics_endpoint
     from server.tls import check_files
 
     log = logging.getLogger("tenaz")
@@ -76,7 +77,15 @@ async def run(settings: Settings, *, serve: bool, work: bool) -> None:
         started.push_async_callback(_end, waiters)
         worker = None
         async with contextlib.AsyncExitStack() as listening:
-            server = dashboard = ingest = None
+            server = dashboard = ingest = metrics = None
+            if settings.metrics_address:
+                with _listening("TENAZ_METRICS_ADDRESS", settings.metrics_address):
+                    metrics = await start_metrics_endpoint(
+                        runtime.metrics, settings.metrics_address
+                    )
+                listening.push_async_callback(metrics.stop)
+                gauges = asyncio.create_task(runtime.gauges.run())
+                listening.push_async_callback(_end, [gauges])
             if serve:
                 with _listening("TENAZ_LISTEN_ADDRESS", settings.listen_address):
                     server = await start_server(runtime, settings.listen_address)
@@ -100,6 +109,7 @@ async def run(settings: Settings, *, serve: bool, work: bool) -> None:
                     "server": settings.listen_address if serve else "off",
                     "dashboard": dashboard.url if dashboard is not None else "off",
                     "ingest": ingest.url if ingest is not None else "off",
+                    "metrics": metrics.url if metrics is not None else "off",
                     "worker": "on" if work else "off",
                 },
             )

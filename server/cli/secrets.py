@@ -29,6 +29,10 @@ async def rotate(args: argparse.Namespace, out: Output) -> None:
     async with open_database(settings) as url, open_runtime(settings, url) as runtime:
         changed = await runtime.destinations.rotate_secrets()
         changed += await runtime.alerts.rotate_secrets()
+        changed += await runtime.webhook_sources.rotate_secrets()
     out.print(
-        cell(f"re-encrypted {changed} destination and alert channel secret(s) with the first key")
+        cell(
+            f"re-encrypted {changed} destination, alert channel and webhook source secret(s)"
+            " with the first key"
+        )
     )

@@ -230,6 +230,8 @@ def _sandbox_switches(args: argparse.Namespace) -> dict[str, object] | None:
     switches: dict[str, object] = {}
     if args.sandbox_fail_attempts:
         switches["sandbox_fail_attempts"] = args.sandbox_fail_attempts
+    if args.sandbox_expired_token_attempts:
+        switches["sandbox_expired_token_attempts"] = args.sandbox_expired_token_attempts
     if args.sandbox_reject:
         switches["sandbox_reject"] = True
     return switches or None
@@ -264,6 +266,7 @@ _SINGLE_EVENT_FLAGS = (
     "order_id",
     "event_time",
     "sandbox_fail_attempts",
+    "sandbox_expired_token_attempts",
     "sandbox_reject",
 )
 

@@ -5,8 +5,16 @@
     GET  /api/events/{id}                       one event, its deliveries and attempts
     GET  /api/stats?window=24h&bucket=1h        counts, attempts over time, destination health
     GET  /api/alerts                            alert rules, channels, recent notifications
-                                                (admin keys; read-only here: the CLI and
-                                                the API manage them)
+                                                (admin keys, as every /api/alerts call)
+    POST   /api/alerts/rules                    {"name", "condition", "destination",
+                                                 "threshold", "window": "15m", "min_attempts",
+                                                 "recovery": "5m", "channels": [...]}
+    POST   /api/alerts/rules/{name}/enabled     {"enabled": true | false}
+    DELETE /api/alerts/rules/{name}
+    POST   /api/alerts/channels                 {"name", "kind": "webhook" | "email",
+                                                 "settings": {...}, "secrets": {...}}
+                                                (secrets are write-only: never answered)
+    DELETE /api/alerts/channels/{name}
     POST /api/deliveries/retry   {"delivery_ids": [...]}         (admin keys)
     POST /api/deliveries/cancel  {"delivery_ids": [...]}         (admin keys)
     POST /api/destinations/{name}/access-token  {"secrets": {...}} or {"access_token": "..."}
@@ -22,6 +30,9 @@ import datetime as dt
 
 from aiohttp import web
 
+from jobs import alert_rules
+from jobs.alert_channels import SECRET_NAMES, SETTING_NAMES
+from jobs.alerts import ChannelSpec, RuleSpec
 from jobs.destinations import DestinationSpec
 from jobs.errors import InvalidArgument
 from jobs.model import DeliveryFilter
@@ -51,6 +62,11 @@ class DashboardApi:
             web.get("/api/events/{id}", self.get_event),
             web.get("/api/stats", self.stats),
             web.get("/api/alerts", self.alerts),
+            web.post("/api/alerts/rules", self.create_alert_rule),
+            web.post("/api/alerts/rules/{name}/enabled", self.enable_alert_rule),
+            web.delete("/api/alerts/rules/{name}", self.delete_alert_rule),
+            web.post("/api/alerts/channels", self.create_alert_channel),
+            web.delete("/api/alerts/channels/{name}", self.delete_alert_channel),
             web.post("/api/deliveries/retry", self.retry),
             web.post("/api/deliveries/cancel", self.cancel),
             web.post("/api/destinations/{name}/access-token", self.replace_access_token),
@@ -65,6 +81,51 @@ class DashboardApi:
         channels = await service.list_channels(workspace_id)
         notifications = await service.history(workspace_id, limit=ALERT_HISTORY)
         return web.json_response(encode.alerts(rules, channels, notifications))
+
+    async def create_alert_rule(self, request: web.Request) -> web.StreamResponse:
+        body = await params.json_object(request)
+        spec = RuleSpec(
+            name=params.text(body, "name"),
+            condition=params.text(body, "condition"),
+            destination=params.text(body, "destination"),
+            threshold=params.number(body, "threshold"),
+            window=params.span(body, "window", alert_rules.DEFAULT_WINDOW),
+            min_attempts=params.count(body, "min_attempts", 1),
+            recovery=params.span(body, "recovery", alert_rules.DEFAULT_RECOVERY),
+            channels=params.names(body, "channels"),
+            enabled=params.flag(body, "enabled", True),
+        )
+        created = await self._runtime.alerts.create_rule(workspace(request).id, spec)
+        return web.json_response({"rule": encode.alert_rule(created)})
+
+    async def enable_alert_rule(self, request: web.Request) -> web.StreamResponse:
+        enabled = params.flag(await params.json_object(request), "enabled", True)
+        changed = await self._runtime.alerts.set_rule_enabled(
+            workspace(request).id, request.match_info["name"], enabled
+        )
+        return web.json_response({"rule": encode.alert_rule(changed)})
+
+    async def delete_alert_rule(self, request: web.Request) -> web.StreamResponse:
+        await self._runtime.alerts.delete_rule(workspace(request).id, request.match_info["name"])
+        return web.json_response({})
+
+    async def create_alert_channel(self, request: web.Request) -> web.StreamResponse:
+        body = await params.json_object(request)
+        kind = params.text(body, "kind")
+        secret = SECRET_NAMES.get(kind, "")
+        secrets = params.setting_values(body, "secrets", (secret,) if secret else ())
+        spec = ChannelSpec(
+            name=params.text(body, "name"),
+            kind=kind,
+            settings=params.setting_values(body, "settings", SETTING_NAMES.get(kind, ())),
+            secrets={name: str(value) for name, value in secrets.items()},
+        )
+        created = await self._runtime.alerts.create_channel(workspace(request).id, spec)
+        return web.json_response({"channel": encode.alert_channel(created)})
+
+    async def delete_alert_channel(self, request: web.Request) -> web.StreamResponse:
+        await self._runtime.alerts.delete_channel(workspace(request).id, request.match_info["name"])
+        return web.json_response({})
 
     async def statuses(self, request: web.Request) -> web.StreamResponse:
         return web.json_response(encode.status_model())

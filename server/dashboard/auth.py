@@ -14,8 +14,9 @@ heartbeat. Scripts and tests may send `Authorization: Bearer <key>` instead
 Neither keys nor session ids reach a log line.
 
 Reading is open to every scope; every state-changing API call (retry,
-cancel, a new access token) needs an admin key, whatever the page shows, so
-a route added later is closed to submit keys unless it says otherwise.
+cancel, a new access token, alert rules and channels) needs an admin key,
+whatever the page shows, so a route added later is closed to submit keys
+unless it says otherwise.
 """
 
 from __future__ import annotations

@@ -179,37 +179,43 @@ def operation(row: OperationRow) -> JSON:
     }
 
 
+def alert_rule(status: AlertStatus) -> dict[str, Any]:
+    """A rule, with the destinations it fires for now."""
+    rule = status.rule
+    return {
+        "name": rule.name,
+        "condition": rule.condition,
+        "destination": rule.destination,
+        "threshold": rule.threshold,
+        "window_seconds": rule.window.total_seconds(),
+        "min_attempts": rule.min_attempts,
+        "recovery_seconds": rule.recovery.total_seconds(),
+        "channels": list(rule.channels),
+        "enabled": rule.enabled,
+        "firing": list(status.firing),
+    }
+
+
+def alert_channel(channel: AlertChannel) -> dict[str, Any]:
+    """A channel and where it reaches (never a secret)."""
+    return {
+        "name": channel.name,
+        "kind": channel.kind,
+        "target": (
+            str(channel.settings.get("url", ""))
+            if channel.kind == "webhook"
+            else ", ".join(str(to) for to in channel.settings.get("recipients", []))
+        ),
+    }
+
+
 def alerts(
     rules: list[AlertStatus], channels: list[AlertChannel], notifications: list[Notification]
 ) -> dict[str, Any]:
     """The alerts panel: rules with where they fire, channels (never a secret), history."""
     return {
-        "rules": [
-            {
-                "name": r.rule.name,
-                "condition": r.rule.condition,
-                "destination": r.rule.destination,
-                "threshold": r.rule.threshold,
-                "window_seconds": r.rule.window.total_seconds(),
-                "recovery_seconds": r.rule.recovery.total_seconds(),
-                "channels": list(r.rule.channels),
-                "enabled": r.rule.enabled,
-                "firing": list(r.firing),
-            }
-            for r in rules
-        ],
-        "channels": [
-            {
-                "name": c.name,
-                "kind": c.kind,
-                "target": (
-                    str(c.settings.get("url", ""))
-                    if c.kind == "webhook"
-                    else ", ".join(str(to) for to in c.settings.get("recipients", []))
-                ),
-            }
-            for c in channels
-        ],
+        "rules": [alert_rule(r) for r in rules],
+        "channels": [alert_channel(c) for c in channels],
         "notifications": [
             {
                 "id": n.id,

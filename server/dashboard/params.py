@@ -93,3 +93,72 @@ def delivery_ids(body: Mapping[str, object]) -> list[str]:
             raise InvalidArgument.one(f"delivery_ids[{index}]", "a delivery id")
         ids.append(str(item))
     return ids
+
+
+def flag(body: Mapping[str, object], name: str, default: bool) -> bool:
+    value = body.get(name, default)
+    if not isinstance(value, bool):
+        raise InvalidArgument.one(name, "true or false")
+    return value
+
+
+def number(body: Mapping[str, object], name: str, default: float = 0.0) -> float:
+    value = body.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidArgument.one(name, "a number")
+    return float(value)
+
+
+def count(body: Mapping[str, object], name: str, default: int) -> int:
+    """A whole number in a JSON body (1 and 1.0 alike; 1.5 is refused)."""
+    value = number(body, name, default)
+    if not value.is_integer():
+        raise InvalidArgument.one(name, "a whole number")
+    return int(value)
+
+
+def span(body: Mapping[str, object], name: str, default: dt.timedelta) -> dt.timedelta:
+    """A duration written as the CLI takes it ("15m", "30s", "0"); what range is allowed is the
+    domain's to say."""
+    raw = body.get(name, "")
+    if raw == "":
+        return default
+    try:
+        if not isinstance(raw, str):
+            raise SettingsError(name)
+        return parse_duration(raw.strip(), name=name)
+    except (SettingsError, OverflowError):
+        raise InvalidArgument.one(name, "a duration such as 90s, 15m or 1h") from None
+
+
+def names(body: Mapping[str, object], name: str) -> list[str]:
+    """A list of strings (channel names, recipients); empty strings left out."""
+    value = body.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise InvalidArgument.one(name, "a list of strings")
+    return [item.strip() for item in value if item.strip()]
+
+
+def setting_values(
+    body: Mapping[str, object], name: str, allowed: tuple[str, ...]
+) -> dict[str, object]:
+    """An object of settings, each a string, a whole number or a list of strings; only the
+    `allowed` names are taken, and an empty value is left out (the default applies)."""
+    value = body.get(name, {})
+    if not isinstance(value, dict):
+        raise InvalidArgument.one(name, "an object")
+    found: dict[str, object] = {}
+    for key in allowed:
+        item = value.get(key)
+        where = f"{name}.{key}"
+        if item is None or item == "" or item == []:
+            continue
+        if isinstance(item, str):
+            found[key] = item.strip()
+        elif isinstance(item, int) and not isinstance(item, bool):
+            found[key] = item
+        elif isinstance(item, list) and all(isinstance(each, str) for each in item):
+            found[key] = [each.strip() for each in item if each.strip()]
+        else:
+            raise InvalidArgument.one(where, "a string, a whole number or a list of strings")
+    return found

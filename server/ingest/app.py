@@ -41,7 +41,7 @@ from jobs.scopes import SUBMIT, require_scope
 from jobs.submission import check_batch_size
 from server.auth import KeyCache
 from server.http_site import Site, start_site
-from server.ingest import graph_errors
+from server.ingest import connect, graph_errors, webhooks
 from server.ingest.meta_events import event_inputs
 from server.rate_limit import SubmissionLimiter
 from server.tls import ingest_ssl_context
@@ -181,9 +181,13 @@ class _Endpoint:
 
 
 def build_application(runtime: Runtime, limiter: SubmissionLimiter) -> web.Application:
-    """Every path goes to the endpoint, which answers Graph's way for paths it does not serve."""
+    """Paths of Tenaz's own services go to EventService in the Connect protocol, /webhooks/
+    to the checkout webhooks, every other to the endpoint, which answers Graph's way for
+    paths it does not serve."""
     endpoint = _Endpoint(runtime, limiter)
     app = web.Application(client_max_size=MAX_BODY_BYTES)
+    connect.add_routes(app.router, runtime, limiter)  # EventService over plain HTTP
+    webhooks.add_routes(app, runtime, limiter)
     app.router.add_route("*", "/{path:.*}", endpoint.handle)
     return app
 

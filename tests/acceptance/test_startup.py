@@ -86,6 +86,7 @@ def env(database_url: str) -> dict[str, str]:
         "TENAZ_LISTEN_ADDRESS": f"127.0.0.1:{free_port()}",
         "TENAZ_DASHBOARD_ADDRESS": f"127.0.0.1:{free_port()}",
         "TENAZ_INGEST_ADDRESS": f"127.0.0.1:{free_port()}",
+        "TENAZ_METRICS_ADDRESS": f"127.0.0.1:{free_port()}",
         "TENAZ_LOG_LEVEL": "WARNING",
     }
 
@@ -108,7 +109,13 @@ def pki(tmp_path: Path) -> Pki:
 
 
 @pytest.mark.parametrize(
-    "variable", ["TENAZ_LISTEN_ADDRESS", "TENAZ_DASHBOARD_ADDRESS", "TENAZ_INGEST_ADDRESS"]
+    "variable",
+    [
+        "TENAZ_LISTEN_ADDRESS",
+        "TENAZ_DASHBOARD_ADDRESS",
+        "TENAZ_INGEST_ADDRESS",
+        "TENAZ_METRICS_ADDRESS",
+    ],
 )
 async def test_a_port_another_program_holds(env: dict[str, str], held: str, variable: str) -> None:
     ended = await tenaz(env | {variable: held}, "run")
@@ -248,6 +255,7 @@ def embedded(tmp_path: Path) -> dict[str, str]:
         "TENAZ_LISTEN_ADDRESS": f"127.0.0.1:{free_port()}",
         "TENAZ_DASHBOARD_ADDRESS": f"127.0.0.1:{free_port()}",
         "TENAZ_INGEST_ADDRESS": f"127.0.0.1:{free_port()}",
+        "TENAZ_METRICS_ADDRESS": f"127.0.0.1:{free_port()}",
     }
 
 
@@ -384,7 +392,8 @@ async def answers(grpc_address: str, dashboard_address: str) -> bool:
 async def test_two_servers_serve_one_grpc_and_one_dashboard_address(
     env: dict[str, str],
 ) -> None:
-    shared = env | {"TENAZ_LOG_LEVEL": "INFO"}
+    # /metrics is each process's own: two on one port is refused (see above).
+    shared = env | {"TENAZ_LOG_LEVEL": "INFO", "TENAZ_METRICS_ADDRESS": ""}
     grpc_address, dashboard_address = (
         shared["TENAZ_LISTEN_ADDRESS"],
         shared["TENAZ_DASHBOARD_ADDRESS"],

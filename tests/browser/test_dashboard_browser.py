@@ -1,6 +1,7 @@
 """The dashboard in a real headless chromium (Debian's, driven by Playwright's async API):
 login, the status labels and the language toggle, a status filter, a change shown live without
-a reload, the retry button, and its absence for a submit key.
+a reload, the retry button, and its absence for a submit key; the alerts panel, and managing
+alert rules and channels from it.
 
 Playwright's `expect` polls with a bound, so no test sleeps waiting for the page. Each test
 launches its own browser in the test's event loop, next to the runtime and the dashboard.
@@ -16,6 +17,7 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from jobs import keys
+from jobs.alerts import RuleSpec
 from jobs.clock import FakeClock
 from jobs.destinations import DestinationSpec
 from jobs.platforms.fake_meta import Failure, FakeMetaServer
@@ -23,6 +25,7 @@ from jobs.runtime import Runtime
 from jobs.submission import EventInput
 from server.dashboard import DashboardServer, start_dashboard
 from server.status_hub import StatusHub
+from tests.alert_receivers import WEBHOOK_SECRET, webhook_channel
 from tests.support import META_REFUSES, run_jobs
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -260,6 +263,7 @@ async def test_retry_and_cancel_are_offered_to_admin_keys_only(
     await log_in(page, submit_api_key)
     await expect(page.locator("#key-scope")).to_have_text("envio")
     await expect(page.locator("#scope-note")).to_be_visible()
+    await expect(page.locator("#alerts-card")).to_be_hidden()  # channels are for admins
     await failed.get_by_role("link").click()
     await expect(detail.locator("h4 .badge")).to_have_text("Falha")
     await expect(detail.locator(".delivery")).to_have_count(1)
@@ -306,3 +310,84 @@ async def test_a_destination_needing_action_says_what_to_do_and_takes_new_creden
     await run_jobs(runtime)  # the job the new credentials queued, due at once
     await expect(card).to_have_attribute("data-health", "healthy", timeout=WAIT_MS)
     assert fake_meta.fake.received_count("Purchase", "p-1") == 1
+
+
+async def test_the_alerts_card_shows_rules_channels_and_notifications_to_admin_keys(
+    page: Page, runtime: Runtime, api_key: str, fake_meta: FakeMetaServer
+) -> None:
+    workspace = (await keys.authenticate(runtime.pool, api_key)).workspace
+    hook_url = fake_meta.base_url + "/hook"  # allowed; it answers 404, so the test fails
+    await runtime.alerts.create_channel(workspace.id, webhook_channel("ops", hook_url))
+    await runtime.alerts.create_rule(
+        workspace.id, RuleSpec(name="meta-token", condition="needs_action", channels=["ops"])
+    )
+    await runtime.alerts.test_channel(workspace.id, workspace.name, "ops")
+
+    await log_in(page, api_key)
+    card = page.locator("#alerts-card")
+    await expect(card).to_be_visible(timeout=WAIT_MS)
+    rule = card.locator('li[data-rule="meta-token"]')
+    await expect(rule).to_contain_text("needs_action → ops")
+    await expect(rule).to_contain_text("sem alerta")
+    await expect(card.locator('li[data-channel="ops"]')).to_contain_text(f"webhook: {hook_url}")
+    notification = card.locator("#alert-history li[data-notification]")
+    await expect(notification).to_have_count(1)
+    await expect(notification).to_contain_text("falhou")
+    await expect(notification).to_contain_text("webhook: HTTP 404")
+    await page.get_by_role("button", name="English").click()
+    await expect(rule).to_contain_text("quiet")
+    await expect(notification).to_contain_text("failed")
+    await expect(page.locator("#error-banner")).to_be_hidden()
+
+
+async def test_an_admin_creates_switches_off_and_deletes_alert_rules_and_channels(
+    page: Page, runtime: Runtime, api_key: str, fake_meta: FakeMetaServer
+) -> None:
+    hook_url = fake_meta.base_url + "/hook"
+    await log_in(page, api_key)
+    card = page.locator("#alerts-card")
+    await expect(card).to_be_visible(timeout=WAIT_MS)
+
+    await card.get_by_text("Novo canal").click()
+    channel_form = card.locator("#alert-channel-form")
+    await channel_form.get_by_label("Nome").fill("ops")
+    await channel_form.get_by_label("URL do webhook").fill(hook_url)
+    await channel_form.get_by_label("Segredo de assinatura").fill(WEBHOOK_SECRET)
+    await channel_form.get_by_role("button", name="Criar canal").click()
+    channel = card.locator('li[data-channel="ops"]')
+    await expect(channel).to_contain_text(f"webhook: {hook_url}", timeout=WAIT_MS)
+    await expect(card.locator("#alert-message")).to_have_text("Canal ops criado.")
+    await expect(channel_form.get_by_label("Segredo de assinatura")).to_have_value("")
+
+    await card.get_by_text("Nova regra").click()
+    rule_form = card.locator("#alert-rule-form")
+    await rule_form.get_by_label("Nome").fill("sandbox-failing")
+    await rule_form.get_by_label("Condição").select_option("success_rate")
+    await rule_form.get_by_label("Limite").fill("0.9")
+    await rule_form.get_by_label("Janela").fill("30m")
+    await rule_form.get_by_label("Canais").fill("ops")
+    await rule_form.get_by_role("button", name="Criar regra").click()
+    rule = card.locator('li[data-rule="sandbox-failing"]')
+    await expect(rule).to_contain_text("success_rate → ops", timeout=WAIT_MS)
+    [stored] = await runtime.alerts.list_rules(
+        (await keys.authenticate(runtime.pool, api_key)).workspace.id
+    )
+    assert (stored.rule.threshold, stored.rule.window.total_seconds()) == (0.9, 1800)
+
+    await rule.get_by_role("button", name="Desativar").click()
+    await expect(rule).to_have_attribute("data-enabled", "false", timeout=WAIT_MS)
+    await expect(rule).to_contain_text("desativada")
+    await rule.get_by_role("button", name="Ativar").click()
+    await expect(rule).to_have_attribute("data-enabled", "true", timeout=WAIT_MS)
+
+    # A channel a rule notifies cannot go: the page says why, and keeps it.
+    await channel.get_by_role("button", name="Excluir").click()
+    await expect(page.locator("#error-banner")).to_contain_text("sandbox-failing")
+    await expect(channel).to_have_count(1)
+    await rule.get_by_role("button", name="Excluir").click()
+    await expect(rule).to_have_count(0, timeout=WAIT_MS)
+    await channel.get_by_role("button", name="Excluir").click()
+    await expect(channel).to_have_count(0, timeout=WAIT_MS)
+    await expect(card.locator("#alert-message")).to_have_text("Canal ops excluído.")
+    await expect(page.locator("#error-banner")).to_be_hidden()
+    assert WEBHOOK_SECRET not in await page.content()

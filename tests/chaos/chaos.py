@@ -255,6 +255,8 @@ async def _run(
             "TENAZ_LISTEN_ADDRESS": f"127.0.0.1:{port}",
             "TENAZ_DASHBOARD_ADDRESS": "",
             "TENAZ_INGEST_ADDRESS": "",
+            # Several workers at once: each /metrics would need a port of its own.
+            "TENAZ_METRICS_ADDRESS": "",
             "TENAZ_SUBMIT_RATE_LIMIT": "0",
             "TENAZ_RETRY_INTERVAL": "2s",
             # Long enough for a batch of 1,000 on a loaded machine; short enough that

@@ -436,3 +436,23 @@ async def test_alert_service_over_grpc(
         with pytest.raises(TenazError) as refused:
             await narrow.list_alert_channels()
     assert refused.value.code == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_notifications_older_than_the_retention_period_are_purged(
+    client: TenazClient, runtime: Runtime, clock: FakeClock, receiver: WebhookReceiver
+) -> None:
+    await client.create_alert_channel(
+        A.AlertChannel(
+            name="hook",
+            webhook=A.WebhookChannelSettings(url=receiver.url, signing_secret=WEBHOOK_SECRET),
+        )
+    )
+    old = await client.test_alert_channel("hook")
+    clock.advance(runtime.settings.retention / 2)
+    recent = await client.test_alert_channel("hook")
+    assert (await runtime.retention.purge())["alert_notifications"] == 0
+
+    clock.advance(runtime.settings.retention / 2 + dt.timedelta(minutes=1))
+    assert (await runtime.retention.purge())["alert_notifications"] == 1
+    kept = await client.list_notifications()
+    assert [n.id for n in kept] == [recent.id] and recent.id != old.id

@@ -21,7 +21,7 @@ import aiohttp
 import pytest
 
 from jobs import keys
-from jobs.alerts import ChannelSpec, RuleSpec
+from jobs.alerts import RuleSpec
 from jobs.base_url import BaseUrl
 from jobs.clock import FakeClock
 from jobs.destinations import DestinationSpec
@@ -33,7 +33,7 @@ from server.dashboard import DashboardServer, start_dashboard
 from server.dashboard.app import build_application
 from server.dashboard.auth import COOKIE, SESSION_PATH
 from server.status_hub import StatusHub
-from tests.alert_receivers import WEBHOOK_SECRET
+from tests.alert_receivers import WEBHOOK_SECRET, webhook_channel
 from tests.support import META_REFUSES, logged, run_jobs, until, writer_in_flight
 
 # --- fixtures and helpers ------------------------------------------------------------------
@@ -510,6 +510,11 @@ async def test_a_submit_key_reads_everything_and_every_action_is_refused_with_40
         and route.resource.canonical != SESSION_PATH
     )
     assert actions == [
+        ("DELETE", "/api/alerts/channels/sandbox"),
+        ("DELETE", "/api/alerts/rules/sandbox"),
+        ("POST", "/api/alerts/channels"),
+        ("POST", "/api/alerts/rules"),
+        ("POST", "/api/alerts/rules/sandbox/enabled"),
         ("POST", "/api/deliveries/cancel"),
         ("POST", "/api/deliveries/retry"),
         ("POST", "/api/destinations/sandbox/access-token"),
@@ -1019,15 +1024,7 @@ async def test_the_alerts_panel_lists_rules_channels_and_history_for_admin_keys_
 ) -> None:
     workspace = await workspace_id(runtime, api_key)
     hook_url = fake_meta.base_url + "/hook"  # allowed; it answers 404, so the test fails
-    await runtime.alerts.create_channel(
-        workspace,
-        ChannelSpec(
-            name="ops",
-            kind="webhook",
-            settings={"url": hook_url},
-            secrets={"signing_secret": WEBHOOK_SECRET},
-        ),
-    )
+    await runtime.alerts.create_channel(workspace, webhook_channel("ops", hook_url))
     await runtime.alerts.create_rule(
         workspace, RuleSpec(name="token", condition="needs_action", channels=["ops"])
     )
@@ -1050,3 +1047,110 @@ async def test_the_alerts_panel_lists_rules_channels_and_history_for_admin_keys_
 
     refused = await get_json(http, "/api/alerts", submit_api_key, expect=403)
     assert refused["error"]["code"] == "permission_denied"
+
+
+async def delete_json(http: aiohttp.ClientSession, path: str, key: str, expect: int = 200) -> Any:
+    async with http.delete(path, headers=bearer(key)) as response:
+        answer = await response.json()
+        assert response.status == expect, answer
+        return answer
+
+
+async def test_an_admin_key_creates_switches_and_deletes_alert_rules_and_channels(
+    http: aiohttp.ClientSession,
+    runtime: Runtime,
+    fake_meta: FakeMetaServer,
+    api_key: str,
+    other_api_key: str,
+) -> None:
+    await sandbox(runtime, api_key)
+    hook_url = fake_meta.base_url + "/hook"
+    channel = {
+        "name": "ops",
+        "kind": "webhook",
+        "settings": {"url": hook_url},
+        "secrets": {"signing_secret": WEBHOOK_SECRET},
+    }
+    async with http.post(
+        "/api/alerts/channels",
+        headers={**bearer(api_key), "Origin": "https://attacker.example.com"},
+        json=channel,
+    ) as response:
+        assert response.status == 403  # a page of another site cannot add a channel
+    created = await post_json(http, "/api/alerts/channels", api_key, channel)
+    assert created == {"channel": {"name": "ops", "kind": "webhook", "target": hook_url}}
+    await post_json(http, "/api/alerts/channels", api_key, channel, expect=409)
+    async with runtime.pool.connection() as conn:
+        cur = await conn.execute("SELECT secret FROM tenaz_alert_channels")
+        [(sealed,)] = await cur.fetchall()
+    assert sealed and WEBHOOK_SECRET not in sealed  # sealed, and never answered
+
+    rule = {
+        "name": "sandbox-failing",
+        "condition": "success_rate",
+        "destination": "sandbox",
+        "threshold": 0.9,
+        "window": "30m",
+        "recovery": "0",
+        "channels": ["ops"],
+    }
+    answered = (await post_json(http, "/api/alerts/rules", api_key, rule))["rule"]
+    assert (answered["window_seconds"], answered["recovery_seconds"]) == (1800, 0)
+    assert (answered["enabled"], answered["channels"], answered["firing"]) == (True, ["ops"], [])
+    off = await post_json(
+        http, "/api/alerts/rules/sandbox-failing/enabled", api_key, {"enabled": False}
+    )
+    assert off["rule"]["enabled"] is False and off["rule"]["threshold"] == 0.9
+    [listed] = (await get_json(http, "/api/alerts", api_key))["rules"]
+    assert (listed["name"], listed["enabled"], listed["window_seconds"]) == (
+        "sandbox-failing",
+        False,
+        1800,
+    )
+    # Another workspace sees none of it, and cannot touch it.
+    assert (await get_json(http, "/api/alerts", other_api_key))["rules"] == []
+    await delete_json(http, "/api/alerts/rules/sandbox-failing", other_api_key, expect=404)
+
+    in_use = await delete_json(http, "/api/alerts/channels/ops", api_key, expect=409)
+    assert in_use["error"]["code"] == "failed_precondition"
+    await delete_json(http, "/api/alerts/rules/sandbox-failing", api_key)
+    await delete_json(http, "/api/alerts/channels/ops", api_key)
+    assert await get_json(http, "/api/alerts", api_key) == {
+        "rules": [],
+        "channels": [],
+        "notifications": [],
+    }
+    await delete_json(http, "/api/alerts/channels/ops", api_key, expect=404)
+    await post_json(
+        http, "/api/alerts/rules/sandbox-failing/enabled", api_key, {"enabled": True}, expect=404
+    )
+
+
+async def test_alert_rules_and_channels_the_domain_refuses_say_which_fields(
+    http: aiohttp.ClientSession, api_key: str
+) -> None:
+    async def violations(path: str, body: object) -> set[str]:
+        refused = await post_json(http, path, api_key, body, expect=400)
+        assert refused["error"]["code"] == "invalid_argument"
+        return {v["field"] for v in refused["error"]["violations"]}
+
+    assert await violations(
+        "/api/alerts/channels",
+        {
+            "name": "mail",
+            "kind": "email",
+            "settings": {"host": "smtp.example.com", "port": "587", "recipients": ["nobody"]},
+            "secrets": {"password": "p"},
+        },
+    ) == {"email.port", "email.sender", "email.recipients", "email.password"}
+    assert await violations(
+        "/api/alerts/channels", {"name": "x", "kind": "pager", "settings": {}}
+    ) == {"kind"}
+    assert await violations("/api/alerts/rules", {"name": "r", "window": "soon"}) == {"window"}
+    assert await violations("/api/alerts/rules", {"name": "r", "min_attempts": 1.5}) == {
+        "min_attempts"
+    }
+    assert await violations(
+        "/api/alerts/rules", {"name": "r", "condition": "success_rate", "channels": ["nope"]}
+    ) == {"threshold", "channels"}
+    assert await violations("/api/alerts/rules/r/enabled", {"enabled": "yes"}) == {"enabled"}

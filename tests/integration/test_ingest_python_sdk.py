@@ -44,13 +44,6 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-@pytest.fixture
-async def ingest(runtime: Runtime) -> AsyncIterator[IngestServer]:
-    started = await start_ingest(runtime, SubmissionLimiter(5000, 10_000), "127.0.0.1:0")
-    yield started
-    await started.stop()
-
-
 async def _workspace(runtime: Runtime, key: str) -> int:
     return (await keys.authenticate(runtime.pool, key)).workspace.id
 

@@ -19,6 +19,8 @@ from tenaz.v1 import (
     destinations_pb2_grpc,
     events_pb2,
     events_pb2_grpc,
+    sources_pb2,
+    sources_pb2_grpc,
 )
 
 from jobs import keys
@@ -35,11 +37,13 @@ SERVICES = (
     events_pb2.DESCRIPTOR.services_by_name["EventService"],
     destinations_pb2.DESCRIPTOR.services_by_name["DestinationService"],
     alerts_pb2.DESCRIPTOR.services_by_name["AlertService"],
+    sources_pb2.DESCRIPTOR.services_by_name["WebhookSourceService"],
 )
 STUBS: dict[str, Callable[[grpc.aio.Channel], object]] = {
     "tenaz.v1.EventService": events_pb2_grpc.EventServiceStub,
     "tenaz.v1.DestinationService": destinations_pb2_grpc.DestinationServiceStub,
     "tenaz.v1.AlertService": alerts_pb2_grpc.AlertServiceStub,
+    "tenaz.v1.WebhookSourceService": sources_pb2_grpc.WebhookSourceServiceStub,
 }
 # The policy as operators are promised it: what changes where events go or what is sent again.
 NEEDS_ADMIN = {
@@ -51,6 +55,11 @@ NEEDS_ADMIN = {
     "DeleteDestination",
     # Alerts, reads included: a channel's settings say where operators are reached.
     *(method.name for method in alerts_pb2.DESCRIPTOR.services_by_name["AlertService"].methods),
+    # Webhook sources, reads included: where sales come in from, and with what secret.
+    *(
+        method.name
+        for method in sources_pb2.DESCRIPTOR.services_by_name["WebhookSourceService"].methods
+    ),
 }
 EVERY_RPC = sorted(
     f"/{service.full_name}/{method.name}" for service in SERVICES for method in service.methods
@@ -128,6 +137,17 @@ REQUESTS: dict[str, Callable[[Existing], Message]] = {
     "DeleteAlertChannel": lambda w: alerts_pb2.DeleteAlertChannelRequest(name="spare"),
     "ListNotifications": lambda w: alerts_pb2.ListNotificationsRequest(),
     "TestChannel": lambda w: alerts_pb2.TestChannelRequest(name="ops"),
+    "CreateWebhookSource": lambda w: sources_pb2.CreateWebhookSourceRequest(
+        source=sources_pb2.WebhookSource(
+            name="extra", kind=sources_pb2.WEBHOOK_SOURCE_KIND_HOTMART, secret="hottok"
+        )
+    ),
+    "ListWebhookSources": lambda w: sources_pb2.ListWebhookSourcesRequest(),
+    "UpdateWebhookSource": lambda w: sources_pb2.UpdateWebhookSourceRequest(
+        source=sources_pb2.WebhookSource(name="loja", event_names={"PURCHASE_COMPLETE": ""}),
+        update_mask=field_mask_pb2.FieldMask(paths=["event_names"]),
+    ),
+    "DeleteWebhookSource": lambda w: sources_pb2.DeleteWebhookSourceRequest(name="spare-source"),
 }
 
 
@@ -156,6 +176,12 @@ async def existing(client: TenazClient, clock: FakeClock, fake_meta: FakeMetaSer
                 name=rule, condition=alerts_pb2.ALERT_CONDITION_NEEDS_ACTION, channels=["ops"]
             )
         )
+    for source in ("loja", "spare-source"):
+        await client.create_webhook_source(
+            sources_pb2.WebhookSource(
+                name=source, kind=sources_pb2.WEBHOOK_SOURCE_KIND_HOTMART, secret="hottok"
+            )
+        )
     return Existing(submitted.event.id, delivery_id, operation.id, clock, hook_url)
 
 
@@ -178,7 +204,8 @@ async def call(server: TenazServer, path: str, request: Message, key: str) -> tu
 
 
 async def state_of(runtime: Runtime) -> object:
-    """Everything an admin-only call could change: destinations, deliveries, operations."""
+    """Everything an admin-only call could change: destinations, deliveries, operations,
+    alerts, webhook sources."""
     async with runtime.pool.connection() as conn:
         cur = await conn.execute(
             "SELECT (SELECT array_agg((name, enabled, deleted_at IS NULL) ORDER BY id)::text"
@@ -189,7 +216,9 @@ async def state_of(runtime: Runtime) -> object:
             " (SELECT array_agg((name, channels, enabled) ORDER BY id)::text"
             "  FROM tenaz_alert_rules),"
             " (SELECT array_agg((name, settings) ORDER BY id)::text FROM tenaz_alert_channels),"
-            " (SELECT count(*) FROM tenaz_alert_notifications)"
+            " (SELECT count(*) FROM tenaz_alert_notifications),"
+            " (SELECT array_agg((name, options, destinations) ORDER BY id)::text"
+            "  FROM tenaz_webhook_sources)"
         )
         return await cur.fetchone()
 

@@ -58,6 +58,7 @@ async def test_old_history_is_purged_and_old_cursors_are_out_of_range(
         "operations": 0,
         "dashboard_sessions": 0,
         "counters": 0,
+        "alert_notifications": 0,
     }
 
     clock.advance(runtime.settings.retention + dt.timedelta(minutes=1))

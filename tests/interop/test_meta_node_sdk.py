@@ -9,7 +9,6 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -17,8 +16,7 @@ import pytest
 from jobs.clock import FakeClock
 from jobs.platforms.fake_meta import FakeMetaServer
 from jobs.runtime import Runtime
-from server.ingest import IngestServer, start_ingest
-from server.rate_limit import SubmissionLimiter
+from server.ingest import IngestServer
 from tests.interop.conftest import REPO, SETUP, _build, run
 from tests.support import run_jobs
 
@@ -40,13 +38,6 @@ def node() -> str:
         pytest.fail("Node.js 20+ and npm are needed for Meta's Node.js SDK")
     _build(["bash", REPO / SETUP, "node"], cwd=REPO)
     return found
-
-
-@pytest.fixture
-async def ingest(runtime: Runtime) -> AsyncIterator[IngestServer]:
-    started = await start_ingest(runtime, SubmissionLimiter(5000, 10_000), "127.0.0.1:0")
-    yield started
-    await started.stop()
 
 
 async def test_the_node_sdk_sends_through_tenaz_and_reads_its_errors_as_metas(

@@ -113,13 +113,7 @@ async def test_the_sandbox_keeps_a_few_requests_and_counts_the_latest_events(
 
 async def test_the_sandbox_remembers_scripted_failures_of_the_latest_events_only() -> None:
     async with httpx.AsyncClient() as platforms:
-        factory = ConnectorFactory(
-            platforms,
-            FakeClock(dt.datetime.now(dt.UTC)),
-            SecretBox.from_setting(generate_key()),
-            EgressPolicy(),
-            timeout=1.0,
-        )
+        factory = connector_factory(platforms)
         connector = factory.for_destination(sandbox_destination(1))
         assert isinstance(connector, DemoSwitches)
         total = REMEMBERED + 2 * BATCH
@@ -139,6 +133,17 @@ async def test_the_sandbox_remembers_scripted_failures_of_the_latest_events_only
         await factory.aclose()
 
 
+def connector_factory(platforms: httpx.AsyncClient) -> ConnectorFactory:
+    """A worker's connector factory, with a clock, a key and the default egress policy."""
+    return ConnectorFactory(
+        platforms,
+        FakeClock(dt.datetime.now(dt.UTC)),
+        SecretBox.from_setting(generate_key()),
+        EgressPolicy(),
+        timeout=1.0,
+    )
+
+
 def sandbox_destination(destination_id: int) -> Destination:
     now = dt.datetime.now(dt.UTC)
     name = f"sandbox-{destination_id}"
@@ -150,13 +155,7 @@ def sandbox_destination(destination_id: int) -> Destination:
 
 async def test_a_worker_keeps_the_sandboxes_it_used_last() -> None:
     async with httpx.AsyncClient() as platforms:
-        factory = ConnectorFactory(
-            platforms,
-            FakeClock(dt.datetime.now(dt.UTC)),
-            SecretBox.from_setting(generate_key()),
-            EgressPolicy(),
-            timeout=1.0,
-        )
+        factory = connector_factory(platforms)
 
         def client_of(destination_id: int) -> object:
             connector = factory.for_destination(sandbox_destination(destination_id))

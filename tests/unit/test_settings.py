@@ -51,6 +51,9 @@ def test_durations_take_units_or_seconds() -> None:
         ("TENAZ_DASHBOARD_ADDRESS", "127.0.0.1:8²"),
         ("TENAZ_ALLOWED_PLATFORM_URLS", "http://127.0.0.1:٨٠/"),
         ("TENAZ_PREPARED_STATEMENTS", "maybe"),
+        ("TENAZ_METRICS_ADDRESS", "9464"),
+        ("TENAZ_METRICS_INTERVAL", "0"),
+        ("TENAZ_METRICS_INTERVAL", "often"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
@@ -201,3 +204,31 @@ def test_the_ingest_endpoint_has_a_port_of_its_own_and_the_grpc_servers_tls_rule
     grpc_pair = {"TENAZ_TLS_CERT": "/tls/grpc.pem", "TENAZ_TLS_KEY": "/tls/grpc.key"}
     public = {"TENAZ_INGEST_ADDRESS": "0.0.0.0:8081", "TENAZ_LISTEN_ADDRESS": "0.0.0.0:50051"}
     assert Settings.from_env(public | grpc_pair).ingest_address == "0.0.0.0:8081"
+
+
+def test_metrics_are_served_on_loopback_unless_set_otherwise() -> None:
+    assert Settings.from_env({}).metrics_address == "127.0.0.1:9464"
+    assert Settings.from_env({"TENAZ_METRICS_ADDRESS": ""}).metrics_address == ""
+    assert Settings.from_env({"TENAZ_METRICS_INTERVAL": "5s"}).metrics_interval.seconds == 5
+
+
+def test_metrics_off_loopback_need_plaintext_allowed() -> None:
+    public = {"TENAZ_METRICS_ADDRESS": "0.0.0.0:9464"}
+    with pytest.raises(
+        SettingsError, match=r"TENAZ_METRICS_ADDRESS 0\.0\.0\.0:9464 is not loopback"
+    ):
+        Settings.from_env(public)
+    allowed = Settings.from_env(public | {"TENAZ_ALLOW_PLAINTEXT": "1"})
+    assert allowed.metrics_address == "0.0.0.0:9464"
+
+
+@pytest.mark.parametrize(
+    "other", ["TENAZ_LISTEN_ADDRESS", "TENAZ_DASHBOARD_ADDRESS", "TENAZ_INGEST_ADDRESS"]
+)
+def test_metrics_cannot_share_a_port_with_another_listener(other: str) -> None:
+    env = {other: "127.0.0.1:7000", "TENAZ_METRICS_ADDRESS": "127.0.0.1:7000"}
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(env)
+    assert str(caught.value).startswith(
+        f"TENAZ_METRICS_ADDRESS 127.0.0.1:7000 takes the port of {other} 127.0.0.1:7000"
+    )

@@ -21,6 +21,7 @@
     detail: null,
     listGeneration: 0,
     scope: "submit", // the key's scope; the server refuses what it does not allow anyway
+    alerts: null, // the alerts panel's rules, channels and notifications (admin keys)
   };
 
   // Retry, cancel and new access tokens need an admin key: other keys are not offered them.
@@ -590,37 +591,82 @@
 
   // --- keeping current ---------------------------------------------------------------------
 
-  // The alerts panel (admin keys only; read-only: rules and channels are managed with
-  // `tenaz alerts` or the AlertService).
+  // The alerts panel (admin keys only, as every /api/alerts call): rules and where they fire,
+  // channels, recent notifications, and the forms that add, switch off and delete them.
   async function loadAlerts() {
     if (!canOperate()) return;
-    const alerts = await api("/api/alerts");
+    state.alerts = await api("/api/alerts");
+    renderAlerts();
+  }
+
+  function renderAlerts() {
+    const alerts = state.alerts;
+    if (!alerts) return;
     $("#alerts-card").hidden = false;
     const list = (selector, items, empty, render) =>
       $(selector).replaceChildren(
         ...(items.length ? items.map(render) : [element("li", { class: "muted" }, T.t(empty))]),
       );
+    const button = (label, style, onclick) =>
+      element("button", { type: "button", class: style, onclick }, T.t(label));
     list("#alert-rules", alerts.rules, "noAlertRules", (r) =>
       element(
         "li",
-        { class: `destination health-${r.firing.length ? "failing" : "healthy"}` },
+        {
+          class: `destination health-${!r.enabled ? "disabled" : r.firing.length ? "failing" : "healthy"}`,
+          dataset: { rule: r.name, enabled: String(r.enabled) },
+        },
         element("strong", {}, r.name),
         " ",
         element("span", { class: "muted small" }, `${r.condition} → ${r.channels.join(", ")}`),
         element(
           "p",
           { class: r.firing.length ? "reason" : "muted small" },
-          r.firing.length ? T.t("alertFiring", { names: r.firing.join(", ") }) : T.t("alertQuiet"),
+          !r.enabled
+            ? T.t("alertOff")
+            : r.firing.length
+              ? T.t("alertFiring", { names: r.firing.join(", ") })
+              : T.t("alertQuiet"),
+        ),
+        element(
+          "div",
+          { class: "alert-actions" },
+          button(r.enabled ? "disableRule" : "enableRule", "", () =>
+            changeAlerts(`/api/alerts/rules/${encodeURIComponent(r.name)}/enabled`, {
+              method: "POST",
+              body: { enabled: !r.enabled },
+              done: r.enabled ? "ruleDisabled" : "ruleEnabled",
+              name: r.name,
+            }),
+          ),
+          button("delete", "danger", () =>
+            changeAlerts(`/api/alerts/rules/${encodeURIComponent(r.name)}`, {
+              method: "DELETE",
+              done: "ruleDeleted",
+              name: r.name,
+            }),
+          ),
         ),
       ),
     );
     list("#alert-channels", alerts.channels, "noAlertChannels", (c) =>
       element(
         "li",
-        { class: "destination" },
+        { class: "destination", dataset: { channel: c.name } },
         element("strong", {}, c.name),
         " ",
         element("span", { class: "muted small" }, `${c.kind}: ${c.target}`),
+        element(
+          "div",
+          { class: "alert-actions" },
+          button("delete", "danger", () =>
+            changeAlerts(`/api/alerts/channels/${encodeURIComponent(c.name)}`, {
+              method: "DELETE",
+              done: "channelDeleted",
+              name: c.name,
+            }),
+          ),
+        ),
       ),
     );
     list("#alert-history", alerts.notifications, "noAlertHistory", (n) =>
@@ -635,6 +681,86 @@
         n.last_error ? element("p", { class: "reason" }, n.last_error) : null,
       ),
     );
+  }
+
+  // One change to the alerts (create, switch, delete), then the panel as the server has it.
+  async function changeAlerts(path, { method, body, done, name }) {
+    try {
+      await api(path, { method, body });
+      $("#alert-message").textContent = T.t(done, { name });
+      await loadAlerts();
+      return true;
+    } catch (failure) {
+      showError(failure);
+      return false;
+    }
+  }
+
+  const commaList = (text) =>
+    text
+      .split(",")
+      .map((item) => item.trim())
+      .filter(Boolean);
+
+  function bindAlertForms() {
+    const channelForm = $("#alert-channel-form");
+    const showKind = () => {
+      for (const fieldset of channelForm.querySelectorAll("fieldset[data-kind]")) {
+        fieldset.hidden = fieldset.dataset.kind !== channelForm.elements.kind.value;
+      }
+    };
+    channelForm.elements.kind.addEventListener("change", showKind);
+    channelForm.addEventListener("submit", async (submitted) => {
+      submitted.preventDefault();
+      const f = channelForm.elements;
+      const kind = f.kind.value;
+      // Secrets go once, to be sealed; the server never sends them back.
+      const [settings, secrets] =
+        kind === "webhook"
+          ? [{ url: f.url.value }, { signing_secret: f.signing_secret.value }]
+          : [
+              {
+                host: f.host.value,
+                port: f.port.value ? Number(f.port.value) : undefined,
+                username: f.username.value,
+                sender: f.sender.value,
+                recipients: commaList(f.recipients.value),
+              },
+              { password: f.password.value },
+            ];
+      const name = f.name.value.trim();
+      const created = await changeAlerts("/api/alerts/channels", {
+        method: "POST",
+        body: { name, kind, settings, secrets },
+        done: "channelCreated",
+        name,
+      });
+      if (created) {
+        channelForm.reset();
+        showKind();
+      }
+    });
+    const ruleForm = $("#alert-rule-form");
+    ruleForm.addEventListener("submit", async (submitted) => {
+      submitted.preventDefault();
+      const f = ruleForm.elements;
+      const name = f.name.value.trim();
+      const created = await changeAlerts("/api/alerts/rules", {
+        method: "POST",
+        body: {
+          name,
+          condition: f.condition.value,
+          destination: f.destination.value,
+          threshold: f.threshold.value ? Number(f.threshold.value) : 0,
+          window: f.window.value,
+          recovery: f.recovery.value,
+          channels: commaList(f.channels.value),
+        },
+        done: "ruleCreated",
+        name,
+      });
+      if (created) ruleForm.reset();
+    });
   }
 
   async function loadStats() {
@@ -763,7 +889,9 @@
       renderFilters();
       renderEvents();
       renderDetail();
+      renderAlerts();
     });
+    bindAlertForms();
     T.bindToggle();
   }
 

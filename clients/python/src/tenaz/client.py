@@ -35,6 +35,8 @@ from tenaz.v1 import (
     destinations_pb2_grpc,
     events_pb2,
     events_pb2_grpc,
+    sources_pb2,
+    sources_pb2_grpc,
 )
 
 DeliveryStatus = events_pb2.DeliveryStatus
@@ -212,6 +214,7 @@ class TenazClient:
         self.events = events_pb2_grpc.EventServiceStub(self._channel)
         self.destinations = destinations_pb2_grpc.DestinationServiceStub(self._channel)
         self.alerts = alerts_pb2_grpc.AlertServiceStub(self._channel)
+        self.sources = sources_pb2_grpc.WebhookSourceServiceStub(self._channel)
 
     async def __aenter__(self) -> TenazClient:
         return self
@@ -553,6 +556,39 @@ class TenazClient:
             self.alerts.TestChannel, alerts_pb2.TestChannelRequest(name=name)
         )
         return response.notification  # type: ignore[no-any-return]
+
+    # Webhook sources
+
+    async def create_webhook_source(
+        self, source: sources_pb2.WebhookSource
+    ) -> sources_pb2.WebhookSource:
+        response = await self._call(
+            self.sources.CreateWebhookSource,
+            sources_pb2.CreateWebhookSourceRequest(source=source),
+        )
+        return response.source  # type: ignore[no-any-return]
+
+    async def list_webhook_sources(self) -> list[sources_pb2.WebhookSource]:
+        response = await self._call(
+            self.sources.ListWebhookSources, sources_pb2.ListWebhookSourcesRequest()
+        )
+        return list(response.sources)
+
+    async def update_webhook_source(
+        self, source: sources_pb2.WebhookSource, paths: Sequence[str]
+    ) -> sources_pb2.WebhookSource:
+        response = await self._call(
+            self.sources.UpdateWebhookSource,
+            sources_pb2.UpdateWebhookSourceRequest(
+                source=source, update_mask=field_mask_pb2.FieldMask(paths=list(paths))
+            ),
+        )
+        return response.source  # type: ignore[no-any-return]
+
+    async def delete_webhook_source(self, name: str) -> None:
+        await self._call(
+            self.sources.DeleteWebhookSource, sources_pb2.DeleteWebhookSourceRequest(name=name)
+        )
 
 
 def _watch_request(
