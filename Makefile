@@ -13,7 +13,7 @@ GENERATED := $(GEN_DIR)/tenaz/v1 clients/typescript/src/gen clients/go/gen
 
 .DEFAULT_GOAL := help
 TIERS := test-unit test-integration test-e2e test-browser test-interop test-chaos
-.PHONY: help install tools browser prometheus curl python-protos run test $(TIERS) bench chaos screenshots lint format protos check-protos clean
+.PHONY: help install tools browser prometheus curl python-protos run test $(TIERS) bench bench-micro chaos screenshots lint format protos check-protos clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -93,6 +93,9 @@ screenshots: $(STAMP) browser ## regenerate docs/images from demo data (PostgreS
 
 bench: $(STAMP) ## Tenaz against the naive baseline, side by side; writes docs/benchmarks.md
 	$(BIN)/python -m bench
+
+bench-micro: $(STAMP) ## CPU per event of the server's and the workers' own Python, step by step
+	$(BIN)/python -m bench.micro
 
 # The chaos run forks the programs it kills while its own gRPC clients run: gRPC's fork
 # handlers would only log that they skip themselves.

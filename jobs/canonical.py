@@ -56,7 +56,9 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-@dataclass(frozen=True)
+# Not frozen: a submission reads each event through one, and so does an attempt, and a
+# frozen dataclass costs three times as much to build. Nothing changes one after it is built.
+@dataclass(slots=True)
 class CanonicalEvent:
     """Read access to a stored event's payload; missing parts read as empty."""
 

@@ -32,7 +32,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psycopg
 from psycopg import AsyncConnection
@@ -46,6 +46,7 @@ from jobs.model import Destination
 from jobs.moves import AttemptStart, Move, Writes, write
 from jobs.platforms import registry
 from jobs.platforms.base import AttemptScope, Connector, Outcome, OutcomeKind, OutgoingEvent
+from jobs.retry_policy import DeadlineRule
 from jobs.settings import Settings
 from jobs.slots import SlotKeys, Slots, TurnedAway
 from jobs.status import IN_PROGRESS, Status, as_status
@@ -67,7 +68,9 @@ _NO_OUTCOME = "the connector gave no outcome"
 _EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
 
 
-@dataclass(frozen=True)
+# Not frozen: one per delivery of each attempt, and a frozen dataclass costs three times as
+# much to build. Nothing changes one after it is built.
+@dataclass(slots=True)
 class Claimed:
     delivery_id: int
     attempt_number: int
@@ -303,10 +306,6 @@ class DeliveryEngine:
 
     async def _claim(self, destination: Destination, limit: int) -> Round:
         now = self._clock.now()
-        claimed: list[Claimed] = []
-        moves: list[Move] = []
-        first_due: list[dt.datetime] = []
-        retries_due: list[dt.datetime] = []
         async with self._pool.connection() as conn, conn.transaction():
             if destination.rate_limit:
                 limit, held_until = await self._rate_allowance(conn, destination, now, limit)
@@ -315,30 +314,17 @@ class DeliveryEngine:
             due = await deliveries.lock_due(
                 conn, destination_id=destination.id, now=now, limit=limit
             )
-            for row in due:
-                decided = decisions.start_or_expire(
-                    row, now=now, lease=self._settings.attempt_lease, rule=self._rule
-                )
-                moves.extend(decided)
-                start = decided[-1].attempt
-                if isinstance(start, AttemptStart):
-                    claimed.append(
-                        Claimed(
-                            row.id,
-                            start.number,
-                            OutgoingEvent(row.id, row.payload),
-                            row.trace_context,
-                        )
-                    )
-                    waited = first_due if row.status == Status.PENDING else retries_due
-                    waited.append(row.next_attempt_at)
+            claim = claims(due, now=now, lease=self._settings.attempt_lease, rule=self._rule)
+            claimed = claim.claimed
             if destination.rate_limit and claimed:
                 await rate_log.record_sent(
                     conn, destination.id, now, len(claimed), forget_before=now - RATE_WINDOW
                 )
-            writes = await write(conn, self._app, moves, now=now)
+            writes = await write(conn, self._app, claim.moves, now=now)
         self._count(destination, writes)
-        self._metrics.claimed(destination.kind, now, first_due=first_due, retries_due=retries_due)
+        self._metrics.claimed(
+            destination.kind, now, first_due=claim.first_due, retries_due=claim.retries_due
+        )
         return Round(claimed, len(due), limit, None)
 
     def _count(self, destination: Destination, writes: Writes) -> None:
@@ -402,30 +388,10 @@ class DeliveryEngine:
         """Record the attempt; how many deliveries went where (SUCCEEDED, WAITING_RETRY,
         FAILED:<reason>, stale: taken back by the sweeper meanwhile)."""
         now = self._clock.now()
-        expected = {c.delivery_id: c.attempt_number for c in claimed}
-        by_id = {o.delivery_id: o for o in sent.outcomes}
-        moves: list[Move] = []
-        tally: Counter[str] = Counter()
         interval = self.retry_interval(destination)
         async with self._pool.connection() as conn, conn.transaction():
-            for row in await deliveries.lock_deliveries(conn, list(expected)):
-                if (
-                    as_status(row.status) not in IN_PROGRESS
-                    or row.attempt_count != expected[row.id]
-                ):
-                    # The lease ran out and the sweeper took the delivery back meanwhile.
-                    tally["stale"] += 1
-                    continue
-                move = decisions.after_outcome(
-                    row,
-                    by_id[row.id],
-                    out_of_time=row.id in sent.out_of_time,
-                    now=now,
-                    interval=interval,
-                    rule=self._rule,
-                )
-                moves.append(move)
-                tally[move.to if move.to != Status.FAILED else f"FAILED:{move.reason}"] += 1
+            locked = await deliveries.lock_deliveries(conn, [c.delivery_id for c in claimed])
+            moves, tally = ends(locked, claimed, sent, now=now, interval=interval, rule=self._rule)
             await self._flag_credentials(conn, destination, sent.outcomes, now)
             writes = await write(conn, self._app, moves, now=now)
         self._count(destination, writes)
@@ -481,6 +447,75 @@ class DeliveryEngine:
             await destinations.set_needs_action(
                 conn, destination_id=destination.id, needs_action=False, reason="", now=now
             )
+
+
+@dataclass(slots=True)
+class Claims:
+    """What a claim decided about the due deliveries it locked."""
+
+    moves: list[Move] = field(default_factory=list)
+    # Those whose attempt starts (the others expired).
+    claimed: list[Claimed] = field(default_factory=list)
+    # When each of those became due, first attempts and retries apart (jobs/metrics.py).
+    first_due: list[dt.datetime] = field(default_factory=list)
+    retries_due: list[dt.datetime] = field(default_factory=list)
+
+
+def claims(
+    due: Sequence[deliveries.DueDelivery],
+    *,
+    now: dt.datetime,
+    lease: dt.timedelta,
+    rule: DeadlineRule,
+) -> Claims:
+    """A claim's decisions for the `due` deliveries it locked: each attempt starts, unless the
+    delivery expired."""
+    decided = Claims()
+    for row in due:
+        moves = decisions.start_or_expire(row, now=now, lease=lease, rule=rule)
+        decided.moves.extend(moves)
+        start = moves[-1].attempt
+        if isinstance(start, AttemptStart):
+            decided.claimed.append(
+                Claimed(row.id, start.number, OutgoingEvent(row.id, row.payload), row.trace_context)
+            )
+            waited = decided.first_due if row.status == Status.PENDING else decided.retries_due
+            waited.append(row.next_attempt_at)
+    return decided
+
+
+def ends(
+    locked: Sequence[deliveries.LockedDelivery],
+    claimed: Sequence[Claimed],
+    sent: Sent,
+    *,
+    now: dt.datetime,
+    interval: dt.timedelta,
+    rule: DeadlineRule,
+) -> tuple[list[Move], Counter[str]]:
+    """Where an attempt's outcomes take the `claimed` deliveries, `locked` as they are now,
+    and how many went where (SUCCEEDED, WAITING_RETRY, FAILED:<reason>, stale: taken back by
+    the sweeper meanwhile)."""
+    expected = {c.delivery_id: c.attempt_number for c in claimed}
+    by_id = {o.delivery_id: o for o in sent.outcomes}
+    moves: list[Move] = []
+    tally: Counter[str] = Counter()
+    for row in locked:
+        if as_status(row.status) not in IN_PROGRESS or row.attempt_count != expected[row.id]:
+            # The lease ran out and the sweeper took the delivery back meanwhile.
+            tally["stale"] += 1
+            continue
+        move = decisions.after_outcome(
+            row,
+            by_id[row.id],
+            out_of_time=row.id in sent.out_of_time,
+            now=now,
+            interval=interval,
+            rule=rule,
+        )
+        moves.append(move)
+        tally[move.to if move.to != Status.FAILED else f"FAILED:{move.reason}"] += 1
+    return moves, tally
 
 
 def with_default_rate_limit(destination: Destination) -> Destination:

@@ -47,7 +47,8 @@ class InvalidPersonalData(ValueError):
         self.message = message
 
 
-@dataclass(frozen=True)
+# Not frozen: one is built per event, and a frozen dataclass costs three times as much.
+@dataclass(slots=True)
 class _Context:
     """What one field's rule may need to know about the rest of the input."""
 
@@ -203,16 +204,20 @@ HASHED_FIELDS: Final[Mapping[str, tuple[str, _Normaliser]]] = {
 }
 
 # Browser and click identifiers, sent in clear (hashing them would make them useless for
-# matching); each platform takes the ones it knows.
-CLEAR_FIELDS: Final = (
-    *("client_ip_address", "client_user_agent", "fbc", "fbp", "ttclid", "ttp", "gclid"),
-    *("gbraid", "wbraid", "epik", "sc_click_id", "sc_cookie1", "kwai_click_id"),
-    *("ga_client_id", "li_fat_id", "rdt_click_id"),
+# matching); each platform takes the ones it knows. A set: every field of every event is
+# looked up in it.
+CLEAR_FIELDS: Final = frozenset(
+    {
+        *("client_ip_address", "client_user_agent", "fbc", "fbp", "ttclid", "ttp", "gclid"),
+        *("gbraid", "wbraid", "epik", "sc_click_id", "sc_cookie1", "kwai_click_id"),
+        *("ga_client_id", "li_fat_id", "rdt_click_id"),
+    }
 )
 _MAX_CLEAR_LENGTH: Final = 1024
 
 
-@dataclass(frozen=True)
+# Not frozen, as _Context.
+@dataclass(slots=True)
 class PersonalData:
     """A customer's data as the caller sent it, checked and normalised, in memory only: what
     is stored are the hashes `hashed_for` makes of it, never these values."""
@@ -237,7 +242,7 @@ def _sha256(text: str) -> str:
 
 def _country_of(user: Mapping[str, str]) -> str | None:
     country = user.get("country", "").strip().lower()
-    return country if _COUNTRY.fullmatch(country) else None
+    return country if country and _COUNTRY.fullmatch(country) else None
 
 
 def normalise_user_data(
@@ -270,7 +275,7 @@ def normalise_user_data(
             raise InvalidPersonalData(field, "is not a customer parameter Tenaz knows")
         _, normalise = HASHED_FIELDS[field]
         candidate = value.strip().lower()
-        if _SHA256_HEX.fullmatch(candidate):
+        if len(candidate) == 64 and _SHA256_HEX.fullmatch(candidate):
             prehashed[field] = candidate
         else:
             normalised[field] = normalise(value, context)
@@ -278,18 +283,28 @@ def normalise_user_data(
 
 
 def _hashes(
-    data: PersonalData, keys: Mapping[str, str], rules: Mapping[str, Callable[[str], str]]
+    data: PersonalData,
+    keys: Mapping[str, str],
+    order: Mapping[str, int],
+    rules: Mapping[str, Callable[[str], str]],
 ) -> dict[str, str]:
     """`keys` (input field -> the family's key) hashed, each value first passed through the
-    family's own rule for that field, if any."""
+    family's own rule for that field, if any, in the order of `keys` (`order`: each field's
+    place in it).
+
+    An event holds a few of the fields a family knows (Meta's know eleven): the loop is over
+    the event's, not the family's."""
+    fields = [f for f in (*data.normalised, *data.prehashed) if f in keys]
+    if len(fields) > 1:
+        fields.sort(key=order.__getitem__)
     hashed: dict[str, str] = {}
-    for field, key in keys.items():
+    for field in fields:
         if field in data.normalised:
             rule = rules.get(field)
             value = data.normalised[field]
-            hashed[key] = _sha256(rule(value) if rule else value)
-        elif field in data.prehashed:
-            hashed[key] = data.prehashed[field]
+            hashed[keys[field]] = _sha256(rule(value) if rule else value)
+        else:
+            hashed[keys[field]] = data.prehashed[field]
     return hashed
 
 
@@ -348,13 +363,17 @@ _FAMILY_RULES: Final[Mapping[str, Mapping[str, Callable[[str], str]]]] = {
     "linkedin": {},
 }
 FAMILIES: Final = tuple(FAMILY_KEYS)
+_FAMILY_ORDER: Final = {
+    family: {field: index for index, field in enumerate(keys)}
+    for family, keys in FAMILY_KEYS.items()
+}
 
 
 def hashed_for(family: str, data: PersonalData) -> dict[str, str]:
     """The hashed identifiers `family` (see the module) wants, by that family's key names."""
     if family not in FAMILY_KEYS:
         raise ValueError(f"unknown hashing family {family!r}")
-    hashed = _hashes(data, FAMILY_KEYS[family], _FAMILY_RULES[family])
+    hashed = _hashes(data, FAMILY_KEYS[family], _FAMILY_ORDER[family], _FAMILY_RULES[family])
     if family == "reddit" and "client_ip_address" in data.clear:
         # Reddit matches on the IP address hashed, unlike every other platform.
         hashed["ip_address"] = _sha256(data.clear["client_ip_address"])

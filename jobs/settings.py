@@ -8,6 +8,7 @@ Durations accept plain seconds ("1800") or a unit suffix ("30m", "5s", "2h",
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import ipaddress
 import os
 import re
@@ -349,7 +350,8 @@ class Settings:
         settings.validate()
         return settings
 
-    @property
+    # Cached: asked for every event a submission checks (settings never change).
+    @functools.cached_property
     def deadline_rule(self) -> DeadlineRule:
         """The one rule of deadlines (see jobs/retry_policy.py), from these settings."""
         return DeadlineRule(margin=self.deadline_margin, budget=self.attempt_budget)

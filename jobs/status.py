@@ -120,11 +120,23 @@ def transition(current: Status | str | None, target: Status) -> Status:
     return target
 
 
+# A due status -> the in-progress status an attempt moves it to (edges of TRANSITIONS).
+_ATTEMPT_STATUS: dict[str, Status] = {
+    Status.PENDING: Status.SENDING,
+    Status.WAITING_RETRY: Status.RESENDING,
+}
+
+
 def attempt_status(current: Status | str) -> Status:
-    """The in-progress status an attempt moves a due delivery to."""
-    current = as_status(current)
-    target = Status.SENDING if current is Status.PENDING else Status.RESENDING
-    return transition(current, target)
+    """The in-progress status an attempt moves a due delivery to.
+
+    Asked for every delivery a worker claims: the two legal moves are looked up, and only
+    another status goes through `transition`, to raise as any illegal move does.
+    """
+    target = _ATTEMPT_STATUS.get(current)
+    if target is None:
+        return transition(current, Status.RESENDING)
+    return target
 
 
 def label(status: Status | str, lang: str = "pt-BR") -> str:

@@ -28,8 +28,7 @@ from jobs.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from jobs.group_commit import GroupCommit
 from jobs.metrics import Metrics
 from jobs.model import Delivery, Destination, Event
-from jobs.moves import NewDelivery, Writes, write
-from jobs.platforms import registry
+from jobs.moves import Move, NewDelivery, Writes, write
 from jobs.settings import Settings
 from jobs.status import Status
 from jobs.store import destinations, events
@@ -49,7 +48,10 @@ __all__ = [
     "EventInput",
     "SubmissionService",
     "SubmitResult",
+    "births",
     "check_batch_size",
+    "delivery_rows",
+    "stored_events",
 ]
 
 log = logging.getLogger(__name__)
@@ -255,69 +257,100 @@ class SubmissionService:
     ) -> tuple[dict[int, Event], Writes]:
         """Create the new events' deliveries; the new events as stored, by id, and the
         status writes of the deliveries' births."""
-        rows: list[tuple[int, int, dt.datetime]] = []
-        chosen: dict[int, Destination] = {}
-        for key, event_id in new_ids.items():
-            item = unique[key]
-            for destination in item.destinations:
-                chosen[destination.id] = destination
-                platform = registry.platform(destination.kind)
-                deadline = platform.deadline(destination.settings, item.new.event_time)
-                rows.append((event_id, destination.id, deadline))
+        rows, chosen = delivery_rows(unique, new_ids)
         created = await events.insert_deliveries(
             conn, workspace_id=workspace_id, rows=rows, now=now
         )
-        births = [
-            decisions.born(
-                NewDelivery(
-                    id=delivery_id,
-                    workspace_id=workspace_id,
-                    event_id=event_id,
-                    destination_id=destination_id,
-                ),
-                now=now,
-            )
-            for delivery_id, event_id, destination_id in created
-        ]
-        writes = await write(conn, self._app, births, now=now)
-        # The answer is built from what was written, not read back: the rows are new,
-        # so what this transaction wrote is what it stored.
-        deliveries: dict[int, list[Delivery]] = {}
-        deadlines = {(e, d): deadline for e, d, deadline in rows}
-        for delivery_id, event_id, destination_id in created:
-            deliveries.setdefault(event_id, []).append(
-                Delivery(
-                    id=delivery_id,
-                    event_id=event_id,
-                    destination_id=destination_id,
-                    destination_name=chosen[destination_id].name,
-                    destination_kind=chosen[destination_id].kind,
-                    status=Status.PENDING,
-                    failure_reason="",
-                    attempt_count=0,
-                    next_attempt_at=now,
-                    deadline=deadlines[(event_id, destination_id)],
-                    last_error="",
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-        stored = {
-            event_id: Event(
-                id=event_id,
-                workspace_id=workspace_id,
-                event_name=unique[key].new.event_name,
-                event_id=unique[key].new.event_id,
-                event_time=unique[key].new.event_time,
-                payload=unique[key].new.payload,
-                received_at=now,
-                deliveries=tuple(
-                    sorted(deliveries.get(event_id, ()), key=lambda d: d.destination_name)
-                ),
-            )
-            for key, event_id in new_ids.items()
-        }
+        writes = await write(conn, self._app, births(workspace_id, created, now=now), now=now)
+        stored = stored_events(workspace_id, unique, new_ids, created, rows, chosen, now=now)
         return stored, writes
+
+
+def delivery_rows(
+    unique: Mapping[tuple[str, str], Prepared], new_ids: Mapping[tuple[str, str], int]
+) -> tuple[list[tuple[int, int, dt.datetime]], dict[int, Destination]]:
+    """The deliveries of the new events, as rows to insert (event id, destination id,
+    deadline), and their destinations by id."""
+    rows: list[tuple[int, int, dt.datetime]] = []
+    chosen: dict[int, Destination] = {}
+    for key, event_id in new_ids.items():
+        item = unique[key]
+        for destination, deadline in zip(item.destinations, item.deadlines, strict=True):
+            chosen[destination.id] = destination
+            rows.append((event_id, destination.id, deadline))
+    return rows, chosen
+
+
+def births(
+    workspace_id: int, created: Sequence[tuple[int, int, int]], *, now: dt.datetime
+) -> list[Move]:
+    """The moves into PENDING of the deliveries `created` (delivery id, event id, destination
+    id)."""
+    return [
+        decisions.born(
+            NewDelivery(
+                id=delivery_id,
+                workspace_id=workspace_id,
+                event_id=event_id,
+                destination_id=destination_id,
+            ),
+            now=now,
+        )
+        for delivery_id, event_id, destination_id in created
+    ]
+
+
+def stored_events(
+    workspace_id: int,
+    unique: Mapping[tuple[str, str], Prepared],
+    new_ids: Mapping[tuple[str, str], int],
+    created: Sequence[tuple[int, int, int]],
+    rows: Sequence[tuple[int, int, dt.datetime]],
+    chosen: Mapping[int, Destination],
+    *,
+    now: dt.datetime,
+) -> dict[int, Event]:
+    """The new events as stored, by id, with the deliveries `created` (delivery id, event id,
+    destination id) from `rows` (event id, destination id, deadline).
+
+    The answer is built from what was written, not read back: the rows are new, so what
+    the transaction wrote is what it stored.
+    """
+    deliveries: dict[int, list[Delivery]] = {}
+    deadlines = {(e, d): deadline for e, d, deadline in rows}
+    for delivery_id, event_id, destination_id in created:
+        deliveries.setdefault(event_id, []).append(
+            Delivery(
+                id=delivery_id,
+                event_id=event_id,
+                destination_id=destination_id,
+                destination_name=chosen[destination_id].name,
+                destination_kind=chosen[destination_id].kind,
+                status=Status.PENDING,
+                failure_reason="",
+                attempt_count=0,
+                next_attempt_at=now,
+                deadline=deadlines[(event_id, destination_id)],
+                last_error="",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    return {
+        event_id: Event(
+            id=event_id,
+            workspace_id=workspace_id,
+            event_name=unique[key].new.event_name,
+            event_id=unique[key].new.event_id,
+            event_time=unique[key].new.event_time,
+            payload=unique[key].new.payload,
+            received_at=now,
+            deliveries=tuple(
+                sorted(deliveries.get(event_id, ()), key=lambda d: d.destination_name)
+            ),
+        )
+        for key, event_id in new_ids.items()
+    }
 
 
 def _trace_contexts(

@@ -77,17 +77,7 @@ class EventCalls(events_pb2_grpc.EventServiceServicer):
             self._limiter.take(current_key_id(), len(events))
             results = await submissions.submit_checked(workspace_id, call)
             trace.record(results)
-        return events_pb2.SubmitEventsResponse(
-            results=[
-                events_pb2.SubmitEventResult(
-                    index=index,
-                    id=str(result.event.id),
-                    duplicate=result.duplicate,
-                    deliveries=[mapping.delivery(d) for d in result.event.deliveries],
-                )
-                for index, result in enumerate(results)
-            ]
-        )
+        return mapping.submit_events_response(results)
 
     async def GetEvent(
         self, request: events_pb2.GetEventRequest, context: Context

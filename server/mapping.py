@@ -6,7 +6,7 @@ Kept apart from the servicers so each servicer reads as decode, call, encode.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
@@ -22,7 +22,7 @@ from jobs.platforms import registry
 from jobs.stats import Stats
 from jobs.status import FailureReason, Status, as_status
 from jobs.status_follower import Followed, Heartbeat
-from jobs.submission import ContentInput, EventInput
+from jobs.submission import ContentInput, EventInput, SubmitResult
 
 # The proto's UserData fields: personal data (hashed) and identifiers (clear).
 _USER_FIELDS = frozenset((*pii.HASHED_FIELDS, *pii.CLEAR_FIELDS))
@@ -69,6 +69,23 @@ def timestamp(value: dt.datetime | None) -> timestamp_pb2.Timestamp | None:
     return timestamp_pb2.Timestamp(
         seconds=since.days * 86_400 + since.seconds, nanos=since.microseconds * 1000
     )
+
+
+class Timestamps:
+    """`timestamp`, converting each time once: an answer about many deliveries made in one
+    transaction holds the same few times (when they were made, when their first attempt is
+    due) over and over."""
+
+    def __init__(self) -> None:
+        self._done: dict[dt.datetime, timestamp_pb2.Timestamp] = {}
+
+    def __call__(self, value: dt.datetime | None) -> timestamp_pb2.Timestamp | None:
+        if value is None:
+            return None
+        done = self._done.get(value)
+        if done is None:
+            done = self._done[value] = timestamp(value)  # type: ignore[assignment]
+        return done
 
 
 def from_timestamp(message: Any, field: str, path: str = "") -> dt.datetime | None:
@@ -184,33 +201,66 @@ def stored_event(event: model.Event) -> events_pb2.StoredEvent:
     )
 
 
-def delivery(row: model.Delivery) -> events_pb2.Delivery:
-    return events_pb2.Delivery(
-        id=str(row.id),
-        destination=row.destination_name,
-        platform=row.destination_kind,
-        status=STATUS_TO_PROTO[as_status(row.status)],
-        failure_reason=(
-            _REASON[FailureReason(row.failure_reason)]
-            if row.failure_reason
-            else events_pb2.FAILURE_REASON_UNSPECIFIED
-        ),
-        attempt_count=row.attempt_count,
-        next_attempt_at=timestamp(row.next_attempt_at),
-        deadline=timestamp(row.deadline),
-        last_error=row.last_error,
-        created_at=timestamp(row.created_at),
-        updated_at=timestamp(row.updated_at),
-        attempts=[attempt(a) for a in row.attempts],
-    )
+def submit_events_response(results: Sequence[SubmitResult]) -> events_pb2.SubmitEventsResponse:
+    """SubmitEvents' answer: each event's id and deliveries, in the order they were sent.
+
+    Built in place: a message given to its parent (a constructor's list, `append`) is copied
+    into it, which for a batch costs as much again as building it.
+    """
+    stamps = Timestamps()
+    response = events_pb2.SubmitEventsResponse()
+    for index, result in enumerate(results):
+        item = response.results.add(
+            index=index, id=str(result.event.id), duplicate=result.duplicate
+        )
+        for row in result.event.deliveries:
+            fill_delivery(item.deliveries.add(), row, stamps)
+    return response
 
 
-def attempt(row: model.Attempt) -> events_pb2.Attempt:
+def delivery(
+    row: model.Delivery, stamps: Callable[[dt.datetime | None], Any] = timestamp
+) -> events_pb2.Delivery:
+    """`row` as the API shows it."""
+    message = events_pb2.Delivery()
+    fill_delivery(message, row, stamps)
+    return message
+
+
+# The times of a delivery, by the same name in the model and the proto.
+_DELIVERY_TIMES = ("next_attempt_at", "deadline", "created_at", "updated_at")
+
+
+def fill_delivery(
+    message: events_pb2.Delivery,
+    row: model.Delivery,
+    stamps: Callable[[dt.datetime | None], Any] = timestamp,
+) -> None:
+    """Set an empty `message` to `row` as the API shows it; `stamps` converts its times (a
+    `Timestamps` shared by the deliveries of one answer converts each once)."""
+    message.id = str(row.id)
+    message.destination = row.destination_name
+    message.platform = row.destination_kind
+    message.status = STATUS_TO_PROTO[as_status(row.status)]
+    if row.failure_reason:
+        message.failure_reason = _REASON[FailureReason(row.failure_reason)]
+    message.attempt_count = row.attempt_count
+    message.last_error = row.last_error
+    for name in _DELIVERY_TIMES:
+        value = getattr(row, name)
+        if value is not None:
+            getattr(message, name).CopyFrom(stamps(value))
+    message.attempts.extend(attempt(a, stamps) for a in row.attempts)
+
+
+def attempt(
+    row: model.Attempt, stamps: Callable[[dt.datetime | None], Any] = timestamp
+) -> events_pb2.Attempt:
     return events_pb2.Attempt(
         number=row.number,
         trigger=row.trigger,
-        started_at=timestamp(row.started_at),
-        finished_at=timestamp(row.finished_at),
+        started_at=stamps(row.started_at),
+        finished_at=stamps(row.finished_at),
         outcome=_OUTCOME.get(row.outcome, events_pb2.ATTEMPT_OUTCOME_UNSPECIFIED),
         http_status=row.http_status or 0,
         platform_code=row.platform_code or 0,

@@ -43,7 +43,9 @@ def encode_json(document: Any) -> bytes | None:
         encoded = orjson.dumps(document)
     except (TypeError, orjson.JSONEncodeError):
         return None
-    return encoded if all_finite(document) else None
+    # orjson writes NaN and infinity as null: JSON without a null had none, and needs no
+    # walk through the document to find them.
+    return encoded if b"null" not in encoded or all_finite(document) else None
 
 
 def excerpt(body: bytes) -> str:

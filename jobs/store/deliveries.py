@@ -23,7 +23,9 @@ _DUE = sql_list(DUE_STATUSES)
 _IN_PROGRESS = sql_list(IN_PROGRESS)
 
 
-@dataclass(frozen=True)
+# Not frozen: read by the thousand on the delivery path, and a frozen dataclass costs three
+# times as much to build. Nothing changes one after it is read.
+@dataclass(slots=True)
 class DueDelivery:
     """A delivery locked by the current transaction, with what sending it needs."""
 
@@ -47,7 +49,8 @@ class DueDelivery:
         return None
 
 
-@dataclass(frozen=True)
+# Not frozen, as DueDelivery.
+@dataclass(slots=True)
 class LockedDelivery:
     id: int
     workspace_id: int
