@@ -87,6 +87,9 @@ class Report:
     unexplained_duplicates: int = 0
     kills: Counter[str] = dataclasses.field(default_factory=Counter)
     postgres_restarts: int = 0
+    # Processes that exited by themselves (one starting while PostgreSQL restarts gives up),
+    # started again as a supervisor (systemd's Restart=on-failure) would.
+    self_exits: int = 0
     changes_in_database: int = 0
     changes_seen: int = 0
     changes_missed: int = 0
@@ -125,6 +128,7 @@ class Report:
                 + f" (total {sum(self.kills.values())})",
             ),
             ("PostgreSQL restarts", str(self.postgres_restarts)),
+            ("processes that exited by themselves, restarted", str(self.self_exits)),
             ("Meta outage", f"{c.outage:.0f} s, transient failures {c.transient_rate:.0%}"),
             (
                 "status changes in the database / seen by the watcher",
@@ -150,7 +154,8 @@ def _free_port() -> int:
 
 
 class Processes:
-    """The Tenaz processes under test: started, killed and restarted by name."""
+    """The Tenaz processes under test: started, killed and restarted by name, and started
+    again when one exits by itself (`supervise`), as a production supervisor would."""
 
     def __init__(self, env: dict[str, str], servers: int, workers: int, log_dir: Path) -> None:
         self._env = env
@@ -160,8 +165,11 @@ class Processes:
             **{f"worker-{i}": "worker" for i in range(workers)},
         }
         self.running: dict[str, asyncio.subprocess.Process] = {}
+        # Killed on purpose and not started again yet: not the supervisor's to restart.
+        self._down: set[str] = set()
 
     async def start(self, name: str) -> None:
+        self._down.discard(name)
         # The child keeps its own copy of the descriptor; ours closes at once.
         with (self._log_dir / f"{name}.log").open("ab") as log:
             self.running[name] = await asyncio.create_subprocess_exec(
@@ -175,10 +183,20 @@ class Processes:
             )
 
     async def kill(self, name: str) -> None:
+        self._down.add(name)
         process = self.running[name]
         with contextlib.suppress(ProcessLookupError):
             process.send_signal(signal.SIGKILL)
         await process.wait()
+
+    async def supervise(self, report: Report) -> None:
+        """Start again every process that exited without being killed, until cancelled."""
+        while True:
+            await asyncio.sleep(0.5)
+            for name, process in list(self.running.items()):
+                if name not in self._down and process.returncode is not None:
+                    report.self_exits += 1
+                    await self.start(name)
 
     async def stop_all(self) -> None:
         for process in self.running.values():
@@ -285,6 +303,7 @@ async def _run(
                 asyncio.create_task(
                     _chaos(config, rng, processes, postgres, fake, submitting, report)
                 ),
+                asyncio.create_task(processes.supervise(report)),
             ]
             try:
                 async with asyncio.timeout(config.timeout):
