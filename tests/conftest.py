@@ -32,7 +32,7 @@ import pytest
 from psycopg import sql
 from tenaz.client import TenazClient
 
-from jobs import keys
+from jobs import keys, queue
 from jobs.base_url import BaseUrl
 from jobs.clock import FakeClock
 from jobs.migrate import migrate
@@ -167,6 +167,17 @@ def settings(database_url: str, fake_meta: FakeMetaServer) -> Settings:
 async def runtime(settings: Settings, clock: FakeClock) -> AsyncIterator[Runtime]:
     async with open_runtime(settings, settings.database_url, clock=clock) as rt:
         yield rt
+
+
+@pytest.fixture
+def manual_alert_evaluation(runtime: Runtime) -> None:
+    """Alert rules are evaluated only when the test calls `runtime.alerts.evaluate()`. The
+    worker's periodic evaluation ticks by real time (every 30 s): among the jobs `run_jobs`
+    runs it would now and then evaluate first, at the same fake-clock time, and queue the
+    notifications a test expects its own evaluation to queue."""
+    periodic = runtime.app.periodic_registry.periodic_tasks
+    for key in [k for k in periodic if k[0] == queue.EVALUATE_ALERTS_TASK]:
+        del periodic[key]
 
 
 @pytest.fixture

@@ -23,7 +23,12 @@ from tests.alert_receivers import (
 )
 from tests.support import run_jobs
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+# Rules are evaluated when the test says so (tests/conftest.py).
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(120),
+    pytest.mark.usefixtures("manual_alert_evaluation"),
+]
 SMTP_PASSWORD = "cli-smtp-password"
 
 

@@ -16,7 +16,6 @@ from google.protobuf import duration_pb2
 from tenaz.client import TenazClient, TenazError, make_event
 from tenaz.v1 import alerts_pb2, destinations_pb2
 
-from jobs import queue
 from jobs.clock import FakeClock
 from jobs.platforms.fake_meta import Failure, FakeMetaServer
 from jobs.runtime import Runtime
@@ -34,6 +33,8 @@ from tests.alert_receivers import (
 from tests.support import fire_due_retries, make_pki, run_jobs
 
 A = alerts_pb2
+# Rules are evaluated when a test says so (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("manual_alert_evaluation")
 
 
 @pytest.fixture
@@ -46,16 +47,6 @@ async def receiver() -> AsyncIterator[WebhookReceiver]:
 async def mailbox(tmp_path: Path) -> AsyncIterator[Mailbox]:
     async with smtp_server(make_pki(tmp_path)) as served:
         yield served
-
-
-@pytest.fixture(autouse=True)
-def _evaluations_only_when_called(runtime: Runtime) -> None:
-    """These tests evaluate the rules when they say so. The worker's periodic evaluation
-    ticks by real time (every 30 s), so among the jobs `run_jobs` runs it would now and
-    then evaluate first, at the same fake-clock time, and take a test's notifications."""
-    periodic = runtime.app.periodic_registry.periodic_tasks
-    for key in [k for k in periodic if k[0] == queue.EVALUATE_ALERTS_TASK]:
-        del periodic[key]
 
 
 @pytest.fixture
