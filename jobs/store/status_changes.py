@@ -30,13 +30,16 @@ NOTIFY_CHANNEL = "tenaz_status_changes"
 # no writer still running can add a number at or below the smaller of the two (`safe`, see
 # `safe_sequence`).
 #
-# Readers take whole rows, those with first_seq <= safe, and never part of one. That is
-# exact: the sequence hands out blocks that start at its first value and follow each other
-# without overlap, and "the highest number issued" is always the end of a block (the last
-# block's end, or the number below the first block before any is issued), so `safe`, the
-# smaller of two such ends, is a block end too; a row lies inside its block, hence wholly at
-# or below `safe` or wholly above it. Numbers a row leaves unused are never anyone's: readers
-# pass them like the numbers of a rolled-back writer or of another workspace.
+# Readers take whole rows, those with first_seq <= safe. A row committed later starts above
+# `safe`, and rows do not overlap, so no change it holds is below one a reader has passed.
+# And every committed row lies wholly at or below `safe` or wholly above it: the sequence
+# hands out blocks that start at its first value and follow each other without overlap;
+# "the highest number issued" is always the end of a block (the last block's end, or the
+# number below the first block before any is issued), so `safe`, the smaller of two such
+# ends, is a block end too, and a row lies inside its block. A reader that took every row up
+# to `safe` has thus read every change up to it (what a stream's `read_through` says, and
+# what retention's mark is compared with). Numbers a row leaves unused are never anyone's:
+# readers pass them like the numbers of a rolled-back writer or of another workspace.
 _SEQUENCE = "tenaz_status_moves_seq"
 BLOCK = 1024
 _ISSUED = (
