@@ -10,6 +10,7 @@ from jobs.model import AttemptEnd, StatusChange
 from jobs.moves import AttemptStart, Move, NewDelivery, plan
 from jobs.status import FailureReason, Status
 from jobs.store.status_changes import BLOCK, MoveRow, move_rows
+from tests.support import status_change
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 
@@ -84,17 +85,7 @@ def test_a_delivery_that_moves_twice_in_a_write_is_numbered_in_the_order_it_move
 
 
 def test_a_row_holds_deliveries_of_one_destination_moved_alike_at_one_moment() -> None:
-    base = StatusChange(
-        workspace_id=1,
-        delivery_id=1,
-        event_id=1,
-        destination_id=1,
-        from_status="PENDING",
-        to_status="SENDING",
-        attempt_number=1,
-        error="",
-        at=NOW,
-    )
+    base = status_change(NOW)
     changes = [
         base,
         replace(base, delivery_id=2, destination_id=2),
@@ -109,17 +100,7 @@ def test_a_row_holds_deliveries_of_one_destination_moved_alike_at_one_moment() -
 
 
 def test_a_move_of_more_deliveries_than_a_block_takes_several_rows_in_order() -> None:
-    base = StatusChange(
-        workspace_id=1,
-        delivery_id=0,
-        event_id=1,
-        destination_id=1,
-        from_status="SENDING",
-        to_status="SUCCEEDED",
-        attempt_number=1,
-        error="",
-        at=NOW,
-    )
+    base = status_change(NOW, delivery_id=0, from_status="SENDING", to="SUCCEEDED")
     changes = [replace(base, delivery_id=n) for n in range(2 * BLOCK + 5)]
     rows = move_rows(changes)
     assert [len(r.changes) for r in rows] == [BLOCK, BLOCK, 5]
