@@ -42,9 +42,11 @@ def limits_lines(results: Mapping[tuple[str, str], Figures]) -> list[str]:
             f" {DRAIN_TARGET / 1000 * drain['cpu_total']:.1f} cores, of which"
             f" {DRAIN_TARGET / 1000 * drain['cpu_postgres']:.1f} for PostgreSQL's own work: each"
             " delivered event durably writes an event row, a delivery row (updated when the"
-            " attempt starts and when it ends), an attempt row and three status-change rows,"
-            f" with their index entries{_measured_writes(drain)}. The baseline pays a job, a"
-            " transaction and an HTTP request per event, which is where the ratio comes from."
+            " attempt starts and when it ends), an attempt row and its share of three rows of"
+            " the status log (a batch's births, claim and finish: one row each for all its"
+            f" deliveries), with their index entries{_measured_writes(drain)}. The baseline pays"
+            " a job, a transaction and an HTTP request per event, which is where the ratio comes"
+            " from."
         )
     unary, noop = tenaz.get("unary", {}), tenaz.get("noop", {})
     if "cpu_total" in unary and "calls_rate" in noop:

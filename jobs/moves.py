@@ -10,7 +10,8 @@ moves into rows; `write` writes them in one pipeline, always in the same order:
     deliveries     the delivery rows (a birth's row is the submission's own insert)
     attempts       the attempts that ended
     jobs           a delivery job per destination and due time (at once when due now)
-    status changes numbered last: the log's writers hold its lock until they commit
+    status changes numbered last: the log's writers hold its lock until they commit; the
+                   deliveries that move alike share one row of the log
 
 A delivery may move more than once in one write (PENDING -> SENDING -> FAILED for one that
 expired before it could be sent); its row is written once, as the last move leaves it.

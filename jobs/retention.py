@@ -23,6 +23,8 @@ from jobs.store import retention, sessions
 log = logging.getLogger(__name__)
 
 CHUNK = 5000
+# Rows of the status log, each of up to 1,024 changes.
+LOG_CHUNK = 500
 
 
 class Retention:
@@ -50,11 +52,11 @@ class Retention:
                 break
         while True:
             async with self._pool.connection() as conn, conn.transaction():
-                deleted, _ = await retention.delete_old_status_changes(
-                    conn, before=before, limit=CHUNK
+                purged = await retention.delete_old_status_changes(
+                    conn, before=before, limit=LOG_CHUNK
                 )
-            counts["status_changes"] += deleted
-            if deleted < CHUNK:
+            counts["status_changes"] += purged.changes
+            if purged.rows < LOG_CHUNK:
                 break
         async with self._pool.connection() as conn, conn.transaction():
             counts["operations"] = await retention.delete_old_operations(conn, before=before)

@@ -123,6 +123,13 @@ async def status_history(runtime: Runtime, delivery_id: str | int) -> list[str]:
         return [row[0] for row in await cur.fetchall()]
 
 
+async def all_sequences(runtime: Runtime) -> list[int]:
+    """The sequence numbers of every change in the log, in order."""
+    async with runtime.pool.connection() as conn:
+        cur = await conn.execute("SELECT seq FROM tenaz_status_changes ORDER BY seq")
+        return [row[0] for row in await cur.fetchall()]
+
+
 async def scheduled_jobs(runtime: Runtime) -> list[tuple[int, object]]:
     """(destination id, scheduled_at) of every delivery job still waiting to run."""
     async with runtime.pool.connection() as conn:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from psycopg import AsyncConnection
 
@@ -25,35 +26,46 @@ async def delete_old_events(conn: AsyncConnection, *, before: dt.datetime, limit
     return cur.rowcount
 
 
+@dataclass(frozen=True)
+class PurgedMoves:
+    """What one `delete_old_status_changes` deleted."""
+
+    rows: int
+    changes: int
+    # The highest sequence number of the changes deleted (0 when none were).
+    through: int
+
+
 async def delete_old_status_changes(
     conn: AsyncConnection, *, before: dt.datetime, limit: int
-) -> tuple[int, int]:
-    """Delete the oldest status changes made before `before`; (count, highest seq deleted).
+) -> PurgedMoves:
+    """Delete the oldest rows of the status log made before `before`, at most `limit`.
 
-    What goes is always the log's beginning: of its `limit` lowest changes, those below the
+    What goes is always the log's beginning: of its `limit` lowest rows, those below the
     first one made at or after `before`. So every change up to the highest deleted is gone
     (what `purged_through` says), and the primary key finds them without an index on time.
+    A row goes whole: its changes were all made at the same moment.
     """
     cur = await conn.execute(
         "WITH oldest AS ("
-        "  SELECT seq, at FROM tenaz_status_changes ORDER BY seq LIMIT %(limit)s),"
-        " gone AS (DELETE FROM tenaz_status_changes WHERE seq IN ("
-        "  SELECT seq FROM oldest WHERE seq < coalesce("
-        "   (SELECT min(seq) FROM oldest WHERE at >= %(before)s), 9223372036854775807))"
-        "  RETURNING seq)"
-        " SELECT count(*), coalesce(max(seq), 0) FROM gone",
+        "  SELECT first_seq, at FROM tenaz_status_moves ORDER BY first_seq LIMIT %(limit)s),"
+        " gone AS (DELETE FROM tenaz_status_moves WHERE first_seq IN ("
+        "  SELECT first_seq FROM oldest WHERE first_seq < coalesce("
+        "   (SELECT min(first_seq) FROM oldest WHERE at >= %(before)s), 9223372036854775807))"
+        "  RETURNING first_seq, cardinality(delivery_ids) AS n)"
+        " SELECT count(*), coalesce(sum(n), 0), coalesce(max(first_seq + n - 1), 0) FROM gone",
         {"before": before, "limit": limit},
     )
     row = await cur.fetchone()
     assert row is not None
-    count, highest = int(row[0]), int(row[1])
-    if count:
+    purged = PurgedMoves(rows=int(row[0]), changes=int(row[1]), through=int(row[2]))
+    if purged.rows:
         # Streams resuming before this point can no longer be served.
         await conn.execute(
             "UPDATE tenaz_stream_state SET purged_through = greatest(purged_through, %s)",
-            (highest,),
+            (purged.through,),
         )
-    return count, highest
+    return purged
 
 
 async def delete_old_counters(conn: AsyncConnection, *, before: dt.datetime) -> int:

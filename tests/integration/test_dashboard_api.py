@@ -34,7 +34,14 @@ from server.dashboard.app import build_application
 from server.dashboard.auth import COOKIE, SESSION_PATH
 from server.status_hub import StatusHub
 from tests.alert_receivers import WEBHOOK_SECRET, webhook_channel
-from tests.support import META_REFUSES, logged, run_jobs, until, writer_in_flight
+from tests.support import (
+    META_REFUSES,
+    all_sequences,
+    logged,
+    run_jobs,
+    until,
+    writer_in_flight,
+)
 
 # --- fixtures and helpers ------------------------------------------------------------------
 
@@ -146,12 +153,6 @@ async def post_json(
 
 def event_ids(page: dict[str, Any]) -> list[str]:
     return [e["event_id"] for e in page["events"]]
-
-
-async def all_sequences(runtime: Runtime) -> list[int]:
-    async with runtime.pool.connection() as conn:
-        cur = await conn.execute("SELECT seq FROM tenaz_status_changes ORDER BY seq")
-        return [row[0] for row in await cur.fetchall()]
 
 
 @dataclass

@@ -21,7 +21,14 @@ from jobs.clock import FakeClock
 from jobs.runtime import Runtime
 from jobs.settings import Settings
 from server.app import TenazServer, start_server
-from tests.support import free_port, process_env, run_jobs, start_tenaz, until
+from tests.support import (
+    all_sequences,
+    free_port,
+    process_env,
+    run_jobs,
+    start_tenaz,
+    until,
+)
 
 QUICK = ReconnectPolicy(backoff=(0.05, 0.1))
 SECOND = dt.timedelta(seconds=1)
@@ -35,16 +42,16 @@ async def submit(client: TenazClient, clock: FakeClock, event_id: str) -> None:
     )
 
 
-async def changes_through(
-    follow: AsyncIterator[events_pb2.WatchStatusResponse], last: int
+async def next_changes(
+    follow: AsyncIterator[events_pb2.WatchStatusResponse], count: int
 ) -> list[int]:
-    """The sequences of the changes the follow yields, up to and including `last`."""
+    """The sequences of the next `count` changes the follow yields."""
     seen: list[int] = []
     async with asyncio.timeout(20):
         async for message in follow:
             if message.HasField("change"):
                 seen.append(message.change.sequence)
-                if message.change.sequence >= last:
+                if len(seen) == count:
                     return seen
     raise AssertionError(f"the follow ended after {seen}")
 
@@ -67,29 +74,30 @@ async def test_a_follow_resumes_after_the_server_restarts_with_no_gap_and_no_rep
     follow = client.follow_status(
         after_sequence=0, heartbeat_interval=SECOND, reconnect=QUICK, on_reconnect=reconnects.append
     )
-    assert await changes_through(follow, 1) == [1]  # PENDING
+    [born] = await all_sequences(runtime)
+    assert await next_changes(follow, 1) == [born]  # PENDING
 
-    reading = asyncio.create_task(changes_through(follow, 3))
+    reading = asyncio.create_task(next_changes(follow, 2))
     await server.stop(grace=0.5)  # the stream ends cleanly, then nothing answers
     async with asyncio.timeout(5):
         await until(lambda: len(reconnects) >= 3)
     await run_jobs(runtime)  # SENDING and SUCCEEDED while no server is up
     async with restarted(runtime, server):
-        assert await reading == [2, 3]
+        assert await reading == (await all_sequences(runtime))[1:]  # SENDING, SUCCEEDED
         await submit(client, clock, "b")
-        assert await changes_through(follow, 4) == [4]
+        assert await next_changes(follow, 1) == (await all_sequences(runtime))[3:]
     await follow.aclose()
 
     first, second, third = reconnects[:3]
     assert (first.reason, first.resumes_after, first.delay) == (
         "the server ended the stream",
-        1,
+        born,
         0.05,
     )
     assert second.reason.startswith("UNAVAILABLE: ")
     assert [r.failures for r in reconnects[:3]] == [1, 2, 3]
     assert (second.delay, third.delay) == (0.1, 0.1)  # the last wait repeats
-    assert {r.resumes_after for r in reconnects} == {1}
+    assert {r.resumes_after for r in reconnects} == {born}
 
 
 async def test_a_follow_resumes_after_the_last_heartbeat_when_its_filter_passed_nothing(
@@ -103,21 +111,22 @@ async def test_a_follow_resumes_after_the_last_heartbeat_when_its_filter_passed_
         on_reconnect=reconnects.append,
         event_ids=["wanted"],
     )
-    await submit(client, clock, "other")  # sequence 1, which the filter passes over
+    await submit(client, clock, "other")  # a change the filter passes over
+    [passed] = await all_sequences(runtime)
     async with asyncio.timeout(10):
         async for message in follow:
             assert message.HasField("heartbeat")
-            if message.heartbeat.last_sequence == 1:
+            if message.heartbeat.last_sequence == passed:
                 break
-    reading = asyncio.create_task(changes_through(follow, 2))
+    reading = asyncio.create_task(next_changes(follow, 1))
     await server.stop(grace=0.5)
     async with asyncio.timeout(5):
         await until(lambda: bool(reconnects))
     async with restarted(runtime, server):
         await submit(client, clock, "wanted")
-        assert await reading == [2]
+        assert await reading == (await all_sequences(runtime))[1:]
     await follow.aclose()
-    assert reconnects and {r.resumes_after for r in reconnects} == {1}
+    assert reconnects and {r.resumes_after for r in reconnects} == {passed}
 
 
 async def test_a_follow_from_now_that_breaks_before_its_position_is_known_says_so(
@@ -127,7 +136,7 @@ async def test_a_follow_from_now_that_breaks_before_its_position_is_known_says_s
     follow = client.follow_status(
         heartbeat_interval=dt.timedelta(minutes=5), reconnect=QUICK, on_reconnect=reconnects.append
     )
-    reading = asyncio.create_task(changes_through(follow, 1))
+    reading = asyncio.create_task(next_changes(follow, 1))
     async with asyncio.timeout(5):
         await until(lambda: clock.waiters > 0)  # the server has placed the stream
     await server.stop(grace=0.5)
@@ -137,7 +146,7 @@ async def test_a_follow_from_now_that_breaks_before_its_position_is_known_says_s
         async with asyncio.timeout(5):
             await until(lambda: clock.waiters > 0)
         await submit(client, clock, "a")
-        assert await reading == [1]
+        assert await reading == await all_sequences(runtime)
     await follow.aclose()
     assert reconnects[0].resumes_after is None  # from now again: a reader should reload
 
@@ -157,7 +166,7 @@ async def test_a_server_not_there_at_the_start_is_an_error_unless_the_follow_wai
         follow = tenaz.follow_status(
             after_sequence=0, reconnect=waiting, on_reconnect=reconnects.append
         )
-        reading = asyncio.create_task(changes_through(follow, 1))
+        reading = asyncio.create_task(next_changes(follow, 1))
         async with asyncio.timeout(5):
             await until(lambda: bool(reconnects))
         server = await start_server(runtime, address)
@@ -166,7 +175,7 @@ async def test_a_server_not_there_at_the_start_is_an_error_unless_the_follow_wai
             async with TenazClient(address, api_key) as fresh:
                 await fresh.create_sandbox_destination("sandbox")
                 await submit(fresh, clock, "a")
-            assert await reading == [1]
+            assert await reading == await all_sequences(runtime)
         finally:
             reading.cancel()
             await follow.aclose()

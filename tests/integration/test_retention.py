@@ -18,7 +18,8 @@ from jobs.clock import FakeClock
 from jobs.errors import OutOfRange
 from jobs.platforms.fake_meta import FakeMetaServer
 from jobs.runtime import Runtime
-from tests.support import count_rows, run_jobs, writer_in_flight
+from jobs.store import status_changes
+from tests.support import all_sequences, count_rows, run_jobs, status_change, writer_in_flight
 
 
 async def submit_finished(client: TenazClient, runtime: Runtime, clock: FakeClock, n: int) -> None:
@@ -67,6 +68,7 @@ async def test_old_history_is_purged_and_old_cursors_are_out_of_range(
         make_event(event_id="new", event_name="Lead", event_time=clock.now(), email="a@example.com")
     )
     await run_jobs(runtime)
+    old_changes = (await all_sequences(runtime))[:9]
 
     counts = await runtime.retention.purge()
     assert counts["events"] == 3
@@ -75,10 +77,10 @@ async def test_old_history_is_purged_and_old_cursors_are_out_of_range(
     assert await count_rows(runtime, "tenaz_attempts") == 1
     assert (await client.get_event(fresh.event.id)).deliveries
     with pytest.raises(TenazError) as caught:
-        await anext(client.watch_status(after_sequence=3))
+        await anext(client.watch_status(after_sequence=old_changes[2]))
     assert caught.value.code == grpc.StatusCode.OUT_OF_RANGE
     # From the purge point on, nothing is missing.
-    stream = client.watch_status(after_sequence=9)
+    stream = client.watch_status(after_sequence=old_changes[-1])
     first = await anext(stream)
     assert first.change.client_event_id == "new"
     await stream.aclose()
@@ -154,7 +156,8 @@ async def test_the_feed_ends_a_stream_whose_unread_changes_were_purged_and_no_ot
     where = await feed.filter(acme)
     behind = await feed.start(acme, 0)
     rows, behind = await feed.read(acme, behind, where, 2)  # 2 of its 6 changes read
-    assert [r.seq for r in rows] == [1, 2]
+    sequences = await all_sequences(runtime)
+    assert [r.seq for r in rows] == sequences[:2]
     caught_up = await feed.start(acme, 0)
     rows, caught_up = await feed.read(acme, caught_up, where, 100)
     assert len(rows) == 6
@@ -165,7 +168,7 @@ async def test_the_feed_ends_a_stream_whose_unread_changes_were_purged_and_no_ot
     past_retention(runtime, clock)
     assert (await runtime.retention.purge())["status_changes"] == 6
 
-    with pytest.raises(OutOfRange, match="up to sequence 6"):
+    with pytest.raises(OutOfRange, match=f"up to sequence {sequences[5]} "):
         await feed.read(acme, behind, where, 2)
     assert await feed.read(acme, caught_up, where, 100) == ([], caught_up)
     assert (await feed.read(globex, idle, where, 100))[0] == []
@@ -191,42 +194,37 @@ async def test_a_watch_that_falls_behind_a_purge_gets_out_of_range_then(
     assert caught.value.code == grpc.StatusCode.OUT_OF_RANGE
 
 
-async def test_the_log_is_purged_from_its_beginning_up_to_the_first_recent_change(
+async def test_the_log_is_purged_from_its_beginning_up_to_the_first_recent_move(
     runtime: Runtime, clock: FakeClock
 ) -> None:
-    """Retention deletes the log's oldest changes in order and stops at the first one that is
-    not old yet: everything up to the mark it raises is gone, nothing above it is."""
+    """Retention deletes the log's oldest rows (moves of many deliveries) whole and in order,
+    and stops at the first one that is not old yet: everything up to the mark it raises is
+    gone, nothing above it is."""
     old = clock.now() - runtime.settings.retention - dt.timedelta(hours=1)
-    ages = [old, old, clock.now(), old, old]  # a recent change third
+    # Deliveries moved together, at once: one row each. A recent one third.
+    moves = [(old, 3), (old, 1), (clock.now(), 2), (old, 1), (old, 2)]
     async with runtime.pool.connection() as conn:
-        await conn.execute(
-            "INSERT INTO tenaz_workspaces (id, name) VALUES (9, 'log');"
-            " INSERT INTO tenaz_destinations (id, workspace_id, name, kind, created_at,"
-            "  updated_at) VALUES (9, 9, 'd', 'sandbox', now(), now());"
-            " INSERT INTO tenaz_events (id, workspace_id, event_name, event_id, event_time,"
-            "  payload, received_at) VALUES (9, 9, 'Lead', 'e', now(), '{}', now());"
-            " INSERT INTO tenaz_deliveries (id, workspace_id, event_id, destination_id, status,"
-            "  deadline, created_at, updated_at) VALUES (9, 9, 9, 9, 'PENDING', now(), now(),"
-            "  now())"
-        )
-        for at in ages:
-            await conn.execute(
-                "INSERT INTO tenaz_status_changes (workspace_id, delivery_id, event_id,"
-                " destination_id, from_status, to_status, attempt_number, error, at)"
-                " VALUES (9, 9, 9, 9, NULL, 'PENDING', 0, '', %s)",
-                (at,),
-            )
-        cur = await conn.execute("SELECT seq FROM tenaz_status_changes ORDER BY seq")
-        seqs = [row[0] for row in await cur.fetchall()]
+        delivery = 0
+        for at, size in moves:
+            changes = []
+            for _ in range(size):
+                delivery += 1
+                changes.append(status_change(at, ids=9, delivery_id=delivery))
+            await status_changes.record_status_changes(conn, changes)
+    assert await count_rows(runtime, "tenaz_status_moves") == 5
+    sequences = await all_sequences(runtime)
+    assert len(sequences) == 9
 
-    assert (await runtime.retention.purge())["status_changes"] == 2
+    assert (await runtime.retention.purge())["status_changes"] == 4
+    assert await all_sequences(runtime) == sequences[4:]
     async with runtime.pool.connection() as conn:
-        cur = await conn.execute("SELECT seq FROM tenaz_status_changes ORDER BY seq")
-        assert [row[0] for row in await cur.fetchall()] == seqs[2:]
         cur = await conn.execute("SELECT purged_through FROM tenaz_stream_state")
-        assert await cur.fetchone() == (seqs[1],)
+        assert await cur.fetchone() == (sequences[3],)
 
-    # Once the recent change is old too, the rest goes.
+    # Once the recent move is old too, the rest goes.
     clock.advance(runtime.settings.retention + dt.timedelta(minutes=1))
-    assert (await runtime.retention.purge())["status_changes"] == 3
-    assert await count_rows(runtime, "tenaz_status_changes") == 0
+    assert (await runtime.retention.purge())["status_changes"] == 5
+    assert await count_rows(runtime, "tenaz_status_moves") == 0
+    async with runtime.pool.connection() as conn:
+        cur = await conn.execute("SELECT purged_through FROM tenaz_stream_state")
+        assert await cur.fetchone() == (sequences[-1],)

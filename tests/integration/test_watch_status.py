@@ -19,15 +19,9 @@ from jobs.platforms.fake_meta import Failure, FakeMetaServer
 from jobs.runtime import Runtime, open_runtime
 from jobs.settings import Settings
 from server.app import TenazServer, start_server
-from tests.support import run_jobs, until
+from tests.support import all_sequences, run_jobs, until
 
 S = events_pb2
-
-
-async def all_sequences(runtime: Runtime) -> list[int]:
-    async with runtime.pool.connection() as conn:
-        cur = await conn.execute("SELECT seq FROM tenaz_status_changes ORDER BY seq")
-        return [row[0] for row in await cur.fetchall()]
 
 
 async def submit(client: TenazClient, clock: FakeClock, event_id: str, **extra: object) -> str:
