@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
-from typing import Any
 
 import grpc
 import httpx
@@ -31,6 +30,7 @@ from server.app import TenazServer
 from server.ingest import IngestServer
 from server.metrics_endpoint import start_metrics_endpoint
 from tests import checkout_payloads as pay
+from tests.ingest_payloads import connect_purchase, graph_event
 from tests.support import fire_due_retries, run_jobs
 
 EVENTS = 5
@@ -250,43 +250,20 @@ async def web(ingest: IngestServer) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-def connect_event(clock: FakeClock, event_id: str, **fields: Any) -> dict[str, Any]:
-    """An event in protobuf's JSON mapping, as a Connect client sends it."""
-    return {
-        "eventId": event_id,
-        "eventName": "Purchase",
-        "eventTime": clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "userData": {"email": "cliente@example.com"},
-        **fields,
-    }
-
-
-def server_event(clock: FakeClock, event_id: str, **fields: Any) -> dict[str, Any]:
-    """An event of the Conversions API's `data`, as Meta's SDKs send it."""
-    return {
-        "event_name": "Lead",
-        "event_time": int(clock.now().timestamp()),
-        "event_id": event_id,
-        "action_source": "system_generated",
-        "user_data": {"em": ["cliente@example.com"]},
-        **fields,
-    }
-
-
 async def test_connect_calls_count_under_their_edge_once(
     runtime: Runtime, web: httpx.AsyncClient, submit_api_key: str, meta: str, clock: FakeClock
 ) -> None:
     key = {"Authorization": f"Bearer {submit_api_key}"}
     service = "/tenaz.v1.EventService/"
-    batch = [connect_event(clock, "c-1"), connect_event(clock, "c-2")]
+    batch = [connect_purchase(clock, "c-1"), connect_purchase(clock, "c-2")]
     accepted = await web.post(service + "SubmitEvents", json={"events": batch}, headers=key)
     assert accepted.status_code == 200, accepted.text
 
-    nameless = connect_event(clock, "c-3", eventName="")
+    nameless = connect_purchase(clock, "c-3", eventName="")
     invalid = await web.post(service + "SubmitEvent", json={"event": nameless}, headers=key)
     stranger = await web.post(
         service + "SubmitEvents",
-        json={"events": [connect_event(clock, "c-4")]},
+        json={"events": [connect_purchase(clock, "c-4")]},
         headers={"Authorization": "Bearer tz_not-a-key"},
     )
     form = await web.post(
@@ -317,15 +294,15 @@ async def test_conversions_api_calls_count_with_the_codes_of_their_refusals(
     runtime: Runtime, web: httpx.AsyncClient, submit_api_key: str, meta: str, clock: FakeClock
 ) -> None:
     key = {"Authorization": f"Bearer {submit_api_key}"}
-    two = {"data": [server_event(clock, "m-1"), server_event(clock, "m-2")]}
+    two = {"data": [graph_event(clock, "m-1"), graph_event(clock, "m-2")]}
     accepted = await web.post("/v25.0/111/events", json=two, headers=key)
     assert accepted.status_code == 200, accepted.text
     assert accepted.json()["events_received"] == 2
 
-    one = {"data": [server_event(clock, "m-3")]}
+    one = {"data": [graph_event(clock, "m-3")]}
     no_token = await web.post("/v25.0/111/events", json=one)
     other_pixel = await web.post("/v25.0/999/events", json=one, headers=key)
-    opted_out = {"data": [server_event(clock, "m-4", opt_out=True)]}
+    opted_out = {"data": [{**graph_event(clock, "m-4"), "opt_out": True}]}
     unsupported = await web.post("/v25.0/111/events", json=opted_out, headers=key)
     # Neither is a submission: another edge of Graph, and a read of this one.
     other_edge = await web.post("/v25.0/111/customaudiences", json=one, headers=key)
