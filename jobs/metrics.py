@@ -2,9 +2,10 @@
 and the few ways the delivery path feeds them.
 
 Labels stay bounded: a platform, a destination id, an outcome, a status, a gRPC code, a
-task name; never an event, a delivery or a workspace. The hot path counts per batch
-(`inc(n)` once per destination and status of a write, not once per event), and a
-histogram is observed once per claimed batch or request, never per event.
+task name, the edge a submission came through; never an event, a delivery or a workspace.
+The hot path counts per batch (`inc(n)` once per destination and status of a write, not
+once per event), and a histogram is observed once per claimed batch or request, never per
+event.
 
 Counters and histograms are this process's own; `jobs.database_gauges` adds the gauges
 that read the database, which one process at a time computes. docs/operations.md lists
@@ -18,6 +19,7 @@ import contextvars
 import datetime as dt
 from collections import Counter as Tally
 from collections.abc import Iterable, Iterator
+from typing import Literal
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 from prometheus_client.registry import Collector
@@ -30,6 +32,10 @@ _REQUEST_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0
 _WAIT_BUCKETS = (0.1, 0.5, 1.0, 2.5, 5.0, 15.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 14400.0)
 # Calls in one group-committed transaction: from alone to a full batch.
 _GROUP_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+
+Edge = Literal["grpc", "connect", "conversions_api", "webhook"]
+"""Where a submission came in: the gRPC server, or on the ingest server EventService over the
+Connect protocol, the Conversions API endpoint, or a checkout's webhook."""
 
 # Set around one attempt's requests (`Metrics.requests_to`): where `HttpSender` records how
 # long each request took, without every platform's connector carrying the histogram.
@@ -55,15 +61,16 @@ class Metrics:
         registry = self.registry
         self.submit_calls = Counter(
             "tenaz_submit_calls",
-            "SubmitEvent and SubmitEvents calls, by method and the gRPC code of the answer.",
-            ["method", "code"],
+            "Calls that submit events, by the edge they came through, method and the gRPC"
+            " code of the answer.",
+            ["edge", "method", "code"],
             registry=registry,
         )
         self.submitted_events = Counter(
             "tenaz_submitted_events",
-            "Events in submit calls, by the gRPC code of the call's answer (OK: accepted,"
-            " duplicates included).",
-            ["code"],
+            "Events in calls that submit events, by edge and the gRPC code of the call's"
+            " answer (OK: accepted, duplicates included).",
+            ["edge", "code"],
             registry=registry,
         )
         self.group_commit_calls = Histogram(
@@ -119,10 +126,13 @@ class Metrics:
     def register(self, collector: Collector) -> None:
         self.registry.register(collector)
 
-    def submitted(self, method: str, code: str, events: int) -> None:
-        self.submit_calls.labels(method, code).inc()
+    def submitted(self, edge: Edge, method: str, code: str, events: int) -> None:
+        """Count one call that submits events, answered with the gRPC code named `code`
+        (or the code of the same refusal over gRPC, on the HTTP edges). Every edge counts
+        through here; `method` must be bounded (an RPC's name, a checkout kind)."""
+        self.submit_calls.labels(edge, method, code).inc()
         if events:
-            self.submitted_events.labels(code).inc(events)
+            self.submitted_events.labels(edge, code).inc(events)
 
     def written(self, writes: Writes) -> None:
         """Count what a committed write did: the statuses its deliveries entered."""

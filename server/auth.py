@@ -73,7 +73,8 @@ by omission (and a test fails until it is listed)."""
 
 # The methods that submit events, counted for Prometheus (`tenaz_submit_calls_total`,
 # `tenaz_submitted_events_total`) with the code of every answer, refusals included:
-# the events a request carries.
+# the events a request carries. The Connect edge (server/ingest/connect.py) counts the same
+# methods through this table; its calls do not pass this interceptor.
 SUBMITS: Mapping[str, Callable[[Any], int]] = {
     "/tenaz.v1.EventService/SubmitEvent": lambda request: (
         0 if isinstance(request, _Undecodable) else 1
@@ -223,7 +224,7 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
 
         def count(request: Any, code: str) -> None:
             if events_in is not None:
-                self._metrics.submitted(name, code, events_in(request))
+                self._metrics.submitted("grpc", name, code, events_in(request))
 
         async def wrapped(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             try:

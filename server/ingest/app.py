@@ -86,6 +86,7 @@ class _Endpoint:
     def __init__(self, runtime: Runtime, limiter: SubmissionLimiter) -> None:
         self._runtime = runtime
         self._limiter = limiter
+        self._metrics = runtime.metrics
 
         async def check_key(secret: str) -> Caller:
             return await keys.authenticate(runtime.pool, secret)
@@ -96,14 +97,23 @@ class _Endpoint:
         trace = graph_errors.trace_id()
         started = time.monotonic()
         outcome: dict[str, Any] = {}
+        route = _EVENTS_PATH.fullmatch(request.path)
         try:
-            response = await self._answer(request, trace, outcome)
+            response = await self._answer(request, route, trace, outcome)
         except Exception as exc:
             error = graph_errors.graph_error(exc)
             outcome.update(status=error.status, code=error.code)
             response = error.response(trace)
+            grpc_code = error.grpc_code
         else:
             outcome["status"] = response.status
+            grpc_code = "OK"
+        # A POST to the `events` edge submits; any other path or method of this catch-all is
+        # not a submission. Its events count once `data` is read (after the key and pixel).
+        if route is not None and request.method == "POST":
+            self._metrics.submitted(
+                "conversions_api", "events", grpc_code, outcome.get("events", 0)
+            )
         # One line per request; never the token, the body or the query (it may hold the token).
         log.info(
             "ingest.request",
@@ -116,9 +126,12 @@ class _Endpoint:
         return response
 
     async def _answer(
-        self, request: web.Request, trace: str, outcome: dict[str, Any]
+        self,
+        request: web.Request,
+        route: re.Match[str] | None,
+        trace: str,
+        outcome: dict[str, Any],
     ) -> web.StreamResponse:
-        route = _EVENTS_PATH.fullmatch(request.path)
         if route is None:
             raise graph_errors.unknown_path()
         pixel_id = route.group(2)
@@ -144,6 +157,7 @@ class _Endpoint:
             events = request_events(params.get("data"), max_events=MAX_EVENTS_PER_REQUEST)
         except GraphRequestError as exc:
             raise graph_errors.invalid_request(exc.message) from None
+        outcome["events"] = len(events)
         test_event_code = params.get("test_event_code") or ""
         if not isinstance(test_event_code, str):
             raise graph_errors.invalid_request("(#100) param test_event_code must be a string.")
@@ -157,7 +171,6 @@ class _Endpoint:
         self._limiter.take(keys.hash_key(token).hex()[:16], len(events))
         results = await submissions.submit_checked(caller.workspace.id, call)
         outcome.update(
-            events=len(results),
             duplicates=sum(r.duplicate for r in results),
             test=bool(test_event_code),
         )

@@ -45,9 +45,9 @@ from tenaz.v1 import events_pb2
 
 from jobs.errors import InvalidArgument, Unauthenticated
 from jobs.runtime import Runtime
-from server.auth import KeyCache, bearer_key, current_workspace, enter_call
+from server.auth import SUBMITS, KeyCache, bearer_key, current_workspace, enter_call
 from server.events_servicer import Context, EventCalls
-from server.ingest.connect_errors import ConnectError, error_response
+from server.ingest.connect_errors import ConnectError, code_name, error_response
 from server.rate_limit import SubmissionLimiter
 
 log = logging.getLogger(__name__)
@@ -75,15 +75,24 @@ class ConnectEndpoint:
     def __init__(self, runtime: Runtime, limiter: SubmissionLimiter) -> None:
         self._calls = EventCalls(runtime, limiter)
         self._keys = KeyCache.of(runtime.pool)
+        self._metrics = runtime.metrics
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         started = time.monotonic()
         service, method = request.match_info["service"], request.match_info["method"]
         outcome: dict[str, Any] = {"procedure": f"{service}/{method[:64]}"}
+        code: int = code_pb2.OK
         try:
             response = await self._answer(request, service, method, outcome)
         except Exception as exc:
-            outcome["code"], response = error_response(exc)
+            code, response = error_response(exc)
+            outcome["code"] = code_name(code)
+        # Counted here, as the gRPC interceptor counts its calls (these do not pass it): every
+        # answer, protocol refusals included; a body that did not decode carries no events.
+        if f"/{service}/{method}" in SUBMITS:
+            self._metrics.submitted(
+                "connect", method, code_pb2.Code.Name(code), outcome.get("events", 0)
+            )
         # One line per call; never a header (the key) or the body (personal data).
         log.info(
             "connect.request",
@@ -134,10 +143,14 @@ class ConnectEndpoint:
                 "the body is larger than Tenaz takes (16 MiB, as over gRPC)",
             ) from None
         message = _decode(method, codec, body)
+        path = f"/{SERVICE.full_name}/{method.name}"
+        events_in = SUBMITS.get(path)
+        if events_in is not None:
+            outcome["events"] = events_in(message)
         secret = bearer_key(request.headers.get("Authorization"))
         if secret is None:
             raise Unauthenticated("missing API key: send the header 'Authorization: Bearer <key>'")
-        await enter_call(self._keys, f"/{SERVICE.full_name}/{method.name}", secret)
+        await enter_call(self._keys, path, secret)
         outcome["workspace"] = current_workspace().id
         behaviour = getattr(self._calls, method.name)
         reply: Message = await behaviour(message, cast(Context, _CallMetadata(request.headers)))

@@ -78,8 +78,9 @@ def _detail(packed: any_pb2.Any) -> dict[str, Any]:
     }
 
 
-def error_response(exc: Exception) -> tuple[str, web.Response]:
-    """The code and the answer for an error raised by a call: the protocol's, or the table's."""
+def error_response(exc: Exception) -> tuple[int, web.Response]:
+    """The `google.rpc.Code` and the answer for an error raised by a call: the protocol's, or
+    the table's."""
     headers: dict[str, str] = {}
     if isinstance(exc, ConnectError):
         status = status_pb2.Status(code=exc.code, message=exc.message)
@@ -92,10 +93,9 @@ def error_response(exc: Exception) -> tuple[str, web.Response]:
         headers["Retry-After"] = str(math.ceil(exc.retry_after))
     elif status.code == code_pb2.UNAVAILABLE:
         headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    code = code_name(status.code)
-    body: dict[str, Any] = {"code": code}
+    body: dict[str, Any] = {"code": code_name(status.code)}
     if status.message:
         body["message"] = status.message
     if status.details:
         body["details"] = [_detail(packed) for packed in status.details]
-    return code, web.json_response(body, status=http_status, headers=headers)
+    return status.code, web.json_response(body, status=http_status, headers=headers)

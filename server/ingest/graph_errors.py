@@ -14,6 +14,9 @@ Every answer is Graph's error object, with the codes Meta's SDKs read
     RateLimited            4 "Application request limit reached", HTTP 400, transient, Retry-After
     database unavailable   2 "Service temporarily unavailable", HTTP 503, transient
     anything else          1 "An unknown error occurred", HTTP 500 (the traceback is logged)
+
+Each answer also carries the name of the gRPC code the same refusal gets over gRPC
+(`server.errors.code_name`), which the metrics count it under, as they count every edge's.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from aiohttp import web
 from jobs.errors import FailedPrecondition, InvalidArgument, PermissionDenied, Unauthenticated
 from jobs.platforms.graph_request import error_object
 from server.dashboard.errors import RETRY_AFTER_SECONDS, UNAVAILABLE
+from server.errors import code_name
 from server.ingest.meta_events import meta_path
 from server.rate_limit import RateLimited
 
@@ -51,6 +55,9 @@ class GraphError(Exception):
     is_transient: bool = False
     error_data: dict[str, Any] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
+    # What the same refusal is over gRPC, for the metrics: a body Graph would not read is a
+    # request that does not decode there.
+    grpc_code: str = "INVALID_ARGUMENT"
 
     def response(self, fbtrace_id: str) -> web.Response:
         document = error_object(
@@ -77,7 +84,12 @@ def trace_id() -> str:
 
 
 def missing_token() -> GraphError:
-    return GraphError(400, 104, "An access token is required to request this resource.")
+    return GraphError(
+        400,
+        104,
+        "An access token is required to request this resource.",
+        grpc_code="UNAUTHENTICATED",
+    )
 
 
 def unknown_object(object_id: str, method: str = "post") -> GraphError:
@@ -91,11 +103,14 @@ def unknown_object(object_id: str, method: str = "post") -> GraphError:
         " the Graph API documentation at https://developers.facebook.com/docs/graph-api",
         type="GraphMethodException",
         subcode=33,
+        grpc_code="NOT_FOUND",
     )
 
 
 def unknown_path() -> GraphError:
-    return GraphError(400, 2500, "Unknown path components", type="OAuthException")
+    return GraphError(
+        400, 2500, "Unknown path components", type="OAuthException", grpc_code="NOT_FOUND"
+    )
 
 
 def invalid_request(message: str) -> GraphError:
@@ -104,7 +119,12 @@ def invalid_request(message: str) -> GraphError:
 
 
 def too_large(limit: int) -> GraphError:
-    return GraphError(413, 100, f"(#100) The request body is larger than {limit} bytes.")
+    return GraphError(
+        413,
+        100,
+        f"(#100) The request body is larger than {limit} bytes.",
+        grpc_code="RESOURCE_EXHAUSTED",  # as gRPC refuses a message over its limit
+    )
 
 
 def _invalid_argument(exc: InvalidArgument) -> GraphError:
@@ -122,9 +142,15 @@ def _invalid_argument(exc: InvalidArgument) -> GraphError:
 
 
 def graph_error(exc: Exception) -> GraphError:
-    """The Graph answer for `exc`."""
+    """The Graph answer for `exc`, with the gRPC code the same error gets over gRPC."""
     if isinstance(exc, GraphError):
         return exc
+    error = _translated(exc)
+    error.grpc_code = code_name(exc)
+    return error
+
+
+def _translated(exc: Exception) -> GraphError:
     if isinstance(exc, Unauthenticated):
         message = "Invalid OAuth access token - Cannot parse access token"
         return GraphError(

@@ -225,6 +225,7 @@ async def deliver_and_check(
         "OK": EVENTS,
         "INVALID_ARGUMENT": REFUSED,
     }
+    assert await prom.by("sum by (edge) (tenaz_submit_calls_total)", "edge") == {"grpc": 2}
     attempts = "sum by (destination, outcome) (tenaz_delivery_attempts_total)"
     by_attempt = {
         (r["metric"]["destination"], r["metric"]["outcome"]): float(r["value"][1])

@@ -9,7 +9,6 @@ import datetime as dt
 import hashlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 import grpc
 import httpx
@@ -25,9 +24,8 @@ from jobs.runtime import Runtime
 from server.app import TenazServer
 from server.ingest import IngestServer, start_ingest
 from server.rate_limit import SubmissionLimiter
+from tests.ingest_payloads import EMAIL, connect_purchase
 from tests.support import logged, run_jobs
-
-EMAIL = "cliente@example.com"
 
 
 @pytest.fixture
@@ -40,18 +38,6 @@ async def connect(ingest: IngestServer, submit_api_key: str) -> AsyncIterator[ht
         timeout=10,
     ) as http:
         yield http
-
-
-def purchase(clock: FakeClock, event_id: str, **fields: Any) -> dict[str, Any]:
-    """An event as a person writes it in JSON: lowerCamelCase names, RFC 3339 time."""
-    return {
-        "eventId": event_id,
-        "eventName": "Purchase",
-        "eventTime": clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "userData": {"email": EMAIL},
-        "customData": {"value": 197.0, "currency": "BRL"},
-        **fields,
-    }
 
 
 def error_of(response: httpx.Response) -> tuple[int, str, str]:
@@ -86,7 +72,11 @@ async def test_an_event_submitted_as_json_is_stored_read_back_and_delivered(
     caplog.set_level(logging.INFO)
     sent = await connect.post(
         "SubmitEvent",
-        json={"event": purchase(clock, "pedido-1", customData={"value": 10, "currency": "BRL"})},
+        json={
+            "event": connect_purchase(
+                clock, "pedido-1", customData={"value": 10, "currency": "BRL"}
+            )
+        },
         headers={"Connect-Protocol-Version": "1"},
     )
 
@@ -100,7 +90,7 @@ async def test_an_event_submitted_as_json_is_stored_read_back_and_delivered(
     [delivery] = event["deliveries"]
     assert (delivery["destination"], delivery["status"]) == (meta, "DELIVERY_STATUS_PENDING")
 
-    again = await connect.post("SubmitEvent", json={"event": purchase(clock, "pedido-1")})
+    again = await connect.post("SubmitEvent", json={"event": connect_purchase(clock, "pedido-1")})
     assert again.status_code == 200
     assert again.json()["duplicate"] is True
     assert again.json()["event"]["id"] == event["id"]
@@ -134,7 +124,12 @@ async def test_a_batch_is_stored_whole_and_listed(
 ) -> None:
     sent = await connect.post(
         "SubmitEvents",
-        json={"events": [purchase(clock, "lote-1"), purchase(clock, "lote-2", eventName="Lead")]},
+        json={
+            "events": [
+                connect_purchase(clock, "lote-1"),
+                connect_purchase(clock, "lote-2", eventName="Lead"),
+            ]
+        },
     )
     assert sent.status_code == 200, sent.text
     results = sent.json()["results"]
@@ -158,7 +153,7 @@ async def test_invalid_events_get_the_field_violations_grpc_gives(
     meta: str,
     clock: FakeClock,
 ) -> None:
-    bad = purchase(clock, "", customData={"value": 10, "currency": "ZZZ"})
+    bad = connect_purchase(clock, "", customData={"value": 10, "currency": "ZZZ"})
     refused = await connect.post("SubmitEvent", json={"event": bad})
 
     assert error_of(refused)[:2] == (400, "invalid_argument")
@@ -178,9 +173,11 @@ async def test_invalid_events_get_the_field_violations_grpc_gives(
     assert violations == [(v.field, v.description) for v in over_grpc.field_violations]
     assert error_of(refused)[2] == caught.value.details()
 
-    untimed = purchase(clock, "ok-2")
+    untimed = connect_purchase(clock, "ok-2")
     del untimed["eventTime"]
-    batch = await connect.post("SubmitEvents", json={"events": [purchase(clock, "ok-1"), untimed]})
+    batch = await connect.post(
+        "SubmitEvents", json={"events": [connect_purchase(clock, "ok-1"), untimed]}
+    )
     assert error_of(batch)[:2] == (400, "invalid_argument")
     assert [field for field, _ in field_violations(batch)] == ["events[1].event_time"]
     listed = await connect.post("ListEvents", json={})
@@ -245,7 +242,7 @@ async def test_admin_calls_and_not_found(
         unknown_operation = await admin.post("GetOperation", json={"id": "987654"})
         assert error_of(unknown_operation)[:2] == (404, "not_found")
 
-        sent = await admin.post("SubmitEvent", json={"event": purchase(clock, "pedido-9")})
+        sent = await admin.post("SubmitEvent", json={"event": connect_purchase(clock, "pedido-9")})
         [delivery] = sent.json()["event"]["deliveries"]
         cancelled = await admin.post("CancelDeliveries", json={"deliveryIds": [delivery["id"]]})
         assert cancelled.status_code == 200, cancelled.text
@@ -313,9 +310,9 @@ async def test_the_keys_submission_limit_is_the_one_grpc_spends(
             headers={"Authorization": f"Bearer {submit_api_key}"},
             trust_env=False,
         ) as http:
-            first = await http.post("SubmitEvent", json={"event": purchase(clock, "l-1")})
+            first = await http.post("SubmitEvent", json={"event": connect_purchase(clock, "l-1")})
             assert first.status_code == 200
-            over = await http.post("SubmitEvent", json={"event": purchase(clock, "l-2")})
+            over = await http.post("SubmitEvent", json={"event": connect_purchase(clock, "l-2")})
     finally:
         await ingest.stop()
 

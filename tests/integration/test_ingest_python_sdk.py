@@ -34,6 +34,7 @@ from jobs.platforms.fake_meta import AcceptedRequest, FakeMetaServer
 from jobs.runtime import Runtime
 from server.ingest import IngestServer, start_ingest
 from server.rate_limit import SubmissionLimiter
+from tests.ingest_payloads import graph_event
 from tests.support import logged, run_jobs
 
 PIXEL = "111"
@@ -207,16 +208,6 @@ async def raw(ingest: IngestServer) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def raw_event(clock: FakeClock, event_id: str, **user: Any) -> dict[str, Any]:
-    return {
-        "event_name": "Lead",
-        "event_time": int(clock.now().timestamp()),
-        "event_id": event_id,
-        "action_source": "system_generated",
-        "user_data": user or {"em": [" Cliente@Example.com "]},
-    }
-
-
 async def test_a_form_body_with_the_token_in_the_query_and_raw_data_hashed_by_tenaz(
     runtime: Runtime,
     raw: httpx.AsyncClient,
@@ -225,7 +216,7 @@ async def test_a_form_body_with_the_token_in_the_query_and_raw_data_hashed_by_te
     fake_meta: FakeMetaServer,
     clock: FakeClock,
 ) -> None:
-    data = json.dumps([raw_event(clock, "f-1", em=" Cliente@Example.com ", ph="(11) 98765-4321")])
+    data = json.dumps([graph_event(clock, "f-1", em=" Cliente@Example.com ", ph="(11) 98765-4321")])
     answer = await raw.post(
         f"/v25.0/{PIXEL}/events",
         params={"access_token": submit_api_key},
@@ -245,7 +236,7 @@ async def test_a_form_body_with_the_token_in_the_query_and_raw_data_hashed_by_te
 async def test_a_json_body_with_a_bearer_key_and_a_duplicate(
     raw: httpx.AsyncClient, submit_api_key: str, meta: str, clock: FakeClock
 ) -> None:
-    body = {"data": [raw_event(clock, "j-1")]}
+    body = {"data": [graph_event(clock, "j-1")]}
     headers = {"Authorization": f"Bearer {submit_api_key}"}
     first = await raw.post(f"/v25.0/{PIXEL}/events", json=body, headers=headers)
     again = await raw.post(f"/v25.0/{PIXEL}/events", json=body, headers=headers)
@@ -287,11 +278,11 @@ async def test_malformed_bodies_are_clear_400s(
 async def test_what_tenaz_cannot_carry_is_refused_by_meta_path(
     raw: httpx.AsyncClient, submit_api_key: str, meta: str, clock: FakeClock
 ) -> None:
-    bad = raw_event(clock, "x-1", em=["a@example.com", "b@example.com"], madid="abc")
+    bad = graph_event(clock, "x-1", em=["a@example.com", "b@example.com"], madid="abc")
     bad["data_processing_options"] = ["LDU"]
     answer = await raw.post(
         f"/v25.0/{PIXEL}/events",
-        json={"data": [raw_event(clock, "x-0"), bad]},
+        json={"data": [graph_event(clock, "x-0"), bad]},
         headers={"Authorization": f"Bearer {submit_api_key}"},
     )
     assert answer.status_code == 400
@@ -337,7 +328,7 @@ async def test_the_pixels_destination_must_take_the_event(
     )
     answer = await raw.post(
         "/v25.0/222/events",
-        json={"data": [raw_event(clock, "lead-1")]},
+        json={"data": [graph_event(clock, "lead-1")]},
         headers={"Authorization": f"Bearer {submit_api_key}"},
     )
     assert answer.status_code == 400
@@ -353,12 +344,14 @@ async def test_the_keys_submission_limit_is_graphs_throttling_answer(
     try:
         async with httpx.AsyncClient(base_url=limited.url, trust_env=False) as client:
             headers = {"Authorization": f"Bearer {submit_api_key}"}
-            events = [raw_event(clock, "r-1"), raw_event(clock, "r-2")]
+            events = [graph_event(clock, "r-1"), graph_event(clock, "r-2")]
             first = await client.post(
                 f"/v25.0/{PIXEL}/events", json={"data": events}, headers=headers
             )
             over = await client.post(
-                f"/v25.0/{PIXEL}/events", json={"data": [raw_event(clock, "r-3")]}, headers=headers
+                f"/v25.0/{PIXEL}/events",
+                json={"data": [graph_event(clock, "r-3")]},
+                headers=headers,
             )
     finally:
         await limited.stop()

@@ -18,7 +18,7 @@ def answer(exc: Exception) -> tuple[int, dict[str, object], dict[str, str]]:
     code, response = error_response(exc)
     assert response.text is not None
     body = json.loads(response.text)
-    assert body["code"] == code
+    assert body["code"] == code_name(code)
     return response.status, body, dict(response.headers)
 
 
