@@ -124,8 +124,12 @@ class Checkout:
 
 def check_out(revision: str, directory: Path) -> Checkout:
     """`revision`'s files in `directory` (replaced if there), checked to run as the old code."""
-    if not _git("rev-parse", "--is-inside-work-tree").strip():
-        raise BenchError(f"{REPO_ROOT} is not a git repository: --before needs its history")
+    try:
+        _git("rev-parse", "--git-dir")
+    except BenchError:
+        raise BenchError(
+            f"{REPO_ROOT} is not a git repository: --before needs its history (or --before '')"
+        ) from None
     try:
         commit = _git("rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}").decode().strip()
     except BenchError:
@@ -135,7 +139,7 @@ def check_out(revision: str, directory: Path) -> Checkout:
         raise BenchError(
             f"revision {revision!r} (--before) is not in this repository"
             + (" (a shallow clone)" if shallow else "")
-            + ": fetch it (git fetch --unshallow, or git fetch origin REVISION), or pass"
+            + f": fetch it (git fetch --unshallow, or git fetch origin {revision}), or pass"
             " --before '' to measure without it"
         )
     if directory.exists():
