@@ -30,6 +30,7 @@ from bench.report import (
     before_after_lines,
     before_after_rows,
     details_lines,
+    git_revision,
     machine_lines,
     notes,
     render_text,
@@ -302,7 +303,7 @@ async def run(args: argparse.Namespace) -> Outcome:
     revision = before.checkout.revision if before is not None else ""
     if compared:
         print()
-        print(render_text(compared, before_after_header(revision, "now")))
+        print(render_text(compared, before_after_header(revision, git_revision())))
     for note in notes([*rows, *compared]):
         print(note)
     if args.output:
