@@ -265,14 +265,15 @@ async def run(args: argparse.Namespace) -> Outcome:
             stack.enter_context(tempfile.TemporaryDirectory(prefix="tenaz-bench-"))
         )
         work_dir.mkdir(parents=True, exist_ok=True)
+        if _runs_before(args):
+            # Before PostgreSQL starts: a revision that is missing fails the run at once.
+            checkout = await asyncio.to_thread(check_out, args.before, work_dir / "before")
+            before = TenazAtRevision(checkout)
         postgres = PrivatePostgres(work_dir / "postgres")
         await asyncio.to_thread(postgres.start)
         stack.callback(postgres.stop)
         settings = await asyncio.to_thread(postgres.settings)
         fdatasync = await asyncio.to_thread(postgres.fdatasync_rate)
-        if _runs_before(args):
-            checkout = await asyncio.to_thread(check_out, args.before, work_dir / "before")
-            before = TenazAtRevision(checkout)
         for key in args.systems:
             systems[key] = SYSTEMS[key]
             if key == "tenaz" and before is not None:
