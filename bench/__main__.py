@@ -3,6 +3,7 @@
 python -m bench                       every workload, default sizes (a few minutes)
 python -m bench --quick               tiny sizes: a smoke run, well under a minute
 python -m bench --workloads drain --systems tenaz --drain-events 500000
+python -m bench --before v0.1 ...     the drain for Tenaz at that revision too ('' for none)
 python -m bench --profile prof/       py-spy on Tenaz's processes, PostgreSQL activity
 """
 
@@ -25,15 +26,20 @@ from bench.limits import limits_lines
 from bench.postgres import PrivatePostgres
 from bench.processes import REPO_ROOT, BenchError
 from bench.report import (
+    before_after_header,
+    before_after_lines,
+    before_after_rows,
     details_lines,
+    git_revision,
     machine_lines,
     notes,
     render_text,
     table_rows,
     write_markdown,
 )
+from bench.revision import DEFAULT_BEFORE, check_out
 from bench.sampler import cpu_speed_ms
-from bench.systems import SYSTEMS, Options
+from bench.systems import SYSTEMS, Options, System, TenazAtRevision
 from bench.workloads import QUICK, WORKLOADS, Figures, Sizes
 from jobs import logs
 
@@ -63,6 +69,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=lambda t: _names(t, tuple(SYSTEMS), "--systems"),
         default=list(SYSTEMS),
         help="comma-separated, from tenaz,baseline (default: both)",
+    )
+    parser.add_argument(
+        "--before",
+        default=DEFAULT_BEFORE,
+        metavar="REV",
+        help="also run the drain for Tenaz at this git revision, and compare its cost per event"
+        f" with Tenaz's now (default {DEFAULT_BEFORE}; '' for none)",
     )
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
     sizes = parser.add_argument_group("sizes (defaults: the full benchmark's, or --quick's)")
@@ -201,8 +214,32 @@ def setup_lines(sizes: Sizes, options: Options, args: argparse.Namespace) -> lis
         " second); 'every process of the run' adds the load clients and the fake platform, and"
         " the rate the cores allow is the number of cores divided by that cost; RSS sampled"
         " every 0.2 s",
+        *_before_lines(sizes, args),
         f"- command: `{args.command}`",
     ]
+
+
+def _before_lines(sizes: Sizes, args: argparse.Namespace) -> list[str]:
+    if not _runs_before(args):
+        return []
+    return [
+        f"- Tenaz before (revision {args.before}, `--before`): the drain only, with the same"
+        f" {sizes.drain_events:,} events, processes and settings as Tenaz now, right after it."
+        " Its files come from `git archive` of the repository the benchmark runs in (a shallow"
+        " clone lacks them: `git fetch --unshallow`). Its server and workers run with this"
+        " virtualenv's Python, started in the checkout so that they import its code (checked:"
+        " where a child process imports `server`, `jobs` and the generated gRPC modules from),"
+        " and that revision's own command line migrates its database (checked: the database"
+        " has exactly the revision's migrations), makes the API key (`tenaz keys create`)"
+        " and the destination (`tenaz destinations create-meta`, through its server). The"
+        " revision's dependencies are a subset of the current ones, at the same versions"
+        " (checked against its pyproject.toml before it runs), so this virtualenv serves both",
+    ]
+
+
+def _runs_before(args: argparse.Namespace) -> bool:
+    """Tenaz before runs with the drain, beside Tenaz now, unless `--before ''`."""
+    return bool(args.before) and "drain" in args.workloads and "tenaz" in args.systems
 
 
 @dataclasses.dataclass
@@ -220,24 +257,34 @@ async def run(args: argparse.Namespace) -> Outcome:
     options = Options(workers=args.workers, concurrency=args.concurrency, log_level=args.log_level)
     results: dict[tuple[str, str], RunResult] = {}
     figures: dict[tuple[str, str], Figures] = {}
+    systems: dict[str, System] = {}
+    before: TenazAtRevision | None = None
     speed_before = await asyncio.to_thread(cpu_speed_ms)
     with contextlib.ExitStack() as stack:
         work_dir = args.work_dir or Path(
             stack.enter_context(tempfile.TemporaryDirectory(prefix="tenaz-bench-"))
         )
         work_dir.mkdir(parents=True, exist_ok=True)
+        if _runs_before(args):
+            # Before PostgreSQL starts: a revision that is missing fails the run at once.
+            checkout = await asyncio.to_thread(check_out, args.before, work_dir / "before")
+            before = TenazAtRevision(checkout)
         postgres = PrivatePostgres(work_dir / "postgres")
         await asyncio.to_thread(postgres.start)
         stack.callback(postgres.stop)
         settings = await asyncio.to_thread(postgres.settings)
         fdatasync = await asyncio.to_thread(postgres.fdatasync_rate)
+        for key in args.systems:
+            systems[key] = SYSTEMS[key]
+            if key == "tenaz" and before is not None:
+                # Right after Tenaz now: the closest in time on a machine whose speed drifts.
+                systems[before.key] = before
         harness = Harness(postgres, work_dir, options, args.profile)
         for workload in args.workloads:
             spec = WORKLOADS[workload]
-            for system_key in args.systems:
+            for system_key, system in systems.items():
                 if system_key not in spec.systems:
                     continue
-                system = SYSTEMS[system_key]
                 started = time.monotonic()
                 result = await harness.run(system, spec.plan(sizes, system_key))
                 results[(system_key, workload)] = result
@@ -253,7 +300,12 @@ async def run(args: argparse.Namespace) -> Outcome:
     speed_after = await asyncio.to_thread(cpu_speed_ms)
     rows = table_rows(figures, args.workloads)
     print(render_text(rows))
-    for note in notes(rows):
+    compared = before_after_rows(figures)
+    revision = before.checkout.revision if before is not None else ""
+    if compared:
+        print()
+        print(render_text(compared, before_after_header(revision, git_revision())))
+    for note in notes([*rows, *compared]):
         print(note)
     if args.output:
         write_markdown(
@@ -261,9 +313,10 @@ async def run(args: argparse.Namespace) -> Outcome:
             rows=rows,
             machine=machine_lines(settings, fdatasync, (speed_before, speed_after)),
             setup=setup_lines(sizes, options, args),
-            limits=limits_lines(figures),
-            details=details_lines(figures, {k: s.label for k, s in SYSTEMS.items()}),
+            limits=limits_lines(figures, revision),
+            details=details_lines(figures, {k: s.label for k, s in systems.items()}),
             command=args.command,
+            before_after=before_after_lines(compared, revision),
         )
         print(f"\nwritten to {args.output}", file=sys.stderr)
     return Outcome(results, figures, rows)

@@ -40,12 +40,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import grpc
 import psycopg
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bench.postgres import DatabaseCounters, PrivatePostgres
-from bench.processes import BenchError, Child, Supervisor, child_env, read_json_line
+from bench.processes import (
+    BenchError,
+    Child,
+    Supervisor,
+    child_env,
+    read_json_line,
+    wait_serving,
+)
 from bench.sampler import Peak, ResourceSampler, machine_busy_seconds, own_cpu_seconds
 from bench.systems import Options, System, Target, Waiting
 from bench.writes import DatabaseWrites
@@ -586,28 +591,22 @@ async def _wait_ready(
 ) -> None:
     """Until the server answers health checks and every worker has registered (bounded)."""
     deadline = time.monotonic() + READY_TIMEOUT
-    async with grpc.aio.insecure_channel(address) as channel:
-        health = health_pb2_grpc.HealthStub(channel)
-        while True:
-            supervisor.check_alive(services)
-            serving = False
-            with contextlib.suppress(grpc.aio.AioRpcError):
-                answer = await health.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                serving = answer.status == health_pb2.HealthCheckResponse.SERVING
-            registered = 0
-            with contextlib.suppress(psycopg.Error):
-                async with await psycopg.AsyncConnection.connect(url) as conn:
-                    cursor = await conn.execute("SELECT count(*) FROM procrastinate_workers")
-                    row = await cursor.fetchone()
-                    registered = int(row[0]) if row else 0
-            if serving and registered >= workers:
-                return
-            if time.monotonic() > deadline:
-                raise BenchError(
-                    f"not ready after {READY_TIMEOUT:.0f} s: serving={serving},"
-                    f" workers registered={registered}/{workers}"
-                )
-            await asyncio.sleep(0.1)
+    await wait_serving(supervisor, services, address, within=READY_TIMEOUT)
+    while True:
+        supervisor.check_alive(services)
+        registered = 0
+        with contextlib.suppress(psycopg.Error):
+            async with await psycopg.AsyncConnection.connect(url) as conn:
+                cursor = await conn.execute("SELECT count(*) FROM procrastinate_workers")
+                row = await cursor.fetchone()
+                registered = int(row[0]) if row else 0
+        if registered >= workers:
+            return
+        if time.monotonic() > deadline:
+            raise BenchError(
+                f"not ready after {READY_TIMEOUT:.0f} s: workers registered {registered}/{workers}"
+            )
+        await asyncio.sleep(0.1)
 
 
 async def _finish_clients(

@@ -25,8 +25,31 @@ def _measured_writes(drain: Mapping[str, float]) -> str:
     )
 
 
-def limits_lines(results: Mapping[tuple[str, str], Figures]) -> list[str]:
+def _against_before(drain: Mapping[str, float], before: Mapping[str, float], revision: str) -> str:
+    """What the drain cost per event at the older revision, measured in the same run."""
+    if "cpu_total" not in before or "cpu_total" not in drain:
+        return ""
+    writes = ""
+    if "rows_written_per_event" in before and "rows_written_per_event" in drain:
+        writes = (
+            f", and it wrote {before['rows_written_per_event']:.2f} rows and"
+            f" {before['wal_bytes_per_event']:,.0f} WAL bytes per event where Tenaz now writes"
+            f" {drain['rows_written_per_event']:.2f} and {drain['wal_bytes_per_event']:,.0f}"
+        )
+    return (
+        f" Tenaz at {revision}, in the same run, used {before['cpu_total']:.3f} CPU s per 1,000"
+        f" events (PostgreSQL {before['cpu_postgres']:.3f}) and delivered"
+        f" {before['delivered_rate']:,.0f} events/s{writes}: see the cost per event before and"
+        " after."
+    )
+
+
+def limits_lines(
+    results: Mapping[tuple[str, str], Figures], before_revision: str = ""
+) -> list[str]:
+    """The sentences; `before_revision` names Tenaz before when the drain ran for it too."""
     tenaz = {workload: f.values for (system, workload), f in results.items() if system == "tenaz"}
+    before = results.get(("before", "drain"))
     cores = os.cpu_count() or 1
     lines: list[str] = []
     drain = tenaz.get("drain", {})
@@ -46,7 +69,7 @@ def limits_lines(results: Mapping[tuple[str, str], Figures]) -> list[str]:
             " the status log (a batch's births, claim and finish: one row each for all its"
             f" deliveries), with their index entries{_measured_writes(drain)}. The baseline pays"
             " a job, a transaction and an HTTP request per event, which is where the ratio comes"
-            " from."
+            " from." + (_against_before(drain, before.values, before_revision) if before else "")
         )
     unary, noop = tenaz.get("unary", {}), tenaz.get("noop", {})
     if "cpu_total" in unary and "calls_rate" in noop:

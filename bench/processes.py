@@ -12,10 +12,14 @@ import json
 import os
 import signal
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STOP_TIMEOUT = 20.0
@@ -62,9 +66,11 @@ class Supervisor:
         env: Mapping[str, str],
         *,
         pipes: bool = False,
+        cwd: Path = REPO_ROOT,
     ) -> Child:
-        """Start `python <argv>` in the repository; stdout and stderr go to a log file,
-        or stdin and stdout are pipes (`pipes=True`, stderr still to the log)."""
+        """Start `python <argv>` in the repository (or `cwd`: `python -m` imports from there
+        first); stdout and stderr go to a log file, or stdin and stdout are pipes
+        (`pipes=True`, stderr still to the log)."""
         if name in self.children and self.children[name].process.returncode is None:
             raise BenchError(f"{name} is already running")
         log_path = self._log_dir / f"{name}.log"
@@ -73,7 +79,7 @@ class Supervisor:
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 *argv,
-                cwd=REPO_ROOT,
+                cwd=cwd,
                 env=dict(env),
                 stdin=asyncio.subprocess.PIPE if pipes else asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE if pipes else log,
@@ -149,6 +155,25 @@ async def read_json_line(child: Child, *, within: float) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise BenchError(f"{child.name} printed {line[:200]!r}, not a JSON object")
     return document
+
+
+async def wait_serving(
+    supervisor: Supervisor, names: Sequence[str], address: str, *, within: float
+) -> None:
+    """Until the gRPC server at `address` answers its health check as SERVING, for at most
+    `within` seconds; meanwhile the named processes must live."""
+    deadline = time.monotonic() + within
+    async with grpc.aio.insecure_channel(address) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        while True:
+            supervisor.check_alive(names)
+            with contextlib.suppress(grpc.aio.AioRpcError):
+                answer = await health.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if answer.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            if time.monotonic() > deadline:
+                raise BenchError(f"{address} not serving after {within:.0f} s")
+            await asyncio.sleep(0.1)
 
 
 def child_env(extra: Mapping[str, str]) -> dict[str, str]:

@@ -2,7 +2,8 @@
 
 The ratio says how many times better Tenaz is: Tenaz / baseline for rates, baseline / Tenaz
 for latencies and costs. The target column gives Tenaz's performance targets; "met" judges
-Tenaz against them.
+Tenaz against them. When the drain ran for Tenaz at an older revision too, a second table
+sets its cost per event beside Tenaz's now, the ratio saying how many times better now is.
 """
 
 from __future__ import annotations
@@ -257,6 +258,18 @@ METRICS: tuple[Metric, ...] = (
     ),
 )
 HEADER = ("workload", "figure", "Tenaz", "baseline", "ratio", "target", "met")
+# The drain's figures that the before-and-after table compares: its rate, what each event
+# cost in CPU per process group, and what it wrote.
+BEFORE_AFTER = (
+    "delivered_rate",
+    "cpu_server",
+    "cpu_workers",
+    "cpu_postgres",
+    "cpu_total",
+    "rows_written_per_event",
+    "index_entries_per_event",
+    "wal_bytes_per_event",
+)
 
 
 def _format(value: float | None, unit: str) -> str:
@@ -280,11 +293,16 @@ def _format(value: float | None, unit: str) -> str:
 
 
 def _ratio(metric: Metric, tenaz: float | None, baseline: float | None) -> float | None:
+    """How many times better `tenaz` is than `baseline` (or Tenaz now than before)."""
     if metric.better is None or tenaz is None or baseline is None:
         return None
     if math.isnan(tenaz) or math.isnan(baseline) or tenaz <= 0 or baseline <= 0:
         return None
     return tenaz / baseline if metric.better == "higher" else baseline / tenaz
+
+
+def _ratio_text(ratio: float | None) -> str:
+    return "—" if ratio is None else f"{ratio:,.1f}x"
 
 
 def table_rows(
@@ -309,12 +327,55 @@ def table_rows(
                 metric.label,
                 _format(tenaz, metric.unit) + _disturbed(tenaz_run, tenaz),
                 _format(baseline, metric.unit) + _disturbed(baseline_run, baseline),
-                "—" if ratio is None else f"{ratio:,.1f}x",
+                _ratio_text(ratio),
                 metric.target,
                 met,
             )
         )
     return rows
+
+
+def before_after_header(before: str, now: str) -> tuple[str, ...]:
+    return ("drain, per event delivered", f"Tenaz {before} (before)", f"Tenaz {now} (now)", "ratio")
+
+
+def before_after_rows(figures: Mapping[tuple[str, str], Figures]) -> list[tuple[str, ...]]:
+    """The drain's cost per event, Tenaz before and now, with how many times better now is;
+    none unless the drain ran for both."""
+    now_run, before_run = figures.get(("tenaz", "drain")), figures.get(("before", "drain"))
+    if now_run is None or before_run is None:
+        return []
+    rows: list[tuple[str, ...]] = []
+    for metric in METRICS:
+        if metric.workload != "drain" or metric.key not in BEFORE_AFTER:
+            continue
+        before, now = before_run.values.get(metric.key), now_run.values.get(metric.key)
+        rows.append(
+            (
+                metric.label,
+                _format(before, metric.unit) + _disturbed(before_run, before),
+                _format(now, metric.unit) + _disturbed(now_run, now),
+                _ratio_text(_ratio(metric, now, before)),
+            )
+        )
+    return rows
+
+
+def before_after_lines(rows: Sequence[tuple[str, ...]], before: str) -> list[str]:
+    """The report's section on the cost per event before and after (none without rows)."""
+    if not rows:
+        return []
+    now = git_revision()
+    return [
+        "## Cost per event: before and after",
+        "",
+        f"The drain ran for Tenaz at {before} too, in the same run, right after Tenaz at {now}"
+        " and with the same events, processes and platform (see how it ran). The ratio says how"
+        " many times better now is: now / before for the rate, before / now for the costs.",
+        "",
+        render_markdown(rows, before_after_header(before, now)),
+        "",
+    ]
 
 
 def notes(rows: Sequence[tuple[str, ...]] = ()) -> list[str]:
@@ -335,12 +396,19 @@ def _disturbed(run: Figures | None, value: float | None) -> str:
     return " *" if share > OTHERS_WARNING else ""
 
 
-def render_text(rows: Sequence[tuple[str, ...]]) -> str:
-    widths = [max(len(row[i]) for row in (HEADER, *rows)) for i in range(len(HEADER))]
+def _numeric(header: Sequence[str]) -> range:
+    """The columns of figures, aligned right: those between the label(s) and the ratio."""
+    first = header.index("figure") + 1 if "figure" in header else 1
+    return range(first, header.index("ratio") + 1)
+
+
+def render_text(rows: Sequence[tuple[str, ...]], header: Sequence[str] = HEADER) -> str:
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+    numeric = _numeric(header)
     lines = []
-    for index, row in enumerate((HEADER, *rows)):
+    for index, row in enumerate((header, *rows)):
         cells = [
-            cell.ljust(widths[i]) if i < 2 or i > 4 else cell.rjust(widths[i])
+            cell.rjust(widths[i]) if i in numeric else cell.ljust(widths[i])
             for i, cell in enumerate(row)
         ]
         lines.append("  ".join(cells).rstrip())
@@ -349,8 +417,10 @@ def render_text(rows: Sequence[tuple[str, ...]]) -> str:
     return "\n".join(lines)
 
 
-def render_markdown(rows: Sequence[tuple[str, ...]]) -> str:
-    lines = ["| " + " | ".join(HEADER) + " |", "|---|---|--:|--:|--:|---|---|"]
+def render_markdown(rows: Sequence[tuple[str, ...]], header: Sequence[str] = HEADER) -> str:
+    numeric = _numeric(header)
+    align = "|".join("--:" if i in numeric else "---" for i in range(len(header)))
+    lines = ["| " + " | ".join(header) + " |", f"|{align}|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
 
@@ -375,7 +445,8 @@ def _git(*args: str) -> str:
     ).stdout.strip()
 
 
-def _git_revision() -> str:
+def git_revision() -> str:
+    """The working tree's commit, abbreviated, marked when it has uncommitted changes."""
     try:
         head = _git("rev-parse", "--short", "HEAD")
         # This report itself does not make the revision dirty.
@@ -405,7 +476,7 @@ def machine_lines(
         " a virtual one whose speed changes with its neighbours' load (we saw the same"
         " workload vary twofold between runs): compare the two systems within one run, not"
         " figures across runs",
-        f"- Tenaz revision: {_git_revision()}",
+        f"- Tenaz revision: {git_revision()}",
     ]
 
 
@@ -440,6 +511,7 @@ def write_markdown(
     limits: Sequence[str],
     details: Sequence[str],
     command: str,
+    before_after: Sequence[str] = (),
 ) -> None:
     started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     text = "\n".join(
@@ -457,6 +529,7 @@ def write_markdown(
             "",
             *(f"- {note}" for note in notes(rows)),
             "",
+            *before_after,
             "## What limits the figures",
             "",
             *limits,

@@ -27,6 +27,7 @@ import datetime as dt
 import math
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import grpc
@@ -37,11 +38,13 @@ from tenaz.v1 import destinations_pb2, destinations_pb2_grpc
 
 from bench.baseline.schema import create_schema
 from bench.fake_platform import ACCESS_TOKEN, PIXEL_ID
-from bench.processes import BenchError, Supervisor, child_env
+from bench.processes import REPO_ROOT, BenchError, Supervisor, child_env, wait_serving
+from bench.revision import Checkout
 
 DESTINATION = "meta"
 # Deliveries per job queued by `seed_backlog`: Tenaz's largest batch to Meta.
 SEED_JOB_DELIVERIES = 1000
+SERVING_TIMEOUT = 90.0
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,44 @@ async def _pairs(conn: AsyncConnection[Any], query: str) -> list[tuple[Any, ...]
     return list(await cursor.fetchall())
 
 
+def _settings_env(
+    database_url: str,
+    secret_key: str,
+    address: str,
+    platform_url: str,
+    retry_interval: int,
+    options: Options,
+    dashboard_address: str = "",
+) -> dict[str, str]:
+    """The TENAZ_* settings of the server and workers (a revision ignores those it lacks)."""
+    return {
+        "TENAZ_DATABASE_URL": database_url,
+        "TENAZ_SECRET_KEY": secret_key,
+        "TENAZ_LISTEN_ADDRESS": address,
+        "TENAZ_DASHBOARD_ADDRESS": dashboard_address,
+        "TENAZ_INGEST_ADDRESS": "",
+        # Several processes at once: each /metrics would need a port of its own.
+        "TENAZ_METRICS_ADDRESS": "",
+        "TENAZ_SUBMIT_RATE_LIMIT": "0",
+        "TENAZ_RETRY_INTERVAL": f"{retry_interval}s",
+        "TENAZ_HTTP_TIMEOUT": f"{options.http_timeout}s",
+        "TENAZ_ALLOWED_PLATFORM_URLS": platform_url,
+        "TENAZ_WORKER_CONCURRENCY": str(options.concurrency),
+        "TENAZ_LOG_LEVEL": options.log_level,
+    }
+
+
+async def _start_processes(
+    supervisor: Supervisor, env: dict[str, str], options: Options, cwd: Path = REPO_ROOT
+) -> None:
+    """Tenaz's server and workers, running the code found first from `cwd`."""
+    await supervisor.start("tenaz-server", "server", ["-m", "server.cli", "serve"], env, cwd=cwd)
+    for index in range(options.workers):
+        await supervisor.start(
+            f"tenaz-worker-{index}", "workers", ["-m", "server.cli", "worker"], env, cwd=cwd
+        )
+
+
 class TenazSystem:
     key = "tenaz"
     label = "Tenaz"
@@ -197,27 +238,17 @@ class TenazSystem:
                 ),
             )
         env = child_env(
-            {
-                "TENAZ_DATABASE_URL": database_url,
-                "TENAZ_SECRET_KEY": secret_key,
-                "TENAZ_LISTEN_ADDRESS": address,
-                "TENAZ_DASHBOARD_ADDRESS": dashboard_address,
-                "TENAZ_INGEST_ADDRESS": "",
-                # Several processes at once: each /metrics would need a port of its own.
-                "TENAZ_METRICS_ADDRESS": "",
-                "TENAZ_SUBMIT_RATE_LIMIT": "0",
-                "TENAZ_RETRY_INTERVAL": f"{retry_interval}s",
-                "TENAZ_HTTP_TIMEOUT": f"{options.http_timeout}s",
-                "TENAZ_ALLOWED_PLATFORM_URLS": platform_url,
-                "TENAZ_WORKER_CONCURRENCY": str(options.concurrency),
-                "TENAZ_LOG_LEVEL": options.log_level,
-            }
-        )
-        await supervisor.start("tenaz-server", "server", ["-m", "server.cli", "serve"], env)
-        for index in range(options.workers):
-            await supervisor.start(
-                f"tenaz-worker-{index}", "workers", ["-m", "server.cli", "worker"], env
+            _settings_env(
+                database_url,
+                secret_key,
+                address,
+                platform_url,
+                retry_interval,
+                options,
+                dashboard_address,
             )
+        )
+        await _start_processes(supervisor, env, options)
         dashboard_url = f"http://{dashboard_address}" if dashboard_address else ""
         return Target(address, new_key.secret, dashboard_url)
 
@@ -550,6 +581,70 @@ INSERT INTO tenaz_deliveries (workspace_id, event_id, destination_id, status,
 SELECT %(workspace)s, id, %(destination)s, 'PENDING', %(now)s, %(deadline)s, %(now)s, %(now)s
 FROM new_events
 """
+
+
+class TenazAtRevision(TenazSystem):
+    """Tenaz at an older revision, for the drain's cost per event before and after.
+
+    Its server and workers run the checkout's code (`bench.revision`), and so does everything
+    done to its database: migrating the template, making the API key and the destination
+    go through that revision's own command line (`tenaz migrate`, `tenaz keys create`,
+    `tenaz destinations create-meta`), never through the working tree's modules. The
+    questions the drain asks (`unsettled`, `outcome_counts`, `last_success`) read columns
+    that Tenaz's schema has had since its first migration, so they are Tenaz's own.
+    """
+
+    key = "before"
+
+    def __init__(self, checkout: Checkout) -> None:
+        self.checkout = checkout
+        self.label = f"Tenaz {checkout.revision}"
+        # The same key for every process and run of this system: the template holds no secret.
+        self._secret_key = ""
+
+    async def _secret(self) -> str:
+        if not self._secret_key:
+            self._secret_key = (await self.checkout.cli(["secrets", "generate-key"], {})).strip()
+        return self._secret_key
+
+    async def make_template(self, database_url: str) -> None:
+        settings = {"TENAZ_DATABASE_URL": database_url, "TENAZ_SECRET_KEY": await self._secret()}
+        await self.checkout.cli(["migrate"], settings)
+        await self.checkout.check_schema(database_url)
+
+    async def start(
+        self,
+        supervisor: Supervisor,
+        database_url: str,
+        address: str,
+        platform_url: str,
+        retry_interval: int,
+        options: Options,
+        dashboard_address: str = "",
+    ) -> Target:
+        """`tenaz keys create`, the server and workers, then `tenaz destinations create-meta`
+        through the server (the revision's only way to make one; the workers wait idle)."""
+        if dashboard_address:
+            raise BenchError(f"{self.label} is measured without its dashboard")
+        settings = _settings_env(
+            database_url, await self._secret(), address, platform_url, retry_interval, options
+        )
+        printed = await self.checkout.cli(["keys", "create", "--workspace", "bench"], settings)
+        api_key = printed.strip().splitlines()[-1]
+        await _start_processes(supervisor, self.checkout.env(settings), options, self.checkout.path)
+        await wait_serving(supervisor, ["tenaz-server"], address, within=SERVING_TIMEOUT)
+        await self.checkout.cli(
+            [
+                *("destinations", "create-meta", DESTINATION, "--pixel-id", PIXEL_ID),
+                *("--base-url", platform_url),
+            ],
+            {
+                "TENAZ_SERVER": address,
+                "TENAZ_API_KEY": api_key,
+                "TENAZ_META_ACCESS_TOKEN": ACCESS_TOKEN,
+            },
+        )
+        return Target(address, api_key)
 
 
 class BaselineSystem:
