@@ -25,7 +25,7 @@ _SUM = "n = c.n + excluded.n"
 
 
 @dataclass(frozen=True)
-class Counter:
+class CounterTable:
     """A counter table: its key (without the shard), its values, what a key's folded rows
     add up to, and how its shard-0 row takes that in (as the counting triggers do)."""
 
@@ -36,11 +36,11 @@ class Counter:
     take_in: str = _SUM
 
 
-DELIVERIES = Counter(
+DELIVERIES = CounterTable(
     "tenaz_delivery_counts", "workspace_id, created_minute, destination_id, status"
 )
-UNFINISHED = Counter("tenaz_unfinished_counts", "workspace_id, destination_id, status")
-ATTEMPTS = Counter(
+UNFINISHED = CounterTable("tenaz_unfinished_counts", "workspace_id, destination_id, status")
+ATTEMPTS = CounterTable(
     "tenaz_attempt_counts",
     "workspace_id, finished_minute, destination_id, outcome",
     values="n, last_at, last_message",
@@ -52,7 +52,7 @@ ATTEMPTS = Counter(
 COUNTERS = (DELIVERIES, UNFINISHED, ATTEMPTS)
 
 
-def _fold_statement(counter: Counter) -> str:
+def _fold_statement(counter: CounterTable) -> str:
     key, table = counter.key, counter.table
     return (
         f"WITH moved AS (DELETE FROM {table} WHERE ({key}, shard) IN ("
@@ -74,7 +74,7 @@ async def lock_fold(conn: AsyncConnection) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", FOLD_LOCK)
 
 
-async def fold_shards(conn: AsyncConnection, counter: Counter, *, limit: int) -> int:
+async def fold_shards(conn: AsyncConnection, counter: CounterTable, *, limit: int) -> int:
     """Move up to `limit` of `counter`'s shard rows into shard 0; how many were moved.
 
     Run in a transaction that holds the fold's lock (`lock_fold`).
