@@ -5,6 +5,8 @@
                                     what passed its deadline, re-queue orphans
     tenaz.operation(operation_id)   a bulk retry or cancel, chunk by chunk
     tenaz.purge                     hourly: delete what is older than the retention
+    tenaz.counters.fold             every minute: fold the stats counters' shards
+                                    (jobs/counter_fold.py)
     tenaz.alerts.evaluate           periodic: apply the alert rules (jobs/alerts.py)
     tenaz.alerts.notify(id)         send one alert notification; a failed try defers the next
 
@@ -24,6 +26,9 @@ import procrastinate
 from procrastinate import App, JobContext
 from procrastinate.exceptions import AlreadyEnqueued
 from psycopg import AsyncConnection
+
+from jobs.counter_fold import INTERVAL as FOLD_INTERVAL
+from jobs.counter_fold import CounterFold
 
 if TYPE_CHECKING:
     from jobs.alerts import AlertService
@@ -48,6 +53,7 @@ DELIVER_TASK = "tenaz.deliver"
 SWEEP_TASK = "tenaz.sweep"
 OPERATION_TASK = "tenaz.operation"
 PURGE_TASK = "tenaz.purge"
+FOLD_COUNTERS_TASK = "tenaz.counters.fold"
 EVALUATE_ALERTS_TASK = "tenaz.alerts.evaluate"
 NOTIFY_TASK = "tenaz.alerts.notify"
 DELIVERY_QUEUE = "tenaz_deliveries"
@@ -77,6 +83,7 @@ class TaskServices:
     operations: OperationService
     retention: Retention
     alerts: AlertService
+    counter_fold: CounterFold
 
     def context(self) -> dict[str, object]:
         return {_SERVICES: self}
@@ -122,6 +129,10 @@ async def purge(context: JobContext, timestamp: int) -> None:
     await _started(context, _tick(timestamp)).retention.purge()
 
 
+async def fold_counters(context: JobContext, timestamp: int) -> None:
+    await _started(context, _tick(timestamp)).counter_fold.fold()
+
+
 async def evaluate_alerts(context: JobContext, timestamp: int) -> None:
     await _started(context, _tick(timestamp)).alerts.evaluate()
 
@@ -148,6 +159,14 @@ def build_app(
         app.task(
             name=PURGE_TASK, queue=MAINTENANCE_QUEUE, queueing_lock=PURGE_TASK, pass_context=True
         )(purge)
+    )
+    app.periodic(cron=sweep_cron(FOLD_INTERVAL))(
+        app.task(
+            name=FOLD_COUNTERS_TASK,
+            queue=MAINTENANCE_QUEUE,
+            queueing_lock=FOLD_COUNTERS_TASK,
+            pass_context=True,
+        )(fold_counters)
     )
     app.periodic(cron=sweep_cron(alert_interval))(
         app.task(

@@ -7,7 +7,9 @@ the stream remembers how far it purged so that a dashboard resuming from an
 older cursor is told (OUT_OF_RANGE) instead of silently missing changes.
 Expired dashboard sessions, which open nothing any more, go at the same time, and so
 do alert notifications older than the period (they name destinations and rules, and would
-otherwise grow for as long as alerts fire).
+otherwise grow for as long as alerts fire), and the stats counters of minutes that count
+nothing any more, once the counters' shards are folded (a minute's count is zero when its
+shards add up to zero, which a single row then says).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import logging
 from psycopg_pool import AsyncConnectionPool
 
 from jobs.clock import Clock
+from jobs.counter_fold import CounterFold
 from jobs.settings import Settings
 from jobs.store import retention, sessions
 
@@ -28,10 +31,13 @@ LOG_CHUNK = 500
 
 
 class Retention:
-    def __init__(self, pool: AsyncConnectionPool, clock: Clock, settings: Settings) -> None:
+    def __init__(
+        self, pool: AsyncConnectionPool, clock: Clock, settings: Settings, fold: CounterFold
+    ) -> None:
         self._pool = pool
         self._clock = clock
         self._settings = settings
+        self._fold = fold
 
     async def purge(self) -> dict[str, int]:
         now = self._clock.now()
@@ -58,6 +64,8 @@ class Retention:
             counts["status_changes"] += purged.changes
             if purged.rows < LOG_CHUNK:
                 break
+        # The events' deletions above counted into their backends' shards.
+        await self._fold.fold()
         async with self._pool.connection() as conn, conn.transaction():
             counts["operations"] = await retention.delete_old_operations(conn, before=before)
             counts["dashboard_sessions"] = await sessions.delete_expired_sessions(conn, now=now)

@@ -20,6 +20,7 @@ from jobs.alert_channels import ChannelSender
 from jobs.alerts import AlertService
 from jobs.clock import Clock, SystemClock
 from jobs.connectors import ConnectorFactory
+from jobs.counter_fold import CounterFold
 from jobs.database import open_pool
 from jobs.database_gauges import DatabaseGauges
 from jobs.delivery import DeliveryEngine
@@ -56,6 +57,7 @@ class Runtime:
     stats: StatsService
     feed: StatusFeed
     retention: Retention
+    counter_fold: CounterFold
     sessions: SessionService
     connectors: ConnectorFactory
     tracing: Tracing
@@ -79,6 +81,7 @@ class Runtime:
                 operations=self.operations,
                 retention=self.retention,
                 alerts=self.alerts,
+                counter_fold=self.counter_fold,
             ).context(),
             "delete_jobs": "successful",
             "shutdown_graceful_timeout": 30.0,
@@ -125,6 +128,7 @@ async def open_runtime(
         metrics.register(gauges)
         stack.push_async_callback(gauges.close)
         submissions = SubmissionService(pool, clock, settings, app, metrics)
+        fold = CounterFold(pool)
         yield Runtime(
             settings=settings,
             database_url=database_url,
@@ -139,7 +143,8 @@ async def open_runtime(
             operations=OperationService(pool, clock, app, settings.deadline_rule, metrics),
             stats=StatsService(pool, clock),
             feed=StatusFeed(pool),
-            retention=Retention(pool, clock, settings),
+            retention=Retention(pool, clock, settings, fold),
+            counter_fold=fold,
             sessions=SessionService(pool, clock, settings.session_ttl),
             connectors=connectors,
             tracing=tracing,

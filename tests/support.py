@@ -311,22 +311,24 @@ async def limited_meta(
     )
 
 
-# The stats counters (migration 0017) and the same figures counted from the rows.
+# The stats counters (migrations 0017 and 0025), their shards summed, and the same figures
+# counted from the rows.
 _COUNTERS_AND_RECOUNTS = {
     "deliveries by minute": (
-        "SELECT workspace_id, created_minute, destination_id, status, n"
-        " FROM tenaz_delivery_counts WHERE n <> 0",
+        "SELECT workspace_id, created_minute, destination_id, status, sum(n)::bigint"
+        " FROM tenaz_delivery_counts GROUP BY 1, 2, 3, 4 HAVING sum(n) <> 0",
         "SELECT workspace_id, tenaz_minute(created_at), destination_id, status, count(*)"
         " FROM tenaz_deliveries GROUP BY 1, 2, 3, 4",
     ),
     "unfinished deliveries": (
-        "SELECT workspace_id, destination_id, status, n FROM tenaz_unfinished_counts WHERE n <> 0",
+        "SELECT workspace_id, destination_id, status, sum(n)::bigint"
+        " FROM tenaz_unfinished_counts GROUP BY 1, 2, 3 HAVING sum(n) <> 0",
         "SELECT workspace_id, destination_id, status, count(*) FROM tenaz_deliveries"
         " WHERE status NOT IN ('SUCCEEDED', 'FAILED') GROUP BY 1, 2, 3",
     ),
     "attempts by minute": (
-        "SELECT workspace_id, finished_minute, destination_id, outcome, n, last_at"
-        " FROM tenaz_attempt_counts WHERE n <> 0",
+        "SELECT workspace_id, finished_minute, destination_id, outcome, sum(n)::bigint,"
+        " max(last_at) FROM tenaz_attempt_counts GROUP BY 1, 2, 3, 4 HAVING sum(n) <> 0",
         "SELECT d.workspace_id, tenaz_minute(a.finished_at), d.destination_id, a.outcome,"
         " count(*), max(a.finished_at) FROM tenaz_attempts a"
         " JOIN tenaz_deliveries d ON d.id = a.delivery_id"

@@ -275,11 +275,13 @@ async def attempt_outcomes(
 async def oldest_waiting(
     conn: AsyncConnection, *, workspace_id: int, destination_ids: Sequence[int]
 ) -> dict[int, dt.datetime]:
-    """Per destination with deliveries waiting to go out (the unfinished counters say which):
-    when its oldest waiting delivery was created, read off the status index in event order."""
+    """Per destination with deliveries waiting to go out (the unfinished counters say which,
+    their shards summed): when its oldest waiting delivery was created, read off the status
+    index in event order."""
     cur = await conn.execute(
         "SELECT destination_id FROM tenaz_unfinished_counts WHERE workspace_id = %s"
-        " AND status = ANY(%s) AND n > 0 AND destination_id = ANY(%s)",
+        " AND status = ANY(%s) AND destination_id = ANY(%s)"
+        " GROUP BY destination_id HAVING sum(n) > 0",
         (workspace_id, list(WAITING), list(destination_ids)),
     )
     waiting = sorted({r[0] for r in await cur.fetchall()})

@@ -2,7 +2,7 @@
 the number of deliveries, so one process can run them every few seconds.
 
     unfinished_counts   migration 0017's counters of unfinished deliveries (a few rows per
-                        destination), not the deliveries themselves
+                        destination and shard), not the deliveries themselves
     oldest_due          per destination, the first entry of the due index
     destination_flags   one row per destination
 """

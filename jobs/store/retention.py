@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from psycopg import AsyncConnection
 
 from jobs.status import TERMINAL, sql_list
+from jobs.store import counters
 
 
 async def delete_old_events(conn: AsyncConnection, *, before: dt.datetime, limit: int) -> int:
@@ -72,10 +73,13 @@ async def delete_old_counters(conn: AsyncConnection, *, before: dt.datetime) -> 
     """Delete the stats counters of minutes before `before` that count nothing any more.
 
     Deleting events takes their deliveries out of the delivery counts (the counting trigger
-    sees them go), leaving rows at zero; attempts older than the retention period are no
-    longer counted at all, even those of a delivery that is still unfinished. A few rows a
-    minute and destination: one statement each.
+    sees them go), leaving rows at zero once the shards are folded (a row at zero adds
+    nothing to its key's sum, whatever its shard); attempts older than the retention period
+    are no longer counted at all, even those of a delivery that is still unfinished. A few
+    rows a minute and destination: one statement each, under the fold's lock (the fold and
+    these deletes write the same shard-0 rows, each in its own order).
     """
+    await counters.lock_fold(conn)
     cur = await conn.execute(
         "DELETE FROM tenaz_delivery_counts WHERE created_minute < %s AND n = 0", (before,)
     )

@@ -2,7 +2,9 @@
 
 Each reads the counters that migration 0017's triggers keep by the minute, in the same
 transactions that write deliveries and attempts, so a read costs the same whatever the
-workspace's size: a window's counts are the sum of its minutes' rows."""
+workspace's size: a window's counts are the sum of its minutes' rows. A key's count may be
+in several rows, one per shard (migration 0025: each writing backend counts into its own,
+and the fold moves them into shard 0 every minute), so every read sums them."""
 
 from __future__ import annotations
 
@@ -58,8 +60,9 @@ async def attempt_buckets(
 async def waiting_retry_counts(conn: AsyncConnection, *, workspace_id: int) -> dict[int, int]:
     """Per destination: its deliveries waiting for a retry now, whenever they were created."""
     cur = await conn.execute(
-        "SELECT destination_id, n FROM tenaz_unfinished_counts"
-        f" WHERE workspace_id = %s AND status = '{Status.WAITING_RETRY}' AND n > 0",
+        "SELECT destination_id, sum(n)::bigint FROM tenaz_unfinished_counts"
+        f" WHERE workspace_id = %s AND status = '{Status.WAITING_RETRY}'"
+        " GROUP BY destination_id HAVING sum(n) > 0",
         (workspace_id,),
     )
     return {r[0]: int(r[1]) for r in await cur.fetchall()}
@@ -70,7 +73,9 @@ _FAILED = "c.outcome <> 'succeeded'"
 
 def _newest(outcomes: str) -> str:
     """The newest counter row of destination `d` in the window whose outcome is `outcomes`
-    (an SQL condition on `c.outcome`), read from the index newest minute first."""
+    (an SQL condition on `c.outcome`), read from the index newest minute first. Of that
+    minute's rows (one per outcome and shard), the one with the newest `last_at` holds the
+    newest message: each row's message is that of its own `last_at`."""
     return (
         "SELECT c.outcome, c.last_message, c.last_at FROM tenaz_attempt_counts c"
         " WHERE c.workspace_id = d.workspace_id AND c.destination_id = d.id"
