@@ -63,7 +63,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def server_steps(count: int, now: dt.datetime) -> list[tuple[str, Step]]:
+def server_steps(count: int, now: dt.datetime, runner: asyncio.Runner) -> list[tuple[str, Step]]:
     """The server's steps, each taking what the one before gave."""
     settings = Settings(database_url="postgresql://unused/unused")
     destination = Destination(
@@ -114,7 +114,7 @@ def server_steps(count: int, now: dt.datetime) -> list[tuple[str, Step]]:
         unique, new_ids, created, rows, chosen = stored
         events = stored_events(1, unique, new_ids, created, rows, chosen, now=now)
         results = [_Result(events[new_ids[key]]) for key in unique]
-        return mapping.submit_events_response(results)  # type: ignore[arg-type]
+        return runner.run(mapping.submit_events_response(results))  # type: ignore[arg-type]
 
     return [
         ("decode", decode),
@@ -137,7 +137,7 @@ def worker_steps(count: int, now: dt.datetime, runner: asyncio.Runner) -> list[t
     """The worker's steps for one attempt of `count` deliveries that Meta takes; `runner` runs
     what is async (the connector's sending)."""
     settings = Settings(database_url="postgresql://unused/unused")
-    server = dict(server_steps(count, now))
+    server = dict(server_steps(count, now, runner))
     prepared = server["choose"](server["check"](server["decode"](None)))
     stored = [orjson.dumps(p.new.payload) for p in prepared]
     deadline = now + dt.timedelta(days=7)
@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> None:
     now = dt.datetime.now(dt.UTC)
     with asyncio.Runner() as runner:
         for path, steps in (
-            ("server", server_steps(args.events, now)),
+            ("server", server_steps(args.events, now, runner)),
             ("worker", worker_steps(args.events, now, runner)),
         ):
             best = measure(steps, rounds=args.rounds, repeat=args.repeat)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,7 @@ from jobs.moves import Move, NewDelivery, Writes, write
 from jobs.settings import Settings
 from jobs.status import Status
 from jobs.store import destinations, events
+from jobs.turns import in_turns
 from jobs.validation import (
     Checked,
     ContentInput,
@@ -94,6 +95,18 @@ def check_batch_size(count: int, *, batch: bool = True) -> None:
         raise InvalidArgument.one("events", f"at most {MAX_BATCH} events per call, got {count}")
 
 
+def _checked(
+    items: Sequence[Checked | None],
+    violations: Sequence[FieldViolation],
+    batch: bool,
+    trace_context: str,
+) -> CheckedCall:
+    """A checked call of the events that passed, or INVALID_ARGUMENT with every problem."""
+    if violations:
+        raise InvalidArgument(list(violations))
+    return CheckedCall([item for item in items if item is not None], batch, trace_context)
+
+
 class SubmissionService:
     def __init__(
         self,
@@ -126,17 +139,34 @@ class SubmissionService:
         for a single submission and `events[i].<field>` for a batch.
         """
         check_batch_size(len(events), batch=batch)
+        step, violations = self._check_step(batch)
+        return _checked(
+            [step(pair) for pair in enumerate(events)], violations, batch, trace_context
+        )
+
+    async def check_in_turns(
+        self, events: Sequence[EventInput], *, trace_context: str = ""
+    ) -> CheckedCall:
+        """`check` of a batch, giving the event loop a turn every few events (jobs/turns.py):
+        for the edges, which check on the loop that serves every other call too."""
+        check_batch_size(len(events))
+        step, violations = self._check_step(batch=True)
+        items = await in_turns(enumerate(events), step)
+        return _checked(items, violations, True, trace_context)
+
+    def _check_step(
+        self, batch: bool
+    ) -> tuple[Callable[[tuple[int, EventInput]], Checked | None], list[FieldViolation]]:
+        """What checks one (index, event) of a call, and where it adds the problems it finds."""
         now = self._clock.now()
         violations: list[FieldViolation] = []
-        checked = []
-        for index, event in enumerate(events):
+
+        def step(item: tuple[int, EventInput]) -> Checked | None:
+            index, event = item
             path = f"events[{index}]" if batch else "event"
-            item = check_event(event, path, now, self._settings, violations)
-            if item is not None:
-                checked.append(item)
-        if violations:
-            raise InvalidArgument(violations)
-        return CheckedCall(checked, batch, trace_context)
+            return check_event(event, path, now, self._settings, violations)
+
+        return step, violations
 
     async def submit(
         self, workspace_id: int, events: Sequence[EventInput], *, batch: bool
@@ -183,7 +213,7 @@ class SubmissionService:
                     conn, workspace_id=workspace_id, for_key_share=True
                 )
             )
-            checked = [self._choose(call, now, choice) for call in calls]
+            checked = [await self._choose(call, now, choice) for call in calls]
             accepted = [item for call in checked if isinstance(call, list) for item in call]
             if not accepted:
                 return [call if isinstance(call, Exception) else [] for call in checked]
@@ -230,22 +260,22 @@ class SubmissionService:
         )
         return outcomes
 
-    def _choose(
+    async def _choose(
         self, call: CheckedCall, now: dt.datetime, choice: DestinationChoice
     ) -> list[Prepared] | Exception:
-        """The call's events with their destinations, or the call's own error."""
+        """The call's events with their destinations, or the call's own error (the loop
+        gets turns meanwhile: jobs/turns.py)."""
         violations: list[FieldViolation] = []
-        prepared: list[Prepared] = []
         try:
-            for event in call.events:
-                item = choose_destinations(event, now, choice, self._settings, violations)
-                if item is not None:
-                    prepared.append(item)
+            chosen = await in_turns(
+                call.events,
+                lambda event: choose_destinations(event, now, choice, self._settings, violations),
+            )
         except FailedPrecondition as exc:  # this call's, not its neighbours'
             return exc
         if violations:
             return InvalidArgument(violations)
-        return prepared
+        return [item for item in chosen if item is not None]
 
     async def _create_deliveries(
         self,

@@ -22,6 +22,7 @@ from jobs.operations import CANCEL, RETRY
 from jobs.runtime import Runtime
 from jobs.status_follower import StatusFollower
 from jobs.submission import check_batch_size
+from jobs.turns import in_turns
 from server import mapping
 from server.auth import current_key_id, current_workspace
 from server.rate_limit import SubmissionLimiter
@@ -72,12 +73,16 @@ class EventCalls(events_pb2_grpc.EventServiceServicer):
         ) as trace:
             submissions = self._runtime.submissions
             check_batch_size(len(request.events))
-            events = [mapping.event_input(e, f"events[{i}]") for i, e in enumerate(request.events)]
-            call = submissions.check(events, batch=True, trace_context=trace.context)
+            # In turns: a big batch's Python would hold up every other call (jobs/turns.py).
+            events = await in_turns(
+                enumerate(request.events),
+                lambda pair: mapping.event_input(pair[1], f"events[{pair[0]}]"),
+            )
+            call = await submissions.check_in_turns(events, trace_context=trace.context)
             self._limiter.take(current_key_id(), len(events))
             results = await submissions.submit_checked(workspace_id, call)
             trace.record(results)
-        return mapping.submit_events_response(results)
+        return await mapping.submit_events_response(results)
 
     async def GetEvent(
         self, request: events_pb2.GetEventRequest, context: Context

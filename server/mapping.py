@@ -23,6 +23,7 @@ from jobs.stats import Stats
 from jobs.status import FailureReason, Status, as_status
 from jobs.status_follower import Followed, Heartbeat
 from jobs.submission import ContentInput, EventInput, SubmitResult
+from jobs.turns import in_turns
 
 # The proto's UserData fields: personal data (hashed) and identifiers (clear).
 _USER_FIELDS = frozenset((*pii.HASHED_FIELDS, *pii.CLEAR_FIELDS))
@@ -201,20 +202,26 @@ def stored_event(event: model.Event) -> events_pb2.StoredEvent:
     )
 
 
-def submit_events_response(results: Sequence[SubmitResult]) -> events_pb2.SubmitEventsResponse:
-    """SubmitEvents' answer: each event's id and deliveries, in the order they were sent.
+async def submit_events_response(
+    results: Sequence[SubmitResult],
+) -> events_pb2.SubmitEventsResponse:
+    """SubmitEvents' answer: each event's id and deliveries, in the order they were sent;
+    the event loop gets turns meanwhile (jobs/turns.py).
 
     Built in place: a message given to its parent (a constructor's list, `append`) is copied
     into it, which for a batch costs as much again as building it.
     """
     stamps = Timestamps()
     response = events_pb2.SubmitEventsResponse()
-    for index, result in enumerate(results):
+
+    def add(index: int, result: SubmitResult) -> None:
         item = response.results.add(
             index=index, id=str(result.event.id), duplicate=result.duplicate
         )
         for row in result.event.deliveries:
             fill_delivery(item.deliveries.add(), row, stamps)
+
+    await in_turns(enumerate(results), lambda pair: add(*pair))
     return response
 
 

@@ -163,9 +163,8 @@ class _Endpoint:
             raise graph_errors.invalid_request("(#100) param test_event_code must be a string.")
         check_batch_size(len(events))
         submissions = self._runtime.submissions
-        call = submissions.check(
-            event_inputs(events, destination=destination.name, test_event_code=test_event_code),
-            batch=True,
+        call = await submissions.check_in_turns(
+            event_inputs(events, destination=destination.name, test_event_code=test_event_code)
         )
         # The key's limit, shared with the gRPC edge (server/auth.py names keys the same way).
         self._limiter.take(keys.hash_key(token).hex()[:16], len(events))

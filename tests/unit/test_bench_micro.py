@@ -38,13 +38,13 @@ def test_it_prints_the_cost_per_event_of_each_path_and_of_each_step(
 def test_the_server_path_answers_for_every_event_and_the_worker_path_sends_each_once() -> None:
     now = micro.dt.datetime.now(micro.dt.UTC)  # the events happen now (bench.load)
     value = None
-    for _, step in micro.server_steps(3, now):
-        value = step(value)
-    assert [len(r.deliveries) for r in value.results] == [1, 1, 1]
-    assert {r.deliveries[0].destination for r in value.results} == {"meta"}
-
-    value = None
     with asyncio.Runner() as runner:
+        for _, step in micro.server_steps(3, now, runner):
+            value = step(value)
+        assert [len(r.deliveries) for r in value.results] == [1, 1, 1]
+        assert {r.deliveries[0].destination for r in value.results} == {"meta"}
+
+        value = None
         for _, step in micro.worker_steps(3, now, runner):
             value = step(value)
     assert value == {"SUCCEEDED": 3}
