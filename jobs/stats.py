@@ -58,10 +58,10 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 def on_a_bucket_edge(
     moment: dt.datetime, bucket: dt.timedelta, *, before: dt.datetime
 ) -> dt.datetime:
-    """`moment` moved up to the next whole bucket (buckets counted from the Unix epoch), so
-    that a chart's bars start on the hour and each hour of the window falls in one bucket
-    (the counters kept by the hour then answer for it); `moment` itself when no edge comes
-    before `before`.
+    """`moment` moved up to the first edge of a bucket at or after it (buckets counted from
+    the Unix epoch), so that a chart's bars start on the hour and, with buckets of whole
+    hours, each hour of the window falls in one bucket (the counters kept by the hour then
+    answer for it); `moment` itself when no edge comes before `before`.
 
     Moving up keeps the window within what was asked ("the last 24 hours").
     """
