@@ -111,8 +111,9 @@ def limits_lines(
         lines.append(
             "- **large workspace**: the reads cost little by themselves: on the idle machine,"
             f" GetStats' p99 was {large['stats_idle_p99_ms']:,.1f} ms (it sums the counters"
-            " kept by the minute, about 13,000 rows for a day of three destinations, not the"
-            " deliveries) and ListEvents' newest page"
+            " kept by the hour for the window's whole hours and by the minute for the rest,"
+            " a few hundred rows for a day of three destinations, not the deliveries) and"
+            " ListEvents' newest page"
             f" {large['list_newest_idle_p99_ms']:,.1f} ms. While the drain saturates the"
             " cores, each read waits for them behind the drain's work: in the server's one"
             " event loop behind batches being validated and hashed, and in PostgreSQL behind"

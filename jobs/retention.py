@@ -7,9 +7,10 @@ the stream remembers how far it purged so that a dashboard resuming from an
 older cursor is told (OUT_OF_RANGE) instead of silently missing changes.
 Expired dashboard sessions, which open nothing any more, go at the same time, and so
 do alert notifications older than the period (they name destinations and rules, and would
-otherwise grow for as long as alerts fire), and the stats counters of minutes that count
-nothing any more, once the counters' shards are folded (a minute's count is zero when its
-shards add up to zero, which a single row then says).
+otherwise grow for as long as alerts fire), and the stats counters of minutes (and of hours
+whose every minute is that old) that count nothing any more, once the counters' shards are
+folded (a minute's count is zero when its shards add up to zero, which a single row then
+says).
 """
 
 from __future__ import annotations

@@ -52,6 +52,25 @@ def whole_minute(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(dt.UTC).replace(second=0, microsecond=0)
 
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def on_a_bucket_edge(
+    moment: dt.datetime, bucket: dt.timedelta, *, before: dt.datetime
+) -> dt.datetime:
+    """`moment` moved up to the first edge of a bucket at or after it (buckets counted from
+    the Unix epoch), so that a chart's bars start on the hour and, with buckets of whole
+    hours, each hour of the window falls in one bucket (the counters kept by the hour then
+    answer for it); `moment` itself when no edge comes before `before`.
+
+    Moving up keeps the window within what was asked ("the last 24 hours").
+    """
+    if bucket <= dt.timedelta(0):
+        return moment  # the stats service refuses it with the right message
+    ahead = (_EPOCH - moment) % bucket
+    return moment + ahead if ahead < before - moment else moment
+
+
 def _rate(succeeded: int, failed: int) -> float:
     return succeeded / (succeeded + failed) if succeeded + failed else 0.0
 
@@ -72,7 +91,7 @@ class StatsService:
         until = until or self._clock.now()
         bucket = bucket or DEFAULT_BUCKET
         try:
-            since = since or until - DEFAULT_WINDOW
+            since = since or on_a_bucket_edge(until - DEFAULT_WINDOW, bucket, before=until)
         except OverflowError:
             raise InvalidArgument.one("until", "not a time Tenaz can count back from") from None
         if since >= until:

@@ -311,13 +311,19 @@ async def limited_meta(
     )
 
 
-# The stats counters (migrations 0017 and 0025), their shards summed, and the same figures
-# counted from the rows.
+# The stats counters (migrations 0017, 0025 and 0026), their shards summed, and the same
+# figures counted from the rows.
 _COUNTERS_AND_RECOUNTS = {
     "deliveries by minute": (
         "SELECT workspace_id, created_minute, destination_id, status, sum(n)::bigint"
         " FROM tenaz_delivery_counts GROUP BY 1, 2, 3, 4 HAVING sum(n) <> 0",
         "SELECT workspace_id, tenaz_minute(created_at), destination_id, status, count(*)"
+        " FROM tenaz_deliveries GROUP BY 1, 2, 3, 4",
+    ),
+    "deliveries by hour": (
+        "SELECT workspace_id, created_hour, destination_id, status, sum(n)::bigint"
+        " FROM tenaz_delivery_counts_hourly GROUP BY 1, 2, 3, 4 HAVING sum(n) <> 0",
+        "SELECT workspace_id, tenaz_hour(created_at), destination_id, status, count(*)"
         " FROM tenaz_deliveries GROUP BY 1, 2, 3, 4",
     ),
     "unfinished deliveries": (
@@ -332,6 +338,13 @@ _COUNTERS_AND_RECOUNTS = {
         "SELECT d.workspace_id, tenaz_minute(a.finished_at), d.destination_id, a.outcome,"
         " count(*), max(a.finished_at) FROM tenaz_attempts a"
         " JOIN tenaz_deliveries d ON d.id = a.delivery_id"
+        " WHERE a.finished_at IS NOT NULL GROUP BY 1, 2, 3, 4",
+    ),
+    "attempts by hour": (
+        "SELECT workspace_id, finished_hour, destination_id, outcome, sum(n)::bigint"
+        " FROM tenaz_attempt_counts_hourly GROUP BY 1, 2, 3, 4 HAVING sum(n) <> 0",
+        "SELECT d.workspace_id, tenaz_hour(a.finished_at), d.destination_id, a.outcome,"
+        " count(*) FROM tenaz_attempts a JOIN tenaz_deliveries d ON d.id = a.delivery_id"
         " WHERE a.finished_at IS NOT NULL GROUP BY 1, 2, 3, 4",
     ),
 }

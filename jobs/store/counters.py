@@ -1,4 +1,4 @@
-"""Folding the stats counters' shards into shard 0 (migration 0025).
+"""Folding the stats counters' shards into shard 0 (migrations 0025 and 0026).
 
 Transactions that move deliveries and attempts count into the shard of their backend, so
 that concurrent ones do not queue on the same counter rows; the fold moves those rows into
@@ -49,7 +49,14 @@ ATTEMPTS = CounterTable(
     " last_message = CASE WHEN excluded.last_at >= c.last_at"
     " THEN excluded.last_message ELSE c.last_message END",
 )
-COUNTERS = (DELIVERIES, UNFINISHED, ATTEMPTS)
+# The same counts by the hour (migration 0026), which long windows read.
+DELIVERIES_HOURLY = CounterTable(
+    "tenaz_delivery_counts_hourly", "workspace_id, created_hour, destination_id, status"
+)
+ATTEMPTS_HOURLY = CounterTable(
+    "tenaz_attempt_counts_hourly", "workspace_id, finished_hour, destination_id, outcome"
+)
+COUNTERS = (DELIVERIES, DELIVERIES_HOURLY, UNFINISHED, ATTEMPTS, ATTEMPTS_HOURLY)
 
 
 def _fold_statement(counter: CounterTable) -> str:

@@ -10,6 +10,9 @@ from psycopg import AsyncConnection
 from jobs.status import TERMINAL, sql_list
 from jobs.store import counters
 
+# From the start of an hour to the start of its last minute.
+_LAST_MINUTE = dt.timedelta(minutes=59)
+
 
 async def delete_old_events(conn: AsyncConnection, *, before: dt.datetime, limit: int) -> int:
     """Delete events received before `before` whose deliveries are all finished.
@@ -70,24 +73,33 @@ async def delete_old_status_changes(
 
 
 async def delete_old_counters(conn: AsyncConnection, *, before: dt.datetime) -> int:
-    """Delete the stats counters of minutes before `before` that count nothing any more.
+    """Delete the stats counters of minutes before `before` that count nothing any more, and
+    those of hours whose every minute is before it.
 
     Deleting events takes their deliveries out of the delivery counts (the counting trigger
     sees them go), leaving rows at zero once the shards are folded (a row at zero adds
     nothing to its key's sum, whatever its shard); attempts older than the retention period
-    are no longer counted at all, even those of a delivery that is still unfinished. A few
-    rows a minute and destination: one statement each, under the fold's lock (the fold and
-    these deletes write the same shard-0 rows, each in its own order).
+    are no longer counted at all, even those of a delivery that is still unfinished. An hour's
+    rows go with its last minute's: while a minute's rows are kept, so are its hour's. A few
+    rows a minute and destination: one statement each, under the fold's lock (the fold
+    and these deletes write the same shard-0 rows, each in its own order).
     """
     await counters.lock_fold(conn)
-    cur = await conn.execute(
-        "DELETE FROM tenaz_delivery_counts WHERE created_minute < %s AND n = 0", (before,)
-    )
-    deleted = cur.rowcount
-    cur = await conn.execute(
-        "DELETE FROM tenaz_attempt_counts WHERE finished_minute < %s", (before,)
-    )
-    return deleted + cur.rowcount
+    # The hours whose last minute is before `before`.
+    hours_before = before - _LAST_MINUTE
+    deleted = 0
+    for statement, cut_off in (
+        ("DELETE FROM tenaz_delivery_counts WHERE created_minute < %s AND n = 0", before),
+        (
+            "DELETE FROM tenaz_delivery_counts_hourly WHERE created_hour < %s AND n = 0",
+            hours_before,
+        ),
+        ("DELETE FROM tenaz_attempt_counts WHERE finished_minute < %s", before),
+        ("DELETE FROM tenaz_attempt_counts_hourly WHERE finished_hour < %s", hours_before),
+    ):
+        cur = await conn.execute(statement, (cut_off,))
+        deleted += cur.rowcount
+    return deleted
 
 
 async def delete_old_operations(conn: AsyncConnection, *, before: dt.datetime) -> int:

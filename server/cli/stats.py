@@ -1,6 +1,7 @@
 """`tenaz stats`: deliveries by status and destination, success rate, destination health.
 
-The window is GetStats': deliveries created in it (default: the last 24 hours).
+The window is GetStats': deliveries created in it (default: the last 24 hours, from the first
+whole hour in them).
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ from jobs.operations import CANCEL, RETRY
 from jobs.platforms import registry
 from jobs.runtime import Runtime
 from jobs.scopes import ADMIN, require_scope
-from jobs.stats import DEFAULT_BUCKET, DEFAULT_WINDOW
+from jobs.stats import DEFAULT_BUCKET, DEFAULT_WINDOW, on_a_bucket_edge
 from server.dashboard import encode, params
 from server.dashboard.auth import caller, workspace
 
@@ -169,7 +169,7 @@ class DashboardApi:
         bucket = params.duration(request.query, "bucket", DEFAULT_BUCKET, at_most=MAX_WINDOW)
         result = await self._runtime.stats.stats(
             workspace(request).id,
-            since=_on_a_bucket_edge(until - window, bucket, before=until),
+            since=on_a_bucket_edge(until - window, bucket, before=until),
             until=until,
             bucket=bucket,
         )
@@ -217,19 +217,3 @@ class DashboardApi:
             return None
         [found] = await self._runtime.destinations.resolve(workspace_id, [name], "destination")
         return found.id
-
-
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
-def _on_a_bucket_edge(
-    moment: dt.datetime, bucket: dt.timedelta, *, before: dt.datetime
-) -> dt.datetime:
-    """`moment` moved up to a whole bucket, so the chart's bars start on the hour.
-
-    Moving up keeps the window within what the page says ("the last 24 hours").
-    """
-    if bucket <= dt.timedelta(0):
-        return moment  # the stats service refuses it with the right message
-    edge = _EPOCH - ((_EPOCH - moment) // bucket) * bucket
-    return edge if edge < before else moment

@@ -10,6 +10,7 @@ import datetime as dt
 
 import grpc
 import pytest
+from psycopg import sql
 from tenaz.client import TenazClient, TenazError, make_event
 from tenaz.v1 import events_pb2
 
@@ -228,3 +229,43 @@ async def test_the_log_is_purged_from_its_beginning_up_to_the_first_recent_move(
     async with runtime.pool.connection() as conn:
         cur = await conn.execute("SELECT purged_through FROM tenaz_stream_state")
         assert await cur.fetchone() == (sequences[-1],)
+
+
+async def test_an_hours_counters_go_with_the_last_of_its_minutes(
+    client: TenazClient, runtime: Runtime, clock: FakeClock, meta: str
+) -> None:
+    now = clock.now()
+    hour = now.replace(minute=0, second=0) + dt.timedelta(hours=1)
+    for minute in (10, 50):
+        clock.set(hour + dt.timedelta(minutes=minute))
+        await client.submit_event(
+            make_event(
+                event_id=f"at-{minute}",
+                event_name="Lead",
+                event_time=clock.now(),
+                email="a@example.com",
+            )
+        )
+        await run_jobs(runtime)
+
+    async def counted(table: str) -> int:
+        async with runtime.pool.connection() as conn:
+            cur = await conn.execute(
+                sql.SQL("SELECT coalesce(sum(n), 0) FROM {}").format(sql.Identifier(table))
+            )
+            row = await cur.fetchone()
+        assert row is not None
+        return int(row[0])
+
+    # The cut-off at :30: the minutes before it go, the hour stays (its :50 is kept).
+    clock.set(hour + runtime.settings.retention + dt.timedelta(minutes=30))
+    assert (await runtime.retention.purge())["events"] == 1
+    assert await counted("tenaz_attempt_counts") == 1
+    assert await counted("tenaz_attempt_counts_hourly") == 2
+    assert await counted("tenaz_delivery_counts_hourly") == 1
+    # At the next hour, every minute of this one is past the cut-off: its rows go.
+    clock.set(hour + runtime.settings.retention + dt.timedelta(hours=1))
+    assert (await runtime.retention.purge())["events"] == 1
+    for table in ("tenaz_delivery_counts", "tenaz_attempt_counts"):
+        assert await count_rows(runtime, table) == 0
+        assert await count_rows(runtime, f"{table}_hourly") == 0

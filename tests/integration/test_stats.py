@@ -84,3 +84,39 @@ async def test_a_window_with_too_many_buckets_is_refused(client: TenazClient) ->
     with pytest.raises(TenazError) as caught:
         await client.get_stats(bucket=dt.timedelta(seconds=1))
     assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_the_default_window_starts_on_the_first_bucket_edge_of_the_last_24_hours(
+    client: TenazClient, runtime: Runtime, clock: FakeClock, meta: str
+) -> None:
+    now = clock.now()
+    hour = now.replace(minute=0, second=0) + dt.timedelta(hours=1)
+    clock.advance(hour + dt.timedelta(minutes=40) - now)
+    await client.submit_event(  # at :40, after `until - 24 h` (:30), before the next hour
+        make_event(event_id="early", event_name="Lead", event_time=clock.now(), email="a@b.com")
+    )
+    clock.advance(dt.timedelta(minutes=30))
+    await client.submit_event(  # at :10 of the next hour
+        make_event(event_id="late", event_name="Lead", event_time=clock.now(), email="a@b.com")
+    )
+    await run_jobs(runtime)
+    until = hour + dt.timedelta(hours=24, minutes=30)
+    clock.advance(until - clock.now())
+
+    default = await client.get_stats()
+    assert default.since.ToDatetime(tzinfo=dt.UTC) == hour + dt.timedelta(hours=1)
+    assert default.until.ToDatetime(tzinfo=dt.UTC) == until
+    assert [c.count for c in default.counts] == [1]
+    assert len(default.attempts) == 24  # 23 whole hours, and the half hour `until` ends
+    assert [b.start.ToDatetime(tzinfo=dt.UTC).minute for b in default.attempts] == [0] * 24
+    # An explicit `since` is kept as given.
+    given = await client.get_stats(since=until - dt.timedelta(hours=24))
+    assert given.since.ToDatetime(tzinfo=dt.UTC) == hour + dt.timedelta(minutes=30)
+    assert [c.count for c in given.counts] == [2]
+    # Buckets of 90 minutes have their edges every 90 minutes from the Unix epoch.
+    wide = await client.get_stats(bucket=dt.timedelta(minutes=90))
+    since = wide.since.ToDatetime(tzinfo=dt.UTC)
+    assert until - dt.timedelta(hours=24) <= since < until - dt.timedelta(hours=22, minutes=30)
+    assert (since - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) % dt.timedelta(minutes=90) == (
+        dt.timedelta(0)
+    )

@@ -32,6 +32,7 @@ from jobs.store import counters, deliveries, events, stats
 from tests.support import (
     META_REFUSES,
     bounded,
+    count_rows,
     counters_that_differ,
     fire_due_retries,
     run_jobs,
@@ -83,14 +84,15 @@ async def test_every_writer_keeps_the_counters_equal_to_the_rows(
     await client.delete_destination("meta")
     assert await counters_that_differ(url) == []  # a deletion ends what was open
 
-    clock.advance(runtime.settings.retention + dt.timedelta(minutes=1))
+    # Every minute of the hours counted is past the cut-off.
+    clock.advance(runtime.settings.retention + dt.timedelta(hours=1))
     counts = await runtime.retention.purge()
     assert counts["events"] == 9
     assert counts["counters"] > 0
     assert await counters_that_differ(url) == []  # retention took everything out of the counts
-    with psycopg.connect(url) as conn:
-        assert conn.execute("SELECT count(*) FROM tenaz_delivery_counts").fetchone() == (0,)
-        assert conn.execute("SELECT count(*) FROM tenaz_attempt_counts").fetchone() == (0,)
+    for by_minute in ("tenaz_delivery_counts", "tenaz_attempt_counts"):
+        for table in (by_minute, f"{by_minute}_hourly"):
+            assert (table, await count_rows(runtime, table)) == (table, 0)
 
 
 async def test_stats_windows_begin_on_a_whole_minute(
@@ -186,6 +188,51 @@ async def test_an_upgrade_to_shards_keeps_the_counts_in_shard_0_and_counts_on_in
             ("WAITING_RETRY", 0, 1),
             ("WAITING_RETRY", shard, -1),
         ]
+    assert await counters_that_differ(url) == []
+
+
+async def test_an_upgrade_to_hours_counts_the_minutes_already_counted_and_counts_on_in_both(
+    empty_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = empty_database
+    await migrate_before(url, "0026", monkeypatch)
+    with psycopg.connect(url) as conn:
+        conn.execute(FOUR_DELIVERIES)  # counted by the minute, in the shard of this backend
+        conn.commit()
+        conn.execute(  # and one of two hours before
+            "INSERT INTO tenaz_events (id, workspace_id, event_name, event_id, event_time,"
+            "  payload, received_at) VALUES (5, 1, 'Purchase', 'o-5', now(), '{}', now());"
+            " INSERT INTO tenaz_deliveries (id, workspace_id, event_id, destination_id, status,"
+            "  attempt_count, next_attempt_at, deadline, created_at, updated_at)"
+            " VALUES (5, 1, 5, 1, 'SUCCEEDED', 1, now(), now(), now() - interval '2 hours',"
+            "  now())"
+        )
+    assert "0026_counters_by_the_hour" in await migrate(url)
+
+    assert await counters_that_differ(url) == []
+    with psycopg.connect(url) as conn:
+        assert conn.execute(
+            "SELECT DISTINCT shard FROM tenaz_delivery_counts_hourly"
+            " UNION SELECT DISTINCT shard FROM tenaz_attempt_counts_hourly"
+        ).fetchall() == [(0,)]
+        conn.execute("UPDATE tenaz_deliveries SET status = 'RESENDING' WHERE id = 4")
+        conn.execute(
+            "INSERT INTO tenaz_attempts (delivery_id, number, trigger, started_at, finished_at,"
+            "  outcome, message) VALUES (4, 2, 'automatic', now(), now(), 'succeeded', '')"
+        )
+        conn.commit()
+        [(shard,)] = conn.execute("SELECT tenaz_counter_shard()").fetchall()
+        assert conn.execute(
+            "SELECT status, shard, n FROM tenaz_delivery_counts_hourly"
+            " WHERE status IN ('RESENDING', 'WAITING_RETRY') ORDER BY status, shard"
+        ).fetchall() == [
+            ("RESENDING", shard, 1),
+            ("WAITING_RETRY", 0, 1),
+            ("WAITING_RETRY", shard, -1),
+        ]
+        assert conn.execute(
+            "SELECT outcome, shard, n FROM tenaz_attempt_counts_hourly WHERE shard <> 0"
+        ).fetchall() == [("succeeded", shard, 1)]
     assert await counters_that_differ(url) == []
 
 
@@ -527,7 +574,7 @@ async def test_counters_equal_the_rows_when_folds_run_among_every_kind_of_writer
     await asyncio.gather(fire_due_retries(runtime), fold(4))
     assert await counters_that_differ(url) == []
 
-    clock.advance(runtime.settings.retention + dt.timedelta(minutes=1))
+    clock.advance(runtime.settings.retention + dt.timedelta(hours=1))
     purged, _ = await asyncio.gather(runtime.retention.purge(), fold(4))
     assert purged["events"] == 60
     assert await counters_that_differ(url) == []

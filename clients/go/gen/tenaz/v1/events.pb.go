@@ -2801,7 +2801,11 @@ type GetStatsRequest struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
-	// Start of the window; default 24 hours before `until`.
+	// Start of the window, as given (from the start of its minute). By default
+	// the first edge of a bucket at or after 24 hours before `until`, buckets
+	// being counted from the Unix epoch (with 1 h buckets: the first whole
+	// hour), so that the buckets of `attempts` start on their edges; 24 hours
+	// before `until` when no edge comes before `until`.
 	Since *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=since,proto3" json:"since,omitempty"`
 	// End of the window; default now.
 	Until *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=until,proto3" json:"until,omitempty"`

@@ -1392,7 +1392,11 @@ export const GetOperationResponseSchema: GenMessage<GetOperationResponse> = /*@_
  */
 export type GetStatsRequest = Message<"tenaz.v1.GetStatsRequest"> & {
   /**
-   * Start of the window; default 24 hours before `until`.
+   * Start of the window, as given (from the start of its minute). By default
+   * the first edge of a bucket at or after 24 hours before `until`, buckets
+   * being counted from the Unix epoch (with 1 h buckets: the first whole
+   * hour), so that the buckets of `attempts` start on their edges; 24 hours
+   * before `until` when no edge comes before `until`.
    *
    * @generated from field: google.protobuf.Timestamp since = 1;
    */
