@@ -3,8 +3,10 @@
 One round is three steps, two of them transactions:
 
 1. claim (tx): lock up to a batch of due deliveries (SKIP LOCKED), move each
-   to SENDING or RESENDING with the attempt's start time, and give it a lease;
-2. send: one connector call, outside any transaction;
+   to SENDING or RESENDING with the attempt's start time, and give it a lease
+   (with a rate limit, a short transaction first reserves the batch's share);
+2. send: one connector call, outside any transaction (with a rate limit, each
+   request passes the rate gate, a short transaction, right before it goes);
 3. finish (tx): apply each outcome through the status model, write the
    attempt rows, the status changes, and defer the retry job.
 
@@ -21,6 +23,41 @@ never takes a slow attempt for a dead one and sends its events a second time.
 
 A worker runs at most TENAZ_DESTINATION_CONCURRENCY jobs of one destination at
 once, so a slow platform holds a few slots, never all of them.
+
+A destination's rate limit (events per second) is kept where the platform counts: when
+each request leaves. "Reserve at claim, pace at send":
+
+- a claim sizes its batch from what was sent or reserved in the last CLAIM_WINDOW, so
+  that concurrent claims never take more than the limit between them, and reserves the
+  batch's share (jobs/store/rate_log.py);
+- every request, the batch's first included, passes the rate gate right before it goes:
+  it counts what was sent in the RATE_WINDOW ending now and, if the request fits, logs it
+  at that moment (the first request turns the batch's reservation into it); otherwise it
+  waits for the oldest send to leave the window and looks again.
+
+However late a request leaves after its claim (the claim's commit, an event loop busy
+with other jobs), it is counted when it goes. RATE_WINDOW is 1.05 s and not 1 s because
+the way from the gate to the platform (the gate's commit, building the request's body,
+writing it out, each perhaps after other jobs' turns on the event loop) varies too: the
+0.05 s covers it, so that the platform never counts more than the limit in a second. The
+gate is short for the same reason: the destination's lock, then one statement that counts
+and logs, and the commit. A share of the window is free again RATE_WINDOW after its
+request went, so the drain of a backlog approaches 1/1.05 = 95% of the limit.
+
+CLAIM_WINDOW is CLAIM_LEAD shorter than RATE_WINDOW, so that the next batch is claimed
+while the share its request will use is still taken: the claim of a full batch and the
+way to the gate (a few tenths of a second on a loaded host) are spent meanwhile, and the
+gate lets the request go when the share is free. Were claims counted over RATE_WINDOW,
+each share would stay idle that long after it came free, and the drain would fall under
+90%. Claims run no further ahead: a batch holds its share of the claims' window from its
+claim (its reservation) until CLAIM_WINDOW after its request went, so claims keep to the
+pace of the sends. Gates count only what was sent: a reservation passes its own gate later
+and counts this request then; counted here as well, a batch claimed ahead would count
+twice (its reservation, and the send whose share it waits for) and hold the others back.
+A claim reserves in a transaction of its own, so that gates never wait for the
+destination's lock behind a claim's writes. A reservation never sent (every event of the
+batch expired, the attempt's budget ran out first) holds its share of the claims' window
+for one CLAIM_WINDOW, and no gate.
 """
 
 from __future__ import annotations
@@ -56,8 +93,11 @@ from jobs.tracing import OFF, Tracing
 log = logging.getLogger(__name__)
 
 
-# The window a destination's rate limit is kept over (see _rate_allowance).
-RATE_WINDOW = dt.timedelta(seconds=1.1)
+# The window a destination's rate limit is kept over, at each request (see the docstring).
+RATE_WINDOW = dt.timedelta(seconds=1.05)
+# How long before its request may go a batch may be claimed, and the claims' window.
+CLAIM_LEAD = dt.timedelta(seconds=0.5)
+CLAIM_WINDOW = RATE_WINDOW - CLAIM_LEAD
 # When a job that its workspace's or endpoint's share of worker slots turned away comes again.
 SHARED_SLOT_RETRY = dt.timedelta(seconds=2)
 # How long a destination keeps to smaller batches after a proxy refused one as too large.
@@ -112,13 +152,15 @@ class Sent:
 
 @dataclass(frozen=True)
 class Round:
-    """One claim: what to send, how many rows it looked at out of `limit`, and
-    when to come back if the destination's rate limit held the rest."""
+    """One claim: what to send, how many rows it looked at out of `limit`,
+    when to come back if the destination's rate limit held the rest, and the share of
+    the limit reserved for what it claimed."""
 
     claimed: list[Claimed]
     locked: int
     limit: int
     held_until: dt.datetime | None
+    reservation: int | None = None
 
 
 class DeliveryEngine:
@@ -202,7 +244,7 @@ class DeliveryEngine:
                     len(round_.claimed),
                     (c.trace_context for c in round_.claimed),
                 ) as trace:
-                    sent = await self._send(destination, connector, round_.claimed)
+                    sent = await self._send(destination, connector, round_)
                     trace.record(await self._finish(destination, round_.claimed, sent, started))
                 if sent.cancelled:
                     raise asyncio.CancelledError
@@ -216,7 +258,7 @@ class DeliveryEngine:
                 self._waiting.add(destination.id)
                 try:
                     # At most one window: another machine's clock may run ahead.
-                    wake = min(round_.held_until, self._clock.now() + RATE_WINDOW)
+                    wake = min(round_.held_until, self._clock.now() + CLAIM_WINDOW)
                     await self._clock.sleep_until(wake)
                 finally:
                     self._waiting.discard(destination.id)
@@ -224,9 +266,7 @@ class DeliveryEngine:
             if round_.locked < round_.limit and not self._slots.take_turned_away(destination.id):
                 return attempted
 
-    async def _send(
-        self, destination: Destination, connector: Connector, claimed: Sequence[Claimed]
-    ) -> Sent:
+    async def _send(self, destination: Destination, connector: Connector, round_: Round) -> Sent:
         """One attempt's requests, within the attempt's time budget.
 
         However the attempt ends (its answers, its time budget running out, an error on the
@@ -235,9 +275,9 @@ class DeliveryEngine:
         the usual interval: never left in progress for the sweeper to take for interrupted
         and send again at once.
         """
-        scope = AttemptScope.for_batch(
-            len(claimed), gate=self._rate_gate(destination) if destination.rate_limit else None
-        )
+        claimed = round_.claimed
+        gate = self._rate_gate(destination, round_.reservation) if destination.rate_limit else None
+        scope = AttemptScope.for_batch(len(claimed), gate=gate)
         events = [c.event for c in claimed]
         returned: list[Outcome] | None = None
         cut_short = ""
@@ -285,47 +325,71 @@ class DeliveryEngine:
             cancelled=cancelled,
         )
 
-    def _rate_gate(self, destination: Destination) -> Callable[[int], Awaitable[None]]:
-        """Waits until a request of n events keeps within the destination's rate limit,
-        and counts it: requests of a split batch count like any other."""
+    def _rate_gate(
+        self, destination: Destination, reservation: int | None
+    ) -> Callable[[int], Awaitable[None]]:
+        """Waits until a request of n events keeps within the destination's rate limit at
+        the moment it goes, and logs it then: the first request of the attempt turns the
+        claim's `reservation` into it, the halves of a split batch count like any other."""
+        limit = destination.rate_limit
+        assert limit is not None
+        unused = reservation
 
         async def admit(events: int) -> None:
+            nonlocal unused
             while True:
-                now = self._clock.now()
                 async with self._pool.connection() as conn, conn.transaction():
-                    sent, oldest = await self._rate_window(conn, destination, now)
-                    assert destination.rate_limit is not None
-                    if oldest is None or sent + events <= destination.rate_limit:
-                        await rate_log.record_sent(
-                            conn, destination.id, now, events, forget_before=now - RATE_WINDOW
-                        )
-                        return
-                await self._clock.sleep_until(min(oldest + RATE_WINDOW, now + RATE_WINDOW))
+                    await rate_log.lock_destination(conn, destination.id)
+                    # Read once the lock is granted: what is logged is when the request leaves.
+                    now = self._clock.now()
+                    held_by = await rate_log.record_send(
+                        conn,
+                        destination.id,
+                        now,
+                        events,
+                        limit=limit,
+                        since=now - RATE_WINDOW,
+                        reservation=unused,
+                    )
+                if held_by is None:
+                    unused = None
+                    return
+                # At most one window: another machine's clock may run ahead.
+                await self._clock.sleep_until(min(held_by + RATE_WINDOW, now + RATE_WINDOW))
 
         return admit
 
     async def _claim(self, destination: Destination, limit: int) -> Round:
+        """Claim up to `limit` due deliveries, within the destination's rate limit.
+
+        The limit's share is reserved in a transaction of its own before the deliveries are
+        locked and moved, and what the claim did not take is given back in the claim's: the
+        destination stays locked only for that moment, so that the rate gates of requests
+        about to leave never wait behind a claim's writes."""
         now = self._clock.now()
-        async with self._pool.connection() as conn, conn.transaction():
-            if destination.rate_limit:
+        reservation = None
+        if destination.rate_limit:
+            async with self._pool.connection() as conn, conn.transaction():
                 limit, held_until = await self._rate_allowance(conn, destination, now, limit)
                 if held_until is not None:
                     return Round([], 0, limit, held_until)
+                reservation = await rate_log.reserve(
+                    conn, destination.id, now, limit, forget_before=now - RATE_WINDOW
+                )
+        async with self._pool.connection() as conn, conn.transaction():
             due = await deliveries.lock_due(
                 conn, destination_id=destination.id, now=now, limit=limit
             )
             claim = claims(due, now=now, lease=self._settings.attempt_lease, rule=self._rule)
             claimed = claim.claimed
-            if destination.rate_limit and claimed:
-                await rate_log.record_sent(
-                    conn, destination.id, now, len(claimed), forget_before=now - RATE_WINDOW
-                )
+            if reservation is not None and len(claimed) < limit:
+                await rate_log.trim_reservation(conn, reservation, len(claimed))
             writes = await write(conn, self._app, claim.moves, now=now)
         self._count(destination, writes)
         self._metrics.claimed(
             destination.kind, now, first_due=claim.first_due, retries_due=claim.retries_due
         )
-        return Round(claimed, len(due), limit, None)
+        return Round(claimed, len(due), limit, None, reservation if claimed else None)
 
     def _count(self, destination: Destination, writes: Writes) -> None:
         """Count a committed write of this destination's deliveries and attempts."""
@@ -335,27 +399,18 @@ class DeliveryEngine:
     async def _rate_allowance(
         self, conn: AsyncConnection, destination: Destination, now: dt.datetime, limit: int
     ) -> tuple[int, dt.datetime | None]:
-        """How many events may be claimed now, or when to come back.
-
-        The limit holds over every window of RATE_WINDOW (a little over a second,
-        so that the few milliseconds between a claim and its request reaching the
-        platform cannot squeeze two windows' worth into one second there).
-        """
+        """How many events may be claimed now, or when to come back: the limit less what
+        was sent or reserved in the CLAIM_WINDOW ending `now` (see the module docstring).
+        The destination stays locked until the caller's reservation commits, so that
+        concurrent claims see each other's."""
         assert destination.rate_limit is not None
-        sent, oldest = await self._rate_window(conn, destination, now)
-        allowed = int(destination.rate_limit) - sent
+        await rate_log.lock_destination(conn, destination.id)
+        logged, oldest = await rate_log.logged_since(conn, destination.id, now - CLAIM_WINDOW)
+        allowed = int(destination.rate_limit) - logged
         if allowed > 0:
             return min(limit, allowed), None
         assert oldest is not None
-        return 0, oldest + RATE_WINDOW
-
-    async def _rate_window(
-        self, conn: AsyncConnection, destination: Destination, now: dt.datetime
-    ) -> tuple[int, dt.datetime | None]:
-        """Events sent to the destination in the window ending `now`, and the oldest send;
-        the destination stays locked for the caller's transaction."""
-        await rate_log.lock_destination(conn, destination.id)
-        return await rate_log.sent_since(conn, destination.id, now - RATE_WINDOW)
+        return 0, oldest + CLAIM_WINDOW
 
     async def _finish(
         self,

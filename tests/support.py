@@ -295,6 +295,19 @@ async def until(condition: Callable[[], bool], *, every: float = 0.05) -> None:
         await asyncio.sleep(every)
 
 
+def busiest_second(fake_meta: FakeMetaServer) -> int:
+    """The most events the fake Meta received in any sliding second, by its clock: what a
+    destination's rate limit promises to keep within."""
+    requests = list(fake_meta.fake.requests)
+    return max(
+        (
+            sum(r.event_count for r in requests if first.at <= r.at < first.at + 1)
+            for first in requests
+        ),
+        default=0,
+    )
+
+
 async def limited_meta(
     client: TenazClient, fake_meta: FakeMetaServer, *, rate_limit: float, name: str = "meta"
 ) -> destinations_pb2.Destination:

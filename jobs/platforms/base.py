@@ -122,10 +122,11 @@ class AttemptScope:
 
     The engine gives each attempt a scope; every request the connector makes for the
     attempt (the first, the halves of a split batch, the halves of a batch too large for a
-    proxy) first passes `admit`, which counts it against the attempt's request bound and
-    waits for the destination's rate limit. Outcomes are `record`ed as each answer comes,
-    so that when the attempt's time budget runs out, what the platform already said is
-    kept and only the rest waits for the next attempt.
+    proxy) passes `admit` right before it is sent, which counts it against the attempt's
+    request bound and hands it to the attempt's `gate`, if any (the engine's, which waits
+    for the destination's rate limit and counts the request as it goes). Outcomes are
+    `record`ed as each answer comes, so that when the attempt's time budget runs out, what
+    the platform already said is kept and only the rest waits for the next attempt.
     """
 
     def __init__(
@@ -133,7 +134,6 @@ class AttemptScope:
         *,
         max_requests: int,
         gate: Callable[[int], Awaitable[None]] | None = None,
-        prepaid_requests: int = 1,
     ) -> None:
         self.max_requests = max_requests
         self.requests = 0
@@ -141,8 +141,6 @@ class AttemptScope:
         # The smallest request that came back HTTP 413 (too large for something on the way).
         self.too_large: int | None = None
         self._gate = gate
-        # Requests whose rate-limit share was taken when the batch was claimed.
-        self._prepaid = prepaid_requests
 
     async def admit(self, events: int) -> bool:
         """Wait until a request of `events` events may go; False if the attempt may make no
@@ -150,7 +148,7 @@ class AttemptScope:
         if self.requests >= self.max_requests:
             return False
         self.requests += 1
-        if self.requests > self._prepaid and self._gate is not None:
+        if self._gate is not None:
             await self._gate(events)
         return True
 

@@ -134,19 +134,22 @@ async def test_one_event_too_large_keeps_its_answer() -> None:
     assert attempt.too_large == 1
 
 
-async def test_every_request_after_the_first_passes_the_gate() -> None:
-    admitted: list[int] = []
+async def test_every_request_passes_the_gate_right_before_it_goes() -> None:
+    happened: list[tuple[str, int]] = []
+    platform = ScriptedPlatform(bad={0})
 
     async def gate(events: int) -> None:
-        admitted.append(events)
+        happened.append(("admitted", events))
 
-    send = ScriptedPlatform(bad={0})
-    attempt = AttemptScope(max_requests=100, gate=gate)
-    await send_in_requests(send, numbered(8), attempt)
+    async def send(batch: Sequence[OutgoingEvent]) -> list[Outcome]:
+        happened.append(("sent", len(batch)))
+        return await platform(batch)
 
-    # The first request was counted when the batch was claimed; the split's are counted here.
-    assert [len(call) for call in send.calls[1:]] == admitted
-    assert sum(admitted) == 4 + 2 + 1 + 1 + 2 + 4
+    await send_in_requests(send, numbered(8), AttemptScope(max_requests=100, gate=gate))
+
+    # The first request too: the rate limit counts each request when it leaves.
+    sizes = [8, 4, 2, 1, 1, 2, 4]
+    assert happened == [step for n in sizes for step in (("admitted", n), ("sent", n))]
 
 
 async def test_an_attempt_costs_at_most_one_request_more_than_its_events() -> None:
