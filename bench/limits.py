@@ -101,11 +101,11 @@ def limits_lines(
         )
     if "drain_rate" in tenaz.get("recovery", {}):
         lines.append(
-            "- **recovery**: the rate limit holds over every window of 1.05 s at the moment"
-            " each request is let go (however long after its claim), the extra 0.05 s covering"
+            "- **recovery**: the rate limit holds over every window of 1.08 s at the moment"
+            " each request is let go (however long after its claim), the extra 0.08 s covering"
             " the way from there to the platform, so that the platform never counts more than"
             " the limit in any second; the steady drain can therefore reach at most"
-            " 1/1.05 = 95% of the configured rate."
+            " 1/1.08 = 93% of the configured rate."
         )
     large = tenaz.get("large", {})
     if "stats_idle_p99_ms" in large and "stats_p99_ms" in large:
