@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -629,8 +630,7 @@ class TenazAtRevision(TenazSystem):
         settings = _settings_env(
             database_url, await self._secret(), address, platform_url, retry_interval, options
         )
-        printed = await self.checkout.cli(["keys", "create", "--workspace", "bench"], settings)
-        api_key = printed.strip().splitlines()[-1]
+        api_key = await self._admin_key(settings)
         await _start_processes(supervisor, self.checkout.env(settings), options, self.checkout.path)
         await wait_serving(supervisor, ["tenaz-server"], address, within=SERVING_TIMEOUT)
         await self.checkout.cli(
@@ -645,6 +645,15 @@ class TenazAtRevision(TenazSystem):
             },
         )
         return Target(address, api_key)
+
+    async def _admin_key(self, settings: Mapping[str, str]) -> str:
+        """A key that may create destinations: `--scope admin` since keys have scopes (their
+        default scope, submit, may not), no option before that (every key could)."""
+        create = ["keys", "create", "--workspace", "bench"]
+        help_text = await self.checkout.cli([*create[:2], "--help"], settings)
+        scope = ["--scope", "admin"] if "--scope" in help_text else []
+        printed = await self.checkout.cli([*create, *scope], settings)
+        return printed.strip().splitlines()[-1]
 
 
 class BaselineSystem:
