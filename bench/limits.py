@@ -117,8 +117,11 @@ def limits_lines(
             " ListEvents' newest page"
             f" {large['list_newest_idle_p99_ms']:,.1f} ms. While the drain saturates the"
             " cores, each read waits for them behind the drain's work: in the server's one"
-            " event loop behind batches being validated and hashed, and in PostgreSQL behind"
-            f" the drain's backends, which is what takes GetStats' p99 to"
+            " event loop behind the batches in flight, which are decoded, checked, hashed and"
+            " answered in turns of 32 events so that a read waits for a turn, not a batch, at"
+            " each of its steps; in PostgreSQL behind the drain's backends; and for the CPU"
+            " like every process (the reading client's own included), which is what takes"
+            " GetStats' p99 to"
             f" {large['stats_p99_ms']:,.0f} ms and the newest page's to"
             f" {large['list_newest_p99_ms']:,.0f} ms."
         )
