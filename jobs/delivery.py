@@ -41,10 +41,10 @@ the way from the gate to the platform (the gate's commit, building the request's
 writing it out, each perhaps after other jobs' turns on the event loop) varies too: from
 5 to 50 ms once a drain runs, up to 70 ms for the first requests of a burst on a loaded
 host (several gates at once). The 0.08 s covers that difference, so that the platform
-never counts more than the limit in a second. The
-gate is short for the same reason: the destination's lock, then one statement that counts
-and logs, and the commit. A share of the window is free again RATE_WINDOW after its
-request went, so the drain of a backlog approaches 1/1.08 = 93% of the limit.
+never counts more than the limit in a second. The gate is short for the same reason: the
+destination's lock, then one statement that counts and logs, and the commit. A share of
+the window is free again RATE_WINDOW after its request went, so the drain of a backlog
+approaches 1/1.08 = 93% of the limit.
 
 CLAIM_WINDOW is CLAIM_LEAD shorter than RATE_WINDOW, so that the next batch is claimed
 while the share its request will use is still taken: the claim of a full batch and the
