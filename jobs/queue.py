@@ -19,6 +19,7 @@ deferred with `schedule_at` in the same transaction as the status rows
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -149,35 +150,23 @@ def build_app(
 ) -> App:
     app = App(connector=connector)
     app.task(name=DELIVER_TASK, queue=DELIVERY_QUEUE, pass_context=True)(deliver)
-    app.periodic(cron=sweep_cron(sweep_interval))(
-        app.task(
-            name=SWEEP_TASK, queue=MAINTENANCE_QUEUE, queueing_lock=SWEEP_TASK, pass_context=True
-        )(sweep)
-    )
+    _periodic(app, sweep_cron(sweep_interval), SWEEP_TASK, sweep)
     app.task(name=OPERATION_TASK, queue=MAINTENANCE_QUEUE, pass_context=True)(operation)
-    app.periodic(cron="17 * * * *")(
-        app.task(
-            name=PURGE_TASK, queue=MAINTENANCE_QUEUE, queueing_lock=PURGE_TASK, pass_context=True
-        )(purge)
-    )
-    app.periodic(cron=sweep_cron(FOLD_INTERVAL))(
-        app.task(
-            name=FOLD_COUNTERS_TASK,
-            queue=MAINTENANCE_QUEUE,
-            queueing_lock=FOLD_COUNTERS_TASK,
-            pass_context=True,
-        )(fold_counters)
-    )
-    app.periodic(cron=sweep_cron(alert_interval))(
-        app.task(
-            name=EVALUATE_ALERTS_TASK,
-            queue=MAINTENANCE_QUEUE,
-            queueing_lock=EVALUATE_ALERTS_TASK,
-            pass_context=True,
-        )(evaluate_alerts)
-    )
+    _periodic(app, "17 * * * *", PURGE_TASK, purge)
+    _periodic(app, sweep_cron(FOLD_INTERVAL), FOLD_COUNTERS_TASK, fold_counters)
+    _periodic(app, sweep_cron(alert_interval), EVALUATE_ALERTS_TASK, evaluate_alerts)
     app.task(name=NOTIFY_TASK, queue=MAINTENANCE_QUEUE, pass_context=True)(notify)
     return app
+
+
+def _periodic(
+    app: App, cron: str, name: str, job: Callable[[JobContext, int], Awaitable[None]]
+) -> None:
+    """A maintenance job that runs on `cron`: one at a time, as its queueing lock (its name)
+    keeps a second from being queued while one waits."""
+    app.periodic(cron=cron)(
+        app.task(name=name, queue=MAINTENANCE_QUEUE, queueing_lock=name, pass_context=True)(job)
+    )
 
 
 async def defer_delivery(
