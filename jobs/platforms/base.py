@@ -194,3 +194,19 @@ class Connector(Protocol):
         raises for platform or network failures: those are outcomes.
         """
         ...
+
+
+class WrappedConnector:
+    """A connector that sends through another (the sandbox's demo switches, a test's hooks):
+    the same batches to the same endpoint; a subclass changes `send` alone."""
+
+    def __init__(self, inner: Connector) -> None:
+        self._inner = inner
+
+    @property
+    def max_batch_size(self) -> int:
+        return self._inner.max_batch_size
+
+    @property
+    def endpoint(self) -> str:
+        return self._inner.endpoint

@@ -41,6 +41,7 @@ from jobs.platforms.base import (
     Outcome,
     OutcomeKind,
     OutgoingEvent,
+    WrappedConnector,
 )
 from jobs.platforms.fake_http import FakePlatform, FakeTransport
 from jobs.platforms.registry import Bad, ConnectorContext, Platform, SandboxRecipe, Setting
@@ -68,22 +69,14 @@ def sandbox_fake(
     return fake
 
 
-class DemoSwitches:
+class DemoSwitches(WrappedConnector):
     """A sandbox's connector: the demo switches of the module, then the platform's own
     connector talking to its fake. The switches act per event, whatever platform the
     sandbox behaves as; `failed` counts the scripted failures of the latest events."""
 
     def __init__(self, inner: Connector, failed: LruDict[tuple[str, str], int]) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._failed = failed
-
-    @property
-    def max_batch_size(self) -> int:
-        return self._inner.max_batch_size
-
-    @property
-    def endpoint(self) -> str:
-        return self._inner.endpoint
 
     async def send(
         self, batch: Sequence[OutgoingEvent], scope: AttemptScope | None = None

@@ -18,7 +18,13 @@ from tenaz.v1 import events_pb2
 from jobs.clock import FakeClock
 from jobs.delivery import CLAIM_LEAD, CLAIM_WINDOW, RATE_WINDOW
 from jobs.model import Destination
-from jobs.platforms.base import AttemptScope, Connector, Outcome, OutgoingEvent
+from jobs.platforms.base import (
+    AttemptScope,
+    Connector,
+    Outcome,
+    OutgoingEvent,
+    WrappedConnector,
+)
 from jobs.platforms.fake_meta import FakeMetaServer
 from jobs.runtime import Runtime
 from jobs.store import rate_log
@@ -58,24 +64,16 @@ async def nothing() -> None:
     pass
 
 
-class Late:
+class Late(WrappedConnector):
     """A connector whose attempts start their requests only once `before_sending` returns:
     the time between a claim and its request leaving (the claim's commit, an event loop
     busy with other jobs) made as long as a test wants. `after_sending` runs once they
     are answered, before the job goes on."""
 
     def __init__(self, inner: Connector, before_sending: Hook, after_sending: Hook) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._before_sending = before_sending
         self._after_sending = after_sending
-
-    @property
-    def max_batch_size(self) -> int:
-        return self._inner.max_batch_size
-
-    @property
-    def endpoint(self) -> str:
-        return self._inner.endpoint
 
     async def send(
         self, batch: Sequence[OutgoingEvent], scope: AttemptScope | None = None
