@@ -28,6 +28,7 @@ import contextlib
 import itertools
 import json
 import logging
+import math
 import random
 import signal
 import socket
@@ -77,6 +78,19 @@ class Outage:
     when the first retry is due."""
 
     rate_limit: float | None = None
+
+    def limit_for(self, waiting: Waiting) -> float | None:
+        """The limit to set once `waiting` waits: `rate_limit`, or less when the retries come
+        due slower than it allows (a host slow to submit spreads them out): then 80% of the
+        rate they come due at, in whole hundreds, so that the limit paces the drain and not
+        their schedule, which is what the workload measures."""
+        if self.rate_limit is None:
+            return None
+        spread = waiting.last_due - waiting.first_due
+        if not spread > 0:
+            return self.rate_limit
+        due_rate = waiting.count / spread
+        return min(self.rate_limit, max(100.0, math.floor(0.8 * due_rate / 100) * 100))
 
 
 @dataclass(frozen=True)
@@ -161,6 +175,8 @@ class RunResult:
     # With an outage: when the platform came back, and what waited for a retry then.
     platform_up: float | None = None
     waiting: Waiting | None = None
+    # With an outage: the rate limit the destination got (Outage.limit_for).
+    rate_limit: float | None = None
     phases: list[PhaseResult] = field(default_factory=list)
     writes: DatabaseWrites | None = None
 
@@ -290,6 +306,7 @@ class Harness:
             deadline = go + plan.settle_timeout
             platform_up: float | None = None
             waiting: Waiting | None = None
+            rate_limit: float | None = None
             phases: list[PhaseResult] = []
             if plan.phases:
                 outputs = []
@@ -307,7 +324,7 @@ class Harness:
                 log.info("bench.clients.done", extra={"workload": plan.workload})
                 if plan.outage is not None:
                     acknowledged = sum(int(o["acknowledged"]) for o in outputs)
-                    platform_up, waiting = await _recover(
+                    platform_up, waiting, rate_limit = await _recover(
                         supervisor,
                         system,
                         plan.outage,
@@ -358,6 +375,7 @@ class Harness:
             database=db_after.minus(db_before),
             platform_up=platform_up,
             waiting=waiting,
+            rate_limit=rate_limit,
             phases=phases,
         )
         # What the rest of the machine did meanwhile: another program's load skews every figure.
@@ -562,9 +580,10 @@ async def _recover(
     platform: Child,
     deliveries: int,
     deadline: float,
-) -> tuple[float, Waiting]:
-    """Once all `deliveries` wait for a retry, set the rate limit; bring the platform back
-    (SIGUSR1) when the first retry is due. Returns when it came back, and what waited."""
+) -> tuple[float, Waiting, float | None]:
+    """Once all `deliveries` wait for a retry, set the rate limit (`Outage.limit_for`); bring
+    the platform back (SIGUSR1) when the first retry is due. Returns when it came back, what
+    waited, and the limit set."""
     services = [c.name for c in supervisor.children.values() if c.group != "clients"]
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         while (waiting := await system.waiting_for_retry(conn)).count < deliveries:
@@ -576,14 +595,15 @@ async def _recover(
                     f" retry at the deadline ({unsettled} not settled)"
                 )
             await asyncio.sleep(POLL_INTERVAL)
-        if outage.rate_limit is not None:
-            await system.set_rate_limit(target, outage.rate_limit)
+        rate_limit = outage.limit_for(waiting)
+        if rate_limit is not None:
+            await system.set_rate_limit(target, rate_limit)
     if waiting.first_due > time.time():
         if waiting.first_due > deadline:
             raise BenchError(f"{system.label}: the first retry is due after the deadline")
         await asyncio.sleep(waiting.first_due - time.time())
     platform.process.send_signal(signal.SIGUSR1)
-    return time.time(), waiting
+    return time.time(), waiting, rate_limit
 
 
 async def _wait_ready(

@@ -365,8 +365,16 @@ class Recovery:
         figures = Figures()
         platform = result.platform
         figures.values["events"] = result.succeeded
-        if result.system == "tenaz":
-            figures.values["rate_limit"] = sizes.recovery_rate_limit
+        if result.rate_limit is not None:
+            figures.values["rate_limit"] = result.rate_limit
+            if result.rate_limit < sizes.recovery_rate_limit:
+                figures.remarks.append(
+                    f"the rate limit was set to {result.rate_limit:,.0f}/s, not"
+                    f" {sizes.recovery_rate_limit:,.0f}/s: the retries came due slower than"
+                    f" {sizes.recovery_rate_limit:,.0f}/s (the submission's pace on this"
+                    " machine), so 80% of the rate they came due at, for the limit and not"
+                    " their schedule to pace the drain"
+                )
         up = result.platform_up
         last = platform.get("last_accepted")
         if up is None or last is None:
