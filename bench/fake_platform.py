@@ -25,7 +25,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from jobs.platforms.fake_http import Reply
+from jobs.platforms.fake_http import REQUEST_ARRIVED, Reply
 from jobs.platforms.fake_meta import FakeMeta, FakeMetaServer
 
 PIXEL_ID = "424242"
@@ -133,7 +133,7 @@ class RecordingFakeMeta(FakeMeta):
         headers: Mapping[str, str],
         body: bytes,
     ) -> Reply:
-        arrived = time.time()
+        arrived = REQUEST_ARRIVED.get(time.time())
         reply = await super().handle(method, path, query, headers, body)
         status, _, answer = reply
         if status == 200:

@@ -25,6 +25,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import ClassVar, Final, Generic, Protocol, Self, TypedDict, TypeVar
@@ -34,6 +35,11 @@ import h11
 import httpx
 
 from jobs.lru import LruDict
+
+# When the request being handled began to arrive (the moment its head was read, in the
+# connection's own task): a fake that notes arrival times reads it, rather than the moment
+# its handler runs, which comes after the body was read while other connections took turns.
+REQUEST_ARRIVED: ContextVar[float] = ContextVar("fake_request_arrived")
 
 # (HTTP status, headers, body)
 Reply = tuple[int, dict[str, str], bytes]
@@ -394,6 +400,7 @@ class FakeServer(Generic[P]):
             if event is h11.NEED_DATA:
                 connection.receive_data(await reader.read(65536))
             elif isinstance(event, h11.Request):
+                REQUEST_ARRIVED.set(time.time())
                 head = event
             elif isinstance(event, h11.Data):
                 body += event.data
