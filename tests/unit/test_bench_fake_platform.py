@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 
+import httpx
 import pytest
 
 from bench.fake_platform import Arrivals, busiest_window, steady_rate
+from jobs.platforms import fake_http
 
 
 def test_the_busiest_window_counts_the_events_that_arrived_less_than_a_second_apart() -> None:
@@ -47,3 +49,40 @@ def test_the_steady_rate_of_bursts_is_the_burst_over_the_period() -> None:
 
 def test_a_steady_rate_needs_two_arrivals() -> None:
     assert math.isnan(steady_rate([(1.0, 10)]))
+
+
+class _Ticks:
+    """A clock that moves one second at each reading."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def time(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
+async def test_a_request_arrives_when_its_head_is_read_not_when_its_handler_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ticks = _Ticks()
+    monkeypatch.setattr(fake_http, "time", ticks)
+    seen: list[tuple[float | None, float]] = []
+
+    class Noting:
+        async def handle(self, *_: object) -> fake_http.Reply:
+            seen.append((fake_http.REQUEST_ARRIVED.get(None), ticks.time()))
+            return 200, {"content-type": "text/plain"}, b"ok"
+
+    async with (
+        fake_http.FakeServer(Noting()) as server,
+        httpx.AsyncClient(base_url=server.base_url) as client,
+    ):
+        for _ in range(2):  # two requests on one kept-alive connection
+            assert (await client.post("/", content=b"x" * 100_000)).status_code == 200
+
+    # Each request's arrival is the reading taken as its head came in, before its handler
+    # ran, and the second request's is its own, not the first one's.
+    (first_arrived, first_handled), (second_arrived, second_handled) = seen
+    assert first_arrived is not None and second_arrived is not None
+    assert first_arrived < first_handled < second_arrived < second_handled
