@@ -1,4 +1,4 @@
-"""Long stretches of Python on the event loop, cut into turns.
+"""Long stretches of Python on the event loop, cut into turns, and reads served first.
 
 A batch of hundreds of events takes tens of milliseconds of Python to decode, check, hash
 and answer. Done in one stretch, every other call the process serves meanwhile (an
@@ -7,6 +7,14 @@ own steps, and a read that costs a few milliseconds takes hundreds while batches
 Giving the loop back every TURN items bounds that wait by a few milliseconds per batch in
 flight, at the price of one trip through the loop per turn (microseconds).
 
+Turns alone still make a read wait, at each of its steps (a query sent, its answer read,
+the reply written), for one turn of every batch in flight: with a handful of batches that
+is tens of milliseconds per step, hundreds per read. So a call that an operator waits for
+marks itself `reading()`, and while any such call is in flight in the loop, batches wait
+before their next turn (each at most READ_PRECEDENCE per turn, so that a stream of reads
+slows the batches but never stops them). Reads are few and short; batches lose
+milliseconds, and the screen stays fast while a drain saturates the machine.
+
 Threads would not do it: one thread of Python runs at a time, and a loop that must win the
 GIL back from a thread crunching a batch at each of its system calls waits longer, not less.
 """
@@ -14,7 +22,9 @@ GIL back from a thread crunching a batch at each of its system calls waits longe
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+import contextlib
+import weakref
+from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 _T = TypeVar("_T")
@@ -23,12 +33,65 @@ _R = TypeVar("_R")
 # Items per turn: about 2 ms of checking and hashing events.
 TURN = 32
 
+# The longest a batch waits for the reads in flight before each of its turns, in seconds:
+# a read takes a few milliseconds of this process when served first.
+READ_PRECEDENCE = 0.05
+
+
+class _Reads:
+    """The reads in flight in one event loop, and an event set whenever there are none."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.none = asyncio.Event()
+        self.none.set()
+
+
+_reads: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Reads] = weakref.WeakKeyDictionary()
+
+
+def _reads_of(loop: asyncio.AbstractEventLoop) -> _Reads:
+    reads = _reads.get(loop)
+    if reads is None:
+        reads = _reads[loop] = _Reads()
+    return reads
+
+
+@contextlib.contextmanager
+def reading() -> Iterator[None]:
+    """Mark the code inside as a read someone waits for: batches in this loop give way."""
+    reads = _reads_of(asyncio.get_running_loop())
+    reads.count += 1
+    reads.none.clear()
+    try:
+        yield
+    finally:
+        reads.count -= 1
+        if reads.count == 0:
+            reads.none.set()
+
+
+def reads_in_flight() -> int:
+    """How many calls marked `reading()` the running loop is serving now."""
+    reads = _reads.get(asyncio.get_running_loop())
+    return reads.count if reads is not None else 0
+
+
+async def give_way() -> None:
+    """Let the loop run everything else that is ready, then wait for the reads in flight
+    (at most READ_PRECEDENCE)."""
+    await asyncio.sleep(0)
+    reads = _reads.get(asyncio.get_running_loop())
+    if reads is not None and reads.count:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(reads.none.wait(), READ_PRECEDENCE)
+
 
 async def in_turns(items: Iterable[_T], step: Callable[[_T], _R]) -> list[_R]:
-    """`[step(item) for item in items]`, giving the event loop a turn every TURN items."""
+    """`[step(item) for item in items]`, giving way every TURN items (`give_way`)."""
     done: list[_R] = []
     for item in items:
         if done and len(done) % TURN == 0:
-            await asyncio.sleep(0)
+            await give_way()
         done.append(step(item))
     return done

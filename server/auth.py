@@ -4,7 +4,9 @@ The interceptor wraps each method's behaviour: it checks the
 `authorization: Bearer <key>` metadata, refuses a key whose scope does not
 cover the method (`REQUIRED_SCOPE`), makes the key's workspace the current
 one for the handler (a context variable), and turns domain errors into gRPC
-statuses through `server.errors`. Health checking and reflection stay open,
+statuses through `server.errors`. Every unary call but the submissions is one somebody
+waits for (a read, a change to a destination): batches give way to it while it runs
+(`jobs.turns.reading`). Health checking and reflection stay open,
 as load balancers and tools call them without a key.
 
 The checks run cheapest first: a request that does not decode, or carries no
@@ -15,6 +17,7 @@ limits and its work (see `server.events_servicer`).
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import hashlib
 import time
@@ -29,6 +32,7 @@ from jobs.errors import InvalidArgument, Unauthenticated
 from jobs.metrics import Metrics
 from jobs.model import Caller, Workspace
 from jobs.scopes import ADMIN, SUBMIT, require_scope
+from jobs.turns import reading
 from server.errors import abort, code_name
 
 PUBLIC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
@@ -226,10 +230,13 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
             if events_in is not None:
                 self._metrics.submitted("grpc", name, code, events_in(request))
 
+        waited_for = reading if events_in is None else contextlib.nullcontext
+
         async def wrapped(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             try:
-                await self._enter(method, context, request)
-                response = await behaviour(request, context)
+                with waited_for():
+                    await self._enter(method, context, request)
+                    response = await behaviour(request, context)
             except grpc.aio.AbortError:
                 raise
             except Exception as exc:

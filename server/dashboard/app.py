@@ -28,6 +28,7 @@ from jobs.base_url import BaseUrl
 from jobs.runtime import Runtime
 from jobs.settings import is_loopback
 from jobs.status_follower import DEFAULT_HEARTBEAT
+from jobs.turns import reading
 from server.auth import KeyCache
 from server.dashboard import auth
 from server.dashboard.api import DashboardApi
@@ -83,6 +84,19 @@ async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResp
         return to_response(exc)
 
 
+STREAM_PATH = "/api/stream"
+
+
+@web.middleware
+async def _reads_first(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """An operator waits for every request but the live stream (which lasts): batches
+    submitted meanwhile to this process give way to it (jobs/turns.py)."""
+    if request.path == STREAM_PATH:
+        return await handler(request)
+    with reading():
+        return await handler(request)
+
+
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
     response.headers.update(_SECURITY_HEADERS)
     # API answers are live data; pages and scripts are revalidated so an upgrade shows at once.
@@ -125,7 +139,9 @@ def build_application(
     pages = _Pages(sessions)
     stream = StatusStream(runtime, hub, stopping, heartbeat, sessions)
 
-    app = web.Application(middlewares=[_json_errors, auth.middleware(sessions, public_url)])
+    app = web.Application(
+        middlewares=[_reads_first, _json_errors, auth.middleware(sessions, public_url)]
+    )
     app.on_response_prepare.append(_security_headers)
 
     async def end_streams(_: web.Application) -> None:
@@ -139,7 +155,7 @@ def build_application(
             web.post(auth.SESSION_PATH, sessions.login),
             web.get(auth.SESSION_PATH, sessions.current),
             web.delete(auth.SESSION_PATH, sessions.logout),
-            web.get("/api/stream", stream.handle),
+            web.get(STREAM_PATH, stream.handle),
             *DashboardApi(runtime).routes(),
             web.static("/static", STATIC_DIR),
         ]

@@ -1,11 +1,14 @@
 """A long stretch of work in turns gives the event loop back between turns, and answers as
-the plain loop would."""
+the plain loop would; while a read is in flight, it waits before its next turn (for a while)."""
 
 from __future__ import annotations
 
 import asyncio
 
-from jobs.turns import TURN, in_turns
+import pytest
+
+from jobs import turns
+from jobs.turns import TURN, in_turns, reading
 
 
 async def test_in_turns_answers_what_a_list_comprehension_would() -> None:
@@ -28,3 +31,68 @@ async def test_another_task_runs_after_each_turn_not_after_the_whole_stretch() -
     await other
     # The other call ran once the first turn was done, and again after each turn.
     assert seen_by_other == [TURN, TURN * 2, TURN * 3]
+
+
+async def test_a_batch_waits_before_its_next_turn_while_a_read_is_in_flight() -> None:
+    done: list[int] = []
+    read_may_end = asyncio.Event()
+    seen_by_read: list[int] = []
+
+    async def read() -> None:
+        with reading():
+            for _ in range(5):  # the read's steps, each a trip through the loop
+                seen_by_read.append(len(done))
+                await asyncio.sleep(0)
+            await read_may_end.wait()
+            seen_by_read.append(len(done))
+
+    reader = asyncio.create_task(read())
+    await asyncio.sleep(0)  # the read starts first
+    batch = asyncio.create_task(in_turns(range(TURN * 3), done.append))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    # However many trips the loop made, the batch did not go past its first turn (which
+    # started at once)...
+    assert len(done) == TURN
+    assert seen_by_read == [0, 0, TURN, TURN, TURN]
+    read_may_end.set()
+    await reader
+    # ...and once the read ended, it went on to the end.
+    assert await batch == [None] * (TURN * 3)
+    assert len(done) == TURN * 3
+
+
+async def test_a_read_that_lasts_slows_a_batch_but_never_stops_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(turns, "READ_PRECEDENCE", 0.001)
+    never = asyncio.Event()
+
+    async def endless_read() -> None:
+        with reading():
+            await never.wait()
+
+    reader = asyncio.create_task(endless_read())
+    await asyncio.sleep(0)
+    try:
+        # Each turn waits READ_PRECEDENCE for the read, then goes on.
+        assert await asyncio.wait_for(in_turns(range(TURN * 4), str), 5) == [
+            str(i) for i in range(TURN * 4)
+        ]
+    finally:
+        reader.cancel()
+
+
+async def test_reads_in_flight_are_counted_per_loop_and_released_on_error() -> None:
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom), reading(), reading():
+        raise Boom
+    # Both reads ended: a batch goes straight through its turns again.
+    done: list[int] = []
+    batch = asyncio.create_task(in_turns(range(TURN * 2), done.append))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert batch.done()
+    assert len(done) == TURN * 2
