@@ -11,7 +11,7 @@ Turns alone still make a read wait, at each of its steps (a query sent, its answ
 the reply written), for one turn of every batch in flight: with a handful of batches that
 is tens of milliseconds per step, hundreds per read. So a call that an operator waits for
 marks itself `reading()`, and while any such call is in flight in the loop, batches wait
-before their next turn (each at most READ_PRECEDENCE per turn, so that a stream of reads
+before each of their turns (at most READ_PRECEDENCE each time, so that a stream of reads
 slows the batches but never stops them). Reads are few and short; batches lose
 milliseconds, and the screen stays fast while a drain saturates the machine.
 
@@ -30,12 +30,13 @@ from typing import TypeVar
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
-# Items per turn: about 2 ms of checking and hashing events.
-TURN = 32
+# Items per turn: about 1 ms of checking and hashing events.
+TURN = 16
 
 # The longest a batch waits for the reads in flight before each of its turns, in seconds:
-# a read takes a few milliseconds of this process when served first.
-READ_PRECEDENCE = 0.05
+# a read takes a few milliseconds of this process when served first, and tens when the
+# machine's cores are busy with a drain's other processes.
+READ_PRECEDENCE = 0.1
 
 
 class _Reads:
@@ -88,8 +89,11 @@ async def give_way() -> None:
 
 
 async def in_turns(items: Iterable[_T], step: Callable[[_T], _R]) -> list[_R]:
-    """`[step(item) for item in items]`, giving way every TURN items (`give_way`)."""
+    """`[step(item) for item in items]`, giving way every TURN items (`give_way`), and
+    before the first when a read is in flight."""
     done: list[_R] = []
+    if reads_in_flight():
+        await give_way()
     for item in items:
         if done and len(done) % TURN == 0:
             await give_way()

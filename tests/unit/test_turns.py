@@ -33,7 +33,7 @@ async def test_another_task_runs_after_each_turn_not_after_the_whole_stretch() -
     assert seen_by_other == [TURN, TURN * 2, TURN * 3]
 
 
-async def test_a_batch_waits_before_its_next_turn_while_a_read_is_in_flight() -> None:
+async def test_a_batch_waits_before_its_turns_while_a_read_is_in_flight() -> None:
     done: list[int] = []
     read_may_end = asyncio.Event()
     seen_by_read: list[int] = []
@@ -51,10 +51,10 @@ async def test_a_batch_waits_before_its_next_turn_while_a_read_is_in_flight() ->
     batch = asyncio.create_task(in_turns(range(TURN * 3), done.append))
     for _ in range(20):
         await asyncio.sleep(0)
-    # However many trips the loop made, the batch did not go past its first turn (which
-    # started at once)...
-    assert len(done) == TURN
-    assert seen_by_read == [0, 0, TURN, TURN, TURN]
+    # However many trips the loop made, the batch that came during the read waited before
+    # its first turn...
+    assert done == []
+    assert seen_by_read == [0, 0, 0, 0, 0]
     read_may_end.set()
     await reader
     # ...and once the read ended, it went on to the end.
@@ -96,3 +96,32 @@ async def test_reads_in_flight_are_counted_per_loop_and_released_on_error() -> N
         await asyncio.sleep(0)
     assert batch.done()
     assert len(done) == TURN * 2
+
+
+async def test_a_batch_under_way_when_a_read_begins_waits_after_its_current_turn() -> None:
+    done: list[int] = []
+    first_item = asyncio.Event()
+    read_began = asyncio.Event()
+    read_may_end = asyncio.Event()
+
+    def step(item: int) -> None:
+        done.append(item)
+        if len(done) == 1:
+            first_item.set()
+
+    async def read() -> None:
+        await first_item.wait()  # comes while the batch's first turn runs
+        with reading():
+            read_began.set()
+            await read_may_end.wait()
+
+    reader = asyncio.create_task(read())
+    batch = asyncio.create_task(in_turns(range(TURN * 3), step))
+    await read_began.wait()
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert len(done) == TURN
+    read_may_end.set()
+    await reader
+    await batch
+    assert len(done) == TURN * 3
