@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 
 from bench.workloads import Figures
+from jobs.turns import READ_PRECEDENCE, TURN
 
 DRAIN_TARGET = 20_000
 UNARY_TARGET = 2_000
@@ -116,13 +117,25 @@ def limits_lines(
             " a few hundred rows for a day of three destinations, not the deliveries) and"
             " ListEvents' newest page"
             f" {large['list_newest_idle_p99_ms']:,.1f} ms. While the drain saturates the"
-            " cores, each read waits for them behind the drain's work: in the server's one"
-            " event loop behind the batches in flight, which are decoded, checked, hashed and"
-            " answered in turns of 32 events so that a read waits for a turn, not a batch, at"
-            " each of its steps; in PostgreSQL behind the drain's backends; and for the CPU"
-            " like every process (the reading client's own included), which is what takes"
-            " GetStats' p99 to"
-            f" {large['stats_p99_ms']:,.0f} ms and the newest page's to"
-            f" {large['list_newest_p99_ms']:,.0f} ms."
+            " cores, the server serves reads first: the batches in flight are decoded,"
+            f" checked, hashed and answered in turns of {TURN} events, and while a read is in"
+            f" flight (for its first {READ_PRECEDENCE:g} s) they wait before their next turn,"
+            " so that at each"
+            " of its steps a read waits for the turn under way, not for every batch's. What"
+            " remains is the wait in PostgreSQL behind the drain's backends and for the CPU"
+            " like every process (the reading client's own included), which takes GetStats'"
+            f" p99 to {large['stats_p99_ms']:,.0f} ms and the newest page's to"
+            f" {large['list_newest_p99_ms']:,.0f} ms"
+            + (
+                f"; the drain delivered {large['drain_rate']:,.0f} events/s meanwhile, while"
+                " a client read without a pause, one call after another"
+                + (
+                    f" (alone, in the drain workload: {drain_rate:,.0f} events/s)."
+                    if (drain_rate := tenaz.get("drain", {}).get("delivered_rate"))
+                    else "."
+                )
+                if "drain_rate" in large
+                else "."
+            )
         )
     return lines
