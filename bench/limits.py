@@ -100,13 +100,27 @@ def limits_lines(
             "- **retry precision**: a retry is a job scheduled for its due time, which workers"
             " look for every 0.25 s; lateness is that wait plus the time to claim the batch."
         )
-    if "drain_rate" in tenaz.get("recovery", {}):
+    recovery = tenaz.get("recovery", {})
+    if "drain_rate" in recovery:
+        over = recovery.get("busiest_second", 0) > recovery.get("rate_limit", float("inf"))
         lines.append(
             "- **recovery**: the rate limit holds over every window of 1.08 s at the moment"
             " each request is let go (however long after its claim), the extra 0.08 s covering"
-            " the way from there to the platform, so that the platform never counts more than"
-            " the limit in any second; the steady drain can therefore reach at most"
+            " the way from there to the platform, so that the platform counts no more than"
+            " the limit in any second as long as that way takes under 0.08 s more for one"
+            " request than for another; the steady drain can therefore reach at most"
             " 1/1.08 = 93% of the configured rate."
+            + (
+                f" In this run the platform counted {recovery['busiest_second']:,.0f} events"
+                f" in one second for a limit of {recovery['rate_limit']:,.0f}: for some requests"
+                " the way from the gate to the platform took longer than that, so that requests"
+                " let go over more than a second arrived within one (a worker whose process is"
+                " not scheduled, or whose event loop is held, after the gate sends late what it"
+                " let go on time; the events accepted in each second, in the details, show"
+                " where)."
+                if over
+                else ""
+            )
         )
     large = tenaz.get("large", {})
     if "stats_idle_p99_ms" in large and "stats_p99_ms" in large:

@@ -54,3 +54,16 @@ def test_the_drain_and_unary_limits_follow_from_the_cpu_each_event_cost() -> Non
 
 def test_nothing_is_said_of_a_workload_that_did_not_run() -> None:
     assert limits_lines({}) == []
+
+
+def test_recovery_says_when_the_platform_counted_more_than_the_limit() -> None:
+    def recovery_line(busiest: float) -> str:
+        figures = Figures(
+            values={"drain_rate": 3_300.0, "busiest_second": busiest, "rate_limit": 3_500.0}
+        )
+        [line] = limits_lines({("tenaz", "recovery"): figures})
+        return line
+
+    assert "In this run" not in recovery_line(3_500.0)
+    over = recovery_line(4_200.0)
+    assert "counted 4,200 events in one second for a limit of 3,500" in over
