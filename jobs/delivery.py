@@ -42,9 +42,11 @@ writing it out, each perhaps after other jobs' turns on the event loop) varies t
 5 to 50 ms once a drain runs, up to 70 ms for the first requests of a burst on a loaded
 host (several gates at once). The 0.08 s covers that difference, so that the platform
 never counts more than the limit in a second. The gate is short for the same reason: the
-destination's lock, then one statement that counts and logs, and the commit. A share of
-the window is free again RATE_WINDOW after its request went, so the drain of a backlog
-approaches 1/1.08 = 93% of the limit.
+destination's lock, then one statement that counts and logs, and the commit. A pass whose
+commit came back later than PASS_VALID_FOR after it was logged (a stall of the worker
+between the gate and the request) goes back to the gate once rather than leave late,
+bunched with requests let go after it. A share of the window is free again RATE_WINDOW
+after its request went, so the drain of a backlog approaches 1/1.08 = 93% of the limit.
 
 CLAIM_WINDOW is CLAIM_LEAD shorter than RATE_WINDOW, so that the next batch is claimed
 while the share its request will use is still taken: the claim of a full batch and the
@@ -97,6 +99,11 @@ log = logging.getLogger(__name__)
 
 # The window a destination's rate limit is kept over, at each request (see the docstring).
 RATE_WINDOW = dt.timedelta(seconds=1.08)
+# How long after the gate logged it a request may still leave. A pass older than that (the
+# gate's commit answered late, the worker's event loop held by other jobs, its process not
+# scheduled) goes back to the gate once: what it logged stays counted, which only holds the
+# window fuller, and the request is logged again when it really goes.
+PASS_VALID_FOR = dt.timedelta(seconds=0.05)
 # How long before its request may go a batch may be claimed, and the claims' window.
 CLAIM_LEAD = dt.timedelta(seconds=0.5)
 CLAIM_WINDOW = RATE_WINDOW - CLAIM_LEAD
@@ -339,6 +346,7 @@ class DeliveryEngine:
 
         async def admit(events: int) -> None:
             nonlocal unused
+            stale_passes = 0
             while True:
                 async with self._pool.connection() as conn, conn.transaction():
                     await rate_log.lock_destination(conn, destination.id)
@@ -355,7 +363,12 @@ class DeliveryEngine:
                     )
                 if held_by is None:
                     unused = None
-                    return
+                    # Once only: on a machine whose commits always take longer, every
+                    # request would otherwise go back forever.
+                    if self._clock.now() - now <= PASS_VALID_FOR or stale_passes:
+                        return
+                    stale_passes += 1
+                    continue
                 # At most one window: another machine's clock may run ahead.
                 await self._clock.sleep_until(min(held_by + RATE_WINDOW, now + RATE_WINDOW))
 

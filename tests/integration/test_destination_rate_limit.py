@@ -16,7 +16,7 @@ from tenaz.client import TenazClient, TenazError, make_event
 from tenaz.v1 import events_pb2
 
 from jobs.clock import FakeClock
-from jobs.delivery import CLAIM_LEAD, CLAIM_WINDOW, RATE_WINDOW
+from jobs.delivery import CLAIM_LEAD, CLAIM_WINDOW, PASS_VALID_FOR, RATE_WINDOW
 from jobs.model import Destination
 from jobs.platforms.base import (
     AttemptScope,
@@ -345,3 +345,68 @@ async def test_the_gate_turns_a_reservation_into_the_request_it_lets_go(
     # The window is full: nothing is logged, and the gate learns when the oldest send leaves.
     assert await send(1, None) == sent_at
     assert len(await log()) == 3
+
+
+async def test_a_pass_that_comes_back_late_goes_back_to_the_gate_once(
+    client: TenazClient,
+    runtime: Runtime,
+    clock: FakeClock,
+    fake_meta: FakeMetaServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await limited_destination(client, runtime, clock, fake_meta, events=50)
+    logged = logged_sends(monkeypatch)
+    record_send = rate_log.record_send
+    gates = 0
+
+    async def stalls_after_the_first_pass(*args: Any, **kw: Any) -> dt.datetime | None:
+        # The first gate's answer comes back long after it logged the request (a worker
+        # stalled between the gate and the request): the request must not leave then.
+        nonlocal gates
+        gates += 1
+        held_by = await record_send(*args, **kw)
+        if gates == 1:
+            clock.advance(PASS_VALID_FOR + dt.timedelta(seconds=0.3))
+        return held_by
+
+    monkeypatch.setattr(rate_log, "record_send", stalls_after_the_first_pass)
+    started = clock.now()
+    await run_jobs(runtime)
+
+    assert fake_meta.fake.total_events_received == 50
+    assert [r.event_count for r in fake_meta.fake.accepted] == [50]
+    # Logged twice: the stale pass stays counted, so the request that really went waited for
+    # it to leave the window (the fake clock moves as the gate sleeps).
+    assert [(at - started, n) for at, n in logged] == [
+        (dt.timedelta(0), 50),
+        (RATE_WINDOW, 50),
+    ]
+    assert busiest_window(logged) <= 50
+    assert await attempt_numbers(runtime) == [(1,)]
+
+
+async def test_a_gate_whose_every_pass_comes_back_late_still_lets_the_request_go(
+    client: TenazClient,
+    runtime: Runtime,
+    clock: FakeClock,
+    fake_meta: FakeMetaServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await limited_destination(client, runtime, clock, fake_meta, events=50)
+    logged = logged_sends(monkeypatch)
+    record_send = rate_log.record_send
+
+    async def always_late(*args: Any, **kw: Any) -> dt.datetime | None:
+        # A machine whose commits always take longer than a pass lasts.
+        held_by = await record_send(*args, **kw)
+        clock.advance(PASS_VALID_FOR * 2)
+        return held_by
+
+    monkeypatch.setattr(rate_log, "record_send", always_late)
+    async with bounded(10):
+        await run_jobs(runtime)
+
+    # Back to the gate once, not forever.
+    assert fake_meta.fake.total_events_received == 50
+    assert len(logged) == 2
+    assert busiest_window(logged) <= 50
