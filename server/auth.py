@@ -5,8 +5,8 @@ The interceptor wraps each method's behaviour: it checks the
 cover the method (`REQUIRED_SCOPE`), makes the key's workspace the current
 one for the handler (a context variable), and turns domain errors into gRPC
 statuses through `server.errors`. Every unary call but the submissions is one somebody
-waits for (a read, a change to a destination): batches give way to it while it runs
-(`jobs.turns.reading`). Health checking and reflection stay open,
+waits for (a read, a change to a destination): batches give way to it for its first
+0.1 s (`jobs.turns.reading`). Health checking and reflection stay open,
 as load balancers and tools call them without a key.
 
 The checks run cheapest first: a request that does not decode, or carries no
