@@ -62,11 +62,20 @@ def logged(records: Iterable[logging.LogRecord]) -> str:
     return "\n".join(formatter.format(record) for record in records for formatter in formatters)
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    """A loopback port nothing listens on now (for a process the test starts)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port nothing listens on now (for a process the test starts), never one
+    this process was given before: the kernel may hand a just-closed port out again, and
+    two settings of one test would then name the same port."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 async def start_tenaz(

@@ -95,7 +95,7 @@ def env(database_url: str) -> dict[str, str]:
 def held() -> Iterator[str]:
     """A loopback address another program listens on (without SO_REUSEPORT)."""
     with socket.socket() as other:
-        other.bind(("127.0.0.1", 0))
+        other.bind(("127.0.0.1", free_port()))
         other.listen()
         yield f"127.0.0.1:{other.getsockname()[1]}"
 

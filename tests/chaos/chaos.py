@@ -31,7 +31,6 @@ import itertools
 import os
 import random
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -50,7 +49,7 @@ from jobs.platforms.fake_meta import FakeMeta, FakeMetaServer
 from jobs.runtime import open_runtime
 from jobs.secrets import generate_key
 from jobs.settings import Settings
-from tests.support import META_REFUSES, counters_that_differ
+from tests.support import META_REFUSES, counters_that_differ, free_port
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # pgserver warns at import when XDG_RUNTIME_DIR is unset
@@ -147,12 +146,6 @@ class Report:
         return [f"{name.ljust(width)}  {value}" for name, value in rows]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class Processes:
     """The Tenaz processes under test: started, killed and restarted by name, and started
     again when one exits by itself (`supervise`), as a production supervisor would."""
@@ -237,7 +230,7 @@ async def _run(
     url = str(postgres.get_uri())
     await migrate(url)
     secret_key = generate_key()
-    port = _free_port()
+    port = free_port()
     fake = FakeMeta(
         access_tokens={PIXEL: TOKEN},
         transient_failure_rate=config.transient_rate,

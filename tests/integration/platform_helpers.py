@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import socket
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -20,6 +19,7 @@ from jobs.clock import FakeClock
 from jobs.platforms.base import Connector, Outcome, OutcomeKind, OutgoingEvent
 from jobs.platforms.fake_http import ScriptedPlatform, ScriptedReply
 from jobs.settings import Settings
+from tests.support import free_port
 
 SUCCEEDED = OutcomeKind.SUCCEEDED
 EXTERNAL = OutcomeKind.EXTERNAL_PROBLEM
@@ -50,10 +50,7 @@ def assert_no_secret(outcomes: Sequence[Outcome], *secrets: str) -> None:
 
 def refused_url() -> str:
     """A loopback URL nothing listens on (the port was free a moment ago)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 def allowing(settings: Settings, base_url: str) -> Settings:
