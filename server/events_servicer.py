@@ -107,9 +107,11 @@ class EventCalls(events_pb2_grpc.EventServiceServicer):
             page_size=request.page_size,
             page_token=request.page_token,
         )
-        return events_pb2.ListEventsResponse(
-            events=[mapping.stored_event(e) for e in events], next_page_token=token
-        )
+        response = events_pb2.ListEventsResponse(next_page_token=token)
+        stamps = mapping.Timestamps()
+        for event in events:
+            mapping.fill_stored_event(response.events.add(), event, stamps)
+        return response
 
     async def RetryDeliveries(
         self, request: events_pb2.RetryDeliveriesRequest, context: Context

@@ -154,13 +154,14 @@ def _content(item: object) -> events_pb2.Content | None:
     return events_pb2.Content(id=item["id"], quantity=quantity, item_price=float(price))
 
 
-def _custom_data(custom: dict[str, Any]) -> events_pb2.CustomData:
-    """custom_data as stored, in its typed fields where it has their types.
+def _fill_custom_data(proto: events_pb2.CustomData, custom: dict[str, Any]) -> None:
+    """Set an empty `proto` (marked present) to custom_data as stored, in its typed fields
+    where it has their types.
 
     A caller's `extra` may carry a key of a typed field with another type (a text
     `value`); it was sent to the platform as given, and is shown back in `extra`.
     """
-    proto = events_pb2.CustomData()
+    proto.SetInParent()
     extra: dict[str, Any] = {}
     for key, value in custom.items():
         if key in ("currency", "order_id", "content_type") and isinstance(value, str):
@@ -176,30 +177,43 @@ def _custom_data(custom: dict[str, Any]) -> events_pb2.CustomData:
         elif key != "content_ids" or not isinstance(value, list):
             extra[key] = value
     if extra:
-        struct = struct_pb2.Struct()
-        struct.update(extra)
-        proto.extra.CopyFrom(struct)
-    return proto
+        proto.extra.update(extra)
 
 
-def stored_event(event: model.Event) -> events_pb2.StoredEvent:
+def stored_event(
+    event: model.Event, stamps: Callable[[dt.datetime | None], Any] = timestamp
+) -> events_pb2.StoredEvent:
+    message = events_pb2.StoredEvent()
+    fill_stored_event(message, event, stamps)
+    return message
+
+
+def fill_stored_event(
+    message: events_pb2.StoredEvent,
+    event: model.Event,
+    stamps: Callable[[dt.datetime | None], Any] = timestamp,
+) -> None:
+    """Set an empty `message` to `event` as the API shows it, in place (a message given to
+    a constructor is copied into it); `stamps` converts its times (a `Timestamps` shared by
+    the events of one page converts each once)."""
     payload = event.payload
-    proto_custom = _custom_data(payload.get("custom_data", {}))
-    return events_pb2.StoredEvent(
-        id=str(event.id),
-        event=events_pb2.Event(
-            event_id=event.event_id,
-            event_name=event.event_name,
-            event_time=timestamp(event.event_time),
-            action_source=payload.get("action_source", ""),
-            event_source_url=payload.get("event_source_url", ""),
-            user_data=events_pb2.UserData(**CanonicalEvent(payload).customer_data()),
-            custom_data=proto_custom,
-            destinations=[d.destination_name for d in event.deliveries],
-        ),
-        received_at=timestamp(event.received_at),
-        deliveries=[delivery(d) for d in event.deliveries],
-    )
+    message.id = str(event.id)
+    proto = message.event
+    proto.event_id = event.event_id
+    proto.event_name = event.event_name
+    if event.event_time is not None:
+        proto.event_time.CopyFrom(stamps(event.event_time))
+    proto.action_source = payload.get("action_source", "")
+    proto.event_source_url = payload.get("event_source_url", "")
+    user_data = proto.user_data
+    user_data.SetInParent()
+    for name, value in CanonicalEvent(payload).customer_data().items():
+        setattr(user_data, name, value)
+    _fill_custom_data(proto.custom_data, payload.get("custom_data", {}))
+    proto.destinations.extend(d.destination_name for d in event.deliveries)
+    message.received_at.CopyFrom(stamps(event.received_at))
+    for row in event.deliveries:
+        fill_delivery(message.deliveries.add(), row, stamps)
 
 
 async def submit_events_response(
