@@ -9,7 +9,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
+from google.protobuf import duration_pb2, timestamp_pb2
 from google.protobuf.json_format import MessageToDict
 from tenaz.v1 import destinations_pb2, events_pb2
 
