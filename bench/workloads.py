@@ -278,6 +278,7 @@ class Latency:
             if event_id in result.first_attempts
         ]
         figures.values["events"] = result.succeeded
+        figures.values["planned_rate"] = sizes.latency_rate
         figures.values["offered_rate"] = result.acknowledged / result.accept_seconds
         figures.values["first_attempt_p50_ms"] = percentile(gaps, 50)
         figures.values["first_attempt_p99_ms"] = percentile(gaps, 99)

@@ -52,6 +52,29 @@ def test_the_drain_and_unary_limits_follow_from_the_cpu_each_event_cost() -> Non
     assert "2,000 calls/s would take 2.8 cores" in unary_line
 
 
+def test_latency_says_why_when_the_steady_rate_was_not_held() -> None:
+    def latency_line(held: float) -> list[str]:
+        latency = Figures(
+            values={
+                "rate_held": held,
+                "planned_rate": 1000.0,
+                "offered_rate": 780.0,
+                "cpu_total": 2.3,
+                "cpu_ceiling_rate": 870.0,
+                "first_attempt_p99_ms": 44.4,
+            }
+        )
+        return limits_lines({("tenaz", "latency"): latency})
+
+    [not_held] = latency_line(0.0)
+    assert "meant to send 1,000 single-event calls a second" in not_held
+    assert "the system answered 780 a second" in not_held
+    assert "the cores allow 870 a second" in not_held
+    assert "within 44 ms (p99)" in not_held
+    [held] = latency_line(1.0)
+    assert "CPU to spare" in held
+
+
 def test_nothing_is_said_of_a_workload_that_did_not_run() -> None:
     assert limits_lines({}) == []
 

@@ -239,6 +239,8 @@ def test_a_payload_without_user_or_custom_data_shows_empty_ones() -> None:
 
     assert shown.user_data == E.UserData()
     assert shown.custom_data == E.CustomData()
+    # Present, though empty: the answer has always carried both.
+    assert shown.HasField("user_data") and shown.HasField("custom_data")
     assert (shown.action_source, shown.event_source_url) == ("", "")
 
 
