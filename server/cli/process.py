@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import gc
 import logging
 import os
 import signal
@@ -48,6 +49,25 @@ def _listening(variable: str, address: str) -> Iterator[None]:
         ) from None
 
 
+# Python's defaults are (700, 10, 10): see tune_garbage_collection.
+GC_THRESHOLDS = (5_000, 20, 100)
+
+
+def tune_garbage_collection() -> None:
+    """Collect cyclic garbage less often than Python's defaults would.
+
+    A batch of 500 events is thousands of objects that live across the awaits of its
+    transaction, so with the defaults nearly every young collection promotes them, and full
+    collections follow one another: in `make bench`'s drain the server spent 8.4 of its 24
+    CPU seconds collecting (a full collection of about 90 ms every 1.3 s, each a pause of
+    every call in flight), and the workers 3 of 10. With these thresholds the server spent
+    2.1 s, the drain's CPU per event fell by about 13% and peak RSS did not move (108 MB):
+    Tenaz's objects are freed by reference counting, and the few cycles (exceptions and
+    their tracebacks, mostly) wait a little longer for a collection.
+    """
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 async def run(settings: Settings, *, serve: bool, work: bool) -> None:
     """Serve gRPC and/or run a delivery worker until SIGINT or SIGTERM.
 
@@ -55,6 +75,7 @@ async def run(settings: Settings, *, serve: bool, work: bool) -> None:
     PostgreSQL last), before the error is reported. A normal stop ends the
     listeners first, so that no call arrives while the worker finishes.
     """
+    tune_garbage_collection()
     from jobs.database import open_database
     from jobs.runtime import open_runtime
     from server.app import start_server
