@@ -75,6 +75,27 @@ def test_latency_says_why_when_the_steady_rate_was_not_held() -> None:
     assert "CPU to spare" in held
 
 
+def test_recovery_says_when_the_cores_and_not_the_limit_set_the_pace() -> None:
+    def recovery_line(drain_rate: float, ceiling: float) -> str:
+        recovery = Figures(
+            values={
+                "drain_rate": drain_rate,
+                "rate_limit": 4_400.0,
+                "busiest_second": 4_400.0,
+                "cpu_total": 0.52,
+                "cpu_ceiling_rate": ceiling,
+            }
+        )
+        [line] = limits_lines({("tenaz", "recovery"): recovery})
+        return line
+
+    slow = recovery_line(3_837.0, 3_848.0)
+    assert "the drain reached 3,837 events/s, 87% of the limit of 4,400" in slow
+    assert "the cores allow 3,848 events/s" in slow
+    assert "the machine, not the limit" not in recovery_line(4_000.0, 3_848.0)
+    assert "the machine, not the limit" not in recovery_line(3_837.0, 5_000.0)
+
+
 def test_nothing_is_said_of_a_workload_that_did_not_run() -> None:
     assert limits_lines({}) == []
 
