@@ -190,6 +190,9 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, keys: KeyCache, metrics: Metrics) -> None:
         self._keys = keys
         self._metrics = metrics
+        # gRPC asks for a method's handler at every call: each method's wrapped handler is
+        # built once, for the handler the servicer gave (the same object call after call).
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(
         self,
@@ -200,6 +203,14 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
         method: str = handler_call_details.method
         if handler is None or method.startswith(PUBLIC_PREFIXES):
             return handler
+        known = self._wrapped.get(method)
+        if known is not None and known[0] is handler:
+            return known[1]
+        wrapped = self._wrap(method, handler)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
+
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         deserializer = _tolerant(handler.request_deserializer)
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(

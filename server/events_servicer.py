@@ -60,9 +60,9 @@ class EventCalls(events_pb2_grpc.EventServiceServicer):
             self._limiter.take(current_key_id(), 1)
             [result] = await submissions.submit_checked(workspace_id, call)
             trace.record([result])
-        return events_pb2.SubmitEventResponse(
-            event=mapping.stored_event(result.event), duplicate=result.duplicate
-        )
+        response = events_pb2.SubmitEventResponse(duplicate=result.duplicate)
+        mapping.fill_stored_event(response.event, result.event)
+        return response
 
     async def SubmitEvents(
         self, request: events_pb2.SubmitEventsRequest, context: Context
@@ -88,7 +88,9 @@ class EventCalls(events_pb2_grpc.EventServiceServicer):
         self, request: events_pb2.GetEventRequest, context: Context
     ) -> events_pb2.GetEventResponse:
         event = await self._runtime.reads.get(current_workspace().id, request.id)
-        return events_pb2.GetEventResponse(event=mapping.stored_event(event))
+        response = events_pb2.GetEventResponse()
+        mapping.fill_stored_event(response.event, event)
+        return response
 
     async def ListEvents(
         self, request: events_pb2.ListEventsRequest, context: Context
