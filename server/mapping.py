@@ -180,14 +180,6 @@ def _fill_custom_data(proto: events_pb2.CustomData, custom: dict[str, Any]) -> N
         proto.extra.update(extra)
 
 
-def stored_event(
-    event: model.Event, stamps: Callable[[dt.datetime | None], Any] = timestamp
-) -> events_pb2.StoredEvent:
-    message = events_pb2.StoredEvent()
-    fill_stored_event(message, event, stamps)
-    return message
-
-
 def fill_stored_event(
     message: events_pb2.StoredEvent,
     event: model.Event,
@@ -237,15 +229,6 @@ async def submit_events_response(
 
     await in_turns(enumerate(results), lambda pair: add(*pair))
     return response
-
-
-def delivery(
-    row: model.Delivery, stamps: Callable[[dt.datetime | None], Any] = timestamp
-) -> events_pb2.Delivery:
-    """`row` as the API shows it."""
-    message = events_pb2.Delivery()
-    fill_delivery(message, row, stamps)
-    return message
 
 
 # The times of a delivery, by the same name in the model and the proto.
