@@ -61,7 +61,8 @@ def tune_garbage_collection() -> None:
     collections follow one another: in `make bench`'s drain the server spent 8.4 of its 24
     CPU seconds collecting (a full collection of about 90 ms every 1.3 s, each a pause of
     every call in flight), and the workers 3 of 10. With these thresholds the server spent
-    2.1 s, the drain's CPU per event fell by about 13% and peak RSS did not move (108 MB):
+    2.1 s, the CPU per event fell by about 16% in the server and 12% in the workers (the
+    drain beside the defaults, in one run) and peak RSS did not move (108 MB):
     Tenaz's objects are freed by reference counting, and the few cycles (exceptions and
     their tracebacks, mostly) wait a little longer for a collection.
     """
