@@ -193,8 +193,7 @@ def fill_stored_event(
     proto = message.event
     proto.event_id = event.event_id
     proto.event_name = event.event_name
-    if event.event_time is not None:
-        proto.event_time.CopyFrom(stamps(event.event_time))
+    proto.event_time.CopyFrom(stamps(event.event_time))
     proto.action_source = payload.get("action_source", "")
     proto.event_source_url = payload.get("event_source_url", "")
     user_data = proto.user_data
