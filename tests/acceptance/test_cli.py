@@ -204,12 +204,14 @@ async def test_a_file_over_the_rate_limit_waits_as_the_server_asks_and_completes
     meta: str,
     tmp_path: Path,
 ) -> None:
-    limited = dataclasses.replace(settings, submit_rate_limit=100.0, submit_burst=5)
+    # The second batch finds the bucket short unless 1.25 s pass between the two calls,
+    # and waits at most that long for it.
+    limited = dataclasses.replace(settings, submit_rate_limit=4.0, submit_burst=5)
     async with open_runtime(limited, settings.database_url, clock=clock) as runtime:
         server = await start_server(runtime, "127.0.0.1:0")
         try:
             path = tmp_path / "events.jsonl"
-            path.write_text("\n".join(event_line(clock, f"r-{i}") for i in range(15)))
+            path.write_text("\n".join(event_line(clock, f"r-{i}") for i in range(10)))
             result = await cli(
                 "submit",
                 "--file",
@@ -220,7 +222,7 @@ async def test_a_file_over_the_rate_limit_waits_as_the_server_asks_and_completes
             )
         finally:
             await server.stop(grace=0.5)
-    assert result.out.strip() == "submitted 15 events in 3 batches: 15 accepted, 0 duplicates"
+    assert result.out.strip() == "submitted 10 events in 2 batches: 10 accepted, 0 duplicates"
     assert "over the submission rate limit: waiting" in result.err
 
 
