@@ -19,6 +19,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bench.harness import Harness, RunResult
@@ -40,7 +41,7 @@ from bench.report import (
 from bench.revision import DEFAULT_BEFORE, check_out
 from bench.sampler import cpu_speed_ms
 from bench.systems import SYSTEMS, Options, System, TenazAtRevision
-from bench.workloads import QUICK, WORKLOADS, Figures, Sizes
+from bench.workloads import QUICK, WORKLOADS, Figures, Sizes, median_figures
 from jobs import logs
 
 DEFAULT_OUTPUT = REPO_ROOT / "docs" / "benchmarks.md"
@@ -225,10 +226,18 @@ def setup_lines(sizes: Sizes, options: Options, args: argparse.Namespace) -> lis
 def _before_lines(sizes: Sizes, args: argparse.Namespace) -> list[str]:
     if not _runs_before(args):
         return []
+    rounds = "."
+    if sizes.drain_rounds > 1:
+        rounds = (
+            f"; then {sizes.drain_rounds - 1} more rounds of the two, before first in every other"
+            " one, and Tenaz's drain figures, in the first table too, are the medians of its"
+            f" {sizes.drain_rounds} runs."
+        )
     return [
         f"- Tenaz before (revision {args.before}, `--before`): the drain only, with the same"
-        f" {sizes.drain_events:,} events, processes and settings as Tenaz now, right after it."
-        " Its files come from `git archive` of the repository the benchmark runs in (a shallow"
+        f" {sizes.drain_events:,} events, processes and settings as Tenaz now, right after it"
+        + rounds
+        + " Its files come from `git archive` of the repository the benchmark runs in (a shallow"
         " clone lacks them: `git fetch --unshallow`). Its server and workers run with this"
         " virtualenv's Python, started in the checkout so that they import its code (checked:"
         " where a child process imports `server`, `jobs` and the generated gRPC modules from),"
@@ -262,6 +271,8 @@ async def run(args: argparse.Namespace) -> Outcome:
     figures: dict[tuple[str, str], Figures] = {}
     systems: dict[str, System] = {}
     before: TenazAtRevision | None = None
+    # The drain's (before, now) pairs, when Tenaz before runs too.
+    rounds: list[tuple[Figures, Figures]] = []
     speed_before = await asyncio.to_thread(cpu_speed_ms)
     with contextlib.ExitStack() as stack:
         work_dir = args.work_dir or Path(
@@ -283,27 +294,37 @@ async def run(args: argparse.Namespace) -> Outcome:
                 # Right after Tenaz now: the closest in time on a machine whose speed drifts.
                 systems[before.key] = before
         harness = Harness(postgres, work_dir, options, args.profile)
+
+        async def measure(system_key: str, workload: str) -> tuple[RunResult, Figures]:
+            system, spec = systems[system_key], WORKLOADS[workload]
+            started = time.monotonic()
+            result = await harness.run(system, spec.plan(sizes, system_key))
+            measured = spec.figures(result, sizes)
+            print(
+                f"{workload} / {system.label}: {result.succeeded:,} events delivered,"
+                f" run took {time.monotonic() - started:.1f} s, other programs used"
+                f" {measured.values['machine_share_of_other_programs']:.0%} of the machine",
+                file=sys.stderr,
+                flush=True,
+            )
+            return result, measured
+
         for workload in args.workloads:
-            spec = WORKLOADS[workload]
-            for system_key, system in systems.items():
-                if system_key not in spec.systems:
+            for system_key in systems:
+                if system_key not in WORKLOADS[workload].systems:
                     continue
-                started = time.monotonic()
-                result = await harness.run(system, spec.plan(sizes, system_key))
+                result, measured = await measure(system_key, workload)
                 results[(system_key, workload)] = result
-                figures[(system_key, workload)] = spec.figures(result, sizes)
-                others = figures[(system_key, workload)].values["machine_share_of_other_programs"]
-                print(
-                    f"{workload} / {system.label}: {result.succeeded:,} events delivered,"
-                    f" run took {time.monotonic() - started:.1f} s, other programs used"
-                    f" {others:.0%} of the machine",
-                    file=sys.stderr,
-                    flush=True,
-                )
+                figures[(system_key, workload)] = measured
+                if workload == "drain" and system_key == TenazAtRevision.key:
+                    rounds = [(measured, figures[("tenaz", "drain")])]
+                    rounds += await _more_drain_rounds(measure, sizes.drain_rounds - 1)
+                    figures[("tenaz", "drain")] = median_figures([now for _, now in rounds])
+                    figures[(system_key, "drain")] = median_figures([b for b, _ in rounds])
     speed_after = await asyncio.to_thread(cpu_speed_ms)
     rows = table_rows(figures, args.workloads)
     print(render_text(rows))
-    compared = before_after_rows(figures)
+    compared = before_after_rows(rounds)
     revision = before.checkout.revision if before is not None else ""
     if compared:
         print()
@@ -319,10 +340,24 @@ async def run(args: argparse.Namespace) -> Outcome:
             limits=limits_lines(figures, revision),
             details=details_lines(figures, {k: s.label for k, s in systems.items()}),
             command=args.command,
-            before_after=before_after_lines(compared, revision),
+            before_after=before_after_lines(compared, revision, len(rounds)),
         )
         print(f"\nwritten to {args.output}", file=sys.stderr)
     return Outcome(results, figures, rows)
+
+
+async def _more_drain_rounds(
+    measure: Callable[[str, str], Awaitable[tuple[RunResult, Figures]]], count: int
+) -> list[tuple[Figures, Figures]]:
+    """`count` more (before, now) pairs of drains after the first, before going first in every
+    other pair, so that neither always runs on the later, perhaps slower or faster, machine."""
+    pairs: list[tuple[Figures, Figures]] = []
+    for index in range(count):
+        before, now = TenazAtRevision.key, "tenaz"
+        order = (before, now) if index % 2 == 0 else (now, before)
+        measured = {key: (await measure(key, "drain"))[1] for key in order}
+        pairs.append((measured[before], measured[now]))
+    return pairs
 
 
 async def _main(args: argparse.Namespace) -> Outcome:

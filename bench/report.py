@@ -20,7 +20,7 @@ from pathlib import Path
 import psutil  # type: ignore[import-untyped]
 
 from bench.processes import REPO_ROOT
-from bench.workloads import OTHERS_WARNING, Figures
+from bench.workloads import OTHERS_WARNING, Figures, median_figures, percentile
 
 
 @dataclass(frozen=True)
@@ -339,39 +339,77 @@ def before_after_header(before: str, now: str) -> tuple[str, ...]:
     return ("drain, per event delivered", f"Tenaz {before} (before)", f"Tenaz {now} (now)", "ratio")
 
 
-def before_after_rows(figures: Mapping[tuple[str, str], Figures]) -> list[tuple[str, ...]]:
-    """The drain's cost per event, Tenaz before and now, with how many times better now is;
-    none unless the drain ran for both."""
-    now_run, before_run = figures.get(("tenaz", "drain")), figures.get(("before", "drain"))
-    if now_run is None or before_run is None:
+def before_after_rows(rounds: Sequence[tuple[Figures, Figures]]) -> list[tuple[str, ...]]:
+    """The drain's cost per event, Tenaz before and now, from `rounds` of (before, now) runs:
+    each figure's median over the rounds, and how many times better now is, as the median of
+    the rounds' ratios with the lowest and highest when there are several; none without a
+    round."""
+    if not rounds:
         return []
+    before_runs = [before for before, _ in rounds]
+    now_runs = [now for _, now in rounds]
+    before_median, now_median = median_figures(before_runs), median_figures(now_runs)
     rows: list[tuple[str, ...]] = []
     for metric in METRICS:
         if metric.workload != "drain" or metric.key not in BEFORE_AFTER:
             continue
-        before, now = before_run.values.get(metric.key), now_run.values.get(metric.key)
+        before = before_median.values.get(metric.key)
+        now = now_median.values.get(metric.key)
+        ratios = [
+            _ratio(metric, n.values.get(metric.key), b.values.get(metric.key)) for b, n in rounds
+        ]
         rows.append(
             (
                 metric.label,
-                _format(before, metric.unit) + _disturbed(before_run, before),
-                _format(now, metric.unit) + _disturbed(now_run, now),
-                _ratio_text(_ratio(metric, now, before)),
+                _format(before, metric.unit) + _any_disturbed(before_runs, before),
+                _format(now, metric.unit) + _any_disturbed(now_runs, now),
+                _ratios_text(ratios),
             )
         )
     return rows
 
 
-def before_after_lines(rows: Sequence[tuple[str, ...]], before: str) -> list[str]:
+def _ratios_text(ratios: Sequence[float | None]) -> str:
+    """The median ratio, and with several rounds, the lowest and highest: "1.2x (0.9-1.5x)"."""
+    known = [r for r in ratios if r is not None]
+    if not known:
+        return "—"
+    text = _ratio_text(percentile(known, 50))
+    if len(known) > 1:
+        text += f" ({min(known):,.1f}-{max(known):,.1f}x)"
+    return text
+
+
+def _any_disturbed(runs: Sequence[Figures], value: float | None) -> str:
+    return " *" if any(_disturbed(run, value) for run in runs) else ""
+
+
+def before_after_lines(rows: Sequence[tuple[str, ...]], before: str, rounds: int = 1) -> list[str]:
     """The report's section on the cost per event before and after (none without rows)."""
     if not rows:
         return []
     now = git_revision()
+    if rounds > 1:
+        how = (
+            f"The drain ran {rounds} times for Tenaz at {before} and {rounds} times for Tenaz at"
+            f" {now}, in the same run, in turns (now then before, before then now, and so on),"
+            " with the same events, processes and platform (see how it ran). Each figure is the"
+            " median of its runs. The ratio says how many times better now is (now / before for"
+            " the rate, before / now for the costs): the median of the rounds' ratios, each"
+            " between two runs one right after the other, with the lowest and the highest in"
+            " brackets, which show how far this machine's drifting speed moves one comparison."
+        )
+    else:
+        how = (
+            f"The drain ran for Tenaz at {before} too, in the same run, right after Tenaz at"
+            f" {now} and with the same events, processes and platform (see how it ran). The"
+            " ratio says how many times better now is: now / before for the rate, before / now"
+            " for the costs."
+        )
     return [
         "## Cost per event: before and after",
         "",
-        f"The drain ran for Tenaz at {before} too, in the same run, right after Tenaz at {now}"
-        " and with the same events, processes and platform (see how it ran). The ratio says how"
-        " many times better now is: now / before for the rate, before / now for the costs.",
+        how,
         "",
         render_markdown(rows, before_after_header(before, now)),
         "",

@@ -28,6 +28,11 @@ class Sizes:
     drain_clients: int = 4
     drain_batch: int = 500
     drain_inflight: int = 1
+    # Tenaz now and Tenaz before (`--before`) each run the drain this many times, in turns:
+    # this machine's speed drifts between runs minutes apart, enough that one pair of runs
+    # of the same code compared 0.8x one time and 1.4x the next; the medians, and the
+    # spread of the rounds' ratios, show what one pair hides.
+    drain_rounds: int = 3
     unary_callers: int = 64
     unary_clients: int = 4
     unary_seconds: float = 10.0
@@ -63,6 +68,7 @@ QUICK = Sizes(
     drain_events=1_000,
     drain_baseline_events=300,
     drain_clients=2,
+    drain_rounds=2,
     unary_callers=8,
     unary_clients=1,
     unary_seconds=1.0,
@@ -105,6 +111,15 @@ class Figures:
 
     values: dict[str, float] = field(default_factory=dict)
     remarks: list[str] = field(default_factory=list)
+
+
+def median_figures(runs: Sequence[Figures]) -> Figures:
+    """The median of each figure that every one of `runs` has; the first run's remarks."""
+    keys = set.intersection(*(set(run.values) for run in runs))
+    return Figures(
+        values={key: percentile([run.values[key] for run in runs], 50) for key in sorted(keys)},
+        remarks=list(runs[0].remarks),
+    )
 
 
 def _split(total: int, parts: int) -> list[int]:

@@ -1,5 +1,6 @@
-"""The drain's cost per event before and after: the table's ratios point the right way, the
-limits cite the older revision's figures, and a revision that is not there says how to fix it."""
+"""The drain's cost per event before and after: the table's ratios point the right way, rounds
+of runs give medians and the spread of their ratios, the limits cite the older revision's
+figures, and a revision that is not there says how to fix it."""
 
 from __future__ import annotations
 
@@ -37,9 +38,7 @@ BEFORE = {
 
 
 def test_the_ratio_says_how_many_times_better_now_is_for_rates_and_costs_alike() -> None:
-    rows = before_after_rows(
-        {("tenaz", "drain"): Figures(values=NOW), ("before", "drain"): Figures(values=BEFORE)}
-    )
+    rows = before_after_rows([(Figures(values=BEFORE), Figures(values=NOW))])
 
     by_figure = {row[0]: row[1:] for row in rows}
     assert by_figure["events/s delivered end to end"] == ("8,000/s", "10,000/s", "1.2x")
@@ -57,8 +56,32 @@ def test_the_ratio_says_how_many_times_better_now_is_for_rates_and_costs_alike()
     )
 
 
+def test_rounds_give_each_figure_as_a_median_and_the_ratio_with_its_spread() -> None:
+    """Three rounds where the machine ran slow in the first and fast in the last: the median
+    run of each system is in the table, and the ratio is the median of the rounds' own."""
+
+    def scaled(values: dict[str, float], cpu: float) -> Figures:
+        costs = {k: v * cpu for k, v in values.items() if k.startswith("cpu_")}
+        return Figures(values=values | costs)
+
+    rounds = [
+        (scaled(BEFORE, 1.4), scaled(NOW, 1.0)),  # before ran on a slower machine: 2.1x
+        (scaled(BEFORE, 1.0), scaled(NOW, 1.0)),  # 1.5x for PostgreSQL's CPU
+        (scaled(BEFORE, 0.8), scaled(NOW, 1.2)),  # now ran on the slower one: 1.0x
+    ]
+    table = before_after_rows(rounds)
+    rows = {row[0]: row[1:] for row in table}
+
+    assert rows["CPU s / 1k events: PostgreSQL"] == ("0.090 s", "0.060 s", "1.5x (1.0-2.1x)")
+    assert rows["rows written / event delivered"] == ("8.00", "5.00", "1.6x (1.6-1.6x)")
+
+    section = before_after_lines(table, "e849f99", rounds=3)
+    assert "The drain ran 3 times for Tenaz at e849f99" in section[2]
+    assert "the median of the rounds' ratios" in section[2]
+
+
 def test_without_a_drain_of_both_there_is_no_table() -> None:
-    assert before_after_rows({("tenaz", "drain"): Figures(values=NOW)}) == []
+    assert before_after_rows([]) == []
     assert before_after_lines([], "e849f99") == []
 
 
