@@ -11,8 +11,9 @@ PostgreSQL once. When every delivery has settled it checks and prints:
 - every event is in the right state: SUCCEEDED, or FAILED `rejected` for the
   invalid ones; nothing stuck in SENDING or RESENDING, nothing lost;
 - how many events the platform received twice (only where an attempt got no
-  answer: a kill interrupted its request, or its time budget ran out while the
-  request was in flight; the same event_id, which the platform deduplicates);
+  answer: a kill interrupted its request, its time budget ran out while the
+  request was in flight, the request timed out or the exchange broke; the same
+  event_id, which the platform deduplicates);
 - a status-stream consumer (the Python client's `follow_status`, which
   reconnects after every server kill) saw every change exactly once, in order;
 - the stats counters say what counting the rows says.
@@ -439,7 +440,9 @@ async def _check(
         cur = await conn.execute(
             "SELECT e.event_id, d.status, d.failure_reason,"
             # Attempts that ended without the platform's answer: it may have taken them.
-            " bool_or(a.outcome IN ('interrupted', 'attempt_budget')),"
+            " bool_or(a.outcome IN ('interrupted', 'attempt_budget')"
+            "   OR a.message LIKE '%timed out after%'"
+            "   OR a.message LIKE '%the platform broke the HTTP exchange%'),"
             " string_agg(a.outcome || ' ' || coalesce(a.http_status::text, '-') || ' '"
             "   || left(a.message, 80), '; ' ORDER BY a.number)"
             " FROM tenaz_events e JOIN tenaz_deliveries d ON d.event_id = e.id"

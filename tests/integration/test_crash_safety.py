@@ -104,6 +104,10 @@ async def test_a_worker_process_killed_mid_attempt_leaves_nothing_stuck(
         **os.environ,
         **process_env(settings),
         "TENAZ_LOG_LEVEL": "WARNING",
+        # The hanging request must still be in flight when the kill comes, however slowly
+        # the machine gets there.
+        "TENAZ_HTTP_TIMEOUT": "60s",
+        "TENAZ_ATTEMPT_BUDGET": "60s",
     }
     worker = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "server.cli", "worker", env=env

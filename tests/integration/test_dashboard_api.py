@@ -816,7 +816,7 @@ async def slow_beating(runtime: Runtime, hub: StatusHub) -> AsyncIterator[aiohtt
 
 async def advance_once_idle(clock: FakeClock, delta: dt.timedelta) -> None:
     """Move the clock once the open stream waits on it (moved earlier, it counts from there)."""
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(30):
         await until(lambda: clock.waiters > 0)
     clock.advance(delta)
 
@@ -975,7 +975,7 @@ async def test_stopping_the_dashboard_ends_open_streams_cleanly(
     ):
         messages = sse_messages(response)
         assert (await anext(messages)).event == "ready"
-        async with asyncio.timeout(5):
+        async with asyncio.timeout(30):
             stopping = asyncio.create_task(dashboard.stop())
             rest = [m async for m in messages]  # ends at the server's clean end of stream
             await stopping
@@ -995,7 +995,7 @@ async def test_closing_the_grpc_servers_hub_ends_the_dashboards_streams(
         ):
             messages = sse_messages(response)
             assert (await anext(messages)).event == "ready"
-            async with asyncio.timeout(5):
+            async with asyncio.timeout(30):
                 await server.hub.close()  # what TenazServer.stop() does first
                 assert [m async for m in messages] == []
     finally:

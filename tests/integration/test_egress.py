@@ -205,8 +205,9 @@ async def test_a_trickling_answer_ends_at_the_total_deadline() -> None:
                 deadline=0.5,
                 max_body=1 << 20,
             )
-        # Each byte came well within any per-read timeout; only the total deadline ends it.
-        assert time.monotonic() - started < 3
+        # Each byte came well within any per-read timeout; only the total deadline ends it
+        # (the whole answer would take over an hour).
+        assert time.monotonic() - started < 20
 
 
 async def test_a_trickling_platform_is_an_external_problem_for_the_connector() -> None:
@@ -219,7 +220,7 @@ async def test_a_trickling_platform_is_an_external_problem_for_the_connector() -
         )
         started = time.monotonic()
         [outcome] = await connector.send([_event()])
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 20  # the whole answer would take over an hour
     assert outcome.message == "timed out after 1 s"
     assert outcome.kind.value == "external_problem"
 

@@ -103,7 +103,7 @@ async def test_a_commit_of_changes_notifies_the_channel_streams_listen_on(
                 conn,
                 [status_change(runtime.clock.now(), from_status=None, to="PENDING")],
             )
-        async with asyncio.timeout(5):
+        async with asyncio.timeout(30):
             notice = await anext(listener.notifies())
     assert notice.channel == NOTIFY_CHANNEL
 

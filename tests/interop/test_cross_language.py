@@ -19,7 +19,8 @@ from tests.interop.conftest import TYPESCRIPT, run, start
 from tests.support import fire_due_retries, run_jobs
 
 # Starts the client programs as subprocesses.
-pytestmark = pytest.mark.slow
+# The first test of a session builds its client (tsc, go build: up to 120 s each).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 S = events_pb2
 RETRY = dt.timedelta(seconds=5)

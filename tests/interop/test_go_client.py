@@ -13,7 +13,8 @@ from tests.interop.conftest import GO_CLIENT, GoBuild, run, start
 from tests.support import run_jobs
 
 # Starts the client programs as subprocesses.
-pytestmark = pytest.mark.slow
+# The first test of a session builds its client (tsc, go build: up to 120 s each).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
 async def test_the_go_smoke_test_submits_reads_and_watches_a_delivery(

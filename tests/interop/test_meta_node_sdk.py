@@ -21,7 +21,8 @@ from tests.interop.conftest import REPO, SETUP, _build, run
 from tests.support import run_jobs
 
 # Starts the SDK as a subprocess.
-pytestmark = pytest.mark.slow
+# The first test of a session builds its client (tsc, go build: up to 120 s each).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 SCRIPT = Path(__file__).with_name("meta_node_sdk.js")
 NODE_MODULES = REPO / "clients" / "tools" / "node_modules"

@@ -12,7 +12,8 @@ import pytest
 from tests.interop.conftest import TYPESCRIPT, run
 
 # Starts the client programs as subprocesses.
-pytestmark = pytest.mark.slow
+# The first test of a session builds its client (tsc, go build: up to 120 s each).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
 async def test_the_typescript_client_passes_its_tests_against_a_real_server(

@@ -33,7 +33,12 @@ async def test_another_task_runs_after_each_turn_not_after_the_whole_stretch() -
     assert seen_by_other == [TURN, TURN * 2, TURN * 3]
 
 
-async def test_a_batch_waits_before_its_turns_while_a_read_is_in_flight() -> None:
+async def test_a_batch_waits_before_its_turns_while_a_read_is_in_flight(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A read goes first for a minute here: a machine however slow runs the loop's trips below
+    # well within it.
+    monkeypatch.setattr(turns, "READ_PRECEDENCE", 60.0)
     done: list[int] = []
     read_may_end = asyncio.Event()
     seen_by_read: list[int] = []
@@ -65,7 +70,7 @@ async def test_a_batch_waits_before_its_turns_while_a_read_is_in_flight() -> Non
 async def test_a_read_that_lasts_delays_a_batch_once_not_at_every_turn(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(turns, "READ_PRECEDENCE", 0.02)
+    monkeypatch.setattr(turns, "READ_PRECEDENCE", 0.5)
     never = asyncio.Event()
 
     async def endless_read() -> None:
@@ -75,10 +80,10 @@ async def test_a_read_that_lasts_delays_a_batch_once_not_at_every_turn(
     reader = asyncio.create_task(endless_read())
     await asyncio.sleep(0)
     try:
-        # Waiting READ_PRECEDENCE at each of 100 turns would take 2 s; the read goes first
-        # for its first 0.02 s only.
+        # Waiting READ_PRECEDENCE at each of 100 turns would take 50 s; the read goes first
+        # for its first 0.5 s only.
         items = range(TURN * 100)
-        assert await asyncio.wait_for(in_turns(items, str), 1.0) == [str(i) for i in items]
+        assert await asyncio.wait_for(in_turns(items, str), 10.0) == [str(i) for i in items]
     finally:
         reader.cancel()
 
@@ -98,7 +103,10 @@ async def test_reads_in_flight_are_counted_per_loop_and_released_on_error() -> N
     assert len(done) == TURN * 2
 
 
-async def test_a_batch_under_way_when_a_read_begins_waits_after_its_current_turn() -> None:
+async def test_a_batch_under_way_when_a_read_begins_waits_after_its_current_turn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(turns, "READ_PRECEDENCE", 60.0)
     done: list[int] = []
     first_item = asyncio.Event()
     read_began = asyncio.Event()
