@@ -351,9 +351,9 @@ async def _more_drain_rounds(
 ) -> list[tuple[Figures, Figures]]:
     """`count` more (before, now) pairs of drains after the first, before going first in every
     other pair, so that neither always runs on the later, perhaps slower or faster, machine."""
+    before, now = TenazAtRevision.key, "tenaz"
     pairs: list[tuple[Figures, Figures]] = []
     for index in range(count):
-        before, now = TenazAtRevision.key, "tenaz"
         order = (before, now) if index % 2 == 0 else (now, before)
         measured = {key: (await measure(key, "drain"))[1] for key in order}
         pairs.append((measured[before], measured[now]))
